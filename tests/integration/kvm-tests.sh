@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# The KVM integration tests themselves (run-kvm-tests.sh decides where they run).
+# Each test runs berth as a user would and checks its output and exit status. TAP.
+set -u
+: "${BERTH:?}" "${BERTH_FIRMWARE_DIR:?}"
+scratch=$(mktemp -d)
+trap 'rm -rf "$scratch"' EXIT
+
+n=0
+failed=0
+ok() { n=$((n + 1)); echo "ok $n - $1"; }
+not_ok() {
+    n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $1"
+    [[ -f $scratch/out ]] && sed 's/^/# stdout: /' "$scratch/out"
+    [[ -f $scratch/err ]] && sed 's/^/# stderr: /' "$scratch/err"
+}
+# run_berth ARGS...: runs berth with a timeout, output in $scratch/out and err, status in $status.
+run_berth() {
+    status=0
+    timeout 120 "$BERTH" "$@" >"$scratch/out" 2>"$scratch/err" </dev/null || status=$?
+}
+
+echo "1..3"
+
+# --- lesson 1: the greeting ---------------------------------------------------------
+hello=$BERTH_FIRMWARE_DIR/hello.bin
+greeting="Hello from the berth guest firmware!"
+run_berth vm run --firmware "$hello"
+if [[ $status -eq 0 && "$(cat "$scratch/out")" == "$greeting" ]]; then
+    ok "hello firmware prints the greeting and exits 0"
+else
+    not_ok "hello firmware prints the greeting and exits 0 (status $status)"
+fi
+
+# --trace-exits: the firmware writes LCR twice, DLL and DLM once each, then one THR
+# write per character including the newline; it reads LSR at least once per character.
+run_berth vm run --firmware "$hello" --trace-exits
+chars=$(( ${#greeting} + 1 ))
+port_count() { awk -v p="$1" -v d="$2" '$1 == p && $2 == d { print $3 }' "$scratch/err"; }
+thr=$(port_count 0x3f8 out)
+dlm=$(port_count 0x3f9 out)
+lcr=$(port_count 0x3fb out)
+lsr=$(port_count 0x3fd in)
+io=$(awk '$1 == "IO" { print $2 }' "$scratch/err")
+hlt=$(awk '$1 == "HLT" { print $2 }' "$scratch/err")
+if [[ $status -eq 0 && $thr == $((chars + 1)) && $dlm == 1 && $lcr == 2 && ${lsr:-0} -ge $chars
+      && $io == $((thr + dlm + lcr + lsr)) && $hlt == 1 ]]; then
+    ok "--trace-exits counts exactly the firmware's port writes ($thr THR, $lcr LCR, $dlm DLM)"
+else
+    not_ok "--trace-exits counts exactly the firmware's port writes (thr=$thr dlm=$dlm lcr=$lcr lsr=$lsr io=$io hlt=$hlt)"
+fi
+
+# A guest that halts with interrupts enabled can never wake: berth says so, status 1.
+printf '\xfb\xf4' >"$scratch/sti-hlt.bin"   # sti; hlt
+run_berth vm run --firmware "$scratch/sti-hlt.bin"
+if [[ $status -eq 1 ]] && grep -q "interrupts enabled" "$scratch/err"; then
+    ok "hlt with interrupts enabled is reported, status 1"
+else
+    not_ok "hlt with interrupts enabled is reported, status 1 (status $status)"
+fi
+
+exit $((failed > 0))

@@ -1,0 +1,32 @@
+#include "boot/firmware.hpp"
+
+#include <fmt/format.h>
+
+#include "common/error.hpp"
+#include "common/file.hpp"
+#include "common/size.hpp"
+
+namespace berth::boot {
+
+Firmware read_firmware(const std::filesystem::path& path, std::uint64_t memory_size) {
+    Firmware firmware{path, read_input_file(path, "firmware")};
+    if (firmware.image.empty()) {
+        throw bad_input(fmt::format("firmware {} is empty; give a flat binary built for 0x7c00",
+                                    path.string()));
+    }
+    if (firmware.image.size() > memory_size ||
+        memory_size - firmware.image.size() < firmware_load_address) {
+        throw bad_input(fmt::format(
+            "firmware {} ({} bytes) does not fit in {} of guest memory when loaded at {:#x}; "
+            "raise --memory",
+            path.string(), firmware.image.size(), format_size(memory_size),
+            firmware_load_address));
+    }
+    return firmware;
+}
+
+void load_firmware(const Firmware& firmware, memory::GuestMemory& memory) {
+    memory.write(firmware_load_address, firmware.image);
+}
+
+}  // namespace berth::boot

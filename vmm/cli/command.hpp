@@ -1,0 +1,19 @@
+#pragma once
+// How subcommands plug into the `berth` command line. Each subcommand file adds its
+// options to the CLI11 app and, when it is the one chosen, sets `action` to the work
+// to do. Parsing finishes before any action runs, so a wrong flag never leaves half a
+// VM or container behind.
+
+#include <functional>
+
+#include <CLI/CLI.hpp>
+
+namespace berth::cli {
+
+// Returns berth's exit status.
+using Action = std::function<int()>;
+
+void add_vm_command(CLI::App& app, Action& action);
+void add_doctor_command(CLI::App& app, Action& action);
+
+}  // namespace berth::cli

@@ -1,0 +1,123 @@
+#include "kvm/vcpu.hpp"
+
+#include <sys/mman.h>
+
+#include <cerrno>
+#include <memory>
+#include <utility>
+
+#include <fmt/format.h>
+
+#include "kvm/ioctl.hpp"
+
+namespace berth::kvm {
+
+RunArea::RunArea(int vcpu_fd, std::size_t size) : size_(size) {
+    void* mapping = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, vcpu_fd, 0);
+    if (mapping == MAP_FAILED) {
+        throw_errno("cannot map the vCPU's kvm_run area", errno);
+    }
+    run_ = static_cast<kvm_run*>(mapping);
+}
+
+RunArea::~RunArea() {
+    if (run_ != nullptr) {
+        ::munmap(run_, size_);
+    }
+}
+
+RunArea::RunArea(RunArea&& other) noexcept
+    : run_(std::exchange(other.run_, nullptr)), size_(other.size_) {}
+
+RunOutcome Vcpu::run() {
+    if (::ioctl(fd_.get(), KVM_RUN, 0) == 0) {
+        return RunOutcome::exited;
+    }
+    if (errno == EINTR || errno == EAGAIN) {
+        return RunOutcome::interrupted;
+    }
+    throw_errno("KVM_RUN failed", errno);
+}
+
+kvm_regs Vcpu::regs() const {
+    kvm_regs regs{};
+    KVM_IOCTL(fd_.get(), KVM_GET_REGS, &regs);
+    return regs;
+}
+
+void Vcpu::set_regs(const kvm_regs& regs) { KVM_IOCTL(fd_.get(), KVM_SET_REGS, &regs); }
+
+kvm_sregs Vcpu::sregs() const {
+    kvm_sregs sregs{};
+    KVM_IOCTL(fd_.get(), KVM_GET_SREGS, &sregs);
+    return sregs;
+}
+
+void Vcpu::set_sregs(const kvm_sregs& sregs) { KVM_IOCTL(fd_.get(), KVM_SET_SREGS, &sregs); }
+
+kvm_fpu Vcpu::fpu() const {
+    kvm_fpu fpu{};
+    KVM_IOCTL(fd_.get(), KVM_GET_FPU, &fpu);
+    return fpu;
+}
+
+void Vcpu::set_fpu(const kvm_fpu& fpu) { KVM_IOCTL(fd_.get(), KVM_SET_FPU, &fpu); }
+
+void Vcpu::set_cpuid(const std::vector<kvm_cpuid_entry2>& entries) {
+    const std::size_t bytes = sizeof(kvm_cpuid2) + entries.size() * sizeof(kvm_cpuid_entry2);
+    auto buffer = std::make_unique<std::uint8_t[]>(bytes);
+    auto* cpuid = reinterpret_cast<kvm_cpuid2*>(buffer.get());
+    cpuid->nent = static_cast<std::uint32_t>(entries.size());
+    std::copy(entries.begin(), entries.end(), cpuid->entries);
+    KVM_IOCTL(fd_.get(), KVM_SET_CPUID2, cpuid);
+}
+
+void Vcpu::set_msrs(const std::vector<kvm_msr_entry>& entries) {
+    const std::size_t bytes = sizeof(kvm_msrs) + entries.size() * sizeof(kvm_msr_entry);
+    auto buffer = std::make_unique<std::uint8_t[]>(bytes);
+    auto* msrs = reinterpret_cast<kvm_msrs*>(buffer.get());
+    msrs->nmsrs = static_cast<std::uint32_t>(entries.size());
+    std::copy(entries.begin(), entries.end(), msrs->entries);
+    // KVM_SET_MSRS returns how many it set; it stops at the first one it rejects.
+    const int set = KVM_IOCTL(fd_.get(), KVM_SET_MSRS, msrs);
+    if (set != static_cast<int>(entries.size())) {
+        throw Error(fmt::format("KVM_SET_MSRS rejected MSR {:#x} ({} of {} set)",
+                                entries[static_cast<std::size_t>(set)].index, set,
+                                entries.size()));
+    }
+}
+
+kvm_lapic_state Vcpu::lapic() const {
+    kvm_lapic_state lapic{};
+    KVM_IOCTL(fd_.get(), KVM_GET_LAPIC, &lapic);
+    return lapic;
+}
+
+void Vcpu::set_lapic(const kvm_lapic_state& lapic) { KVM_IOCTL(fd_.get(), KVM_SET_LAPIC, &lapic); }
+
+const char* exit_reason_name(std::uint32_t reason) {
+    switch (reason) {
+        case KVM_EXIT_UNKNOWN: return "UNKNOWN";
+        case KVM_EXIT_EXCEPTION: return "EXCEPTION";
+        case KVM_EXIT_IO: return "IO";
+        case KVM_EXIT_HYPERCALL: return "HYPERCALL";
+        case KVM_EXIT_DEBUG: return "DEBUG";
+        case KVM_EXIT_HLT: return "HLT";
+        case KVM_EXIT_MMIO: return "MMIO";
+        case KVM_EXIT_IRQ_WINDOW_OPEN: return "IRQ_WINDOW_OPEN";
+        case KVM_EXIT_SHUTDOWN: return "SHUTDOWN";
+        case KVM_EXIT_FAIL_ENTRY: return "FAIL_ENTRY";
+        case KVM_EXIT_INTR: return "INTR";
+        case KVM_EXIT_SET_TPR: return "SET_TPR";
+        case KVM_EXIT_TPR_ACCESS: return "TPR_ACCESS";
+        case KVM_EXIT_NMI: return "NMI";
+        case KVM_EXIT_INTERNAL_ERROR: return "INTERNAL_ERROR";
+        case KVM_EXIT_SYSTEM_EVENT: return "SYSTEM_EVENT";
+        case KVM_EXIT_IOAPIC_EOI: return "IOAPIC_EOI";
+        case KVM_EXIT_X86_RDMSR: return "X86_RDMSR";
+        case KVM_EXIT_X86_WRMSR: return "X86_WRMSR";
+        default: return "OTHER";
+    }
+}
+
+}  // namespace berth::kvm

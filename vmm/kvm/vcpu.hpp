@@ -1,0 +1,66 @@
+#pragma once
+// A virtual CPU: its fd, its shared kvm_run area, and register access.
+
+#include <linux/kvm.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "common/unique_fd.hpp"
+
+namespace berth::kvm {
+
+// The kvm_run structure KVM shares with user space for one vCPU (mmap of the vCPU
+// fd). Unmapped when the owner goes away.
+class RunArea {
+public:
+    RunArea(int vcpu_fd, std::size_t size);
+    ~RunArea();
+    RunArea(RunArea&& other) noexcept;
+    RunArea& operator=(RunArea&&) = delete;
+    RunArea(const RunArea&) = delete;
+    RunArea& operator=(const RunArea&) = delete;
+
+    kvm_run& get() const { return *run_; }
+
+private:
+    kvm_run* run_;
+    std::size_t size_;
+};
+
+enum class RunOutcome {
+    exited,       // the guest exited to us; kvm_run::exit_reason says why
+    interrupted,  // a signal (or immediate_exit) stopped KVM_RUN before or during guest entry
+};
+
+class Vcpu {
+public:
+    Vcpu(UniqueFd fd, std::size_t run_size) : fd_(std::move(fd)), run_area_(fd_.get(), run_size) {}
+
+    RunOutcome run();
+    kvm_run& run_state() const { return run_area_.get(); }
+
+    kvm_regs regs() const;
+    void set_regs(const kvm_regs& regs);
+    kvm_sregs sregs() const;
+    void set_sregs(const kvm_sregs& sregs);
+    kvm_fpu fpu() const;
+    void set_fpu(const kvm_fpu& fpu);
+    void set_cpuid(const std::vector<kvm_cpuid_entry2>& entries);
+    // KVM_SET_MSRS; throws unless every MSR was accepted.
+    void set_msrs(const std::vector<kvm_msr_entry>& entries);
+    kvm_lapic_state lapic() const;
+    void set_lapic(const kvm_lapic_state& lapic);
+
+    int fd() const { return fd_.get(); }
+
+private:
+    UniqueFd fd_;
+    RunArea run_area_;
+};
+
+// Readable name of a KVM_EXIT_* reason ("IO", "HLT", "MMIO", ...).
+const char* exit_reason_name(std::uint32_t reason);
+
+}  // namespace berth::kvm

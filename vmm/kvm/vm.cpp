@@ -1,0 +1,50 @@
+#include "kvm/vm.hpp"
+
+#include "kvm/ioctl.hpp"
+#include "kvm/vcpu.hpp"
+
+namespace berth::kvm {
+
+void Vm::set_user_memory_region(std::uint32_t slot, std::uint64_t guest_address,
+                                std::uint64_t size, void* host_address) {
+    kvm_userspace_memory_region region{};
+    region.slot = slot;
+    region.guest_phys_addr = guest_address;
+    region.memory_size = size;
+    region.userspace_addr = reinterpret_cast<std::uint64_t>(host_address);
+    KVM_IOCTL(fd_.get(), KVM_SET_USER_MEMORY_REGION, &region);
+}
+
+Vcpu Vm::create_vcpu(unsigned long id) const {
+    UniqueFd vcpu_fd(KVM_IOCTL(fd_.get(), KVM_CREATE_VCPU, id));
+    return Vcpu(std::move(vcpu_fd), vcpu_mmap_size_);
+}
+
+void Vm::create_irqchip() { KVM_IOCTL(fd_.get(), KVM_CREATE_IRQCHIP, 0); }
+
+void Vm::create_pit2() {
+    kvm_pit_config config{};
+    config.flags = KVM_PIT_SPEAKER_DUMMY;
+    KVM_IOCTL(fd_.get(), KVM_CREATE_PIT2, &config);
+}
+
+void Vm::set_tss_address(std::uint64_t address) {
+    KVM_IOCTL(fd_.get(), KVM_SET_TSS_ADDR, static_cast<unsigned long>(address));
+}
+
+void Vm::set_identity_map_address(std::uint64_t address) {
+    KVM_IOCTL(fd_.get(), KVM_SET_IDENTITY_MAP_ADDR, &address);
+}
+
+void Vm::set_irq_line(std::uint32_t irq, bool level) {
+    kvm_irq_level line{};
+    line.irq = irq;
+    line.level = level ? 1 : 0;
+    KVM_IOCTL(fd_.get(), KVM_IRQ_LINE, &line);
+}
+
+int Vm::check_extension(int capability) const {
+    return KVM_IOCTL(fd_.get(), KVM_CHECK_EXTENSION, capability);
+}
+
+}  // namespace berth::kvm

@@ -1,0 +1,44 @@
+#pragma once
+// A KVM virtual machine: memory slots, vCPUs, and the in-kernel platform pieces.
+
+#include <linux/kvm.h>
+
+#include <cstdint>
+
+#include "common/unique_fd.hpp"
+
+namespace berth::kvm {
+
+class Vcpu;
+
+class Vm {
+public:
+    Vm(UniqueFd fd, std::size_t vcpu_mmap_size)
+        : fd_(std::move(fd)), vcpu_mmap_size_(vcpu_mmap_size) {}
+
+    // Maps host memory [host_address, +size) at guest-physical `guest_address`.
+    void set_user_memory_region(std::uint32_t slot, std::uint64_t guest_address,
+                                std::uint64_t size, void* host_address);
+
+    Vcpu create_vcpu(unsigned long id) const;
+
+    // In-kernel PIC + IOAPIC + per-vCPU LAPIC; must precede vCPU creation.
+    void create_irqchip();
+    // In-kernel i8254 timer; needs the irqchip.
+    void create_pit2();
+    // Intel VT needs three pages of guest-physical space for a TSS and one for an
+    // identity map in real mode; we park them just below 4 GiB, out of RAM's way.
+    void set_tss_address(std::uint64_t address);
+    void set_identity_map_address(std::uint64_t address);
+    // Raises or lowers an interrupt line of the in-kernel irqchip.
+    void set_irq_line(std::uint32_t irq, bool level);
+
+    int check_extension(int capability) const;
+    int fd() const { return fd_.get(); }
+
+private:
+    UniqueFd fd_;
+    std::size_t vcpu_mmap_size_;
+};
+
+}  // namespace berth::kvm

@@ -1,0 +1,31 @@
+#pragma once
+// An anonymous host memory mapping that backs a piece of guest RAM; unmapped when
+// its owner goes away.
+
+#include <cstddef>
+#include <cstdint>
+
+namespace berth::memory {
+
+enum class PageSize { normal, huge };
+
+class Mapping {
+public:
+    // Maps `size` bytes of zeroed, private-to-berth memory. Throws when the host
+    // cannot provide it (with huge pages: when none are reserved).
+    Mapping(std::size_t size, PageSize pages);
+    ~Mapping();
+    Mapping(Mapping&& other) noexcept;
+    Mapping& operator=(Mapping&& other) noexcept;
+    Mapping(const Mapping&) = delete;
+    Mapping& operator=(const Mapping&) = delete;
+
+    std::uint8_t* data() const { return data_; }
+    std::size_t size() const { return size_; }
+
+private:
+    std::uint8_t* data_;
+    std::size_t size_;
+};
+
+}  // namespace berth::memory

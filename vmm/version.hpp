@@ -1,0 +1,6 @@
+#pragma once
+#include "version_config.h"
+
+namespace berth {
+inline constexpr const char* version = BERTH_VERSION;
+}
