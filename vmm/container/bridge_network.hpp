@@ -1,0 +1,62 @@
+#pragma once
+// `--net bridge`: the host bridge berth0 (10.88.0.1/16, created on first use and kept,
+// like docker0), an address lease so concurrent containers never share an address,
+// and a veth pair whose container end is born inside the container's network
+// namespace as eth0. The host end, and with it the pair, is deleted on destruction.
+
+#include <sys/types.h>
+
+#include <optional>
+#include <string>
+
+#include "common/unique_fd.hpp"
+#include "container/run_options.hpp"
+
+namespace berth::container {
+
+inline constexpr const char* bridge_name = "berth0";
+inline constexpr const char* container_interface = "eth0";
+
+// An address in 10.88.0.0/16 held by a lock on /run/berth/net/<address> for as long as
+// this object lives (a crashed berth's lock goes away with it).
+class IpLease {
+public:
+    // `wanted` unset: the first free address, starting from one derived from our pid.
+    // A wanted address that is taken is bad input.
+    static IpLease acquire(const std::optional<Ipv4Cidr>& wanted);
+
+    IpLease() = default;
+    IpLease(IpLease&&) noexcept = default;
+    IpLease& operator=(IpLease&&) noexcept = default;
+    ~IpLease();
+
+    const Ipv4Cidr& cidr() const { return cidr_; }
+
+private:
+    Ipv4Cidr cidr_;
+    std::string path_;
+    UniqueFd lock_;
+};
+
+class BridgePort {
+public:
+    // Makes sure berth0 exists and is up, then creates the veth pair for the container
+    // whose init is `container_pid`.
+    static BridgePort attach(pid_t container_pid);
+
+    BridgePort() = default;
+    BridgePort(BridgePort&& other) noexcept;
+    BridgePort& operator=(BridgePort&& other) noexcept;
+    ~BridgePort();
+
+    const std::string& host_interface() const { return host_name_; }
+
+private:
+    std::string host_name_;
+};
+
+// Inside the container's network namespace: loopback up and, for the bridge, eth0 with
+// its address and a default route through the bridge.
+void configure_container_network(NetMode mode, const std::optional<Ipv4Cidr>& address);
+
+}  // namespace berth::container

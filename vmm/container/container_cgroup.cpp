@@ -1,0 +1,247 @@
+#include "container/container_cgroup.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <utility>
+
+#include <fmt/format.h>
+
+#include "common/error.hpp"
+#include "common/unique_fd.hpp"
+#include "container/run_options.hpp"
+
+namespace berth::container {
+
+namespace {
+
+std::vector<std::string> split_commas(std::string_view text) {
+    std::vector<std::string> parts;
+    while (!text.empty()) {
+        const auto comma = text.find(',');
+        if (comma != 0) {
+            parts.emplace_back(text.substr(0, comma));
+        }
+        if (comma == std::string_view::npos) {
+            break;
+        }
+        text.remove_prefix(comma + 1);
+    }
+    return parts;
+}
+
+void write_file(const std::string& path, const std::string& value) {
+    UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
+    if (!fd || ::write(fd.get(), value.data(), value.size()) != static_cast<ssize_t>(value.size())) {
+        throw_errno(fmt::format("cannot write '{}' to {}", value, path), errno);
+    }
+}
+
+std::string read_small_file(const std::string& path) {
+    std::ifstream file(path);
+    std::stringstream text;
+    text << file.rdbuf();
+    return text.str();
+}
+
+// The number after `key ` in a flat-keyed file (memory.events, memory.oom_control).
+std::uint64_t keyed_value(const std::string& text, std::string_view key) {
+    std::istringstream lines(text);
+    std::string name;
+    std::uint64_t value = 0;
+    while (lines >> name >> value) {
+        if (name == key) {
+            return value;
+        }
+    }
+    return 0;
+}
+
+// A controller the limits need: the flag that asked for it and the file names.
+struct Wanted {
+    const char* controller;
+    const char* flag;
+};
+
+}  // namespace
+
+std::vector<ProcCgroupEntry> parse_proc_cgroup(std::string_view text) {
+    std::vector<ProcCgroupEntry> entries;
+    while (!text.empty()) {
+        const auto newline = text.find('\n');
+        const std::string_view line = text.substr(0, newline);
+        text.remove_prefix(newline == std::string_view::npos ? text.size() : newline + 1);
+        const auto first = line.find(':');
+        const auto second = first == std::string_view::npos ? first : line.find(':', first + 1);
+        if (second == std::string_view::npos) {
+            continue;
+        }
+        entries.push_back({split_commas(line.substr(first + 1, second - first - 1)),
+                           std::string(line.substr(second + 1))});
+    }
+    return entries;
+}
+
+std::string controller_directory(const CgroupLayout& layout, const std::vector<ProcCgroupEntry>& self,
+                                 std::string_view controller) {
+    const CgroupHierarchy* hierarchy = layout.find(controller);
+    if (hierarchy == nullptr) {
+        return {};
+    }
+    for (const auto& entry : self) {
+        const bool match =
+            hierarchy->version == CgroupVersion::v2
+                ? entry.controllers.empty()
+                : std::find(entry.controllers.begin(), entry.controllers.end(), controller) !=
+                      entry.controllers.end();
+        if (match) {
+            std::string path = hierarchy->mount_point;
+            if (entry.path != "/") {
+                path += entry.path;
+            }
+            return path;
+        }
+    }
+    return {};
+}
+
+ContainerCgroup ContainerCgroup::create(const std::string& name, const CgroupLimits& limits) {
+    ContainerCgroup cgroup;
+    if (!limits.any()) {
+        return cgroup;
+    }
+    const CgroupLayout layout = host_cgroup_layout();
+    const auto self = parse_proc_cgroup(read_small_file("/proc/self/cgroup"));
+
+    std::vector<Wanted> wanted;
+    if (limits.memory_bytes) {
+        wanted.push_back({"memory", "--memory"});
+    }
+    if (limits.pids) {
+        wanted.push_back({"pids", "--pids"});
+    }
+    if (limits.cpu_quota_us) {
+        wanted.push_back({"cpu", "--cpus"});
+    }
+    // Resolve everything first: a missing controller must leave nothing behind.
+    struct Place {
+        Wanted wanted;
+        std::string parent;
+        CgroupVersion version;
+    };
+    std::vector<Place> places;
+    for (const auto& want : wanted) {
+        const std::string parent = controller_directory(layout, self, want.controller);
+        if (parent.empty()) {
+            throw bad_input(fmt::format("{} needs the '{}' cgroup controller, which this host does not offer ({})",
+                                        want.flag, want.controller, layout.describe()));
+        }
+        places.push_back({want, parent, layout.find(want.controller)->version});
+    }
+
+    for (const auto& place : places) {
+        const std::string dir = place.parent + "/berth-" + name;
+        const bool known = std::any_of(cgroup.directories_.begin(), cgroup.directories_.end(),
+                                       [&](const Directory& d) { return d.path == dir; });
+        if (!known) {
+            if (place.version == CgroupVersion::v2) {
+                // v2 hands a controller to children only when the parent delegates it.
+                const std::string enable = std::string("+") + place.wanted.controller;
+                try {
+                    write_file(place.parent + "/cgroup.subtree_control", enable);
+                } catch (const Error& e) {
+                    throw e.with_context(fmt::format("{} needs the '{}' controller delegated in {}",
+                                                     place.wanted.flag, place.wanted.controller, place.parent));
+                }
+            }
+            if (::mkdir(dir.c_str(), 0755) != 0) {
+                const int err = errno;
+                if (err == EEXIST) {
+                    throw bad_input(fmt::format("cgroup {} exists: a container named '{}' is running; "
+                                                "choose another --name",
+                                                dir, name));
+                }
+                if (err == EACCES || err == EPERM || err == EROFS) {
+                    throw bad_input(fmt::format("{} needs permission to create cgroup {}: {}; run as root or "
+                                                "drop {}",
+                                                place.wanted.flag, dir, std::strerror(err), place.wanted.flag));
+                }
+                throw_errno(fmt::format("cannot create cgroup {}", dir), err);
+            }
+            cgroup.directories_.push_back({dir, place.version});
+        }
+        const bool v1 = place.version == CgroupVersion::v1;
+        const std::string controller = place.wanted.controller;
+        if (controller == "memory") {
+            const std::string bytes = std::to_string(*limits.memory_bytes);
+            write_file(dir + (v1 ? "/memory.limit_in_bytes" : "/memory.max"), bytes);
+            // No swap either, so the limit is the limit (the file exists only with swap accounting).
+            const std::string swap = dir + (v1 ? "/memory.memsw.limit_in_bytes" : "/memory.swap.max");
+            if (::access(swap.c_str(), W_OK) == 0) {
+                write_file(swap, v1 ? bytes : "0");
+            }
+            cgroup.memory_ = Directory{dir, place.version};
+        } else if (controller == "pids") {
+            write_file(dir + "/pids.max", std::to_string(*limits.pids));
+        } else if (controller == "cpu") {
+            if (v1) {
+                write_file(dir + "/cpu.cfs_period_us", std::to_string(cpu_period_us));
+                write_file(dir + "/cpu.cfs_quota_us", std::to_string(*limits.cpu_quota_us));
+            } else {
+                write_file(dir + "/cpu.max", fmt::format("{} {}", *limits.cpu_quota_us, cpu_period_us));
+            }
+        }
+    }
+    return cgroup;
+}
+
+ContainerCgroup::ContainerCgroup(ContainerCgroup&& other) noexcept
+    : directories_(std::exchange(other.directories_, {})), memory_(std::exchange(other.memory_, {})) {}
+
+ContainerCgroup& ContainerCgroup::operator=(ContainerCgroup&& other) noexcept {
+    if (this != &other) {
+        remove();
+        directories_ = std::exchange(other.directories_, {});
+        memory_ = std::exchange(other.memory_, {});
+    }
+    return *this;
+}
+
+ContainerCgroup::~ContainerCgroup() { remove(); }
+
+void ContainerCgroup::add_process(pid_t pid) const {
+    for (const auto& dir : directories_) {
+        write_file(dir.path + "/cgroup.procs", std::to_string(pid));
+    }
+}
+
+std::uint64_t ContainerCgroup::oom_kills() const {
+    if (!memory_) {
+        return 0;
+    }
+    const bool v1 = memory_->version == CgroupVersion::v1;
+    return keyed_value(read_small_file(memory_->path + (v1 ? "/memory.oom_control" : "/memory.events")),
+                       "oom_kill");
+}
+
+void ContainerCgroup::remove() {
+    for (const auto& dir : directories_) {
+        // The last exiting task may still be leaving the cgroup for a moment.
+        for (int attempt = 0; attempt < 200; ++attempt) {
+            if (::rmdir(dir.path.c_str()) == 0 || errno != EBUSY) {
+                break;
+            }
+            ::usleep(1000);
+        }
+    }
+    directories_.clear();
+    memory_.reset();
+}
+
+}  // namespace berth::container

@@ -1,0 +1,69 @@
+#pragma once
+// The cgroups of one container: a directory "berth-<name>" under the caller's own
+// cgroup in every hierarchy that holds a controller we limit, the limits written
+// before the container's first process runs, and the directories removed when the
+// object goes away. Works on v1, v2 and hybrid hosts (see cgroup_layout.hpp).
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "container/cgroup_layout.hpp"
+
+namespace berth::container {
+
+// One line of /proc/self/cgroup: "4:memory:/process_api/abc" or "0::/".
+struct ProcCgroupEntry {
+    std::vector<std::string> controllers;  // empty for the v2 line
+    std::string path;
+};
+
+std::vector<ProcCgroupEntry> parse_proc_cgroup(std::string_view text);
+
+// The directory of the caller's cgroup that holds `controller`: the hierarchy's mount
+// point joined with the path /proc/self/cgroup gives for it. Empty when the layout has
+// no such controller.
+std::string controller_directory(const CgroupLayout& layout, const std::vector<ProcCgroupEntry>& self,
+                                 std::string_view controller);
+
+struct CgroupLimits {
+    std::optional<std::uint64_t> memory_bytes;
+    std::optional<std::uint64_t> pids;
+    std::optional<std::uint32_t> cpu_quota_us;
+    bool any() const { return memory_bytes || pids || cpu_quota_us; }
+};
+
+class ContainerCgroup {
+public:
+    // Creates the directories and writes the limits. A missing controller or a refused
+    // mkdir (rootless) is bad input naming the flag; other failures are runtime errors.
+    static ContainerCgroup create(const std::string& name, const CgroupLimits& limits);
+
+    ContainerCgroup() = default;
+    ContainerCgroup(ContainerCgroup&& other) noexcept;
+    ContainerCgroup& operator=(ContainerCgroup&& other) noexcept;
+    ContainerCgroup(const ContainerCgroup&) = delete;
+    ContainerCgroup& operator=(const ContainerCgroup&) = delete;
+    ~ContainerCgroup();
+
+    // Moves process `pid` (and so all its future children) into every directory.
+    void add_process(pid_t pid) const;
+    // How many processes the kernel's OOM killer killed in the memory cgroup.
+    std::uint64_t oom_kills() const;
+    // Removes the directories now (all processes must have exited).
+    void remove();
+
+private:
+    struct Directory {
+        std::string path;
+        CgroupVersion version;
+    };
+    std::vector<Directory> directories_;
+    std::optional<Directory> memory_;
+};
+
+}  // namespace berth::container

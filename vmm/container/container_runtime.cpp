@@ -1,0 +1,458 @@
+#include "container/container_runtime.hpp"
+
+#include <fcntl.h>
+#include <linux/sched.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "common/size.hpp"
+#include "common/unique_fd.hpp"
+#include "container/bridge_network.hpp"
+#include "container/container_cgroup.hpp"
+#include "container/rootfs_setup.hpp"
+#include "container/security.hpp"
+#include "container/terminal.hpp"
+
+namespace berth::container {
+
+namespace {
+
+// Signals berth passes on to the command (through init). SIGCHLD tells us init ended.
+constexpr int forwarded_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
+
+sigset_t supervised_signals() {
+    sigset_t set;
+    sigemptyset(&set);
+    for (const int signal : forwarded_signals) {
+        sigaddset(&set, signal);
+    }
+    sigaddset(&set, SIGCHLD);
+    sigaddset(&set, SIGWINCH);
+    return set;
+}
+
+// Blocks the supervised signals for the lifetime of the object (they are read from a
+// signalfd instead); init and the command inherit the mask, the command clears it.
+class BlockedSignals {
+public:
+    BlockedSignals() {
+        const sigset_t set = supervised_signals();
+        ::sigprocmask(SIG_BLOCK, &set, &saved_);
+    }
+    ~BlockedSignals() { ::sigprocmask(SIG_SETMASK, &saved_, nullptr); }
+    BlockedSignals(const BlockedSignals&) = delete;
+    BlockedSignals& operator=(const BlockedSignals&) = delete;
+
+private:
+    sigset_t saved_{};
+};
+
+struct Pipe {
+    UniqueFd read;
+    UniqueFd write;
+    static Pipe open() {
+        int fds[2];
+        if (::pipe2(fds, O_CLOEXEC) != 0) {
+            throw_errno("cannot create a pipe", errno);
+        }
+        return {UniqueFd(fds[0]), UniqueFd(fds[1])};
+    }
+};
+
+int encode_wait_status(int status) {
+    if (WIFSIGNALED(status)) {
+        return 128 + WTERMSIG(status);
+    }
+    return WEXITSTATUS(status);
+}
+
+// Everything the container's processes need, prepared before clone so that the child
+// only acts.
+struct ChildPlan {
+    const RunOptions* options;
+    std::string command_path;
+    std::vector<std::string> env;
+    std::optional<Ipv4Cidr> address;
+    UserNamespace user_namespace;
+    RootfsPlan rootfs;
+    int go_read = -1;       // init waits here until berth has set up the outside
+    int report_write = -1;  // a failure before exec is written here: status byte, message
+    int tty_slave = -1;
+};
+
+[[noreturn]] void report_and_exit(int fd, ExitStatus status, const std::string& message) {
+    std::string packet(1, static_cast<char>(status));
+    packet += message;
+    [[maybe_unused]] const auto written = ::write(fd, packet.data(), packet.size());
+    ::_exit(static_cast<int>(status));
+}
+
+ExitStatus child_status(const Error& error) {
+    return error.status() == ExitStatus::bad_input ? ExitStatus::bad_input : runtime_failure;
+}
+
+// In the command's process: the last steps, then exec.
+[[noreturn]] void exec_command(const ChildPlan& plan) {
+    const RunOptions& options = *plan.options;
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    ::setsid();
+    if (plan.tty_slave >= 0) {
+        if (::ioctl(plan.tty_slave, TIOCSCTTY, 0) != 0) {
+            throw_errno("cannot make the pseudo-terminal the controlling terminal", errno);
+        }
+        for (int fd = 0; fd < 3; ++fd) {
+            ::dup2(plan.tty_slave, fd);
+        }
+        ::close(plan.tty_slave);
+    } else if (!options.keep_stdin) {
+        UniqueFd null(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+        if (!null || ::dup2(null.get(), 0) != 0) {
+            throw_errno("cannot open /dev/null for stdin", errno);
+        }
+    }
+    if (::chdir(options.workdir.c_str()) != 0) {
+        throw bad_input(fmt::format("--workdir '{}' cannot be entered in the rootfs: {}", options.workdir,
+                                    std::strerror(errno)));
+    }
+    drop_capabilities();
+    switch_user(options.user, plan.user_namespace);
+    set_no_new_privileges();
+    ::umask(022);
+    std::vector<char*> argv;
+    for (const auto& arg : options.command) {
+        argv.push_back(const_cast<char*>(arg.c_str()));
+    }
+    argv.push_back(nullptr);
+    std::vector<char*> envp;
+    for (const auto& entry : plan.env) {
+        envp.push_back(const_cast<char*>(entry.c_str()));
+    }
+    envp.push_back(nullptr);
+    // Last: after this only the system calls the command itself makes are filtered.
+    load_seccomp_filter();
+    ::execve(plan.command_path.c_str(), argv.data(), envp.data());
+    throw_errno(fmt::format("cannot execute {}", plan.command_path), errno);
+}
+
+// The container's PID 1.
+[[noreturn]] void container_init(const ChildPlan& plan) {
+    char go = 0;
+    if (::read(plan.go_read, &go, 1) != 1) {
+        ::_exit(static_cast<int>(runtime_failure));  // berth gave up; it reports why
+    }
+    ::close(plan.go_read);
+    pid_t command = -1;
+    try {
+        // Now that berth has put us in our cgroups, make them our cgroup root.
+        if (::unshare(CLONE_NEWCGROUP) != 0) {
+            throw_errno("cannot create a cgroup namespace", errno);
+        }
+        const std::string& hostname = plan.options->hostname;
+        if (::sethostname(hostname.data(), hostname.size()) != 0) {
+            throw_errno("cannot set the hostname", errno);
+        }
+        configure_container_network(plan.options->net, plan.address);
+        setup_rootfs(plan.rootfs);
+        command = ::fork();
+        if (command < 0) {
+            throw_errno("cannot fork the command", errno);
+        }
+        if (command == 0) {
+            try {
+                exec_command(plan);
+            } catch (const Error& e) {
+                report_and_exit(plan.report_write, child_status(e), e.what());
+            } catch (const std::exception& e) {
+                report_and_exit(plan.report_write, runtime_failure, e.what());
+            }
+        }
+    } catch (const Error& e) {
+        report_and_exit(plan.report_write, child_status(e), e.what());
+    } catch (const std::exception& e) {
+        report_and_exit(plan.report_write, runtime_failure, e.what());
+    }
+    ::close(plan.report_write);
+    if (plan.tty_slave >= 0) {
+        ::close(plan.tty_slave);
+    }
+    // Reap everything; pass signals on; leave with the command's status.
+    const sigset_t set = supervised_signals();
+    for (;;) {
+        siginfo_t info{};
+        if (::sigwaitinfo(&set, &info) < 0) {
+            continue;
+        }
+        if (info.si_signo == SIGCHLD) {
+            int status = 0;
+            pid_t pid;
+            while ((pid = ::waitpid(-1, &status, WNOHANG)) > 0) {
+                if (pid == command) {
+                    ::_exit(encode_wait_status(status));
+                }
+            }
+        } else if (info.si_signo != SIGWINCH) {
+            ::kill(command, info.si_signo);
+        }
+    }
+}
+
+// Kills and reaps the container's init unless it was reaped already.
+class InitProcess {
+public:
+    explicit InitProcess(pid_t pid) : pid_(pid) {}
+    ~InitProcess() {
+        if (pid_ > 0) {
+            ::kill(pid_, SIGKILL);
+            wait();
+        }
+    }
+    InitProcess(const InitProcess&) = delete;
+    InitProcess& operator=(const InitProcess&) = delete;
+
+    pid_t pid() const { return pid_; }
+    // Blocking wait; returns the encoded status.
+    int wait() {
+        int status = 0;
+        while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+        }
+        pid_ = -1;
+        return encode_wait_status(status);
+    }
+    // Non-blocking: the status once init has exited.
+    std::optional<int> poll() {
+        int status = 0;
+        if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+            pid_ = -1;
+            return encode_wait_status(status);
+        }
+        return std::nullopt;
+    }
+
+private:
+    pid_t pid_;
+};
+
+void write_proc_file(pid_t pid, const char* name, const std::string& text) {
+    const std::string path = fmt::format("/proc/{}/{}", pid, name);
+    UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
+    if (!fd || ::write(fd.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size())) {
+        throw_errno(fmt::format("cannot write {}", path), errno);
+    }
+}
+
+// Copies what is available from `from` to `to`; false at end of input.
+bool relay(int from, int to) {
+    char buffer[4096];
+    const ssize_t length = ::read(from, buffer, sizeof buffer);
+    if (length <= 0) {
+        return length < 0 && (errno == EAGAIN || errno == EINTR);
+    }
+    for (ssize_t done = 0; done < length;) {
+        const ssize_t written = ::write(to, buffer + done, static_cast<std::size_t>(length - done));
+        if (written <= 0) {
+            if (written < 0 && errno == EINTR) {
+                continue;
+            }
+            return false;
+        }
+        done += written;
+    }
+    return true;
+}
+
+// Waits for init while forwarding signals and, with -t, relaying the terminal.
+int supervise(InitProcess& init, const RunOptions& options, int master) {
+    const sigset_t set = supervised_signals();
+    UniqueFd signals(::signalfd(-1, &set, SFD_CLOEXEC));
+    if (!signals) {
+        throw_errno("cannot create a signalfd", errno);
+    }
+    bool stdin_open = master >= 0 && options.keep_stdin;
+    bool master_open = master >= 0;
+    // A SIGCHLD may have come before the signalfd existed.
+    if (auto status = init.poll()) {
+        return *status;
+    }
+    for (;;) {
+        pollfd fds[3] = {{signals.get(), POLLIN, 0}, {master_open ? master : -1, POLLIN, 0},
+                         {stdin_open ? 0 : -1, POLLIN, 0}};
+        if (::poll(fds, 3, -1) < 0) {
+            continue;
+        }
+        if (fds[0].revents & POLLIN) {
+            signalfd_siginfo info{};
+            if (::read(signals.get(), &info, sizeof info) == sizeof info) {
+                const int signal = static_cast<int>(info.ssi_signo);
+                if (signal == SIGCHLD) {
+                    if (auto status = init.poll()) {
+                        if (master_open) {
+                            ::fcntl(master, F_SETFL, O_NONBLOCK);
+                            while (relay(master, 1)) {
+                            }
+                        }
+                        return *status;
+                    }
+                } else if (signal == SIGWINCH) {
+                    if (master >= 0) {
+                        copy_window_size(0, master);
+                    }
+                } else {
+                    ::kill(init.pid(), signal);
+                }
+            }
+        }
+        if (fds[1].revents & (POLLIN | POLLHUP | POLLERR)) {
+            master_open = relay(master, 1);
+        }
+        if (fds[2].revents & (POLLIN | POLLHUP | POLLERR)) {
+            stdin_open = relay(0, master);
+        }
+    }
+}
+
+pid_t clone_container(std::uint64_t flags) {
+    clone_args args{};
+    args.flags = flags;
+    args.exit_signal = SIGCHLD;
+    return static_cast<pid_t>(::syscall(SYS_clone3, &args, sizeof args));
+}
+
+}  // namespace
+
+int run_container(const RunOptions& options) {
+    // All checks that need no privilege come first.
+    const auto env = container_environment(options);
+    const std::string command_path = resolve_command(options.rootfs, options.command.front(), env);
+    const bool rootless = ::geteuid() != 0;
+    if (rootless && options.net == NetMode::bridge) {
+        throw bad_input("--net bridge needs root (it creates host network links); use --net none or run as root");
+    }
+    if (rootless && (options.user.uid != 0 || options.user.gid != 0)) {
+        throw bad_input("--user other than 0 needs root: rootless, only your own user is mapped (to 0)");
+    }
+    std::error_code error;
+    const std::string rootfs = std::filesystem::canonical(options.rootfs, error).string();
+    if (error) {
+        throw bad_input(fmt::format("--rootfs '{}': {}", options.rootfs, error.message()));
+    }
+
+    const std::string name = options.name.empty() ? std::to_string(::getpid()) : options.name;
+    ContainerCgroup cgroup = ContainerCgroup::create(
+        name, CgroupLimits{options.memory_bytes, options.pids, options.cpu_quota_us});
+    std::optional<IpLease> lease;
+    if (options.net == NetMode::bridge) {
+        lease = IpLease::acquire(options.ip);
+    }
+    std::optional<PtyPair> pty;
+    std::optional<RawTerminal> raw_terminal;
+    if (options.tty) {
+        pty = PtyPair::open();
+        copy_window_size(0, pty->master.get());
+    }
+
+    Pipe go = Pipe::open();
+    Pipe report = Pipe::open();
+    ChildPlan plan{&options,
+                   command_path,
+                   env,
+                   lease ? std::optional<Ipv4Cidr>(lease->cidr()) : std::nullopt,
+                   rootless ? UserNamespace::private_ : UserNamespace::shared,
+                   RootfsPlan{rootfs, options.root_mode,
+                              rootless ? DeviceMode::bind_host : DeviceMode::create_nodes,
+                              rootless && options.net == NetMode::host ? SysfsMode::bind_host : SysfsMode::fresh},
+                   go.read.get(),
+                   report.write.get(),
+                   pty ? pty->slave.get() : -1};
+
+    std::uint64_t flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC;
+    if (options.net != NetMode::host) {
+        flags |= CLONE_NEWNET;
+    }
+    if (rootless) {
+        flags |= CLONE_NEWUSER;
+    }
+    BlockedSignals blocked;
+    const pid_t pid = clone_container(flags);
+    if (pid < 0) {
+        throw_errno("cannot create the container's namespaces (clone3)", errno);
+    }
+    if (pid == 0) {
+        // The slave must survive into the command; the rest of berth's fds are CLOEXEC.
+        if (plan.tty_slave >= 0) {
+            ::fcntl(plan.tty_slave, F_SETFD, 0);
+        }
+        container_init(plan);
+    }
+    InitProcess init(pid);
+    go.read.reset();
+    report.write.reset();
+    if (pty) {
+        pty->slave.reset();
+    }
+
+    if (rootless) {
+        write_proc_file(pid, "setgroups", "deny");
+        write_proc_file(pid, "uid_map", fmt::format("0 {} 1", ::geteuid()));
+        write_proc_file(pid, "gid_map", fmt::format("0 {} 1", ::getegid()));
+    }
+    cgroup.add_process(pid);
+    std::optional<BridgePort> port;
+    if (options.net == NetMode::bridge) {
+        port = BridgePort::attach(pid);
+    }
+    const char go_byte = 1;
+    if (::write(go.write.get(), &go_byte, 1) != 1) {
+        throw_errno("cannot start the container's init", errno);
+    }
+    go.write.reset();
+
+    // Until exec, the report pipe is open; a failure arrives as status byte + message.
+    std::string message;
+    char buffer[512];
+    ssize_t length;
+    while ((length = ::read(report.read.get(), buffer, sizeof buffer)) != 0) {
+        if (length < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            break;
+        }
+        message.append(buffer, static_cast<std::size_t>(length));
+    }
+    if (!message.empty()) {
+        init.wait();
+        throw Error(message.substr(1), static_cast<ExitStatus>(static_cast<unsigned char>(message[0])));
+    }
+
+    if (pty) {
+        raw_terminal.emplace(0);
+    }
+    const int status = supervise(init, options, pty ? pty->master.get() : -1);
+    raw_terminal.reset();
+    if (cgroup.oom_kills() > 0) {
+        fmt::print(stderr, "berth: container was killed: out of memory (limit {})\n",
+                   format_size(*options.memory_bytes));
+    }
+    return status;
+}
+
+}  // namespace berth::container

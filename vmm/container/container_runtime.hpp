@@ -1,0 +1,24 @@
+#pragma once
+// `berth ct run`: starts the command in new namespaces with its own root filesystem,
+// cgroup limits, reduced privileges and network, relays signals (and the terminal with
+// -t), cleans everything up, and returns the command's exit status.
+//
+// Processes: berth stays outside as the supervisor. Its clone3 child is the container's
+// PID 1, a small init of ours (the same binary, no exec) that builds the container,
+// forks the command, reaps every zombie and forwards signals to the command. When the
+// command exits, init exits with its status and the kernel kills what is left.
+//
+// Exit status: the command's; 128+N when a signal N ended it (137 with an OOM kill,
+// which is reported on stderr); 2 for bad input; 125 when the runtime failed.
+
+#include "common/error.hpp"
+#include "container/run_options.hpp"
+
+namespace berth::container {
+
+// Docker's status for "the runtime itself failed".
+inline constexpr ExitStatus runtime_failure = static_cast<ExitStatus>(125);
+
+int run_container(const RunOptions& options);
+
+}  // namespace berth::container

@@ -1,0 +1,242 @@
+#include "container/run_options.hpp"
+
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cctype>
+#include <charconv>
+#include <cmath>
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "common/error.hpp"
+#include "common/size.hpp"
+#include "common/unique_fd.hpp"
+
+namespace berth::container {
+
+namespace {
+
+constexpr const char* default_path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+template <typename T>
+bool parse_number(std::string_view text, T& value) {
+    if (text.empty()) {
+        return false;
+    }
+    const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+    return error == std::errc{} && end == text.data() + text.size();
+}
+
+std::string ipv4_text(std::uint32_t address) {
+    return fmt::format("{}.{}.{}.{}", address >> 24, (address >> 16) & 0xff, (address >> 8) & 0xff,
+                       address & 0xff);
+}
+
+}  // namespace
+
+std::string Ipv4Cidr::address_text() const { return ipv4_text(address); }
+
+std::string Ipv4Cidr::text() const { return fmt::format("{}/{}", address_text(), prefix); }
+
+Ipv4Cidr parse_cidr(std::string_view text, std::string_view what) {
+    const auto fail = [&] {
+        return bad_input(fmt::format("{} '{}' is not an IPv4 address with prefix (like 10.88.0.5/16)",
+                                     what, text));
+    };
+    const auto slash = text.find('/');
+    if (slash == std::string_view::npos) {
+        throw fail();
+    }
+    Ipv4Cidr cidr;
+    if (!parse_number(text.substr(slash + 1), cidr.prefix) || cidr.prefix < 0 || cidr.prefix > 32) {
+        throw fail();
+    }
+    std::string_view rest = text.substr(0, slash);
+    for (int part = 0; part < 4; ++part) {
+        const auto dot = rest.find('.');
+        if ((part < 3) == (dot == std::string_view::npos)) {
+            throw fail();
+        }
+        const auto piece = rest.substr(0, dot);
+        unsigned octet = 0;
+        if (piece.size() > 3 || !parse_number(piece, octet) || octet > 255) {
+            throw fail();
+        }
+        cidr.address = (cidr.address << 8) | octet;
+        rest = dot == std::string_view::npos ? std::string_view{} : rest.substr(dot + 1);
+    }
+    return cidr;
+}
+
+Ipv4Cidr parse_bridge_ip(std::string_view text) {
+    const Ipv4Cidr cidr = parse_cidr(text, "--ip");
+    const Ipv4Cidr bridge{bridge_network, bridge_prefix};
+    const std::uint32_t broadcast = bridge_network | ~bridge.netmask();
+    if (cidr.prefix != bridge_prefix || !bridge.contains(cidr.address) ||
+        cidr.address == bridge_network || cidr.address == bridge_gateway || cidr.address == broadcast) {
+        throw bad_input(fmt::format(
+            "--ip '{}' must be a host address in the berth0 bridge network {} (like 10.88.0.5/16; "
+            "{} is the gateway)",
+            text, bridge.text(), ipv4_text(bridge_gateway)));
+    }
+    return cidr;
+}
+
+UserSpec parse_user(std::string_view text) {
+    UserSpec user;
+    const auto colon = text.find(':');
+    const auto uid_text = text.substr(0, colon);
+    bool ok = parse_number(uid_text, user.uid);
+    if (colon == std::string_view::npos) {
+        user.gid = user.uid;
+    } else {
+        ok = ok && parse_number(text.substr(colon + 1), user.gid);
+    }
+    if (!ok || user.uid == static_cast<uid_t>(-1) || user.gid == static_cast<gid_t>(-1)) {
+        throw bad_input(fmt::format("--user '{}' is not UID or UID:GID in numbers (like 1000:1000)", text));
+    }
+    return user;
+}
+
+std::string parse_env(std::string_view text) {
+    const auto equals = text.find('=');
+    bool ok = equals != std::string_view::npos && equals > 0;
+    for (std::size_t i = 0; ok && i < equals; ++i) {
+        const char c = text[i];
+        ok = std::isalnum(static_cast<unsigned char>(c)) || c == '_';
+    }
+    if (!ok || std::isdigit(static_cast<unsigned char>(text[0]))) {
+        throw bad_input(fmt::format("--env '{}' is not KEY=VALUE with a name of letters, digits and _", text));
+    }
+    return std::string(text);
+}
+
+std::uint32_t parse_cpus(std::string_view text) {
+    double cpus = 0;
+    const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), cpus);
+    // The kernel's smallest quota is 1 ms per period: 0.01 CPU.
+    if (text.empty() || error != std::errc{} || end != text.data() + text.size() || !std::isfinite(cpus) ||
+        cpus < 0.01 || cpus > 1024) {
+        throw bad_input(fmt::format("--cpus '{}' is not a number of CPUs from 0.01 to 1024 (like 0.5)", text));
+    }
+    return static_cast<std::uint32_t>(std::lround(cpus * cpu_period_us));
+}
+
+std::uint64_t parse_pids(std::string_view text) {
+    std::uint64_t pids = 0;
+    // Two at least: our init and the command.
+    if (!parse_number(text, pids) || pids < 2 || pids > 4194304) {
+        throw bad_input(fmt::format("--pids '{}' is not a process count from 2 to 4194304", text));
+    }
+    return pids;
+}
+
+std::uint64_t parse_memory(std::string_view text) {
+    const std::uint64_t bytes = parse_size(text, "--memory");
+    if (bytes < (4ULL << 20)) {
+        throw bad_input(fmt::format("--memory '{}' is below the 4 MiB a container needs to start", text));
+    }
+    return bytes;
+}
+
+NetMode parse_net_mode(std::string_view text) {
+    if (text == "none") {
+        return NetMode::none;
+    }
+    if (text == "host") {
+        return NetMode::host;
+    }
+    if (text == "bridge") {
+        return NetMode::bridge;
+    }
+    throw bad_input(fmt::format("--net '{}' is not one of none, host, bridge", text));
+}
+
+void check_name(std::string_view name, std::string_view what) {
+    bool ok = !name.empty() && name.size() <= 63 && name.front() != '-' && name.front() != '.';
+    for (const char c : name) {
+        ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.');
+    }
+    if (!ok) {
+        throw bad_input(fmt::format("{} '{}' must be 1 to 63 letters, digits, '-', '_' or '.'", what, name));
+    }
+}
+
+std::vector<std::string> container_environment(const RunOptions& options) {
+    std::vector<std::string> env = {
+        std::string("PATH=") + default_path,
+        "HOSTNAME=" + (options.hostname.empty() ? std::string("berth") : options.hostname),
+        options.user.uid == 0 ? "HOME=/root" : "HOME=/",
+    };
+    if (options.tty) {
+        env.emplace_back("TERM=xterm");
+    }
+    for (const auto& entry : options.env) {
+        const auto key = entry.substr(0, entry.find('=') + 1);
+        std::erase_if(env, [&](const std::string& old) { return old.starts_with(key); });
+        env.push_back(entry);
+    }
+    return env;
+}
+
+std::string environment_path(const std::vector<std::string>& env) {
+    for (const auto& entry : env) {
+        if (entry.starts_with("PATH=")) {
+            return entry.substr(5);
+        }
+    }
+    return default_path;
+}
+
+std::string resolve_command(const std::string& rootfs, const std::string& command,
+                            const std::vector<std::string>& env) {
+    UniqueFd root(::open(rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!root) {
+        const int err = errno;
+        throw bad_input(fmt::format("--rootfs '{}' {}", rootfs,
+                                    err == ENOTDIR ? "is not a directory"
+                                    : err == ENOENT ? "does not exist"
+                                                    : std::strerror(err)));
+    }
+    if (command.empty()) {
+        throw bad_input("the command to run is empty");
+    }
+    // RESOLVE_IN_ROOT makes "/bin/true -> /bin/busybox" resolve in the rootfs, not on the host.
+    const auto executable_in_root = [&](const std::string& path) {
+        open_how how{};
+        how.flags = O_PATH | O_CLOEXEC;
+        how.resolve = RESOLVE_IN_ROOT;
+        UniqueFd file(static_cast<int>(::syscall(SYS_openat2, root.get(), path.c_str(), &how, sizeof how)));
+        struct stat info {};
+        return file && ::fstat(file.get(), &info) == 0 && S_ISREG(info.st_mode) && (info.st_mode & 0111) != 0;
+    };
+    if (command.find('/') != std::string::npos) {
+        if (executable_in_root(command)) {
+            return command;
+        }
+        throw bad_input(fmt::format("command '{}' is not an executable file in rootfs '{}'", command, rootfs));
+    }
+    const std::string path = environment_path(env);
+    std::size_t start = 0;
+    while (start <= path.size()) {
+        auto end = path.find(':', start);
+        if (end == std::string::npos) {
+            end = path.size();
+        }
+        const std::string dir = path.substr(start, end - start);
+        const std::string candidate = (dir.empty() ? std::string(".") : dir) + "/" + command;
+        if (executable_in_root(candidate)) {
+            return candidate;
+        }
+        start = end + 1;
+    }
+    throw bad_input(fmt::format("command '{}' is not found in rootfs '{}' (searched PATH={})", command, rootfs,
+                                path));
+}
+
+}  // namespace berth::container

@@ -1,0 +1,83 @@
+#pragma once
+// What `berth ct run` was asked to do, and the parsers that turn the user's text into
+// it. Everything here is checked before any namespace, cgroup or link is created, so
+// bad input costs nothing and leaves nothing behind.
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace berth::container {
+
+enum class NetMode { none, host, bridge };
+enum class RootMode { writable, read_only };
+
+// An IPv4 address with prefix length; `address` in host byte order.
+struct Ipv4Cidr {
+    std::uint32_t address = 0;
+    int prefix = 0;
+
+    std::uint32_t netmask() const { return prefix == 0 ? 0 : ~std::uint32_t{0} << (32 - prefix); }
+    bool contains(std::uint32_t other) const { return (other & netmask()) == (address & netmask()); }
+    std::string address_text() const;  // "10.88.0.2"
+    std::string text() const;          // "10.88.0.2/16"
+};
+
+struct UserSpec {
+    uid_t uid = 0;
+    gid_t gid = 0;
+};
+
+struct RunOptions {
+    std::string rootfs;
+    std::string name;      // empty: berth-<pid> is used for cgroups
+    std::string hostname;  // empty: the name, else "berth"
+    std::optional<std::uint64_t> memory_bytes;
+    std::optional<std::uint64_t> pids;
+    std::optional<std::uint32_t> cpu_quota_us;  // per cpu_period_us
+    NetMode net = NetMode::none;
+    std::optional<Ipv4Cidr> ip;
+    std::vector<std::string> env;  // "KEY=VALUE", the user's after our defaults
+    std::string workdir = "/";
+    UserSpec user;
+    RootMode root_mode = RootMode::writable;
+    bool keep_stdin = false;  // -i
+    bool tty = false;         // -t
+    std::vector<std::string> command;
+};
+
+inline constexpr std::uint32_t cpu_period_us = 100000;
+// Docker's default bridge is 172.17/16; ours sits in 10.88/16 like podman's.
+inline constexpr std::uint32_t bridge_network = 0x0a580000;  // 10.88.0.0
+inline constexpr int bridge_prefix = 16;
+inline constexpr std::uint32_t bridge_gateway = 0x0a580001;  // 10.88.0.1
+
+// Parsers: each throws a bad-input Error naming the flag and the expected form.
+Ipv4Cidr parse_cidr(std::string_view text, std::string_view what);
+// An --ip for the bridge: inside 10.88.0.0/16, not the network, gateway or broadcast.
+Ipv4Cidr parse_bridge_ip(std::string_view text);
+UserSpec parse_user(std::string_view text);
+std::string parse_env(std::string_view text);  // checks "KEY=VALUE", returns it
+std::uint32_t parse_cpus(std::string_view text);  // "0.5" -> quota in us per period
+std::uint64_t parse_pids(std::string_view text);
+std::uint64_t parse_memory(std::string_view text);
+NetMode parse_net_mode(std::string_view text);
+void check_name(std::string_view name, std::string_view what);  // --name, --hostname
+
+// The environment the command starts with: PATH, HOSTNAME, HOME, TERM (with -t),
+// then the user's entries, later ones replacing earlier ones with the same key.
+std::vector<std::string> container_environment(const RunOptions& options);
+// The value of PATH in `env` (our default when unset).
+std::string environment_path(const std::vector<std::string>& env);
+
+// Checks the parts that need the filesystem: the rootfs is a directory and the command
+// resolves inside it (absolute symlinks resolve against the rootfs, as they will after
+// pivot_root). Returns the command's path inside the rootfs.
+std::string resolve_command(const std::string& rootfs, const std::string& command,
+                            const std::vector<std::string>& env);
+
+}  // namespace berth::container

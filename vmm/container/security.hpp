@@ -1,0 +1,19 @@
+#pragma once
+// The last steps before the command runs, in this order: capabilities cut to Docker's
+// default set (bounding set included, so they cannot come back), the user switched,
+// no_new_privs set, and a seccomp filter that answers EPERM to the system calls
+// Docker's default profile denies. Each throws Error naming the step.
+
+#include "container/run_options.hpp"
+
+namespace berth::container {
+
+enum class UserNamespace { shared, private_ };
+
+void drop_capabilities();
+// setgroups/setgid/setuid to `user`; in a private user namespace only ids mapped there work.
+void switch_user(const UserSpec& user, UserNamespace user_namespace);
+void set_no_new_privileges();
+void load_seccomp_filter();
+
+}  // namespace berth::container

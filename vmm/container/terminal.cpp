@@ -1,0 +1,50 @@
+#include "container/terminal.hpp"
+
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "common/error.hpp"
+
+namespace berth::container {
+
+PtyPair PtyPair::open() {
+    PtyPair pair;
+    pair.master.reset(::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC));
+    if (!pair.master || ::grantpt(pair.master.get()) != 0 || ::unlockpt(pair.master.get()) != 0) {
+        throw_errno("cannot open a pseudo-terminal for -t", errno);
+    }
+    // TIOCGPTPEER opens the slave through the master: no path lookup, no race.
+    pair.slave.reset(::ioctl(pair.master.get(), TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC));
+    if (!pair.slave) {
+        throw_errno("cannot open the pseudo-terminal's slave side", errno);
+    }
+    return pair;
+}
+
+RawTerminal::RawTerminal(int fd) : fd_(fd) {
+    if (::isatty(fd) == 0 || ::tcgetattr(fd, &saved_) != 0) {
+        return;
+    }
+    termios raw = saved_;
+    ::cfmakeraw(&raw);
+    active_ = ::tcsetattr(fd, TCSANOW, &raw) == 0;
+}
+
+RawTerminal::~RawTerminal() {
+    if (active_) {
+        ::tcsetattr(fd_, TCSAFLUSH, &saved_);
+    }
+}
+
+void copy_window_size(int from, int to) {
+    winsize size{};
+    if (::ioctl(from, TIOCGWINSZ, &size) == 0) {
+        ::ioctl(to, TIOCSWINSZ, &size);
+    }
+}
+
+}  // namespace berth::container
