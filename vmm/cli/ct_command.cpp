@@ -77,9 +77,6 @@ container::RunOptions to_options(const CtRunFlags& flags, std::vector<std::strin
     options.root_mode = flags.read_only ? RootMode::read_only : RootMode::writable;
     options.keep_stdin = flags.interactive;
     options.tty = flags.tty;
-    if (options.tty && ::isatty(0) == 0 && !options.keep_stdin) {
-        // Harmless: the command still gets a terminal, input is just not relayed.
-    }
     if (command.empty()) {
         throw bad_input("no command given: berth ct run [OPTIONS] -- CMD [ARGS...]");
     }
@@ -117,11 +114,12 @@ void add_ct_command(CLI::App& app, Action& action) {
     run->add_option("command", flags->command, "The command and its arguments (after --)");
     // The first word that is not an option starts the command; its own flags are its own.
     run->positionals_at_end();
-    run->callback([flags, run, &action] {
-        auto options = std::make_shared<container::RunOptions>(to_options(*flags, flags->command));
-        action = [options] {
+    run->callback([flags, &action] {
+        // Checked in the action: main turns its errors into one line and a status.
+        action = [flags] {
+            const container::RunOptions options = to_options(*flags, flags->command);
             try {
-                return container::run_container(*options);
+                return container::run_container(options);
             } catch (const Error& e) {
                 // Failures of the runtime itself are 125 as with Docker; bad input stays 2.
                 if (e.status() == ExitStatus::failure) {

@@ -6,7 +6,9 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -94,7 +96,7 @@ struct ChildPlan {
     RootfsPlan rootfs;
     int go_read = -1;       // init waits here until berth has set up the outside
     int report_write = -1;  // a failure before exec is written here: status byte, message
-    int tty_slave = -1;
+    int tty_socket = -1;  // with -t: init sends the pty master to berth here
 };
 
 [[noreturn]] void report_and_exit(int fd, ExitStatus status, const std::string& message) {
@@ -109,20 +111,62 @@ ExitStatus child_status(const Error& error) {
 }
 
 // In the command's process: the last steps, then exec.
-[[noreturn]] void exec_command(const ChildPlan& plan) {
+// Sends `fd` over the unix socket `socket` (SCM_RIGHTS).
+void send_fd(int socket, int fd) {
+    char byte = 0;
+    iovec data{&byte, 1};
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+    msghdr message{};
+    message.msg_iov = &data;
+    message.msg_iovlen = 1;
+    message.msg_control = control;
+    message.msg_controllen = sizeof control;
+    cmsghdr* header = CMSG_FIRSTHDR(&message);
+    header->cmsg_level = SOL_SOCKET;
+    header->cmsg_type = SCM_RIGHTS;
+    header->cmsg_len = CMSG_LEN(sizeof(int));
+    std::memcpy(CMSG_DATA(header), &fd, sizeof(int));
+    if (::sendmsg(socket, &message, 0) != 1) {
+        throw_errno("cannot pass the pseudo-terminal to berth", errno);
+    }
+}
+
+// Receives one fd; an invalid UniqueFd when the sender went away first.
+UniqueFd receive_fd(int socket) {
+    char byte = 0;
+    iovec data{&byte, 1};
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+    msghdr message{};
+    message.msg_iov = &data;
+    message.msg_iovlen = 1;
+    message.msg_control = control;
+    message.msg_controllen = sizeof control;
+    if (::recvmsg(socket, &message, MSG_CMSG_CLOEXEC) != 1) {
+        return {};
+    }
+    const cmsghdr* header = CMSG_FIRSTHDR(&message);
+    if (header == nullptr || header->cmsg_type != SCM_RIGHTS) {
+        return {};
+    }
+    int fd = -1;
+    std::memcpy(&fd, CMSG_DATA(header), sizeof(int));
+    return UniqueFd(fd);
+}
+
+[[noreturn]] void exec_command(const ChildPlan& plan, int tty_slave) {
     const RunOptions& options = *plan.options;
     sigset_t none;
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
     ::setsid();
-    if (plan.tty_slave >= 0) {
-        if (::ioctl(plan.tty_slave, TIOCSCTTY, 0) != 0) {
+    if (tty_slave >= 0) {
+        if (::ioctl(tty_slave, TIOCSCTTY, 0) != 0) {
             throw_errno("cannot make the pseudo-terminal the controlling terminal", errno);
         }
         for (int fd = 0; fd < 3; ++fd) {
-            ::dup2(plan.tty_slave, fd);
+            ::dup2(tty_slave, fd);
         }
-        ::close(plan.tty_slave);
+        ::close(tty_slave);
     } else if (!options.keep_stdin) {
         UniqueFd null(::open("/dev/null", O_RDONLY | O_CLOEXEC));
         if (!null || ::dup2(null.get(), 0) != 0) {
@@ -133,6 +177,8 @@ ExitStatus child_status(const Error& error) {
         throw bad_input(fmt::format("--workdir '{}' cannot be entered in the rootfs: {}", options.workdir,
                                     std::strerror(errno)));
     }
+    // Only stdin, stdout and stderr go to the command, whatever berth's caller left open.
+    ::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
     drop_capabilities();
     switch_user(options.user, plan.user_namespace);
     set_no_new_privileges();
@@ -160,7 +206,11 @@ ExitStatus child_status(const Error& error) {
         ::_exit(static_cast<int>(runtime_failure));  // berth gave up; it reports why
     }
     ::close(plan.go_read);
+    // Not dumpable: the container's processes cannot ptrace us or open /proc/1/exe (the
+    // berth binary on the host). Set after "go": rootless berth needed /proc/PID writable.
+    ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     pid_t command = -1;
+    std::optional<PtyPair> tty;
     try {
         // Now that berth has put us in our cgroups, make them our cgroup root.
         if (::unshare(CLONE_NEWCGROUP) != 0) {
@@ -172,13 +222,20 @@ ExitStatus child_status(const Error& error) {
         }
         configure_container_network(plan.options->net, plan.address);
         setup_rootfs(plan.rootfs);
+        // The pty comes from the container's own devpts, so that ttyname() works inside.
+        if (plan.tty_socket >= 0) {
+            tty = PtyPair::open();
+            send_fd(plan.tty_socket, tty->master.get());
+            tty->master.reset();
+            ::close(plan.tty_socket);
+        }
         command = ::fork();
         if (command < 0) {
             throw_errno("cannot fork the command", errno);
         }
         if (command == 0) {
             try {
-                exec_command(plan);
+                exec_command(plan, tty ? tty->slave.get() : -1);
             } catch (const Error& e) {
                 report_and_exit(plan.report_write, child_status(e), e.what());
             } catch (const std::exception& e) {
@@ -191,9 +248,7 @@ ExitStatus child_status(const Error& error) {
         report_and_exit(plan.report_write, runtime_failure, e.what());
     }
     ::close(plan.report_write);
-    if (plan.tty_slave >= 0) {
-        ::close(plan.tty_slave);
-    }
+    tty.reset();
     // Reap everything; pass signals on; leave with the command's status.
     const sigset_t set = supervised_signals();
     for (;;) {
@@ -362,11 +417,16 @@ int run_container(const RunOptions& options) {
     if (options.net == NetMode::bridge) {
         lease = IpLease::acquire(options.ip);
     }
-    std::optional<PtyPair> pty;
     std::optional<RawTerminal> raw_terminal;
+    UniqueFd tty_socket;
+    UniqueFd tty_socket_child;
     if (options.tty) {
-        pty = PtyPair::open();
-        copy_window_size(0, pty->master.get());
+        int pair[2];
+        if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0) {
+            throw_errno("cannot create a socket pair for -t", errno);
+        }
+        tty_socket.reset(pair[0]);
+        tty_socket_child.reset(pair[1]);
     }
 
     Pipe go = Pipe::open();
@@ -381,7 +441,7 @@ int run_container(const RunOptions& options) {
                               rootless && options.net == NetMode::host ? SysfsMode::bind_host : SysfsMode::fresh},
                    go.read.get(),
                    report.write.get(),
-                   pty ? pty->slave.get() : -1};
+                   tty_socket_child.get()};
 
     std::uint64_t flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC;
     if (options.net != NetMode::host) {
@@ -396,18 +456,12 @@ int run_container(const RunOptions& options) {
         throw_errno("cannot create the container's namespaces (clone3)", errno);
     }
     if (pid == 0) {
-        // The slave must survive into the command; the rest of berth's fds are CLOEXEC.
-        if (plan.tty_slave >= 0) {
-            ::fcntl(plan.tty_slave, F_SETFD, 0);
-        }
         container_init(plan);
     }
     InitProcess init(pid);
     go.read.reset();
     report.write.reset();
-    if (pty) {
-        pty->slave.reset();
-    }
+    tty_socket_child.reset();
 
     if (rootless) {
         write_proc_file(pid, "setgroups", "deny");
@@ -424,6 +478,13 @@ int run_container(const RunOptions& options) {
         throw_errno("cannot start the container's init", errno);
     }
     go.write.reset();
+    UniqueFd master;
+    if (tty_socket) {
+        master = receive_fd(tty_socket.get());  // invalid when init failed first
+        if (master) {
+            copy_window_size(0, master.get());
+        }
+    }
 
     // Until exec, the report pipe is open; a failure arrives as status byte + message.
     std::string message;
@@ -443,10 +504,10 @@ int run_container(const RunOptions& options) {
         throw Error(message.substr(1), static_cast<ExitStatus>(static_cast<unsigned char>(message[0])));
     }
 
-    if (pty) {
+    if (master) {
         raw_terminal.emplace(0);
     }
-    const int status = supervise(init, options, pty ? pty->master.get() : -1);
+    const int status = supervise(init, options, master.get());
     raw_terminal.reset();
     if (cgroup.oom_kills() > 0) {
         fmt::print(stderr, "berth: container was killed: out of memory (limit {})\n",

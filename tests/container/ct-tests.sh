@@ -1,0 +1,214 @@
+#!/usr/bin/env bash
+# End-to-end tests of `berth ct run` on the real host (root needed: namespaces,
+# cgroups, bridge). Builds the busybox rootfs once (cached in the build dir). TAP.
+set -u
+BERTH=${BERTH:?set BERTH to the berth binary}
+ROOTFS_SCRIPT=${ROOTFS_SCRIPT:?set ROOTFS_SCRIPT to images/busybox-rootfs.sh}
+CACHE=${CT_CACHE:?set CT_CACHE to a directory for the rootfs}
+
+if [[ $(id -u) -ne 0 ]]; then
+    echo "1..0 # SKIP container tests need root (namespaces, cgroups, bridge)"
+    exit 0
+fi
+ROOTFS="$CACHE/ct-rootfs"
+if ! "$ROOTFS_SCRIPT" "$ROOTFS" >&2; then
+    echo "1..0 # SKIP cannot build the busybox rootfs (install busybox-static)"
+    exit 0
+fi
+scratch=$(mktemp -d)
+trap 'rm -rf "$scratch"' EXIT
+
+n=0
+failed=0
+pass() { n=$((n + 1)); echo "ok $n - $1"; }
+fail() {
+    n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $1"
+    [[ -s $scratch/err ]] && sed 's/^/#   err: /' "$scratch/err" | head -5
+    [[ -s $scratch/out ]] && sed 's/^/#   out: /' "$scratch/out" | head -5
+    return 0
+}
+# ct ARGS...: runs berth ct run --rootfs ROOTFS ARGS, output in $scratch/{out,err}, status in $st.
+ct() {
+    st=0
+    "$BERTH" ct run --rootfs "$ROOTFS" "$@" >"$scratch/out" 2>"$scratch/err" </dev/null || st=$?
+}
+out() { cat "$scratch/out"; }
+check() {  # check NAME CONDITION...
+    local name=$1
+    shift
+    if "$@"; then pass "$name"; else fail "$name (status $st)"; fi
+}
+
+# --- process and exit status
+ct -- /bin/true
+check "/bin/true exits 0" test "$st" -eq 0
+ct -- sh -c 'exit 7'
+check "the command's exit status is berth's" test "$st" -eq 7
+ct -- sh -c 'kill -TERM $$'
+check "death by SIGTERM is status 143" test "$st" -eq 143
+ct -- sh -c 'echo $$ $PPID; cat /proc/1/comm; readlink /proc/1/exe || echo hidden'
+check "our init is PID 1, the command PID 2, /proc/1/exe hidden" \
+    test "$(out | tr '\n' ' ')" = "2 1 berth hidden "
+ct -- sh -c 'sleep 30 & sleep 30 & sleep 0.2; set -- /proc/[0-9]*; echo $#'
+check "processes in the pid namespace: init, sh, two sleeps" test "$(out)" = 4
+
+# --- namespaces
+ct --hostname box1 -- hostname
+check "own hostname" test "$(out)" = box1 -a "$(hostname)" != box1
+ct -- cat /proc/mounts
+if [[ $st -eq 0 ]] && ! grep -q -e cgroup -e "$ROOTFS" -e ' /work' "$scratch/out" && [[ $(wc -l <"$scratch/out") -lt 30 ]]; then
+    pass "host mounts are invisible"
+else fail "host mounts are invisible"; fi
+ct -- ls /sys/class/net
+check "--net none: only lo" test "$(out)" = lo
+ct --net host -- ls /sys/class/net
+check "--net host: the host's links" test "$(out | wc -l)" -eq "$(ls /sys/class/net | wc -l)"
+if command -v setpriv >/dev/null; then
+    st=0
+    setpriv --reuid=nobody --regid=nogroup --clear-groups "$BERTH" ct run --rootfs "$ROOTFS" -- \
+        sh -c 'id -u; cat /proc/self/uid_map' >"$scratch/out" 2>"$scratch/err" || st=$?
+    check "rootless (as nobody): the caller is root inside, uid map 0 -> 65534" \
+        test "$(out | tr -s ' \n' ' ')" = "0 0 65534 1 "
+    st=0
+    setpriv --reuid=nobody --regid=nogroup --clear-groups "$BERTH" ct run --rootfs "$ROOTFS" --memory 64M -- \
+        true >"$scratch/out" 2>"$scratch/err" || st=$?
+    check "rootless --memory: one line, status 2" test "$st" -eq 2 -a "$(wc -l <"$scratch/err")" -eq 1
+else
+    pass "# SKIP rootless: no setpriv"; pass "# SKIP rootless --memory: no setpriv"
+fi
+
+# --- filesystem
+ct -- sh -c 'ls /dev | tr "\n" " "'
+check "minimal /dev" test "$(out)" = "fd full null ptmx pts random shm stderr stdin stdout tty urandom zero "
+ct -- sh -c 'touch /sys/x 2>/dev/null && echo sys-writable; echo 1 >/proc/sys/kernel/ns_last_pid 2>/dev/null && echo procsys-writable; cat /proc/keys /proc/timer_list | wc -c; ls /sys/firmware | wc -l'
+check "read-only /sys and /proc/sys, masked /proc/keys /proc/timer_list /sys/firmware" \
+    test "$(out | tr '\n' ' ')" = "0 0 "
+ct --read-only -- sh -c 'touch /x 2>/dev/null && echo root-writable; touch /dev/shm/x && echo shm-ok'
+check "--read-only root, /dev/shm still writable" test "$(out)" = shm-ok
+ct -- sh -c 'test -d /proc/1 && test ! -e /sys/fs/cgroup/memory && echo ok'
+check "/proc is the container's" test "$(out)" = ok
+
+# --- user, env, workdir, stdin, tty
+ct --user 65534:65534 -- id
+check "--user 65534:65534" test "$(out)" = "uid=65534(nobody) gid=65534(nogroup)"
+ct --env FOO=bar -e PATH=/bin --workdir /tmp -- sh -c 'echo $FOO $PATH $(pwd)'
+check "--env and --workdir" test "$(out)" = "bar /bin /tmp"
+st=0
+echo piped | "$BERTH" ct run --rootfs "$ROOTFS" -i -- cat >"$scratch/out" 2>"$scratch/err" || st=$?
+check "-i passes stdin" test "$(out)" = piped
+st=0
+echo piped | "$BERTH" ct run --rootfs "$ROOTFS" -- cat >"$scratch/out" 2>"$scratch/err" || st=$?
+check "without -i stdin is empty" test -z "$(out)" -a "$st" -eq 0
+if command -v script >/dev/null; then
+    st=0
+    script -qec "$BERTH ct run --rootfs $ROOTFS -t -- sh -c 'tty; test -t 0 && echo term; exit 3'" /dev/null \
+        >"$scratch/out" 2>"$scratch/err" </dev/null || st=$?
+    check "-t: a pty from the container's devpts, status kept" \
+        test "$(tr -d '\r' <"$scratch/out" | tr '\n' ' ')" = "/dev/pts/0 term " -a "$st" -eq 3
+else pass "# SKIP -t: no script(1)"; fi
+"$BERTH" ct run --rootfs "$ROOTFS" -- sh -c 'trap "exit 42" TERM; sleep 10 & wait' >/dev/null 2>&1 &
+berth_pid=$!
+sleep 0.5
+kill -TERM $berth_pid
+st=0; wait $berth_pid || st=$?
+check "SIGTERM is forwarded to the command" test "$st" -eq 42
+
+# --- limits
+ct --pids 10 -- sh -c '(for i in $(seq 1 40); do sleep 5 & done) 2>/dev/null; set -- /proc/[0-9]*; echo $#'
+check "a fork bomb stops at --pids 10" test "$st" -eq 0 -a "$(out)" -le 10 -a "$(out)" -ge 5
+ct --memory 64M -- dd if=/dev/zero of=/dev/null bs=200M count=1
+check "a memory hog is OOM-killed: status 137 and reported" \
+    grep -q "container was killed: out of memory (limit 64 MiB)" "$scratch/err"
+[[ $st -eq 137 ]] || fail "OOM status is 137 (got $st)"
+ct --memory 64M -- dd if=/dev/zero of=/dev/null bs=16M count=1
+check "within --memory the same command runs" test "$st" -eq 0
+"$BERTH" ct run --rootfs "$ROOTFS" --name cpu-test --cpus 0.5 --memory 32M -- sleep 1 >/dev/null 2>&1 &
+sleep 0.4
+quota=$(cat /sys/fs/cgroup/cpu/berth-cpu-test/cpu.cfs_quota_us /sys/fs/cgroup/berth-cpu-test/cpu.max 2>/dev/null | head -1)
+wait
+check "--cpus 0.5 sets a 50 ms quota per 100 ms" test "${quota%% *}" = 50000
+
+# --- security
+ct -- sh -c 'mount -t tmpfs x /tmp 2>&1; reboot -f 2>&1; insmod /bin/busybox 2>&1; true'
+if [[ $(grep -c -i -e "not permitted" -e "permission denied" "$scratch/out") -eq 3 ]]; then
+    pass "mount, reboot and init_module fail with EPERM"
+else fail "mount, reboot and init_module fail with EPERM"; fi
+ct -- sh -c 'grep -E "^(CapEff|CapBnd|NoNewPrivs|Seccomp):" /proc/self/status | tr -s "\t\n" "  "'
+check "Docker's default capabilities, no_new_privs, seccomp filter" \
+    test "$(out)" = "CapEff: 00000000a80425fb CapBnd: 00000000a80425fb NoNewPrivs: 1 Seccomp: 2 "
+
+# --- bridge
+"$BERTH" ct run --rootfs "$ROOTFS" --net bridge --ip 10.88.250.2/16 -- sleep 5 >/dev/null 2>&1 &
+server=$!
+sleep 0.5
+ct --net bridge -- sh -c 'ip -4 -o addr show eth0; ip route; ping -c 1 -W 2 10.88.250.2 >/dev/null && echo pong'
+kill $server 2>/dev/null; wait $server 2>/dev/null
+check "two containers on the bridge ping each other" grep -q pong "$scratch/out"
+check "an automatic address in 10.88/16 and a default route via 10.88.0.1" \
+    grep -q "default via 10.88.0.1 dev eth0" "$scratch/out"
+"$BERTH" ct run --rootfs "$ROOTFS" --net bridge --ip 10.88.250.3/16 -- sleep 2 >/dev/null 2>&1 &
+sleep 0.4
+ct --net bridge --ip 10.88.250.3/16 -- true
+wait
+check "an address in use is bad input" test "$st" -eq 2
+
+# --- nothing left behind
+snapshot() {
+    {
+        wc -l </proc/self/mountinfo
+        find /sys/fs/cgroup -maxdepth 4 -name 'berth-*' 2>/dev/null
+        ip -o link show | grep -o ' bv[0-9]*' || true
+        ls /run/berth/net 2>/dev/null
+        ls /proc/$$/fd | wc -l
+        ls /dev/loop* 2>/dev/null | wc -l
+    } | sort
+}
+before=$(snapshot)
+bad_runs=0
+for i in $(seq 1 100); do
+    case $((i % 4)) in
+        0) args=(--memory 32M --pids 16 --cpus 0.5) ;;
+        1) args=(--net bridge) ;;
+        2) args=(--read-only -t) ;;
+        3) args=(--net host --pids 8) ;;
+    esac
+    "$BERTH" ct run --rootfs "$ROOTFS" "${args[@]}" -- true </dev/null >/dev/null 2>&1 || bad_runs=$((bad_runs + 1))
+done
+after=$(snapshot)
+if [[ $bad_runs -eq 0 && "$before" == "$after" ]]; then
+    pass "100 runs leave no mount, cgroup, veth, lease, loop device or fd behind"
+else
+    fail "100 runs leave nothing behind ($bad_runs failed runs)"
+    diff <(echo "$before") <(echo "$after") | sed 's/^/# /'
+fi
+
+# --- bad input: one line, status 2
+bad() {  # bad NAME ARGS...
+    local name=$1
+    shift
+    st=0
+    "$BERTH" ct run "$@" >"$scratch/out" 2>"$scratch/err" </dev/null || st=$?
+    if [[ $st -eq 2 && $(wc -l <"$scratch/err") -eq 1 ]]; then pass "bad input: $name"
+    else fail "bad input: $name"; fi
+}
+bad "missing rootfs" --rootfs "$scratch/nope" -- true
+bad "rootfs is a file" --rootfs "$ROOTFS/bin/busybox" -- true
+bad "command not in rootfs" --rootfs "$ROOTFS" -- /usr/bin/nonexistent
+bad "command not on PATH" --rootfs "$ROOTFS" -- nonexistent-tool
+bad "no command" --rootfs "$ROOTFS"
+bad "bad memory size" --rootfs "$ROOTFS" --memory 12X -- true
+bad "memory too small" --rootfs "$ROOTFS" --memory 1K -- true
+bad "bad pids" --rootfs "$ROOTFS" --pids -3 -- true
+bad "bad cpus" --rootfs "$ROOTFS" --cpus lots -- true
+bad "bad CIDR" --rootfs "$ROOTFS" --net bridge --ip 10.88.1.300/16 -- true
+bad "address outside the bridge" --rootfs "$ROOTFS" --net bridge --ip 192.168.1.2/24 -- true
+bad "--ip without bridge" --rootfs "$ROOTFS" --ip 10.88.1.2/16 -- true
+bad "unknown --net" --rootfs "$ROOTFS" --net wifi -- true
+bad "bad --user" --rootfs "$ROOTFS" --user bob -- true
+bad "bad --env" --rootfs "$ROOTFS" --env =x -- true
+bad "bad --name" --rootfs "$ROOTFS" --name 'a/b' -- true
+bad "missing --workdir" --rootfs "$ROOTFS" --workdir /nope -- true
+bad "relative --workdir" --rootfs "$ROOTFS" --workdir tmp -- true
+
+echo "1..$n"
+exit $((failed > 0))
