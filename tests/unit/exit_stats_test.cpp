@@ -1,6 +1,6 @@
 #include <catch2/catch.hpp>
 
-#include <linux/kvm.h>
+#include "kvm/kvm_abi.hpp"
 
 #include "machine/exit_stats.hpp"
 

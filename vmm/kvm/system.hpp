@@ -2,7 +2,7 @@
 // The KVM system file descriptor (/dev/kvm): API version, capability checks,
 // host-supported CPUID, and the factory for VMs.
 
-#include <linux/kvm.h>
+#include "kvm/kvm_abi.hpp"
 
 #include <string>
 #include <vector>

@@ -1,7 +1,7 @@
 #pragma once
 // A virtual CPU: its fd, its shared kvm_run area, and register access.
 
-#include <linux/kvm.h>
+#include "kvm/kvm_abi.hpp"
 
 #include <cstddef>
 #include <cstdint>

@@ -1,7 +1,7 @@
 #pragma once
 // A KVM virtual machine: memory slots, vCPUs, and the in-kernel platform pieces.
 
-#include <linux/kvm.h>
+#include "kvm/kvm_abi.hpp"
 
 #include <cstdint>
 

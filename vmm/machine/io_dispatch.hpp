@@ -3,7 +3,7 @@
 // io.data_offset: for OUT we pass it to the device, for IN the device fills it and KVM
 // copies it into the guest's register (or memory, for string I/O) on the next KVM_RUN.
 
-#include <linux/kvm.h>
+#include "kvm/kvm_abi.hpp"
 
 #include "bus/port_io_bus.hpp"
 #include "machine/exit_stats.hpp"
