@@ -94,7 +94,11 @@ struct ChildPlan {
     std::optional<Ipv4Cidr> address;
     UserNamespace user_namespace;
     RootfsPlan rootfs;
-    int go_read = -1;       // init waits here until berth has set up the outside
+    // Init reads two bytes here: the first once its user namespace is mapped (so it may
+    // build the rootfs), the second once berth has put it in its cgroups and plugged in
+    // its network (so it may start the command). Moving a task between v1 cgroups waits
+    // for an RCU grace period (milliseconds); the rootfs is built meanwhile.
+    int go_read = -1;
     int report_write = -1;  // a failure before exec is written here: status byte, message
     int tty_socket = -1;  // with -t: init sends the pty master to berth here
 };
@@ -153,7 +157,7 @@ UniqueFd receive_fd(int socket) {
     return UniqueFd(fd);
 }
 
-[[noreturn]] void exec_command(const ChildPlan& plan, int tty_slave) {
+[[noreturn]] void exec_command(const ChildPlan& plan, int tty_slave, const std::vector<sock_filter>& filter) {
     const RunOptions& options = *plan.options;
     sigset_t none;
     sigemptyset(&none);
@@ -194,33 +198,35 @@ UniqueFd receive_fd(int socket) {
     }
     envp.push_back(nullptr);
     // Last: after this only the system calls the command itself makes are filtered.
-    load_seccomp_filter();
+    load_seccomp_program(filter);
     ::execve(plan.command_path.c_str(), argv.data(), envp.data());
     throw_errno(fmt::format("cannot execute {}", plan.command_path), errno);
 }
 
 // The container's PID 1.
 [[noreturn]] void container_init(const ChildPlan& plan) {
+    const auto read_exactly = [&](void* data, std::size_t size) {
+        for (std::size_t done = 0; done < size;) {
+            const ssize_t length = ::read(plan.go_read, static_cast<char*>(data) + done, size - done);
+            if (length <= 0) {
+                ::_exit(static_cast<int>(runtime_failure));  // berth gave up; it reports why
+            }
+            done += static_cast<std::size_t>(length);
+        }
+    };
     char go = 0;
-    if (::read(plan.go_read, &go, 1) != 1) {
-        ::_exit(static_cast<int>(runtime_failure));  // berth gave up; it reports why
-    }
-    ::close(plan.go_read);
+    read_exactly(&go, 1);
     // Not dumpable: the container's processes cannot ptrace us or open /proc/1/exe (the
     // berth binary on the host). Set after "go": rootless berth needed /proc/PID writable.
     ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     pid_t command = -1;
     std::optional<PtyPair> tty;
+    std::vector<sock_filter> filter;
     try {
-        // Now that berth has put us in our cgroups, make them our cgroup root.
-        if (::unshare(CLONE_NEWCGROUP) != 0) {
-            throw_errno("cannot create a cgroup namespace", errno);
-        }
         const std::string& hostname = plan.options->hostname;
         if (::sethostname(hostname.data(), hostname.size()) != 0) {
             throw_errno("cannot set the hostname", errno);
         }
-        configure_container_network(plan.options->net, plan.address);
         setup_rootfs(plan.rootfs);
         // The pty comes from the container's own devpts, so that ttyname() works inside.
         if (plan.tty_socket >= 0) {
@@ -229,13 +235,24 @@ UniqueFd receive_fd(int socket) {
             tty->master.reset();
             ::close(plan.tty_socket);
         }
+        // The second go comes with the compiled seccomp filter: length, then instructions.
+        std::uint32_t length = 0;
+        read_exactly(&length, sizeof length);
+        filter.resize(length);
+        read_exactly(filter.data(), length * sizeof(sock_filter));
+        ::close(plan.go_read);
+        // Now that berth has put us in our cgroups, make them our cgroup root.
+        if (::unshare(CLONE_NEWCGROUP) != 0) {
+            throw_errno("cannot create a cgroup namespace", errno);
+        }
+        configure_container_network(plan.options->net, plan.address);
         command = ::fork();
         if (command < 0) {
             throw_errno("cannot fork the command", errno);
         }
         if (command == 0) {
             try {
-                exec_command(plan, tty ? tty->slave.get() : -1);
+                exec_command(plan, tty ? tty->slave.get() : -1, filter);
             } catch (const Error& e) {
                 report_and_exit(plan.report_write, child_status(e), e.what());
             } catch (const std::exception& e) {
@@ -468,14 +485,24 @@ int run_container(const RunOptions& options) {
         write_proc_file(pid, "uid_map", fmt::format("0 {} 1", ::geteuid()));
         write_proc_file(pid, "gid_map", fmt::format("0 {} 1", ::getegid()));
     }
+    const char go_byte = 1;
+    if (::write(go.write.get(), &go_byte, 1) != 1) {
+        throw_errno("cannot start the container's init", errno);
+    }
+    // Init builds the rootfs meanwhile.
+    const std::vector<sock_filter> filter = compile_seccomp_filter();
     cgroup.add_process(pid);
     std::optional<BridgePort> port;
     if (options.net == NetMode::bridge) {
         port = BridgePort::attach(pid);
     }
-    const char go_byte = 1;
-    if (::write(go.write.get(), &go_byte, 1) != 1) {
-        throw_errno("cannot start the container's init", errno);
+    std::string start(sizeof(std::uint32_t), '\0');
+    const auto instructions = static_cast<std::uint32_t>(filter.size());
+    std::memcpy(start.data(), &instructions, sizeof instructions);
+    start.append(reinterpret_cast<const char*>(filter.data()), filter.size() * sizeof(sock_filter));
+    // Far below the pipe's capacity (a few hundred instructions), so this never blocks.
+    if (::write(go.write.get(), start.data(), start.size()) != static_cast<ssize_t>(start.size())) {
+        throw_errno("cannot let the container's init start the command", errno);
     }
     go.write.reset();
     UniqueFd master;

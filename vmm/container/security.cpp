@@ -5,7 +5,10 @@
 #include <linux/capability.h>
 #include <sched.h>
 #include <seccomp.h>
+#include <linux/seccomp.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -14,6 +17,7 @@
 #include <fmt/format.h>
 
 #include "common/error.hpp"
+#include "common/unique_fd.hpp"
 
 namespace berth::container {
 
@@ -91,7 +95,7 @@ void set_no_new_privileges() {
     }
 }
 
-void load_seccomp_filter() {
+std::vector<sock_filter> compile_seccomp_filter() {
     FilterContext filter(seccomp_init(SCMP_ACT_ALLOW), seccomp_release);
     if (!filter) {
         throw Error("cannot create a seccomp filter");
@@ -127,8 +131,27 @@ void load_seccomp_filter() {
         }
     }
     add_rule(filter.get(), SCMP_ACT_ERRNO(ENOSYS), seccomp_syscall_resolve_name("clone3"), "clone3");
-    if (const int result = seccomp_load(filter.get()); result != 0) {
-        throw_errno("cannot load the seccomp filter", -result);
+    // libseccomp 2.5 exports only to a file descriptor: use an anonymous memory file.
+    UniqueFd memory(::memfd_create("berth-seccomp", MFD_CLOEXEC));
+    if (!memory) {
+        throw_errno("cannot create a memfd for the seccomp filter", errno);
+    }
+    if (const int result = seccomp_export_bpf(filter.get(), memory.get()); result != 0) {
+        throw_errno("cannot compile the seccomp filter", -result);
+    }
+    const off_t size = ::lseek(memory.get(), 0, SEEK_CUR);
+    std::vector<sock_filter> program(static_cast<std::size_t>(size) / sizeof(sock_filter));
+    const auto bytes = static_cast<ssize_t>(program.size() * sizeof(sock_filter));
+    if (size <= 0 || ::pread(memory.get(), program.data(), static_cast<std::size_t>(bytes), 0) != bytes) {
+        throw Error("cannot read back the compiled seccomp filter");
+    }
+    return program;
+}
+
+void load_seccomp_program(const std::vector<sock_filter>& program) {
+    sock_fprog header{static_cast<unsigned short>(program.size()), const_cast<sock_filter*>(program.data())};
+    if (::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &header) != 0) {
+        throw_errno("cannot load the seccomp filter", errno);
     }
 }
 

@@ -4,6 +4,10 @@
 // no_new_privs set, and a seccomp filter that answers EPERM to the system calls
 // Docker's default profile denies. Each throws Error naming the step.
 
+#include <linux/filter.h>
+
+#include <vector>
+
 #include "container/run_options.hpp"
 
 namespace berth::container {
@@ -14,6 +18,10 @@ void drop_capabilities();
 // setgroups/setgid/setuid to `user`; in a private user namespace only ids mapped there work.
 void switch_user(const UserSpec& user, UserNamespace user_namespace);
 void set_no_new_privileges();
-void load_seccomp_filter();
+// The filter as a classic BPF program, compiled by libseccomp. berth compiles it while
+// the container's init builds the rootfs, so it costs the command no time.
+std::vector<sock_filter> compile_seccomp_filter();
+// Installs `program` on the calling thread (no_new_privs must be set).
+void load_seccomp_program(const std::vector<sock_filter>& program);
 
 }  // namespace berth::container

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Start-to-exit of /bin/true in the busybox rootfs: berth ct run (with --memory and
+# --pids, so cgroups are created and removed each time) against bubblewrap (no cgroups)
+# and runc (an OCI bundle from `runc spec`, same limits), rounds interleaved so that
+# all see the same machine load. Prints medians and ratios. Needs root.
+# Usage: tests/bench/ct-startup.sh [BUILD_DIR] [RUNS]   (defaults: build, 30)
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+build=$(cd "${1:-$root/build}" && pwd)
+runs=${2:-30}
+berth="$build/berth"
+rootfs="$build/ct-rootfs"
+"$root/images/busybox-rootfs.sh" "$rootfs"
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+declare -a names commands
+names+=(berth)
+commands+=("$berth ct run --rootfs $rootfs --memory 64M --pids 64 -- /bin/true")
+if command -v bwrap >/dev/null; then
+    names+=(bwrap)
+    commands+=("bwrap --unshare-all --bind $rootfs / /bin/true")
+fi
+if command -v runc >/dev/null; then
+    mkdir -p "$work/bundle"
+    (cd "$work/bundle" && runc spec)
+    python3 - "$work/bundle/config.json" "$rootfs" <<'PY'
+import json, sys
+path, rootfs = sys.argv[1], sys.argv[2]
+config = json.load(open(path))
+config["root"] = {"path": rootfs, "readonly": False}
+config["process"]["terminal"] = False
+config["process"]["args"] = ["/bin/true"]
+config["linux"]["resources"] = {"memory": {"limit": 64 << 20}, "pids": {"limit": 64}}
+json.dump(config, open(path, "w"), indent=1)
+PY
+    names+=(runc)
+    commands+=("runc --root $work/runc-state run --bundle $work/bundle berth-bench-@")
+fi
+
+python3 - "$runs" "${names[@]}" -- "${commands[@]}" <<'PY'
+import shlex, statistics, subprocess, sys, time
+runs = int(sys.argv[1])
+rest = sys.argv[2:]
+split = rest.index("--")
+names, commands = rest[:split], rest[split + 1:]
+times = {name: [] for name in names}
+def run(name, command, i):
+    argv = [word.replace("@", str(i)) for word in shlex.split(command)]
+    start = time.perf_counter()
+    result = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    elapsed = time.perf_counter() - start
+    if result.returncode != 0:
+        sys.exit(f"{name} failed (status {result.returncode}): {result.stderr.decode().strip()}")
+    return elapsed
+for i in range(3):  # warm the page cache
+    for name, command in zip(names, commands):
+        run(name, command, 1000 + i)
+for i in range(runs):
+    for name, command in zip(names, commands):
+        times[name].append(run(name, command, i))
+medians = {name: statistics.median(values) * 1000 for name, values in times.items()}
+print(f"start-to-exit of /bin/true, {runs} runs each, interleaved (ms)")
+print(f"{'tool':<8}{'median':>9}{'min':>9}{'max':>9}")
+for name in names:
+    values = [t * 1000 for t in times[name]]
+    print(f"{name:<8}{medians[name]:>9.2f}{min(values):>9.2f}{max(values):>9.2f}")
+for peer, target in (("runc", 0.3), ("bwrap", 1.2)):
+    if peer in medians:
+        ratio = medians["berth"] / medians[peer]
+        verdict = "meets" if ratio <= target else "misses"
+        print(f"berth/{peer} = {ratio:.2f}x (target <= {target}x: {verdict})")
+PY
