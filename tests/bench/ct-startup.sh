@@ -17,9 +17,15 @@ trap 'rm -rf "$work"' EXIT
 declare -a names commands
 names+=(berth)
 commands+=("$berth ct run --rootfs $rootfs --memory 64M --pids 64 -- /bin/true")
+# The same without limits: what the cgroups cost.
+names+=(berth-nocg)
+commands+=("$berth ct run --rootfs $rootfs -- /bin/true")
 if command -v bwrap >/dev/null; then
     names+=(bwrap)
     commands+=("bwrap --unshare-all --bind $rootfs / /bin/true")
+    # Like for like: bwrap also mounting /proc and /dev, as berth does.
+    names+=(bwrap+pd)
+    commands+=("bwrap --unshare-all --bind $rootfs / --proc /proc --dev /dev /bin/true")
 fi
 if command -v runc >/dev/null; then
     mkdir -p "$work/bundle"
@@ -65,7 +71,7 @@ print(f"{'tool':<8}{'median':>9}{'min':>9}{'max':>9}")
 for name in names:
     values = [t * 1000 for t in times[name]]
     print(f"{name:<8}{medians[name]:>9.2f}{min(values):>9.2f}{max(values):>9.2f}")
-for peer, target in (("runc", 0.3), ("bwrap", 1.2)):
+for peer, target in (("runc", 0.3), ("bwrap", 1.2), ("bwrap+pd", 1.2)):
     if peer in medians:
         ratio = medians["berth"] / medians[peer]
         verdict = "meets" if ratio <= target else "misses"

@@ -18,6 +18,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <future>
 #include <optional>
 #include <string>
 #include <vector>
@@ -489,13 +490,16 @@ int run_container(const RunOptions& options) {
     if (::write(go.write.get(), &go_byte, 1) != 1) {
         throw_errno("cannot start the container's init", errno);
     }
-    // Init builds the rootfs meanwhile.
-    const std::vector<sock_filter> filter = compile_seccomp_filter();
+    // While init builds the rootfs: a thread compiles the seccomp filter and this one
+    // moves init into its cgroups, which mostly means waiting for an RCU grace period.
+    // (No fork or clone follows in berth, so a thread is safe here.)
+    auto compiled = std::async(std::launch::async, compile_seccomp_filter);
     cgroup.add_process(pid);
     std::optional<BridgePort> port;
     if (options.net == NetMode::bridge) {
         port = BridgePort::attach(pid);
     }
+    const std::vector<sock_filter> filter = compiled.get();
     std::string start(sizeof(std::uint32_t), '\0');
     const auto instructions = static_cast<std::uint32_t>(filter.size());
     std::memcpy(start.data(), &instructions, sizeof instructions);
