@@ -5,7 +5,9 @@
 
 #include "cli/command.hpp"
 #include "common/size.hpp"
+#include "common/error.hpp"
 #include "machine/firmware_vm.hpp"
+#include "machine/linux_vm.hpp"
 
 namespace berth::cli {
 
@@ -15,25 +17,61 @@ void add_vm_command(CLI::App& app, Action& action) {
 
     struct RunFlags {
         std::string firmware;
-        std::string memory = "16M";
+        std::string kernel;
+        std::string initrd;
+        std::string cmdline;
+        std::uint32_t cpus = 1;
+        std::string memory;  // empty: the machine's default
         bool trace_exits = false;
     };
     auto flags = std::make_shared<RunFlags>();
 
     auto* run = vm->add_subcommand("run", "Boot a guest and attach its serial console to stdio");
-    run->add_option("--firmware", flags->firmware,
-                    "Flat real-mode binary loaded at 0000:7C00 (see guest-firmware/)")
-        ->required();
-    run->add_option("--memory", flags->memory, "Guest RAM, e.g. 64M or 1G (default 16M)");
+    auto* firmware = run->add_option(
+        "--firmware", flags->firmware,
+        "Flat real-mode binary loaded at 0000:7C00 (see guest-firmware/)");
+    auto* kernel = run->add_option("--kernel", flags->kernel,
+                                   "Linux x86-64 bzImage to boot, e.g. /boot/vmlinuz-*");
+    kernel->excludes(firmware);
+    run->add_option("--initrd", flags->initrd, "Initial RAM disk (cpio archive) for --kernel")
+        ->needs(kernel);
+    run->add_option("--cmdline", flags->cmdline,
+                    std::string("Kernel parameters, appended to \"") +
+                        machine::linux_base_cmdline + "\"")
+        ->needs(kernel);
+    run->add_option("--cpus", flags->cpus, "vCPUs for --kernel (default 1)")->needs(kernel);
+    run->add_option("--memory", flags->memory,
+                    "Guest RAM, e.g. 64M or 1G (default 256M with --kernel, 16M with --firmware)");
     run->add_flag("--trace-exits", flags->trace_exits,
                   "Print a table of VM exits by reason and by port when the guest stops");
     run->callback([flags, &action] {
         action = [flags] {
+            const auto trace =
+                flags->trace_exits ? machine::TraceExits::on : machine::TraceExits::off;
+            if (!flags->kernel.empty()) {
+                machine::LinuxVmOptions options;
+                options.kernel = flags->kernel;
+                if (!flags->initrd.empty()) {
+                    options.initrd = flags->initrd;
+                }
+                options.extra_cmdline = flags->cmdline;
+                options.cpus = flags->cpus;
+                if (!flags->memory.empty()) {
+                    options.memory_size = parse_size(flags->memory, "--memory");
+                }
+                options.trace_exits = trace;
+                return machine::run_linux_vm(options);
+            }
+            if (flags->firmware.empty()) {
+                throw bad_input("vm run needs a guest: --kernel FILE (a Linux bzImage) or "
+                                "--firmware FILE (a flat real-mode binary)");
+            }
             machine::FirmwareVmOptions options;
             options.firmware = flags->firmware;
-            options.memory_size = parse_size(flags->memory, "--memory");
-            options.trace_exits =
-                flags->trace_exits ? machine::TraceExits::on : machine::TraceExits::off;
+            if (!flags->memory.empty()) {
+                options.memory_size = parse_size(flags->memory, "--memory");
+            }
+            options.trace_exits = trace;
             return machine::run_firmware_vm(options);
         };
     });

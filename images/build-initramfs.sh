@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Builds berth's default Linux guest: a gzip'd cpio initramfs holding Debian's static
+# busybox and an /init that
+#   - mounts /proc, /sys and /dev and prints the marker "berth-guest: userspace ready";
+#   - when the kernel command line has berth_run="COMMAND" (the kernel hands such
+#     parameters to init as environment variables), runs COMMAND with sh, prints
+#     "berth-guest: exit STATUS", writes STATUS to the debug-exit port 0x501 (berth
+#     then exits with it) and powers off;
+#   - otherwise starts busybox init, which keeps a shell on the console; `poweroff`
+#     in it ends the VM with status 0.
+# Usage: build-initramfs.sh OUTPUT [BUSYBOX]
+set -euo pipefail
+out=${1:?usage: build-initramfs.sh OUTPUT [BUSYBOX]}
+busybox=${2:-/bin/busybox}
+# The guest has no libraries: the busybox must be the static one (busybox-static).
+if [[ ! -x $busybox ]] || ldd "$busybox" >/dev/null 2>&1; then
+    echo "build-initramfs: $busybox is missing or not statically linked; install busybox-static" >&2
+    exit 1
+fi
+root=$(mktemp -d)
+trap 'rm -rf "$root"' EXIT
+
+mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,etc/init.d,proc,sys,dev,tmp,root}
+cp "$busybox" "$root/bin/busybox"
+ln -s busybox "$root/bin/sh"
+
+cat >"$root/init" <<'INIT'
+#!/bin/sh
+/bin/busybox --install -s
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+export PATH=/bin:/sbin:/usr/bin:/usr/sbin HOME=/root
+echo "berth-guest: userspace ready"
+if [ -n "${berth_run:-}" ]; then
+    sh -c "$berth_run"
+    status=$?
+    echo "berth-guest: exit $status"
+    # An out to port 0x501 (1281): berth exits with this byte as its status.
+    printf "\\$(printf %o "$status")" | dd of=/dev/port bs=1 seek=1281 count=1 2>/dev/null
+    poweroff -f
+fi
+exec /bin/init
+INIT
+chmod 755 "$root/init"
+
+cat >"$root/etc/inittab" <<'TAB'
+::respawn:/bin/cttyhack /bin/sh -l
+::shutdown:/bin/umount -a -r
+TAB
+cat >"$root/etc/profile" <<'PROFILE'
+export PS1='berth# '
+PROFILE
+# A file the tests read back through the guest.
+echo "berth default guest" >"$root/etc/berth-release"
+
+tmp=$out.tmp.$$
+(cd "$root" && find . -print0 | LC_ALL=C sort -z | cpio --null -o -H newc --owner 0:0 --quiet) \
+    | gzip -9n >"$tmp"
+mv "$tmp" "$out"

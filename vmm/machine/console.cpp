@@ -1,0 +1,157 @@
+#include "machine/console.hpp"
+
+#include <poll.h>
+#include <signal.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <csignal>
+
+#include "common/error.hpp"
+
+namespace berth::machine {
+
+namespace {
+
+constexpr std::uint8_t escape_key = 0x01;  // Ctrl-A
+constexpr std::uint8_t quit_key = 'x';
+
+// Saved for the fatal-signal handler, which may only use async-signal-safe calls.
+struct termios saved_termios;
+volatile std::sig_atomic_t saved_fd = -1;
+constexpr int fatal_signals[] = {SIGSEGV, SIGBUS, SIGABRT, SIGFPE, SIGILL};
+
+void restore_and_reraise(int signal_number) {
+    if (saved_fd >= 0) {
+        ::tcsetattr(saved_fd, TCSANOW, &saved_termios);
+    }
+    ::signal(signal_number, SIG_DFL);
+    ::raise(signal_number);
+}
+
+}  // namespace
+
+RawTerminal::RawTerminal(int fd) : fd_(fd) {
+    if (::isatty(fd) == 0 || ::tcgetattr(fd, &saved_termios) != 0) {
+        return;
+    }
+    struct termios raw = saved_termios;
+    ::cfmakeraw(&raw);
+    // Keep output processing so berth's own messages still start at column 0.
+    raw.c_oflag |= OPOST;
+    if (::tcsetattr(fd, TCSANOW, &raw) != 0) {
+        return;
+    }
+    active_ = true;
+    saved_fd = fd;
+    for (int signal_number : fatal_signals) {
+        struct sigaction action {};
+        action.sa_handler = restore_and_reraise;
+        sigemptyset(&action.sa_mask);
+        action.sa_flags = SA_RESETHAND;
+        ::sigaction(signal_number, &action, nullptr);
+    }
+}
+
+RawTerminal::~RawTerminal() {
+    if (!active_) {
+        return;
+    }
+    ::tcsetattr(fd_, TCSANOW, &saved_termios);
+    saved_fd = -1;
+    for (int signal_number : fatal_signals) {
+        ::signal(signal_number, SIG_DFL);
+    }
+}
+
+ConsoleInput::ConsoleInput(int fd, devices::Uart8250& uart, EscapeHandler on_escape)
+    : fd_(fd), uart_(uart), on_escape_(std::move(on_escape)),
+      stop_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
+    if (!stop_) {
+        throw_errno("cannot create an eventfd", errno);
+    }
+    thread_ = std::thread([this] { run(); });
+}
+
+ConsoleInput::~ConsoleInput() {
+    const std::uint64_t one = 1;
+    [[maybe_unused]] const auto written = ::write(stop_.get(), &one, sizeof one);
+    thread_.join();
+}
+
+bool ConsoleInput::deliver(const std::uint8_t* bytes, std::size_t length) {
+    while (length > 0) {
+        const std::size_t taken = uart_.receive(std::span(bytes, length));
+        bytes += taken;
+        length -= taken;
+        if (length > 0) {
+            // The guest has not drained its FIFO yet: wait a little, or for stop.
+            pollfd stop{stop_.get(), POLLIN, 0};
+            if (::poll(&stop, 1, 2) > 0) {
+                return false;
+            }
+        }
+    }
+    return true;
+}
+
+void ConsoleInput::run() {
+    std::uint8_t buffer[256];
+    for (;;) {
+        pollfd fds[2] = {{stop_.get(), POLLIN, 0}, {fd_, POLLIN, 0}};
+        const int ready = ::poll(fds, 2, -1);
+        if (ready < 0 && errno == EINTR) {
+            continue;
+        }
+        if (ready < 0 || (fds[0].revents & POLLIN) != 0) {
+            return;
+        }
+        if ((fds[1].revents & (POLLIN | POLLHUP | POLLERR)) == 0) {
+            continue;
+        }
+        const ssize_t got = ::read(fd_, buffer, sizeof buffer);
+        if (got < 0 && (errno == EINTR || errno == EAGAIN)) {
+            continue;
+        }
+        if (got <= 0) {
+            // End of input (or an error): the guest keeps running without a keyboard.
+            fds[0].revents = 0;
+            while (::poll(fds, 1, -1) < 0 && errno == EINTR) {
+            }
+            return;
+        }
+        // Pass bytes through, except the escape sequences.
+        std::uint8_t out[2 * sizeof buffer];
+        std::size_t count = 0;
+        for (std::size_t i = 0; i < static_cast<std::size_t>(got); ++i) {
+            const std::uint8_t byte = buffer[i];
+            if (escape_pending_) {
+                escape_pending_ = false;
+                if (byte == quit_key) {
+                    on_escape_();
+                    return;
+                }
+                // Ctrl-A Ctrl-A sends one Ctrl-A; Ctrl-A + anything else sends both.
+                if (byte != escape_key) {
+                    out[count++] = escape_key;
+                }
+                out[count++] = byte;
+            } else if (byte == escape_key) {
+                escape_pending_ = true;
+            } else {
+                out[count++] = byte;
+            }
+        }
+        if (!deliver(out, count)) {
+            return;
+        }
+    }
+}
+
+void write_console_byte(std::uint8_t byte) {
+    while (::write(STDOUT_FILENO, &byte, 1) < 0 && errno == EINTR) {
+    }
+}
+
+}  // namespace berth::machine

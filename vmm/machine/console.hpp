@@ -1,0 +1,61 @@
+#pragma once
+// The guest's serial console on berth's terminal. Output goes straight to stdout.
+// Input: a thread reads stdin and feeds the UART's receiver. When stdin is a
+// terminal it is put in raw mode (so Ctrl-C, arrows and tab reach the guest) and
+// restored when the console goes away, or on a fatal signal. As in QEMU, Ctrl-A x
+// stops the VM and Ctrl-A Ctrl-A sends one Ctrl-A.
+
+#include <termios.h>
+
+#include <cstdint>
+#include <functional>
+#include <thread>
+
+#include "common/unique_fd.hpp"
+#include "serial/uart_8250.hpp"
+
+namespace berth::machine {
+
+// Raw mode on a terminal for as long as the object lives; nothing when `fd` is not one.
+class RawTerminal {
+public:
+    explicit RawTerminal(int fd);
+    ~RawTerminal();
+    RawTerminal(const RawTerminal&) = delete;
+    RawTerminal& operator=(const RawTerminal&) = delete;
+
+    bool active() const { return active_; }
+
+private:
+    int fd_;
+    bool active_ = false;
+};
+
+class ConsoleInput {
+public:
+    using EscapeHandler = std::function<void()>;
+
+    // Starts the reader thread on `fd` (usually stdin).
+    ConsoleInput(int fd, devices::Uart8250& uart, EscapeHandler on_escape);
+    // Stops and joins the reader.
+    ~ConsoleInput();
+    ConsoleInput(const ConsoleInput&) = delete;
+    ConsoleInput& operator=(const ConsoleInput&) = delete;
+
+private:
+    void run();
+    // Hands bytes to the UART, waiting while its FIFO is full; false when stopping.
+    bool deliver(const std::uint8_t* bytes, std::size_t length);
+
+    int fd_;
+    devices::Uart8250& uart_;
+    EscapeHandler on_escape_;
+    UniqueFd stop_;
+    bool escape_pending_ = false;
+    std::thread thread_;
+};
+
+// Writes one guest byte to stdout, unbuffered.
+void write_console_byte(std::uint8_t byte);
+
+}  // namespace berth::machine

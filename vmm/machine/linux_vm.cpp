@@ -1,0 +1,374 @@
+#include "machine/linux_vm.hpp"
+
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "boot/bzimage.hpp"
+#include "boot/linux_layout.hpp"
+#include "boot/zero_page.hpp"
+#include "bus/port_io_bus.hpp"
+#include "common/error.hpp"
+#include "common/file.hpp"
+#include "common/size.hpp"
+#include "kvm/system.hpp"
+#include "kvm/vcpu.hpp"
+#include "kvm/vm.hpp"
+#include "legacy/i8042.hpp"
+#include "machine/console.hpp"
+#include "machine/exit_stats.hpp"
+#include "machine/io_dispatch.hpp"
+#include "machine/register_dump.hpp"
+#include "machine/vm_stop.hpp"
+#include "memory/guest_memory.hpp"
+#include "misc/debug_exit.hpp"
+#include "power/acpi_sleep_control.hpp"
+#include "serial/uart_8250.hpp"
+#include "x86/acpi.hpp"
+#include "x86/cpu_state.hpp"
+#include "x86/cpuid.hpp"
+#include "x86/long_mode.hpp"
+
+namespace berth::machine {
+
+namespace {
+
+constexpr std::uint16_t com1_base = 0x3f8;
+constexpr std::uint32_t com1_irq = 4;
+// Intel VT's real-mode helpers (three TSS pages and an identity-map page) sit in
+// the hole below 4 GiB, under the BIOS ROM's place, as on a PC.
+constexpr std::uint64_t identity_map_address = 0xfffbc000;
+constexpr std::uint64_t tss_address = 0xfffbd000;
+// The MADT numbers APIC IDs with one byte.
+constexpr std::uint32_t max_cpus = 255;
+
+// Everything read from disk and checked before KVM is opened.
+struct BootInputs {
+    boot::BzImage kernel;
+    std::vector<std::uint8_t> initrd;
+    std::optional<boot::InitrdPlacement> initrd_place;
+    std::string cmdline;
+};
+
+BootInputs read_boot_inputs(const LinuxVmOptions& options) {
+    if (options.cpus == 0) {
+        throw bad_input("--cpus 0: a guest needs at least one vCPU");
+    }
+    if (options.cpus > max_cpus) {
+        throw bad_input(fmt::format("--cpus {} is more than berth supports ({})", options.cpus,
+                                    max_cpus));
+    }
+    if (options.memory_size % 4096 != 0) {
+        throw bad_input(fmt::format("--memory {} bytes is not a multiple of 4 KiB",
+                                    options.memory_size));
+    }
+    BootInputs inputs{boot::read_bzimage(options.kernel), {}, std::nullopt, linux_cmdline(options)};
+    const boot::RamLayout layout = boot::RamLayout::for_size(options.memory_size);
+    const std::uint64_t needed = inputs.kernel.runtime_end();
+    if (layout.low_size < needed) {
+        throw bad_input(fmt::format(
+            "--memory {} is too small for kernel {}: it decompresses up to {}; use --memory {} "
+            "or more",
+            format_size(options.memory_size), inputs.kernel.name, format_size(needed),
+            format_size(((needed >> 20) + 16) << 20)));
+    }
+    boot::check_cmdline(inputs.kernel, inputs.cmdline);
+    if (options.initrd) {
+        inputs.initrd = read_input_file(*options.initrd, "initrd");
+        inputs.initrd_place = boot::place_initrd(inputs.kernel, options.memory_size,
+                                                 inputs.initrd.size(), options.initrd->string());
+    }
+    return inputs;
+}
+
+void write_boot_memory(memory::GuestMemory& memory, const BootInputs& inputs,
+                       const LinuxVmOptions& options) {
+    boot::load_bzimage(inputs.kernel, memory);
+    if (inputs.initrd_place) {
+        memory.write(inputs.initrd_place->address, inputs.initrd);
+    }
+    const std::string& cmdline = inputs.cmdline;
+    memory.write(boot::cmdline_address,
+                 std::span(reinterpret_cast<const std::uint8_t*>(cmdline.c_str()),
+                           cmdline.size() + 1));
+    const x86::AcpiTables acpi = x86::build_acpi_tables(boot::acpi_tables_address, options.cpus);
+    memory.write(boot::acpi_tables_address, acpi.bytes);
+    boot::ZeroPageInputs zero_page{options.memory_size, boot::cmdline_address,
+                                   inputs.initrd_place, acpi.rsdp_address};
+    memory.write_object(boot::zero_page_address,
+                        boot::build_zero_page(inputs.kernel, zero_page));
+    x86::write_identity_page_tables(memory, boot::page_tables_address);
+    x86::write_gdt(memory, boot::gdt_address);
+}
+
+void configure_vcpu(kvm::Vcpu& vcpu, std::uint32_t index, std::uint32_t count,
+                    const std::vector<kvm_cpuid_entry2>& supported_cpuid) {
+    vcpu.set_cpuid(x86::guest_cpuid(supported_cpuid, index, count));
+    vcpu.set_msrs(x86::initial_msrs());
+    vcpu.set_fpu(x86::initial_fpu());
+    kvm_lapic_state lapic = vcpu.lapic();
+    x86::set_lint_pins(lapic);
+    vcpu.set_lapic(lapic);
+    if (index != 0) {
+        return;  // application processors wait for INIT/SIPI from the kernel
+    }
+    kvm_sregs sregs = vcpu.sregs();
+    x86::set_long_mode_sregs(sregs, boot::gdt_address, boot::page_tables_address);
+    vcpu.set_sregs(sregs);
+    kvm_regs regs{};
+    regs.rip = boot::kernel_load_address + boot::kernel_64bit_entry_offset;
+    regs.rsi = boot::zero_page_address;
+    regs.rsp = boot::boot_stack_top;
+    regs.rflags = 0x2;  // interrupts off; bit 1 is reserved and always set
+    vcpu.set_regs(regs);
+}
+
+struct Machine {
+    devices::PortIoBus bus;
+    std::shared_ptr<devices::DebugExit> debug_exit;
+    VmStop stop;
+};
+
+Error guest_died(const std::string& what, const kvm::Vcpu& vcpu, std::uint32_t index) {
+    return Error(fmt::format("{} on vCPU {}; registers:\n{}", what, index, register_dump(vcpu)));
+}
+
+// One vCPU's loop: handles the exits that reach user space until the VM stops.
+void run_vcpu(kvm::Vcpu& vcpu, std::uint32_t index, std::size_t run_size, Machine& machine,
+              ExitStats& stats) {
+    kvm_run& run = vcpu.run_state();
+    machine.stop.add_vcpu(::pthread_self(), &run);
+    while (!machine.stop.requested()) {
+        if (vcpu.run() == kvm::RunOutcome::interrupted) {
+            continue;
+        }
+        stats.count_exit(run.exit_reason);
+        switch (run.exit_reason) {
+            case KVM_EXIT_IO:
+                dispatch_io(run, run_size, machine.bus, stats);
+                if (const auto status = machine.debug_exit->requested_status()) {
+                    machine.stop.request(*status);
+                }
+                break;
+            case KVM_EXIT_MMIO:
+                // Nothing lives outside RAM but what KVM emulates: reads float high.
+                if (!run.mmio.is_write) {
+                    std::fill(std::begin(run.mmio.data), std::end(run.mmio.data), 0xff);
+                }
+                break;
+            case KVM_EXIT_HLT:
+                break;  // the in-kernel LAPIC handles hlt; nothing to do if one arrives
+            case KVM_EXIT_SYSTEM_EVENT:
+                if (run.system_event.type == KVM_SYSTEM_EVENT_SHUTDOWN ||
+                    run.system_event.type == KVM_SYSTEM_EVENT_RESET) {
+                    machine.stop.request(0);
+                } else {
+                    throw guest_died(fmt::format("guest system event {}", run.system_event.type),
+                                     vcpu, index);
+                }
+                break;
+            case KVM_EXIT_SHUTDOWN:
+                throw guest_died("guest triple-faulted (KVM_EXIT_SHUTDOWN)", vcpu, index);
+            case KVM_EXIT_FAIL_ENTRY:
+                throw guest_died(fmt::format("KVM could not enter the guest (hardware reason {:#x})",
+                                             run.fail_entry.hardware_entry_failure_reason),
+                                 vcpu, index);
+            case KVM_EXIT_INTERNAL_ERROR:
+                throw guest_died(fmt::format("KVM internal error (suberror {})", run.internal.suberror),
+                                 vcpu, index);
+            default:
+                throw guest_died(fmt::format("unexpected VM exit {} ({})",
+                                             kvm::exit_reason_name(run.exit_reason), run.exit_reason),
+                                 vcpu, index);
+        }
+    }
+}
+
+// Blocks the stop signals in this thread (and the threads it starts) so they arrive
+// through a signalfd; restores the old mask on the way out.
+class StopSignals {
+public:
+    StopSignals() {
+        sigemptyset(&set_);
+        for (int signal_number : {SIGINT, SIGTERM, SIGHUP}) {
+            sigaddset(&set_, signal_number);
+        }
+        ::pthread_sigmask(SIG_BLOCK, &set_, &old_);
+        fd_.reset(::signalfd(-1, &set_, SFD_CLOEXEC | SFD_NONBLOCK));
+        if (!fd_) {
+            const int err = errno;
+            ::pthread_sigmask(SIG_SETMASK, &old_, nullptr);
+            throw_errno("cannot create a signalfd", err);
+        }
+    }
+    ~StopSignals() {
+        // Signals that arrived while blocked stay pending; drop them with the fd.
+        fd_.reset();
+        ::pthread_sigmask(SIG_SETMASK, &old_, nullptr);
+    }
+    StopSignals(const StopSignals&) = delete;
+    StopSignals& operator=(const StopSignals&) = delete;
+
+    int fd() const { return fd_.get(); }
+
+private:
+    sigset_t set_;
+    sigset_t old_;
+    UniqueFd fd_;
+};
+
+// Joins the vCPU threads on every way out, stopping the VM first if need be.
+class VcpuThreads {
+public:
+    explicit VcpuThreads(VmStop& stop) : stop_(stop) {}
+    ~VcpuThreads() {
+        stop_.request(0);  // no-op when already stopping
+        for (auto& thread : threads_) {
+            thread.join();
+        }
+    }
+    VcpuThreads(const VcpuThreads&) = delete;
+    VcpuThreads& operator=(const VcpuThreads&) = delete;
+
+    template <typename F>
+    void start(F&& body) {
+        threads_.emplace_back(std::forward<F>(body));
+    }
+    void join_all() {
+        for (auto& thread : threads_) {
+            thread.join();
+        }
+        threads_.clear();
+    }
+
+private:
+    VmStop& stop_;
+    std::vector<std::thread> threads_;
+};
+
+// Waits until the VM stops by itself or a stop signal arrives.
+void wait_for_stop(VmStop& stop, const StopSignals& signals) {
+    for (;;) {
+        pollfd fds[2] = {{stop.fd(), POLLIN, 0}, {signals.fd(), POLLIN, 0}};
+        if (::poll(fds, 2, -1) < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            throw_errno("poll failed", errno);
+        }
+        if ((fds[1].revents & POLLIN) != 0) {
+            signalfd_siginfo info{};
+            if (::read(signals.fd(), &info, sizeof info) == sizeof info) {
+                stop.request(128 + static_cast<int>(info.ssi_signo));
+            }
+        }
+        if (stop.requested()) {
+            return;
+        }
+    }
+}
+
+}  // namespace
+
+std::string linux_cmdline(const LinuxVmOptions& options) {
+    std::string cmdline = linux_base_cmdline;
+    if (!options.extra_cmdline.empty()) {
+        cmdline += ' ';
+        cmdline += options.extra_cmdline;
+    }
+    return cmdline;
+}
+
+int run_linux_vm(const LinuxVmOptions& options) {
+    const BootInputs inputs = read_boot_inputs(options);
+
+    const kvm::System kvm = kvm::System::open();
+    const int max_vcpus = kvm.check_extension(KVM_CAP_MAX_VCPUS);
+    if (max_vcpus > 0 && options.cpus > static_cast<std::uint32_t>(max_vcpus)) {
+        throw bad_input(fmt::format("--cpus {} is more than this host's KVM allows ({})",
+                                    options.cpus, max_vcpus));
+    }
+    kvm::Vm vm = kvm.create_vm();
+    vm.set_identity_map_address(identity_map_address);
+    vm.set_tss_address(tss_address);
+    vm.create_irqchip();
+    vm.create_pit2();
+
+    memory::GuestMemory memory;
+    const boot::RamLayout layout = boot::RamLayout::for_size(options.memory_size);
+    memory.add_ram(0, layout.low_size);
+    if (layout.high_size > 0) {
+        memory.add_ram(boot::high_ram_address, layout.high_size);
+    }
+    for (std::uint32_t slot = 0; slot < memory.regions().size(); ++slot) {
+        const auto& region = memory.regions()[slot];
+        vm.set_user_memory_region(slot, region.guest_address, region.size(),
+                                  region.mapping.data());
+    }
+    write_boot_memory(memory, inputs, options);
+
+    Machine machine;
+    machine.debug_exit = std::make_shared<devices::DebugExit>();
+    auto uart = std::make_shared<devices::Uart8250>(
+        "serial 8250 (COM1)", write_console_byte,
+        [&vm](bool level) { vm.set_irq_line(com1_irq, level); });
+    machine.bus.attach(com1_base, devices::Uart8250::register_count, uart);
+    machine.bus.attach(devices::I8042::base_port, devices::I8042::port_count,
+                       std::make_shared<devices::I8042>([&machine] { machine.stop.request(0); }));
+    machine.bus.attach(x86::acpi_sleep_control_port, devices::AcpiSleepControl::port_count,
+                       std::make_shared<devices::AcpiSleepControl>([&machine](std::uint8_t type) {
+                           if (type == x86::acpi_s5_sleep_type) {
+                               machine.stop.request(0);
+                           }
+                       }));
+    machine.bus.attach(devices::DebugExit::default_port, devices::DebugExit::register_count,
+                       machine.debug_exit);
+
+    const auto supported_cpuid = kvm.supported_cpuid();
+    std::vector<kvm::Vcpu> vcpus;
+    vcpus.reserve(options.cpus);
+    for (std::uint32_t i = 0; i < options.cpus; ++i) {
+        vcpus.push_back(vm.create_vcpu(i));
+        configure_vcpu(vcpus.back(), i, options.cpus, supported_cpuid);
+    }
+
+    VmStop::kick_signal();
+    const StopSignals signals;
+    const RawTerminal terminal(STDIN_FILENO);
+    const ConsoleInput console(STDIN_FILENO, *uart, [&machine] { machine.stop.request(0); });
+    std::vector<ExitStats> stats(options.cpus);
+    const std::size_t run_size = kvm.vcpu_mmap_size();
+    {
+        VcpuThreads threads(machine.stop);
+        for (std::uint32_t i = 0; i < options.cpus; ++i) {
+            threads.start([&, i] {
+                try {
+                    run_vcpu(vcpus[i], i, run_size, machine, stats[i]);
+                } catch (...) {
+                    machine.stop.request_error(std::current_exception());
+                }
+            });
+        }
+        wait_for_stop(machine.stop, signals);
+        threads.join_all();
+    }
+    if (options.trace_exits == TraceExits::on) {
+        ExitStats total;
+        for (const auto& one : stats) {
+            total.merge(one);
+        }
+        std::fputs(total.table().c_str(), stderr);
+    }
+    return machine.stop.result();
+}
+
+}  // namespace berth::machine

@@ -1,0 +1,43 @@
+#pragma once
+// The Linux machine: a PC without a BIOS. berth loads a bzImage and an initrd, writes
+// the zero page, ACPI tables and page tables itself, and starts the kernel at its
+// 64-bit entry point. Devices: in-kernel irqchip (PIC, IOAPIC, LAPICs) and PIT, COM1
+// on IRQ 4 as the console, an i8042 for reboot, ACPI sleep control for poweroff and
+// the debug-exit port. One thread per vCPU.
+//
+// Exit status: 0 when the guest powers off or reboots, the byte it wrote to the
+// debug-exit port (0x501), 128+N when stopped by signal N, 1 with a register dump
+// when the guest dies (triple fault, KVM internal error), 2 for bad input.
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+
+#include "machine/firmware_vm.hpp"
+
+namespace berth::machine {
+
+inline constexpr std::uint64_t linux_default_memory = 256ULL << 20;
+// Kernel parameters berth always passes, before the user's --cmdline: the console on
+// COM1, reboot through the keyboard controller (berth's reboot signal), reboot at
+// once on panic, and no PCI probing until berth has PCI devices.
+inline constexpr const char* linux_base_cmdline = "console=ttyS0 reboot=k panic=-1 pci=off";
+
+struct LinuxVmOptions {
+    std::filesystem::path kernel;
+    std::optional<std::filesystem::path> initrd;
+    std::string extra_cmdline;  // appended to linux_base_cmdline
+    std::uint32_t cpus = 1;
+    std::uint64_t memory_size = linux_default_memory;
+    TraceExits trace_exits = TraceExits::off;
+};
+
+// The full kernel command line for `options`.
+std::string linux_cmdline(const LinuxVmOptions& options);
+
+// Validates everything it can before touching KVM (bad input throws), boots the guest
+// and returns berth's exit status.
+int run_linux_vm(const LinuxVmOptions& options);
+
+}  // namespace berth::machine

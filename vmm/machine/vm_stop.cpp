@@ -1,0 +1,85 @@
+#include "machine/vm_stop.hpp"
+
+#include <signal.h>
+#include <sys/eventfd.h>
+
+#include <cerrno>
+
+#include "common/error.hpp"
+
+namespace berth::machine {
+
+namespace {
+
+void ignore_kick(int) {}
+
+}  // namespace
+
+VmStop::VmStop() : event_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
+    if (!event_) {
+        throw_errno("cannot create an eventfd", errno);
+    }
+}
+
+int VmStop::kick_signal() {
+    static const int signal_number = [] {
+        struct sigaction action {};
+        action.sa_handler = ignore_kick;
+        sigemptyset(&action.sa_mask);
+        action.sa_flags = 0;  // no SA_RESTART: KVM_RUN must return EINTR
+        ::sigaction(SIGUSR1, &action, nullptr);
+        return SIGUSR1;
+    }();
+    return signal_number;
+}
+
+void VmStop::add_vcpu(pthread_t thread, kvm_run* run) {
+    std::lock_guard lock(mutex_);
+    vcpus_.push_back({thread, run});
+    if (requested_.load()) {
+        run->immediate_exit = 1;
+    }
+}
+
+void VmStop::request(int status) {
+    {
+        std::lock_guard lock(mutex_);
+        if (requested_.load()) {
+            return;
+        }
+        status_ = status;
+        requested_.store(true, std::memory_order_release);
+    }
+    finish_request();
+}
+
+void VmStop::request_error(std::exception_ptr error) {
+    {
+        std::lock_guard lock(mutex_);
+        if (requested_.load()) {
+            return;
+        }
+        error_ = std::move(error);
+        requested_.store(true, std::memory_order_release);
+    }
+    finish_request();
+}
+
+void VmStop::finish_request() {
+    std::lock_guard lock(mutex_);
+    for (const auto& vcpu : vcpus_) {
+        vcpu.run->immediate_exit = 1;
+        ::pthread_kill(vcpu.thread, kick_signal());
+    }
+    const std::uint64_t one = 1;
+    [[maybe_unused]] const auto written = ::write(event_.get(), &one, sizeof one);
+}
+
+int VmStop::result() const {
+    if (error_) {
+        std::rethrow_exception(error_);
+    }
+    return status_;
+}
+
+}  // namespace berth::machine

@@ -1,0 +1,37 @@
+#pragma once
+// The smallest ACPI that a stock Linux needs to count its CPUs and to power off:
+// RSDP -> XSDT -> {FADT -> DSDT, MADT}. The FADT declares a hardware-reduced platform
+// (no PM timer, no SCI, no legacy PIC) whose sleep control register is one I/O port;
+// the DSDT only defines \_S5_ (soft-off). Guest `poweroff` then writes SLP_TYP=5 with
+// SLP_EN to that port and berth ends the VM. The MADT lists one local APIC per vCPU
+// and the in-kernel IOAPIC.
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+namespace berth::x86 {
+
+inline constexpr std::uint16_t acpi_sleep_control_port = 0x600;
+inline constexpr std::uint16_t acpi_sleep_status_port = 0x601;
+// What DSDT's \_S5_ says to write into SLP_TYP for soft-off.
+inline constexpr std::uint8_t acpi_s5_sleep_type = 5;
+inline constexpr std::uint64_t ioapic_address = 0xfec00000;
+inline constexpr std::uint64_t lapic_address = 0xfee00000;
+
+struct AcpiTables {
+    std::vector<std::uint8_t> bytes;  // to be copied to `base`
+    std::uint64_t rsdp_address;
+    std::uint64_t xsdt_address;
+    std::uint64_t fadt_address;
+    std::uint64_t dsdt_address;
+    std::uint64_t madt_address;
+};
+
+// Builds the tables for a guest of `cpu_count` vCPUs, to live at guest address `base`.
+AcpiTables build_acpi_tables(std::uint64_t base, std::uint32_t cpu_count);
+
+// The byte that makes `bytes` sum to zero (mod 256) when stored in a zeroed checksum field.
+std::uint8_t acpi_checksum(std::span<const std::uint8_t> bytes);
+
+}  // namespace berth::x86
