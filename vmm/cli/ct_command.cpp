@@ -19,6 +19,7 @@ namespace {
 
 struct CtRunFlags {
     std::string rootfs;
+    std::string image;
     std::string name;
     std::string hostname;
     std::string memory;
@@ -38,10 +39,11 @@ struct CtRunFlags {
 container::RunOptions to_options(const CtRunFlags& flags, std::vector<std::string> command) {
     using namespace container;
     RunOptions options;
-    if (flags.rootfs.empty()) {
-        throw bad_input("--rootfs DIR is required (a directory holding the container's files)");
+    if (flags.rootfs.empty() == flags.image.empty()) {
+        throw bad_input("give exactly one of --rootfs DIR (the container's files) or --image IMG (a raw ext4 image)");
     }
     options.rootfs = flags.rootfs;
+    options.image = flags.image;
     if (!flags.name.empty()) {
         check_name(flags.name, "--name");
         options.name = flags.name;
@@ -96,6 +98,8 @@ void add_ct_command(CLI::App& app, Action& action) {
         "Run CMD in new namespaces with DIR as its root. Exit status: the command's (128+N for "
         "signal N), 2 for bad input, 125 when the runtime failed");
     run->add_option("--rootfs", flags->rootfs, "Directory to use as the container's root filesystem");
+    run->add_option("--image", flags->image,
+                    "Raw ext4 image to use instead, read-only with a writable tmpfs overlay (root only)");
     run->add_option("--name", flags->name, "Name (cgroup berth-NAME; default hostname)");
     run->add_option("--hostname", flags->hostname, "Hostname inside (default: the name, else berth)");
     run->add_option("--memory", flags->memory, "Memory limit, e.g. 64M (OOM kill beyond it)");

@@ -29,6 +29,7 @@
 #include "common/unique_fd.hpp"
 #include "container/bridge_network.hpp"
 #include "container/container_cgroup.hpp"
+#include "container/image_rootfs.hpp"
 #include "container/rootfs_setup.hpp"
 #include "container/security.hpp"
 #include "container/terminal.hpp"
@@ -95,6 +96,7 @@ struct ChildPlan {
     std::optional<Ipv4Cidr> address;
     UserNamespace user_namespace;
     RootfsPlan rootfs;
+    std::string image_loop;  // --image: the loop device init mounts (rootfs is then found there)
     // Init reads two bytes here: the first once its user namespace is mapped (so it may
     // build the rootfs), the second once berth has put it in its cgroups and plugged in
     // its network (so it may start the command). Moving a task between v1 cgroups waits
@@ -158,7 +160,8 @@ UniqueFd receive_fd(int socket) {
     return UniqueFd(fd);
 }
 
-[[noreturn]] void exec_command(const ChildPlan& plan, int tty_slave, const std::vector<sock_filter>& filter) {
+[[noreturn]] void exec_command(const ChildPlan& plan, const std::string& command_path, int tty_slave,
+                               const std::vector<sock_filter>& filter) {
     const RunOptions& options = *plan.options;
     sigset_t none;
     sigemptyset(&none);
@@ -200,8 +203,8 @@ UniqueFd receive_fd(int socket) {
     envp.push_back(nullptr);
     // Last: after this only the system calls the command itself makes are filtered.
     load_seccomp_program(filter);
-    ::execve(plan.command_path.c_str(), argv.data(), envp.data());
-    throw_errno(fmt::format("cannot execute {}", plan.command_path), errno);
+    ::execve(command_path.c_str(), argv.data(), envp.data());
+    throw_errno(fmt::format("cannot execute {}", command_path), errno);
 }
 
 // The container's PID 1.
@@ -221,6 +224,7 @@ UniqueFd receive_fd(int socket) {
     // berth binary on the host). Set after "go": rootless berth needed /proc/PID writable.
     ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     pid_t command = -1;
+    std::string command_path = plan.command_path;
     std::optional<PtyPair> tty;
     std::vector<sock_filter> filter;
     try {
@@ -228,7 +232,20 @@ UniqueFd receive_fd(int socket) {
         if (::sethostname(hostname.data(), hostname.size()) != 0) {
             throw_errno("cannot set the hostname", errno);
         }
-        setup_rootfs(plan.rootfs);
+        if (plan.image_loop.empty()) {
+            setup_rootfs(plan.rootfs);
+        } else {
+            RootfsPlan image_plan = plan.rootfs;
+            image_plan.rootfs = mount_image_rootfs(plan.image_loop);
+            // Only now can the command be looked for; the image's own symlinks resolve inside it.
+            try {
+                command_path = resolve_command(image_plan.rootfs, plan.options->command.front(), plan.env);
+            } catch (const Error&) {
+                throw bad_input(fmt::format("command '{}' is not found in image '{}'",
+                                            plan.options->command.front(), plan.options->image));
+            }
+            setup_rootfs(image_plan);
+        }
         // The pty comes from the container's own devpts, so that ttyname() works inside.
         if (plan.tty_socket >= 0) {
             tty = PtyPair::open();
@@ -253,7 +270,7 @@ UniqueFd receive_fd(int socket) {
         }
         if (command == 0) {
             try {
-                exec_command(plan, tty ? tty->slave.get() : -1, filter);
+                exec_command(plan, command_path, tty ? tty->slave.get() : -1, filter);
             } catch (const Error& e) {
                 report_and_exit(plan.report_write, child_status(e), e.what());
             } catch (const std::exception& e) {
@@ -414,18 +431,30 @@ pid_t clone_container(std::uint64_t flags) {
 int run_container(const RunOptions& options) {
     // All checks that need no privilege come first.
     const auto env = container_environment(options);
-    const std::string command_path = resolve_command(options.rootfs, options.command.front(), env);
     const bool rootless = ::geteuid() != 0;
+    const bool from_image = !options.image.empty();
+    if (rootless && from_image) {
+        throw bad_input("--image needs root (it mounts a loop device); unpack the image and use --rootfs");
+    }
+    // With --image the command is looked for once the image is mounted, inside init.
+    const std::string command_path =
+        from_image ? std::string() : resolve_command(options.rootfs, options.command.front(), env);
     if (rootless && options.net == NetMode::bridge) {
         throw bad_input("--net bridge needs root (it creates host network links); use --net none or run as root");
     }
     if (rootless && (options.user.uid != 0 || options.user.gid != 0)) {
         throw bad_input("--user other than 0 needs root: rootless, only your own user is mapped (to 0)");
     }
-    std::error_code error;
-    const std::string rootfs = std::filesystem::canonical(options.rootfs, error).string();
-    if (error) {
-        throw bad_input(fmt::format("--rootfs '{}': {}", options.rootfs, error.message()));
+    std::string rootfs;
+    std::optional<LoopDevice> loop;
+    if (from_image) {
+        loop = LoopDevice::attach(options.image);
+    } else {
+        std::error_code error;
+        rootfs = std::filesystem::canonical(options.rootfs, error).string();
+        if (error) {
+            throw bad_input(fmt::format("--rootfs '{}': {}", options.rootfs, error.message()));
+        }
     }
 
     const std::string name = options.name.empty() ? std::to_string(::getpid()) : options.name;
@@ -457,6 +486,7 @@ int run_container(const RunOptions& options) {
                    RootfsPlan{rootfs, options.root_mode,
                               rootless ? DeviceMode::bind_host : DeviceMode::create_nodes,
                               rootless && options.net == NetMode::host ? SysfsMode::bind_host : SysfsMode::fresh},
+                   loop ? loop->path() : std::string(),
                    go.read.get(),
                    report.write.get(),
                    tty_socket_child.get()};

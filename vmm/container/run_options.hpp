@@ -34,6 +34,7 @@ struct UserSpec {
 
 struct RunOptions {
     std::string rootfs;
+    std::string image;  // instead of rootfs: a raw ext4 image (read-only + tmpfs overlay)
     std::string name;      // empty: berth-<pid> is used for cgroups
     std::string hostname;  // empty: the name, else "berth"
     std::optional<std::uint64_t> memory_bytes;

@@ -1,0 +1,97 @@
+#include "container/image_rootfs.hpp"
+
+#include <fcntl.h>
+#include <linux/loop.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "common/error.hpp"
+
+namespace berth::container {
+
+LoopDevice LoopDevice::attach(const std::string& image) {
+    UniqueFd backing(::open(image.c_str(), O_RDONLY | O_CLOEXEC));
+    struct stat info {};
+    if (!backing || ::fstat(backing.get(), &info) != 0) {
+        throw bad_input(fmt::format("--image '{}': {}", image, std::strerror(errno)));
+    }
+    // The ext2/3/4 superblock sits at 1024 and carries 0xEF53 at offset 56.
+    std::uint16_t magic = 0;
+    if (!S_ISREG(info.st_mode) || ::pread(backing.get(), &magic, sizeof magic, 1024 + 56) != sizeof magic ||
+        magic != 0xEF53) {
+        throw bad_input(fmt::format("--image '{}' is not a raw ext4 image (make one with mkfs.ext4 -d DIR IMG SIZE)",
+                                    image));
+    }
+    UniqueFd control(::open("/dev/loop-control", O_RDWR | O_CLOEXEC));
+    if (!control) {
+        throw_errno("cannot open /dev/loop-control for --image", errno);
+    }
+    // Another process may take the free device first: then ask again.
+    for (int attempt = 0; attempt < 16; ++attempt) {
+        const int number = ::ioctl(control.get(), LOOP_CTL_GET_FREE);
+        if (number < 0) {
+            throw_errno("cannot get a free loop device", errno);
+        }
+        LoopDevice device;
+        device.path_ = fmt::format("/dev/loop{}", number);
+        device.fd_.reset(::open(device.path_.c_str(), O_RDONLY | O_CLOEXEC));
+        if (!device.fd_) {
+            throw_errno(fmt::format("cannot open {}", device.path_), errno);
+        }
+        loop_config config{};
+        config.fd = static_cast<__u32>(backing.get());
+        config.info.lo_flags = LO_FLAGS_READ_ONLY | LO_FLAGS_AUTOCLEAR;
+        if (::ioctl(device.fd_.get(), LOOP_CONFIGURE, &config) == 0) {
+            return device;
+        }
+        if (errno != EBUSY) {
+            throw_errno(fmt::format("cannot attach {} to {}", image, device.path_), errno);
+        }
+    }
+    throw Error("cannot attach --image: every free loop device was taken by others first");
+}
+
+std::string mount_image_rootfs(const std::string& loop_device) {
+    const auto mount_or_throw = [](const char* source, const char* target, const char* type,
+                                   unsigned long flags, const char* data, const char* what) {
+        if (::mount(source, target, type, flags, data) != 0) {
+            throw_errno(fmt::format("cannot mount {}", what), errno);
+        }
+    };
+    // Nothing mounted here may propagate to the host; the tmpfs hides the staging too.
+    mount_or_throw(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr, "/ as private");
+    mount_or_throw("berth-image", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=700", "a staging tmpfs on /tmp");
+    for (const char* dir : {"/tmp/image", "/tmp/layer"}) {
+        if (::mkdir(dir, 0700) != 0) {
+            throw_errno(fmt::format("cannot create {}", dir), errno);
+        }
+    }
+    if (::mount(loop_device.c_str(), "/tmp/image", "ext4", MS_RDONLY | MS_NODEV, nullptr) != 0) {
+        const int err = errno;
+        if (err == EINVAL) {
+            throw bad_input("--image holds no ext4 filesystem (make one with mkfs.ext4 -d DIR IMG SIZE)");
+        }
+        throw_errno("cannot mount the --image filesystem", err);
+    }
+    // The writable layer: upper and work directories must share one filesystem.
+    mount_or_throw("berth-layer", "/tmp/layer", "tmpfs", MS_NOSUID | MS_NODEV, "mode=755",
+                   "the overlay's tmpfs");
+    for (const char* dir : {"/tmp/layer/upper", "/tmp/layer/work", "/tmp/layer/root"}) {
+        if (::mkdir(dir, 0755) != 0) {
+            throw_errno(fmt::format("cannot create {}", dir), errno);
+        }
+    }
+    mount_or_throw("overlay", "/tmp/layer/root", "overlay", 0,
+                   "lowerdir=/tmp/image,upperdir=/tmp/layer/upper,workdir=/tmp/layer/work",
+                   "the overlay on --image");
+    return "/tmp/layer/root";
+}
+
+}  // namespace berth::container
