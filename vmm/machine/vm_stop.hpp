@@ -14,7 +14,7 @@
 #include <optional>
 #include <vector>
 
-#include <linux/kvm.h>
+#include "kvm/kvm_abi.hpp"
 
 #include "common/unique_fd.hpp"
 

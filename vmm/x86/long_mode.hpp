@@ -3,7 +3,7 @@
 // an identity map of the low 4 GiB, a GDT with flat __BOOT_CS (0x10) and __BOOT_DS
 // (0x18) segments, interrupts off.
 
-#include <linux/kvm.h>
+#include "kvm/kvm_abi.hpp"
 
 #include <cstdint>
 
