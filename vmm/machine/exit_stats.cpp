@@ -17,6 +17,16 @@ void ExitStats::merge(const ExitStats& other) {
             mine.device = entry.device;
         }
     }
+    for (const auto& [key, entry] : other.by_mmio_) {
+        auto& mine = by_mmio_[key];
+        mine.count += entry.count;
+        if (mine.device.empty()) {
+            mine.device = entry.device;
+        }
+    }
+    for (const auto& [reason, ns] : other.by_reason_time_) {
+        by_reason_time_[reason] += ns;
+    }
 }
 
 std::uint64_t ExitStats::total() const {
@@ -37,11 +47,35 @@ std::uint64_t ExitStats::port_accesses(std::uint16_t port, IoDirection direction
     return it == by_port_.end() ? 0 : it->second.count;
 }
 
+std::uint64_t ExitStats::mmio_accesses(std::uint64_t address, MmioDirection direction) const {
+    const auto it = by_mmio_.find({address, direction});
+    return it == by_mmio_.end() ? 0 : it->second.count;
+}
+
+std::uint64_t ExitStats::total_time_ns(std::uint32_t reason) const {
+    const auto it = by_reason_time_.find(reason);
+    return it == by_reason_time_.end() ? 0 : it->second;
+}
+
 std::string ExitStats::table() const {
     std::string out = fmt::format("VM exits: {}\n", total());
-    out += fmt::format("  {:<16} {:>10}\n", "reason", "count");
+    // Untimed runs (no clock reads) get no time columns rather than zeros.
+    const bool timed = !by_reason_time_.empty();
+    if (timed) {
+        out += fmt::format("  {:<16} {:>10} {:>14} {:>10}\n", "reason", "count", "total_us",
+                           "mean_us");
+    } else {
+        out += fmt::format("  {:<16} {:>10}\n", "reason", "count");
+    }
     for (const auto& [reason, count] : by_reason_) {
-        out += fmt::format("  {:<16} {:>10}\n", kvm::exit_reason_name(reason), count);
+        if (timed) {
+            const double total_us = static_cast<double>(total_time_ns(reason)) / 1000.0;
+            out += fmt::format("  {:<16} {:>10} {:>14.1f} {:>10.2f}\n",
+                               kvm::exit_reason_name(reason), count, total_us,
+                               total_us / static_cast<double>(count));
+        } else {
+            out += fmt::format("  {:<16} {:>10}\n", kvm::exit_reason_name(reason), count);
+        }
     }
     if (!by_port_.empty()) {
         out += "Port I/O exits:\n";
@@ -50,6 +84,16 @@ std::string ExitStats::table() const {
             const auto& [port, direction] = key;
             out += fmt::format("  {:<#8x} {:<4} {:>10}  {}\n", port,
                                direction == IoDirection::in ? "in" : "out", entry.count,
+                               entry.device.empty() ? "(none)" : entry.device);
+        }
+    }
+    if (!by_mmio_.empty()) {
+        out += "MMIO exits:\n";
+        out += fmt::format("  {:<18} {:<5} {:>10}  {}\n", "address", "dir", "count", "device");
+        for (const auto& [key, entry] : by_mmio_) {
+            const auto& [address, direction] = key;
+            out += fmt::format("  {:<#18x} {:<5} {:>10}  {}\n", address,
+                               direction == MmioDirection::read ? "read" : "write", entry.count,
                                entry.device.empty() ? "(none)" : entry.device);
         }
     }

@@ -2,6 +2,9 @@
 // Counts of VM exits by reason and, for port I/O, by port and direction; printed as
 // the `--trace-exits` table. Each vCPU keeps its own ExitStats (no locking on the hot
 // path); the machine merges them when the run ends.
+//
+// When the machine times its exits (only when asked: timing reads the clock twice per
+// exit) the table also shows the total and mean time berth spent handling each reason.
 
 #include <cstdint>
 #include <map>
@@ -11,6 +14,7 @@
 namespace berth::machine {
 
 enum class IoDirection { in, out };
+enum class MmioDirection { read, write };
 
 class ExitStats {
 public:
@@ -22,13 +26,27 @@ public:
             entry.device = device;
         }
     }
+    void count_mmio(std::uint64_t address, MmioDirection direction, std::string_view device) {
+        auto& entry = by_mmio_[{address, direction}];
+        ++entry.count;
+        if (entry.device.empty()) {
+            entry.device = device;
+        }
+    }
+    // Time from KVM_RUN returning to calling it again, for one exit of `reason`.
+    void add_time(std::uint32_t reason, std::uint64_t nanoseconds) {
+        by_reason_time_[reason] += nanoseconds;
+    }
     void merge(const ExitStats& other);
 
     std::uint64_t total() const;
     std::uint64_t exits(std::uint32_t reason) const;
     std::uint64_t port_accesses(std::uint16_t port, IoDirection direction) const;
+    std::uint64_t mmio_accesses(std::uint64_t address, MmioDirection direction) const;
+    std::uint64_t total_time_ns(std::uint32_t reason) const;
 
-    // The table `--trace-exits` prints: exits by reason, then port I/O by port.
+    // The table `--trace-exits` prints: exits by reason (count first, then total and
+    // mean microseconds when timed), then port I/O by port, then MMIO by address.
     std::string table() const;
 
 private:
@@ -38,6 +56,8 @@ private:
     };
     std::map<std::uint32_t, std::uint64_t> by_reason_;
     std::map<std::tuple<std::uint16_t, IoDirection>, PortEntry> by_port_;
+    std::map<std::tuple<std::uint64_t, MmioDirection>, PortEntry> by_mmio_;
+    std::map<std::uint32_t, std::uint64_t> by_reason_time_;
 };
 
 }  // namespace berth::machine

@@ -1,7 +1,16 @@
 #pragma once
-// The smallest machine berth builds: one vCPU in real mode, RAM from address 0, and a
-// COM1 serial port. It runs the flat firmware programs in guest-firmware/ and stops
-// when the guest halts with interrupts disabled.
+// The smallest machine berth builds: one vCPU in real mode at 0000:7C00, RAM from
+// address 0, and the devices the firmware lessons in guest-firmware/ talk to:
+//   ports 0x3f8-0x3ff  COM1, an 8250 UART (lesson 1 onwards)
+//   port  0x501        debug exit: writing v stops the machine with status v
+//   ports 0x510-0x51b  pv console, a ring of buffers in guest RAM (lesson 6)
+//   0xd0000000+4 KiB   mmio echo, on the MMIO bus (lesson 4)
+// A firmware whose header asks for it (boot/firmware_header.hpp; lesson 5) also gets
+// KVM's in-kernel irqchip (PIC, IOAPIC, LAPIC) and PIT.
+//
+// The machine stops when the guest halts with interrupts disabled (status 0), or
+// writes the debug exit port. With the in-kernel irqchip KVM handles `hlt` itself and
+// never tells berth, so such firmware must end through the debug exit port.
 
 #include <cstdint>
 #include <filesystem>
@@ -14,10 +23,13 @@ struct FirmwareVmOptions {
     std::filesystem::path firmware;
     std::uint64_t memory_size = 16ULL << 20;
     TraceExits trace_exits = TraceExits::off;
+    // Where to write the Chrome trace-event JSON of every exit; empty for none.
+    std::filesystem::path trace_file;
 };
 
 // Validates the options (bad input throws before KVM is touched), runs the guest and
-// returns berth's exit status: 0 when the guest halted cleanly.
+// returns berth's exit status: 0 when the guest halted cleanly, the value it wrote
+// when it used the debug exit port.
 int run_firmware_vm(const FirmwareVmOptions& options);
 
 }  // namespace berth::machine
