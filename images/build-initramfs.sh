@@ -30,6 +30,9 @@ cat >"$root/init" <<'INIT'
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
+# The archive has no /dev/console node, so the kernel started us without stdio:
+# attach it now that devtmpfs provides the console.
+exec </dev/console >/dev/console 2>&1
 export PATH=/bin:/sbin:/usr/bin:/usr/sbin HOME=/root
 echo "berth-guest: userspace ready"
 if [ -n "${berth_run:-}" ]; then

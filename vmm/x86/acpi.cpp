@@ -131,6 +131,17 @@ std::vector<std::uint8_t> build_madt(std::uint32_t cpu_count) {
     t.u8(0);
     t.u32(static_cast<std::uint32_t>(ioapic_address));
     t.u32(0);  // global system interrupt base
+    // Interrupt source overrides for the ISA IRQs berth's devices use (COM1 on 4):
+    // a hardware-reduced platform has no legacy PIC, so Linux only maps the ISA IRQs
+    // the MADT names. Bus ISA, GSI = IRQ, active high, edge triggered.
+    for (std::uint8_t irq : {std::uint8_t{3}, std::uint8_t{4}}) {
+        t.u8(2);
+        t.u8(10);
+        t.u8(0);
+        t.u8(irq);
+        t.u32(irq);
+        t.u16(0x5);
+    }
     t.u8(4);   // local APIC NMI: all processors, LINT1
     t.u8(6);
     t.u8(0xff);

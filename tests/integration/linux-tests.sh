@@ -1,0 +1,128 @@
+# Linux guest tests, sourced by kvm-tests.sh (uses its ok/not_ok/$scratch/$n/$failed).
+# Boots Debian's kernel with the busybox initramfs (images/build-initramfs.sh). Each
+# boot is bounded by a timeout; in the emulated rig one boot takes 15-50 s.
+# 12 results:
+linux_tests=12
+kernel=${BERTH_LINUX_KERNEL:-$(ls -v /boot/vmlinuz-*-amd64 2>/dev/null | tail -n 1)}
+initramfs=${BERTH_INITRAMFS:-}
+marker="berth-guest: userspace ready"
+
+if [[ -z $kernel || ! -r $kernel || -z $initramfs || ! -r $initramfs ]]; then
+    for ((i = 0; i < linux_tests; ++i)); do
+        n=$((n + 1)); echo "ok $n - # SKIP no Debian kernel in /boot or no initramfs (busybox-static)"
+    done
+    return 0 2>/dev/null || exit 0
+fi
+
+# boot_linux CPUS RUN [ARGS...]: runs COMMAND RUN in the guest; output in $scratch/out.
+boot_linux() {
+    local cpus=$1 run=$2
+    shift 2
+    status=0
+    timeout 150 "$BERTH" vm run --kernel "$kernel" --initrd "$initramfs" --cpus "$cpus" \
+        --cmdline "quiet berth_test=cmdline-ok berth_run=\"$run\"" "$@" \
+        >"$scratch/out" 2>"$scratch/err" </dev/null || status=$?
+}
+has() { grep -qF -- "$1" "$scratch/out"; }
+
+# One vCPU: marker, CPU count, command line, a file from the initrd, status via port 0x501.
+boot_linux 1 'echo cpus=$(grep -c ^processor /proc/cpuinfo); cat /proc/cmdline; cat /etc/berth-release; exit 7'
+if has "$marker"; then ok "Linux boots to the userspace marker with 1 vCPU"; else not_ok "Linux boots to the userspace marker with 1 vCPU (status $status)"; fi
+if has "cpus=1"; then ok "the guest counts 1 CPU in /proc/cpuinfo"; else not_ok "the guest counts 1 CPU in /proc/cpuinfo"; fi
+if grep -q "berth_test=cmdline-ok" "$scratch/out" && grep -q "console=ttyS0" "$scratch/out"; then
+    ok "--cmdline reaches /proc/cmdline after berth's defaults"
+else
+    not_ok "--cmdline reaches /proc/cmdline after berth's defaults"
+fi
+if has "berth default guest"; then ok "a file in the initrd is readable"; else not_ok "a file in the initrd is readable"; fi
+if [[ $status -eq 7 ]] && has "berth-guest: exit 7"; then
+    ok "the debug-exit port passes the guest's status through (7)"
+else
+    not_ok "the debug-exit port passes the guest's status through (status $status, want 7)"
+fi
+
+# Two vCPUs: both come up (MADT lists them, the APs start).
+boot_linux 2 'echo cpus=$(grep -c ^processor /proc/cpuinfo); exit 0'
+if [[ $status -eq 0 ]] && has "$marker" && has "cpus=2"; then
+    ok "Linux boots with 2 vCPUs and counts 2 CPUs"
+else
+    not_ok "Linux boots with 2 vCPUs and counts 2 CPUs (status $status)"
+fi
+
+# poweroff -f goes through ACPI S5 (the sleep control port): status 0.
+boot_linux 1 'poweroff -f; sleep 30'
+if [[ $status -eq 0 ]] && has "$marker" && ! has "berth-guest: exit"; then
+    ok "guest poweroff ends berth with status 0"
+else
+    not_ok "guest poweroff ends berth with status 0 (status $status)"
+fi
+
+# reboot -f with reboot=k goes through the i8042: status 0.
+boot_linux 1 'reboot -f; sleep 30'
+if [[ $status -eq 0 ]] && has "$marker" && ! has "berth-guest: exit"; then
+    ok "guest reboot ends berth with status 0"
+else
+    not_ok "guest reboot ends berth with status 0 (status $status)"
+fi
+
+# The console is interactive: type into berth's stdin once the shell prompt shows.
+# The command's output differs from its echo, so only the shell can produce it.
+fifo=$scratch/console-in
+mkfifo "$fifo"
+status=0
+(timeout 150 "$BERTH" vm run --kernel "$kernel" --initrd "$initramfs" --cmdline quiet \
+    <"$fifo" >"$scratch/out" 2>"$scratch/err"; echo $? >"$scratch/console-status") &
+console_pid=$!
+exec 7>"$fifo"
+for ((i = 0; i < 1200; ++i)); do
+    grep -qF 'berth# ' "$scratch/out" 2>/dev/null && break
+    [[ -s $scratch/console-status ]] && break
+    sleep 0.1
+done
+printf 'echo berth-$((6 * 7))-ok\n' >&7
+for ((i = 0; i < 300; ++i)); do
+    grep -qF 'berth-42-ok' "$scratch/out" && break
+    sleep 0.1
+done
+printf 'poweroff\n' >&7
+wait "$console_pid"
+exec 7>&-
+status=$(cat "$scratch/console-status" 2>/dev/null || echo none)
+if grep -qF 'berth-42-ok' "$scratch/out"; then
+    ok "the serial console is interactive (typed command runs in the guest shell)"
+else
+    not_ok "the serial console is interactive (typed command runs in the guest shell)"
+fi
+if [[ $status == 0 ]]; then
+    ok "poweroff typed at the shell ends berth with status 0"
+else
+    not_ok "poweroff typed at the shell ends berth with status 0 (status $status)"
+fi
+
+# A guest that panics reboots at once (panic=-1): berth must not hang.
+# Bad rdinit: the kernel cannot find init and panics.
+status=0
+timeout 150 "$BERTH" vm run --kernel "$kernel" --initrd "$initramfs" \
+    --cmdline "quiet rdinit=/no-such-init init=/no-such-init" >"$scratch/out" 2>"$scratch/err" </dev/null || status=$?
+if [[ $status -eq 0 ]] && grep -q "Kernel panic" "$scratch/out"; then
+    ok "a guest kernel panic reboots and ends berth (no hang)"
+else
+    not_ok "a guest kernel panic reboots and ends berth (no hang) (status $status)"
+fi
+
+# SIGTERM stops the VM cleanly: status 128+15, no leftover threads.
+status=0
+timeout 150 "$BERTH" vm run --kernel "$kernel" --initrd "$initramfs" --cmdline quiet \
+    </dev/null >"$scratch/out" 2>"$scratch/err" &
+term_pid=$!
+for ((i = 0; i < 1200; ++i)); do
+    grep -qF "$marker" "$scratch/out" 2>/dev/null && break
+    sleep 0.1
+done
+kill -TERM "$term_pid" 2>/dev/null
+wait "$term_pid" || status=$?
+if [[ $status -eq 143 ]]; then
+    ok "SIGTERM stops the VM cleanly (status 143)"
+else
+    not_ok "SIGTERM stops the VM cleanly (status $status, want 143)"
+fi
