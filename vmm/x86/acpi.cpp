@@ -69,6 +69,40 @@ private:
     std::vector<std::uint8_t> bytes_;
 };
 
+// AML for COM1 as an ACPI device:
+//   Scope (\_SB) { Device (COM1) {
+//     Name (_HID, EisaId ("PNP0501"))   // 16550A-compatible UART
+//     Name (_UID, 1)
+//     Name (_CRS, ResourceTemplate () { IO (Decode16, 0x3F8, 0x3F8, 0, 8) IRQNoFlags () {4} })
+//   } }
+// A hardware-reduced platform has no legacy PIC, so Linux maps no ISA IRQ on its own:
+// without this description the 8250 driver cannot get IRQ 4, and only the kernel's
+// polled console output gets out while user space writes go nowhere. With it, the
+// kernel's 8250_pnp driver registers GSI 4 (edge, active high) for the port.
+std::vector<std::uint8_t> com1_device_aml() {
+    const std::uint8_t resources[] = {
+        0x47, 0x01, 0xf8, 0x03, 0xf8, 0x03, 0x00, 0x08,  // IO: decode16, min, max, align, length
+        0x22, 0x10, 0x00,                                // IRQ mask: bit 4
+        0x79, 0x00,                                      // end tag
+    };
+    std::vector<std::uint8_t> body = {
+        0x08, '_', 'H', 'I', 'D', 0x0c, 0x41, 0xd0, 0x05, 0x01,  // EisaId("PNP0501")
+        0x08, '_', 'U', 'I', 'D', 0x01,                          // OneOp
+        0x08, '_', 'C', 'R', 'S', 0x11,                          // NameOp, BufferOp
+        static_cast<std::uint8_t>(1 + 2 + sizeof(resources)),   // PkgLength
+        0x0a, static_cast<std::uint8_t>(sizeof(resources)),     // BytePrefix size
+    };
+    body.insert(body.end(), std::begin(resources), std::end(resources));
+    // Every PkgLength here fits one byte (< 64), which keeps the encoding simple.
+    std::vector<std::uint8_t> device = {0x5b, 0x82, static_cast<std::uint8_t>(1 + 4 + body.size()),
+                                        'C', 'O', 'M', '1'};
+    device.insert(device.end(), body.begin(), body.end());
+    std::vector<std::uint8_t> scope = {0x10, static_cast<std::uint8_t>(1 + 4 + device.size()),
+                                       '_', 'S', 'B', '_'};
+    scope.insert(scope.end(), device.begin(), device.end());
+    return scope;
+}
+
 std::vector<std::uint8_t> build_dsdt() {
     TableWriter t;
     t.header("DSDT", 2);
@@ -81,6 +115,8 @@ std::vector<std::uint8_t> build_dsdt() {
         0x00, 0x00,                // ZeroOp, ZeroOp (reserved)
     };
     t.bytes().insert(t.bytes().end(), std::begin(aml), std::end(aml));
+    const auto com1 = com1_device_aml();
+    t.bytes().insert(t.bytes().end(), com1.begin(), com1.end());
     return t.finish_table();
 }
 
