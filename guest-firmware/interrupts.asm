@@ -120,9 +120,12 @@ timer_handler:
     push ax
     push bx
     push dx
+    cmp word [ticks], TICKS     ; a tick that arrives after the 10th, before the main
+    jae .eoi                    ; loop's cli, is acknowledged but not counted
     inc word [ticks]
     mov al, '.'
     call putc                   ; one dot per tick
+.eoi:
     mov al, PIC_EOI
     out PIC1_COMMAND, al
     pop dx

@@ -23,6 +23,7 @@ void add_vm_command(CLI::App& app, Action& action) {
         std::uint32_t cpus = 1;
         std::string memory;  // empty: the machine's default
         bool trace_exits = false;
+        std::string trace;  // exit trace file; empty: none
     };
     auto flags = std::make_shared<RunFlags>();
 
@@ -44,11 +45,19 @@ void add_vm_command(CLI::App& app, Action& action) {
                     "Guest RAM, e.g. 64M or 1G (default 256M with --kernel, 16M with --firmware)");
     run->add_flag("--trace-exits", flags->trace_exits,
                   "Print a table of VM exits by reason and by port when the guest stops");
+    run->add_option("--trace", flags->trace,
+                    "Write every VM exit to FILE as Chrome trace-event JSON (open it in "
+                    "ui.perfetto.dev or chrome://tracing)")
+        ->type_name("FILE");
     run->callback([flags, &action] {
         action = [flags] {
             const auto trace =
                 flags->trace_exits ? machine::TraceExits::on : machine::TraceExits::off;
             if (!flags->kernel.empty()) {
+                if (!flags->trace.empty()) {
+                    throw bad_input("--trace works with --firmware only for now; use "
+                                    "--trace-exits for a table of a Linux guest's exits");
+                }
                 machine::LinuxVmOptions options;
                 options.kernel = flags->kernel;
                 if (!flags->initrd.empty()) {
@@ -72,6 +81,7 @@ void add_vm_command(CLI::App& app, Action& action) {
                 options.memory_size = parse_size(flags->memory, "--memory");
             }
             options.trace_exits = trace;
+            options.trace_file = flags->trace;
             return machine::run_firmware_vm(options);
         };
     });

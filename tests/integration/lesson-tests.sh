@@ -1,0 +1,153 @@
+# The firmware lessons (guest-firmware/, docs/lessons/), the debug exit port and the
+# exit trace. Sourced by kvm-tests.sh: uses its ok, not_ok, run_berth and $scratch.
+
+# expect_output NAME: compares berth's stdout with $scratch/expected, status with 0.
+expect_output() {
+    if [[ $status -eq 0 ]] && cmp -s "$scratch/out" "$scratch/expected"; then
+        ok "$1"
+    else
+        not_ok "$1 (status $status)"
+        diff "$scratch/expected" "$scratch/out" | sed 's/^/# diff: /'
+    fi
+}
+# table_count ROW_KEY COLUMN: a number from the --trace-exits table in $scratch/err.
+table_count() { awk -v k="$1" -v c="$2" '$1 == k { print $c; exit }' "$scratch/err"; }
+port_count() { awk -v p="$1" -v d="$2" '$1 == p && $2 == d { print $3 }' "$scratch/err"; }
+
+# --- berth lesson: the list, lesson 1 through the lesson command ---------------------
+run_berth lesson
+if [[ $status -eq 0 ]] && [[ $(grep -c '^  [1-6]  ' "$scratch/out") == 6 ]]; then
+    ok "berth lesson lists lessons 1-6"
+else
+    not_ok "berth lesson lists lessons 1-6 (status $status)"
+fi
+printf 'Hello from the berth guest firmware!\n' >"$scratch/expected"
+run_berth lesson 1
+expect_output "berth lesson 1 finds hello.bin next to berth and prints the greeting"
+run_berth lesson 9
+if [[ $status -eq 2 && $(wc -l <"$scratch/err") == 1 ]] && grep -q "no lesson 9" "$scratch/err"; then
+    ok "berth lesson 9: one line, status 2"
+else
+    not_ok "berth lesson 9: one line, status 2 (status $status)"
+fi
+
+# --- lesson 2: protected mode ---------------------------------------------------------
+cat >"$scratch/expected" <<'OUT'
+Lesson 2: protected mode
+Running 32-bit code after lgdt, CR0.PE=1 and a far jump
+CS=0x00000008 DS=0x00000010
+CR0.PE=1
+Wrote 0xc0ffee02 at 2 MiB (out of real mode's reach), read back 0xc0ffee02
+OUT
+run_berth lesson 2
+expect_output "lesson 2 prints from 32-bit protected mode with GDT selectors 0x08/0x10"
+
+# --- lesson 3: long mode --------------------------------------------------------------
+cat >"$scratch/expected" <<'OUT'
+Lesson 3: long mode
+Running 64-bit code after PAE paging, EFER.LME, CR0.PG and a far jump
+EFER=0x00000500 (LME set by the guest, LMA set by the CPU)
+OUT
+run_berth lesson 3
+# RIP depends on the code's layout; check the rest exactly and RIP's shape.
+if [[ $status -eq 0 ]] && head -3 "$scratch/out" | cmp -s - "$scratch/expected" &&
+   sed -n 4p "$scratch/out" | grep -qx 'RIP=0x00007[c-f][0-9a-f][0-9a-f]' &&
+   sed -n 5p "$scratch/out" | grep -qx 'rax=2^32+42: high half 0x00000001, low half 0x0000002a'; then
+    ok "lesson 3 prints from 64-bit long mode (EFER.LMA set, 64-bit registers)"
+else
+    not_ok "lesson 3 prints from 64-bit long mode (status $status)"
+fi
+
+# --- lesson 4: MMIO -------------------------------------------------------------------
+cat >"$scratch/expected" <<'OUT'
+Lesson 4: MMIO
+device at 0xd0000000 says: BRTH
+echo through berth: HELLO, MMIO!
+writes the device counted: 12
+nothing at 0xd0001000 reads as 0xffffffff
+OUT
+run_berth lesson 4 --trace-exits
+expect_output "lesson 4: the mmio echo device answers reads and writes at 0xd0000000"
+# One exit per access: ID read, 12 echo writes + 12 reads, WRITES read, one unclaimed read.
+mmio=$(table_count MMIO 2)
+echo_writes=$(awk '$1 == "0xd0000004" && $2 == "write" { print $3 }' "$scratch/err")
+unclaimed=$(awk '$1 == "0xd0001000" && $2 == "read" { print $4 }' "$scratch/err")
+if [[ $mmio == 27 && $echo_writes == 12 && $unclaimed == "(none)" ]]; then
+    ok "lesson 4: --trace-exits counts 27 MMIO exits, 12 echo writes, 1 unclaimed read"
+else
+    not_ok "lesson 4: --trace-exits MMIO counts (mmio=$mmio echo_writes=$echo_writes unclaimed=$unclaimed)"
+fi
+
+# --- lesson 5: interrupts -------------------------------------------------------------
+cat >"$scratch/expected" <<'OUT'
+Lesson 5: interrupts
+PIT at 100 Hz through the in-kernel PIC, vector 0x20; ticks: ..........
+counted 10 timer interrupts; the vCPU slept in the kernel between them
+OUT
+run_berth lesson 5 --trace-exits
+expect_output "lesson 5: 10 PIT interrupts through the in-kernel irqchip, ended by the debug exit port"
+# The PIC and PIT live in KVM: their ports never exit; hlt never reaches berth.
+if [[ -z $(port_count 0x20 out) && -z $(port_count 0x43 out) && -z $(table_count HLT 2)
+      && $(port_count 0x501 out) == 1 ]]; then
+    ok "lesson 5: PIC, PIT and hlt stay in KVM; one exit to the debug port"
+else
+    not_ok "lesson 5: PIC, PIT and hlt stay in KVM; one exit to the debug port"
+fi
+
+# --- lesson 6: paravirtual console ----------------------------------------------------
+cat >"$scratch/expected" <<'OUT'
+Lesson 6: a paravirtual console
+These lines went into buffers in guest memory,
+were published in a ring, and reached berth
+with a single VM exit.
+berth consumed 4 buffers, 146 bytes, for one notify
+a buffer at 0xfff00000 (outside RAM) was refused: status 3, result 0xffffffff
+OUT
+run_berth lesson 6 --trace-exits
+expect_output "lesson 6: four ring buffers printed by berth, a buffer outside RAM refused"
+if [[ $(port_count 0x514 out) == 2 && $(port_count 0x510 out) == 1 ]]; then
+    ok "lesson 6: two notify exits carry five buffers"
+else
+    not_ok "lesson 6: two notify exits carry five buffers (notify=$(port_count 0x514 out))"
+fi
+
+# --- the debug exit port --------------------------------------------------------------
+printf '\xb0\x07\xba\x01\x05\xee\xf4' >"$scratch/exit7.bin"   # mov al,7; mov dx,0x501; out dx,al; hlt
+run_berth vm run --firmware "$scratch/exit7.bin"
+if [[ $status -eq 7 && ! -s $scratch/err ]]; then
+    ok "writing 7 to port 0x501 stops the machine with status 7"
+else
+    not_ok "writing 7 to port 0x501 stops the machine with status 7 (status $status)"
+fi
+
+# --- the exit trace -------------------------------------------------------------------
+trace=$scratch/hello-trace.json
+run_berth vm run --firmware "$BERTH_FIRMWARE_DIR/hello.bin" --trace "$trace" --trace-exits
+total=$(awk '/^VM exits:/ { print $3 }' "$scratch/err")
+if [[ $status -eq 0 ]] && python3 -m json.tool "$trace" >/dev/null &&
+   python3 - "$trace" "$total" <<'PY'
+import json, sys
+events = json.load(open(sys.argv[1]))["traceEvents"]
+exits = [e for e in events if e.get("ph") == "X"]
+assert len(exits) == int(sys.argv[2]), (len(exits), sys.argv[2])
+for e in exits:
+    assert {"name", "ph", "ts", "dur", "pid", "tid", "args"} <= e.keys(), e
+    assert e["dur"] >= 0 and e["tid"] == 0 and e["cat"] == "exit", e
+starts = [e["ts"] for e in exits]
+assert starts == sorted(starts), "exits out of order"
+assert exits[-1]["args"]["reason"] == "HLT"
+assert sum(1 for e in exits if e["name"] == "IO out 0x3f8") == 38
+assert any(e["ph"] == "M" and e["args"]["name"] == "vCPU 0" for e in events)
+PY
+then
+    ok "--trace writes valid Chrome trace JSON with one X event per exit ($total)"
+else
+    not_ok "--trace writes valid Chrome trace JSON with one X event per exit (status $status, total $total)"
+fi
+run_berth vm run --firmware "$BERTH_FIRMWARE_DIR/hello.bin" --trace /nonexistent-dir/t.json
+if [[ $status -eq 2 && $(wc -l <"$scratch/err") == 1 && ! -s $scratch/out ]] &&
+   grep -q -- "--trace /nonexistent-dir/t.json" "$scratch/err"; then
+    ok "--trace into a missing directory: one line, status 2, guest not started"
+else
+    not_ok "--trace into a missing directory: one line, status 2, guest not started (status $status)"
+fi

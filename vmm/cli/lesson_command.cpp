@@ -1,0 +1,135 @@
+// `berth lesson N`: run lesson N of docs/lessons/ — a guest program from
+// guest-firmware/ — on the firmware machine. Without N, list the lessons.
+//
+// Where the lesson binaries are found, first match wins:
+//   <dir of the berth executable>/guest-firmware/   a build tree (build/berth)
+//   <dir of the berth executable>/../share/berth/lessons/   an install (meson install)
+
+#include <unistd.h>
+
+#include <array>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "cli/command.hpp"
+#include "common/error.hpp"
+#include "machine/firmware_vm.hpp"
+
+namespace berth::cli {
+
+namespace {
+
+struct Lesson {
+    int number;
+    const char* firmware;  // guest-firmware/<firmware>.asm, built as <firmware>.bin
+    const char* title;
+    const char* doc;
+};
+
+constexpr std::array lessons = {
+    Lesson{1, "hello", "real mode and port I/O", "docs/lessons/01-real-mode.md"},
+    Lesson{2, "protected-mode", "protected mode: GDT, segments, the switch",
+           "docs/lessons/02-protected-mode.md"},
+    Lesson{3, "long-mode", "long mode: page tables, PAE, EFER.LME, 64-bit code",
+           "docs/lessons/03-long-mode.md"},
+    Lesson{4, "mmio", "MMIO: an access to no RAM becomes an exit berth answers",
+           "docs/lessons/04-mmio.md"},
+    Lesson{5, "interrupts", "interrupts: PIT, IVT and KVM's in-kernel irqchip",
+           "docs/lessons/05-interrupts.md"},
+    Lesson{6, "paravirt", "a paravirtual device: a ring in guest memory",
+           "docs/lessons/06-paravirtual.md"},
+};
+// Lesson 7 (printing the boot_params berth gives a Linux guest) waits for the Linux
+// boot loader's zero page to settle.
+constexpr int planned_lessons = 7;
+
+std::filesystem::path executable_dir() {
+    std::error_code error;
+    const auto exe = std::filesystem::read_symlink("/proc/self/exe", error);
+    if (error) {
+        throw Error(fmt::format("cannot find the berth executable (/proc/self/exe: {}); "
+                                "run it with --firmware through `berth vm run` instead",
+                                error.message()));
+    }
+    return exe.parent_path();
+}
+
+std::filesystem::path find_firmware(const Lesson& lesson) {
+    const auto dir = executable_dir();
+    const std::string file = std::string(lesson.firmware) + ".bin";
+    const std::array candidates = {dir / "guest-firmware" / file,
+                                   dir.parent_path() / "share" / "berth" / "lessons" / file};
+    for (const auto& candidate : candidates) {
+        if (std::filesystem::is_regular_file(candidate)) {
+            return candidate;
+        }
+    }
+    throw bad_input(fmt::format("lesson {} ({}) is not built: looked for {} and {}; build it "
+                                "with `ninja -C build` (or install berth)",
+                                lesson.number, file, candidates[0].string(),
+                                candidates[1].string()));
+}
+
+void list_lessons() {
+    fmt::print("Lessons (berth lesson N [--trace-exits] [--trace FILE]):\n");
+    for (const auto& lesson : lessons) {
+        fmt::print("  {}  {:<58} {}\n", lesson.number, lesson.title, lesson.doc);
+    }
+    fmt::print("  7  boot_params: what the VMM gives Linux (not written yet)\n");
+}
+
+}  // namespace
+
+void add_lesson_command(CLI::App& app, Action& action) {
+    struct Flags {
+        std::optional<int> number;
+        bool trace_exits = false;
+        std::string trace;
+    };
+    auto flags = std::make_shared<Flags>();
+    auto* lesson = app.add_subcommand(
+        "lesson", "Run a hardware-virtualization lesson (docs/lessons/); without N, list them");
+    lesson->add_option("N", flags->number, "Lesson number");
+    lesson->add_flag("--trace-exits", flags->trace_exits,
+                     "Print a table of VM exits by reason and by port when the guest stops");
+    lesson->add_option("--trace", flags->trace,
+                       "Write every VM exit to FILE as Chrome trace-event JSON")
+        ->type_name("FILE");
+    lesson->callback([flags, &action] {
+        action = [flags] {
+            if (!flags->number) {
+                list_lessons();
+                return 0;
+            }
+            const int number = *flags->number;
+            if (number == planned_lessons) {
+                throw bad_input("lesson 7 (the boot_params a Linux guest receives) is not "
+                                "written yet; see `berth lesson` for the others");
+            }
+            const Lesson* chosen = nullptr;
+            for (const auto& candidate : lessons) {
+                if (candidate.number == number) {
+                    chosen = &candidate;
+                }
+            }
+            if (chosen == nullptr) {
+                throw bad_input(fmt::format("there is no lesson {}; lessons are 1-{} (list "
+                                            "them with `berth lesson`)",
+                                            number, lessons.size()));
+            }
+            machine::FirmwareVmOptions options;
+            options.firmware = find_firmware(*chosen);
+            options.trace_exits =
+                flags->trace_exits ? machine::TraceExits::on : machine::TraceExits::off;
+            options.trace_file = flags->trace;
+            return machine::run_firmware_vm(options);
+        };
+    });
+}
+
+}  // namespace berth::cli
