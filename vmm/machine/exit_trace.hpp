@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -83,7 +84,8 @@ private:
     };
     ExitTraceWriter(std::filesystem::path path, std::unique_ptr<std::FILE, FileCloser> file,
                     std::string_view process_name);
-    void append(const std::string& event_json);
+    void append(std::string_view event_json);
+    std::string quoted(std::string_view text);  // as a JSON string literal; under mutex_
 
     std::filesystem::path path_;
     std::unique_ptr<std::FILE, FileCloser> file_;
@@ -91,6 +93,7 @@ private:
     std::uint32_t pid_;
     bool first_ = true;
     std::uint64_t exits_ = 0;
+    std::map<std::string, std::string, std::less<>> quoted_;
 };
 
 }  // namespace berth::machine
