@@ -43,7 +43,7 @@ if [ -n "${berth_run:-}" ]; then
     printf "\\$(printf %o "$status")" | dd of=/dev/port bs=1 seek=1281 count=1 2>/dev/null
     poweroff -f
 fi
-exec /bin/init
+exec /sbin/init
 INIT
 chmod 755 "$root/init"
 

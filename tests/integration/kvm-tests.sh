@@ -63,5 +63,9 @@ fi
 # shellcheck source=lesson-tests.sh
 source "$(dirname "$0")/lesson-tests.sh"
 
+# --- Linux guests: Debian's kernel with the busybox initramfs ------------------------
+# shellcheck source=linux-tests.sh
+source "$(dirname "$0")/linux-tests.sh"
+
 echo "1..$n"
 exit $((failed > 0))

@@ -19,7 +19,7 @@ if [[ ${BERTH_IN_RIG:-0} != 1 ]] && { [[ ${BERTH_FORCE_RIG:-0} == 1 ]] || ! kvm_
     echo "# no usable /dev/kvm here (or BERTH_FORCE_RIG=1): running the KVM tests in $BERTH_RIG"
     # The rig passes only BERTH_* variables through; hand the rest over explicitly.
     exec "$BERTH_RIG" -- env BERTH="$BERTH" BERTH_FIRMWARE_DIR="$BERTH_FIRMWARE_DIR" \
-        BERTH_RIG="$BERTH_RIG" "$0" "$@"
+        BERTH_RIG="$BERTH_RIG" BERTH_INITRAMFS="${BERTH_INITRAMFS:-}" "$0" "$@"
 fi
 
 if [[ ${BERTH_IN_RIG:-0} == 1 ]]; then

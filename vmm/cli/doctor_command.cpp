@@ -35,6 +35,11 @@ std::vector<Check> kvm_checks() {
         const auto kvm = kvm::System::open();
         // Opening is not enough: some hosts expose /dev/kvm but refuse to create VMs.
         kvm.create_vm();
+        if (kvm::host_kvm_is_pvm()) {
+            // Usable for our real-mode firmware, but not for what berth is for.
+            checks.push_back({false, "/dev/kvm", kvm::pvm_cannot_boot_linux_message()});
+            return checks;
+        }
         checks.push_back({true, "/dev/kvm", "usable"});
         checks.push_back({true, "KVM API", fmt::format("version {}", kvm.api_version())});
         std::vector<std::string> present;

@@ -1,6 +1,7 @@
 #include "kvm/system.hpp"
 
 #include <fcntl.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <memory>
@@ -83,6 +84,16 @@ Vm System::create_vm() const {
     // Type 0 is the default x86 VM.
     UniqueFd vm_fd(KVM_IOCTL(fd_.get(), KVM_CREATE_VM, 0UL));
     return Vm(std::move(vm_fd), vcpu_mmap_size());
+}
+
+bool host_kvm_is_pvm() {
+    return ::access("/sys/module/kvm_pvm", F_OK) == 0;
+}
+
+std::string pvm_cannot_boot_linux_message() {
+    return "this host's /dev/kvm is PVM (module kvm_pvm), which boots only PVM-enabled "
+           "guest kernels, not stock Linux; run berth inside the emulated rig: "
+           "tools/kvm-rig -- berth ...";
 }
 
 const std::vector<CapabilityName>& key_capabilities() {

@@ -38,6 +38,14 @@ private:
     UniqueFd fd_;
 };
 
+// True when the host's KVM is PVM (the kvm_pvm module): a paravirtualized KVM that
+// runs VMs without hardware virtualization, but only for PVM-enabled guest kernels.
+// Real-mode firmware runs on it; a stock Linux kernel spins forever.
+bool host_kvm_is_pvm();
+
+// The message for a Linux guest on such a host: what is wrong and the way out.
+std::string pvm_cannot_boot_linux_message();
+
 // Human names for the capabilities berth relies on, for `berth doctor`.
 struct CapabilityName {
     int capability;

@@ -292,6 +292,9 @@ int run_linux_vm(const LinuxVmOptions& options) {
     const BootInputs inputs = read_boot_inputs(options);
 
     const kvm::System kvm = kvm::System::open();
+    if (kvm::host_kvm_is_pvm()) {
+        throw Error(kvm::pvm_cannot_boot_linux_message());
+    }
     const int max_vcpus = kvm.check_extension(KVM_CAP_MAX_VCPUS);
     if (max_vcpus > 0 && options.cpus > static_cast<std::uint32_t>(max_vcpus)) {
         throw bad_input(fmt::format("--cpus {} is more than this host's KVM allows ({})",
