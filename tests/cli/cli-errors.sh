@@ -41,7 +41,39 @@ else
 fi
 chmod 644 "$scratch/empty.bin"
 
-echo "1..14"
+# make_bzimage OUT VERSION [LENGTH]: a crafted kernel that passes or fails one check.
+make_bzimage() {
+    python3 - "$@" <<'PY'
+import struct, sys
+# make_bzimage OUT VERSION [LENGTH]: a boot sector and setup header (boot.rst) with a
+# 64-bit entry, relocatable, 4 setup sectors and 4 KiB of "kernel"; LENGTH truncates it.
+out, version = sys.argv[1], int(sys.argv[2], 16)
+f = bytearray(5 * 512 + 4096)
+f[0x1f1] = 4                                   # setup_sects
+struct.pack_into("<I", f, 0x1f4, 4096 // 16)   # syssize
+struct.pack_into("<H", f, 0x1fe, 0xaa55)       # boot_flag
+f[0x200:0x202] = b"\xeb\x6a"                   # jump; header length
+f[0x202:0x206] = b"HdrS"
+struct.pack_into("<H", f, 0x206, version)
+f[0x211] = 1                                   # loadflags: LOADED_HIGH
+struct.pack_into("<I", f, 0x22c, 0x7fffffff)   # initrd_addr_max
+struct.pack_into("<I", f, 0x230, 0x200000)     # kernel_alignment
+f[0x234] = 1                                   # relocatable_kernel
+struct.pack_into("<H", f, 0x236, 1)            # xloadflags: XLF_KERNEL_64
+struct.pack_into("<I", f, 0x238, 2047)         # cmdline_size
+struct.pack_into("<Q", f, 0x258, 0x1000000)    # pref_address: 16 MiB
+struct.pack_into("<I", f, 0x260, 0x400000)     # init_size: runs up to 20 MiB
+if len(sys.argv) > 3:
+    f = f[:int(sys.argv[3])]
+open(out, "wb").write(f)
+PY
+}
+make_bzimage "$scratch/vmlinuz" 20f
+make_bzimage "$scratch/vmlinuz-old" 20b
+make_bzimage "$scratch/vmlinuz-truncated" 20f 3000
+head -c 5000 /dev/zero | tr '\0' 'x' >"$scratch/not-a-kernel"
+truncate -s 33M "$scratch/initrd-33M"
+
 expect_bad_input "unknown flag" "--bogus" -- vm run --firmware "$HELLO" --bogus
 expect_bad_input "unknown subcommand" "frobnicate" -- frobnicate
 expect_bad_input "no subcommand" "subcommand" --
@@ -56,5 +88,18 @@ expect_bad_input "memory not a number" "--memory 'lots' is not a size" -- vm run
 expect_bad_input "memory unknown unit" "unknown unit" -- vm run --firmware "$HELLO" --memory 16Q
 expect_bad_input "memory too small" "too small" -- vm run --firmware "$HELLO" --memory 64K
 expect_bad_input "memory not page multiple" "multiple of 4 KiB" -- vm run --firmware "$HELLO" --memory 1048577
+# Linux kernels: every check happens before /dev/kvm is opened.
+expect_bad_input "kernel not a bzImage" "kernel .*not-a-kernel is not a bzImage" -- vm run --kernel "$scratch/not-a-kernel"
+expect_bad_input "kernel truncated" "kernel .*vmlinuz-truncated is truncated" -- vm run --kernel "$scratch/vmlinuz-truncated"
+expect_bad_input "kernel boot protocol too old" "boot protocol 2.11, berth needs 2.12" -- vm run --kernel "$scratch/vmlinuz-old"
+expect_bad_input "missing kernel file" "cannot read kernel .*no-such" -- vm run --kernel "$scratch/no-such"
+expect_bad_input "initrd larger than RAM" "initrd .*initrd-33M .*larger than the guest's memory" -- vm run --kernel "$scratch/vmlinuz" --initrd "$scratch/initrd-33M" --memory 32M
+expect_bad_input "memory too small for the kernel" "--memory 16 MiB is too small for kernel" -- vm run --kernel "$scratch/vmlinuz" --memory 16M
+expect_bad_input "cpus 0" "--cpus 0" -- vm run --kernel "$scratch/vmlinuz" --cpus 0
+expect_bad_input "cpus beyond berth's limit" "--cpus 100000 is more than" -- vm run --kernel "$scratch/vmlinuz" --cpus 100000
+expect_bad_input "firmware with kernel" "--firmware excludes --kernel" -- vm run --kernel "$scratch/vmlinuz" --firmware "$HELLO"
+expect_bad_input "initrd without kernel" "--initrd requires --kernel" -- vm run --firmware "$HELLO" --initrd "$scratch/initrd-33M"
 : "$unreadable_note"
+# The plan goes last so that adding a case cannot leave a stale count.
+echo "1..$n"
 exit $((failed > 0))
