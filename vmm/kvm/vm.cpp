@@ -3,6 +3,9 @@
 #include "kvm/ioctl.hpp"
 #include "kvm/vcpu.hpp"
 
+#include <cstring>
+#include <vector>
+
 namespace berth::kvm {
 
 void Vm::set_user_memory_region(std::uint32_t slot, std::uint64_t guest_address,
@@ -41,6 +44,16 @@ void Vm::set_irq_line(std::uint32_t irq, bool level) {
     line.irq = irq;
     line.level = level ? 1 : 0;
     KVM_IOCTL(fd_.get(), KVM_IRQ_LINE, &line);
+}
+
+void Vm::set_gsi_routing(std::span<const kvm_irq_routing_entry> entries) const {
+    // kvm_irq_routing ends in a flexible array: build it in 8-byte-aligned storage.
+    const std::size_t bytes = sizeof(kvm_irq_routing) + entries.size_bytes();
+    std::vector<std::uint64_t> storage((bytes + 7) / 8);
+    auto* table = reinterpret_cast<kvm_irq_routing*>(storage.data());
+    table->nr = static_cast<std::uint32_t>(entries.size());
+    std::memcpy(table->entries, entries.data(), entries.size_bytes());
+    KVM_IOCTL(fd_.get(), KVM_SET_GSI_ROUTING, table);
 }
 
 int Vm::check_extension(int capability) const {

@@ -4,6 +4,7 @@
 #include "kvm/kvm_abi.hpp"
 
 #include <cstdint>
+#include <span>
 
 #include "common/unique_fd.hpp"
 
@@ -32,6 +33,9 @@ public:
     void set_identity_map_address(std::uint64_t address);
     // Raises or lowers an interrupt line of the in-kernel irqchip.
     void set_irq_line(std::uint32_t irq, bool level);
+
+    // Replaces the whole GSI routing table (see GsiRouting, which keeps the defaults).
+    void set_gsi_routing(std::span<const kvm_irq_routing_entry> entries) const;
 
     int check_extension(int capability) const;
     int fd() const { return fd_.get(); }

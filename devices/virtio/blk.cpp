@@ -1,0 +1,323 @@
+#include "virtio/blk.hpp"
+
+#include <fcntl.h>
+#include <linux/falloc.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <cstring>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "common/error.hpp"
+
+namespace berth::devices::virtio {
+
+namespace {
+
+constexpr std::uint32_t header_size = 16;
+constexpr std::uint32_t seg_max = 126;
+constexpr std::uint32_t id_bytes = 20;
+constexpr std::uint32_t max_range_sectors = 1u << 22;  // 2 GiB per discard/write-zeroes segment
+constexpr std::uint32_t max_range_segments = 1;
+
+struct RangeSegment {
+    std::uint64_t sector;
+    std::uint32_t sectors;
+    std::uint32_t flags;
+};
+static_assert(sizeof(RangeSegment) == 16);
+
+// The host iovecs for `length` bytes of `buffers` starting `skip` bytes in.
+std::vector<iovec> host_iovecs(memory::GuestMemory& memory, const std::vector<Buffer>& buffers,
+                               std::uint64_t skip, std::uint64_t length) {
+    std::vector<iovec> iovecs;
+    for (const auto& buffer : buffers) {
+        if (length == 0) {
+            break;
+        }
+        if (skip >= buffer.length) {
+            skip -= buffer.length;
+            continue;
+        }
+        const std::uint64_t count = std::min<std::uint64_t>(buffer.length - skip, length);
+        const auto span = memory.span(buffer.address + skip, count);
+        iovecs.push_back({span.data(), span.size()});
+        length -= count;
+        skip = 0;
+    }
+    return iovecs;
+}
+
+enum class Direction { read, write };
+
+// Moves all of `iovecs` between the file at `offset` and guest memory; false on error.
+bool transfer_all(int fd, std::vector<iovec> iovecs, std::uint64_t offset, Direction direction) {
+    std::size_t first = 0;
+    while (first < iovecs.size()) {
+        const int count = static_cast<int>(std::min<std::size_t>(iovecs.size() - first, IOV_MAX));
+        const ssize_t done = direction == Direction::read
+                                 ? ::preadv(fd, &iovecs[first], count, static_cast<off_t>(offset))
+                                 : ::pwritev(fd, &iovecs[first], count, static_cast<off_t>(offset));
+        if (done < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            return false;
+        }
+        if (done == 0) {
+            return false;  // end of file inside the disk: the image shrank under us
+        }
+        offset += static_cast<std::uint64_t>(done);
+        std::size_t left = static_cast<std::size_t>(done);
+        while (first < iovecs.size() && left >= iovecs[first].iov_len) {
+            left -= iovecs[first].iov_len;
+            ++first;
+        }
+        if (left > 0) {
+            iovecs[first].iov_base = static_cast<std::uint8_t*>(iovecs[first].iov_base) + left;
+            iovecs[first].iov_len -= left;
+        }
+    }
+    return true;
+}
+
+bool in_range(std::uint64_t sector, std::uint64_t bytes, std::uint64_t disk_bytes) {
+    return sector <= disk_bytes / sector_size && bytes <= disk_bytes - sector * sector_size;
+}
+
+}  // namespace
+
+DiskImage DiskImage::open(const std::filesystem::path& path, Access access) {
+    const int flags = (access == Access::read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC;
+    UniqueFd fd(::open(path.c_str(), flags));
+    if (!fd) {
+        const int err = errno;
+        throw bad_input(fmt::format("--disk {}: cannot open{}: {}", path.string(),
+                                    access == Access::read_only ? "" : " for writing (add ,ro?)",
+                                    std::strerror(err)));
+    }
+    struct stat info {};
+    if (::fstat(fd.get(), &info) != 0) {
+        throw_errno("cannot stat disk " + path.string(), errno);
+    }
+    std::uint64_t size = 0;
+    if (S_ISREG(info.st_mode)) {
+        size = static_cast<std::uint64_t>(info.st_size);
+    } else if (S_ISBLK(info.st_mode)) {
+        if (::ioctl(fd.get(), BLKGETSIZE64, &size) != 0) {
+            throw_errno("cannot size block device " + path.string(), errno);
+        }
+    } else {
+        throw bad_input(fmt::format("--disk {}: not a regular file or block device", path.string()));
+    }
+    if (size < sector_size) {
+        throw bad_input(fmt::format("--disk {}: the image is {} bytes; a disk needs at least one "
+                                    "512-byte sector (create one with truncate -s 64M)",
+                                    path.string(), size));
+    }
+    return DiskImage{path, access, std::move(fd), size};
+}
+
+DiskSpec DiskSpec::parse(const std::string& text) {
+    DiskSpec spec;
+    std::string path = text;
+    const auto comma = text.rfind(',');
+    if (comma != std::string::npos) {
+        const std::string option = text.substr(comma + 1);
+        if (option == "ro") {
+            spec.access = Access::read_only;
+        } else if (option == "rw") {
+            spec.access = Access::read_write;
+        } else {
+            throw bad_input(fmt::format("--disk {}: unknown option '{}' (use PATH or PATH,ro)",
+                                        text, option));
+        }
+        path = text.substr(0, comma);
+    }
+    if (path.empty()) {
+        throw bad_input(fmt::format("--disk '{}': no path (use PATH or PATH,ro)", text));
+    }
+    spec.path = path;
+    return spec;
+}
+
+Blk::Blk(DiskImage image, std::string serial)
+    : image_(std::move(image)), serial_(std::move(serial)),
+      name_(fmt::format("virtio-blk ({})", image_.path.filename().string())) {
+    if (serial_.size() > id_bytes) {
+        serial_.resize(id_bytes);
+    }
+}
+
+std::uint64_t Blk::features() const {
+    std::uint64_t features = blk_feature_seg_max | blk_feature_blk_size | blk_feature_flush;
+    if (image_.access == Access::read_only) {
+        features |= blk_feature_ro;
+    } else {
+        features |= blk_feature_discard | blk_feature_write_zeroes;
+    }
+    return features;
+}
+
+void Blk::read_config(std::uint32_t offset, std::span<std::uint8_t> data) const {
+    std::array<std::uint8_t, 0x3c> config{};
+    auto put = [&](std::uint32_t at, std::uint64_t value, unsigned width) {
+        for (unsigned i = 0; i < width; ++i) {
+            config[at + i] = static_cast<std::uint8_t>(value >> (8 * i));
+        }
+    };
+    put(0x00, capacity_sectors(), 8);
+    put(0x0c, seg_max, 4);
+    put(0x14, sector_size, 4);  // blk_size
+    put(0x22, 1, 2);            // num_queues
+    put(0x24, max_range_sectors, 4);
+    put(0x28, max_range_segments, 4);
+    put(0x2c, 1, 4);  // discard_sector_alignment
+    put(0x30, max_range_sectors, 4);
+    put(0x34, max_range_segments, 4);
+    config[0x38] = 1;  // write_zeroes_may_unmap
+    for (std::size_t i = 0; i < data.size(); ++i) {
+        data[i] = offset + i < config.size() ? config[offset + i] : 0;
+    }
+}
+
+void Blk::process(std::uint16_t, SplitQueue& queue) {
+    while (auto chain = queue.pop()) {
+        const std::uint32_t written = serve(queue, *chain);
+        queue.push_used(chain->head, written);
+    }
+}
+
+std::uint32_t Blk::serve(SplitQueue& queue, const DescriptorChain& chain) {
+    ++counters_.requests;
+    if (!chain.malformed.empty() || chain.writable.empty() || chain.writable_bytes() == 0) {
+        ++counters_.failed;
+        return 0;  // nowhere to put a status: hand the chain back untouched
+    }
+    const Buffer& last = chain.writable.back();
+    std::uint64_t written = 0;
+    BlkStatus status = BlkStatus::ioerr;
+    if (chain.readable_bytes() >= header_size) {
+        std::array<std::uint8_t, header_size> header{};
+        queue.gather(chain, 0, header);
+        std::uint32_t type = 0;
+        std::uint64_t sector = 0;
+        std::memcpy(&type, header.data(), 4);
+        std::memcpy(&sector, header.data() + 8, 8);
+        status = transfer(queue, chain, static_cast<BlkRequestType>(type), sector, written);
+    }
+    if (status != BlkStatus::ok) {
+        ++counters_.failed;
+    }
+    queue.memory().write_object(last.address + last.length - 1, static_cast<std::uint8_t>(status));
+    return static_cast<std::uint32_t>(std::min<std::uint64_t>(written + 1, chain.writable_bytes()));
+}
+
+BlkStatus Blk::transfer(SplitQueue& queue, const DescriptorChain& chain, BlkRequestType type,
+                        std::uint64_t sector, std::uint64_t& written) {
+    const bool read_only = image_.access == Access::read_only;
+    // Data lies after the 16-byte header (device-readable) or before the status byte
+    // (device-writable).
+    const std::uint64_t out_bytes = chain.readable_bytes() - header_size;
+    const std::uint64_t in_bytes = chain.writable_bytes() - 1;
+    switch (type) {
+        case BlkRequestType::in: {
+            if (out_bytes != 0 || !in_range(sector, in_bytes, image_.size)) {
+                return BlkStatus::ioerr;
+            }
+            auto iovecs = host_iovecs(queue.memory(), chain.writable, 0, in_bytes);
+            if (!transfer_all(image_.fd.get(), std::move(iovecs), sector * sector_size,
+                              Direction::read)) {
+                return BlkStatus::ioerr;
+            }
+            written = in_bytes;
+            return BlkStatus::ok;
+        }
+        case BlkRequestType::out: {
+            if (read_only || in_bytes != 0 || !in_range(sector, out_bytes, image_.size)) {
+                return BlkStatus::ioerr;
+            }
+            auto iovecs = host_iovecs(queue.memory(), chain.readable, header_size, out_bytes);
+            return transfer_all(image_.fd.get(), std::move(iovecs), sector * sector_size,
+                                Direction::write)
+                       ? BlkStatus::ok
+                       : BlkStatus::ioerr;
+        }
+        case BlkRequestType::flush:
+            if (read_only) {
+                return BlkStatus::ok;  // nothing was ever written
+            }
+            return ::fdatasync(image_.fd.get()) == 0 ? BlkStatus::ok : BlkStatus::ioerr;
+        case BlkRequestType::get_id: {
+            std::array<std::uint8_t, id_bytes> id{};
+            std::memcpy(id.data(), serial_.data(), serial_.size());
+            written = queue.scatter(chain, 0, std::span(id).first(std::min<std::uint64_t>(id_bytes, in_bytes)));
+            return BlkStatus::ok;
+        }
+        case BlkRequestType::discard:
+        case BlkRequestType::write_zeroes:
+            if (read_only || in_bytes != 0) {
+                return BlkStatus::ioerr;
+            }
+            return ranges(queue, chain, type);
+    }
+    return BlkStatus::unsupported;
+}
+
+BlkStatus Blk::ranges(SplitQueue& queue, const DescriptorChain& chain, BlkRequestType type) {
+    const std::uint64_t bytes = chain.readable_bytes() - header_size;
+    if (bytes == 0 || bytes % sizeof(RangeSegment) != 0 ||
+        bytes / sizeof(RangeSegment) > max_range_segments) {
+        return BlkStatus::ioerr;
+    }
+    for (std::uint64_t at = 0; at < bytes; at += sizeof(RangeSegment)) {
+        RangeSegment segment{};
+        queue.gather(chain, header_size + at,
+                     std::span(reinterpret_cast<std::uint8_t*>(&segment), sizeof segment));
+        const std::uint64_t length = std::uint64_t{segment.sectors} * sector_size;
+        if (segment.sectors > max_range_sectors || !in_range(segment.sector, length, image_.size) ||
+            (segment.flags & ~1u) != 0 ||
+            (type == BlkRequestType::discard && segment.flags != 0)) {
+            return BlkStatus::ioerr;
+        }
+        const auto offset = static_cast<off_t>(segment.sector * sector_size);
+        const int fd = image_.fd.get();
+        if (type == BlkRequestType::discard) {
+            // A hole reads back as zeros; a file system that cannot punch one simply
+            // keeps the data, which discard allows.
+            ::fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, offset,
+                        static_cast<off_t>(length));
+            continue;
+        }
+        if (::fallocate(fd, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE, offset,
+                        static_cast<off_t>(length)) == 0 ||
+            ::fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, offset,
+                        static_cast<off_t>(length)) == 0) {
+            continue;
+        }
+        // No fallocate support: write the zeros.
+        const std::vector<std::uint8_t> zeros(std::min<std::uint64_t>(length, 1 << 20), 0);
+        for (std::uint64_t done = 0; done < length;) {
+            const std::size_t count = std::min<std::uint64_t>(zeros.size(), length - done);
+            const ssize_t n = ::pwrite(fd, zeros.data(), count, offset + static_cast<off_t>(done));
+            if (n <= 0) {
+                if (n < 0 && errno == EINTR) {
+                    continue;
+                }
+                return BlkStatus::ioerr;
+            }
+            done += static_cast<std::uint64_t>(n);
+        }
+    }
+    return BlkStatus::ok;
+}
+
+}  // namespace berth::devices::virtio

@@ -1,0 +1,63 @@
+#pragma once
+// What a virtio device model (block, entropy, console) tells its transport, and what
+// the transport calls back. The transport owns the queues, feature negotiation, the
+// status state machine and interrupts; the device only serves requests.
+
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <string_view>
+
+#include "virtio/queue.hpp"
+
+namespace berth::devices::virtio {
+
+inline constexpr std::uint64_t feature_indirect_desc = 1ULL << 28;
+inline constexpr std::uint64_t feature_event_idx = 1ULL << 29;
+inline constexpr std::uint64_t feature_version_1 = 1ULL << 32;
+inline constexpr std::uint64_t feature_ring_reset = 1ULL << 40;
+
+enum class DeviceType : std::uint16_t { block = 2, console = 3, entropy = 4 };
+
+class Device {
+public:
+    virtual ~Device() = default;
+
+    virtual std::string_view name() const = 0;
+    virtual DeviceType type() const = 0;
+    virtual std::uint32_t pci_class() const = 0;
+    // Device-type feature bits; the transport adds the ring and version features.
+    virtual std::uint64_t features() const = 0;
+    virtual std::uint16_t queue_count() const = 0;
+    virtual std::uint16_t max_queue_size() const { return 256; }
+
+    // The device-specific configuration structure.
+    virtual std::uint32_t config_size() const = 0;
+    virtual void read_config(std::uint32_t offset, std::span<std::uint8_t> data) const = 0;
+    virtual void write_config(std::uint32_t, std::span<const std::uint8_t>) {}
+
+    // The driver accepted `features` (FEATURES_OK).
+    virtual void negotiated(std::uint64_t) {}
+    // Serves what the driver made available on queue `index` (pop until empty, push
+    // each chain back). Runs on the device's worker thread, never on a vCPU thread.
+    // A QueueViolation or GuestMemoryError from the ring puts the device in NEEDS_RESET.
+    virtual void process(std::uint16_t index, SplitQueue& queue) = 0;
+    // The driver reset the device.
+    virtual void reset() {}
+
+    // Set by the transport: makes the worker run process(index) soon (for devices
+    // with host-side input, such as the console).
+    void set_kick(std::function<void(std::uint16_t)> kick) { kick_ = std::move(kick); }
+
+protected:
+    void kick(std::uint16_t index) const {
+        if (kick_) {
+            kick_(index);
+        }
+    }
+
+private:
+    std::function<void(std::uint16_t)> kick_;
+};
+
+}  // namespace berth::devices::virtio

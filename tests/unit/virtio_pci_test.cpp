@@ -1,0 +1,264 @@
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "pci/msix.hpp"
+#include "virtio/pci_transport.hpp"
+#include "virtio/rng.hpp"
+#include "virtio_ring_builder.hpp"
+
+using namespace berth::devices::virtio;
+using berth::devices::pci::MsiMessage;
+using berth::devices::pci::MsiSink;
+using berth::test::RingBuilder;
+
+namespace {
+
+constexpr std::uint64_t bar = 0xe0000000;
+
+struct CountingSink : MsiSink {
+    std::mutex mutex;
+    std::vector<std::uint16_t> triggers;
+    void route(std::uint16_t, const MsiMessage&) override {}
+    void trigger(std::uint16_t vector) override {
+        const std::lock_guard lock(mutex);
+        triggers.push_back(vector);
+    }
+    std::size_t count(std::uint16_t vector) {
+        const std::lock_guard lock(mutex);
+        return static_cast<std::size_t>(std::count(triggers.begin(), triggers.end(), vector));
+    }
+};
+
+// Plays the guest driver against a transport, register by register.
+struct Driver {
+    PciTransport& transport;
+
+    void write(std::uint64_t offset, std::uint64_t value, unsigned width) {
+        std::array<std::uint8_t, 8> bytes{};
+        for (unsigned i = 0; i < width; ++i) {
+            bytes[i] = static_cast<std::uint8_t>(value >> (8 * i));
+        }
+        transport.bar_write(0, offset, std::span(bytes).first(width));
+    }
+    std::uint64_t read(std::uint64_t offset, unsigned width) {
+        std::array<std::uint8_t, 8> bytes{};
+        transport.bar_read(0, offset, std::span(bytes).first(width));
+        std::uint64_t value = 0;
+        for (unsigned i = 0; i < width; ++i) {
+            value |= static_cast<std::uint64_t>(bytes[i]) << (8 * i);
+        }
+        return value;
+    }
+    std::uint8_t status() { return static_cast<std::uint8_t>(read(0x14, 1)); }
+    void set_status(std::uint8_t value) { write(0x14, value, 1); }
+    std::uint64_t device_features() {
+        write(0x00, 0, 4);
+        std::uint64_t low = read(0x04, 4);
+        write(0x00, 1, 4);
+        return low | read(0x04, 4) << 32;
+    }
+    void set_driver_features(std::uint64_t features) {
+        write(0x08, 0, 4);
+        write(0x0c, features & 0xffffffff, 4);
+        write(0x08, 1, 4);
+        write(0x0c, features >> 32, 4);
+    }
+    // Enables MSI-X with every vector routed and unmasked.
+    void enable_msix() {
+        auto& config = transport.config();
+        // Find the MSI-X capability.
+        std::uint8_t at = config.read8(0x34);
+        while (at != 0 && config.read8(at) != 0x11) {
+            at = config.read8(at + 1u);
+        }
+        REQUIRE(at != 0);
+        const std::uint8_t control[2] = {0, 0x80};
+        transport.config_write(at + 2u, control);
+        for (unsigned v = 0; v < 2; ++v) {
+            write(msix_table_offset + 16 * v, 0xfee00000, 4);
+            write(msix_table_offset + 16 * v + 8, 0x30 + v, 4);
+            write(msix_table_offset + 16 * v + 12, 0, 4);
+        }
+    }
+    void setup_queue(std::uint16_t index, const RingBuilder& ring, std::uint16_t vector) {
+        write(0x16, index, 2);
+        write(0x18, ring.size, 2);
+        write(0x1a, vector, 2);
+        write(0x20, RingBuilder::descriptors, 4);
+        write(0x24, 0, 4);
+        write(0x28, RingBuilder::avail, 8);
+        write(0x30, RingBuilder::used, 8);
+        write(0x1c, 1, 2);
+    }
+    // The usual bring-up, up to FEATURES_OK.
+    void negotiate(std::uint64_t features) {
+        set_status(0);
+        set_status(status_acknowledge);
+        set_status(status_acknowledge | status_driver);
+        set_driver_features(features);
+        set_status(status_acknowledge | status_driver | status_features_ok);
+    }
+};
+
+template <typename F>
+bool eventually(F condition) {
+    for (int i = 0; i < 400; ++i) {
+        if (condition()) {
+            return true;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    return false;
+}
+
+}  // namespace
+
+TEST_CASE("virtio-pci identity and capabilities", "[virtio][pci]") {
+    RingBuilder ring;
+    CountingSink sink;
+    PciTransport transport(ring.memory, std::make_shared<Rng>(), bar, sink);
+    auto& config = transport.config();
+    CHECK(config.read16(0) == 0x1af4);
+    CHECK(config.read16(2) == 0x1044);  // 0x1040 + entropy
+    CHECK(config.read8(8) == 1);        // revision 1: modern only
+    std::vector<std::uint8_t> vendor_types;
+    for (std::uint8_t at = config.read8(0x34); at != 0; at = config.read8(at + 1u)) {
+        if (config.read8(at) == 0x09) {
+            vendor_types.push_back(config.read8(at + 3u));
+            CHECK(config.read8(at + 4u) == 0);  // all in BAR 0
+        }
+    }
+    CHECK(vendor_types == std::vector<std::uint8_t>{1, 2, 3, 5});  // rng has no device config
+    CHECK(config.bar_address(0) == bar);
+    CHECK(config.bar_size(0) == bar_size);
+}
+
+TEST_CASE("feature negotiation requires VERSION_1 and rejects unknown bits", "[virtio][pci]") {
+    RingBuilder ring;
+    CountingSink sink;
+    PciTransport transport(ring.memory, std::make_shared<Rng>(), bar, sink);
+    Driver driver{transport};
+    const std::uint64_t offered = driver.device_features();
+    CHECK((offered & feature_version_1) != 0);
+    CHECK((offered & feature_event_idx) != 0);
+    CHECK((offered & feature_indirect_desc) != 0);
+
+    driver.negotiate(0);  // a legacy driver
+    CHECK((driver.status() & status_features_ok) == 0);
+    driver.negotiate(feature_version_1 | (1ULL << 50));
+    CHECK((driver.status() & status_features_ok) == 0);
+    driver.negotiate(feature_version_1 | feature_event_idx);
+    CHECK((driver.status() & status_features_ok) != 0);
+    // Features are frozen after FEATURES_OK.
+    driver.set_driver_features(feature_version_1);
+    CHECK(transport.driver_features() == (feature_version_1 | feature_event_idx));
+    driver.set_status(0);
+    CHECK(driver.status() == 0);
+    CHECK(transport.driver_features() == 0);
+}
+
+TEST_CASE("virtio-rng through the transport: notify, fill, interrupt", "[virtio][pci][rng]") {
+    RingBuilder ring;
+    CountingSink sink;
+    PciTransport transport(ring.memory, std::make_shared<Rng>(), bar, sink);
+    Driver driver{transport};
+    CHECK(driver.read(0x12, 2) == 1);  // num_queues
+    driver.write(0x16, 0, 2);
+    CHECK(driver.read(0x18, 2) == 256);  // max queue size
+    driver.write(0x16, 1, 2);
+    CHECK(driver.read(0x18, 2) == 0);  // no queue 1
+    driver.negotiate(feature_version_1 | feature_event_idx);
+    driver.enable_msix();
+    driver.write(0x10, 0, 2);  // config vector 0
+    driver.setup_queue(0, ring, 1);
+    CHECK(driver.read(0x1a, 2) == 1);
+    driver.set_status(status_acknowledge | status_driver | status_features_ok | status_driver_ok);
+
+    ring.set_desc(0, RingBuilder::data, 4096, desc_flag_write);
+    ring.set_used_event(0);
+    ring.publish(0);
+    driver.write(notify_offset, 0, 2);
+    REQUIRE(eventually([&] { return ring.used_idx() == 1; }));
+    CHECK(ring.used_element(0).length == 4096);
+    std::vector<std::uint8_t> bytes(4096);
+    ring.memory.read(RingBuilder::data, bytes);
+    CHECK(std::count(bytes.begin(), bytes.end(), 0) < 100);  // random, not zeros
+    CHECK(eventually([&] { return sink.count(1) == 1; }));
+    CHECK(driver.read(isr_offset, 1) == 1);  // reading acknowledges
+    CHECK(driver.read(isr_offset, 1) == 0);
+    CHECK((driver.status() & status_needs_reset) == 0);
+    driver.set_status(0);
+}
+
+TEST_CASE("a broken ring sets NEEDS_RESET and raises the config interrupt", "[virtio][pci]") {
+    RingBuilder ring;
+    CountingSink sink;
+    PciTransport transport(ring.memory, std::make_shared<Rng>(), bar, sink);
+    Driver driver{transport};
+    driver.negotiate(feature_version_1);
+    driver.enable_msix();
+    driver.write(0x10, 0, 2);
+    driver.setup_queue(0, ring, 1);
+    driver.set_status(status_acknowledge | status_driver | status_features_ok | status_driver_ok);
+    ring.set_desc(0, RingBuilder::data, 16, desc_flag_write | desc_flag_next, 0);  // loop
+    ring.publish(0);
+    driver.write(notify_offset, 0, 2);
+    REQUIRE(eventually([&] { return (driver.status() & status_needs_reset) != 0; }));
+    CHECK(eventually([&] { return sink.count(0) == 1; }));
+    CHECK(transport.needs_reset_reason().find("longer than") != std::string::npos);
+    CHECK((driver.read(isr_offset, 1) & 2) != 0);
+    // The driver resets and starts over.
+    driver.set_status(0);
+    CHECK(driver.status() == 0);
+    CHECK(transport.needs_reset_reason().empty());
+}
+
+TEST_CASE("enabling a queue outside guest RAM sets NEEDS_RESET", "[virtio][pci]") {
+    RingBuilder ring;
+    CountingSink sink;
+    PciTransport transport(ring.memory, std::make_shared<Rng>(), bar, sink);
+    Driver driver{transport};
+    driver.negotiate(feature_version_1);
+    driver.write(0x16, 0, 2);
+    driver.write(0x20, 0xfffffffffff00000ULL, 8);
+    driver.write(0x1c, 1, 2);
+    CHECK((driver.status() & status_needs_reset) != 0);
+    CHECK(driver.read(0x1c, 2) == 0);
+    // DRIVER_OK does not start a device that needs a reset.
+    driver.set_status(status_acknowledge | status_driver | status_features_ok | status_driver_ok);
+    CHECK((driver.status() & status_needs_reset) != 0);
+}
+
+TEST_CASE("queue reset returns one queue to its initial state", "[virtio][pci]") {
+    RingBuilder ring;
+    CountingSink sink;
+    PciTransport transport(ring.memory, std::make_shared<Rng>(), bar, sink);
+    Driver driver{transport};
+    driver.negotiate(feature_version_1 | feature_ring_reset);
+    driver.enable_msix();
+    driver.setup_queue(0, ring, 1);
+    driver.set_status(status_acknowledge | status_driver | status_features_ok | status_driver_ok);
+    driver.write(0x16, 0, 2);
+    CHECK(driver.read(0x1c, 2) == 1);
+    driver.write(0x3a, 1, 2);
+    CHECK(driver.read(0x3a, 2) == 0);  // done at once
+    CHECK(driver.read(0x1c, 2) == 0);
+    CHECK(driver.read(0x1a, 2) == no_vector);
+    CHECK(driver.read(0x20, 8) == 0);
+    // Set it up again; it works.
+    ring.set_avail_idx(0);
+    ring.memory.write_object<std::uint16_t>(RingBuilder::used + 2, 0);
+    ring.avail_idx = 0;
+    driver.setup_queue(0, ring, 1);
+    ring.set_desc(0, RingBuilder::data, 64, desc_flag_write);
+    ring.publish(0);
+    driver.write(notify_offset, 0, 2);
+    CHECK(eventually([&] { return ring.used_idx() == 1; }));
+    driver.set_status(0);
+}
