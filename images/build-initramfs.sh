@@ -24,6 +24,35 @@ mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,etc/init.d,proc,sys,dev,tmp,root}
 cp "$busybox" "$root/bin/busybox"
 ln -s busybox "$root/bin/sh"
 
+# The Debian kernel's virtio drivers are modules: copy virtio_pci, virtio_blk,
+# virtio-rng and virtio_console with their dependencies (from modules.dep, in load
+# order, decompressed) to /lib/modules/berth; /init loads them (see load-order).
+# BERTH_MODULES_DIR picks the tree (default: the newest in /lib/modules).
+modules_dir=${BERTH_MODULES_DIR:-$(ls -d /lib/modules/*/ 2>/dev/null | sort -V | tail -n 1)}
+mkdir -p "$root/lib/modules/berth"
+if [[ -n $modules_dir && -f $modules_dir/modules.dep ]]; then
+    declare -A loaded=()
+    add_module() {  # add_module RELATIVE_PATH: its dependencies first
+        local rel=$1 dep base
+        [[ -n ${loaded[$rel]:-} ]] && return 0
+        loaded[$rel]=1
+        for dep in $(awk -v m="$rel:" '$1 == m { $1 = ""; print }' "$modules_dir/modules.dep"); do
+            add_module "$dep"
+        done
+        base=$(basename "$rel")
+        case $base in
+            *.ko.xz) xz -dc "$modules_dir/$rel" >"$root/lib/modules/berth/${base%.xz}"; base=${base%.xz} ;;
+            *.ko.zst) zstd -qdc "$modules_dir/$rel" >"$root/lib/modules/berth/${base%.zst}"; base=${base%.zst} ;;
+            *) cp "$modules_dir/$rel" "$root/lib/modules/berth/$base" ;;
+        esac
+        echo "$base" >>"$root/lib/modules/berth/load-order"
+    }
+    for name in virtio_pci virtio_blk virtio-rng virtio_console; do
+        rel=$(awk -F: -v n="$name" '{ m = $1; sub(".*/", "", m); sub("\\.ko.*", "", m); if (m == n) { print $1; exit } }' "$modules_dir/modules.dep")
+        [[ -n $rel ]] && add_module "$rel"
+    done
+fi
+
 cat >"$root/init" <<'INIT'
 #!/bin/sh
 /bin/busybox --install -s
@@ -33,6 +62,12 @@ mount -t devtmpfs devtmpfs /dev
 # The archive has no /dev/console node, so the kernel started us without stdio:
 # attach it now that devtmpfs provides the console.
 exec </dev/console >/dev/console 2>&1
+# virtio drivers (built in or absent: insmod fails quietly and we go on).
+if [ -f /lib/modules/berth/load-order ]; then
+    while read -r module; do
+        insmod "/lib/modules/berth/$module" 2>/dev/null
+    done </lib/modules/berth/load-order
+fi
 export PATH=/bin:/sbin:/usr/bin:/usr/sbin HOME=/root
 echo "berth-guest: userspace ready"
 if [ -n "${berth_run:-}" ]; then

@@ -100,9 +100,10 @@ DiskImage DiskImage::open(const std::filesystem::path& path, Access access) {
     UniqueFd fd(::open(path.c_str(), flags));
     if (!fd) {
         const int err = errno;
-        throw bad_input(fmt::format("--disk {}: cannot open{}: {}", path.string(),
-                                    access == Access::read_only ? "" : " for writing (add ,ro?)",
-                                    std::strerror(err)));
+        const bool suggest_ro = access == Access::read_write && (err == EACCES || err == EROFS);
+        throw bad_input(fmt::format("--disk {}: cannot open: {}{}", path.string(),
+                                    std::strerror(err),
+                                    suggest_ro ? " (for a read-only disk use PATH,ro)" : ""));
     }
     struct stat info {};
     if (::fstat(fd.get(), &info) != 0) {

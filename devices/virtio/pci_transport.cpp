@@ -129,6 +129,11 @@ PciTransport::~PciTransport() {
     stop_worker();
 }
 
+void PciTransport::stop() {
+    const std::lock_guard lock(mutex_);
+    stop_worker();
+}
+
 std::string PciTransport::needs_reset_reason() const {
     const std::lock_guard lock(reason_mutex_);
     return reason_;

@@ -63,6 +63,9 @@ public:
                  std::uint64_t bar_address, pci::MsiSink& msi, IoEventRegistrar registrar = {});
     ~PciTransport() override;
 
+    // Stops the worker and drops the ioeventfds (the machine is going away).
+    void stop();
+
     std::string_view name() const override { return device_->name(); }
     void config_read(std::uint32_t offset, std::span<std::uint8_t> data) override;
     void config_write(std::uint32_t offset, std::span<const std::uint8_t> data) override;

@@ -99,6 +99,13 @@ expect_bad_input "cpus 0" "--cpus 0" -- vm run --kernel "$scratch/vmlinuz" --cpu
 expect_bad_input "cpus beyond berth's limit" "--cpus 100000 is more than" -- vm run --kernel "$scratch/vmlinuz" --cpus 100000
 expect_bad_input "firmware with kernel" "--firmware excludes --kernel" -- vm run --kernel "$scratch/vmlinuz" --firmware "$HELLO"
 expect_bad_input "initrd without kernel" "--initrd requires --kernel" -- vm run --firmware "$HELLO" --initrd "$scratch/initrd-33M"
+# Disks (--disk): checked before /dev/kvm is opened too.
+: >"$scratch/empty.img"
+truncate -s 1M "$scratch/disk.img"
+expect_bad_input "missing disk" "--disk .*no-such.img: cannot open" -- vm run --kernel "$scratch/vmlinuz" --disk "$scratch/no-such.img"
+expect_bad_input "zero-length disk" "--disk .*empty.img: the image is 0 bytes" -- vm run --kernel "$scratch/vmlinuz" --disk "$scratch/empty.img"
+expect_bad_input "disk option" "unknown option 'rx'" -- vm run --kernel "$scratch/vmlinuz" --disk "$scratch/disk.img,rx"
+expect_bad_input "disk is a directory" "--disk .*dir.bin" -- vm run --kernel "$scratch/vmlinuz" --disk "$scratch/dir.bin,ro"
 : "$unreadable_note"
 # The plan goes last so that adding a case cannot leave a stale count.
 echo "1..$n"

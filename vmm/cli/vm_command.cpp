@@ -24,6 +24,8 @@ void add_vm_command(CLI::App& app, Action& action) {
         std::string memory;  // empty: the machine's default
         bool trace_exits = false;
         std::string trace;  // exit trace file; empty: none
+        std::vector<std::string> disks;
+        bool rng = false;
     };
     auto flags = std::make_shared<RunFlags>();
 
@@ -41,6 +43,11 @@ void add_vm_command(CLI::App& app, Action& action) {
                         machine::linux_base_cmdline + "\"")
         ->needs(kernel);
     run->add_option("--cpus", flags->cpus, "vCPUs for --kernel (default 1)")->needs(kernel);
+    run->add_option("--disk", flags->disks,
+                    "Raw disk image as a virtio-blk disk (/dev/vda, vdb, ...); PATH,ro for "
+                    "read-only; repeatable")
+        ->needs(kernel);
+    run->add_flag("--rng", flags->rng, "Give the guest a virtio-rng entropy device")->needs(kernel);
     run->add_option("--memory", flags->memory,
                     "Guest RAM, e.g. 64M or 1G (default 256M with --kernel, 16M with --firmware)");
     run->add_flag("--trace-exits", flags->trace_exits,
@@ -65,6 +72,10 @@ void add_vm_command(CLI::App& app, Action& action) {
                 }
                 options.extra_cmdline = flags->cmdline;
                 options.cpus = flags->cpus;
+                for (const auto& disk : flags->disks) {
+                    options.pci.disks.push_back(devices::virtio::DiskSpec::parse(disk));
+                }
+                options.pci.rng = flags->rng;
                 if (!flags->memory.empty()) {
                     options.memory_size = parse_size(flags->memory, "--memory");
                 }

@@ -27,6 +27,7 @@
 #include "machine/console.hpp"
 #include "machine/exit_stats.hpp"
 #include "machine/io_dispatch.hpp"
+#include "machine/pci_devices.hpp"
 #include "machine/register_dump.hpp"
 #include "machine/vm_stop.hpp"
 #include "memory/guest_memory.hpp"
@@ -136,6 +137,7 @@ struct Machine {
     devices::PortIoBus bus;
     std::shared_ptr<devices::DebugExit> debug_exit;
     VmStop stop;
+    PciDevices* pci = nullptr;  // PCI bus 0 and the virtio devices
 };
 
 Error guest_died(const std::string& what, const kvm::Vcpu& vcpu, std::uint32_t index) {
@@ -160,7 +162,13 @@ void run_vcpu(kvm::Vcpu& vcpu, std::uint32_t index, std::size_t run_size, Machin
                 }
                 break;
             case KVM_EXIT_MMIO:
-                // Nothing lives outside RAM but what KVM emulates: reads float high.
+                if (machine.pci != nullptr &&
+                    machine.pci->mmio(run.mmio.phys_addr,
+                                      std::span(run.mmio.data, std::min<std::size_t>(run.mmio.len, 8)),
+                                      run.mmio.is_write != 0)) {
+                    break;
+                }
+                // Nothing else lives outside RAM but what KVM emulates: reads float high.
                 if (!run.mmio.is_write) {
                     std::fill(std::begin(run.mmio.data), std::end(run.mmio.data), 0xff);
                 }
@@ -290,6 +298,7 @@ std::string linux_cmdline(const LinuxVmOptions& options) {
 
 int run_linux_vm(const LinuxVmOptions& options) {
     const BootInputs inputs = read_boot_inputs(options);
+    auto disks = PciDevices::open_disks(options.pci);
 
     const kvm::System kvm = kvm::System::open();
     if (kvm::host_kvm_is_pvm()) {
@@ -335,6 +344,9 @@ int run_linux_vm(const LinuxVmOptions& options) {
                        }));
     machine.bus.attach(devices::DebugExit::default_port, devices::DebugExit::register_count,
                        machine.debug_exit);
+    PciDevices pci(std::move(disks), options.pci.rng);
+    pci.attach(vm, memory, machine.bus);
+    machine.pci = &pci;
 
     const auto supported_cpuid = kvm.supported_cpuid();
     std::vector<kvm::Vcpu> vcpus;

@@ -15,14 +15,16 @@
 #include <string>
 
 #include "machine/firmware_vm.hpp"
+#include "machine/pci_devices.hpp"
 
 namespace berth::machine {
 
 inline constexpr std::uint64_t linux_default_memory = 256ULL << 20;
 // Kernel parameters berth always passes, before the user's --cmdline: the console on
 // COM1, reboot through the keyboard controller (berth's reboot signal), reboot at
-// once on panic, and no PCI probing until berth has PCI devices.
-inline constexpr const char* linux_base_cmdline = "console=ttyS0 reboot=k panic=-1 pci=off";
+// once on panic, and PCI found by the kernel's own probe of configuration mechanism
+// #1 (pci=noacpi: the DSDT describes no PCI root bridge).
+inline constexpr const char* linux_base_cmdline = "console=ttyS0 reboot=k panic=-1 pci=noacpi";
 
 struct LinuxVmOptions {
     std::filesystem::path kernel;
@@ -31,6 +33,7 @@ struct LinuxVmOptions {
     std::uint32_t cpus = 1;
     std::uint64_t memory_size = linux_default_memory;
     TraceExits trace_exits = TraceExits::off;
+    PciDeviceOptions pci;  // --disk, --rng
 };
 
 // The full kernel command line for `options`.

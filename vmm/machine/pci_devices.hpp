@@ -1,0 +1,63 @@
+#pragma once
+// The Linux machine's PCI side: bus 0 behind configuration mechanism #1, a window
+// for BARs in the 32-bit hole, and the virtio devices the user asked for (--disk,
+// --rng), each a virtio-pci function with MSI-X through KVM GSI routes and irqfds
+// and doorbells through ioeventfds.
+
+#include <filesystem>
+#include <memory>
+#include <vector>
+
+#include "bus/port_io_bus.hpp"
+#include "kvm/gsi_routing.hpp"
+#include "memory/guest_memory.hpp"
+#include "pci/kvm_msi_sink.hpp"
+#include "pci/pci_bus.hpp"
+#include "virtio/blk.hpp"
+#include "virtio/pci_transport.hpp"
+
+namespace berth::machine {
+
+// Guest-physical window for BARs: below the IOAPIC (0xfec00000), above low RAM.
+inline constexpr std::uint64_t pci_window_base = 0xe0000000;
+inline constexpr std::uint64_t pci_window_size = 0x10000000;
+
+struct PciDeviceOptions {
+    std::vector<devices::virtio::DiskSpec> disks;
+    bool rng = false;
+};
+
+class PciDevices {
+public:
+    // Opens and checks the disks (bad input throws): call before touching KVM.
+    static std::vector<devices::virtio::DiskImage> open_disks(const PciDeviceOptions& options);
+
+    // Create after the VM (the devices' ioeventfds and irqfds must go before it does).
+    PciDevices(std::vector<devices::virtio::DiskImage> disks, bool rng);
+    // Stops every device's worker before the MSI sinks and routes go away.
+    ~PciDevices();
+    PciDevices(const PciDevices&) = delete;
+    PciDevices& operator=(const PciDevices&) = delete;
+
+    // Creates the devices and attaches the bus to `ports`; the VM must have its irqchip.
+    void attach(const kvm::Vm& vm, memory::GuestMemory& memory, devices::PortIoBus& ports);
+    // Handles a guest access in the PCI window; false when `address` is outside it.
+    bool mmio(std::uint64_t address, std::span<std::uint8_t> data, bool is_write);
+    bool empty() const { return images_.empty() && !rng_; }
+
+private:
+    struct Function {
+        std::unique_ptr<devices::pci::KvmMsiSink> msi;
+        std::shared_ptr<devices::virtio::PciTransport> transport;
+    };
+    void add(const kvm::Vm& vm, memory::GuestMemory& memory,
+             std::shared_ptr<devices::virtio::Device> device);
+
+    std::vector<devices::virtio::DiskImage> images_;
+    bool rng_;
+    std::shared_ptr<devices::pci::PciBus> bus_;
+    std::unique_ptr<kvm::GsiRouting> routing_;
+    std::vector<Function> functions_;
+};
+
+}  // namespace berth::machine
