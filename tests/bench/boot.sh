@@ -1,0 +1,198 @@
+#!/usr/bin/env bash
+# Linux boot: berth against QEMU `-M microvm` (both on KVM) with the same kernel, initrd,
+# command line, memory (256 MiB) and vCPUs (1); runs interleaved so both see the same
+# machine. The guest (images/build-initramfs.sh) prints "berth-guest: userspace ready",
+# runs `true` through berth_run= and ends through the debug-exit port 0x501.
+# Prints, per VMM: KVM's own exit counts (debugfs, sampled every 10 ms while the VMM
+# lives: at the userspace marker and the last sample before the VM goes away), median
+# wall time to the marker and to exit, and memory overhead (RSS outside the largest
+# anonymous mapping, i.e. guest RAM, at the marker). Then the ratios berth/QEMU.
+# Without a usable /dev/kvm for Linux guests (no KVM, or a PVM host) it re-runs itself
+# inside tools/kvm-rig, once for all runs. Not a pass/fail test: it prints figures.
+# Usage: tests/bench/boot.sh [BUILD_DIR]   env: RUNS (default 10), KERNEL, INITRD
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+build=$(cd "${1:-$root/build}" && pwd)
+runs=${RUNS:-${BERTH_BENCH_RUNS:-10}}
+kernel=${KERNEL:-${BERTH_BENCH_KERNEL:-$(ls /boot/vmlinuz-* | sort -V | tail -1)}}
+initrd=${INITRD:-${BERTH_BENCH_INITRD:-$build/images/initramfs.cpio.gz}}
+
+needs_rig() {
+    [[ -n ${BERTH_IN_RIG:-} ]] && return 1
+    [[ ! -w /dev/kvm ]] && return 0
+    [[ -e /sys/module/kvm_pvm ]]
+}
+if needs_rig; then
+    # Only BERTH_* variables reach the command inside the rig.
+    export BERTH_BENCH_RUNS=$runs BERTH_BENCH_KERNEL=$kernel BERTH_BENCH_INITRD=$initrd
+    # About 3 minutes per berth+QEMU pair in the rig: more than the default 30-minute limit.
+    exec "$root/tools/kvm-rig" --timeout 0 -- "$root/tests/bench/boot.sh" "$build"
+fi
+
+# Local copies: reading the inputs over the rig's 9p share would be timed otherwise.
+work=$(mktemp -d /tmp/boot-bench.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+cp "$build/berth" "$kernel" "$initrd" "$work/"
+k="$work/$(basename "$kernel")"
+i="$work/$(basename "$initrd")"
+
+exec python3 - "$work" "$k" "$i" "$runs" <<'PY'
+import glob, os, statistics, subprocess, sys, time, fcntl
+
+work, kernel, initrd, runs = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+marker = b"berth-guest: userspace ready"
+memory, cpus = "256M", 1
+# berth's fixed base command line, given to QEMU too, so both guests see the same one.
+base = "console=ttyS0 reboot=k panic=-1 pci=off"
+extra = "quiet berth_run=true"
+vmms = {
+    "berth": [f"{work}/berth", "vm", "run", "--kernel", kernel, "--initrd", initrd,
+              "--memory", memory, "--cpus", str(cpus), "--cmdline", extra],
+    "qemu": ["qemu-system-x86_64",
+             "-M", "microvm,x-option-roms=off,isa-serial=on,rtc=off",
+             "-accel", "kvm", "-cpu", "host", "-m", "256", "-smp", str(cpus),
+             "-nographic", "-no-reboot", "-nodefaults", "-serial", "stdio",
+             "-device", "isa-debug-exit,iobase=0x501,iosize=1",
+             "-kernel", kernel, "-initrd", initrd, "-append", f"{base} {extra}"],
+}
+debugfs = "/sys/kernel/debug/kvm"
+
+def read_stats(pid):
+    dirs = glob.glob(f"{debugfs}/{pid}-*")
+    if not dirs:
+        return None
+    out = {}
+    try:
+        for name in ("exits", "io_exits", "mmio_exits"):
+            with open(f"{dirs[0]}/{name}") as f:
+                out[name] = int(f.read())
+    except OSError:
+        return None
+    return out
+
+def read_all_stats(pid):
+    # Every per-VM counter (halt_exits, pf_fixed, ...), to explain where exits come from.
+    dirs = glob.glob(f"{debugfs}/{pid}-*")
+    out = {}
+    for path in glob.glob(f"{dirs[0]}/*") if dirs else []:
+        try:
+            with open(path) as f:
+                out[os.path.basename(path)] = int(f.read())
+        except (OSError, ValueError):
+            pass
+    return out
+
+def overhead_kib(pid):
+    # Sum of Rss over all mappings but the largest anonymous one (guest RAM).
+    total, largest_rss, largest_size = 0, 0, -1
+    size = rss = 0
+    anonymous = False
+    with open(f"/proc/{pid}/smaps") as f:
+        for line in f:
+            fields = line.split()
+            if "-" in fields[0] and not fields[0].endswith(":"):
+                anonymous = len(fields) < 6 or fields[5].startswith("[anon")
+                start, end = (int(x, 16) for x in fields[0].split("-"))
+                size = end - start
+            elif fields[0] == "Rss:":
+                rss = int(fields[1])
+                total += rss
+                if anonymous and size > largest_size:
+                    largest_size, largest_rss = size, rss
+    return total - largest_rss, largest_size
+
+def run_once(name):
+    start = time.monotonic()
+    proc = subprocess.Popen(vmms[name], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT)
+    fd = proc.stdout.fileno()
+    fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) | os.O_NONBLOCK)
+    output = b""
+    result = {"marker": None}
+    last = None
+    full = {}
+    polls = 0
+    while True:
+        try:
+            chunk = os.read(fd, 65536)
+        except BlockingIOError:
+            chunk = None
+        if chunk:
+            output += chunk
+        stats = read_stats(proc.pid)
+        if stats:
+            last = stats
+            polls += 1
+            if polls % 20 == 0:
+                full = read_all_stats(proc.pid) or full
+        if result["marker"] is None and marker in output:
+            result["marker"] = time.monotonic() - start
+            result["marker_stats"] = stats or last
+            try:
+                result["overhead"], result["ram_map"] = overhead_kib(proc.pid)
+            except OSError:
+                result["overhead"] = None
+        if proc.poll() is not None:
+            break
+        if chunk is None:
+            time.sleep(0.01)
+    result["exit"] = time.monotonic() - start
+    output += proc.stdout.read() or b""
+    result["status"] = proc.returncode
+    result["stats"] = last
+    result["full"] = full
+    result["ok"] = result["marker"] is not None and b"berth-guest: exit 0" in output
+    if not result["ok"]:
+        sys.stderr.write(f"{name}: run failed (status {proc.returncode}); output:\n")
+        sys.stderr.write(output.decode(errors="replace")[-3000:] + "\n")
+    return result
+
+results = {name: [] for name in vmms}
+for name in vmms:  # warm-up (page cache, QEMU's binary and ROMs over 9p), not counted
+    run_once(name)
+for r in range(runs):
+    for name in vmms:
+        res = run_once(name)
+        if res["ok"]:
+            results[name].append(res)
+        print(f"# run {r + 1} {name}: marker {res['marker']} exit {res['exit']:.3f} s "
+              f"status {res['status']} exits {res['stats']} overhead {res.get('overhead')} KiB",
+              flush=True)
+
+def med(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else float("nan")
+
+summary = {}
+print(f"\nboot to exit, {runs} runs each, 256 MiB, {cpus} vCPU, kernel {os.path.basename(kernel)}")
+print(f"{'':8} {'exits':>9} {'io':>9} {'mmio':>7} {'exits@mk':>9} {'t marker':>9} "
+      f"{'t exit':>8} {'overhead':>9}")
+for name, rs in results.items():
+    s = {
+        "exits": med([r["stats"]["exits"] for r in rs if r["stats"]]),
+        "io": med([r["stats"]["io_exits"] for r in rs if r["stats"]]),
+        "mmio": med([r["stats"]["mmio_exits"] for r in rs if r["stats"]]),
+        "exits_marker": med([r["marker_stats"]["exits"] for r in rs if r.get("marker_stats")]),
+        "marker": med([r["marker"] for r in rs]),
+        "exit": med([r["exit"] for r in rs]),
+        "overhead": med([r["overhead"] for r in rs]) / 1024,
+    }
+    summary[name] = s
+    print(f"{name:8} {s['exits']:9.0f} {s['io']:9.0f} {s['mmio']:7.0f} {s['exits_marker']:9.0f} "
+          f"{s['marker']:8.3f}s {s['exit']:7.3f}s {s['overhead']:6.2f}MiB  ({len(rs)} good runs)")
+# Where the exits differ: KVM's other per-VM counters (last full sample, ~0.2 s before exit).
+keys = sorted({k for rs in results.values() for r in rs for k in r["full"]})
+rows = []
+for key in keys:
+    values = {name: med([r["full"].get(key) for r in rs]) for name, rs in results.items()}
+    if any(v == v and v > 0 for v in values.values()):
+        rows.append((max(v if v == v else 0 for v in values.values()), key, values))
+print("KVM per-VM counters (medians, largest first):")
+for _, key, values in sorted(rows, reverse=True)[:16]:
+    print(f"  {key:28} " + " ".join(f"{name} {v:10.0f}" for name, v in values.items()))
+b, q = summary["berth"], summary["qemu"]
+print("ratio berth/qemu: exits {:.2f} (target <= 0.5), io exits {:.2f}, time to marker {:.2f}, "
+      "time to exit {:.2f} (target <= 0.9), overhead {:.2f} MiB vs {:.2f} MiB (target <= 3 MiB)"
+      .format(b["exits"] / q["exits"], b["io"] / q["io"] if q["io"] else float("nan"),
+              b["marker"] / q["marker"], b["exit"] / q["exit"], b["overhead"], q["overhead"]))
+PY
