@@ -16,10 +16,10 @@ port_count() { awk -v p="$1" -v d="$2" '$1 == p && $2 == d { print $3 }' "$scrat
 
 # --- berth lesson: the list, lesson 1 through the lesson command ---------------------
 run_berth lesson
-if [[ $status -eq 0 ]] && [[ $(grep -c '^  [1-6]  ' "$scratch/out") == 6 ]]; then
-    ok "berth lesson lists lessons 1-6"
+if [[ $status -eq 0 ]] && [[ $(grep -c '^  [1-7]  ' "$scratch/out") == 7 ]]; then
+    ok "berth lesson lists lessons 1-7"
 else
-    not_ok "berth lesson lists lessons 1-6 (status $status)"
+    not_ok "berth lesson lists lessons 1-7 (status $status)"
 fi
 printf 'Hello from the berth guest firmware!\n' >"$scratch/expected"
 run_berth lesson 1
@@ -150,4 +150,68 @@ if [[ $status -eq 2 && $(wc -l <"$scratch/err") == 1 && ! -s $scratch/out ]] &&
     ok "--trace into a missing directory: one line, status 2, guest not started"
 else
     not_ok "--trace into a missing directory: one line, status 2, guest not started (status $status)"
+fi
+
+# --- lesson 7: the boot_params a Linux guest receives --------------------------------
+# bootparams.bin is a minimal bzImage; berth's Linux loader boots it like a kernel. The
+# e820 map it prints must be the PC layout for the memory berth was given: RAM below
+# the EBDA, the EBDA and the BIOS area reserved, RAM from 1 MiB to the end of --memory.
+bootparams=$BERTH_FIRMWARE_DIR/bootparams.bin
+cat >"$scratch/expected" <<'OUT'
+e820 entries: 4
+  e820[0] addr=0x0000000000000000 size=0x000000000009fc00 type=1 (usable RAM)
+  e820[1] addr=0x000000000009fc00 size=0x0000000000000400 type=2 (reserved)
+  e820[2] addr=0x00000000000e0000 size=0x0000000000020000 type=2 (reserved)
+  e820[3] addr=0x0000000000100000 size=0x0000000007f00000 type=1 (usable RAM)
+initrd: none
+OUT
+run_berth vm run --kernel "$bootparams" --memory 128M --cmdline lesson7-cmdline
+grep -e '^e820\|^  e820\|^initrd:' "$scratch/out" >"$scratch/got"
+# The command line: berth's own parameters (console=ttyS0 first), then --cmdline's.
+if [[ $status -eq 0 ]] && cmp -s "$scratch/got" "$scratch/expected" &&
+   grep -qx 'cmdline: "console=ttyS0 [^"]* lesson7-cmdline"' "$scratch/out" &&
+   grep -qx 'cmd_line_ptr: 0x0000000000020000' "$scratch/out" &&
+   grep -qx 'zero page at 0x0000000000007000, type_of_loader 0xff' "$scratch/out"; then
+    ok "lesson 7: the guest prints the e820 map of 128M, the cmdline and no initrd; status 0"
+else
+    not_ok "lesson 7: the guest prints the e820 map of 128M, the cmdline and no initrd (status $status)"
+    diff "$scratch/expected" "$scratch/got" | sed 's/^/# diff: /'
+fi
+
+# With an initrd: its size and a page-aligned address inside RAM; the map follows --memory.
+printf 'lesson 7 initrd: 37 bytes of nothing\n' >"$scratch/l7-initrd"   # 0x25 bytes
+run_berth vm run --kernel "$bootparams" --memory 64M --initrd "$scratch/l7-initrd" \
+    --trace "$scratch/l7-trace.json" --trace-exits
+initrd_addr=$(sed -n 's/^initrd: addr=\(0x[0-9a-f]*\) size=0x0000000000000025$/\1/p' "$scratch/out")
+if [[ $status -eq 0 && -n $initrd_addr ]] && (( initrd_addr % 4096 == 0 && initrd_addr + 0x25 <= 64 << 20 )) &&
+   grep -qx '  e820\[3\] addr=0x0000000000100000 size=0x0000000003f00000 type=1 (usable RAM)' "$scratch/out"; then
+    ok "lesson 7: --initrd shows up as ramdisk_image/ramdisk_size ($initrd_addr, 37 bytes)"
+else
+    not_ok "lesson 7: --initrd shows up as ramdisk_image/ramdisk_size (status $status, addr '$initrd_addr')"
+fi
+# The Linux machine's trace: valid JSON, one X event per exit counted by --trace-exits,
+# the vCPU's row named, the debug-exit write last.
+total=$(awk '/^VM exits:/ { print $3 }' "$scratch/err")
+if [[ $status -eq 0 ]] && python3 - "$scratch/l7-trace.json" "$total" <<'PY'
+import json, sys
+events = json.load(open(sys.argv[1]))["traceEvents"]
+exits = [e for e in events if e.get("ph") == "X"]
+assert len(exits) == int(sys.argv[2]) > 0, (len(exits), sys.argv[2])
+assert all(e["tid"] == 0 and e["dur"] >= 0 for e in exits)
+assert exits[-1]["name"] == "IO out 0x501", exits[-1]
+assert any(e["name"] == "IO out 0x3f8" for e in exits)
+assert any(e["ph"] == "M" and e["args"]["name"] == "vCPU 0" for e in events)
+PY
+then
+    ok "lesson 7 with --trace: the Linux machine's trace has one event per exit ($total)"
+else
+    not_ok "lesson 7 with --trace: the Linux machine's trace has one event per exit (status $status, total $total)"
+fi
+
+run_berth lesson 7
+if [[ $status -eq 0 ]] && grep -qx 'cmdline: "console=ttyS0 [^"]* berth_lesson=7"' "$scratch/out" &&
+   grep -qx 'e820 entries: 4' "$scratch/out"; then
+    ok "berth lesson 7 boots bootparams.bin through the Linux loader"
+else
+    not_ok "berth lesson 7 boots bootparams.bin through the Linux loader (status $status)"
 fi

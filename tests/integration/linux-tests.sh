@@ -1,8 +1,8 @@
 # Linux guest tests, sourced by kvm-tests.sh (uses its ok/not_ok/$scratch/$n/$failed).
 # Boots Debian's kernel with the busybox initramfs (images/build-initramfs.sh). Each
 # boot is bounded by a timeout; in the emulated rig one boot takes 15-50 s.
-# 12 results:
-linux_tests=12
+# 13 results:
+linux_tests=13
 kernel=${BERTH_LINUX_KERNEL:-$(ls -v /boot/vmlinuz-*-amd64 2>/dev/null | tail -n 1)}
 initramfs=${BERTH_INITRAMFS:-}
 marker="berth-guest: userspace ready"
@@ -47,6 +47,25 @@ if [[ $status -eq 0 ]] && has "$marker" && has "cpus=2"; then
     ok "Linux boots with 2 vCPUs and counts 2 CPUs"
 else
     not_ok "Linux boots with 2 vCPUs and counts 2 CPUs (status $status)"
+fi
+
+# --trace on a Linux boot: valid JSON, one event per exit that --trace-exits counts,
+# one thread row (tid) per vCPU, both of which exited at least once.
+boot_linux 2 'exit 0' --trace "$scratch/linux-trace.json" --trace-exits
+total=$(awk '/^VM exits:/ { print $3 }' "$scratch/err")
+if [[ $status -eq 0 ]] && python3 - "$scratch/linux-trace.json" "$total" <<'PY'
+import json, sys
+events = json.load(open(sys.argv[1]))["traceEvents"]
+exits = [e for e in events if e.get("ph") == "X"]
+assert len(exits) == int(sys.argv[2]) > 0, (len(exits), sys.argv[2])
+assert {e["tid"] for e in exits} == {0, 1}, {e["tid"] for e in exits}
+names = {e["args"]["name"] for e in events if e.get("ph") == "M" and e["name"] == "thread_name"}
+assert {"vCPU 0", "vCPU 1"} <= names, names
+PY
+then
+    ok "--trace of a 2-vCPU Linux boot: valid JSON, $total events = --trace-exits total, tids 0 and 1"
+else
+    not_ok "--trace of a 2-vCPU Linux boot (status $status, total $total)"
 fi
 
 # poweroff -f goes through ACPI S5 (the sleep control port): status 0.

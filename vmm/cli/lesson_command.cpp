@@ -1,5 +1,6 @@
 // `berth lesson N`: run lesson N of docs/lessons/ — a guest program from
-// guest-firmware/ — on the firmware machine. Without N, list the lessons.
+// guest-firmware/ — on the firmware machine (lessons 1-6) or, for lesson 7, a tiny
+// bzImage through the Linux machine's loader. Without N, list the lessons.
 //
 // Where the lesson binaries are found, first match wins:
 //   <dir of the berth executable>/guest-firmware/   a build tree (build/berth)
@@ -19,16 +20,21 @@
 #include "cli/command.hpp"
 #include "common/error.hpp"
 #include "machine/firmware_vm.hpp"
+#include "machine/linux_vm.hpp"
 
 namespace berth::cli {
 
 namespace {
+
+// Which machine runs the lesson's binary.
+enum class LessonMachine { firmware, linux_loader };
 
 struct Lesson {
     int number;
     const char* firmware;  // guest-firmware/<firmware>.asm, built as <firmware>.bin
     const char* title;
     const char* doc;
+    LessonMachine machine = LessonMachine::firmware;
 };
 
 constexpr std::array lessons = {
@@ -43,10 +49,12 @@ constexpr std::array lessons = {
            "docs/lessons/05-interrupts.md"},
     Lesson{6, "paravirt", "a paravirtual device: a ring in guest memory",
            "docs/lessons/06-paravirtual.md"},
+    Lesson{7, "bootparams", "boot_params: what the VMM sets up before Linux can boot",
+           "docs/lessons/07-boot-params.md", LessonMachine::linux_loader},
 };
-// Lesson 7 (printing the boot_params berth gives a Linux guest) waits for the Linux
-// boot loader's zero page to settle.
-constexpr int planned_lessons = 7;
+// What lesson 7 passes after berth's own kernel parameters, so the guest has
+// something of the user's to find on its command line.
+constexpr const char* lesson7_cmdline = "berth_lesson=7";
 
 std::filesystem::path executable_dir() {
     std::error_code error;
@@ -80,7 +88,6 @@ void list_lessons() {
     for (const auto& lesson : lessons) {
         fmt::print("  {}  {:<58} {}\n", lesson.number, lesson.title, lesson.doc);
     }
-    fmt::print("  7  boot_params: what the VMM gives Linux (not written yet)\n");
 }
 
 }  // namespace
@@ -107,10 +114,6 @@ void add_lesson_command(CLI::App& app, Action& action) {
                 return 0;
             }
             const int number = *flags->number;
-            if (number == planned_lessons) {
-                throw bad_input("lesson 7 (the boot_params a Linux guest receives) is not "
-                                "written yet; see `berth lesson` for the others");
-            }
             const Lesson* chosen = nullptr;
             for (const auto& candidate : lessons) {
                 if (candidate.number == number) {
@@ -122,10 +125,19 @@ void add_lesson_command(CLI::App& app, Action& action) {
                                             "them with `berth lesson`)",
                                             number, lessons.size()));
             }
+            const auto trace_exits =
+                flags->trace_exits ? machine::TraceExits::on : machine::TraceExits::off;
+            if (chosen->machine == LessonMachine::linux_loader) {
+                machine::LinuxVmOptions options;
+                options.kernel = find_firmware(*chosen);
+                options.extra_cmdline = lesson7_cmdline;
+                options.trace_exits = trace_exits;
+                options.trace_file = flags->trace;
+                return machine::run_linux_vm(options);
+            }
             machine::FirmwareVmOptions options;
             options.firmware = find_firmware(*chosen);
-            options.trace_exits =
-                flags->trace_exits ? machine::TraceExits::on : machine::TraceExits::off;
+            options.trace_exits = trace_exits;
             options.trace_file = flags->trace;
             return machine::run_firmware_vm(options);
         };

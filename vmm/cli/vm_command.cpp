@@ -61,10 +61,6 @@ void add_vm_command(CLI::App& app, Action& action) {
             const auto trace =
                 flags->trace_exits ? machine::TraceExits::on : machine::TraceExits::off;
             if (!flags->kernel.empty()) {
-                if (!flags->trace.empty()) {
-                    throw bad_input("--trace works with --firmware only for now; use "
-                                    "--trace-exits for a table of a Linux guest's exits");
-                }
                 machine::LinuxVmOptions options;
                 options.kernel = flags->kernel;
                 if (!flags->initrd.empty()) {
@@ -80,6 +76,7 @@ void add_vm_command(CLI::App& app, Action& action) {
                     options.memory_size = parse_size(flags->memory, "--memory");
                 }
                 options.trace_exits = trace;
+                options.trace_file = flags->trace;
                 return machine::run_linux_vm(options);
             }
             if (flags->firmware.empty()) {

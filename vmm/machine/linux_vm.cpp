@@ -26,6 +26,7 @@
 #include "legacy/i8042.hpp"
 #include "machine/console.hpp"
 #include "machine/exit_stats.hpp"
+#include "machine/exit_timer.hpp"
 #include "machine/io_dispatch.hpp"
 #include "machine/pci_devices.hpp"
 #include "machine/register_dump.hpp"
@@ -138,6 +139,7 @@ struct Machine {
     std::shared_ptr<devices::DebugExit> debug_exit;
     VmStop stop;
     PciDevices* pci = nullptr;  // PCI bus 0 and the virtio devices
+    ExitTiming timing;          // --trace and the timed --trace-exits table
 };
 
 Error guest_died(const std::string& what, const kvm::Vcpu& vcpu, std::uint32_t index) {
@@ -153,6 +155,7 @@ void run_vcpu(kvm::Vcpu& vcpu, std::uint32_t index, std::size_t run_size, Machin
         if (vcpu.run() == kvm::RunOutcome::interrupted) {
             continue;
         }
+        const ExitTimer timer(machine.timing, run, index, stats, machine.bus);
         stats.count_exit(run.exit_reason);
         switch (run.exit_reason) {
             case KVM_EXIT_IO:
@@ -298,6 +301,12 @@ std::string linux_cmdline(const LinuxVmOptions& options) {
 
 int run_linux_vm(const LinuxVmOptions& options) {
     const BootInputs inputs = read_boot_inputs(options);
+    std::unique_ptr<ExitTraceWriter> trace;
+    if (!options.trace_file.empty()) {
+        // Created before KVM is opened: a bad path is bad input, reported at once.
+        trace = ExitTraceWriter::create(
+            options.trace_file, fmt::format("berth linux {}", options.kernel.filename().string()));
+    }
     auto disks = PciDevices::open_disks(options.pci);
 
     const kvm::System kvm = kvm::System::open();
@@ -329,6 +338,8 @@ int run_linux_vm(const LinuxVmOptions& options) {
     write_boot_memory(memory, inputs, options);
 
     Machine machine;
+    machine.timing.timed = options.trace_exits == TraceExits::on || trace != nullptr;
+    machine.timing.trace = std::move(trace);
     machine.debug_exit = std::make_shared<devices::DebugExit>();
     auto uart = std::make_shared<devices::Uart8250>(
         "serial 8250 (COM1)", write_console_byte,
@@ -354,6 +365,9 @@ int run_linux_vm(const LinuxVmOptions& options) {
     for (std::uint32_t i = 0; i < options.cpus; ++i) {
         vcpus.push_back(vm.create_vcpu(i));
         configure_vcpu(vcpus.back(), i, options.cpus, supported_cpuid);
+        if (machine.timing.trace) {
+            machine.timing.trace->add_vcpu(i);
+        }
     }
 
     VmStop::kick_signal();
@@ -382,6 +396,9 @@ int run_linux_vm(const LinuxVmOptions& options) {
             total.merge(one);
         }
         std::fputs(total.table().c_str(), stderr);
+    }
+    if (machine.timing.trace) {
+        machine.timing.trace->finish();  // throws when the trace could not be written
     }
     return machine.stop.result();
 }

@@ -34,6 +34,8 @@ struct LinuxVmOptions {
     std::uint64_t memory_size = linux_default_memory;
     TraceExits trace_exits = TraceExits::off;
     PciDeviceOptions pci;  // --disk, --rng
+    // Where to write the Chrome trace-event JSON of every exit; empty for none.
+    std::filesystem::path trace_file;
 };
 
 // The full kernel command line for `options`.
