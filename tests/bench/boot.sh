@@ -9,7 +9,8 @@
 # anonymous mapping, i.e. guest RAM, at the marker). Then the ratios berth/QEMU.
 # Without a usable /dev/kvm for Linux guests (no KVM, or a PVM host) it re-runs itself
 # inside tools/kvm-rig, once for all runs. Not a pass/fail test: it prints figures.
-# Usage: tests/bench/boot.sh [BUILD_DIR]   env: RUNS (default 10), KERNEL, INITRD
+# Usage: tests/bench/boot.sh [BUILD_DIR]   env: RUNS (default 10), KERNEL, INITRD,
+#        BERTH_BENCH_BERTH (another berth binary than BUILD_DIR/berth)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build=$(cd "${1:-$root/build}" && pwd)
@@ -32,18 +33,22 @@ fi
 # Local copies: reading the inputs over the rig's 9p share would be timed otherwise.
 work=$(mktemp -d /tmp/boot-bench.XXXXXX)
 trap 'rm -rf "$work"' EXIT
-cp "$build/berth" "$kernel" "$initrd" "$work/"
+cp "${BERTH_BENCH_BERTH:-$build/berth}" "$work/berth"
+cp "$kernel" "$initrd" "$work/"
 k="$work/$(basename "$kernel")"
 i="$work/$(basename "$initrd")"
 
-exec python3 - "$work" "$k" "$i" "$runs" <<'PY'
+# berth's fixed base command line (from its --help), given to QEMU too, so that both
+# guests see the same one.
+base=$("$work/berth" vm run --help | tr -s ' \n' ' ' | sed -n 's/.*appended to "\([^"]*\)".*/\1/p')
+[[ -n $base ]] || { echo "boot.sh: cannot find berth's base command line in its --help" >&2; exit 1; }
+
+exec python3 - "$work" "$k" "$i" "$runs" "$base" <<'PY'
 import glob, os, statistics, subprocess, sys, time, fcntl
 
-work, kernel, initrd, runs = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+work, kernel, initrd, runs, base = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
 marker = b"berth-guest: userspace ready"
 memory, cpus = "256M", 1
-# berth's fixed base command line, given to QEMU too, so both guests see the same one.
-base = "console=ttyS0 reboot=k panic=-1 pci=off"
 extra = "quiet berth_run=true"
 vmms = {
     "berth": [f"{work}/berth", "vm", "run", "--kernel", kernel, "--initrd", initrd,
@@ -87,19 +92,25 @@ def overhead_kib(pid):
     total, largest_rss, largest_size = 0, 0, -1
     size = rss = 0
     anonymous = False
+    name = ""
+    by_name = {}
     with open(f"/proc/{pid}/smaps") as f:
         for line in f:
             fields = line.split()
             if "-" in fields[0] and not fields[0].endswith(":"):
                 anonymous = len(fields) < 6 or fields[5].startswith("[anon")
+                name = fields[5] if len(fields) >= 6 else "[anon]"
                 start, end = (int(x, 16) for x in fields[0].split("-"))
                 size = end - start
             elif fields[0] == "Rss:":
                 rss = int(fields[1])
                 total += rss
+                by_name[name] = by_name.get(name, 0) + rss
                 if anonymous and size > largest_size:
                     largest_size, largest_rss = size, rss
-    return total - largest_rss, largest_size
+    by_name["[anon]"] = by_name.get("[anon]", 0) - largest_rss  # without guest RAM
+    top = sorted(by_name.items(), key=lambda kv: -kv[1])[:6]
+    return total - largest_rss, {"ram_bytes": largest_size, "top_kib": top}
 
 def run_once(name):
     start = time.monotonic()
@@ -155,6 +166,8 @@ for r in range(runs):
         res = run_once(name)
         if res["ok"]:
             results[name].append(res)
+        if r == 0:
+            print(f"# {name} RSS at the marker by mapping: {res.get('ram_map')}", flush=True)
         print(f"# run {r + 1} {name}: marker {res['marker']} exit {res['exit']:.3f} s "
               f"status {res['status']} exits {res['stats']} overhead {res.get('overhead')} KiB",
               flush=True)
@@ -164,7 +177,8 @@ def med(values):
     return statistics.median(values) if values else float("nan")
 
 summary = {}
-print(f"\nboot to exit, {runs} runs each, 256 MiB, {cpus} vCPU, kernel {os.path.basename(kernel)}")
+print(f"\nboot to exit, {runs} runs each, 256 MiB, {cpus} vCPU, kernel {os.path.basename(kernel)}, "
+      f"command line: {base} {extra}")
 print(f"{'':8} {'exits':>9} {'io':>9} {'mmio':>7} {'exits@mk':>9} {'t marker':>9} "
       f"{'t exit':>8} {'overhead':>9}")
 for name, rs in results.items():
