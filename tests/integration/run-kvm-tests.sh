@@ -18,7 +18,10 @@ kvm_usable() {
 if [[ ${BERTH_IN_RIG:-0} != 1 ]] && { [[ ${BERTH_FORCE_RIG:-0} == 1 ]] || ! kvm_usable; }; then
     echo "# no usable /dev/kvm here (or BERTH_FORCE_RIG=1): running the KVM tests in $BERTH_RIG"
     # The rig passes only BERTH_* variables through; hand the rest over explicitly.
-    exec "$BERTH_RIG" -- env BERTH="$BERTH" BERTH_FIRMWARE_DIR="$BERTH_FIRMWARE_DIR" \
+    # Share the source tree too: the rig makes only the cwd (meson's build dir) and
+    # --share folders visible when they live under /tmp, as a CI clone can.
+    root=$(cd "$here/../.." && pwd)
+    exec "$BERTH_RIG" --share "$root" -- env BERTH="$BERTH" BERTH_FIRMWARE_DIR="$BERTH_FIRMWARE_DIR" \
         BERTH_RIG="$BERTH_RIG" BERTH_INITRAMFS="${BERTH_INITRAMFS:-}" "$0" "$@"
 fi
 
