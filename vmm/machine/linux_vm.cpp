@@ -305,7 +305,7 @@ std::string linux_cmdline(const LinuxVmOptions& options) {
 }
 
 int run_linux_vm(const LinuxVmOptions& options) {
-    const BootInputs inputs = read_boot_inputs(options);
+    auto inputs = std::make_unique<BootInputs>(read_boot_inputs(options));
     std::unique_ptr<ExitTraceWriter> trace;
     if (!options.trace_file.empty()) {
         // Created before KVM is opened: a bad path is bad input, reported at once.
@@ -340,7 +340,11 @@ int run_linux_vm(const LinuxVmOptions& options) {
         vm.set_user_memory_region(slot, region.guest_address, region.size(),
                                   region.mapping.data());
     }
-    write_boot_memory(memory, inputs, options);
+    write_boot_memory(memory, *inputs, options);
+    // The kernel and initrd now live in guest RAM. berth's own copies (~9 MiB for
+    // Debian's kernel and the busybox initramfs) would otherwise stay resident for the
+    // VM's whole life and count as VMM overhead.
+    inputs.reset();
 
     Machine machine;
     machine.timing.timed = options.trace_exits == TraceExits::on || trace != nullptr;
