@@ -341,6 +341,36 @@ private:
     pid_t pid_;
 };
 
+// Writes all of `data` to the pipe `fd` without dying of SIGPIPE when the reader is
+// gone (berth must still collect the reader's report). Returns false on EPIPE; throws
+// on any other error. The signal is blocked in this thread only and a pending one is
+// consumed, so the disposition that the container's command inherits is untouched.
+bool write_without_sigpipe(int fd, const void* data, std::size_t size) {
+    sigset_t pipe_only;
+    sigset_t saved;
+    sigemptyset(&pipe_only);
+    sigaddset(&pipe_only, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_only, &saved);
+    ssize_t written;
+    do {
+        written = ::write(fd, data, size);
+    } while (written < 0 && errno == EINTR);
+    const int err = errno;
+    if (written < 0 && err == EPIPE) {
+        const timespec no_wait{};
+        while (sigtimedwait(&pipe_only, nullptr, &no_wait) < 0 && errno == EINTR) {
+        }
+    }
+    pthread_sigmask(SIG_SETMASK, &saved, nullptr);
+    if (written < 0 && err == EPIPE) {
+        return false;
+    }
+    if (written != static_cast<ssize_t>(size)) {
+        throw_errno("cannot talk to the container's init", err);
+    }
+    return true;
+}
+
 void write_proc_file(pid_t pid, const char* name, const std::string& text) {
     const std::string path = fmt::format("/proc/{}/{}", pid, name);
     UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
@@ -517,9 +547,9 @@ int run_container(const RunOptions& options) {
         write_proc_file(pid, "gid_map", fmt::format("0 {} 1", ::getegid()));
     }
     const char go_byte = 1;
-    if (::write(go.write.get(), &go_byte, 1) != 1) {
-        throw_errno("cannot start the container's init", errno);
-    }
+    // Init may already have failed (say, the command is not in the image) and closed
+    // its end: then these writes fail with EPIPE and init's report, read below, says why.
+    bool init_listening = write_without_sigpipe(go.write.get(), &go_byte, 1);
     // While init builds the rootfs: a thread compiles the seccomp filter and this one
     // moves init into its cgroups, which mostly means waiting for an RCU grace period.
     // (No fork or clone follows in berth, so a thread is safe here.)
@@ -535,8 +565,8 @@ int run_container(const RunOptions& options) {
     std::memcpy(start.data(), &instructions, sizeof instructions);
     start.append(reinterpret_cast<const char*>(filter.data()), filter.size() * sizeof(sock_filter));
     // Far below the pipe's capacity (a few hundred instructions), so this never blocks.
-    if (::write(go.write.get(), start.data(), start.size()) != static_cast<ssize_t>(start.size())) {
-        throw_errno("cannot let the container's init start the command", errno);
+    if (init_listening) {
+        init_listening = write_without_sigpipe(go.write.get(), start.data(), start.size());
     }
     go.write.reset();
     UniqueFd master;
@@ -563,6 +593,9 @@ int run_container(const RunOptions& options) {
     if (!message.empty()) {
         init.wait();
         throw Error(message.substr(1), static_cast<ExitStatus>(static_cast<unsigned char>(message[0])));
+    }
+    if (!init_listening) {
+        throw Error("the container's init exited before it could start the command");
     }
 
     if (master) {
