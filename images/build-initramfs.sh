@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds berth's default Linux guest: a gzip'd cpio initramfs holding Debian's static
 # busybox and an /init that
+#   - writes to berth's phase-marker port 0x502 as soon as it starts;
 #   - mounts /proc, /sys and /dev and prints the marker "berth-guest: userspace ready";
 #   - when the kernel command line has berth_run="COMMAND" (the kernel hands such
 #     parameters to init as environment variables), runs COMMAND with sh, prints
@@ -55,10 +56,13 @@ fi
 
 cat >"$root/init" <<'INIT'
 #!/bin/sh
+# First of all, tell berth that user space runs: a write to port 0x502 (1282), berth's
+# phase marker (`berth bench startup` times the kernel's boot up to here).
+/bin/busybox mount -t devtmpfs devtmpfs /dev
+printf '\001' | /bin/busybox dd of=/dev/port bs=1 seek=1282 count=1 2>/dev/null
 /bin/busybox --install -s
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
-mount -t devtmpfs devtmpfs /dev
 # The archive has no /dev/console node, so the kernel started us without stdio:
 # attach it now that devtmpfs provides the console.
 exec </dev/console >/dev/console 2>&1

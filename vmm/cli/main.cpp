@@ -8,9 +8,11 @@
 
 #include "cli/command.hpp"
 #include "common/error.hpp"
+#include "common/phase_clock.hpp"
 #include "version.hpp"
 
 int main(int argc, char** argv) {
+    berth::phase_mark("main");  // `berth bench startup` (BERTH_PHASES only)
     CLI::App app{"berth: run a Linux workload as a KVM virtual machine or as a container"};
     app.name("berth");
     app.set_version_flag("--version", std::string("berth ") + berth::version);

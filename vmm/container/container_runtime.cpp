@@ -25,6 +25,7 @@
 
 #include <fmt/format.h>
 
+#include "common/phase_clock.hpp"
 #include "common/size.hpp"
 #include "common/unique_fd.hpp"
 #include "container/bridge_network.hpp"
@@ -203,6 +204,7 @@ UniqueFd receive_fd(int socket) {
     envp.push_back(nullptr);
     // Last: after this only the system calls the command itself makes are filtered.
     load_seccomp_program(filter);
+    phase_mark("exec");  // `berth bench startup` (BERTH_PHASES only)
     ::execve(command_path.c_str(), argv.data(), envp.data());
     throw_errno(fmt::format("cannot execute {}", command_path), errno);
 }
@@ -246,6 +248,7 @@ UniqueFd receive_fd(int socket) {
             }
             setup_rootfs(image_plan);
         }
+        phase_mark("rootfs");  // pivoted, /proc, /dev and /sys in place
         // The pty comes from the container's own devpts, so that ttyname() works inside.
         if (plan.tty_socket >= 0) {
             tty = PtyPair::open();
@@ -537,6 +540,7 @@ int run_container(const RunOptions& options) {
         container_init(plan);
     }
     InitProcess init(pid);
+    phase_mark("namespaces");
     go.read.reset();
     report.write.reset();
     tty_socket_child.reset();
@@ -555,6 +559,7 @@ int run_container(const RunOptions& options) {
     // (No fork or clone follows in berth, so a thread is safe here.)
     auto compiled = std::async(std::launch::async, compile_seccomp_filter);
     cgroup.add_process(pid);
+    phase_mark("cgroup");
     std::optional<BridgePort> port;
     if (options.net == NetMode::bridge) {
         port = BridgePort::attach(pid);

@@ -19,6 +19,7 @@
 #include "bus/port_io_bus.hpp"
 #include "common/error.hpp"
 #include "common/file.hpp"
+#include "common/phase_clock.hpp"
 #include "common/size.hpp"
 #include "kvm/system.hpp"
 #include "kvm/vcpu.hpp"
@@ -33,6 +34,7 @@
 #include "machine/vm_stop.hpp"
 #include "memory/guest_memory.hpp"
 #include "misc/debug_exit.hpp"
+#include "misc/phase_port.hpp"
 #include "power/acpi_sleep_control.hpp"
 #include "serial/uart_8250.hpp"
 #include "x86/acpi.hpp"
@@ -140,6 +142,11 @@ struct Machine {
     VmStop stop;
     PciDevices* pci = nullptr;  // PCI bus 0 and the virtio devices
     ExitTiming timing;          // --trace and the timed --trace-exits table
+    // `berth bench startup`'s marks (BERTH_PHASES; no-ops otherwise).
+    FirstPhaseMark vcpu_entry{"vcpu_entry"};  // the first KVM_RUN
+    FirstPhaseMark console{"console"};        // the first byte the guest sends to COM1
+    FirstPhaseMark guest_init{"guest_init"};  // the guest's first write to the phase port
+    FirstPhaseMark guest_exit{"guest_exit"};  // the guest's debug-exit write
 };
 
 Error guest_died(const std::string& what, const kvm::Vcpu& vcpu, std::uint32_t index) {
@@ -151,6 +158,7 @@ void run_vcpu(kvm::Vcpu& vcpu, std::uint32_t index, std::size_t run_size, Machin
               ExitStats& stats) {
     kvm_run& run = vcpu.run_state();
     machine.stop.add_vcpu(::pthread_self(), &run);
+    machine.vcpu_entry.mark();
     while (!machine.stop.requested()) {
         if (vcpu.run() == kvm::RunOutcome::interrupted) {
             continue;
@@ -161,6 +169,7 @@ void run_vcpu(kvm::Vcpu& vcpu, std::uint32_t index, std::size_t run_size, Machin
             case KVM_EXIT_IO:
                 dispatch_io(run, run_size, machine.bus, stats);
                 if (const auto status = machine.debug_exit->requested_status()) {
+                    machine.guest_exit.mark();
                     machine.stop.request(*status);
                 }
                 break;
@@ -345,13 +354,18 @@ int run_linux_vm(const LinuxVmOptions& options) {
     // Debian's kernel and the busybox initramfs) would otherwise stay resident for the
     // VM's whole life and count as VMM overhead.
     inputs.reset();
+    phase_mark("vm_ready");
 
     Machine machine;
     machine.timing.timed = options.trace_exits == TraceExits::on || trace != nullptr;
     machine.timing.trace = std::move(trace);
     machine.debug_exit = std::make_shared<devices::DebugExit>();
     auto uart = std::make_shared<devices::Uart8250>(
-        "serial 8250 (COM1)", write_console_byte,
+        "serial 8250 (COM1)",
+        [&machine](std::uint8_t byte) {
+            machine.console.mark();
+            write_console_byte(byte);
+        },
         [&vm](bool level) { vm.set_irq_line(com1_irq, level); });
     machine.bus.attach(com1_base, devices::Uart8250::register_count, uart);
     machine.bus.attach(devices::I8042::base_port, devices::I8042::port_count,
@@ -364,6 +378,8 @@ int run_linux_vm(const LinuxVmOptions& options) {
                        }));
     machine.bus.attach(devices::DebugExit::default_port, devices::DebugExit::register_count,
                        machine.debug_exit);
+    machine.bus.attach(devices::PhasePort::default_port, devices::PhasePort::register_count,
+                       std::make_shared<devices::PhasePort>([&machine] { machine.guest_init.mark(); }));
     PciDevices pci(std::move(disks), options.pci.rng);
     pci.attach(vm, memory, machine.bus);
     machine.pci = &pci;
