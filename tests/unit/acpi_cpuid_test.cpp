@@ -157,7 +157,7 @@ TEST_CASE("the DSDT defines \\_S5_ and describes COM1", "[x86][acpi]") {
     CHECK(contains({0x5b, 0x82}));                                      // DeviceOp
     CHECK(contains({'C', 'O', 'M', '1'}));
     CHECK(contains({'_', 'H', 'I', 'D', 0x0c, 0x41, 0xd0, 0x05, 0x01}));  // EisaId("PNP0501")
-    CHECK(contains({0x47, 0x01, 0xf8, 0x03, 0xf8, 0x03, 0x00, 0x08}));    // IO 0x3f8, 8 ports
+    CHECK(contains({0x47, 0x01, 0xf8, 0x03, 0xf8, 0x03, 0x01, 0x08}));    // IO 0x3f8, 8 ports
     CHECK(contains({0x22, 0x10, 0x00}));                                // IRQ 4
 }
 

@@ -104,7 +104,12 @@ void write_boot_memory(memory::GuestMemory& memory, const BootInputs& inputs,
     memory.write(boot::cmdline_address,
                  std::span(reinterpret_cast<const std::uint8_t*>(cmdline.c_str()),
                            cmdline.size() + 1));
-    const x86::AcpiTables acpi = x86::build_acpi_tables(boot::acpi_tables_address, options.cpus);
+    std::optional<x86::PciHostBridge> pci_bridge;
+    if (options.pci.any()) {
+        pci_bridge = x86::PciHostBridge{pci_window_base, pci_window_size};
+    }
+    const x86::AcpiTables acpi =
+        x86::build_acpi_tables(boot::acpi_tables_address, options.cpus, pci_bridge);
     memory.write(boot::acpi_tables_address, acpi.bytes);
     boot::ZeroPageInputs zero_page{options.memory_size, boot::cmdline_address,
                                    inputs.initrd_place, acpi.rsdp_address};
@@ -303,7 +308,7 @@ std::string linux_cmdline(const LinuxVmOptions& options) {
     std::string cmdline = linux_base_cmdline;
     // With no PCI device the kernel's probe of every bus number is ~33,000 wasted
     // port exits (two per config read): skip it.
-    if (options.pci.disks.empty() && !options.pci.rng) {
+    if (!options.pci.any()) {
         cmdline += " pci=off";
     }
     if (!options.extra_cmdline.empty()) {

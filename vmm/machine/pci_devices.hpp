@@ -25,6 +25,8 @@ inline constexpr std::uint64_t pci_window_size = 0x10000000;
 struct PciDeviceOptions {
     std::vector<devices::virtio::DiskSpec> disks;
     bool rng = false;
+
+    bool any() const { return !disks.empty() || rng; }
 };
 
 class PciDevices {

@@ -1,5 +1,7 @@
 #include "x86/acpi.hpp"
 
+#include "x86/aml.hpp"
+
 #include <cstring>
 #include <numeric>
 #include <string_view>
@@ -69,54 +71,53 @@ private:
     std::vector<std::uint8_t> bytes_;
 };
 
-// AML for COM1 as an ACPI device:
-//   Scope (\_SB) { Device (COM1) {
-//     Name (_HID, EisaId ("PNP0501"))   // 16550A-compatible UART
-//     Name (_UID, 1)
-//     Name (_CRS, ResourceTemplate () { IO (Decode16, 0x3F8, 0x3F8, 0, 8) IRQNoFlags () {4} })
-//   } }
-// A hardware-reduced platform has no legacy PIC, so Linux maps no ISA IRQ on its own:
-// without this description the 8250 driver cannot get IRQ 4, and only the kernel's
-// polled console output gets out while user space writes go nowhere. With it, the
-// kernel's 8250_pnp driver registers GSI 4 (edge, active high) for the port.
-std::vector<std::uint8_t> com1_device_aml() {
-    const std::uint8_t resources[] = {
-        0x47, 0x01, 0xf8, 0x03, 0xf8, 0x03, 0x00, 0x08,  // IO: decode16, min, max, align, length
-        0x22, 0x10, 0x00,                                // IRQ mask: bit 4
-        0x79, 0x00,                                      // end tag
-    };
-    std::vector<std::uint8_t> body = {
-        0x08, '_', 'H', 'I', 'D', 0x0c, 0x41, 0xd0, 0x05, 0x01,  // EisaId("PNP0501")
-        0x08, '_', 'U', 'I', 'D', 0x01,                          // OneOp
-        0x08, '_', 'C', 'R', 'S', 0x11,                          // NameOp, BufferOp
-        static_cast<std::uint8_t>(1 + 2 + sizeof(resources)),   // PkgLength
-        0x0a, static_cast<std::uint8_t>(sizeof(resources)),     // BytePrefix size
-    };
-    body.insert(body.end(), std::begin(resources), std::end(resources));
-    // Every PkgLength here fits one byte (< 64), which keeps the encoding simple.
-    std::vector<std::uint8_t> device = {0x5b, 0x82, static_cast<std::uint8_t>(1 + 4 + body.size()),
-                                        'C', 'O', 'M', '1'};
-    device.insert(device.end(), body.begin(), body.end());
-    std::vector<std::uint8_t> scope = {0x10, static_cast<std::uint8_t>(1 + 4 + device.size()),
-                                       '_', 'S', 'B', '_'};
-    scope.insert(scope.end(), device.begin(), device.end());
-    return scope;
+// COM1 as an ACPI device (PNP0501 with its port range and IRQ 4). A hardware-reduced
+// platform has no legacy PIC, so Linux maps no ISA IRQ on its own: without this
+// description the 8250 driver cannot get IRQ 4, and only the kernel's polled console
+// output gets out while user space writes go nowhere. With it, the kernel's 8250_pnp
+// driver registers GSI 4 (edge, active high) for the port.
+aml::Bytes com1_device() {
+    aml::Bytes resources = aml::io_port(0x3f8, 8);
+    aml::append(resources, aml::irq_no_flags(4));
+    aml::append(resources, aml::end_tag());
+    aml::Bytes body = aml::name("_HID", aml::eisa_id("PNP0501"));  // 16550A-compatible UART
+    aml::append(body, aml::name("_UID", aml::integer(1)));
+    aml::append(body, aml::name("_CRS", aml::buffer(resources)));
+    return aml::device("COM1", body);
 }
 
-std::vector<std::uint8_t> build_dsdt() {
+// PCI bus 0 as an ACPI host bridge (PNP0A03). When ACPI routes interrupts, Linux scans
+// PCI only below the host bridges the DSDT names (it skips the legacy probe of bus 0),
+// and it gives BARs only addresses inside the bridge's windows (_CRS): bus 0, the
+// configuration ports, all other I/O ports, and the memory window berth assigns BARs
+// from. Devices interrupt through MSI-X, so no _PRT (INTx routing) is given.
+aml::Bytes pci_host_bridge(const PciHostBridge& bridge) {
+    aml::Bytes resources = aml::bus_number_range(0, 0);
+    aml::append(resources, aml::io_port(0xcf8, 8));
+    aml::append(resources, aml::io_range(0x0000, 0x0cf7));
+    aml::append(resources, aml::io_range(0x0d00, 0xffff));
+    aml::append(resources,
+                aml::memory_range(static_cast<std::uint32_t>(bridge.window_base),
+                                  static_cast<std::uint32_t>(bridge.window_base + bridge.window_size - 1)));
+    aml::append(resources, aml::end_tag());
+    aml::Bytes body = aml::name("_HID", aml::eisa_id("PNP0A03"));
+    aml::append(body, aml::name("_UID", aml::integer(0)));
+    aml::append(body, aml::name("_SEG", aml::integer(0)));
+    aml::append(body, aml::name("_BBN", aml::integer(0)));
+    aml::append(body, aml::name("_CRS", aml::buffer(resources)));
+    return aml::device("PCI0", body);
+}
+
+std::vector<std::uint8_t> build_dsdt(const std::optional<PciHostBridge>& pci) {
     TableWriter t;
     t.header("DSDT", 2);
-    // AML: Name (_S5_, Package (4) { 5, 5, 0, 0 })
-    const std::uint8_t aml[] = {
-        0x08, '_', 'S', '5', '_',  // NameOp "_S5_"
-        0x12, 0x08, 0x04,          // PackageOp, PkgLength 8, 4 elements
-        0x0a, acpi_s5_sleep_type,  // BytePrefix SLP_TYPa
-        0x0a, acpi_s5_sleep_type,  // BytePrefix SLP_TYPb
-        0x00, 0x00,                // ZeroOp, ZeroOp (reserved)
-    };
-    t.bytes().insert(t.bytes().end(), std::begin(aml), std::end(aml));
-    const auto com1 = com1_device_aml();
-    t.bytes().insert(t.bytes().end(), com1.begin(), com1.end());
+    // Name (_S5_, Package () { SLP_TYPa, SLP_TYPb, reserved, reserved }): soft-off.
+    aml::append(t.bytes(), aml::name("_S5_", aml::package({acpi_s5_sleep_type, acpi_s5_sleep_type, 0, 0})));
+    aml::Bytes devices = com1_device();
+    if (pci) {
+        aml::append(devices, pci_host_bridge(*pci));
+    }
+    aml::append(t.bytes(), aml::scope("_SB_", devices));
     return t.finish_table();
 }
 
@@ -193,7 +194,8 @@ std::uint8_t acpi_checksum(std::span<const std::uint8_t> bytes) {
     return static_cast<std::uint8_t>(0x100 - (sum & 0xff));
 }
 
-AcpiTables build_acpi_tables(std::uint64_t base, std::uint32_t cpu_count) {
+AcpiTables build_acpi_tables(std::uint64_t base, std::uint32_t cpu_count,
+                              const std::optional<PciHostBridge>& pci) {
     AcpiTables tables{};
     auto& out = tables.bytes;
     auto append = [&](const std::vector<std::uint8_t>& table) {
@@ -205,7 +207,7 @@ AcpiTables build_acpi_tables(std::uint64_t base, std::uint32_t cpu_count) {
     constexpr std::size_t rsdp_size = 36;
     out.resize(rsdp_size, 0);  // filled in last, it points at the XSDT
     tables.rsdp_address = base;
-    tables.dsdt_address = append(build_dsdt());
+    tables.dsdt_address = append(build_dsdt(pci));
     tables.fadt_address = append(build_fadt(tables.dsdt_address));
     tables.madt_address = append(build_madt(cpu_count));
     TableWriter xsdt;

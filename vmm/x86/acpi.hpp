@@ -2,11 +2,12 @@
 // The smallest ACPI that a stock Linux needs to count its CPUs and to power off:
 // RSDP -> XSDT -> {FADT -> DSDT, MADT}. The FADT declares a hardware-reduced platform
 // (no PM timer, no SCI, no legacy PIC) whose sleep control register is one I/O port;
-// the DSDT only defines \_S5_ (soft-off). Guest `poweroff` then writes SLP_TYP=5 with
-// SLP_EN to that port and berth ends the VM. The MADT lists one local APIC per vCPU
-// and the in-kernel IOAPIC.
+// the DSDT defines \_S5_ (soft-off), COM1 and, with PCI devices, the PCI host bridge.
+// Guest `poweroff` then writes SLP_TYP=5 with SLP_EN to that port and berth ends the
+// VM. The MADT lists one local APIC per vCPU and the in-kernel IOAPIC.
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -28,8 +29,16 @@ struct AcpiTables {
     std::uint64_t madt_address;
 };
 
-// Builds the tables for a guest of `cpu_count` vCPUs, to live at guest address `base`.
-AcpiTables build_acpi_tables(std::uint64_t base, std::uint32_t cpu_count);
+// PCI bus 0 behind configuration mechanism #1, with BARs in one 32-bit memory window.
+struct PciHostBridge {
+    std::uint64_t window_base;
+    std::uint64_t window_size;
+};
+
+// Builds the tables for a guest of `cpu_count` vCPUs, to live at guest address `base`;
+// with `pci`, the DSDT also describes the PCI host bridge.
+AcpiTables build_acpi_tables(std::uint64_t base, std::uint32_t cpu_count,
+                             const std::optional<PciHostBridge>& pci = std::nullopt);
 
 // The byte that makes `bytes` sum to zero (mod 256) when stored in a zeroed checksum field.
 std::uint8_t acpi_checksum(std::span<const std::uint8_t> bytes);

@@ -1,0 +1,188 @@
+#include "x86/aml.hpp"
+
+#include <cassert>
+#include <stdexcept>
+
+namespace berth::x86::aml {
+
+namespace {
+
+constexpr std::uint8_t zero_op = 0x00;
+constexpr std::uint8_t one_op = 0x01;
+constexpr std::uint8_t name_op = 0x08;
+constexpr std::uint8_t byte_prefix = 0x0a;
+constexpr std::uint8_t word_prefix = 0x0b;
+constexpr std::uint8_t dword_prefix = 0x0c;
+constexpr std::uint8_t qword_prefix = 0x0e;
+constexpr std::uint8_t scope_op = 0x10;
+constexpr std::uint8_t buffer_op = 0x11;
+constexpr std::uint8_t package_op = 0x12;
+constexpr std::uint8_t ext_op_prefix = 0x5b;
+constexpr std::uint8_t device_op = 0x82;
+
+// Address space descriptor fields (ACPI 6.4.3.5): resource types and general flags.
+constexpr std::uint8_t resource_memory = 0;
+constexpr std::uint8_t resource_io = 1;
+constexpr std::uint8_t resource_bus = 2;
+// Producer (bit 0 clear), positive decode, min and max fixed: a bridge's window.
+constexpr std::uint8_t window_flags = 0x0c;
+
+void little_endian(Bytes& out, std::uint64_t value, unsigned width) {
+    for (unsigned i = 0; i < width; ++i) {
+        out.push_back(static_cast<std::uint8_t>(value >> (8 * i)));
+    }
+}
+
+void name_seg(Bytes& out, std::string_view seg) {
+    if (seg.size() != 4) {
+        throw std::logic_error("AML name segments are four characters");
+    }
+    out.insert(out.end(), seg.begin(), seg.end());
+}
+
+// OP PkgLength SEG body, the shape of Device and Scope.
+Bytes named_block(std::initializer_list<std::uint8_t> op, std::string_view seg, const Bytes& body) {
+    Bytes inner;
+    name_seg(inner, seg);
+    append(inner, body);
+    Bytes out(op);
+    append(out, pkg_length(inner.size()));
+    append(out, inner);
+    return out;
+}
+
+}  // namespace
+
+void append(Bytes& head, const Bytes& tail) { head.insert(head.end(), tail.begin(), tail.end()); }
+
+Bytes pkg_length(std::size_t body_size) {
+    if (body_size + 1 < 64) {
+        return {static_cast<std::uint8_t>(body_size + 1)};
+    }
+    for (unsigned extra = 1; extra <= 3; ++extra) {
+        const std::size_t total = body_size + 1 + extra;
+        if (total < (std::size_t{1} << (4 + 8 * extra))) {
+            Bytes out{static_cast<std::uint8_t>((extra << 6) | (total & 0x0f))};
+            little_endian(out, total >> 4, extra);
+            return out;
+        }
+    }
+    throw std::logic_error("AML package longer than 256 MiB");
+}
+
+Bytes integer(std::uint64_t value) {
+    if (value == 0) return {zero_op};
+    if (value == 1) return {one_op};
+    Bytes out;
+    unsigned width = 8;
+    std::uint8_t prefix = qword_prefix;
+    if (value <= 0xff) {
+        width = 1, prefix = byte_prefix;
+    } else if (value <= 0xffff) {
+        width = 2, prefix = word_prefix;
+    } else if (value <= 0xffffffff) {
+        width = 4, prefix = dword_prefix;
+    }
+    out.push_back(prefix);
+    little_endian(out, value, width);
+    return out;
+}
+
+Bytes eisa_id(std::string_view id) {
+    if (id.size() != 7) {
+        throw std::logic_error("EISA IDs are three letters and four hex digits");
+    }
+    auto letter = [&](std::size_t i) { return static_cast<unsigned>(id[i] - '@') & 0x1f; };
+    auto hex = [&](std::size_t i) {
+        const char c = id[i];
+        return static_cast<unsigned>(c <= '9' ? c - '0' : c - 'A' + 10);
+    };
+    const unsigned vendor = (letter(0) << 10) | (letter(1) << 5) | letter(2);
+    return {dword_prefix,
+            static_cast<std::uint8_t>(vendor >> 8),
+            static_cast<std::uint8_t>(vendor & 0xff),
+            static_cast<std::uint8_t>((hex(3) << 4) | hex(4)),
+            static_cast<std::uint8_t>((hex(5) << 4) | hex(6))};
+}
+
+Bytes name(std::string_view seg, const Bytes& value) {
+    Bytes out{name_op};
+    name_seg(out, seg);
+    append(out, value);
+    return out;
+}
+
+Bytes buffer(const Bytes& bytes) {
+    Bytes inner = integer(bytes.size());
+    append(inner, bytes);
+    Bytes out{buffer_op};
+    append(out, pkg_length(inner.size()));
+    append(out, inner);
+    return out;
+}
+
+Bytes device(std::string_view seg, const Bytes& body) {
+    return named_block({ext_op_prefix, device_op}, seg, body);
+}
+
+Bytes scope(std::string_view seg, const Bytes& body) { return named_block({scope_op}, seg, body); }
+
+Bytes package(const std::vector<std::uint64_t>& elements) {
+    assert(elements.size() < 256);
+    Bytes inner{static_cast<std::uint8_t>(elements.size())};
+    for (const auto element : elements) {
+        append(inner, integer(element));
+    }
+    Bytes out{package_op};
+    append(out, pkg_length(inner.size()));
+    append(out, inner);
+    return out;
+}
+
+Bytes io_port(std::uint16_t base, std::uint8_t length) {
+    Bytes out{0x47, 0x01};  // small item "I/O port", 16-bit decode
+    little_endian(out, base, 2);
+    little_endian(out, base, 2);
+    out.push_back(1);  // alignment
+    out.push_back(length);
+    return out;
+}
+
+Bytes irq_no_flags(unsigned irq) {
+    assert(irq < 16);
+    Bytes out{0x22};  // small item "IRQ", 2 bytes: the mask
+    little_endian(out, 1U << irq, 2);
+    return out;
+}
+
+Bytes bus_number_range(std::uint16_t first, std::uint16_t last) {
+    Bytes out{0x88, 13, 0, resource_bus, window_flags, 0};  // Word Address Space, length 13
+    for (const std::uint16_t field : {std::uint16_t{0}, first, last, std::uint16_t{0},
+                                      static_cast<std::uint16_t>(last - first + 1)}) {
+        little_endian(out, field, 2);  // granularity, min, max, translation, length
+    }
+    return out;
+}
+
+Bytes io_range(std::uint16_t first, std::uint16_t last) {
+    constexpr std::uint8_t entire_range = 3;  // the window passes both ISA and non-ISA ports
+    Bytes out{0x88, 13, 0, resource_io, window_flags, entire_range};
+    for (const std::uint16_t field : {std::uint16_t{0}, first, last, std::uint16_t{0},
+                                      static_cast<std::uint16_t>(last - first + 1)}) {
+        little_endian(out, field, 2);
+    }
+    return out;
+}
+
+Bytes memory_range(std::uint32_t first, std::uint32_t last) {
+    constexpr std::uint8_t read_write_non_cacheable = 1;
+    Bytes out{0x87, 23, 0, resource_memory, window_flags, read_write_non_cacheable};
+    for (const std::uint32_t field : {0U, first, last, 0U, last - first + 1}) {
+        little_endian(out, field, 4);
+    }
+    return out;
+}
+
+Bytes end_tag() { return {0x79, 0x00}; }  // checksum 0: "the template is not checksummed"
+
+}  // namespace berth::x86::aml
