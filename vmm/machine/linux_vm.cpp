@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 
 #include "boot/bzimage.hpp"
+#include "boot/ext4_image.hpp"
 #include "boot/linux_layout.hpp"
 #include "boot/zero_page.hpp"
 #include "bus/port_io_bus.hpp"
@@ -75,7 +76,17 @@ BootInputs read_boot_inputs(const LinuxVmOptions& options) {
         throw bad_input(fmt::format("--memory {} bytes is not a multiple of 4 KiB",
                                     options.memory_size));
     }
-    BootInputs inputs{boot::read_bzimage(options.kernel), {}, std::nullopt, linux_cmdline(options)};
+    // --image: the kernel and initrd come out of the disk image's /boot.
+    std::optional<boot::ImageBootFiles> image;
+    if (!options.image.empty()) {
+        image = boot::read_image_boot_files(options.image);
+    }
+    BootInputs inputs{image ? boot::parse_bzimage(std::move(image->kernel),
+                                                  fmt::format("{} in disk image {}",
+                                                              image->kernel_path,
+                                                              options.image.string()))
+                            : boot::read_bzimage(options.kernel),
+                      {}, std::nullopt, linux_cmdline(options)};
     const boot::RamLayout layout = boot::RamLayout::for_size(options.memory_size);
     const std::uint64_t needed = inputs.kernel.runtime_end();
     if (layout.low_size < needed) {
@@ -86,7 +97,12 @@ BootInputs read_boot_inputs(const LinuxVmOptions& options) {
             format_size(((needed >> 20) + 16) << 20)));
     }
     boot::check_cmdline(inputs.kernel, inputs.cmdline);
-    if (options.initrd) {
+    if (image) {
+        inputs.initrd = std::move(image->initrd);
+        inputs.initrd_place = boot::place_initrd(
+            inputs.kernel, options.memory_size, inputs.initrd.size(),
+            fmt::format("{} in disk image {}", image->initrd_path, options.image.string()));
+    } else if (options.initrd) {
         inputs.initrd = read_input_file(*options.initrd, "initrd");
         inputs.initrd_place = boot::place_initrd(inputs.kernel, options.memory_size,
                                                  inputs.initrd.size(), options.initrd->string());
@@ -149,7 +165,10 @@ struct Machine {
     ExitTiming timing;          // --trace and the timed --trace-exits table
     // `berth bench startup`'s marks (BERTH_PHASES; no-ops otherwise).
     FirstPhaseMark vcpu_entry{"vcpu_entry"};  // the first KVM_RUN
-    FirstPhaseMark console{"console"};        // the first byte the guest sends to COM1
+    // The kernel's serial console comes up: its first access to COM1 (with `quiet` it
+    // may have nothing to print for a long while after that).
+    FirstPhaseMark console{"console"};
+    FirstPhaseMark console_output{"console_output"};  // the first byte sent to COM1
     FirstPhaseMark guest_init{"guest_init"};  // the guest's first write to the phase port
     FirstPhaseMark guest_exit{"guest_exit"};  // the guest's debug-exit write
 };
@@ -172,6 +191,9 @@ void run_vcpu(kvm::Vcpu& vcpu, std::uint32_t index, std::size_t run_size, Machin
         stats.count_exit(run.exit_reason);
         switch (run.exit_reason) {
             case KVM_EXIT_IO:
+                if (run.io.port >= com1_base && run.io.port < com1_base + devices::Uart8250::register_count) {
+                    machine.console.mark();
+                }
                 dispatch_io(run, run_size, machine.bus, stats);
                 if (const auto status = machine.debug_exit->requested_status()) {
                     machine.guest_exit.mark();
@@ -324,7 +346,9 @@ int run_linux_vm(const LinuxVmOptions& options) {
     if (!options.trace_file.empty()) {
         // Created before KVM is opened: a bad path is bad input, reported at once.
         trace = ExitTraceWriter::create(
-            options.trace_file, fmt::format("berth linux {}", options.kernel.filename().string()));
+            options.trace_file, fmt::format("berth linux {}", (options.image.empty() ? options.kernel : options.image)
+                                                  .filename()
+                                                  .string()));
     }
     auto disks = PciDevices::open_disks(options.pci);
 
@@ -368,7 +392,7 @@ int run_linux_vm(const LinuxVmOptions& options) {
     auto uart = std::make_shared<devices::Uart8250>(
         "serial 8250 (COM1)",
         [&machine](std::uint8_t byte) {
-            machine.console.mark();
+            machine.console_output.mark();
             write_console_byte(byte);
         },
         [&vm](bool level) { vm.set_irq_line(com1_irq, level); });
