@@ -67,5 +67,9 @@ source "$(dirname "$0")/lesson-tests.sh"
 # shellcheck source=linux-tests.sh
 source "$(dirname "$0")/linux-tests.sh"
 
+# --- virtio-pci devices in a Linux guest ---------------------------------------------
+# shellcheck source=virtio-tests.sh
+source "$(dirname "$0")/virtio-tests.sh"
+
 echo "1..$n"
 exit $((failed > 0))

@@ -13,6 +13,7 @@ if [[ -z $kernel || ! -r $kernel || -z $initramfs || ! -r $initramfs ]]; then
     done
     return 0 2>/dev/null || exit 0
 fi
+linux_guest_ready=1
 
 # boot_linux CPUS RUN [ARGS...]: runs COMMAND RUN in the guest; output in $scratch/out.
 boot_linux() {
