@@ -106,6 +106,29 @@ expect_bad_input "missing disk" "--disk .*no-such.img: cannot open" -- vm run --
 expect_bad_input "zero-length disk" "--disk .*empty.img: the image is 0 bytes" -- vm run --kernel "$scratch/vmlinuz" --disk "$scratch/empty.img"
 expect_bad_input "disk option" "unknown option 'rx'" -- vm run --kernel "$scratch/vmlinuz" --disk "$scratch/disk.img,rx"
 expect_bad_input "disk is a directory" "--disk .*dir.bin" -- vm run --kernel "$scratch/vmlinuz" --disk "$scratch/dir.bin,ro"
+# Disk images (--image): berth reads /boot out of the ext4 file system before KVM.
+mke2fs=$(PATH=$PATH:/usr/sbin:/sbin command -v mke2fs)
+# make_ext4 IMAGE TREE: an 8 MiB ext4 image of directory TREE.
+make_ext4() { "$mke2fs" -q -F -t ext4 -d "$2" "$1" 8M >/dev/null 2>&1; }
+mkdir -p "$scratch/tree-nokernel/etc" "$scratch/tree-noinitrd/boot"
+echo guest >"$scratch/tree-nokernel/etc/hostname"
+cp "$scratch/vmlinuz" "$scratch/tree-noinitrd/boot/vmlinuz-6.1.0-18-amd64"
+make_ext4 "$scratch/nokernel.img" "$scratch/tree-nokernel"
+make_ext4 "$scratch/noinitrd.img" "$scratch/tree-noinitrd"
+cp "$scratch/nokernel.img" "$scratch/badmagic.img"
+printf '\0\0' | dd of="$scratch/badmagic.img" bs=1 seek=1080 conv=notrunc status=none
+cp "$scratch/nokernel.img" "$scratch/badsuper.img"
+printf '\036' | dd of="$scratch/badsuper.img" bs=1 seek=1048 conv=notrunc status=none
+expect_bad_input "missing image" "cannot open disk image .*no-such.img" -- vm run --image "$scratch/no-such.img"
+expect_bad_input "unreadable image" "cannot open disk image" -- vm run --image "$unreadable"
+expect_bad_input "zero-length image" "disk image .*empty.img is empty" -- vm run --image "$scratch/empty.img"
+expect_bad_input "image not ext4" "disk image .*not-a-kernel is not an ext2/3/4 file system" -- vm run --image "$scratch/not-a-kernel"
+expect_bad_input "image superblock magic overwritten" "badmagic.img is not an ext2/3/4" -- vm run --image "$scratch/badmagic.img"
+expect_bad_input "image superblock corrupt" "badsuper.img has a corrupt ext4 file system.*e2fsck" -- vm run --image "$scratch/badsuper.img"
+expect_bad_input "image without a kernel" "nokernel.img has no kernel" -- vm run --image "$scratch/nokernel.img"
+expect_bad_input "image kernel without initrd" "noinitrd.img has kernel /boot/vmlinuz-6.1.0-18-amd64 but no initrd" -- vm run --image "$scratch/noinitrd.img"
+expect_bad_input "image with kernel" "--kernel excludes --image" -- vm run --image "$scratch/noinitrd.img" --kernel "$scratch/vmlinuz"
+expect_bad_input "disk without a Linux guest" "--disk: needs --kernel or --image" -- vm run --firmware "$HELLO" --disk "$scratch/disk.img"
 : "$unreadable_note"
 # The plan goes last so that adding a case cannot leave a stale count.
 echo "1..$n"

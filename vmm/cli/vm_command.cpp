@@ -19,6 +19,7 @@ void add_vm_command(CLI::App& app, Action& action) {
         std::string firmware;
         std::string kernel;
         std::string initrd;
+        std::string image;
         std::string cmdline;
         std::uint32_t cpus = 1;
         std::string memory;  // empty: the machine's default
@@ -26,6 +27,7 @@ void add_vm_command(CLI::App& app, Action& action) {
         std::string trace;  // exit trace file; empty: none
         std::vector<std::string> disks;
         bool rng = false;
+        std::string console = "ttyS0";
     };
     auto flags = std::make_shared<RunFlags>();
 
@@ -36,18 +38,27 @@ void add_vm_command(CLI::App& app, Action& action) {
     auto* kernel = run->add_option("--kernel", flags->kernel,
                                    "Linux x86-64 bzImage to boot, e.g. /boot/vmlinuz-*");
     kernel->excludes(firmware);
-    run->add_option("--initrd", flags->initrd, "Initial RAM disk (cpio archive) for --kernel")
-        ->needs(kernel);
-    run->add_option("--cmdline", flags->cmdline,
+    auto* initrd = run->add_option("--initrd", flags->initrd,
+                                   "Initial RAM disk (cpio archive) for --kernel")
+                       ->needs(kernel);
+    auto* image = run->add_option(
+        "--image", flags->image,
+        std::string("Raw ext4 disk image to boot (e.g. from `berth image build debian`): its "
+                    "/boot kernel and initrd, the image as the first disk (/dev/vda), \"") +
+            machine::linux_image_root_cmdline + "\"");
+    image->excludes(firmware)->excludes(kernel)->excludes(initrd);
+    auto* cmdline = run->add_option("--cmdline", flags->cmdline,
                     std::string("Kernel parameters, appended to \"") +
-                        machine::linux_base_cmdline + "\"")
-        ->needs(kernel);
-    run->add_option("--cpus", flags->cpus, "vCPUs for --kernel (default 1)")->needs(kernel);
-    run->add_option("--disk", flags->disks,
+                        machine::linux_base_cmdline + "\"");
+    auto* cpus = run->add_option("--cpus", flags->cpus, "vCPUs for --kernel or --image (default 1)");
+    auto* disk = run->add_option("--disk", flags->disks,
                     "Raw disk image as a virtio-blk disk (/dev/vda, vdb, ...); PATH,ro for "
-                    "read-only; repeatable")
-        ->needs(kernel);
-    run->add_flag("--rng", flags->rng, "Give the guest a virtio-rng entropy device")->needs(kernel);
+                    "read-only; repeatable");
+    auto* rng = run->add_flag("--rng", flags->rng, "Give the guest a virtio-rng entropy device");
+    auto* console = run->add_option("--console", flags->console,
+                                    "The guest's console: ttyS0 (the COM1 serial port, default) or "
+                                    "hvc0 (a virtio-console, faster: no exit per byte)")
+                        ->check(CLI::IsMember({"ttyS0", "hvc0"}));
     run->add_option("--memory", flags->memory,
                     "Guest RAM, e.g. 64M or 1G (default 256M with --kernel, 16M with --firmware)");
     run->add_flag("--trace-exits", flags->trace_exits,
@@ -56,22 +67,40 @@ void add_vm_command(CLI::App& app, Action& action) {
                     "Write every VM exit to FILE as Chrome trace-event JSON (open it in "
                     "ui.perfetto.dev or chrome://tracing)")
         ->type_name("FILE");
-    run->callback([flags, &action] {
+    // These work with --kernel or --image, which CLI11's needs() cannot say.
+    const std::vector<CLI::Option*> linux_only{cmdline, cpus, disk, rng, console};
+    run->callback([flags, linux_only, &action] {
+        if (flags->kernel.empty() && flags->image.empty()) {
+            for (const auto* option : linux_only) {
+                if (option->count() > 0) {
+                    throw CLI::ValidationError(option->get_name(),
+                                               "needs --kernel or --image (a Linux guest)");
+                }
+            }
+        }
         action = [flags] {
             const auto trace =
                 flags->trace_exits ? machine::TraceExits::on : machine::TraceExits::off;
-            if (!flags->kernel.empty()) {
+            if (!flags->kernel.empty() || !flags->image.empty()) {
                 machine::LinuxVmOptions options;
                 options.kernel = flags->kernel;
                 if (!flags->initrd.empty()) {
                     options.initrd = flags->initrd;
                 }
                 options.extra_cmdline = flags->cmdline;
+                if (!flags->image.empty()) {
+                    // The image is /dev/vda: the first disk, before any --disk.
+                    options.image = flags->image;
+                    options.pci.disks.push_back(devices::virtio::DiskSpec{flags->image});
+                    options.extra_cmdline = std::string(machine::linux_image_root_cmdline) +
+                                            (flags->cmdline.empty() ? "" : " " + flags->cmdline);
+                }
                 options.cpus = flags->cpus;
                 for (const auto& disk : flags->disks) {
                     options.pci.disks.push_back(devices::virtio::DiskSpec::parse(disk));
                 }
                 options.pci.rng = flags->rng;
+                options.pci.console = flags->console == "hvc0";
                 if (!flags->memory.empty()) {
                     options.memory_size = parse_size(flags->memory, "--memory");
                 }
@@ -80,8 +109,9 @@ void add_vm_command(CLI::App& app, Action& action) {
                 return machine::run_linux_vm(options);
             }
             if (flags->firmware.empty()) {
-                throw bad_input("vm run needs a guest: --kernel FILE (a Linux bzImage) or "
-                                "--firmware FILE (a flat real-mode binary)");
+                throw bad_input("vm run needs a guest: --kernel FILE (a Linux bzImage), --image "
+                                "FILE (an ext4 disk image with /boot) or --firmware FILE (a "
+                                "flat real-mode binary)");
             }
             machine::FirmwareVmOptions options;
             options.firmware = flags->firmware;
