@@ -129,6 +129,25 @@ expect_bad_input "image without a kernel" "nokernel.img has no kernel" -- vm run
 expect_bad_input "image kernel without initrd" "noinitrd.img has kernel /boot/vmlinuz-6.1.0-18-amd64 but no initrd" -- vm run --image "$scratch/noinitrd.img"
 expect_bad_input "image with kernel" "--kernel excludes --image" -- vm run --image "$scratch/noinitrd.img" --kernel "$scratch/vmlinuz"
 expect_bad_input "disk without a Linux guest" "--disk: needs --kernel or --image" -- vm run --firmware "$HELLO" --disk "$scratch/disk.img"
+# berth bench startup: checked before anything is started (no KVM, no rig, no container).
+mkdir -p "$scratch/cpio/bin"
+echo '#!/bin/sh' >"$scratch/cpio/init"
+ln -s busybox "$scratch/cpio/bin/sh"
+(cd "$scratch/cpio" && find . | cpio -o -H newc --quiet >"$scratch/no-berth-init.cpio")
+echo 'sh -c "$berth_run"' >>"$scratch/cpio/init"
+(cd "$scratch/cpio" && find . | cpio -o -H newc --quiet >"$scratch/berth-init.cpio")
+head -c 4096 /dev/zero >"$scratch/fake.ext4"
+printf '\x53\xef' | dd of="$scratch/fake.ext4" bs=1 seek=1080 conv=notrunc status=none
+expect_bad_input "bench: --runs 0" "--runs 0: give at least 1" -- bench startup --runs 0
+expect_bad_input "bench: unwritable --json" "--json '.*no-such-dir/out.json' cannot be written" -- bench startup --runs 1 --kernel "$scratch/vmlinuz" --json "$scratch/no-such-dir/out.json"
+expect_bad_input "bench: --svg is a directory" "--svg '.*dir.bin' cannot be written" -- bench startup --runs 1 --kernel "$scratch/vmlinuz" --svg "$scratch/dir.bin"
+expect_bad_input "bench: ext4 image cannot serve both modes" "is an ext4 disk image, which cannot serve both modes" -- bench startup --kernel "$scratch/vmlinuz" --image "$scratch/fake.ext4"
+expect_bad_input "bench: image is no initramfs" "is not an initramfs .* cannot serve both modes" -- bench startup --kernel "$scratch/vmlinuz" --image "$scratch/not-a-kernel"
+expect_bad_input "bench: initramfs without berth's /init" "cannot serve as the VM: its /init does not run berth_run" -- bench startup --kernel "$scratch/vmlinuz" --image "$scratch/no-berth-init.cpio"
+expect_bad_input "bench: kernel not a bzImage" "not-a-kernel is not a bzImage" -- bench startup --kernel "$scratch/not-a-kernel"
+expect_bad_input "bench: --initrd without --rootfs" "--initrd requires --rootfs" -- bench startup --initrd "$scratch/no-berth-init.cpio"
+expect_bad_input "bench: rootfs without /bin/sh" "--rootfs '.*dir.bin' has no /bin/sh" -- bench startup --kernel "$scratch/vmlinuz" --initrd "$scratch/berth-init.cpio" --rootfs "$scratch/dir.bin"
+expect_bad_input "bench: --peers" "--peers: some" -- bench startup --peers some
 : "$unreadable_note"
 # The plan goes last so that adding a case cannot leave a stale count.
 echo "1..$n"
