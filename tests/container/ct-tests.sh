@@ -170,6 +170,32 @@ else
     pass "# SKIP --image: no mkfs.ext4"; pass "# SKIP --image unchanged"; pass "# SKIP --image bad command"
 fi
 
+# Init that finds bad input early (here: the ext4 magic passes berth's check, the mount
+# inside init fails at once) races berth's own setup of it (cgroups, veth into init's
+# net namespace). Init's one-line report and status 2 must win, never a runtime error
+# from that setup (ESRCH once init's namespaces are gone). Before the fix 4 parallel
+# loops hit the race in about a third of the runs; 40 runs make missing it unlikely.
+fake="$scratch/fake-ext4.img"
+truncate -s 1M "$fake"
+printf '\123\357' | dd of="$fake" bs=1 seek=1080 conv=notrunc status=none
+for worker in 1 2 3 4; do
+    for i in $(seq 1 10); do
+        st=0
+        timeout 20 "$BERTH" ct run --image "$fake" --net bridge --memory 64M --pids 64 --cpus 0.5 -- true \
+            >/dev/null 2>"$scratch/race-$worker-$i" </dev/null || st=$?
+        echo "$st $(wc -l <"$scratch/race-$worker-$i")"
+    done >"$scratch/race-$worker" &
+done
+wait
+if [[ $(cat "$scratch"/race-[1-4] | sort | uniq -c | tr -s ' ') == " 40 2 1" ]]; then
+    pass "init failing early during berth's setup: its bad-input line and status 2, 40 of 40 runs"
+else
+    fail "init failing early during berth's setup: its bad-input line and status 2, 40 of 40 runs"
+    cat "$scratch"/race-[1-4] | sort | uniq -c | sed 's/^/#   status lines: /'
+    cat "$scratch"/race-*-* | sort | uniq -c | head -5 | sed 's/^/#   /'
+fi
+rm -f "$scratch"/race-*
+
 # --- nothing left behind
 snapshot() {
     {

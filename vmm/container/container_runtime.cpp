@@ -105,6 +105,7 @@ struct ChildPlan {
     int go_read = -1;
     int report_write = -1;  // a failure before exec is written here: status byte, message
     int tty_socket = -1;  // with -t: init sends the pty master to berth here
+    int go_write = -1;    // berth's end of the go pipe: init closes its copy, or never sees EOF
 };
 
 [[noreturn]] void report_and_exit(int fd, ExitStatus status, const std::string& message) {
@@ -112,6 +113,21 @@ struct ChildPlan {
     packet += message;
     [[maybe_unused]] const auto written = ::write(fd, packet.data(), packet.size());
     ::_exit(static_cast<int>(status));
+}
+
+// Init failing before berth has set it up (cgroups, veth) first lets berth finish: it
+// reads the start pipe to its end (berth closes it once done) and only then exits. Were
+// init gone earlier, its namespaces would be too, berth's setup would fail (ESRCH on the
+// veth, say) and that runtime error would hide init's own report.
+[[noreturn]] void report_after_setup_and_exit(int go_read, int report_write, ExitStatus status,
+                                              const std::string& message) {
+    if (go_read >= 0) {
+        char rest[256];
+        ssize_t length;
+        while ((length = ::read(go_read, rest, sizeof rest)) > 0 || (length < 0 && errno == EINTR)) {
+        }
+    }
+    report_and_exit(report_write, status, message);
 }
 
 ExitStatus child_status(const Error& error) {
@@ -220,12 +236,14 @@ UniqueFd receive_fd(int socket) {
             done += static_cast<std::size_t>(length);
         }
     };
+    ::close(plan.go_write);
     char go = 0;
     read_exactly(&go, 1);
     // Not dumpable: the container's processes cannot ptrace us or open /proc/1/exe (the
     // berth binary on the host). Set after "go": rootless berth needed /proc/PID writable.
     ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     pid_t command = -1;
+    int go_read = plan.go_read;  // -1 once berth has finished setting us up
     std::string command_path = plan.command_path;
     std::optional<PtyPair> tty;
     std::vector<sock_filter> filter;
@@ -261,7 +279,8 @@ UniqueFd receive_fd(int socket) {
         read_exactly(&length, sizeof length);
         filter.resize(length);
         read_exactly(filter.data(), length * sizeof(sock_filter));
-        ::close(plan.go_read);
+        ::close(go_read);
+        go_read = -1;
         // Now that berth has put us in our cgroups, make them our cgroup root.
         if (::unshare(CLONE_NEWCGROUP) != 0) {
             throw_errno("cannot create a cgroup namespace", errno);
@@ -281,9 +300,9 @@ UniqueFd receive_fd(int socket) {
             }
         }
     } catch (const Error& e) {
-        report_and_exit(plan.report_write, child_status(e), e.what());
+        report_after_setup_and_exit(go_read, plan.report_write, child_status(e), e.what());
     } catch (const std::exception& e) {
-        report_and_exit(plan.report_write, runtime_failure, e.what());
+        report_after_setup_and_exit(go_read, plan.report_write, runtime_failure, e.what());
     }
     ::close(plan.report_write);
     tty.reset();
@@ -522,7 +541,8 @@ int run_container(const RunOptions& options) {
                    loop ? loop->path() : std::string(),
                    go.read.get(),
                    report.write.get(),
-                   tty_socket_child.get()};
+                   tty_socket_child.get(),
+                   go.write.get()};
 
     std::uint64_t flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC;
     if (options.net != NetMode::host) {
@@ -545,59 +565,79 @@ int run_container(const RunOptions& options) {
     report.write.reset();
     tty_socket_child.reset();
 
-    if (rootless) {
-        write_proc_file(pid, "setgroups", "deny");
-        write_proc_file(pid, "uid_map", fmt::format("0 {} 1", ::geteuid()));
-        write_proc_file(pid, "gid_map", fmt::format("0 {} 1", ::getegid()));
-    }
-    const char go_byte = 1;
-    // Init may already have failed (say, the command is not in the image) and closed
-    // its end: then these writes fail with EPIPE and init's report, read below, says why.
-    bool init_listening = write_without_sigpipe(go.write.get(), &go_byte, 1);
-    // While init builds the rootfs: a thread compiles the seccomp filter and this one
-    // moves init into its cgroups, which mostly means waiting for an RCU grace period.
-    // (No fork or clone follows in berth, so a thread is safe here.)
-    auto compiled = std::async(std::launch::async, compile_seccomp_filter);
-    cgroup.add_process(pid);
-    phase_mark("cgroup");
-    std::optional<BridgePort> port;
-    if (options.net == NetMode::bridge) {
-        port = BridgePort::attach(pid);
-    }
-    const std::vector<sock_filter> filter = compiled.get();
-    std::string start(sizeof(std::uint32_t), '\0');
-    const auto instructions = static_cast<std::uint32_t>(filter.size());
-    std::memcpy(start.data(), &instructions, sizeof instructions);
-    start.append(reinterpret_cast<const char*>(filter.data()), filter.size() * sizeof(sock_filter));
-    // Far below the pipe's capacity (a few hundred instructions), so this never blocks.
-    if (init_listening) {
-        init_listening = write_without_sigpipe(go.write.get(), start.data(), start.size());
-    }
-    go.write.reset();
-    UniqueFd master;
-    if (tty_socket) {
-        master = receive_fd(tty_socket.get());  // invalid when init failed first
-        if (master) {
-            copy_window_size(0, master.get());
-        }
-    }
-
     // Until exec, the report pipe is open; a failure arrives as status byte + message.
-    std::string message;
-    char buffer[512];
-    ssize_t length;
-    while ((length = ::read(report.read.get(), buffer, sizeof buffer)) != 0) {
-        if (length < 0) {
-            if (errno == EINTR) {
-                continue;
+    // Empty once every writer (init, the command before exec) has closed it silently.
+    const auto read_report = [&report]() {
+        std::string message;
+        char buffer[512];
+        ssize_t length;
+        while ((length = ::read(report.read.get(), buffer, sizeof buffer)) != 0) {
+            if (length < 0) {
+                if (errno == EINTR) {
+                    continue;
+                }
+                break;
             }
-            break;
+            message.append(buffer, static_cast<std::size_t>(length));
         }
-        message.append(buffer, static_cast<std::size_t>(length));
-    }
-    if (!message.empty()) {
+        return message;
+    };
+    const auto throw_init_error = [&init](const std::string& message) {
         init.wait();
         throw Error(message.substr(1), static_cast<ExitStatus>(static_cast<unsigned char>(message[0])));
+    };
+
+    bool init_listening = false;
+    std::optional<BridgePort> port;
+    UniqueFd master;
+    try {
+        if (rootless) {
+            write_proc_file(pid, "setgroups", "deny");
+            write_proc_file(pid, "uid_map", fmt::format("0 {} 1", ::geteuid()));
+            write_proc_file(pid, "gid_map", fmt::format("0 {} 1", ::getegid()));
+        }
+        const char go_byte = 1;
+        // Init waits for us to close this pipe even when it fails, so these writes see EPIPE
+        // only when init was killed: then init's report, read below, says what there is.
+        init_listening = write_without_sigpipe(go.write.get(), &go_byte, 1);
+        // While init builds the rootfs: a thread compiles the seccomp filter and this one
+        // moves init into its cgroups, which mostly means waiting for an RCU grace period.
+        // (No fork or clone follows in berth, so a thread is safe here.)
+        auto compiled = std::async(std::launch::async, compile_seccomp_filter);
+        cgroup.add_process(pid);
+        phase_mark("cgroup");
+        if (options.net == NetMode::bridge) {
+            port = BridgePort::attach(pid);
+        }
+        const std::vector<sock_filter> filter = compiled.get();
+        std::string start(sizeof(std::uint32_t), '\0');
+        const auto instructions = static_cast<std::uint32_t>(filter.size());
+        std::memcpy(start.data(), &instructions, sizeof instructions);
+        start.append(reinterpret_cast<const char*>(filter.data()), filter.size() * sizeof(sock_filter));
+        // Far below the pipe's capacity (a few hundred instructions), so this never blocks.
+        if (init_listening) {
+            init_listening = write_without_sigpipe(go.write.get(), start.data(), start.size());
+        }
+        go.write.reset();
+        if (tty_socket) {
+            master = receive_fd(tty_socket.get());  // invalid when init failed first
+            if (master) {
+                copy_window_size(0, master.get());
+            }
+        }
+    } catch (const Error&) {
+        // Our setup failed. If init failed too, its report names the cause (our failure may
+        // only be a consequence, e.g. ESRCH once init's namespaces are gone), so it wins.
+        // Closing the start pipe lets an init that is still waiting for us exit.
+        go.write.reset();
+        if (const std::string message = read_report(); !message.empty()) {
+            throw_init_error(message);
+        }
+        throw;
+    }
+
+    if (const std::string message = read_report(); !message.empty()) {
+        throw_init_error(message);
     }
     if (!init_listening) {
         throw Error("the container's init exited before it could start the command");
