@@ -7,6 +7,9 @@
 #     parameters to init as environment variables), runs COMMAND with sh, prints
 #     "berth-guest: exit STATUS", writes STATUS to the debug-exit port 0x501 (berth
 #     then exits with it) and powers off;
+#   - when the kernel command line has root=DEVICE (berth vm run --image, or --disk
+#     with --cmdline root=/dev/vda), mounts DEVICE (ro, or rw with `rw`) and
+#     switch_roots to its /sbin/init, which then owns berth_run and the console;
 #   - otherwise starts busybox init, which keeps a shell on the console; `poweroff`
 #     in it ends the VM with status 0.
 # Usage: build-initramfs.sh OUTPUT [BUSYBOX]
@@ -28,6 +31,8 @@ ln -s busybox "$root/bin/sh"
 # The Debian kernel's virtio drivers are modules: copy virtio_pci, virtio_blk,
 # virtio-rng and virtio_console with their dependencies (from modules.dep, in load
 # order, decompressed) to /lib/modules/berth; /init loads them (see load-order).
+# ext4 is a module too, and it needs the crc32c crypto driver, which it asks for by
+# name at mount time (no modprobe here): crc32c_generic goes in explicitly.
 # BERTH_MODULES_DIR picks the tree (default: the newest in /lib/modules).
 modules_dir=${BERTH_MODULES_DIR:-$(ls -d /lib/modules/*/ 2>/dev/null | sort -V | tail -n 1)}
 mkdir -p "$root/lib/modules/berth"
@@ -48,7 +53,7 @@ if [[ -n $modules_dir && -f $modules_dir/modules.dep ]]; then
         esac
         echo "$base" >>"$root/lib/modules/berth/load-order"
     }
-    for name in virtio_pci virtio_blk virtio-rng virtio_console; do
+    for name in virtio_pci virtio_blk virtio-rng virtio_console crc32c_generic ext4; do
         rel=$(awk -F: -v n="$name" '{ m = $1; sub(".*/", "", m); sub("\\.ko.*", "", m); if (m == n) { print $1; exit } }' "$modules_dir/modules.dep")
         [[ -n $rel ]] && add_module "$rel"
     done
@@ -63,16 +68,55 @@ printf '\001' | /bin/busybox dd of=/dev/port bs=1 seek=1282 count=1 2>/dev/null
 /bin/busybox --install -s
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
-# The archive has no /dev/console node, so the kernel started us without stdio:
-# attach it now that devtmpfs provides the console.
-exec </dev/console >/dev/console 2>&1
-# virtio drivers (built in or absent: insmod fails quietly and we go on).
+# virtio drivers (built in or absent: insmod fails quietly and we go on). Loaded
+# before the console is opened: with console=hvc0 the console IS virtio_console.
 if [ -f /lib/modules/berth/load-order ]; then
     while read -r module; do
         insmod "/lib/modules/berth/$module" 2>/dev/null
     done </lib/modules/berth/load-order
 fi
+# The archive has no /dev/console node, so the kernel started us without stdio:
+# attach it now that devtmpfs provides the console.
+exec </dev/console >/dev/console 2>&1
 export PATH=/bin:/sbin:/usr/bin:/usr/sbin HOME=/root
+# root=DEVICE: the guest's root is a disk. Quoted values (berth_run="...") are
+# dropped before splitting, so words inside them are not taken for parameters.
+root_dev=
+root_mode=ro
+root_type=
+for arg in $(sed 's/"[^"]*"//g' /proc/cmdline); do
+    case $arg in
+        root=*) root_dev=${arg#root=} ;;
+        rootfstype=*) root_type=${arg#rootfstype=} ;;
+        rw) root_mode=rw ;;
+        ro) root_mode=ro ;;
+    esac
+done
+if [ -n "$root_dev" ]; then
+    device=$root_dev
+    tries=0
+    # The disk's driver probed it during insmod; give udev-less devtmpfs a moment.
+    while :; do
+        case $root_dev in
+            LABEL=* | UUID=*) device=$(findfs "$root_dev" 2>/dev/null) ;;
+        esac
+        [ -n "$device" ] && [ -b "$device" ] && break
+        tries=$((tries + 1))
+        [ $tries -ge 50 ] && break
+        sleep 0.1
+    done
+    mkdir -p /newroot
+    if [ -n "$device" ] && [ -b "$device" ] &&
+        mount -o "$root_mode" ${root_type:+-t "$root_type"} "$device" /newroot; then
+        for fs in dev proc sys; do
+            mkdir -p "/newroot/$fs" 2>/dev/null
+            mount --move "/$fs" "/newroot/$fs" 2>/dev/null || umount "/$fs"
+        done
+        echo "berth-guest: root $root_dev ($device, $root_mode) mounted"
+        exec switch_root /newroot /sbin/init
+    fi
+    echo "berth-guest: cannot mount root $root_dev; staying in the initramfs"
+fi
 echo "berth-guest: userspace ready"
 if [ -n "${berth_run:-}" ]; then
     sh -c "$berth_run"

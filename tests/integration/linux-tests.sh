@@ -85,29 +85,34 @@ else
     not_ok "guest reboot ends berth with status 0 (status $status)"
 fi
 
-# The console is interactive: type into berth's stdin once the shell prompt shows.
-# The command's output differs from its echo, so only the shell can produce it.
-fifo=$scratch/console-in
-mkfifo "$fifo"
-status=0
-(timeout 150 "$BERTH" vm run --kernel "$kernel" --initrd "$initramfs" --cmdline quiet \
-    <"$fifo" >"$scratch/out" 2>"$scratch/err"; echo $? >"$scratch/console-status") &
-console_pid=$!
-exec 7>"$fifo"
-for ((i = 0; i < 1200; ++i)); do
-    grep -qF 'berth# ' "$scratch/out" 2>/dev/null && break
-    [[ -s $scratch/console-status ]] && break
-    sleep 0.1
-done
-printf 'echo berth-$((6 * 7))-ok\n' >&7
-for ((i = 0; i < 300; ++i)); do
-    grep -qF 'berth-42-ok' "$scratch/out" && break
-    sleep 0.1
-done
-printf 'poweroff\n' >&7
-wait "$console_pid"
-exec 7>&-
-status=$(cat "$scratch/console-status" 2>/dev/null || echo none)
+# type_at_console [ARGS...]: boots the default guest (its shell on the console) with
+# ARGS, types a command once the prompt shows, then `poweroff`. The command's output
+# differs from its echo, so only the guest shell can produce it. Status in $status.
+type_at_console() {
+    local fifo=$scratch/console-in console_pid i
+    rm -f "$fifo" "$scratch/console-status"
+    mkfifo "$fifo"
+    (timeout 150 "$BERTH" vm run --kernel "$kernel" --initrd "$initramfs" --cmdline quiet "$@" \
+        <"$fifo" >"$scratch/out" 2>"$scratch/err"; echo $? >"$scratch/console-status") &
+    console_pid=$!
+    exec 7>"$fifo"
+    for ((i = 0; i < 1200; ++i)); do
+        grep -qF 'berth# ' "$scratch/out" 2>/dev/null && break
+        [[ -s $scratch/console-status ]] && break
+        sleep 0.1
+    done
+    printf 'echo berth-$((6 * 7))-ok\n' >&7
+    for ((i = 0; i < 300; ++i)); do
+        grep -qF 'berth-42-ok' "$scratch/out" && break
+        sleep 0.1
+    done
+    printf 'poweroff\n' >&7
+    wait "$console_pid"
+    exec 7>&-
+    status=$(cat "$scratch/console-status" 2>/dev/null || echo none)
+}
+
+type_at_console
 if grep -qF 'berth-42-ok' "$scratch/out"; then
     ok "the serial console is interactive (typed command runs in the guest shell)"
 else

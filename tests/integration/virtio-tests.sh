@@ -2,7 +2,7 @@
 # (uses its ok/not_ok/$scratch, and boot_linux/has/$marker from linux-tests.sh).
 # One boot with four devices checks reading, writing, read-only disks and the rng;
 # a second one checks that data the guest flushed survives kill -9 of berth.
-virtio_tests=6
+virtio_tests=9
 if [[ -z ${linux_guest_ready:-} ]]; then
     for ((i = 0; i < virtio_tests; ++i)); do
         n=$((n + 1)); echo "ok $n - # SKIP no Debian kernel in /boot or no initramfs (busybox-static)"
@@ -88,4 +88,23 @@ if has flushed-ok && [[ $status -eq 137 ]] && cmp -s "$scratch/durable.want" "$s
     ok "data the guest flushed is in the disk file after kill -9 of berth"
 else
     not_ok "data the guest flushed is in the disk file after kill -9 of berth (status $status)"
+fi
+
+# --console hvc0: the virtio-console is the guest's console, both ways.
+boot_linux 1 'echo active=$(cat /sys/class/tty/console/active); exit 5' --console hvc0
+if [[ $status -eq 5 ]] && has "active=hvc0" && has "berth-guest: exit 5"; then
+    ok "--console hvc0: user space writes to hvc0 and its output reaches berth's stdout"
+else
+    not_ok "--console hvc0: user space writes to hvc0 and its output reaches berth's stdout (status $status)"
+fi
+type_at_console --console hvc0
+if grep -qF 'berth-42-ok' "$scratch/out"; then
+    ok "--console hvc0 is interactive (typed command runs in the guest shell)"
+else
+    not_ok "--console hvc0 is interactive (typed command runs in the guest shell)"
+fi
+if [[ $status == 0 ]]; then
+    ok "poweroff typed at the hvc0 shell ends berth with status 0"
+else
+    not_ok "poweroff typed at the hvc0 shell ends berth with status 0 (status $status)"
 fi

@@ -65,8 +65,8 @@ RawTerminal::~RawTerminal() {
     }
 }
 
-ConsoleInput::ConsoleInput(int fd, devices::Uart8250& uart, EscapeHandler on_escape)
-    : fd_(fd), uart_(uart), on_escape_(std::move(on_escape)),
+ConsoleInput::ConsoleInput(int fd, Receiver receiver, EscapeHandler on_escape)
+    : fd_(fd), receiver_(std::move(receiver)), on_escape_(std::move(on_escape)),
       stop_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
     if (!stop_) {
         throw_errno("cannot create an eventfd", errno);
@@ -82,11 +82,11 @@ ConsoleInput::~ConsoleInput() {
 
 bool ConsoleInput::deliver(const std::uint8_t* bytes, std::size_t length) {
     while (length > 0) {
-        const std::size_t taken = uart_.receive(std::span(bytes, length));
+        const std::size_t taken = receiver_(std::span(bytes, length));
         bytes += taken;
         length -= taken;
         if (length > 0) {
-            // The guest has not drained its FIFO yet: wait a little, or for stop.
+            // The guest has not drained its buffer yet: wait a little, or for stop.
             pollfd stop{stop_.get(), POLLIN, 0};
             if (::poll(&stop, 1, 2) > 0) {
                 return false;
@@ -151,6 +151,19 @@ void ConsoleInput::run() {
 
 void write_console_byte(std::uint8_t byte) {
     while (::write(STDOUT_FILENO, &byte, 1) < 0 && errno == EINTR) {
+    }
+}
+
+void write_console_bytes(std::span<const std::uint8_t> bytes) {
+    while (!bytes.empty()) {
+        const ssize_t written = ::write(STDOUT_FILENO, bytes.data(), bytes.size());
+        if (written < 0 && errno == EINTR) {
+            continue;
+        }
+        if (written <= 0) {
+            return;  // stdout is gone (a closed pipe): the guest's output has nowhere to go
+        }
+        bytes = bytes.subspan(static_cast<std::size_t>(written));
     }
 }
 

@@ -1,6 +1,6 @@
 #pragma once
-// The guest's serial console on berth's terminal. Output goes straight to stdout.
-// Input: a thread reads stdin and feeds the UART's receiver. When stdin is a
+// The guest's console on berth's terminal (COM1 or virtio-console). Output goes
+// straight to stdout. Input: a thread reads stdin and feeds the console device. When stdin is a
 // terminal it is put in raw mode (so Ctrl-C, arrows and tab reach the guest) and
 // restored when the console goes away, or on a fatal signal. As in QEMU, Ctrl-A x
 // stops the VM and Ctrl-A Ctrl-A sends one Ctrl-A.
@@ -9,10 +9,10 @@
 
 #include <cstdint>
 #include <functional>
+#include <span>
 #include <thread>
 
 #include "common/unique_fd.hpp"
-#include "serial/uart_8250.hpp"
 
 namespace berth::machine {
 
@@ -34,9 +34,12 @@ private:
 class ConsoleInput {
 public:
     using EscapeHandler = std::function<void()>;
+    // Offers input bytes to the console device; returns how many it took (the rest
+    // is offered again shortly, as the guest drains its buffers).
+    using Receiver = std::function<std::size_t(std::span<const std::uint8_t>)>;
 
     // Starts the reader thread on `fd` (usually stdin).
-    ConsoleInput(int fd, devices::Uart8250& uart, EscapeHandler on_escape);
+    ConsoleInput(int fd, Receiver receiver, EscapeHandler on_escape);
     // Stops and joins the reader.
     ~ConsoleInput();
     ConsoleInput(const ConsoleInput&) = delete;
@@ -48,14 +51,15 @@ private:
     bool deliver(const std::uint8_t* bytes, std::size_t length);
 
     int fd_;
-    devices::Uart8250& uart_;
+    Receiver receiver_;
     EscapeHandler on_escape_;
     UniqueFd stop_;
     bool escape_pending_ = false;
     std::thread thread_;
 };
 
-// Writes one guest byte to stdout, unbuffered.
+// Writes one guest byte, or a run of them, to stdout, unbuffered.
 void write_console_byte(std::uint8_t byte);
+void write_console_bytes(std::span<const std::uint8_t> bytes);
 
 }  // namespace berth::machine

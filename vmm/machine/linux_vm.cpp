@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstring>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -328,6 +329,13 @@ void wait_for_stop(VmStop& stop, const StopSignals& signals) {
 
 std::string linux_cmdline(const LinuxVmOptions& options) {
     std::string cmdline = linux_base_cmdline;
+    if (options.pci.console) {
+        // One console only: with both, every kernel message would reach stdout twice.
+        // Until the virtio_console driver loads, the kernel keeps its messages and
+        // replays them on hvc0.
+        cmdline.replace(cmdline.find(linux_serial_console), std::strlen(linux_serial_console),
+                        linux_virtio_console);
+    }
     // With no PCI device the kernel's probe of every bus number is ~33,000 wasted
     // port exits (two per config read): skip it.
     if (!options.pci.any()) {
@@ -408,7 +416,15 @@ int run_linux_vm(const LinuxVmOptions& options) {
                        machine.debug_exit);
     machine.bus.attach(devices::PhasePort::default_port, devices::PhasePort::register_count,
                        std::make_shared<devices::PhasePort>([&machine] { machine.guest_init.mark(); }));
-    PciDevices pci(std::move(disks), options.pci.rng);
+    std::shared_ptr<devices::virtio::Console> virtio_console;
+    if (options.pci.console) {
+        virtio_console = std::make_shared<devices::virtio::Console>(
+            [&machine](std::span<const std::uint8_t> bytes) {
+                machine.console_output.mark();
+                write_console_bytes(bytes);
+            });
+    }
+    PciDevices pci(std::move(disks), options.pci.rng, virtio_console);
     pci.attach(vm, memory, machine.bus);
     machine.pci = &pci;
 
@@ -426,7 +442,15 @@ int run_linux_vm(const LinuxVmOptions& options) {
     VmStop::kick_signal();
     const StopSignals signals;
     const RawTerminal terminal(STDIN_FILENO);
-    const ConsoleInput console(STDIN_FILENO, *uart, [&machine] { machine.stop.request(0); });
+    ConsoleInput::Receiver receiver = [&uart](std::span<const std::uint8_t> bytes) {
+        return uart->receive(bytes);
+    };
+    if (virtio_console) {
+        receiver = [&virtio_console](std::span<const std::uint8_t> bytes) {
+            return virtio_console->receive(bytes);
+        };
+    }
+    const ConsoleInput console(STDIN_FILENO, receiver, [&machine] { machine.stop.request(0); });
     std::vector<ExitStats> stats(options.cpus);
     const std::size_t run_size = kvm.vcpu_mmap_size();
     {

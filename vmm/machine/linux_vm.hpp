@@ -26,6 +26,10 @@ inline constexpr std::uint64_t linux_default_memory = 256ULL << 20;
 // hardware-reduced platform (no PIC) that leaves the serial port without its IRQ, so
 // user space output never leaves the guest.
 inline constexpr const char* linux_base_cmdline = "console=ttyS0 reboot=k panic=-1";
+// With --console hvc0 the virtio-console takes the serial port's place.
+inline constexpr const char* linux_serial_console = "console=ttyS0";
+inline constexpr const char* linux_virtio_console = "console=hvc0";
+
 // What --image adds to the command line: the image is the first virtio-blk disk.
 inline constexpr const char* linux_image_root_cmdline = "root=/dev/vda rw";
 

@@ -15,8 +15,9 @@ std::vector<devices::virtio::DiskImage> PciDevices::open_disks(const PciDeviceOp
     return images;
 }
 
-PciDevices::PciDevices(std::vector<devices::virtio::DiskImage> disks, bool rng)
-    : images_(std::move(disks)), rng_(rng) {}
+PciDevices::PciDevices(std::vector<devices::virtio::DiskImage> disks, bool rng,
+                       std::shared_ptr<devices::virtio::Console> console)
+    : images_(std::move(disks)), rng_(rng), console_(std::move(console)) {}
 
 PciDevices::~PciDevices() {
     for (auto& function : functions_) {
@@ -37,6 +38,9 @@ void PciDevices::attach(const kvm::Vm& vm, memory::GuestMemory& memory, devices:
     images_.clear();
     if (rng_) {
         add(vm, memory, std::make_shared<devices::virtio::Rng>());
+    }
+    if (console_) {
+        add(vm, memory, console_);
     }
 }
 

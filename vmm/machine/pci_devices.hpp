@@ -1,7 +1,7 @@
 #pragma once
 // The Linux machine's PCI side: bus 0 behind configuration mechanism #1, a window
 // for BARs in the 32-bit hole, and the virtio devices the user asked for (--disk,
-// --rng), each a virtio-pci function with MSI-X through KVM GSI routes and irqfds
+// --rng, --console hvc0), each a virtio-pci function with MSI-X through KVM GSI routes and irqfds
 // and doorbells through ioeventfds.
 
 #include <filesystem>
@@ -14,6 +14,7 @@
 #include "pci/kvm_msi_sink.hpp"
 #include "pci/pci_bus.hpp"
 #include "virtio/blk.hpp"
+#include "virtio/console.hpp"
 #include "virtio/pci_transport.hpp"
 
 namespace berth::machine {
@@ -25,8 +26,9 @@ inline constexpr std::uint64_t pci_window_size = 0x10000000;
 struct PciDeviceOptions {
     std::vector<devices::virtio::DiskSpec> disks;
     bool rng = false;
+    bool console = false;  // --console hvc0: a virtio-console is the guest's console
 
-    bool any() const { return !disks.empty() || rng; }
+    bool any() const { return !disks.empty() || rng || console; }
 };
 
 class PciDevices {
@@ -35,7 +37,9 @@ public:
     static std::vector<devices::virtio::DiskImage> open_disks(const PciDeviceOptions& options);
 
     // Create after the VM (the devices' ioeventfds and irqfds must go before it does).
-    PciDevices(std::vector<devices::virtio::DiskImage> disks, bool rng);
+    // `console` may be null (no virtio-console).
+    PciDevices(std::vector<devices::virtio::DiskImage> disks, bool rng,
+               std::shared_ptr<devices::virtio::Console> console);
     // Stops every device's worker before the MSI sinks and routes go away.
     ~PciDevices();
     PciDevices(const PciDevices&) = delete;
@@ -45,7 +49,7 @@ public:
     void attach(const kvm::Vm& vm, memory::GuestMemory& memory, devices::PortIoBus& ports);
     // Handles a guest access in the PCI window; false when `address` is outside it.
     bool mmio(std::uint64_t address, std::span<std::uint8_t> data, bool is_write);
-    bool empty() const { return images_.empty() && !rng_; }
+    bool empty() const { return images_.empty() && !rng_ && !console_; }
 
 private:
     struct Function {
@@ -57,6 +61,7 @@ private:
 
     std::vector<devices::virtio::DiskImage> images_;
     bool rng_;
+    std::shared_ptr<devices::virtio::Console> console_;
     std::shared_ptr<devices::pci::PciBus> bus_;
     std::unique_ptr<kvm::GsiRouting> routing_;
     std::vector<Function> functions_;
