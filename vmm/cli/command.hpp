@@ -18,5 +18,6 @@ void add_doctor_command(CLI::App& app, Action& action);
 void add_ct_command(CLI::App& app, Action& action);
 void add_lesson_command(CLI::App& app, Action& action);
 void add_bench_command(CLI::App& app, Action& action);
+void add_image_command(CLI::App& app, Action& action);
 
 }  // namespace berth::cli

@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
     berth::cli::add_ct_command(app, action);
     berth::cli::add_lesson_command(app, action);
     berth::cli::add_bench_command(app, action);
+    berth::cli::add_image_command(app, action);
 
     // CLI11 reports an unknown command word as "a subcommand is required"; name it.
     auto is_command = [&app](const std::string& word) {
