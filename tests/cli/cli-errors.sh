@@ -148,6 +148,14 @@ expect_bad_input "bench: kernel not a bzImage" "not-a-kernel is not a bzImage" -
 expect_bad_input "bench: --initrd without --rootfs" "--initrd requires --rootfs" -- bench startup --initrd "$scratch/no-berth-init.cpio"
 expect_bad_input "bench: rootfs without /bin/sh" "--rootfs '.*dir.bin' has no /bin/sh" -- bench startup --kernel "$scratch/vmlinuz" --initrd "$scratch/berth-init.cpio" --rootfs "$scratch/dir.bin"
 expect_bad_input "bench: --peers" "--peers: some" -- bench startup --peers some
+# berth image build: checked before any script runs.
+expect_bad_input "image build output directory missing" "-o .*no-such-dir/out.img: directory .* does not exist" -- image build busybox-disk -o "$scratch/no-such-dir/out.img"
+expect_bad_input "image build output is a directory" "-o .*dir.bin is a directory" -- image build initramfs -o "$scratch/dir.bin"
+expect_bad_input "image build size too small" "--size 1M is too small for a busybox image" -- image build busybox-disk -o "$scratch/out.img" --size 1M
+expect_bad_input "image build size not a size" "--size 'big' is not a size" -- image build debian -o "$scratch/out.img" --size big
+expect_bad_input "image build debian without -o" "--output is required" -- image build debian
+expect_bad_input "image build busybox-disk missing kernel" "--kernel: File does not exist" -- image build busybox-disk -o "$scratch/out.img" --kernel "$scratch/no-such-kernel"
+expect_bad_input "image build unknown kind" "subcommand" -- image build floppy
 : "$unreadable_note"
 # The plan goes last so that adding a case cannot leave a stale count.
 echo "1..$n"
