@@ -454,10 +454,23 @@ std::vector<Runtime> vm_half_in_rig(const StartupOptions& options, const fs::pat
     const fs::path rig = find_rig(options.rig);
     const TempDir share("berth-bench-rig-");  // the rig's cwd: writable inside it
     const fs::path out = share.path() / "vm.json";
-    std::vector<std::string> argv{rig.string(), "--timeout", "0", "--", self_exe().string(), "bench", "startup",
-                                  "--vm-only", "--runs", std::to_string(options.runs), "--peers",
-                                  options.peers == Peers::none ? "none" : "auto", "--kernel", kernel.string(),
-                                  "--image", initrd.string(), "--json", out.string()};
+    std::vector<std::string> argv{rig.string(), "--timeout", "0"};
+    // L1 sees the host's files, but a fresh tmpfs on /tmp, /run and /dev/shm: share
+    // the folders of berth and its inputs that live there (a CI clone under /tmp).
+    std::vector<fs::path> shared;
+    for (const fs::path& file : {self_exe(), fs::absolute(kernel), fs::absolute(initrd)}) {
+        const fs::path dir = file.parent_path();
+        const std::string text = dir.string() + "/";
+        const bool hidden = text.starts_with("/tmp/") || text.starts_with("/run/") || text.starts_with("/dev/shm/");
+        if (hidden && std::find(shared.begin(), shared.end(), dir) == shared.end()) {
+            shared.push_back(dir);
+            argv.insert(argv.end(), {"--share", dir.string()});
+        }
+    }
+    argv.insert(argv.end(), {"--", self_exe().string(), "bench", "startup", "--vm-only", "--runs",
+                             std::to_string(options.runs), "--peers", options.peers == Peers::none ? "none" : "auto",
+                             "--kernel", fs::absolute(kernel).string(), "--image", fs::absolute(initrd).string(),
+                             "--json", out.string()});
     fmt::print(stderr, "bench startup: the VM half runs in {} (an emulated machine; about a minute to start)\n",
                rig.string());
     // The rig merges the command's stdout and stderr: progress and any failure go to ours.
