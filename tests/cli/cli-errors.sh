@@ -156,6 +156,10 @@ expect_bad_input "image build size not a size" "--size 'big' is not a size" -- i
 expect_bad_input "image build debian without -o" "--output is required" -- image build debian
 expect_bad_input "image build busybox-disk missing kernel" "--kernel: File does not exist" -- image build busybox-disk -o "$scratch/out.img" --kernel "$scratch/no-such-kernel"
 expect_bad_input "image build unknown kind" "subcommand" -- image build floppy
+# Linux guest devices.
+expect_bad_input "vm: unknown --console" "--console: foo not in" -- vm run --kernel "$scratch/vmlinuz" --console foo
+expect_bad_input "vm: --console without a Linux guest" "--console: needs --kernel or --image" -- vm run --firmware "$scratch/vmlinuz" --console hvc0
+expect_bad_input "vm: --hugepages with odd memory" "--memory 255 MiB is not a multiple of 2 MiB" -- vm run --kernel "$scratch/vmlinuz" --hugepages --memory 255M
 : "$unreadable_note"
 # The plan goes last so that adding a case cannot leave a stale count.
 echo "1..$n"

@@ -28,6 +28,7 @@ void add_vm_command(CLI::App& app, Action& action) {
         std::vector<std::string> disks;
         bool rng = false;
         std::string console = "ttyS0";
+        bool hugepages = false;
     };
     auto flags = std::make_shared<RunFlags>();
 
@@ -61,6 +62,9 @@ void add_vm_command(CLI::App& app, Action& action) {
                         ->check(CLI::IsMember({"ttyS0", "hvc0"}));
     run->add_option("--memory", flags->memory,
                     "Guest RAM, e.g. 64M or 1G (default 256M with --kernel, 16M with --firmware)");
+    auto* hugepages = run->add_flag(
+        "--hugepages", flags->hugepages,
+        "Back guest RAM with the host's reserved 2 MiB huge pages (/proc/sys/vm/nr_hugepages)");
     run->add_flag("--trace-exits", flags->trace_exits,
                   "Print a table of VM exits by reason and by port when the guest stops");
     run->add_option("--trace", flags->trace,
@@ -68,7 +72,7 @@ void add_vm_command(CLI::App& app, Action& action) {
                     "ui.perfetto.dev or chrome://tracing)")
         ->type_name("FILE");
     // These work with --kernel or --image, which CLI11's needs() cannot say.
-    const std::vector<CLI::Option*> linux_only{cmdline, cpus, disk, rng, console};
+    const std::vector<CLI::Option*> linux_only{cmdline, cpus, disk, rng, console, hugepages};
     run->callback([flags, linux_only, &action] {
         if (flags->kernel.empty() && flags->image.empty()) {
             for (const auto* option : linux_only) {
@@ -101,6 +105,9 @@ void add_vm_command(CLI::App& app, Action& action) {
                 }
                 options.pci.rng = flags->rng;
                 options.pci.console = flags->console == "hvc0";
+                if (flags->hugepages) {
+                    options.guest_pages = memory::PageSize::huge;
+                }
                 if (!flags->memory.empty()) {
                     options.memory_size = parse_size(flags->memory, "--memory");
                 }

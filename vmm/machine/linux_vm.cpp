@@ -77,6 +77,11 @@ BootInputs read_boot_inputs(const LinuxVmOptions& options) {
         throw bad_input(fmt::format("--memory {} bytes is not a multiple of 4 KiB",
                                     options.memory_size));
     }
+    if (options.guest_pages == memory::PageSize::huge && options.memory_size % (2 << 20) != 0) {
+        throw bad_input(fmt::format("--memory {} is not a multiple of 2 MiB, the huge page size "
+                                    "--hugepages uses",
+                                    format_size(options.memory_size)));
+    }
     // --image: the kernel and initrd come out of the disk image's /boot.
     std::optional<boot::ImageBootFiles> image;
     if (!options.image.empty()) {
@@ -376,9 +381,9 @@ int run_linux_vm(const LinuxVmOptions& options) {
 
     memory::GuestMemory memory;
     const boot::RamLayout layout = boot::RamLayout::for_size(options.memory_size);
-    memory.add_ram(0, layout.low_size);
+    memory.add_ram(0, layout.low_size, options.guest_pages);
     if (layout.high_size > 0) {
-        memory.add_ram(boot::high_ram_address, layout.high_size);
+        memory.add_ram(boot::high_ram_address, layout.high_size, options.guest_pages);
     }
     for (std::uint32_t slot = 0; slot < memory.regions().size(); ++slot) {
         const auto& region = memory.regions()[slot];

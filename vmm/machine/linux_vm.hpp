@@ -16,6 +16,7 @@
 
 #include "machine/firmware_vm.hpp"
 #include "machine/pci_devices.hpp"
+#include "memory/mapping.hpp"
 
 namespace berth::machine {
 
@@ -43,6 +44,9 @@ struct LinuxVmOptions {
     std::string extra_cmdline;  // appended to linux_base_cmdline
     std::uint32_t cpus = 1;
     std::uint64_t memory_size = linux_default_memory;
+    // --hugepages: guest RAM from the host's 2 MiB hugetlbfs pool instead of ordinary
+    // (THP-advised) memory.
+    memory::PageSize guest_pages = memory::PageSize::normal;
     TraceExits trace_exits = TraceExits::off;
     PciDeviceOptions pci;  // --disk, --rng
     // Where to write the Chrome trace-event JSON of every exit; empty for none.

@@ -38,10 +38,14 @@ void* trim_to_huge_page_alignment(std::uint8_t* start, std::size_t size) {
 
 Mapping::Mapping(std::size_t size, PageSize pages) : size_(size) {
     // MAP_NORESERVE: guest RAM is touched lazily, so a 4 GiB guest that uses 100 MiB
-    // costs 100 MiB, as with every other VMM.
-    int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
+    // costs 100 MiB, as with every other VMM. Not for huge pages: there the kernel
+    // reserves the pool's pages at mmap time, so a short pool fails here, with a
+    // message, instead of killing berth with SIGBUS when the guest first touches a page.
+    int flags = MAP_PRIVATE | MAP_ANONYMOUS;
     if (pages == PageSize::huge) {
         flags |= MAP_HUGETLB;
+    } else {
+        flags |= MAP_NORESERVE;
     }
     // Normal pages: reserve 2 MiB more so the start can be aligned to 2 MiB, which lets
     // the kernel back guest RAM with transparent huge pages. Each 4 KiB page touched
@@ -56,10 +60,11 @@ Mapping::Mapping(std::size_t size, PageSize pages) : size_(size) {
     if (mapping == MAP_FAILED) {
         const int err = errno;
         if (pages == PageSize::huge) {
-            throw Error(fmt::format("cannot map {} of guest RAM on huge pages: {}; reserve them "
-                                    "first (echo N > /proc/sys/vm/nr_hugepages) or drop "
-                                    "--hugepages",
-                                    format_size(size), errno_message("mmap", err)));
+            throw bad_input(fmt::format(
+                "--hugepages: cannot map {} of guest RAM on 2 MiB huge pages ({}): it needs "
+                "{} free ones; reserve them (echo N > /proc/sys/vm/nr_hugepages) or drop "
+                "--hugepages",
+                format_size(size), errno_message("mmap", err), size / huge_page_size));
         }
         throw Error(fmt::format("cannot map {} of guest RAM: {}; use a smaller --memory",
                                 format_size(size), errno_message("mmap", err)));
