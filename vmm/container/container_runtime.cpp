@@ -18,8 +18,8 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <future>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -600,16 +600,14 @@ int run_container(const RunOptions& options) {
         // Init waits for us to close this pipe even when it fails, so these writes see EPIPE
         // only when init was killed: then init's report, read below, says what there is.
         init_listening = write_without_sigpipe(go.write.get(), &go_byte, 1);
-        // While init builds the rootfs: a thread compiles the seccomp filter and this one
-        // moves init into its cgroups, which mostly means waiting for an RCU grace period.
-        // (No fork or clone follows in berth, so a thread is safe here.)
-        auto compiled = std::async(std::launch::async, compile_seccomp_filter);
+        // While init builds the rootfs: move it into its cgroups, which mostly means waiting
+        // for an RCU grace period.
         cgroup.add_process(pid);
         phase_mark("cgroup");
         if (options.net == NetMode::bridge) {
             port = BridgePort::attach(pid);
         }
-        const std::vector<sock_filter> filter = compiled.get();
+        const std::span<const sock_filter> filter = default_seccomp_program();
         std::string start(sizeof(std::uint32_t), '\0');
         const auto instructions = static_cast<std::uint32_t>(filter.size());
         std::memcpy(start.data(), &instructions, sizeof instructions);

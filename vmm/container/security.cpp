@@ -4,9 +4,7 @@
 #include <grp.h>
 #include <linux/capability.h>
 #include <sched.h>
-#include <seccomp.h>
 #include <linux/seccomp.h>
-#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -29,31 +27,6 @@ constexpr unsigned default_capabilities[] = {
     CAP_NET_RAW, CAP_SETGID,      CAP_SETUID,           CAP_SETFCAP,    CAP_SETPCAP,
     CAP_NET_BIND_SERVICE,         CAP_SYS_CHROOT,       CAP_KILL,       CAP_AUDIT_WRITE,
 };
-
-// System calls a container never needs and that reach past it: kernel modules, other
-// namespaces' clocks and keys, mounts, tracing, bpf, swap, reboot.
-constexpr const char* denied_syscalls[] = {
-    "acct", "add_key", "bpf", "clock_adjtime", "clock_settime", "create_module", "delete_module",
-    "finit_module", "fsconfig", "fsmount", "fsopen", "fspick", "get_kernel_syms", "get_mempolicy",
-    "init_module", "ioperm", "iopl", "kcmp", "kexec_file_load", "kexec_load", "keyctl",
-    "lookup_dcookie", "mbind", "mount", "mount_setattr", "move_mount", "move_pages", "name_to_handle_at",
-    "nfsservctl", "open_by_handle_at", "open_tree", "perf_event_open", "personality", "pivot_root",
-    "process_vm_readv", "process_vm_writev", "query_module", "quotactl", "quotactl_fd", "reboot",
-    "request_key", "set_mempolicy", "setdomainname", "sethostname", "setns", "settimeofday", "stime",
-    "swapoff", "swapon", "sysfs", "_sysctl", "umount", "umount2", "uselib", "userfaultfd",
-    "ustat", "vhangup", "vm86", "vm86old",
-};
-
-using FilterContext = std::unique_ptr<void, decltype(&seccomp_release)>;
-
-void add_rule(scmp_filter_ctx filter, std::uint32_t action, int syscall, const char* name,
-              unsigned count = 0, scmp_arg_cmp compare = {}) {
-    const int result = count == 0 ? seccomp_rule_add(filter, action, syscall, 0)
-                                  : seccomp_rule_add(filter, action, syscall, count, compare);
-    if (result != 0) {
-        throw_errno(fmt::format("cannot add seccomp rule for {}", name), -result);
-    }
-}
 
 }  // namespace
 
@@ -95,60 +68,7 @@ void set_no_new_privileges() {
     }
 }
 
-std::vector<sock_filter> compile_seccomp_filter() {
-    FilterContext filter(seccomp_init(SCMP_ACT_ALLOW), seccomp_release);
-    if (!filter) {
-        throw Error("cannot create a seccomp filter");
-    }
-    // Filter the 32-bit entry points too, or int 0x80 would walk around every rule.
-    for (const std::uint32_t arch : {SCMP_ARCH_X86, SCMP_ARCH_X32}) {
-        if (const int result = seccomp_arch_add(filter.get(), arch); result != 0 && result != -EEXIST) {
-            throw_errno("cannot add an architecture to the seccomp filter", -result);
-        }
-    }
-    const std::uint32_t deny = SCMP_ACT_ERRNO(EPERM);
-    for (const char* name : denied_syscalls) {
-        const int syscall = seccomp_syscall_resolve_name(name);
-        if (syscall == __NR_SCMP_ERROR) {
-            continue;  // not a system call on this architecture
-        }
-        add_rule(filter.get(), deny, syscall, name);
-    }
-    // ptrace: a process may still be traced by its parent (strace), but not attach to others.
-    const int ptrace = seccomp_syscall_resolve_name("ptrace");
-    add_rule(filter.get(), deny, ptrace, "ptrace", 1, SCMP_A0(SCMP_CMP_EQ, 16 /* PTRACE_ATTACH */));
-    add_rule(filter.get(), deny, ptrace, "ptrace", 1, SCMP_A0(SCMP_CMP_EQ, 0x4206 /* PTRACE_SEIZE */));
-    // clone and unshare may not make namespaces (unshare of files or fs stays allowed);
-    // clone3 hides its flags in memory, so it answers "not implemented" and libc falls
-    // back to clone, as with Docker. Rules for one system call are alternatives.
-    constexpr int namespace_flags[] = {CLONE_NEWNS,  CLONE_NEWUTS, CLONE_NEWIPC,   CLONE_NEWUSER,
-                                       CLONE_NEWPID, CLONE_NEWNET, CLONE_NEWCGROUP};
-    for (const char* name : {"clone", "unshare"}) {
-        for (const int flag : namespace_flags) {
-            const auto bit = static_cast<scmp_datum_t>(flag);
-            add_rule(filter.get(), deny, seccomp_syscall_resolve_name(name), name, 1,
-                     SCMP_A0(SCMP_CMP_MASKED_EQ, bit, bit));
-        }
-    }
-    add_rule(filter.get(), SCMP_ACT_ERRNO(ENOSYS), seccomp_syscall_resolve_name("clone3"), "clone3");
-    // libseccomp 2.5 exports only to a file descriptor: use an anonymous memory file.
-    UniqueFd memory(::memfd_create("berth-seccomp", MFD_CLOEXEC));
-    if (!memory) {
-        throw_errno("cannot create a memfd for the seccomp filter", errno);
-    }
-    if (const int result = seccomp_export_bpf(filter.get(), memory.get()); result != 0) {
-        throw_errno("cannot compile the seccomp filter", -result);
-    }
-    const off_t size = ::lseek(memory.get(), 0, SEEK_CUR);
-    std::vector<sock_filter> program(static_cast<std::size_t>(size) / sizeof(sock_filter));
-    const auto bytes = static_cast<ssize_t>(program.size() * sizeof(sock_filter));
-    if (size <= 0 || ::pread(memory.get(), program.data(), static_cast<std::size_t>(bytes), 0) != bytes) {
-        throw Error("cannot read back the compiled seccomp filter");
-    }
-    return program;
-}
-
-void load_seccomp_program(const std::vector<sock_filter>& program) {
+void load_seccomp_program(std::span<const sock_filter> program) {
     sock_fprog header{static_cast<unsigned short>(program.size()), const_cast<sock_filter*>(program.data())};
     if (::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &header) != 0) {
         throw_errno("cannot load the seccomp filter", errno);

@@ -6,7 +6,7 @@
 
 #include <linux/filter.h>
 
-#include <vector>
+#include <span>
 
 #include "container/run_options.hpp"
 
@@ -18,10 +18,10 @@ void drop_capabilities();
 // setgroups/setgid/setuid to `user`; in a private user namespace only ids mapped there work.
 void switch_user(const UserSpec& user, UserNamespace user_namespace);
 void set_no_new_privileges();
-// The filter as a classic BPF program, compiled by libseccomp. berth compiles it while
-// the container's init builds the rootfs, so it costs the command no time.
-std::vector<sock_filter> compile_seccomp_filter();
+// The default filter (seccomp_profile.hpp) as a classic BPF program, compiled by
+// libseccomp when berth was built (the generated default_seccomp.cpp).
+std::span<const sock_filter> default_seccomp_program();
 // Installs `program` on the calling thread (no_new_privs must be set).
-void load_seccomp_program(const std::vector<sock_filter>& program);
+void load_seccomp_program(std::span<const sock_filter> program);
 
 }  // namespace berth::container
