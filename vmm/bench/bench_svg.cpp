@@ -16,10 +16,11 @@ constexpr int right = 110;   // total labels
 constexpr int bar_height = 26;
 constexpr int bar_gap = 12;
 
-// Distinct on white and for the common colour-blindnesses (Okabe-Ito, then some).
-constexpr const char* palette[] = {"#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9",
-                                   "#D55E00", "#F0E442", "#000000", "#999999", "#8C564B",
-                                   "#17BECF", "#BCBD22", "#7F7F7F", "#9467BD"};
+// Distinct on white (Okabe-Ito's colour-blind-safe set first, then Tol's); enough for
+// every phase id the benchmark has (16), so no two phases share a colour.
+constexpr const char* palette[] = {"#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442",
+                                   "#332288", "#999999", "#8C564B", "#17BECF", "#BCBD22", "#882255", "#44AA99",
+                                   "#AA4499", "#DDCC77", "#117733", "#88CCEE", "#661100", "#6699CC"};
 
 std::string escape(std::string_view text) {
     std::string out;
@@ -140,12 +141,16 @@ std::string render_svg(const BenchResult& result) {
     body += fmt::format("<text class=\"panel\" x=\"10\" y=\"{}\">phases (median of {} runs)</text>\n", y,
                         result.runs);
     y += 8;
-    for (const auto* phase : legend_order) {
+    // Two columns of swatches.
+    for (std::size_t i = 0; i < legend_order.size(); ++i) {
+        const int x = i % 2 == 0 ? 10 : width / 2;
         body += fmt::format(
-            "<g class=\"legend\"><rect x=\"10\" y=\"{}\" width=\"12\" height=\"12\" fill=\"{}\"/>"
-            "<text x=\"28\" y=\"{}\">{}</text></g>\n",
-            y, colour[phase->id], y + 10, escape(phase->label));
-        y += 18;
+            "<g class=\"legend\"><rect x=\"{}\" y=\"{}\" width=\"12\" height=\"12\" fill=\"{}\"/>"
+            "<text x=\"{}\" y=\"{}\">{}</text></g>\n",
+            x, y, colour[legend_order[i]->id], x + 18, y + 10, escape(legend_order[i]->label));
+        if (i % 2 == 1 || i + 1 == legend_order.size()) {
+            y += 18;
+        }
     }
     for (const auto& runtime : result.runtimes) {
         if (!runtime.ran()) {

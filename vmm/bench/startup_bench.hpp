@@ -25,6 +25,8 @@ struct StartupOptions {
     Peers peers = Peers::auto_detect;
     Half half = Half::both;
     std::filesystem::path rig;  // tools/kvm-rig; empty: BERTH_RIG, else next to the build
+    // Measure nothing: print the table and write the SVG of a saved --json file.
+    std::filesystem::path render_from;
 };
 
 // Returns berth's exit status; bad input throws before anything runs.

@@ -26,6 +26,7 @@ void add_bench_command(CLI::App& app, Action& action) {
         bool vm_only = false;
         bool container_only = false;
         std::string rig;
+        std::string render_from;
     };
     auto flags = std::make_shared<Flags>();
     auto* startup = bench->add_subcommand(
@@ -58,6 +59,9 @@ void add_bench_command(CLI::App& app, Action& action) {
     startup->add_flag("--container-only", flags->container_only)->group("");
     startup->add_option("--rig", flags->rig, "tools/kvm-rig to use when this host's KVM cannot boot Linux")
         ->type_name("PATH");
+    startup->add_option("--from-json", flags->render_from,
+                        "Measure nothing: print the table (and --svg) of a file written by --json")
+        ->type_name("FILE");
     startup->callback([flags, &action] {
         action = [flags] {
             bench::StartupOptions options;
@@ -73,6 +77,7 @@ void add_bench_command(CLI::App& app, Action& action) {
                            : flags->container_only ? bench::Half::container_only
                                                    : bench::Half::both;
             options.rig = flags->rig;
+            options.render_from = flags->render_from;
             return bench::run_startup_bench(options);
         };
     });
