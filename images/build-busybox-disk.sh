@@ -71,9 +71,12 @@ cat >"$tree/sbin/init" <<'INIT'
 #!/bin/sh
 # PID 1 on berth's busybox disk, after the initramfs's switch_root.
 export PATH=/bin:/sbin:/usr/bin:/usr/sbin HOME=/root
-mountpoint -q /proc || mount -t proc proc /proc
-mountpoint -q /sys || mount -t sysfs sysfs /sys
-mountpoint -q /dev || mount -t devtmpfs devtmpfs /dev
+# The initramfs moved its /proc, /sys and /dev here (Debian's busybox has no
+# mountpoint applet: ask /proc/mounts, which is missing when /proc is).
+mounted() { grep -q " $1 " /proc/mounts 2>/dev/null; }
+mounted /proc || mount -t proc proc /proc
+mounted /sys || mount -t sysfs sysfs /sys
+mounted /dev || mount -t devtmpfs devtmpfs /dev
 mount -t tmpfs tmpfs /run
 echo "berth-guest: disk root ready: $(awk '$2 == "/" { r = $1 " " $3 " " $4 } END { print r }' /proc/mounts)"
 if [ -n "${berth_run:-}" ]; then

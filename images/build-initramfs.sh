@@ -106,8 +106,11 @@ if [ -n "$root_dev" ]; then
         sleep 0.1
     done
     mkdir -p /newroot
+    # ext4 first (busybox has no blkid): probing every type would have the kernel log
+    # a failed ext3 and ext2 mount before the ext4 one succeeds.
     if [ -n "$device" ] && [ -b "$device" ] &&
-        mount -o "$root_mode" ${root_type:+-t "$root_type"} "$device" /newroot; then
+        { mount -t "${root_type:-ext4}" -o "$root_mode" "$device" /newroot ||
+            { [ -z "$root_type" ] && mount -o "$root_mode" "$device" /newroot; }; }; then
         for fs in dev proc sys; do
             mkdir -p "/newroot/$fs" 2>/dev/null
             mount --move "/$fs" "/newroot/$fs" 2>/dev/null || umount "/$fs"
