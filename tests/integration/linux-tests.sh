@@ -1,8 +1,8 @@
 # Linux guest tests, sourced by kvm-tests.sh (uses its ok/not_ok/$scratch/$n/$failed).
 # Boots Debian's kernel with the busybox initramfs (images/build-initramfs.sh). Each
 # boot is bounded by a timeout; in the emulated rig one boot takes 15-50 s.
-# 15 results:
-linux_tests=15
+# 16 results:
+linux_tests=16
 kernel=${BERTH_LINUX_KERNEL:-$(ls -v /boot/vmlinuz-*-amd64 2>/dev/null | tail -n 1)}
 initramfs=${BERTH_INITRAMFS:-}
 marker="berth-guest: userspace ready"
@@ -178,3 +178,15 @@ else
     n=$((n + 1)); echo "ok $n - # SKIP cannot size the huge page pool here"
 fi
 [[ -w /proc/sys/vm/nr_hugepages ]] && echo "$hugepages_total" >/proc/sys/vm/nr_hugepages 2>/dev/null
+
+# --reboot restart: the guest's reboot starts it again. The first boot leaves a mark
+# on a disk and reboots; the second finds the mark and exits with status 7.
+truncate -s 1M "$scratch/reboot.img"
+boot_linux 1 'head -c 6 /dev/vda | grep -q booted && exit 7; echo booted | dd of=/dev/vda conv=fsync 2>/dev/null; reboot -f; sleep 30' \
+    --disk "$scratch/reboot.img" --reboot restart
+if [[ $status -eq 7 ]] && [[ $(grep -c "berth-guest: userspace ready" "$scratch/out") -eq 2 ]] &&
+   grep -q "starting it again" "$scratch/err"; then
+    ok "--reboot restart boots the guest again after its reboot (two boots, status of the second)"
+else
+    not_ok "--reboot restart boots the guest again after its reboot (status $status)"
+fi

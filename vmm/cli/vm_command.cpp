@@ -29,6 +29,7 @@ void add_vm_command(CLI::App& app, Action& action) {
         bool rng = false;
         std::string console = "ttyS0";
         bool hugepages = false;
+        std::string reboot = "exit";
     };
     auto flags = std::make_shared<RunFlags>();
 
@@ -62,6 +63,10 @@ void add_vm_command(CLI::App& app, Action& action) {
                         ->check(CLI::IsMember({"ttyS0", "hvc0"}));
     run->add_option("--memory", flags->memory,
                     "Guest RAM, e.g. 64M or 1G (default 256M with --kernel, 16M with --firmware)");
+    auto* reboot = run->add_option("--reboot", flags->reboot,
+                                   "What a guest reboot does: exit (end berth with status 0, "
+                                   "default) or restart (boot the guest again)")
+                       ->check(CLI::IsMember({"exit", "restart"}));
     auto* hugepages = run->add_flag(
         "--hugepages", flags->hugepages,
         "Back guest RAM with the host's reserved 2 MiB huge pages (/proc/sys/vm/nr_hugepages)");
@@ -72,7 +77,8 @@ void add_vm_command(CLI::App& app, Action& action) {
                     "ui.perfetto.dev or chrome://tracing)")
         ->type_name("FILE");
     // These work with --kernel or --image, which CLI11's needs() cannot say.
-    const std::vector<CLI::Option*> linux_only{cmdline, cpus, disk, rng, console, hugepages};
+    const std::vector<CLI::Option*> linux_only{cmdline, cpus, disk, rng, console, hugepages,
+                                               reboot};
     run->callback([flags, linux_only, &action] {
         if (flags->kernel.empty() && flags->image.empty()) {
             for (const auto* option : linux_only) {
@@ -105,6 +111,9 @@ void add_vm_command(CLI::App& app, Action& action) {
                 }
                 options.pci.rng = flags->rng;
                 options.pci.console = flags->console == "hvc0";
+                if (flags->reboot == "restart") {
+                    options.on_reboot = machine::OnReboot::restart;
+                }
                 if (flags->hugepages) {
                     options.guest_pages = memory::PageSize::huge;
                 }

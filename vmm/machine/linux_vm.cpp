@@ -6,6 +6,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdio>
 #include <cstring>
 #include <memory>
@@ -177,6 +178,13 @@ struct Machine {
     FirstPhaseMark console_output{"console_output"};  // the first byte sent to COM1
     FirstPhaseMark guest_init{"guest_init"};  // the guest's first write to the phase port
     FirstPhaseMark guest_exit{"guest_exit"};  // the guest's debug-exit write
+    // The guest asked for a reset (i8042 pulse or KVM's reset event), not a power-off.
+    std::atomic<bool> rebooted{false};
+
+    void reboot() {
+        rebooted = true;
+        stop.request(0);
+    }
 };
 
 Error guest_died(const std::string& what, const kvm::Vcpu& vcpu, std::uint32_t index) {
@@ -221,8 +229,9 @@ void run_vcpu(kvm::Vcpu& vcpu, std::uint32_t index, std::size_t run_size, Machin
             case KVM_EXIT_HLT:
                 break;  // the in-kernel LAPIC handles hlt; nothing to do if one arrives
             case KVM_EXIT_SYSTEM_EVENT:
-                if (run.system_event.type == KVM_SYSTEM_EVENT_SHUTDOWN ||
-                    run.system_event.type == KVM_SYSTEM_EVENT_RESET) {
+                if (run.system_event.type == KVM_SYSTEM_EVENT_RESET) {
+                    machine.reboot();
+                } else if (run.system_event.type == KVM_SYSTEM_EVENT_SHUTDOWN) {
                     machine.stop.request(0);
                 } else {
                     throw guest_died(fmt::format("guest system event {}", run.system_event.type),
@@ -353,7 +362,11 @@ std::string linux_cmdline(const LinuxVmOptions& options) {
     return cmdline;
 }
 
-int run_linux_vm(const LinuxVmOptions& options) {
+namespace {
+
+// One boot, from reading the kernel to the guest's end; `rebooted` says whether the
+// guest asked for a reset.
+int boot_linux_once(const LinuxVmOptions& options, bool& rebooted) {
     auto inputs = std::make_unique<BootInputs>(read_boot_inputs(options));
     std::unique_ptr<ExitTraceWriter> trace;
     if (!options.trace_file.empty()) {
@@ -410,7 +423,7 @@ int run_linux_vm(const LinuxVmOptions& options) {
         [&vm](bool level) { vm.set_irq_line(com1_irq, level); });
     machine.bus.attach(com1_base, devices::Uart8250::register_count, uart);
     machine.bus.attach(devices::I8042::base_port, devices::I8042::port_count,
-                       std::make_shared<devices::I8042>([&machine] { machine.stop.request(0); }));
+                       std::make_shared<devices::I8042>([&machine] { machine.reboot(); }));
     machine.bus.attach(x86::acpi_sleep_control_port, devices::AcpiSleepControl::port_count,
                        std::make_shared<devices::AcpiSleepControl>([&machine](std::uint8_t type) {
                            if (type == x86::acpi_s5_sleep_type) {
@@ -482,7 +495,24 @@ int run_linux_vm(const LinuxVmOptions& options) {
     if (machine.timing.trace) {
         machine.timing.trace->finish();  // throws when the trace could not be written
     }
-    return machine.stop.result();
+    const int status = machine.stop.result();
+    rebooted = machine.rebooted;
+    return status;
+}
+
+}  // namespace
+
+int run_linux_vm(const LinuxVmOptions& options) {
+    for (;;) {
+        bool rebooted = false;
+        const int status = boot_linux_once(options, rebooted);
+        if (!rebooted || options.on_reboot == OnReboot::exit) {
+            return status;
+        }
+        // A reset is a fresh machine: new RAM, the kernel and initrd read again, the
+        // disks reopened (their contents kept), as a PC's reset button would.
+        std::fputs("berth: the guest rebooted; starting it again (--reboot restart)\n", stderr);
+    }
 }
 
 }  // namespace berth::machine

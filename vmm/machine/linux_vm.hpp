@@ -5,7 +5,7 @@
 // on IRQ 4 as the console, an i8042 for reboot, ACPI sleep control for poweroff and
 // the debug-exit port. One thread per vCPU.
 //
-// Exit status: 0 when the guest powers off or reboots, the byte it wrote to the
+// Exit status: 0 when the guest powers off or reboots (unless --reboot restart), the byte it wrote to the
 // debug-exit port (0x501), 128+N when stopped by signal N, 1 with a register dump
 // when the guest dies (triple fault, KVM internal error), 2 for bad input.
 
@@ -34,6 +34,10 @@ inline constexpr const char* linux_virtio_console = "console=hvc0";
 // What --image adds to the command line: the image is the first virtio-blk disk.
 inline constexpr const char* linux_image_root_cmdline = "root=/dev/vda rw";
 
+// What a guest reboot does: end berth with status 0 (as Firecracker does), or start
+// the guest again (as QEMU does without -no-reboot).
+enum class OnReboot { exit, restart };
+
 struct LinuxVmOptions {
     std::filesystem::path kernel;
     // --image: a raw ext4 disk image whose /boot holds the kernel and initrd (then
@@ -47,6 +51,7 @@ struct LinuxVmOptions {
     // --hugepages: guest RAM from the host's 2 MiB hugetlbfs pool instead of ordinary
     // (THP-advised) memory.
     memory::PageSize guest_pages = memory::PageSize::normal;
+    OnReboot on_reboot = OnReboot::exit;  // --reboot
     TraceExits trace_exits = TraceExits::off;
     PciDeviceOptions pci;  // --disk, --rng
     // Where to write the Chrome trace-event JSON of every exit; empty for none.
