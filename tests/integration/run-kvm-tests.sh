@@ -22,7 +22,8 @@ if [[ ${BERTH_IN_RIG:-0} != 1 ]] && { [[ ${BERTH_FORCE_RIG:-0} == 1 ]] || ! kvm_
     # --share folders visible when they live under /tmp, as a CI clone can.
     root=$(cd "$here/../.." && pwd)
     exec "$BERTH_RIG" --share "$root" -- env BERTH="$BERTH" BERTH_FIRMWARE_DIR="$BERTH_FIRMWARE_DIR" \
-        BERTH_RIG="$BERTH_RIG" BERTH_INITRAMFS="${BERTH_INITRAMFS:-}" "$0" "$@"
+        BERTH_RIG="$BERTH_RIG" BERTH_INITRAMFS="${BERTH_INITRAMFS:-}" \
+        BERTH_BUSYBOX_DISK="${BERTH_BUSYBOX_DISK:-}" "$0" "$@"
 fi
 
 if [[ ${BERTH_IN_RIG:-0} == 1 ]]; then

@@ -2,7 +2,7 @@
 # (uses its ok/not_ok/$scratch, and boot_linux/has/$marker from linux-tests.sh).
 # One boot with four devices checks reading, writing, read-only disks and the rng;
 # a second one checks that data the guest flushed survives kill -9 of berth.
-virtio_tests=9
+virtio_tests=10
 if [[ -z ${linux_guest_ready:-} ]]; then
     for ((i = 0; i < virtio_tests; ++i)); do
         n=$((n + 1)); echo "ok $n - # SKIP no Debian kernel in /boot or no initramfs (busybox-static)"
@@ -107,4 +107,25 @@ if [[ $status == 0 ]]; then
     ok "poweroff typed at the hvc0 shell ends berth with status 0"
 else
     not_ok "poweroff typed at the hvc0 shell ends berth with status 0 (status $status)"
+fi
+
+# Booting from a disk: the busybox disk (images/build-busybox-disk.sh) holds the kernel
+# and initramfs in /boot; --image finds them with libext2fs, attaches the image as
+# vda and passes root=/dev/vda. The guest's root is the ext4 disk, read-write. A copy:
+# the test writes to it.
+if [[ -n ${BERTH_BUSYBOX_DISK:-} && -r $BERTH_BUSYBOX_DISK ]]; then
+    cp "$BERTH_BUSYBOX_DISK" "$scratch/disk-root.img"
+    status=0
+    timeout 150 "$BERTH" vm run --image "$scratch/disk-root.img" \
+        --cmdline 'quiet berth_run="echo vda-rw-mounts=$(grep -c ^/dev/vda./.ext4.rw /proc/mounts); echo written >/root/disk-boot-mark; cat /etc/berth-release"' \
+        >"$scratch/out" 2>"$scratch/err" </dev/null || status=$?
+    if [[ $status -eq 0 ]] && has "disk root ready: /dev/vda ext4 rw" && has "vda-rw-mounts=1" &&
+       PATH=$PATH:/usr/sbin:/sbin debugfs -R "cat /root/disk-boot-mark" "$scratch/disk-root.img" 2>/dev/null |
+           grep -qx written; then
+        ok "--image boots a busybox root on ext4 (root=/dev/vda rw); a file it wrote is in the image"
+    else
+        not_ok "--image boots a busybox root on ext4 (root=/dev/vda rw) (status $status)"
+    fi
+else
+    n=$((n + 1)); echo "ok $n - # SKIP no busybox disk image (BERTH_BUSYBOX_DISK)"
 fi
