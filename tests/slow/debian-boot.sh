@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# The full Debian guest: boots build/images/debian.img (berth image build debian) with
+# --image, waits for systemd's login prompt on the serial console, logs in as root
+# (password berth), checks systemd reached multi-user, and powers off: berth must end
+# with status 0. Slow (minutes in the rig), so not part of tools/test: run it with
+#   tests/slow/debian-boot.sh [IMAGE]     (re-runs itself in tools/kvm-rig without KVM)
+# Prints TAP.
+set -u
+root=$(cd "$(dirname "$0")/../.." && pwd)
+image=$(realpath "${1:-${BERTH_DEBIAN_IMAGE:-$root/build/images/debian.img}}")
+berth=${BERTH:-$root/build/berth}
+if [[ ! -r $image ]]; then
+    echo "1..0 # SKIP no Debian image at $image (make one: build/berth image build debian -o $image)"
+    exit 0
+fi
+if [[ -z ${BERTH_IN_RIG:-} ]] && ! "$berth" doctor 2>/dev/null | grep -q '^OK *\/dev\/kvm: usable'; then
+    exec "$root/tools/kvm-rig" --timeout 0 --share "$root" --share "$(dirname "$image")" -- \
+        env BERTH_DEBIAN_IMAGE="$image" "$0"
+fi
+scratch=$(mktemp -d)
+trap 'rm -rf "$scratch"' EXIT
+# A copy: the boot writes to its root file system. (cp --sparse keeps it small.)
+cp --sparse=always "$image" "$scratch/debian.img"
+fifo=$scratch/in
+mkfifo "$fifo"
+("$berth" vm run --image "$scratch/debian.img" --memory 1G --cpus 2 <"$fifo" >"$scratch/out" 2>"$scratch/err"
+ echo $? >"$scratch/status") &
+exec 7>"$fifo"
+wait_for() {  # wait_for TEXT SECONDS
+    local i
+    for ((i = 0; i < $2 * 10; ++i)); do
+        grep -qF -- "$1" "$scratch/out" && return 0
+        [[ -s $scratch/status ]] && return 1
+        sleep 0.1
+    done
+    return 1
+}
+n=0
+result() { n=$((n + 1)); if [[ $1 == 0 ]]; then echo "ok $n - $2"; else echo "not ok $n - $2"; tail -n 40 "$scratch/out" | sed 's/^/# /'; fi; }
+wait_for "login:" 1500; result $? "systemd reaches a login prompt on the serial console"
+printf 'root\n' >&7
+wait_for "Password:" 60; printf 'berth\n' >&7
+sleep 2
+printf 'echo state=$(systemctl is-system-running); systemctl is-active multi-user.target | sed s/^/multi-user=/\n' >&7
+wait_for "multi-user=active" 300; result $? "root logs in; multi-user.target is active"
+printf 'poweroff\n' >&7
+for ((i = 0; i < 3000; ++i)); do [[ -s $scratch/status ]] && break; sleep 0.1; done
+exec 7>&-
+status=$(cat "$scratch/status" 2>/dev/null || echo none)
+[[ $status == 0 ]]; result $? "poweroff in the guest ends berth with status 0 (status $status)"
+grep -F "state=" "$scratch/out" | tail -n 1 | sed 's/^/# /'
+echo "1..$n"
