@@ -12,23 +12,9 @@
 # Usage: tests/bench/boot.sh [BUILD_DIR]   env: RUNS (default 10), KERNEL, INITRD,
 #        BERTH_BENCH_BERTH (another berth binary than BUILD_DIR/berth)
 set -euo pipefail
-root=$(cd "$(dirname "$0")/../.." && pwd)
-build=$(cd "${1:-$root/build}" && pwd)
-runs=${RUNS:-${BERTH_BENCH_RUNS:-10}}
-kernel=${KERNEL:-${BERTH_BENCH_KERNEL:-$(ls /boot/vmlinuz-* | sort -V | tail -1)}}
-initrd=${INITRD:-${BERTH_BENCH_INITRD:-$build/images/initramfs.cpio.gz}}
-
-needs_rig() {
-    [[ -n ${BERTH_IN_RIG:-} ]] && return 1
-    [[ ! -w /dev/kvm ]] && return 0
-    [[ -e /sys/module/kvm_pvm ]]
-}
-if needs_rig; then
-    # Only BERTH_* variables reach the command inside the rig.
-    export BERTH_BENCH_RUNS=$runs BERTH_BENCH_KERNEL=$kernel BERTH_BENCH_INITRD=$initrd
-    # About 3 minutes per berth+QEMU pair in the rig: more than the default 30-minute limit.
-    exec "$root/tools/kvm-rig" --timeout 0 -- "$root/tests/bench/boot.sh" "$build"
-fi
+default_runs=10
+# shellcheck source=vm-bench-setup.sh
+source "$(dirname "$0")/vm-bench-setup.sh" "$@"
 
 # Local copies: reading the inputs over the rig's 9p share would be timed otherwise.
 work=$(mktemp -d /tmp/boot-bench.XXXXXX)

@@ -10,21 +10,9 @@
 # Not a pass/fail test. Usage: tests/bench/disk-read.sh [BUILD_DIR]
 #   env: RUNS (default 5), KERNEL, INITRD
 set -euo pipefail
-root=$(cd "$(dirname "$0")/../.." && pwd)
-build=$(cd "${1:-$root/build}" && pwd)
-runs=${RUNS:-${BERTH_BENCH_RUNS:-5}}
-kernel=${KERNEL:-${BERTH_BENCH_KERNEL:-$(ls /boot/vmlinuz-* | sort -V | tail -1)}}
-initrd=${INITRD:-${BERTH_BENCH_INITRD:-$build/images/initramfs.cpio.gz}}
-
-needs_rig() {
-    [[ -n ${BERTH_IN_RIG:-} ]] && return 1
-    [[ ! -w /dev/kvm ]] && return 0
-    [[ -e /sys/module/kvm_pvm ]]
-}
-if needs_rig; then
-    export BERTH_BENCH_RUNS=$runs BERTH_BENCH_KERNEL=$kernel BERTH_BENCH_INITRD=$initrd
-    exec "$root/tools/kvm-rig" --timeout 0 -- "$root/tests/bench/disk-read.sh" "$build"
-fi
+default_runs=5
+# shellcheck source=vm-bench-setup.sh
+source "$(dirname "$0")/vm-bench-setup.sh" "$@"
 
 work=$(mktemp -d /tmp/disk-bench.XXXXXX)
 trap 'rm -rf "$work"' EXIT
