@@ -149,10 +149,6 @@ void ConsoleInput::run() {
     }
 }
 
-void write_console_byte(std::uint8_t byte) {
-    while (::write(STDOUT_FILENO, &byte, 1) < 0 && errno == EINTR) {
-    }
-}
 
 void write_console_bytes(std::span<const std::uint8_t> bytes) {
     while (!bytes.empty()) {
@@ -166,5 +162,7 @@ void write_console_bytes(std::span<const std::uint8_t> bytes) {
         bytes = bytes.subspan(static_cast<std::size_t>(written));
     }
 }
+
+void write_console_byte(std::uint8_t byte) { write_console_bytes(std::span(&byte, 1)); }
 
 }  // namespace berth::machine

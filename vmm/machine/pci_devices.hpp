@@ -49,7 +49,6 @@ public:
     void attach(const kvm::Vm& vm, memory::GuestMemory& memory, devices::PortIoBus& ports);
     // Handles a guest access in the PCI window; false when `address` is outside it.
     bool mmio(std::uint64_t address, std::span<std::uint8_t> data, bool is_write);
-    bool empty() const { return images_.empty() && !rng_ && !console_; }
 
 private:
     struct Function {

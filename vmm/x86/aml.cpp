@@ -40,6 +40,20 @@ void name_seg(Bytes& out, std::string_view seg) {
     out.insert(out.end(), seg.begin(), seg.end());
 }
 
+// A bridge window as a Word (2-byte fields, tag 0x88) or DWord (4-byte, tag 0x87)
+// Address Space Descriptor: header, then granularity, min, max, translation, length.
+Bytes address_space_window(std::uint8_t type, std::uint8_t type_flags, unsigned width,
+                           std::uint64_t first, std::uint64_t last) {
+    const std::uint8_t tag = width == 2 ? 0x88 : 0x87;
+    const auto length = static_cast<std::uint8_t>(3 + 5 * width);  // after the 3-byte header
+    Bytes out{tag, length, 0, type, window_flags, type_flags};
+    for (const std::uint64_t field : {std::uint64_t{0}, first, last, std::uint64_t{0},
+                                      last - first + 1}) {
+        little_endian(out, field, width);
+    }
+    return out;
+}
+
 // OP PkgLength SEG body, the shape of Device and Scope.
 Bytes named_block(std::initializer_list<std::uint8_t> op, std::string_view seg, const Bytes& body) {
     Bytes inner;
@@ -156,31 +170,17 @@ Bytes irq_no_flags(unsigned irq) {
 }
 
 Bytes bus_number_range(std::uint16_t first, std::uint16_t last) {
-    Bytes out{0x88, 13, 0, resource_bus, window_flags, 0};  // Word Address Space, length 13
-    for (const std::uint16_t field : {std::uint16_t{0}, first, last, std::uint16_t{0},
-                                      static_cast<std::uint16_t>(last - first + 1)}) {
-        little_endian(out, field, 2);  // granularity, min, max, translation, length
-    }
-    return out;
+    return address_space_window(resource_bus, 0, 2, first, last);
 }
 
 Bytes io_range(std::uint16_t first, std::uint16_t last) {
     constexpr std::uint8_t entire_range = 3;  // the window passes both ISA and non-ISA ports
-    Bytes out{0x88, 13, 0, resource_io, window_flags, entire_range};
-    for (const std::uint16_t field : {std::uint16_t{0}, first, last, std::uint16_t{0},
-                                      static_cast<std::uint16_t>(last - first + 1)}) {
-        little_endian(out, field, 2);
-    }
-    return out;
+    return address_space_window(resource_io, entire_range, 2, first, last);
 }
 
 Bytes memory_range(std::uint32_t first, std::uint32_t last) {
     constexpr std::uint8_t read_write_non_cacheable = 1;
-    Bytes out{0x87, 23, 0, resource_memory, window_flags, read_write_non_cacheable};
-    for (const std::uint32_t field : {0U, first, last, 0U, last - first + 1}) {
-        little_endian(out, field, 4);
-    }
-    return out;
+    return address_space_window(resource_memory, read_write_non_cacheable, 4, first, last);
 }
 
 Bytes end_tag() { return {0x79, 0x00}; }  // checksum 0: "the template is not checksummed"
