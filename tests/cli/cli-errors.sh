@@ -159,6 +159,7 @@ expect_bad_input "image build unknown kind" "subcommand" -- image build floppy
 # Linux guest devices.
 expect_bad_input "vm: unknown --console" "--console: foo not in" -- vm run --kernel "$scratch/vmlinuz" --console foo
 expect_bad_input "vm: --console without a Linux guest" "--console: needs --kernel or --image" -- vm run --firmware "$scratch/vmlinuz" --console hvc0
+expect_bad_input "vm: unknown --reboot" "--reboot: later not in" -- vm run --kernel "$scratch/vmlinuz" --reboot later
 expect_bad_input "vm: --hugepages with odd memory" "--memory 255 MiB is not a multiple of 2 MiB" -- vm run --kernel "$scratch/vmlinuz" --hugepages --memory 255M
 : "$unreadable_note"
 # The plan goes last so that adding a case cannot leave a stale count.
