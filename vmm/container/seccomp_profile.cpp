@@ -59,6 +59,13 @@ std::vector<sock_filter> compile_seccomp_filter() {
             throw_errno("cannot add an architecture to the seccomp filter", -result);
         }
     }
+    // A binary tree of syscall numbers instead of a list. Loading a filter, the kernel
+    // runs it for every syscall number of both native and 32-bit x86 to build its
+    // allow cache, so the path length is paid ~900 times: a list made seccomp() take
+    // ~0.3 ms of every container start, the tree ~0.12 ms.
+    if (const int result = seccomp_attr_set(filter.get(), SCMP_FLTATR_CTL_OPTIMIZE, 2); result != 0) {
+        throw_errno("cannot ask libseccomp for a binary-tree filter", -result);
+    }
     const std::uint32_t deny = SCMP_ACT_ERRNO(EPERM);
     for (const char* name : denied_syscalls) {
         const int syscall = seccomp_syscall_resolve_name(name);
