@@ -28,18 +28,41 @@ constexpr unsigned default_capabilities[] = {
     CAP_NET_BIND_SERVICE,         CAP_SYS_CHROOT,       CAP_KILL,       CAP_AUDIT_WRITE,
 };
 
+bool kept(unsigned cap) {
+    for (const unsigned wanted : default_capabilities) {
+        if (wanted == cap) {
+            return true;
+        }
+    }
+    return false;
+}
+
 }  // namespace
 
 void drop_capabilities() {
-    capng_clear(CAPNG_SELECT_BOTH);
+    // The bounding set first, while CAP_SETPCAP is surely effective: every capability
+    // the kernel knows that is not in the default set. PR_CAPBSET_DROP answers EINVAL
+    // past the last capability of the running kernel, which ends the loop (libcap-ng
+    // would read /proc/PID/status three times to do the same).
+    for (unsigned cap = 0; cap < 64; ++cap) {
+        if (kept(cap)) {
+            continue;
+        }
+        if (::prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0) {
+            if (errno == EINVAL) {
+                break;
+            }
+            throw_errno(fmt::format("cannot drop capability {} from the bounding set", cap), errno);
+        }
+    }
+    // Effective and permitted with libcap-ng: one capset.
+    capng_clear(CAPNG_SELECT_CAPS);
     for (const unsigned cap : default_capabilities) {
-        if (capng_update(CAPNG_ADD,
-                         static_cast<capng_type_t>(CAPNG_EFFECTIVE | CAPNG_PERMITTED | CAPNG_BOUNDING_SET),
-                         cap) != 0) {
+        if (capng_update(CAPNG_ADD, static_cast<capng_type_t>(CAPNG_EFFECTIVE | CAPNG_PERMITTED), cap) != 0) {
             throw Error(fmt::format("cannot add capability {} to the set", capng_capability_to_name(cap)));
         }
     }
-    if (capng_apply(CAPNG_SELECT_BOTH) != 0) {
+    if (capng_apply(CAPNG_SELECT_CAPS) != 0) {
         throw_errno("cannot reduce capabilities to the default set", errno);
     }
 }
