@@ -91,7 +91,7 @@ IpLease::~IpLease() {
     }
 }
 
-BridgePort BridgePort::attach(pid_t container_pid) {
+BridgePort BridgePort::attach(pid_t container_pid, int netns_fd) {
     Netlink netlink;
     if (netlink.create_bridge(bridge_name)) {
         netlink.add_address(bridge_name, bridge_gateway, bridge_prefix, IfExists::ok);
@@ -102,7 +102,7 @@ BridgePort BridgePort::attach(pid_t container_pid) {
     netlink.set_up(bridge_name);
     BridgePort port;
     const std::string host_name = fmt::format("bv{}", container_pid);
-    netlink.create_veth(host_name, container_interface, container_pid);
+    netlink.create_veth(host_name, container_interface, netns_fd);
     port.host_name_ = host_name;
     netlink.set_master(host_name, bridge_name);
     netlink.set_up(host_name);
@@ -128,17 +128,13 @@ BridgePort::~BridgePort() {
     }
 }
 
-void configure_container_network(NetMode mode, const std::optional<Ipv4Cidr>& address) {
-    if (mode == NetMode::host) {
-        return;
-    }
+void set_loopback_up() { Netlink().set_up("lo"); }
+
+void configure_bridge_interface(const Ipv4Cidr& address) {
     Netlink netlink;
-    netlink.set_up("lo");
-    if (mode == NetMode::bridge && address) {
-        netlink.add_address(container_interface, address->address, address->prefix, IfExists::fail);
-        netlink.set_up(container_interface);
-        netlink.add_default_route(bridge_gateway);
-    }
+    netlink.add_address(container_interface, address.address, address.prefix, IfExists::fail);
+    netlink.set_up(container_interface);
+    netlink.add_default_route(bridge_gateway);
 }
 
 }  // namespace berth::container

@@ -41,8 +41,9 @@ private:
 class BridgePort {
 public:
     // Makes sure berth0 exists and is up, then creates the veth pair for the container
-    // whose init is `container_pid`.
-    static BridgePort attach(pid_t container_pid);
+    // whose init is `container_pid` (which names the host end), its eth0 end directly in
+    // the network namespace open as `netns_fd`.
+    static BridgePort attach(pid_t container_pid, int netns_fd);
 
     BridgePort() = default;
     BridgePort(BridgePort&& other) noexcept;
@@ -55,8 +56,10 @@ private:
     std::string host_name_;
 };
 
-// Inside the container's network namespace: loopback up and, for the bridge, eth0 with
-// its address and a default route through the bridge.
-void configure_container_network(NetMode mode, const std::optional<Ipv4Cidr>& address);
+// In the caller's (the container's) network namespace: lo up.
+void set_loopback_up();
+// In the container's network namespace, for the bridge: eth0 up with `address` and a
+// default route through the bridge.
+void configure_bridge_interface(const Ipv4Cidr& address);
 
 }  // namespace berth::container

@@ -63,11 +63,27 @@ std::uint64_t keyed_value(const std::string& text, std::string_view key) {
     return 0;
 }
 
-// A controller the limits need: the flag that asked for it and the file names.
+// A controller the limits need and the flag that asked for it.
 struct Wanted {
     const char* controller;
     const char* flag;
 };
+
+Error name_in_use(const std::string& dir, std::string_view name) {
+    return bad_input(fmt::format("cgroup {} exists: a container named '{}' is running; choose another --name", dir,
+                                 name));
+}
+
+Error no_permission(const char* flag, const std::string& dir, int err) {
+    return bad_input(fmt::format("{} needs permission to create cgroup {}: {}; run as root or drop {}", flag, dir,
+                                 std::strerror(err), flag));
+}
+
+// "berth-NAME" → "NAME", for messages.
+std::string_view name_of(std::string_view dir) {
+    dir.remove_prefix(dir.rfind("/berth-") + 7);
+    return dir;
+}
 
 }  // namespace
 
@@ -111,8 +127,9 @@ std::string controller_directory(const CgroupLayout& layout, const std::vector<P
     return {};
 }
 
-ContainerCgroup ContainerCgroup::create(const std::string& name, const CgroupLimits& limits) {
+ContainerCgroup ContainerCgroup::plan(const std::string& name, const CgroupLimits& limits) {
     ContainerCgroup cgroup;
+    cgroup.limits_ = limits;
     if (!limits.any()) {
         return cgroup;
     }
@@ -129,55 +146,58 @@ ContainerCgroup ContainerCgroup::create(const std::string& name, const CgroupLim
     if (limits.cpu_quota_us) {
         wanted.push_back({"cpu", "--cpus"});
     }
-    // Resolve everything first: a missing controller must leave nothing behind.
-    struct Place {
-        Wanted wanted;
-        std::string parent;
-        CgroupVersion version;
-    };
-    std::vector<Place> places;
+    // Resolve and check everything first: a missing controller, a name in use or a
+    // cgroup we may not create is bad input before any namespace exists. create()
+    // still reports the same should things change in between.
     for (const auto& want : wanted) {
         const std::string parent = controller_directory(layout, self, want.controller);
         if (parent.empty()) {
             throw bad_input(fmt::format("{} needs the '{}' cgroup controller, which this host does not offer ({})",
                                         want.flag, want.controller, layout.describe()));
         }
-        places.push_back({want, parent, layout.find(want.controller)->version});
+        const std::string dir = parent + "/berth-" + name;
+        if (::access(dir.c_str(), F_OK) == 0) {
+            throw name_in_use(dir, name);
+        }
+        if (::access(parent.c_str(), W_OK) != 0) {
+            throw no_permission(want.flag, dir, errno);
+        }
+        cgroup.places_.push_back({want.controller, want.flag, parent, dir, layout.find(want.controller)->version});
     }
+    return cgroup;
+}
 
-    for (const auto& place : places) {
-        const std::string dir = place.parent + "/berth-" + name;
-        const bool known = std::any_of(cgroup.directories_.begin(), cgroup.directories_.end(),
+void ContainerCgroup::create() {
+    const CgroupLimits& limits = limits_;
+    for (const auto& place : places_) {
+        const std::string& dir = place.dir;
+        const bool known = std::any_of(directories_.begin(), directories_.end(),
                                        [&](const Directory& d) { return d.path == dir; });
         if (!known) {
             if (place.version == CgroupVersion::v2) {
                 // v2 hands a controller to children only when the parent delegates it.
-                const std::string enable = std::string("+") + place.wanted.controller;
+                const std::string enable = std::string("+") + place.controller;
                 try {
                     write_file(place.parent + "/cgroup.subtree_control", enable);
                 } catch (const Error& e) {
-                    throw e.with_context(fmt::format("{} needs the '{}' controller delegated in {}",
-                                                     place.wanted.flag, place.wanted.controller, place.parent));
+                    throw e.with_context(fmt::format("{} needs the '{}' controller delegated in {}", place.flag,
+                                                     place.controller, place.parent));
                 }
             }
             if (::mkdir(dir.c_str(), 0755) != 0) {
                 const int err = errno;
                 if (err == EEXIST) {
-                    throw bad_input(fmt::format("cgroup {} exists: a container named '{}' is running; "
-                                                "choose another --name",
-                                                dir, name));
+                    throw name_in_use(dir, name_of(dir));
                 }
                 if (err == EACCES || err == EPERM || err == EROFS) {
-                    throw bad_input(fmt::format("{} needs permission to create cgroup {}: {}; run as root or "
-                                                "drop {}",
-                                                place.wanted.flag, dir, std::strerror(err), place.wanted.flag));
+                    throw no_permission(place.flag, dir, err);
                 }
                 throw_errno(fmt::format("cannot create cgroup {}", dir), err);
             }
-            cgroup.directories_.push_back({dir, place.version});
+            directories_.push_back({dir, place.version});
         }
         const bool v1 = place.version == CgroupVersion::v1;
-        const std::string controller = place.wanted.controller;
+        const std::string_view controller = place.controller;
         if (controller == "memory") {
             const std::string bytes = std::to_string(*limits.memory_bytes);
             write_file(dir + (v1 ? "/memory.limit_in_bytes" : "/memory.max"), bytes);
@@ -186,7 +206,7 @@ ContainerCgroup ContainerCgroup::create(const std::string& name, const CgroupLim
             if (::access(swap.c_str(), W_OK) == 0) {
                 write_file(swap, v1 ? bytes : "0");
             }
-            cgroup.memory_ = Directory{dir, place.version};
+            memory_ = Directory{dir, place.version};
         } else if (controller == "pids") {
             write_file(dir + "/pids.max", std::to_string(*limits.pids));
         } else if (controller == "cpu") {
@@ -198,15 +218,19 @@ ContainerCgroup ContainerCgroup::create(const std::string& name, const CgroupLim
             }
         }
     }
-    return cgroup;
 }
 
 ContainerCgroup::ContainerCgroup(ContainerCgroup&& other) noexcept
-    : directories_(std::exchange(other.directories_, {})), memory_(std::exchange(other.memory_, {})) {}
+    : limits_(other.limits_),
+      places_(std::exchange(other.places_, {})),
+      directories_(std::exchange(other.directories_, {})),
+      memory_(std::exchange(other.memory_, {})) {}
 
 ContainerCgroup& ContainerCgroup::operator=(ContainerCgroup&& other) noexcept {
     if (this != &other) {
         remove();
+        limits_ = other.limits_;
+        places_ = std::exchange(other.places_, {});
         directories_ = std::exchange(other.directories_, {});
         memory_ = std::exchange(other.memory_, {});
     }

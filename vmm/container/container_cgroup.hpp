@@ -39,9 +39,13 @@ struct CgroupLimits {
 
 class ContainerCgroup {
 public:
-    // Creates the directories and writes the limits. A missing controller or a refused
-    // mkdir (rootless) is bad input naming the flag; other failures are runtime errors.
-    static ContainerCgroup create(const std::string& name, const CgroupLimits& limits);
+    // Finds where the directories go and checks, creating nothing: a missing controller,
+    // a name in use or a parent we may not write (rootless) is bad input naming the flag.
+    static ContainerCgroup plan(const std::string& name, const CgroupLimits& limits);
+    // Creates the directories and writes the limits (berth does it while the container's
+    // init builds its rootfs). A refused mkdir is bad input as in plan(); other failures
+    // are runtime errors. What was created is removed on destruction.
+    void create();
 
     ContainerCgroup() = default;
     ContainerCgroup(ContainerCgroup&& other) noexcept;
@@ -62,6 +66,15 @@ private:
         std::string path;
         CgroupVersion version;
     };
+    struct Place {
+        const char* controller;
+        const char* flag;
+        std::string parent;
+        std::string dir;
+        CgroupVersion version;
+    };
+    CgroupLimits limits_;
+    std::vector<Place> places_;
     std::vector<Directory> directories_;
     std::optional<Directory> memory_;
 };

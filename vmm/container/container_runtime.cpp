@@ -21,6 +21,8 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 #include <fmt/format.h>
@@ -31,6 +33,7 @@
 #include "container/bridge_network.hpp"
 #include "container/container_cgroup.hpp"
 #include "container/image_rootfs.hpp"
+#include "container/network_namespace.hpp"
 #include "container/rootfs_setup.hpp"
 #include "container/security.hpp"
 #include "container/terminal.hpp"
@@ -98,13 +101,19 @@ struct ChildPlan {
     UserNamespace user_namespace;
     RootfsPlan rootfs;
     std::string image_loop;  // --image: the loop device init mounts (rootfs is then found there)
-    // Init reads two bytes here: the first once its user namespace is mapped (so it may
-    // build the rootfs), the second once berth has put it in its cgroups and plugged in
-    // its network (so it may start the command). Moving a task between v1 cgroups waits
-    // for an RCU grace period (milliseconds); the rootfs is built meanwhile.
+    // Init waits three times, so that berth's part of the set-up (user namespace maps,
+    // network namespace, cgroups, veth) overlaps init's rootfs:
+    // 1. a go byte here, once its user namespace is mapped (so it may build the rootfs);
+    // 2. as root (not --net host), berth makes the network namespace and, once it has
+    //    also put init in its cgroups and plugged in the veth, sends the namespace on
+    //    `netns_socket`; init enters it after the rootfs (sysfs must be mounted there);
+    // 3. the seccomp program here: once it arrives, init may start the command.
+    // What berth knows before clone3 (1 as root, 3 when 2 is the signal) is in the pipe
+    // before init runs, so init waits only where it must.
     int go_read = -1;
     int report_write = -1;  // a failure before exec is written here: status byte, message
     int tty_socket = -1;  // with -t: init sends the pty master to berth here
+    int netns_socket = -1;  // -1 when clone3 made the network namespace (rootless) or --net host
     int go_write = -1;    // berth's end of the go pipe: init closes its copy, or never sees EOF
 };
 
@@ -134,9 +143,9 @@ ExitStatus child_status(const Error& error) {
     return error.status() == ExitStatus::bad_input ? ExitStatus::bad_input : runtime_failure;
 }
 
-// In the command's process: the last steps, then exec.
-// Sends `fd` over the unix socket `socket` (SCM_RIGHTS).
-void send_fd(int socket, int fd) {
+// Sends one byte carrying `fd` (SCM_RIGHTS) over the unix socket `socket`; sendmsg's
+// result. No SIGPIPE when the peer is gone: EPIPE instead.
+ssize_t send_with_fd(int socket, int fd) {
     char byte = 0;
     iovec data{&byte, 1};
     alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
@@ -150,7 +159,14 @@ void send_fd(int socket, int fd) {
     header->cmsg_type = SCM_RIGHTS;
     header->cmsg_len = CMSG_LEN(sizeof(int));
     std::memcpy(CMSG_DATA(header), &fd, sizeof(int));
-    if (::sendmsg(socket, &message, 0) != 1) {
+    ssize_t sent;
+    while ((sent = ::sendmsg(socket, &message, MSG_NOSIGNAL)) < 0 && errno == EINTR) {
+    }
+    return sent;
+}
+
+void send_fd(int socket, int fd) {
+    if (send_with_fd(socket, fd) != 1) {
         throw_errno("cannot pass the pseudo-terminal to berth", errno);
     }
 }
@@ -177,6 +193,28 @@ UniqueFd receive_fd(int socket) {
     return UniqueFd(fd);
 }
 
+// A connected pair of unix sockets (close-on-exec) for passing descriptors.
+std::pair<UniqueFd, UniqueFd> socket_pair(const char* what) {
+    int pair[2];
+    if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0) {
+        throw_errno(fmt::format("cannot create a socket pair for {}", what), errno);
+    }
+    return {UniqueFd(pair[0]), UniqueFd(pair[1])};
+}
+
+// Sends `fd` to init; false when init is gone (its report then says why).
+bool send_fd_to_init(int socket, int fd) {
+    const ssize_t sent = send_with_fd(socket, fd);
+    if (sent < 0 && (errno == EPIPE || errno == ECONNRESET)) {
+        return false;
+    }
+    if (sent != 1) {
+        throw_errno("cannot pass the network namespace to the container's init", errno);
+    }
+    return true;
+}
+
+// In the command's process: the last steps, then exec.
 [[noreturn]] void exec_command(const ChildPlan& plan, const std::string& command_path, int tty_slave,
                                const std::vector<sock_filter>& filter) {
     const RunOptions& options = *plan.options;
@@ -266,6 +304,17 @@ UniqueFd receive_fd(int socket) {
             }
             setup_rootfs(image_plan);
         }
+        if (plan.netns_socket >= 0) {
+            const UniqueFd netns = receive_fd(plan.netns_socket);
+            if (!netns) {
+                ::_exit(static_cast<int>(runtime_failure));  // berth gave up; it reports why
+            }
+            if (::setns(netns.get(), CLONE_NEWNET) != 0) {
+                throw_errno("cannot enter the container's network namespace", errno);
+            }
+            ::close(plan.netns_socket);
+        }
+        finish_rootfs(plan.rootfs);
         phase_mark("rootfs");  // pivoted, /proc, /dev and /sys in place
         // The pty comes from the container's own devpts, so that ttyname() works inside.
         if (plan.tty_socket >= 0) {
@@ -274,7 +323,7 @@ UniqueFd receive_fd(int socket) {
             tty->master.reset();
             ::close(plan.tty_socket);
         }
-        // The second go comes with the compiled seccomp filter: length, then instructions.
+        // The last go is the compiled seccomp filter: length, then instructions.
         std::uint32_t length = 0;
         read_exactly(&length, sizeof length);
         filter.resize(length);
@@ -285,7 +334,13 @@ UniqueFd receive_fd(int socket) {
         if (::unshare(CLONE_NEWCGROUP) != 0) {
             throw_errno("cannot create a cgroup namespace", errno);
         }
-        configure_container_network(plan.options->net, plan.address);
+        // As root the thread that made the namespace brought lo up already.
+        if (plan.options->net != NetMode::host && plan.netns_socket < 0) {
+            set_loopback_up();
+        }
+        if (plan.options->net == NetMode::bridge && plan.address) {
+            configure_bridge_interface(*plan.address);
+        }
         command = ::fork();
         if (command < 0) {
             throw_errno("cannot fork the command", errno);
@@ -471,6 +526,16 @@ int supervise(InitProcess& init, const RunOptions& options, int master) {
     }
 }
 
+// What init reads as the seccomp program: its length in instructions, then the program.
+std::string seccomp_program_message() {
+    const std::span<const sock_filter> filter = default_seccomp_program();
+    std::string message(sizeof(std::uint32_t), '\0');
+    const auto instructions = static_cast<std::uint32_t>(filter.size());
+    std::memcpy(message.data(), &instructions, sizeof instructions);
+    message.append(reinterpret_cast<const char*>(filter.data()), filter.size() * sizeof(sock_filter));
+    return message;
+}
+
 pid_t clone_container(std::uint64_t flags) {
     clone_args args{};
     args.flags = flags;
@@ -510,8 +575,9 @@ int run_container(const RunOptions& options) {
     }
 
     const std::string name = options.name.empty() ? std::to_string(::getpid()) : options.name;
-    ContainerCgroup cgroup = ContainerCgroup::create(
-        name, CgroupLimits{options.memory_bytes, options.pids, options.cpu_quota_us});
+    // Checked now, created while init builds its rootfs.
+    ContainerCgroup cgroup =
+        ContainerCgroup::plan(name, CgroupLimits{options.memory_bytes, options.pids, options.cpu_quota_us});
     std::optional<IpLease> lease;
     if (options.net == NetMode::bridge) {
         lease = IpLease::acquire(options.ip);
@@ -520,12 +586,15 @@ int run_container(const RunOptions& options) {
     UniqueFd tty_socket;
     UniqueFd tty_socket_child;
     if (options.tty) {
-        int pair[2];
-        if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0) {
-            throw_errno("cannot create a socket pair for -t", errno);
-        }
-        tty_socket.reset(pair[0]);
-        tty_socket_child.reset(pair[1]);
+        std::tie(tty_socket, tty_socket_child) = socket_pair("-t");
+    }
+    // As root berth makes the network namespace itself while init builds the rootfs (see
+    // network_namespace.hpp); rootless, clone3 makes it in init's user namespace.
+    const bool netns_by_berth = !rootless && options.net != NetMode::host;
+    UniqueFd netns_socket;
+    UniqueFd netns_socket_child;
+    if (netns_by_berth) {
+        std::tie(netns_socket, netns_socket_child) = socket_pair("the network namespace");
     }
 
     Pipe go = Pipe::open();
@@ -537,15 +606,31 @@ int run_container(const RunOptions& options) {
                    rootless ? UserNamespace::private_ : UserNamespace::shared,
                    RootfsPlan{rootfs, options.root_mode,
                               rootless ? DeviceMode::bind_host : DeviceMode::create_nodes,
-                              rootless && options.net == NetMode::host ? SysfsMode::bind_host : SysfsMode::fresh},
+                              rootless && options.net == NetMode::host ? SysfsMode::bind_host
+                              : netns_by_berth                        ? SysfsMode::after_netns
+                                                                       : SysfsMode::fresh},
                    loop ? loop->path() : std::string(),
                    go.read.get(),
                    report.write.get(),
                    tty_socket_child.get(),
+                   netns_socket_child.get(),
                    go.write.get()};
 
+    // What init may have at once (see ChildPlan::go_read): far below the pipe's capacity,
+    // so these writes never block, and berth holds the read end itself, so no EPIPE.
+    const char go_byte = 1;
+    const std::string seccomp_message = seccomp_program_message();
+    const bool go_now = !rootless;
+    const bool seccomp_now = netns_by_berth;
+    if (go_now) {
+        write_without_sigpipe(go.write.get(), &go_byte, 1);
+    }
+    if (seccomp_now) {
+        write_without_sigpipe(go.write.get(), seccomp_message.data(), seccomp_message.size());
+    }
+
     std::uint64_t flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC;
-    if (options.net != NetMode::host) {
+    if (options.net != NetMode::host && !netns_by_berth) {
         flags |= CLONE_NEWNET;
     }
     if (rootless) {
@@ -564,6 +649,7 @@ int run_container(const RunOptions& options) {
     go.read.reset();
     report.write.reset();
     tty_socket_child.reset();
+    netns_socket_child.reset();
 
     // Until exec, the report pipe is open; a failure arrives as status byte + message.
     // Empty once every writer (init, the command before exec) has closed it silently.
@@ -587,7 +673,9 @@ int run_container(const RunOptions& options) {
         throw Error(message.substr(1), static_cast<ExitStatus>(static_cast<unsigned char>(message[0])));
     };
 
-    bool init_listening = false;
+    // Init waits for us to close the go pipe even when it fails, so these writes see EPIPE
+    // only when init was killed: then init's report, read below, says what there is.
+    bool init_listening = true;
     std::optional<BridgePort> port;
     UniqueFd master;
     try {
@@ -596,26 +684,28 @@ int run_container(const RunOptions& options) {
             write_proc_file(pid, "uid_map", fmt::format("0 {} 1", ::geteuid()));
             write_proc_file(pid, "gid_map", fmt::format("0 {} 1", ::getegid()));
         }
-        const char go_byte = 1;
-        // Init waits for us to close this pipe even when it fails, so these writes see EPIPE
-        // only when init was killed: then init's report, read below, says what there is.
-        init_listening = write_without_sigpipe(go.write.get(), &go_byte, 1);
-        // While init builds the rootfs: move it into its cgroups, which mostly means waiting
-        // for an RCU grace period.
+        if (!go_now) {
+            init_listening = write_without_sigpipe(go.write.get(), &go_byte, 1);
+        }
+        // While init builds the rootfs: its network namespace, its cgroups, its veth.
+        UniqueFd netns;
+        if (netns_by_berth) {
+            netns = make_network_namespace();
+            phase_mark("netns");
+        }
+        cgroup.create();
         cgroup.add_process(pid);
         phase_mark("cgroup");
         if (options.net == NetMode::bridge) {
-            port = BridgePort::attach(pid);
+            port = BridgePort::attach(pid, netns.get());
         }
-        const std::span<const sock_filter> filter = default_seccomp_program();
-        std::string start(sizeof(std::uint32_t), '\0');
-        const auto instructions = static_cast<std::uint32_t>(filter.size());
-        std::memcpy(start.data(), &instructions, sizeof instructions);
-        start.append(reinterpret_cast<const char*>(filter.data()), filter.size() * sizeof(sock_filter));
-        // Far below the pipe's capacity (a few hundred instructions), so this never blocks.
-        if (init_listening) {
-            init_listening = write_without_sigpipe(go.write.get(), start.data(), start.size());
+        if (netns_by_berth && init_listening) {
+            init_listening = send_fd_to_init(netns_socket.get(), netns.get());
         }
+        if (!seccomp_now && init_listening) {
+            init_listening = write_without_sigpipe(go.write.get(), seccomp_message.data(), seccomp_message.size());
+        }
+        netns_socket.reset();
         go.write.reset();
         if (tty_socket) {
             master = receive_fd(tty_socket.get());  // invalid when init failed first
@@ -626,7 +716,9 @@ int run_container(const RunOptions& options) {
     } catch (const Error&) {
         // Our setup failed. If init failed too, its report names the cause (our failure may
         // only be a consequence, e.g. ESRCH once init's namespaces are gone), so it wins.
-        // Closing the start pipe lets an init that is still waiting for us exit.
+        // Closing the go pipe and the namespace's socket lets an init that is still waiting
+        // for us exit.
+        netns_socket.reset();
         go.write.reset();
         if (const std::string message = read_report(); !message.empty()) {
             throw_init_error(message);

@@ -88,7 +88,7 @@ bool Netlink::create_bridge(const std::string& name) {
     return true;
 }
 
-void Netlink::create_veth(const std::string& host_name, const std::string& peer_name, pid_t peer_netns_pid) {
+void Netlink::create_veth(const std::string& host_name, const std::string& peer_name, int peer_netns_fd) {
     nlmsghdr* message = mnl_nlmsg_put_header(buffer_.get());
     message->nlmsg_type = RTM_NEWLINK;
     message->nlmsg_flags = NLM_F_CREATE | NLM_F_EXCL;
@@ -103,7 +103,7 @@ void Netlink::create_veth(const std::string& host_name, const std::string& peer_
     auto* peer_info = static_cast<ifinfomsg*>(mnl_nlmsg_put_extra_header(message, sizeof(ifinfomsg)));
     peer_info->ifi_family = AF_UNSPEC;
     mnl_attr_put_strz(message, IFLA_IFNAME, peer_name.c_str());
-    mnl_attr_put_u32(message, IFLA_NET_NS_PID, static_cast<std::uint32_t>(peer_netns_pid));
+    mnl_attr_put_u32(message, IFLA_NET_NS_FD, static_cast<std::uint32_t>(peer_netns_fd));
     mnl_attr_nest_end(message, peer);
     mnl_attr_nest_end(message, data);
     mnl_attr_nest_end(message, link_info);

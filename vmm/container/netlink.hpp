@@ -28,8 +28,8 @@ public:
     // Returns false when the bridge existed already.
     bool create_bridge(const std::string& name);
     // Creates `host_name` here and its peer named `peer_name` directly inside the
-    // network namespace of process `peer_netns_pid`.
-    void create_veth(const std::string& host_name, const std::string& peer_name, pid_t peer_netns_pid);
+    // network namespace open as `peer_netns_fd`.
+    void create_veth(const std::string& host_name, const std::string& peer_name, int peer_netns_fd);
     void set_master(const std::string& name, const std::string& master);
     void set_up(const std::string& name);
     void add_address(const std::string& name, std::uint32_t address, int prefix, IfExists if_exists);

@@ -103,10 +103,14 @@ void populate_dev(DeviceMode mode) {
 
 // Paths runc hides: kernel memory, keys, timers and firmware tables tell a container
 // about the host or let it poke at hardware.
-constexpr const char* masked_paths[] = {
-    "/proc/acpi",          "/proc/asound",          "/proc/kcore",       "/proc/keys",
-    "/proc/latency_stats", "/proc/timer_list",      "/proc/timer_stats", "/proc/sched_debug",
-    "/proc/scsi",          "/sys/firmware",         "/sys/devices/virtual/powercap",
+constexpr const char* masked_proc_paths[] = {
+    "/proc/acpi",          "/proc/asound",     "/proc/kcore",       "/proc/keys",
+    "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug",
+    "/proc/scsi",
+};
+constexpr const char* masked_sys_paths[] = {
+    "/sys/firmware",
+    "/sys/devices/virtual/powercap",
 };
 constexpr const char* read_only_paths[] = {
     "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger",
@@ -149,7 +153,7 @@ void setup_rootfs(const RootfsPlan& plan) {
     do_mount("proc", "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC);
     if (plan.sysfs == SysfsMode::fresh) {
         do_mount("sysfs", "sys", "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC);
-    } else {
+    } else if (plan.sysfs == SysfsMode::bind_host) {
         do_mount("/sys", "sys", nullptr, MS_BIND | MS_REC);
         remount_read_only("sys");
     }
@@ -166,11 +170,20 @@ void setup_rootfs(const RootfsPlan& plan) {
     if (::chdir("/") != 0) {
         throw_errno("cannot enter the new root", errno);
     }
-    for (const char* path : masked_paths) {
+    for (const char* path : masked_proc_paths) {
         mask_path(path);
     }
     for (const char* path : read_only_paths) {
         make_read_only(path);
+    }
+}
+
+void finish_rootfs(const RootfsPlan& plan) {
+    if (plan.sysfs == SysfsMode::after_netns) {
+        do_mount("sysfs", "/sys", "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC);
+    }
+    for (const char* path : masked_sys_paths) {
+        mask_path(path);
     }
     if (plan.root_mode == RootMode::read_only) {
         remount_read_only("/");

@@ -12,7 +12,12 @@
 namespace berth::container {
 
 enum class DeviceMode { create_nodes, bind_host };  // bind_host in a user namespace (no mknod)
-enum class SysfsMode { fresh, bind_host };          // bind_host when sharing the host netns rootless
+// A fresh sysfs shows the network devices of the namespace it is mounted from, so it is
+// mounted once init is in its final network namespace: at once when clone3 made it
+// (fresh), after the rootfs when berth hands it over later (after_netns), or bound from
+// the host when sharing the host's namespace rootless (bind_host: sysfs cannot be
+// mounted there).
+enum class SysfsMode { fresh, after_netns, bind_host };
 
 struct RootfsPlan {
     std::string rootfs;
@@ -21,6 +26,10 @@ struct RootfsPlan {
     SysfsMode sysfs = SysfsMode::fresh;
 };
 
+// Everything up to the pivot, the detached old root and the /proc masks.
 void setup_rootfs(const RootfsPlan& plan);
+// Then, in the container's network namespace: /sys (after_netns), its masks, and
+// --read-only, which comes last.
+void finish_rootfs(const RootfsPlan& plan);
 
 }  // namespace berth::container

@@ -1,0 +1,51 @@
+#include "container/network_namespace.hpp"
+
+#include <fcntl.h>
+#include <sched.h>
+
+#include <cerrno>
+#include <cstdlib>
+
+#include <fmt/format.h>
+
+#include "common/error.hpp"
+#include "container/bridge_network.hpp"
+
+namespace berth::container {
+
+namespace {
+
+UniqueFd open_own_namespace(const char* what) {
+    UniqueFd fd(::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC));
+    if (!fd) {
+        throw_errno(fmt::format("cannot open {} network namespace", what), errno);
+    }
+    return fd;
+}
+
+}  // namespace
+
+UniqueFd make_network_namespace() {
+    const UniqueFd host = open_own_namespace("berth's");
+    if (::unshare(CLONE_NEWNET) != 0) {
+        throw_errno("cannot create the container's network namespace", errno);
+    }
+    const auto step_back = [&host] {
+        if (::setns(host.get(), CLONE_NEWNET) != 0) {
+            // berth would go on creating host links (the bridge, veths) in the wrong place.
+            std::abort();
+        }
+    };
+    UniqueFd container;
+    try {
+        container = open_own_namespace("the container's");
+        set_loopback_up();
+    } catch (...) {
+        step_back();
+        throw;
+    }
+    step_back();
+    return container;
+}
+
+}  // namespace berth::container
