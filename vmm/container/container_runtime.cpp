@@ -18,6 +18,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -263,6 +264,41 @@ bool send_fd_to_init(int socket, int fd) {
     throw_errno(fmt::format("cannot execute {}", command_path), errno);
 }
 
+// What the command's process needs from init.
+struct CommandStart {
+    const ChildPlan* plan;
+    const std::string* command_path;
+    int tty_slave;
+    const std::vector<sock_filter>* filter;
+};
+
+int run_command(void* argument) {
+    const auto& start = *static_cast<const CommandStart*>(argument);
+    try {
+        exec_command(*start.plan, *start.command_path, start.tty_slave, *start.filter);
+    } catch (const Error& e) {
+        report_and_exit(start.plan->report_write, child_status(e), e.what());
+    } catch (const std::exception& e) {
+        report_and_exit(start.plan->report_write, runtime_failure, e.what());
+    }
+}
+
+// Starts the command's process; its pid (2). Like vfork: the process shares init's
+// memory and init sleeps until it has exec'd or exited, so no page tables are copied
+// for it nor torn down again at exec (a fork of berth cost ~0.2 ms here). It runs on a
+// stack of its own, has its own descriptors, directories, credentials and seccomp
+// filter, and init is single-threaded, so no lock can be held by anyone else meanwhile;
+// what it allocates on the shared heap before exec is only lost to init.
+pid_t start_command(CommandStart& start) {
+    constexpr std::size_t stack_size = 256 * 1024;
+    const std::unique_ptr<char[]> stack(new char[stack_size]);
+    const pid_t pid = ::clone(run_command, stack.get() + stack_size, CLONE_VM | CLONE_VFORK | SIGCHLD, &start);
+    if (pid < 0) {
+        throw_errno("cannot start the command's process", errno);
+    }
+    return pid;
+}
+
 // The container's PID 1.
 [[noreturn]] void container_init(const ChildPlan& plan) {
     const auto read_exactly = [&](void* data, std::size_t size) {
@@ -341,19 +377,8 @@ bool send_fd_to_init(int socket, int fd) {
         if (plan.options->net == NetMode::bridge && plan.address) {
             configure_bridge_interface(*plan.address);
         }
-        command = ::fork();
-        if (command < 0) {
-            throw_errno("cannot fork the command", errno);
-        }
-        if (command == 0) {
-            try {
-                exec_command(plan, command_path, tty ? tty->slave.get() : -1, filter);
-            } catch (const Error& e) {
-                report_and_exit(plan.report_write, child_status(e), e.what());
-            } catch (const std::exception& e) {
-                report_and_exit(plan.report_write, runtime_failure, e.what());
-            }
-        }
+        CommandStart start{&plan, &command_path, tty ? tty->slave.get() : -1, &filter};
+        command = start_command(start);
     } catch (const Error& e) {
         report_after_setup_and_exit(go_read, plan.report_write, child_status(e), e.what());
     } catch (const std::exception& e) {
