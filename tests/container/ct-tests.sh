@@ -260,6 +260,13 @@ bad "relative --workdir" --rootfs "$ROOTFS" --workdir tmp -- true
 bad "--image that is not ext4" --image /etc/passwd -- true
 bad "both --rootfs and --image" --rootfs "$ROOTFS" --image /etc/passwd -- true
 bad "neither --rootfs nor --image" -- true
+# A name in use is found before any namespace exists (the cgroups are made after clone3).
+"$BERTH" ct run --rootfs "$ROOTFS" --name dup-test --pids 8 -- sleep 2 >/dev/null 2>&1 </dev/null &
+holder=$!
+for _ in $(seq 100); do [[ -d /sys/fs/cgroup/pids/berth-dup-test || -d /sys/fs/cgroup/berth-dup-test ]] && break; sleep 0.02; done
+bad "--name of a running container" --rootfs "$ROOTFS" --name dup-test --pids 8 -- true
+st=0; wait $holder || st=$?
+check "the running container with that name is untouched" test "$st" -eq 0
 
 echo "1..$n"
 exit $((failed > 0))
