@@ -290,7 +290,9 @@ int run_command(void* argument) {
 // filter, and init is single-threaded, so no lock can be held by anyone else meanwhile;
 // what it allocates on the shared heap before exec is only lost to init.
 pid_t start_command(CommandStart& start) {
-    constexpr std::size_t stack_size = 256 * 1024;
+    // Below malloc's mmap threshold (128 KiB), so the stack comes from heap pages berth
+    // has touched already instead of a fresh mapping that faults in page by page.
+    constexpr std::size_t stack_size = 64 * 1024;
     const std::unique_ptr<char[]> stack(new char[stack_size]);
     const pid_t pid = ::clone(run_command, stack.get() + stack_size, CLONE_VM | CLONE_VFORK | SIGCHLD, &start);
     if (pid < 0) {
