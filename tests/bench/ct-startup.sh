@@ -2,7 +2,9 @@
 # Start-to-exit of /bin/true in the busybox rootfs: berth ct run (with --memory and
 # --pids, so cgroups are created and removed each time) against bubblewrap (no cgroups)
 # and runc (an OCI bundle from `runc spec`, same limits), rounds interleaved so that
-# all see the same machine load. Prints medians and ratios. Needs root.
+# all see the same machine load. Prints medians, minima, the CPU time of each run's whole
+# process tree (user + system, from wait4: on a busy machine the wall time mostly
+# measures the other jobs) and the ratios of each. Needs root.
 # Usage: tests/bench/ct-startup.sh [BUILD_DIR] [RUNS]   (defaults: build, 30)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -45,35 +47,44 @@ PY
 fi
 
 python3 - "$runs" "${names[@]}" -- "${commands[@]}" <<'PY'
-import shlex, statistics, subprocess, sys, time
+import os, shlex, statistics, subprocess, sys, time
 runs = int(sys.argv[1])
 rest = sys.argv[2:]
 split = rest.index("--")
 names, commands = rest[:split], rest[split + 1:]
 times = {name: [] for name in names}
+cpu = {name: [] for name in names}
 def run(name, command, i):
     argv = [word.replace("@", str(i)) for word in shlex.split(command)]
     start = time.perf_counter()
-    result = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # wait4's usage covers the process and every descendant it waited for.
+    _, status, usage = os.wait4(process.pid, 0)
     elapsed = time.perf_counter() - start
-    if result.returncode != 0:
-        sys.exit(f"{name} failed (status {result.returncode}): {result.stderr.decode().strip()}")
-    return elapsed
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0:
+        sys.exit(f"{name} failed (status {process.returncode}): {process.stderr.read().decode().strip()}")
+    process.stderr.close()
+    return elapsed, usage.ru_utime + usage.ru_stime
 for i in range(3):  # warm the page cache
     for name, command in zip(names, commands):
         run(name, command, 1000 + i)
 for i in range(runs):
     for name, command in zip(names, commands):
-        times[name].append(run(name, command, i))
-medians = {name: statistics.median(values) * 1000 for name, values in times.items()}
-print(f"start-to-exit of /bin/true, {runs} runs each, interleaved (ms)")
-print(f"{'tool':<8}{'median':>9}{'min':>9}{'max':>9}")
+        elapsed, used = run(name, command, i)
+        times[name].append(elapsed * 1000)
+        cpu[name].append(used * 1000)
+medians = {name: statistics.median(values) for name, values in times.items()}
+minima = {name: min(values) for name, values in times.items()}
+cpu_medians = {name: statistics.median(values) for name, values in cpu.items()}
+print(f"start-to-exit of /bin/true, {runs} runs each, interleaved (ms); load average {os.getloadavg()[0]:.1f}")
+print(f"{'tool':<11}{'median':>8}{'min':>8}{'max':>8}{'cpu':>8}")
 for name in names:
-    values = [t * 1000 for t in times[name]]
-    print(f"{name:<8}{medians[name]:>9.2f}{min(values):>9.2f}{max(values):>9.2f}")
+    print(f"{name:<11}{medians[name]:>8.2f}{minima[name]:>8.2f}{max(times[name]):>8.2f}{cpu_medians[name]:>8.2f}")
 for peer, target in (("runc", 0.3), ("bwrap", 1.2), ("bwrap+pd", 1.2)):
     if peer in medians:
         ratio = medians["berth"] / medians[peer]
         verdict = "meets" if ratio <= target else "misses"
-        print(f"berth/{peer} = {ratio:.2f}x (target <= {target}x: {verdict})")
+        print(f"berth/{peer} = {ratio:.2f}x (target <= {target}x: {verdict}); "
+              f"minima {minima['berth'] / minima[peer]:.2f}x, cpu {cpu_medians['berth'] / cpu_medians[peer]:.2f}x")
 PY
