@@ -116,23 +116,27 @@ constexpr const char* read_only_paths[] = {
     "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger",
 };
 
+// Hides a directory under an empty read-only tmpfs, a file under /dev/null. No stat
+// first: the mount itself says ENOENT (not on this kernel: nothing to hide), or ENOTDIR
+// for a file, which then gets /dev/null.
 void mask_path(const char* path) {
-    struct stat info {};
-    if (::stat(path, &info) != 0) {
-        return;  // not on this kernel: nothing to hide
+    if (::mount("tmpfs", path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=0") == 0 ||
+        errno == ENOENT) {
+        return;
     }
-    if (S_ISDIR(info.st_mode)) {
-        do_mount("tmpfs", path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=0");
-    } else {
-        do_mount("/dev/null", path, nullptr, MS_BIND);
+    if (errno != ENOTDIR) {
+        throw_errno(fmt::format("cannot mount tmpfs on {}", path), errno);
     }
+    do_mount("/dev/null", path, nullptr, MS_BIND);
 }
 
 void make_read_only(const char* path) {
-    if (::access(path, F_OK) != 0) {
-        return;
+    if (::mount(path, path, nullptr, MS_BIND | MS_REC, nullptr) != 0) {
+        if (errno == ENOENT) {
+            return;  // not on this kernel
+        }
+        throw_errno(fmt::format("cannot mount {} on {}", path, path), errno);
     }
-    do_mount(path, path, nullptr, MS_BIND | MS_REC);
     remount_read_only(path);
 }
 
