@@ -71,8 +71,12 @@ def run(name, command, i):
 for i in range(3):  # warm the page cache
     for name, command in zip(names, commands):
         run(name, command, 1000 + i)
+# Each round starts with the next tool: whoever runs right after runc meets the kernel
+# still cleaning up after it (network namespace, memory cgroup), so no tool always does.
 for i in range(runs):
-    for name, command in zip(names, commands):
+    order = list(zip(names, commands))
+    order = order[i % len(order):] + order[:i % len(order)]
+    for name, command in order:
         elapsed, used = run(name, command, i)
         times[name].append(elapsed * 1000)
         cpu[name].append(used * 1000)
