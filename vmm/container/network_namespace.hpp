@@ -1,8 +1,8 @@
 #pragma once
 // The container's network namespace, made by berth itself while the container's init
 // builds its rootfs. Creating a network namespace is the dearest part of a start
-// (~0.4 ms here: sysctl tables, the loopback device, IPv6 set-up) and bringing lo up
-// costs another ~0.1 ms; done by clone3 and init they sat on the start's critical path.
+// (~0.4 ms here: sysctl tables, the loopback device, IPv6 set-up), and bringing lo up
+// adds ~0.04 ms; done by clone3 and init they sat on the start's critical path.
 // berth steps into a new namespace, brings lo up there, keeps it open and steps back
 // into its own (as `ip netns add` does); init gets the descriptor (SCM_RIGHTS) and
 // enters it with setns. Only as root: unprivileged, the namespace must belong to the
