@@ -17,6 +17,7 @@
 #include <fmt/format.h>
 
 #include "common/error.hpp"
+#include "virtio/sigbus_guard.hpp"
 
 namespace berth::devices::virtio {
 
@@ -154,9 +155,12 @@ DiskSpec DiskSpec::parse(const std::string& text) {
     return spec;
 }
 
-Blk::Blk(DiskImage image, std::string serial)
+Blk::Blk(DiskImage image, std::string serial, ReadPath read_path)
     : image_(std::move(image)), serial_(std::move(serial)),
       name_(fmt::format("virtio-blk ({})", image_.path.filename().string())) {
+    if (read_path == ReadPath::mapping_if_possible) {
+        mapping_ = FileMapping::map_read_only(image_.fd.get(), image_.size);
+    }
     if (serial_.size() > id_bytes) {
         serial_.resize(id_bytes);
     }
@@ -238,13 +242,11 @@ BlkStatus Blk::transfer(SplitQueue& queue, const DescriptorChain& chain, BlkRequ
             if (out_bytes != 0 || !in_range(sector, in_bytes, image_.size)) {
                 return BlkStatus::ioerr;
             }
-            auto iovecs = host_iovecs(queue.memory(), chain.writable, 0, in_bytes);
-            if (!transfer_all(image_.fd.get(), std::move(iovecs), sector * sector_size,
-                              Direction::read)) {
-                return BlkStatus::ioerr;
+            const BlkStatus status = read(queue, chain, sector * sector_size, in_bytes);
+            if (status == BlkStatus::ok) {
+                written = in_bytes;
             }
-            written = in_bytes;
-            return BlkStatus::ok;
+            return status;
         }
         case BlkRequestType::out: {
             if (read_only || in_bytes != 0 || !in_range(sector, out_bytes, image_.size)) {
@@ -275,6 +277,28 @@ BlkStatus Blk::transfer(SplitQueue& queue, const DescriptorChain& chain, BlkRequ
             return ranges(queue, chain, type);
     }
     return BlkStatus::unsupported;
+}
+
+// Fills the chain's writable data buffers with `length` bytes of the disk at `offset`
+// (checked against the disk's size by the caller).
+BlkStatus Blk::read(SplitQueue& queue, const DescriptorChain& chain, std::uint64_t offset,
+                    std::uint64_t length) {
+    auto iovecs = host_iovecs(queue.memory(), chain.writable, 0, length);
+    if (!mapping_) {
+        return transfer_all(image_.fd.get(), std::move(iovecs), offset, Direction::read)
+                   ? BlkStatus::ok
+                   : BlkStatus::ioerr;
+    }
+    std::vector<CopyPiece> pieces;
+    pieces.reserve(iovecs.size());
+    const std::uint8_t* from = mapping_->bytes().data() + offset;
+    for (const iovec& to : iovecs) {
+        pieces.push_back({static_cast<std::uint8_t*>(to.iov_base), from, to.iov_len});
+        from += to.iov_len;
+    }
+    // bus_error: the file is shorter than the disk now (truncated by someone else);
+    // preadv would have met end of file there.
+    return copy_guarding_sigbus(pieces) == CopyResult::copied ? BlkStatus::ok : BlkStatus::ioerr;
 }
 
 BlkStatus Blk::ranges(SplitQueue& queue, const DescriptorChain& chain, BlkRequestType type) {

@@ -1,7 +1,10 @@
 #pragma once
 // virtio-blk on a raw image file. Requests run on the transport's worker thread (one
-// per disk), straight between the file and guest RAM (preadv/pwritev on checked
-// spans of guest memory), so a slow disk never stalls a vCPU or the console.
+// per disk), straight between the file and guest RAM (checked spans of guest memory),
+// so a slow disk never stalls a vCPU or the console. Reads of a regular file copy
+// from a read-only shared mapping of it (file_mapping.hpp says why; a copy that meets
+// a truncated file fails the request, sigbus_guard.hpp); reads of a block device, or
+// of a file that cannot be mapped, use preadv. Writes always use pwritev.
 //
 // Supported: read, write, flush (fdatasync: what the guest flushed is on disk even
 // if berth is killed), get-id, discard (punches a hole), write-zeroes, read-only
@@ -13,10 +16,12 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 
 #include "common/unique_fd.hpp"
 #include "virtio/device.hpp"
+#include "virtio/file_mapping.hpp"
 
 namespace berth::devices::virtio {
 
@@ -41,6 +46,9 @@ inline constexpr std::uint64_t blk_feature_discard = 1ULL << 13;
 inline constexpr std::uint64_t blk_feature_write_zeroes = 1ULL << 14;
 
 enum class Access { read_write, read_only };
+
+// How reads reach the image. preadv_only exists for tests of the fallback path.
+enum class ReadPath { mapping_if_possible, preadv_only };
 
 // A raw disk image opened and checked (bad input → Error with status 2).
 struct DiskImage {
@@ -67,7 +75,7 @@ struct BlkCounters {
 class Blk : public Device {
 public:
     // `serial`: what GET_ID returns (at most 20 bytes are used).
-    Blk(DiskImage image, std::string serial);
+    Blk(DiskImage image, std::string serial, ReadPath read_path = ReadPath::mapping_if_possible);
 
     std::string_view name() const override { return name_; }
     DeviceType type() const override { return DeviceType::block; }
@@ -80,6 +88,7 @@ public:
 
     std::uint64_t capacity_sectors() const { return image_.size / sector_size; }
     const BlkCounters& counters() const { return counters_; }
+    bool reads_from_mapping() const { return mapping_.has_value(); }
 
 private:
     // Serves one chain; returns the number of bytes written into its writable buffers.
@@ -87,8 +96,11 @@ private:
     BlkStatus transfer(SplitQueue& queue, const DescriptorChain& chain, BlkRequestType type,
                        std::uint64_t sector, std::uint64_t& written);
     BlkStatus ranges(SplitQueue& queue, const DescriptorChain& chain, BlkRequestType type);
+    BlkStatus read(SplitQueue& queue, const DescriptorChain& chain, std::uint64_t offset,
+                   std::uint64_t length);
 
     DiskImage image_;
+    std::optional<FileMapping> mapping_;  // regular files: what reads copy from
     std::string serial_;
     std::string name_;
     BlkCounters counters_;
