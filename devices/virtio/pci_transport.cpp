@@ -422,7 +422,7 @@ void PciTransport::start_worker() {
             }
         }
     }
-    worker_ = std::thread([this] { worker_main(); });
+    worker_ = Thread([this] { worker_main(); });
 }
 
 void PciTransport::stop_worker() {

@@ -20,9 +20,9 @@
 #include <mutex>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
+#include "common/thread.hpp"
 #include "kvm/eventfd.hpp"
 #include "memory/guest_memory.hpp"
 #include "pci/msix.hpp"
@@ -129,7 +129,7 @@ private:
 
     kvm::EventFd stop_event_;
     std::atomic<bool> stopping_{false};
-    std::thread worker_;
+    Thread worker_;
     std::vector<std::shared_ptr<void>> ioeventfds_;
 };
 

@@ -10,7 +10,8 @@
 # Without a usable /dev/kvm for Linux guests (no KVM, or a PVM host) it re-runs itself
 # inside tools/kvm-rig, once for all runs. Not a pass/fail test: it prints figures.
 # Usage: tests/bench/boot.sh [BUILD_DIR]   env: RUNS (default 10), KERNEL, INITRD,
-#        BERTH_BENCH_BERTH (another berth binary than BUILD_DIR/berth)
+#        BERTH_BENCH_BERTH (another berth binary than BUILD_DIR/berth),
+#        BERTH_BENCH_SMAPS_DIR (keep each VMM's /proc/PID/smaps at the marker there)
 set -euo pipefail
 default_runs=10
 # shellcheck source=vm-bench-setup.sh
@@ -47,6 +48,7 @@ vmms = {
              "-kernel", kernel, "-initrd", initrd, "-append", f"{base} {extra}"],
 }
 debugfs = "/sys/kernel/debug/kvm"
+smaps_dir = os.environ.get("BERTH_BENCH_SMAPS_DIR")
 
 def read_stats(pid):
     dirs = glob.glob(f"{debugfs}/{pid}-*")
@@ -81,19 +83,23 @@ def overhead_kib(pid):
     name = ""
     by_name = {}
     with open(f"/proc/{pid}/smaps") as f:
-        for line in f:
-            fields = line.split()
-            if "-" in fields[0] and not fields[0].endswith(":"):
-                anonymous = len(fields) < 6 or fields[5].startswith("[anon")
-                name = fields[5] if len(fields) >= 6 else "[anon]"
-                start, end = (int(x, 16) for x in fields[0].split("-"))
-                size = end - start
-            elif fields[0] == "Rss:":
-                rss = int(fields[1])
-                total += rss
-                by_name[name] = by_name.get(name, 0) + rss
-                if anonymous and size > largest_size:
-                    largest_size, largest_rss = size, rss
+        text = f.read()
+    if smaps_dir:  # BERTH_BENCH_SMAPS_DIR: keep each snapshot, to see what the overhead is
+        with open(f"{smaps_dir}/smaps-{pid}", "w") as out:
+            out.write(text)
+    for line in text.splitlines():
+        fields = line.split()
+        if "-" in fields[0] and not fields[0].endswith(":"):
+            anonymous = len(fields) < 6 or fields[5].startswith("[anon")
+            name = fields[5] if len(fields) >= 6 else "[anon]"
+            start, end = (int(x, 16) for x in fields[0].split("-"))
+            size = end - start
+        elif fields[0] == "Rss:":
+            rss = int(fields[1])
+            total += rss
+            by_name[name] = by_name.get(name, 0) + rss
+            if anonymous and size > largest_size:
+                largest_size, largest_rss = size, rss
     by_name["[anon]"] = by_name.get("[anon]", 0) - largest_rss  # without guest RAM
     top = sorted(by_name.items(), key=lambda kv: -kv[1])[:6]
     return total - largest_rss, {"ram_bytes": largest_size, "top_kib": top}

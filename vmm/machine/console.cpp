@@ -71,7 +71,7 @@ ConsoleInput::ConsoleInput(int fd, Receiver receiver, EscapeHandler on_escape)
     if (!stop_) {
         throw_errno("cannot create an eventfd", errno);
     }
-    thread_ = std::thread([this] { run(); });
+    thread_ = Thread([this] { run(); });
 }
 
 ConsoleInput::~ConsoleInput() {

@@ -10,8 +10,8 @@
 #include <cstdint>
 #include <functional>
 #include <span>
-#include <thread>
 
+#include "common/thread.hpp"
 #include "common/unique_fd.hpp"
 
 namespace berth::machine {
@@ -55,7 +55,7 @@ private:
     EscapeHandler on_escape_;
     UniqueFd stop_;
     bool escape_pending_ = false;
-    std::thread thread_;
+    Thread thread_;
 };
 
 // Writes one guest byte, or a run of them, to stdout, unbuffered.

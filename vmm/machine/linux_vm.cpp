@@ -10,7 +10,6 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
-#include <thread>
 #include <vector>
 
 #include <fmt/format.h>
@@ -24,6 +23,7 @@
 #include "common/file.hpp"
 #include "common/phase_clock.hpp"
 #include "common/size.hpp"
+#include "common/thread.hpp"
 #include "kvm/system.hpp"
 #include "kvm/vcpu.hpp"
 #include "kvm/vm.hpp"
@@ -314,7 +314,7 @@ public:
 
 private:
     VmStop& stop_;
-    std::vector<std::thread> threads_;
+    std::vector<Thread> threads_;
 };
 
 // Waits until the VM stops by itself or a stop signal arrives.
