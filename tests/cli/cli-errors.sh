@@ -162,6 +162,50 @@ expect_bad_input "vm: --console without a Linux guest" "--console: needs --kerne
 expect_bad_input "vm: unknown --reboot" "--reboot: later not in" -- vm run --kernel "$scratch/vmlinuz" --reboot later
 expect_bad_input "vm: --hugepages with odd memory" "--memory 255 MiB is not a multiple of 2 MiB" -- vm run --kernel "$scratch/vmlinuz" --hugepages --memory 255M
 : "$unreadable_note"
+
+# berth builds CLI11's options only for the command named in argv[1] (vmm/cli/main.cpp);
+# BERTH_CLI_FULL_TREE=1 builds them all, as for `berth --help`. Both must print the
+# same bytes and exit the same way.
+# expect_same_as_full_tree NAME FIRST_LINE -- ARGS...: the same stdout, stderr and status
+# either way, and the first line of the output (stdout, else stderr) is FIRST_LINE.
+expect_same_as_full_tree() {
+    local name=$1 first_line=$2
+    shift 3
+    n=$((n + 1))
+    local status=0 full_status=0
+    "$BERTH" "$@" >"$scratch/out" 2>"$scratch/err" || status=$?
+    BERTH_CLI_FULL_TREE=1 "$BERTH" "$@" >"$scratch/full-out" 2>"$scratch/full-err" || full_status=$?
+    local first
+    first=$(cat "$scratch/out" "$scratch/err" | head -n 1)
+    if [[ $status -eq $full_status && "$first" == "$first_line" ]] &&
+        cmp -s "$scratch/out" "$scratch/full-out" && cmp -s "$scratch/err" "$scratch/full-err"; then
+        echo "ok $n - $name"
+    else
+        failed=$((failed + 1))
+        echo "not ok $n - $name (status $status, full tree $full_status; first line: $first)"
+        diff "$scratch/full-out" "$scratch/out" | sed 's/^/# stdout: /'
+        diff "$scratch/full-err" "$scratch/err" | sed 's/^/# stderr: /'
+    fi
+}
+not_expected="berth: The following argument was not expected: --bogus (see berth --help)"
+expect_same_as_full_tree "only ct built: ct run --bogus" "$not_expected" -- ct run --bogus
+expect_same_as_full_tree "only vm built: vm run --bogus" "$not_expected" -- vm run --firmware "$HELLO" --bogus
+expect_same_as_full_tree "unknown command" "berth: unknown command 'bogus' (see berth --help)" -- bogus
+top_help="berth: run a Linux workload as a KVM virtual machine or as a container"
+expect_same_as_full_tree "berth --help" "$top_help" -- --help
+expect_same_as_full_tree "berth with no command" "berth: A subcommand is required (see berth --help)" --
+expect_same_as_full_tree "ct run --help" "Run CMD in new namespaces with DIR as its root. Exit status: the command's (128+N for signal N), 2 for bad input, 125 when the runtime failed" -- ct run --help
+expect_same_as_full_tree "vm run --help" "Boot a guest and attach its serial console to stdio" -- vm run --help
+expect_same_as_full_tree "ct --help" "Run a command as a container (namespaces, cgroups, pivot_root)" -- ct --help
+expect_same_as_full_tree "a sibling command's name inside ct" "berth: A subcommand is required (see berth --help)" -- ct doctor
+expect_same_as_full_tree "a sibling command's name after vm run" "berth: The following argument was not expected: doctor (see berth --help)" -- vm run --firmware "$HELLO" doctor
+expect_same_as_full_tree "ct --version" "berth: A subcommand is required (see berth --help)" -- ct --version
+expect_same_as_full_tree "ct run without a value" "berth: --memory: 1 required TEXT missing (see berth --help)" -- ct run --memory
+expect_same_as_full_tree "ct run without a root" "berth: give exactly one of --rootfs DIR (the container's files) or --image IMG (a raw ext4 image)" -- ct run -- /bin/true
+expect_same_as_full_tree "lesson --help" "Run a hardware-virtualization lesson (docs/lessons/); without N, list them" -- lesson --help
+expect_same_as_full_tree "image build without a kind" "berth: A subcommand is required (see berth --help)" -- image build
+expect_same_as_full_tree "bench startup --help" "Start the same workload (sh -c 'echo berth-bench-marker') N times as a berth VM and as a berth container from one root filesystem, and with QEMU microvm, runc, crun and bwrap where they run; print min/median/p95 per phase (see docs/bench-startup.md). Without KVM that boots Linux the VM half runs in tools/kvm-rig (emulated)" -- bench startup --help
+expect_same_as_full_tree "doctor --bogus" "$not_expected" -- doctor --bogus
 # The plan goes last so that adding a case cannot leave a stale count.
 echo "1..$n"
 exit $((failed > 0))

@@ -1,8 +1,11 @@
 // The `berth` command: parses the command line, runs the chosen subcommand, and turns
 // every error into one line on stderr and an exit status (2 for bad input).
 
+#include <array>
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
+#include <string_view>
 
 #include <fmt/format.h>
 
@@ -10,6 +13,51 @@
 #include "common/error.hpp"
 #include "common/phase_clock.hpp"
 #include "version.hpp"
+
+namespace {
+
+// berth's commands, in the order `berth --help` lists them.
+struct Command {
+    std::string_view name;
+    void (*add)(CLI::App&, berth::cli::Action&);
+};
+constexpr std::array commands{
+    Command{"vm", berth::cli::add_vm_command},
+    Command{"doctor", berth::cli::add_doctor_command},
+    Command{"ct", berth::cli::add_ct_command},
+    Command{"lesson", berth::cli::add_lesson_command},
+    Command{"bench", berth::cli::add_bench_command},
+    Command{"image", berth::cli::add_image_command},
+};
+
+const Command* find_command(std::string_view name) {
+    for (const auto& command : commands) {
+        if (command.name == name) {
+            return &command;
+        }
+    }
+    return nullptr;
+}
+
+// CLI11 builds a tree of options for every command it is given, which was more than
+// half of berth's own start-up (every `ct run` paid for `vm`, `bench`, `image`...).
+// When argv[1] names a command, only that one is added: the top level requires exactly
+// one command, so once it is chosen CLI11 never looks at the others, and parsing, help
+// and errors come out the same. Anything else (`berth`, `berth --help`, an unknown
+// word) gets them all. BERTH_CLI_FULL_TREE=1 always builds all of them, so that
+// tests/cli can compare the two.
+void add_commands(CLI::App& app, berth::cli::Action& action, int argc, char** argv) {
+    const Command* named = argc > 1 ? find_command(argv[1]) : nullptr;
+    if (named != nullptr && std::getenv("BERTH_CLI_FULL_TREE") == nullptr) {
+        named->add(app, action);
+        return;
+    }
+    for (const auto& command : commands) {
+        command.add(app, action);
+    }
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
     berth::phase_mark("main");  // `berth bench startup` (BERTH_PHASES only)
@@ -19,23 +67,10 @@ int main(int argc, char** argv) {
     app.require_subcommand(1);
 
     berth::cli::Action action;
-    berth::cli::add_vm_command(app, action);
-    berth::cli::add_doctor_command(app, action);
-    berth::cli::add_ct_command(app, action);
-    berth::cli::add_lesson_command(app, action);
-    berth::cli::add_bench_command(app, action);
-    berth::cli::add_image_command(app, action);
+    add_commands(app, action, argc, argv);
 
     // CLI11 reports an unknown command word as "a subcommand is required"; name it.
-    auto is_command = [&app](const std::string& word) {
-        for (const auto* sub : app.get_subcommands({})) {
-            if (sub->get_name() == word) {
-                return true;
-            }
-        }
-        return false;
-    };
-    if (argc > 1 && argv[1][0] != '-' && !is_command(argv[1])) {
+    if (argc > 1 && argv[1][0] != '-' && find_command(argv[1]) == nullptr) {
         fmt::print(stderr, "berth: unknown command '{}' (see berth --help)\n", argv[1]);
         return static_cast<int>(berth::ExitStatus::bad_input);
     }
