@@ -120,6 +120,9 @@ TEST_CASE("virtio-blk reads a regular file's bytes through its mapping", "[virti
     const std::vector<std::uint32_t> segments = {512, 1536, 4096, 2048};  // 8 KiB
     CHECK(driver.request(BlkRequestType::in, 3, segments) == 0);
     CHECK(driver.data(segments) == image.expected(3 * 512, 8192));
+    // One large segment (guest pages that happen to be contiguous): copied in pieces.
+    CHECK(driver.request(BlkRequestType::in, 1, {65536 + 1536}) == 0);
+    CHECK(driver.data({65536 + 1536}) == image.expected(512, 65536 + 1536));
     CHECK(driver.request(BlkRequestType::in, 2047, {512}) == 0);  // the last sector
     CHECK(driver.data({512}) == image.expected(2047 * 512, 512));
     CHECK(driver.request(BlkRequestType::in, 2047, {1024}) == 1);  // runs past the end
