@@ -47,7 +47,15 @@ double median_of(const Runtime& runtime, std::optional<std::size_t> phase) {
 // A "nice" axis step (1, 2 or 5 times a power of ten) giving about `ticks` ticks.
 double nice_step(double span, int ticks) {
     const double raw = span / ticks;
-    const double power = std::pow(10.0, std::floor(std::log10(raw)));
+    // The power of ten at or below `raw`, by steps rather than log10/pow: berth links
+    // no libm (one fewer library to load at every start of every subcommand).
+    double power = 1;
+    while (power * 10 <= raw) {
+        power *= 10;
+    }
+    while (power > raw && power > 1e-9) {
+        power /= 10;
+    }
     for (const double factor : {1.0, 2.0, 5.0, 10.0}) {
         if (raw <= factor * power) {
             return factor * power;

@@ -8,7 +8,6 @@
 
 #include <cctype>
 #include <charconv>
-#include <cmath>
 #include <cstring>
 
 #include <fmt/format.h>
@@ -116,15 +115,35 @@ std::string parse_env(std::string_view text) {
     return std::string(text);
 }
 
+// Read as a decimal (digits, a point, digits) straight into microseconds of quota:
+// exact, and no floating point: the only other user of libm in berth's start path
+// was this one parse, and every loaded library costs start-up time and resident pages.
 std::uint32_t parse_cpus(std::string_view text) {
-    double cpus = 0;
-    const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), cpus);
+    const auto dot = text.find('.');
+    const std::string_view whole = text.substr(0, dot);
+    const std::string_view fraction =
+        dot == std::string_view::npos ? std::string_view{} : text.substr(dot + 1);
+    std::uint64_t cpus = 0;
+    bool ok = !(whole.empty() && fraction.empty()) && (whole.empty() || parse_number(whole, cpus)) &&
+              cpus <= 1024;
+    // Millionths of a CPU from the first six fraction digits; later digits (below a
+    // microsecond of quota) must still be digits but are dropped.
+    std::uint64_t millionths = 0;
+    for (std::size_t i = 0; ok && i < fraction.size(); ++i) {
+        ok = std::isdigit(static_cast<unsigned char>(fraction[i])) != 0;
+        if (i < 6) {
+            millionths = millionths * 10 + static_cast<std::uint64_t>(fraction[i] - '0');
+        }
+    }
+    for (std::size_t i = fraction.size(); i < 6; ++i) {
+        millionths *= 10;
+    }
+    const std::uint64_t quota = cpus * cpu_period_us + (millionths * cpu_period_us + 500'000) / 1'000'000;
     // The kernel's smallest quota is 1 ms per period: 0.01 CPU.
-    if (text.empty() || error != std::errc{} || end != text.data() + text.size() || !std::isfinite(cpus) ||
-        cpus < 0.01 || cpus > 1024) {
+    if (!ok || quota < cpu_period_us / 100 || quota > std::uint64_t{1024} * cpu_period_us) {
         throw bad_input(fmt::format("--cpus '{}' is not a number of CPUs from 0.01 to 1024 (like 0.5)", text));
     }
-    return static_cast<std::uint32_t>(std::lround(cpus * cpu_period_us));
+    return static_cast<std::uint32_t>(quota);
 }
 
 std::uint64_t parse_pids(std::string_view text) {
