@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sequential read of a 256 MiB raw disk through virtio-blk: berth against QEMU
 # `-M q35` with virtio-blk-pci (both on KVM, both reading the same file
-# through the host page cache: QEMU's default cache=writeback, berth's pread), same
+# through the host page cache: QEMU's default cache=writeback with preadv, berth by
+# memcpy from a shared mapping of the image, devices/virtio/blk.cpp), same
 # kernel, initramfs, memory and vCPUs, runs interleaved. In the guest busybox dd reads
 # the whole disk with O_DIRECT (no guest page cache) in 1 MiB requests and reports its
 # time from /proc/uptime around it, so boot time is not counted. (QEMU's microvm with
