@@ -7,7 +7,8 @@
 #include <atomic>
 #include <csignal>
 #include <cstring>
-#include <mutex>
+
+#include "common/fatal_signal.hpp"
 
 namespace berth::devices::virtio {
 
@@ -22,52 +23,15 @@ struct Guard {
 };
 thread_local Guard guard;
 
-std::mutex install_mutex;
-// The SIGBUS action before ours, to hand foreign faults to. Written under
-// install_mutex only while ours is not installed, read only by our handler.
-struct sigaction previous_action;
-
-void on_sigbus(int signal_number, siginfo_t* info, void*) {
+// The SIGBUS filter: takes a fault of a thread inside a guarded copy, and returns
+// (passing the signal on) otherwise.
+void take_guarded_fault(int, siginfo_t* info) {
     // si_code > 0: raised by the kernel for a fault of this thread, not sent by kill.
     const bool fault = info != nullptr && info->si_code > 0;
     if (fault && guard.active != 0) {
         guard.active = 0;
         siglongjmp(guard.jump, 1);
     }
-    ::sigaction(signal_number, &previous_action, nullptr);
-    if (!fault) {
-        ::raise(signal_number);
-    }
-    // A fault: returning runs the faulting instruction again, which faults again and
-    // now meets the previous action with its full siginfo.
-}
-
-struct sigaction current_action() {
-    struct sigaction current {};
-    ::sigaction(SIGBUS, nullptr, &current);
-    return current;
-}
-
-bool is_ours(const struct sigaction& action) {
-    return (action.sa_flags & SA_SIGINFO) != 0 && action.sa_sigaction == on_sigbus;
-}
-
-void install_handler() {
-    const std::lock_guard lock(install_mutex);
-    const struct sigaction current = current_action();
-    if (is_ours(current)) {
-        return;  // another thread was quicker
-    }
-    previous_action = current;
-    struct sigaction ours {};
-    ours.sa_sigaction = on_sigbus;
-    sigemptyset(&ours.sa_mask);
-    // SA_NODEFER: SIGBUS stays unblocked while the handler runs, so leaving it with
-    // siglongjmp (which does not restore the signal mask: that would be a system call
-    // per copy) leaves the thread able to catch the next one. A SIGBUS that is blocked
-    // when a fault raises it kills the process.
-    ours.sa_flags = SA_SIGINFO | SA_NODEFER;
-    ::sigaction(SIGBUS, &ours, nullptr);
 }
 
 // Bytes per memcpy call. glibc's memcpy switches to `rep movsb` above a size threshold
@@ -91,9 +55,9 @@ constexpr std::size_t copy_chunk = 4096;
 }  // namespace
 
 CopyResult copy_guarding_sigbus(std::span<const CopyPiece> pieces) {
-    if (!is_ours(current_action())) {
-        install_handler();
-    }
+    // Once per process; later calls only check the initialisation guard.
+    static const bool filter_set = (set_signal_filter(SIGBUS, take_guarded_fault), true);
+    static_cast<void>(filter_set);
     Guard& mine = guard;
     if (sigsetjmp(mine.jump, 0) != 0) {
         return CopyResult::bus_error;  // the handler cleared `active`

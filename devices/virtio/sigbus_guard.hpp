@@ -7,14 +7,14 @@
 // SIGBUS, whose default action ends the process. preadv would simply hit end of file
 // there, and the request would fail with IOERR; a copy made here does the same.
 //
-// How: one process-wide SIGBUS handler. When the fault is the kernel's (not a
-// `kill -BUS`) and the faulting thread is inside copy_guarding_sigbus (a thread-local
-// flag), it jumps back into that call, which reports bus_error. Any other SIGBUS goes
-// to whatever action was installed before ours (default: the process dies, as it
-// would without berth's handler). Each call checks that the handler is still ours
-// and installs it again if someone replaced it (berth's raw-terminal mode installs
-// its own SIGBUS handler, to restore the terminal, after the disks are set up); ours
-// then passes foreign SIGBUSes on to that one.
+// How: a SIGBUS filter (common/fatal_signal.hpp), set once, at the first copy. When
+// the fault is the kernel's (not a `kill -BUS`) and the faulting thread is inside
+// copy_guarding_sigbus (a thread-local flag), it jumps back into that call, which
+// reports bus_error. Any other SIGBUS goes on to the fatal-signal hooks (the raw
+// terminal puts the terminal back) and then to the action installed before berth's
+// (default: the process dies, as it would without berth's handler). The filter runs
+// before the hooks whichever was registered first, so a caught fault never touches
+// the terminal, and a copy costs no system call.
 
 #include <cstddef>
 #include <cstdint>

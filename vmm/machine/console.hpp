@@ -9,14 +9,17 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <span>
 
+#include "common/fatal_signal.hpp"
 #include "common/thread.hpp"
 #include "common/unique_fd.hpp"
 
 namespace berth::machine {
 
 // Raw mode on a terminal for as long as the object lives; nothing when `fd` is not one.
+// A fatal signal puts the terminal back before berth dies (a LastWordsHook).
 class RawTerminal {
 public:
     explicit RawTerminal(int fd);
@@ -29,6 +32,7 @@ public:
 private:
     int fd_;
     bool active_ = false;
+    std::optional<LastWordsHook> last_words_;
 };
 
 class ConsoleInput {
