@@ -105,12 +105,13 @@ struct ChildPlan {
     // Init waits three times, so that berth's part of the set-up (user namespace maps,
     // network namespace, cgroups, veth) overlaps init's rootfs:
     // 1. a go byte here, once its user namespace is mapped (so it may build the rootfs);
-    // 2. as root (not --net host), berth makes the network namespace and, once it has
-    //    also put init in its cgroups and plugged in the veth, sends the namespace on
-    //    `netns_socket`; init enters it after the rootfs (sysfs must be mounted there);
-    // 3. the seccomp program here: once it arrives, init may start the command.
-    // What berth knows before clone3 (1 as root, 3 when 2 is the signal) is in the pipe
-    // before init runs, so init waits only where it must.
+    // 2. as root (not --net host), berth makes the network namespace and sends it on
+    //    `netns_socket` at once; init enters it after the rootfs (sysfs must be mounted
+    //    there) while berth makes the cgroups;
+    // 3. the seccomp program here, once berth has put init in its cgroups and plugged in
+    //    the veth: once it arrives, init may start the command.
+    // What berth knows before clone3 (1 as root; 3 when there are neither cgroups nor a
+    // veth to wait for) is in the pipe before init runs, so init waits only where it must.
     int go_read = -1;
     int report_write = -1;  // a failure before exec is written here: status byte, message
     int tty_socket = -1;  // with -t: init sends the pty master to berth here
@@ -648,7 +649,9 @@ int run_container(const RunOptions& options) {
     const char go_byte = 1;
     const std::string seccomp_message = seccomp_program_message();
     const bool go_now = !rootless;
-    const bool seccomp_now = netns_by_berth;
+    // The seccomp program is init's last go: with cgroups to make or a veth to plug in
+    // it waits for them; otherwise the network namespace is the last thing init needs.
+    const bool seccomp_now = netns_by_berth && !cgroup.planned() && options.net != NetMode::bridge;
     if (go_now) {
         write_without_sigpipe(go.write.get(), &go_byte, 1);
     }
@@ -715,19 +718,21 @@ int run_container(const RunOptions& options) {
             init_listening = write_without_sigpipe(go.write.get(), &go_byte, 1);
         }
         // While init builds the rootfs: its network namespace, its cgroups, its veth.
+        // The namespace goes to init as soon as it exists: init needs it first (for
+        // /sys, before the command) and the cgroups are made while init mounts /sys.
         UniqueFd netns;
         if (netns_by_berth) {
             netns = make_network_namespace();
             phase_mark("netns");
+            if (init_listening) {
+                init_listening = send_fd_to_init(netns_socket.get(), netns.get());
+            }
         }
         cgroup.create();
         cgroup.add_process(pid);
         phase_mark("cgroup");
         if (options.net == NetMode::bridge) {
             port = BridgePort::attach(pid, netns.get());
-        }
-        if (netns_by_berth && init_listening) {
-            init_listening = send_fd_to_init(netns_socket.get(), netns.get());
         }
         if (!seccomp_now && init_listening) {
             init_listening = write_without_sigpipe(go.write.get(), seccomp_message.data(), seccomp_message.size());
@@ -765,7 +770,10 @@ int run_container(const RunOptions& options) {
     }
     const int status = supervise(init, options, master.get());
     raw_terminal.reset();
-    if (cgroup.oom_kills() > 0) {
+    // The OOM killer's SIGKILL either ends the command (128+9) or fails it through a
+    // killed child; a command that succeeded was not stopped by it, so a clean exit
+    // skips the read (it is on every run's way out).
+    if (status != 0 && cgroup.oom_kills() > 0) {
         fmt::print(stderr, "berth: container was killed: out of memory (limit {})\n",
                    format_size(*options.memory_bytes));
     }
