@@ -46,8 +46,6 @@ public:
     // init builds its rootfs). A refused mkdir is bad input as in plan(); other failures
     // are runtime errors. What was created is removed on destruction.
     void create();
-    // Whether create() has cgroups to make (some limit was asked for).
-    bool planned() const { return !places_.empty(); }
 
     ContainerCgroup() = default;
     ContainerCgroup(ContainerCgroup&& other) noexcept;
