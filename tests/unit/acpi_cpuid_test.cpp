@@ -5,10 +5,12 @@
 #include <numeric>
 #include <string>
 
+#include "byte_compare.hpp"
 #include "x86/acpi.hpp"
 #include "x86/cpuid.hpp"
 
 using namespace berth;
+using test::same_bytes;
 
 namespace {
 
@@ -214,7 +216,7 @@ TEST_CASE("guest CPUID carries KVM's signature and feature leaves", "[x86][cpuid
         std::memcpy(name, &signature->ebx, 4);
         std::memcpy(name + 4, &signature->ecx, 4);
         std::memcpy(name + 8, &signature->edx, 4);
-        CHECK(std::string(name, 12) == std::string("KVMKVMKVM\0\0\0", 12));
+        CHECK(same_bytes(std::string_view(name, 12), std::string_view("KVMKVMKVM\0\0\0", 12)));
         CHECK(signature->eax >= x86::kvm_cpuid_features_leaf);
         const auto* features = x86::find_cpuid(guest, x86::kvm_cpuid_features_leaf);
         REQUIRE(features != nullptr);

@@ -2,11 +2,14 @@
 #include <algorithm>
 #include <catch2/catch.hpp>
 
+#include "byte_compare.hpp"
 #include "x86/acpi.hpp"
 #include "x86/aml.hpp"
 
 using namespace berth;
 using Bytes = x86::aml::Bytes;
+using test::as_number;
+using test::same_bytes;
 
 namespace {
 
@@ -31,10 +34,10 @@ std::pair<std::size_t, std::size_t> decode_pkg_length(const Bytes& encoded) {
 }  // namespace
 
 TEST_CASE("PkgLength counts itself and grows past 63 bytes", "[x86][aml]") {
-    CHECK(x86::aml::pkg_length(0) == Bytes{0x01});
-    CHECK(x86::aml::pkg_length(62) == Bytes{0x3f});
+    CHECK(same_bytes(x86::aml::pkg_length(0), Bytes{0x01}));
+    CHECK(same_bytes(x86::aml::pkg_length(62), Bytes{0x3f}));
     // 63 bytes of body + 2 bytes of length = 65 = 0x41: low nibble 1, then 0x04.
-    CHECK(x86::aml::pkg_length(63) == Bytes{0x41, 0x04});
+    CHECK(same_bytes(x86::aml::pkg_length(63), Bytes{0x41, 0x04}));
     for (std::size_t body : {std::size_t{1}, std::size_t{62}, std::size_t{63}, std::size_t{200},
                              std::size_t{4093}, std::size_t{4094}, std::size_t{70000},
                              std::size_t{1} << 20}) {
@@ -44,17 +47,17 @@ TEST_CASE("PkgLength counts itself and grows past 63 bytes", "[x86][aml]") {
 }
 
 TEST_CASE("AML integers take the smallest encoding", "[x86][aml]") {
-    CHECK(x86::aml::integer(0) == Bytes{0x00});
-    CHECK(x86::aml::integer(1) == Bytes{0x01});
-    CHECK(x86::aml::integer(5) == Bytes{0x0a, 5});
-    CHECK(x86::aml::integer(0x1234) == Bytes{0x0b, 0x34, 0x12});
-    CHECK(x86::aml::integer(0xe0000000) == Bytes{0x0c, 0x00, 0x00, 0x00, 0xe0});
-    CHECK(x86::aml::integer(0x100000000) == Bytes{0x0e, 0, 0, 0, 0, 1, 0, 0, 0});
+    CHECK(same_bytes(x86::aml::integer(0), Bytes{0x00}));
+    CHECK(same_bytes(x86::aml::integer(1), Bytes{0x01}));
+    CHECK(same_bytes(x86::aml::integer(5), Bytes{0x0a, 5}));
+    CHECK(same_bytes(x86::aml::integer(0x1234), Bytes{0x0b, 0x34, 0x12}));
+    CHECK(same_bytes(x86::aml::integer(0xe0000000), Bytes{0x0c, 0x00, 0x00, 0x00, 0xe0}));
+    CHECK(same_bytes(x86::aml::integer(0x100000000), Bytes{0x0e, 0, 0, 0, 0, 1, 0, 0, 0}));
 }
 
 TEST_CASE("EisaId compresses the vendor letters", "[x86][aml]") {
-    CHECK(x86::aml::eisa_id("PNP0501") == Bytes{0x0c, 0x41, 0xd0, 0x05, 0x01});
-    CHECK(x86::aml::eisa_id("PNP0A03") == Bytes{0x0c, 0x41, 0xd0, 0x0a, 0x03});
+    CHECK(same_bytes(x86::aml::eisa_id("PNP0501"), Bytes{0x0c, 0x41, 0xd0, 0x05, 0x01}));
+    CHECK(same_bytes(x86::aml::eisa_id("PNP0A03"), Bytes{0x0c, 0x41, 0xd0, 0x0a, 0x03}));
 }
 
 TEST_CASE("Device and Scope wrap their body with a name and its length", "[x86][aml]") {
@@ -62,21 +65,25 @@ TEST_CASE("Device and Scope wrap their body with a name and its length", "[x86][
     const Bytes device = x86::aml::device("PCI0", body);
     REQUIRE(device.size() > 2);
     CHECK(device[0] == 0x5b);
-    CHECK(device[1] == 0x82);
+    CHECK(as_number(device[1]) == 0x82);
     const auto [total, width] = decode_pkg_length(Bytes(device.begin() + 2, device.end()));
     CHECK(total == width + 4 + body.size());
     CHECK(device.size() == 2 + total);
-    CHECK(Bytes(device.begin() + 2 + width, device.begin() + 6 + width) == Bytes{'P', 'C', 'I', '0'});
+    CHECK(same_bytes(Bytes(device.begin() + 2 + width, device.begin() + 6 + width),
+                     Bytes{'P', 'C', 'I', '0'}));
 }
 
 TEST_CASE("address space descriptors describe the PCI windows", "[x86][aml]") {
     const Bytes memory = x86::aml::memory_range(0xe0000000, 0xefffffff);
     REQUIRE(memory.size() == 26);
-    CHECK(memory[0] == 0x87);
+    CHECK(as_number(memory[0]) == 0x87);
     CHECK(memory[3] == 0);                                           // memory space
-    CHECK(Bytes(memory.begin() + 10, memory.begin() + 14) == Bytes{0, 0, 0, 0xe0});  // min
-    CHECK(Bytes(memory.begin() + 14, memory.begin() + 18) == Bytes{0xff, 0xff, 0xff, 0xef});
-    CHECK(Bytes(memory.begin() + 22, memory.begin() + 26) == Bytes{0, 0, 0, 0x10});  // length
+    CHECK(same_bytes(Bytes(memory.begin() + 10, memory.begin() + 14),  // min
+                     Bytes{0, 0, 0, 0xe0}));
+    CHECK(same_bytes(Bytes(memory.begin() + 14, memory.begin() + 18),  // max
+                     Bytes{0xff, 0xff, 0xff, 0xef}));
+    CHECK(same_bytes(Bytes(memory.begin() + 22, memory.begin() + 26),  // length
+                     Bytes{0, 0, 0, 0x10}));
     const Bytes bus = x86::aml::bus_number_range(0, 0);
     REQUIRE(bus.size() == 16);
     CHECK(bus[3] == 2);
@@ -85,7 +92,7 @@ TEST_CASE("address space descriptors describe the PCI windows", "[x86][aml]") {
     REQUIRE(io.size() == 16);
     CHECK(io[3] == 1);
     CHECK(io[14] == 0x00);
-    CHECK(io[15] == 0xf3);  // 0xf300 ports
+    CHECK(as_number(io[15]) == 0xf3);  // 0xf300 ports
 }
 
 TEST_CASE("the DSDT names a PCI host bridge only when the machine has PCI", "[x86][acpi]") {

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <string>
 
+#include "byte_compare.hpp"
 #include "memory/guest_memory.hpp"
 #include "misc/debug_exit.hpp"
 #include "misc/mmio_echo.hpp"
@@ -13,6 +14,7 @@
 using berth::devices::DebugExit;
 using berth::devices::MmioEcho;
 using berth::devices::PvConsole;
+using berth::test::same_bytes;
 
 TEST_CASE("debug exit: the first value written is the status", "[devices]") {
     DebugExit device;
@@ -42,9 +44,9 @@ TEST_CASE("mmio echo: id, upper-cased echo, write counter", "[devices]") {
     device.mmio_read(MmioEcho::echo_register, dword);
     CHECK(std::string(dword.begin(), dword.end()) == "A1Z~");
     device.mmio_read(MmioEcho::writes_register, dword);
-    CHECK(dword == std::array<std::uint8_t, 4>{2, 0, 0, 0});
+    CHECK(same_bytes(dword, std::array<std::uint8_t, 4>{2, 0, 0, 0}));
     device.mmio_read(0x100, dword);
-    CHECK(dword == std::array<std::uint8_t, 4>{0, 0, 0, 0});
+    CHECK(same_bytes(dword, std::array<std::uint8_t, 4>{0, 0, 0, 0}));
 }
 
 namespace {

@@ -5,11 +5,13 @@
 #include <vector>
 
 #include "bus/mmio_bus.hpp"
+#include "byte_compare.hpp"
 #include "common/error.hpp"
 
 using berth::devices::Claimed;
 using berth::devices::MmioBus;
 using berth::devices::MmioDevice;
+using berth::test::same_bytes;
 
 namespace {
 
@@ -35,7 +37,7 @@ TEST_CASE("mmio bus routes accesses by range with offsets", "[mmio]") {
     bus.attach(0xfee00000, 0x1000, high);
     std::array<std::uint8_t, 4> data{};
     CHECK(bus.read(0xd0000008, data) == Claimed::yes);
-    CHECK(data == std::array<std::uint8_t, 4>{8, 8, 8, 8});
+    CHECK(same_bytes(data, std::array<std::uint8_t, 4>{8, 8, 8, 8}));
     CHECK(bus.write(0xfee000f0, data) == Claimed::yes);
     CHECK(low->offsets == std::vector<std::uint64_t>{8});
     CHECK(high->offsets == std::vector<std::uint64_t>{0xf0});
@@ -48,7 +50,8 @@ TEST_CASE("mmio bus: unclaimed reads float high, writes vanish", "[mmio]") {
     MmioBus bus;
     std::array<std::uint8_t, 8> data{};
     CHECK(bus.read(0x1234, data) == Claimed::no);
-    CHECK(data == std::array<std::uint8_t, 8>{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff});
+    CHECK(same_bytes(data,
+                     std::array<std::uint8_t, 8>{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}));
     CHECK(bus.write(0x1234, data) == Claimed::no);
 }
 

@@ -4,10 +4,13 @@
 #include <memory>
 #include <vector>
 
+#include "byte_compare.hpp"
 #include "pci/msix.hpp"
 #include "pci/pci_bus.hpp"
 
 using namespace berth::devices::pci;
+using berth::test::as_number;
+using berth::test::same_bytes;
 
 namespace {
 
@@ -111,7 +114,7 @@ TEST_CASE("configuration mechanism #1 finds the host bridge and nothing else", "
     config.select(address(0, 0));
     std::array<std::uint8_t, 4> raw{};
     bus.io_read(0, raw);
-    CHECK(raw == std::array<std::uint8_t, 4>{0x00, 0x00, 0x00, 0x80});
+    CHECK(same_bytes(raw, std::array<std::uint8_t, 4>{0x00, 0x00, 0x00, 0x80}));
     CHECK(config.read32(address(0, 0)) == 0x0d578086);
     CHECK(config.read32(address(0, 8)) >> 8 == 0x060000);  // class: host bridge
     CHECK(config.read16(address(0, 0x0a)) == 0x0600);
@@ -124,7 +127,7 @@ TEST_CASE("configuration mechanism #1 finds the host bridge and nothing else", "
     const std::array<std::uint8_t, 1> one{0x01};
     bus.io_write(3, one);
     bus.io_read(0, raw);
-    CHECK(raw[3] == 0x80);
+    CHECK(as_number(raw[3]) == 0x80);
 }
 
 TEST_CASE("BAR sizing: all ones reads back the size mask; 64-bit BARs use two slots", "[pci]") {
@@ -175,7 +178,7 @@ TEST_CASE("the capability list chains from 0x34 and ends with 0", "[pci]") {
         ids.push_back(static_cast<std::uint8_t>(header));
         at = static_cast<std::uint8_t>(header >> 8);
     }
-    CHECK(ids == std::vector<std::uint8_t>{capability_vendor, capability_msix});
+    CHECK(same_bytes(ids, std::vector<std::uint8_t>{capability_vendor, capability_msix}));
 }
 
 TEST_CASE("memory BAR accesses reach the function only while decoding is on", "[pci]") {
@@ -186,7 +189,7 @@ TEST_CASE("memory BAR accesses reach the function only while decoding is on", "[
     Config config{bus};
     std::array<std::uint8_t, 4> data{};
     bus.mmio_read(0x4010, data);
-    CHECK(data == std::array<std::uint8_t, 4>{0xff, 0xff, 0xff, 0xff});
+    CHECK(same_bytes(data, std::array<std::uint8_t, 4>{0xff, 0xff, 0xff, 0xff}));
     CHECK(function->accesses.empty());
     config.write16(address(slot, 0x04), command_memory);
     bus.mmio_read(0x4010, data);

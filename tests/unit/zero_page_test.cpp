@@ -7,10 +7,12 @@
 #include "boot/bzimage.hpp"
 #include "boot/linux_layout.hpp"
 #include "boot/zero_page.hpp"
+#include "byte_compare.hpp"
 #include "common/error.hpp"
 #include "linux_boot_test_image.hpp"
 
 using namespace berth;
+using test::as_number;
 
 namespace {
 
@@ -146,7 +148,7 @@ TEST_CASE("the zero page carries the header, command line, initrd and memory map
     CHECK(params.hdr.header == 0x53726448);
     CHECK(params.hdr.version == kernel.header.version);
     CHECK(params.hdr.init_size == kernel.header.init_size);
-    CHECK(params.hdr.type_of_loader == 0xff);
+    CHECK(as_number(params.hdr.type_of_loader) == 0xff);
     CHECK((params.hdr.loadflags & LOADED_HIGH) != 0);
     CHECK((params.hdr.loadflags & CAN_USE_HEAP) != 0);
     CHECK(params.hdr.code32_start == boot::kernel_load_address);
