@@ -80,6 +80,9 @@ fi
 # --- filesystem
 ct -- sh -c 'ls /dev | tr "\n" " "'
 check "minimal /dev" test "$(out)" = "fd full null ptmx pts random shm stderr stdin stdout tty urandom zero "
+# The nodes' modes must not depend on the caller's umask.
+(umask 077 && ct -- sh -c 'ls -l /dev/null /dev/zero /dev/full /dev/random /dev/urandom /dev/tty | cut -c1-10 | sort -u')
+check "device nodes are crw-rw-rw- under a caller's umask 077" test "$(out)" = "crw-rw-rw-"
 ct -- sh -c 'touch /sys/x 2>/dev/null && echo sys-writable; echo 1 >/proc/sys/kernel/ns_last_pid 2>/dev/null && echo procsys-writable; cat /proc/keys /proc/timer_list | wc -c; ls /sys/firmware | wc -l'
 check "read-only /sys and /proc/sys, masked /proc/keys /proc/timer_list /sys/firmware" \
     test "$(out | tr '\n' ' ')" = "0 0 "

@@ -66,14 +66,27 @@ constexpr Device devices[] = {
     {"null", 1, 3}, {"zero", 1, 5}, {"full", 1, 7}, {"random", 1, 8}, {"urandom", 1, 9}, {"tty", 5, 0},
 };
 
+// The umask for as long as it lives; 0 lets mknod give the nodes their mode in one
+// call instead of a chmod after each.
+class UmaskScope {
+public:
+    explicit UmaskScope(mode_t mask) : saved_(::umask(mask)) {}
+    ~UmaskScope() { ::umask(saved_); }
+    UmaskScope(const UmaskScope&) = delete;
+    UmaskScope& operator=(const UmaskScope&) = delete;
+
+private:
+    mode_t saved_;
+};
+
 void populate_dev(DeviceMode mode) {
+    const UmaskScope exact_modes(0);
     for (const auto& device : devices) {
         const std::string path = fmt::format("dev/{}", device.name);
         if (mode == DeviceMode::create_nodes) {
             if (::mknod(path.c_str(), S_IFCHR | 0666, makedev(device.major, device.minor)) != 0) {
                 throw_errno(fmt::format("cannot create /{}", path), errno);
             }
-            ::chmod(path.c_str(), 0666);  // mknod obeys the umask
         } else {
             UniqueFd placeholder(::open(path.c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0666));
             if (!placeholder) {
