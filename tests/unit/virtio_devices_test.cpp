@@ -1,14 +1,9 @@
 #include <catch2/catch.hpp>
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cstdlib>
+#include <array>
 #include <cstring>
-#include <filesystem>
-#include <fstream>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -17,123 +12,59 @@
 #include "virtio/blk.hpp"
 #include "virtio/console.hpp"
 #include "virtio/rng.hpp"
+#include "virtio_blk_driver.hpp"
 #include "virtio_ring_builder.hpp"
 
 using namespace berth::devices::virtio;
-using berth::test::RingBuilder;
-using berth::test::same_bytes;
-
-namespace {
-
-// A temporary raw image, removed at the end of the test.
-struct TempImage {
-    std::filesystem::path path;
-    explicit TempImage(std::uint64_t size) {
-        char name[] = "/tmp/berth-blk-test-XXXXXX";
-        const int fd = ::mkstemp(name);
-        REQUIRE(fd >= 0);
-        REQUIRE(::ftruncate(fd, static_cast<off_t>(size)) == 0);
-        ::close(fd);
-        path = name;
-    }
-    ~TempImage() { std::filesystem::remove(path); }
-    std::vector<std::uint8_t> read(std::uint64_t offset, std::size_t length) const {
-        std::vector<std::uint8_t> bytes(length);
-        std::ifstream file(path, std::ios::binary);
-        file.seekg(static_cast<std::streamoff>(offset));
-        file.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(length));
-        return bytes;
-    }
-};
-
-constexpr std::uint64_t header_at = RingBuilder::data;
-constexpr std::uint64_t buffer_at = RingBuilder::data + 0x1000;
-constexpr std::uint64_t status_at = RingBuilder::data + 0x100;
-
-// Builds one blk request in descriptors 0..2 and runs it; returns the status byte.
-struct BlkDriver {
-    explicit BlkDriver(Blk& device) : blk(device) {}
-    RingBuilder ring;
-    SplitQueue queue{ring.memory, ring.layout(), EventIdx::off, IndirectDescriptors::on};
-    Blk& blk;
-
-    std::uint8_t request(BlkRequestType type, std::uint64_t sector, std::uint32_t data_length,
-                         bool device_writes_data) {
-        std::uint8_t header[16] = {};
-        const auto type_value = static_cast<std::uint32_t>(type);
-        std::memcpy(header, &type_value, 4);
-        std::memcpy(header + 8, &sector, 8);
-        ring.memory.write(header_at, header);
-        ring.memory.write_object<std::uint8_t>(status_at, 0xee);
-        std::uint16_t status_index = 1;
-        if (data_length > 0) {
-            ring.set_desc(0, header_at, 16, desc_flag_next, 1);
-            ring.set_desc(1, buffer_at, data_length,
-                          desc_flag_next | (device_writes_data ? desc_flag_write : 0), 2);
-            status_index = 2;
-        } else {
-            ring.set_desc(0, header_at, 16, desc_flag_next, 1);
-        }
-        ring.set_desc(status_index, status_at, 1, desc_flag_write);
-        ring.publish(0);
-        blk.process(0, queue);
-        return ring.memory.read_object<std::uint8_t>(status_at);
-    }
-    std::uint32_t last_used_length() { return ring.used_element(ring.used_idx() - 1).length; }
-};
-
-Blk make_blk(const TempImage& image, Access access) {
-    return Blk(DiskImage::open(image.path, access), "berth-test-serial");
-}
-
-}  // namespace
+using namespace berth::test;
 
 TEST_CASE("virtio-blk writes, reads back, flushes and reports its id", "[virtio][blk]") {
     TempImage image(1 << 20);
-    Blk blk = make_blk(image, Access::read_write);
+    Blk blk = open_blk(image, Access::read_write);
     CHECK(blk.capacity_sectors() == 2048);
     std::array<std::uint8_t, 8> capacity{};
     blk.read_config(0, capacity);
     CHECK(capacity[0] == 0x00);
     CHECK(capacity[1] == 0x08);  // 2048 sectors
     CHECK((blk.features() & blk_feature_ro) == 0);
-    BlkDriver driver(blk);
+    Driver driver(blk, IndirectDescriptors::on);
 
     std::vector<std::uint8_t> pattern(4096);
     for (std::size_t i = 0; i < pattern.size(); ++i) {
         pattern[i] = static_cast<std::uint8_t>(i * 7 + 3);
     }
-    driver.ring.memory.write(buffer_at, pattern);
-    CHECK(driver.request(BlkRequestType::out, 10, 4096, false) == 0);
+    driver.ring.memory.write(data_at, pattern);
+    CHECK(driver.request(BlkRequestType::out, 10, {4096}) == 0);
     CHECK(driver.last_used_length() == 1);
     CHECK(same_bytes(image.read(10 * 512, 4096), pattern));
 
-    driver.ring.memory.fill(buffer_at, 4096, 0);
-    CHECK(driver.request(BlkRequestType::in, 10, 4096, true) == 0);
+    driver.ring.memory.fill(data_at, 4096, 0);
+    CHECK(driver.request(BlkRequestType::in, 10, {4096}) == 0);
     CHECK(driver.last_used_length() == 4097);
     std::vector<std::uint8_t> back(4096);
-    driver.ring.memory.read(buffer_at, back);
+    driver.ring.memory.read(data_at, back);
     CHECK(same_bytes(back, pattern));
 
-    CHECK(driver.request(BlkRequestType::flush, 0, 0, false) == 0);
-    CHECK(driver.request(BlkRequestType::get_id, 0, 20, true) == 0);
-    std::array<char, 18> id{};
-    driver.ring.memory.read(buffer_at, std::span(reinterpret_cast<std::uint8_t*>(id.data()), 17));
-    CHECK(std::string(id.data()) == "berth-test-serial");
-    CHECK(driver.request(static_cast<BlkRequestType>(77), 0, 0, false) == 2);  // unsupported
+    CHECK(driver.request(BlkRequestType::flush, 0, {}) == 0);
+    CHECK(driver.request(BlkRequestType::get_id, 0, {20}) == 0);
+    std::array<char, blk_test_serial.size() + 1> id{};
+    driver.ring.memory.read(
+        data_at, std::span(reinterpret_cast<std::uint8_t*>(id.data()), blk_test_serial.size()));
+    CHECK(std::string(id.data()) == blk_test_serial);
+    CHECK(driver.request(static_cast<BlkRequestType>(77), 0, {}) == 2);  // unsupported
 }
 
 TEST_CASE("virtio-blk rejects requests outside the disk and malformed ones", "[virtio][blk]") {
     TempImage image(1 << 20);
-    Blk blk = make_blk(image, Access::read_write);
-    BlkDriver driver(blk);
-    CHECK(driver.request(BlkRequestType::in, 2048, 512, true) == 1);     // just past the end
-    CHECK(driver.request(BlkRequestType::in, 2047, 1024, true) == 1);    // runs past the end
-    CHECK(driver.request(BlkRequestType::out, ~0ULL, 512, false) == 1);  // sector * 512 wraps
-    CHECK(driver.request(BlkRequestType::in, 2047, 512, true) == 0);     // the last sector
+    Blk blk = open_blk(image, Access::read_write);
+    Driver driver(blk, IndirectDescriptors::on);
+    CHECK(driver.request(BlkRequestType::in, 2048, {512}) == 1);    // just past the end
+    CHECK(driver.request(BlkRequestType::in, 2047, {1024}) == 1);   // runs past the end
+    CHECK(driver.request(BlkRequestType::out, ~0ULL, {512}) == 1);  // sector * 512 wraps
+    CHECK(driver.request(BlkRequestType::in, 2047, {512}) == 0);    // the last sector
     // Data in the wrong direction: a read into device-readable memory.
-    CHECK(driver.request(BlkRequestType::in, 0, 512, false) == 1);
-    CHECK(driver.request(BlkRequestType::out, 0, 512, true) == 1);
+    CHECK(driver.request(BlkRequestType::in, 0, {512}, DataDirection::device_reads) == 1);
+    CHECK(driver.request(BlkRequestType::out, 0, {512}, DataDirection::device_writes) == 1);
 
     // The header in a device-writable buffer: IOERR (the status byte is usable).
     driver.ring.set_desc(0, header_at, 16, desc_flag_write | desc_flag_next, 1);
@@ -157,45 +88,45 @@ TEST_CASE("virtio-blk rejects requests outside the disk and malformed ones", "[v
     driver.ring.publish(0);
     blk.process(0, driver.queue);
     CHECK(driver.last_used_length() == 0);
-    CHECK(driver.request(BlkRequestType::in, 0, 512, true) == 0);
+    CHECK(driver.request(BlkRequestType::in, 0, {512}) == 0);
 }
 
 TEST_CASE("a read-only virtio-blk disk fails writes with IOERR", "[virtio][blk]") {
     TempImage image(64 * 1024);
-    Blk blk = make_blk(image, Access::read_only);
+    Blk blk = open_blk(image, Access::read_only);
     CHECK((blk.features() & blk_feature_ro) != 0);
     CHECK((blk.features() & blk_feature_discard) == 0);
-    BlkDriver driver(blk);
-    driver.ring.memory.fill(buffer_at, 512, 0xab);
-    CHECK(driver.request(BlkRequestType::out, 0, 512, false) == 1);
+    Driver driver(blk, IndirectDescriptors::on);
+    driver.ring.memory.fill(data_at, 512, 0xab);
+    CHECK(driver.request(BlkRequestType::out, 0, {512}) == 1);
     CHECK(same_bytes(image.read(0, 512), std::vector<std::uint8_t>(512, 0)));
-    CHECK(driver.request(BlkRequestType::in, 0, 512, true) == 0);
-    CHECK(driver.request(BlkRequestType::flush, 0, 0, false) == 0);
+    CHECK(driver.request(BlkRequestType::in, 0, {512}) == 0);
+    CHECK(driver.request(BlkRequestType::flush, 0, {}) == 0);
 }
 
 TEST_CASE("virtio-blk discard and write-zeroes clear sectors", "[virtio][blk]") {
     TempImage image(1 << 20);
-    Blk blk = make_blk(image, Access::read_write);
-    BlkDriver driver(blk);
-    driver.ring.memory.fill(buffer_at, 65536, 0x11);
-    REQUIRE(driver.request(BlkRequestType::out, 0, 65536, false) == 0);
+    Blk blk = open_blk(image, Access::read_write);
+    Driver driver(blk, IndirectDescriptors::on);
+    driver.ring.memory.fill(data_at, 65536, 0x11);
+    REQUIRE(driver.request(BlkRequestType::out, 0, {65536}) == 0);
     auto segment = [&](std::uint64_t sector, std::uint32_t sectors, std::uint32_t flags) {
         std::uint8_t bytes[16];
         std::memcpy(bytes, &sector, 8);
         std::memcpy(bytes + 8, &sectors, 4);
         std::memcpy(bytes + 12, &flags, 4);
-        driver.ring.memory.write(buffer_at, bytes);
+        driver.ring.memory.write(data_at, bytes);
     };
     segment(8, 8, 0);
-    CHECK(driver.request(BlkRequestType::write_zeroes, 0, 16, false) == 0);
+    CHECK(driver.request(BlkRequestType::write_zeroes, 0, {16}) == 0);
     CHECK(same_bytes(image.read(8 * 512, 4096), std::vector<std::uint8_t>(4096, 0)));
     CHECK(same_bytes(image.read(7 * 512, 512), std::vector<std::uint8_t>(512, 0x11)));
     CHECK(same_bytes(image.read(16 * 512, 512), std::vector<std::uint8_t>(512, 0x11)));
     segment(32, 64, 0);
-    CHECK(driver.request(BlkRequestType::discard, 0, 16, false) == 0);
+    CHECK(driver.request(BlkRequestType::discard, 0, {16}) == 0);
     segment(2040, 16, 0);  // past the end
-    CHECK(driver.request(BlkRequestType::discard, 0, 16, false) == 1);
-    CHECK(driver.request(BlkRequestType::write_zeroes, 0, 8, false) == 1);  // half a segment
+    CHECK(driver.request(BlkRequestType::discard, 0, {16}) == 1);
+    CHECK(driver.request(BlkRequestType::write_zeroes, 0, {8}) == 1);  // half a segment
 }
 
 TEST_CASE("disk images are checked before use", "[virtio][blk]") {
