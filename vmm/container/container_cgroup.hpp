@@ -56,6 +56,10 @@ public:
 
     // Moves process `pid` (and so all its future children) into every directory.
     void add_process(pid_t pid) const;
+    // Moves process `pid` back to the parent of every directory, where berth is: its
+    // children stay. False (nothing to undo) when the host refuses, e.g. a v2 parent
+    // with controllers enabled for its children may hold no process.
+    bool release_process(pid_t pid) const;
     // How many processes the kernel's OOM killer killed in the memory cgroup.
     std::uint64_t oom_kills() const;
     // Removes the directories now (all processes must have exited).

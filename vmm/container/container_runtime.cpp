@@ -19,6 +19,7 @@
 #include <cstring>
 #include <exception>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -119,6 +120,9 @@ struct ChildPlan {
     int tty_socket = -1;  // with -t: init sends the pty master to berth here
     int netns_socket = -1;  // -1 when clone3 made the network namespace (rootless) or --net host
     int go_write = -1;    // berth's end of the go pipe: init closes its copy, or never sees EOF
+    // With cgroups: init writes the command's status here (an int) as it exits, so that
+    // berth can remove the cgroups while the kernel still tears down the namespaces.
+    int exit_notice = -1;
 };
 
 [[noreturn]] void report_and_exit(int fd, ExitStatus status, const std::string& message) {
@@ -403,7 +407,11 @@ pid_t start_command(CommandStart& start) {
             pid_t pid;
             while ((pid = ::waitpid(-1, &status, WNOHANG)) > 0) {
                 if (pid == command) {
-                    ::_exit(encode_wait_status(status));
+                    const int code = encode_wait_status(status);
+                    if (plan.exit_notice >= 0) {
+                        [[maybe_unused]] const auto written = ::write(plan.exit_notice, &code, sizeof code);
+                    }
+                    ::_exit(code);
                 }
             }
         } else if (info.si_signo != SIGWINCH) {
@@ -507,7 +515,10 @@ bool relay(int from, int to) {
 }
 
 // Waits for init while forwarding signals and, with -t, relaying the terminal.
-int supervise(InitProcess& init, const RunOptions& options, int master) {
+// `exit_notice` (or -1): where init writes the command's status before it exits;
+// `command_exited` runs with it then, while init is still on its way out.
+int supervise(InitProcess& init, const RunOptions& options, int master, int exit_notice,
+              const std::function<void(int)>& command_exited) {
     const sigset_t set = supervised_signals();
     UniqueFd signals(::signalfd(-1, &set, SFD_CLOEXEC));
     if (!signals) {
@@ -520,10 +531,19 @@ int supervise(InitProcess& init, const RunOptions& options, int master) {
         return *status;
     }
     for (;;) {
-        pollfd fds[3] = {{signals.get(), POLLIN, 0}, {master_open ? master : -1, POLLIN, 0},
-                         {stdin_open ? 0 : -1, POLLIN, 0}};
-        if (::poll(fds, 3, -1) < 0) {
+        pollfd fds[4] = {{signals.get(), POLLIN, 0},
+                         {master_open ? master : -1, POLLIN, 0},
+                         {stdin_open ? 0 : -1, POLLIN, 0},
+                         {exit_notice, POLLIN, 0}};
+        if (::poll(fds, 4, -1) < 0) {
             continue;
+        }
+        if (fds[3].revents & (POLLIN | POLLHUP | POLLERR)) {
+            int code = 0;
+            if (::read(exit_notice, &code, sizeof code) == sizeof code) {
+                command_exited(code);
+            }
+            exit_notice = -1;  // once: a notice, or init gone without one
         }
         if (fds[0].revents & POLLIN) {
             signalfd_siginfo info{};
@@ -631,6 +651,10 @@ int run_container(const RunOptions& options) {
 
     Pipe go = Pipe::open();
     Pipe report = Pipe::open();
+    std::optional<Pipe> exit_notice;
+    if (limits.any()) {
+        exit_notice = Pipe::open();
+    }
     ChildPlan plan{&options,
                    command_path,
                    env,
@@ -647,6 +671,7 @@ int run_container(const RunOptions& options) {
                    tty_socket_child.get(),
                    netns_socket_child.get(),
                    go.write.get()};
+    plan.exit_notice = exit_notice ? exit_notice->write.get() : -1;
 
     // What init may have at once (see ChildPlan::go_read): far below the pipe's capacity,
     // so these writes never block, and berth holds the read end itself, so no EPIPE.
@@ -682,6 +707,9 @@ int run_container(const RunOptions& options) {
     phase_mark("namespaces");
     go.read.reset();
     report.write.reset();
+    if (exit_notice) {
+        exit_notice->write.reset();
+    }
     tty_socket_child.reset();
     netns_socket_child.reset();
 
@@ -794,15 +822,31 @@ int run_container(const RunOptions& options) {
         throw Error("the container's init exited before it could start the command");
     }
 
-    if (master) {
-        raw_terminal.emplace(0);
-    }
-    const int status = supervise(init, options, master.get());
-    raw_terminal.reset();
+    // The command runs (the report pipe closed at its exec), so init is needed in the
+    // cgroups no more: out of them, it does not keep them busy while it exits, and
+    // they can go as soon as the command has ended.
+    const bool init_released = exit_notice && cgroup.release_process(init.pid());
     // The OOM killer's SIGKILL either ends the command (128+9) or fails it through a
     // killed child; a command that succeeded was not stopped by it, so a clean exit
     // skips the read (it is on every run's way out).
-    if (status != 0 && cgroup.oom_kills() > 0) {
+    std::uint64_t oom_kills = 0;
+    const auto command_exited = [&](int command_status) {
+        if (command_status != 0) {
+            oom_kills = cgroup.oom_kills();
+        }
+        cgroup.remove();  // waits out descendants that init's exit is killing
+    };
+
+    if (master) {
+        raw_terminal.emplace(0);
+    }
+    const int status =
+        supervise(init, options, master.get(), init_released ? exit_notice->read.get() : -1, command_exited);
+    raw_terminal.reset();
+    if (!init_released && status != 0) {
+        oom_kills = cgroup.oom_kills();
+    }
+    if (oom_kills > 0) {
         fmt::print(stderr, "berth: container was killed: out of memory (limit {})\n",
                    format_size(*options.memory_bytes));
     }
