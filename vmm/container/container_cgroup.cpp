@@ -246,13 +246,12 @@ void ContainerCgroup::add_process(pid_t pid) const {
 }
 
 bool ContainerCgroup::release_process(pid_t pid) const {
-    const std::string text = std::to_string(pid);
-    for (const auto& dir : directories_) {
-        const std::string procs = dir.path.substr(0, dir.path.rfind('/')) + "/cgroup.procs";
-        const UniqueFd fd(::open(procs.c_str(), O_WRONLY | O_CLOEXEC));
-        if (!fd || ::write(fd.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size())) {
-            return false;
+    try {
+        for (const auto& dir : directories_) {
+            write_file(dir.path.substr(0, dir.path.rfind('/')) + "/cgroup.procs", std::to_string(pid));
         }
+    } catch (const Error&) {
+        return false;
     }
     return true;
 }
