@@ -1,15 +1,14 @@
-#include "bus/mmio_bus.hpp"
+#include "devices/bus/mmio_bus.hpp"
 
 #include <algorithm>
 
 #include <fmt/format.h>
 
-#include "common/error.hpp"
+#include "vmm/common/error.hpp"
 
 namespace berth::devices {
 
-void MmioBus::attach(std::uint64_t base, std::uint64_t length,
-                     std::shared_ptr<MmioDevice> device) {
+void MmioBus::attach(std::uint64_t base, std::uint64_t length, std::shared_ptr<MmioDevice> device) {
     if (length == 0 || length - 1 > ~std::uint64_t{0} - base) {
         throw Error(fmt::format("cannot attach {} at {:#x}+{:#x}: outside the address space",
                                 device->name(), base, length));

@@ -14,7 +14,7 @@
 #include <string_view>
 #include <vector>
 
-#include "bus/port_io_bus.hpp"  // Claimed
+#include "devices/bus/port_io_bus.hpp"  // Claimed
 
 namespace berth::devices {
 

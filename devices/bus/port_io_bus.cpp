@@ -1,10 +1,10 @@
-#include "bus/port_io_bus.hpp"
+#include "devices/bus/port_io_bus.hpp"
 
 #include <algorithm>
 
 #include <fmt/format.h>
 
-#include "common/error.hpp"
+#include "vmm/common/error.hpp"
 
 namespace berth::devices {
 

@@ -1,4 +1,4 @@
-#include "legacy/i8042.hpp"
+#include "devices/legacy/i8042.hpp"
 
 #include <algorithm>
 
@@ -59,8 +59,7 @@ void I8042::io_write(std::uint16_t offset, std::span<const std::uint8_t> data) {
                 command(value);
             }
         } else if (offset == data_offset) {
-            reset = pending_command_ == cmd_write_output_port &&
-                    (data[0] & output_port_reset) == 0;
+            reset = pending_command_ == cmd_write_output_port && (data[0] & output_port_reset) == 0;
             if (!reset) {
                 data_write(data[0]);
             }

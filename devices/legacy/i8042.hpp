@@ -9,7 +9,7 @@
 #include <functional>
 #include <mutex>
 
-#include "bus/port_io_bus.hpp"
+#include "devices/bus/port_io_bus.hpp"
 
 namespace berth::devices {
 
@@ -31,8 +31,8 @@ private:
 
     ResetLine reset_;
     std::mutex mutex_;
-    std::deque<std::uint8_t> output_;  // bytes waiting for the guest at port 0x60
-    std::uint8_t control_ = 0x30;      // keyboard and mouse clocks disabled, no interrupts
+    std::deque<std::uint8_t> output_;   // bytes waiting for the guest at port 0x60
+    std::uint8_t control_ = 0x30;       // keyboard and mouse clocks disabled, no interrupts
     std::uint8_t pending_command_ = 0;  // a command waiting for its data byte
     bool self_tested_ = false;
 };

@@ -1,4 +1,4 @@
-#include "misc/debug_exit.hpp"
+#include "devices/misc/debug_exit.hpp"
 
 #include <algorithm>
 

@@ -13,7 +13,7 @@
 #include <cstdint>
 #include <optional>
 
-#include "bus/port_io_bus.hpp"
+#include "devices/bus/port_io_bus.hpp"
 
 namespace berth::devices {
 

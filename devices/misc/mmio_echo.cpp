@@ -1,4 +1,4 @@
-#include "misc/mmio_echo.hpp"
+#include "devices/misc/mmio_echo.hpp"
 
 namespace berth::devices {
 
@@ -16,10 +16,14 @@ std::uint8_t MmioEcho::read_byte(std::uint64_t offset) const {
     const std::uint64_t reg = offset & ~std::uint64_t{3};
     const std::size_t byte = offset & 3;
     switch (reg) {
-        case id_register: return id_bytes[byte];
-        case echo_register: return to_upper_ascii(echo_[byte]);
-        case writes_register: return static_cast<std::uint8_t>(writes_ >> (8 * byte));
-        default: return 0;
+        case id_register:
+            return id_bytes[byte];
+        case echo_register:
+            return to_upper_ascii(echo_[byte]);
+        case writes_register:
+            return static_cast<std::uint8_t>(writes_ >> (8 * byte));
+        default:
+            return 0;
     }
 }
 

@@ -13,7 +13,7 @@
 #include <array>
 #include <cstdint>
 
-#include "bus/mmio_bus.hpp"
+#include "devices/bus/mmio_bus.hpp"
 
 namespace berth::devices {
 

@@ -1,4 +1,4 @@
-#include "misc/phase_port.hpp"
+#include "devices/misc/phase_port.hpp"
 
 #include <algorithm>
 

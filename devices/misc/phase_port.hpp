@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <functional>
 
-#include "bus/port_io_bus.hpp"
+#include "devices/bus/port_io_bus.hpp"
 
 namespace berth::devices {
 

@@ -1,4 +1,4 @@
-#include "misc/pv_console.hpp"
+#include "devices/misc/pv_console.hpp"
 
 #include <algorithm>
 #include <cstddef>

@@ -27,8 +27,8 @@
 #include <functional>
 #include <span>
 
-#include "bus/port_io_bus.hpp"
-#include "memory/guest_memory.hpp"
+#include "devices/bus/port_io_bus.hpp"
+#include "vmm/memory/guest_memory.hpp"
 
 namespace berth::devices {
 
@@ -42,9 +42,9 @@ public:
 
     enum class Status : std::uint32_t {
         ok = 0,
-        no_ring = 1,       // NOTIFY before RING was written
-        bad_ring = 2,      // ring header outside RAM, size 0 or > 64, or avail too far ahead
-        bad_buffer = 3,    // a descriptor pointed outside RAM or was longer than 64 KiB
+        no_ring = 1,     // NOTIFY before RING was written
+        bad_ring = 2,    // ring header outside RAM, size 0 or > 64, or avail too far ahead
+        bad_buffer = 3,  // a descriptor pointed outside RAM or was longer than 64 KiB
     };
 
     using Output = std::function<void(std::span<const std::uint8_t>)>;

@@ -1,8 +1,8 @@
-#include "pci/config_space.hpp"
+#include "devices/pci/config_space.hpp"
 
 #include <fmt/format.h>
 
-#include "common/error.hpp"
+#include "vmm/common/error.hpp"
 
 namespace berth::devices::pci {
 
@@ -59,8 +59,8 @@ void ConfigSpace::add_bar(unsigned index, BarKind kind, std::uint64_t size, std:
     const unsigned slots = kind == BarKind::memory64 ? 2 : 1;
     if (index + slots > bar_count || size < 16 || (size & (size - 1)) != 0 ||
         (kind == BarKind::memory32 && size > (1ULL << 31)) || address % size != 0) {
-        throw Error(fmt::format("PCI BAR {} of {:#x} bytes at {:#x} is not valid", index, size,
-                                address));
+        throw Error(
+            fmt::format("PCI BAR {} of {:#x} bytes at {:#x} is not valid", index, size, address));
     }
     bars_[index] = {kind, size};
     const std::uint32_t offset = bar0_offset + 4 * index;

@@ -1,11 +1,11 @@
-#include "pci/msix.hpp"
+#include "devices/pci/msix.hpp"
 
 #include <algorithm>
 #include <cstring>
 
 #include <fmt/format.h>
 
-#include "common/error.hpp"
+#include "vmm/common/error.hpp"
 
 namespace berth::devices::pci {
 
@@ -29,13 +29,18 @@ std::uint8_t MsixTable::add_capability(ConfigSpace& config, unsigned bar,
     const std::uint16_t control = static_cast<std::uint16_t>(vectors() - 1);
     const std::uint32_t table = table_offset | bar;
     const std::uint32_t pba = pba_offset | bar;
-    const std::uint8_t body[12] = {
-        capability_msix, 0,
-        static_cast<std::uint8_t>(control), static_cast<std::uint8_t>(control >> 8),
-        static_cast<std::uint8_t>(table), static_cast<std::uint8_t>(table >> 8),
-        static_cast<std::uint8_t>(table >> 16), static_cast<std::uint8_t>(table >> 24),
-        static_cast<std::uint8_t>(pba), static_cast<std::uint8_t>(pba >> 8),
-        static_cast<std::uint8_t>(pba >> 16), static_cast<std::uint8_t>(pba >> 24)};
+    const std::uint8_t body[12] = {capability_msix,
+                                   0,
+                                   static_cast<std::uint8_t>(control),
+                                   static_cast<std::uint8_t>(control >> 8),
+                                   static_cast<std::uint8_t>(table),
+                                   static_cast<std::uint8_t>(table >> 8),
+                                   static_cast<std::uint8_t>(table >> 16),
+                                   static_cast<std::uint8_t>(table >> 24),
+                                   static_cast<std::uint8_t>(pba),
+                                   static_cast<std::uint8_t>(pba >> 8),
+                                   static_cast<std::uint8_t>(pba >> 16),
+                                   static_cast<std::uint8_t>(pba >> 24)};
     // Only the enable and function-mask bits of message control are writable.
     const std::uint8_t writable[12] = {0, 0, 0, 0xc0, 0, 0, 0, 0, 0, 0, 0, 0};
     capability_ = config.add_capability(body, writable);
@@ -61,8 +66,8 @@ void MsixTable::table_read(std::uint64_t offset, std::span<std::uint8_t> data) c
     const std::lock_guard lock(mutex_);
     for (std::size_t i = 0; i < data.size(); ++i) {
         const std::uint64_t at = offset + i;
-        data[i] = at < table_bytes() ? entries_[at / msix_entry_size].bytes[at % msix_entry_size]
-                                     : 0xff;
+        data[i] =
+            at < table_bytes() ? entries_[at / msix_entry_size].bytes[at % msix_entry_size] : 0xff;
     }
 }
 
@@ -79,12 +84,12 @@ void MsixTable::table_write(std::uint64_t offset, std::span<const std::uint8_t> 
         if (byte >= 13) {
             continue;  // reserved bits of vector control
         }
-        entries_[at / msix_entry_size].bytes[byte] =
-            byte == 12 ? (data[i] & 1) : data[i];
+        entries_[at / msix_entry_size].bytes[byte] = byte == 12 ? (data[i] & 1) : data[i];
         touched_first = std::min(touched_first, at / msix_entry_size);
         touched_last = at / msix_entry_size;
     }
-    for (std::uint64_t vector = touched_first; vector <= touched_last && vector < vectors(); ++vector) {
+    for (std::uint64_t vector = touched_first; vector <= touched_last && vector < vectors();
+         ++vector) {
         sync(static_cast<std::uint16_t>(vector));
     }
 }

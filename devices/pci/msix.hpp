@@ -11,7 +11,7 @@
 #include <span>
 #include <vector>
 
-#include "pci/config_space.hpp"
+#include "devices/pci/config_space.hpp"
 
 namespace berth::devices::pci {
 

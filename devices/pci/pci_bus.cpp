@@ -1,11 +1,11 @@
-#include "pci/pci_bus.hpp"
+#include "devices/pci/pci_bus.hpp"
 
 #include <algorithm>
 #include <optional>
 
 #include <fmt/format.h>
 
-#include "common/error.hpp"
+#include "vmm/common/error.hpp"
 
 namespace berth::devices::pci {
 

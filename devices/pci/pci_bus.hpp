@@ -16,9 +16,9 @@
 #include <mutex>
 #include <optional>
 
-#include "bus/mmio_bus.hpp"
-#include "bus/port_io_bus.hpp"
-#include "pci/pci_function.hpp"
+#include "devices/bus/mmio_bus.hpp"
+#include "devices/bus/port_io_bus.hpp"
+#include "devices/pci/pci_function.hpp"
 
 namespace berth::devices::pci {
 

@@ -6,7 +6,7 @@
 #include <span>
 #include <string_view>
 
-#include "pci/config_space.hpp"
+#include "devices/pci/config_space.hpp"
 
 namespace berth::devices::pci {
 

@@ -1,4 +1,4 @@
-#include "serial/uart_8250.hpp"
+#include "devices/serial/uart_8250.hpp"
 
 namespace berth::devices {
 
@@ -190,10 +190,14 @@ std::uint8_t Uart8250::pending_interrupt_id() const {
 std::uint8_t Uart8250::modem_status_value() const {
     if (modem_control_ & mcr_loopback) {
         std::uint8_t status = 0;
-        if (modem_control_ & mcr_rts) status |= msr_cts;
-        if (modem_control_ & mcr_dtr) status |= msr_dsr;
-        if (modem_control_ & mcr_out1) status |= msr_ri;
-        if (modem_control_ & mcr_out2) status |= msr_dcd;
+        if (modem_control_ & mcr_rts)
+            status |= msr_cts;
+        if (modem_control_ & mcr_dtr)
+            status |= msr_dsr;
+        if (modem_control_ & mcr_out1)
+            status |= msr_ri;
+        if (modem_control_ & mcr_out2)
+            status |= msr_dcd;
         return status;
     }
     // A terminal is always attached: carrier, data set ready, clear to send.

@@ -13,7 +13,7 @@
 #include <span>
 #include <string>
 
-#include "bus/port_io_bus.hpp"
+#include "devices/bus/port_io_bus.hpp"
 
 namespace berth::devices {
 
@@ -21,14 +21,14 @@ class Uart8250 : public PortIoDevice {
 public:
     // Register offsets from the base port.
     enum Register : std::uint16_t {
-        data = 0,            // RBR (read) / THR (write); DLL when LCR.DLAB
+        data = 0,              // RBR (read) / THR (write); DLL when LCR.DLAB
         interrupt_enable = 1,  // IER; DLM when LCR.DLAB
-        interrupt_id = 2,    // IIR (read) / FCR (write)
-        line_control = 3,    // LCR
-        modem_control = 4,   // MCR
-        line_status = 5,     // LSR
-        modem_status = 6,    // MSR
-        scratch = 7,         // SCR
+        interrupt_id = 2,      // IIR (read) / FCR (write)
+        line_control = 3,      // LCR
+        modem_control = 4,     // MCR
+        line_status = 5,       // LSR
+        modem_status = 6,      // MSR
+        scratch = 7,           // SCR
     };
     static constexpr std::uint16_t register_count = 8;
     static constexpr std::size_t fifo_size = 16;
@@ -60,7 +60,7 @@ private:
     std::mutex mutex_;
     std::deque<std::uint8_t> receive_fifo_;
     std::uint8_t interrupt_enable_ = 0;
-    std::uint8_t line_control_ = 0x03;  // 8 data bits, no parity, 1 stop bit
+    std::uint8_t line_control_ = 0x03;   // 8 data bits, no parity, 1 stop bit
     std::uint8_t modem_control_ = 0x08;  // OUT2: lets the interrupt reach the PIC
     std::uint8_t scratch_ = 0;
     std::uint8_t fifo_control_ = 0;

@@ -1,4 +1,4 @@
-#include "virtio/blk.hpp"
+#include "devices/virtio/blk.hpp"
 
 #include <fcntl.h>
 #include <linux/falloc.h>
@@ -16,8 +16,8 @@
 
 #include <fmt/format.h>
 
-#include "common/error.hpp"
-#include "virtio/sigbus_guard.hpp"
+#include "devices/virtio/sigbus_guard.hpp"
+#include "vmm/common/error.hpp"
 
 namespace berth::devices::virtio {
 
@@ -122,12 +122,14 @@ DiskImage DiskImage::open(const std::filesystem::path& path, Access access) {
             throw_errno("cannot size block device " + path.string(), errno);
         }
     } else {
-        throw bad_input(fmt::format("--disk {}: not a regular file or block device", path.string()));
+        throw bad_input(
+            fmt::format("--disk {}: not a regular file or block device", path.string()));
     }
     if (size < sector_size) {
-        throw bad_input(fmt::format("--disk {}: the image is {} bytes; a disk needs at least one "
-                                    "512-byte sector (create one with truncate -s 64M)",
-                                    path.string(), size));
+        throw bad_input(
+            fmt::format("--disk {}: the image is {} bytes; a disk needs at least one "
+                        "512-byte sector (create one with truncate -s 64M)",
+                        path.string(), size));
     }
     return DiskImage{path, access, std::move(fd), size};
 }
@@ -143,8 +145,8 @@ DiskSpec DiskSpec::parse(const std::string& text) {
         } else if (option == "rw") {
             spec.access = Access::read_write;
         } else {
-            throw bad_input(fmt::format("--disk {}: unknown option '{}' (use PATH or PATH,ro)",
-                                        text, option));
+            throw bad_input(
+                fmt::format("--disk {}: unknown option '{}' (use PATH or PATH,ro)", text, option));
         }
         path = text.substr(0, comma);
     }
@@ -156,7 +158,8 @@ DiskSpec DiskSpec::parse(const std::string& text) {
 }
 
 Blk::Blk(DiskImage image, std::string serial, ReadPath read_path)
-    : image_(std::move(image)), serial_(std::move(serial)),
+    : image_(std::move(image)),
+      serial_(std::move(serial)),
       name_(fmt::format("virtio-blk ({})", image_.path.filename().string())) {
     if (read_path == ReadPath::mapping_if_possible) {
         mapping_ = FileMapping::map_read_only(image_.fd.get(), image_.size);
@@ -266,7 +269,8 @@ BlkStatus Blk::transfer(SplitQueue& queue, const DescriptorChain& chain, BlkRequ
         case BlkRequestType::get_id: {
             std::array<std::uint8_t, id_bytes> id{};
             std::memcpy(id.data(), serial_.data(), serial_.size());
-            written = queue.scatter(chain, 0, std::span(id).first(std::min<std::uint64_t>(id_bytes, in_bytes)));
+            written = queue.scatter(
+                chain, 0, std::span(id).first(std::min<std::uint64_t>(id_bytes, in_bytes)));
             return BlkStatus::ok;
         }
         case BlkRequestType::discard:
@@ -313,8 +317,7 @@ BlkStatus Blk::ranges(SplitQueue& queue, const DescriptorChain& chain, BlkReques
                      std::span(reinterpret_cast<std::uint8_t*>(&segment), sizeof segment));
         const std::uint64_t length = std::uint64_t{segment.sectors} * sector_size;
         if (segment.sectors > max_range_sectors || !in_range(segment.sector, length, image_.size) ||
-            (segment.flags & ~1u) != 0 ||
-            (type == BlkRequestType::discard && segment.flags != 0)) {
+            (segment.flags & ~1u) != 0 || (type == BlkRequestType::discard && segment.flags != 0)) {
             return BlkStatus::ioerr;
         }
         const auto offset = static_cast<off_t>(segment.sector * sector_size);

@@ -19,9 +19,9 @@
 #include <optional>
 #include <string>
 
-#include "common/unique_fd.hpp"
-#include "virtio/device.hpp"
-#include "virtio/file_mapping.hpp"
+#include "devices/virtio/device.hpp"
+#include "devices/virtio/file_mapping.hpp"
+#include "vmm/common/unique_fd.hpp"
 
 namespace berth::devices::virtio {
 

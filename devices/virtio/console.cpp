@@ -1,4 +1,4 @@
-#include "virtio/console.hpp"
+#include "devices/virtio/console.hpp"
 
 #include <algorithm>
 #include <vector>
@@ -53,7 +53,8 @@ void Console::fill_receive(SplitQueue& queue) {
         }
         std::vector<std::uint8_t> bytes;
         if (chain->malformed.empty()) {
-            const std::size_t count = std::min<std::uint64_t>(input_.size(), chain->writable_bytes());
+            const std::size_t count =
+                std::min<std::uint64_t>(input_.size(), chain->writable_bytes());
             bytes.assign(input_.begin(), input_.begin() + static_cast<long>(count));
             queue.scatter(*chain, 0, bytes);
             input_.erase(input_.begin(), input_.begin() + static_cast<long>(count));

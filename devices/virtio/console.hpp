@@ -8,7 +8,7 @@
 #include <functional>
 #include <mutex>
 
-#include "virtio/device.hpp"
+#include "devices/virtio/device.hpp"
 
 namespace berth::devices::virtio {
 

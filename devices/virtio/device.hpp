@@ -8,7 +8,7 @@
 #include <span>
 #include <string_view>
 
-#include "virtio/queue.hpp"
+#include "devices/virtio/queue.hpp"
 
 namespace berth::devices::virtio {
 

@@ -1,4 +1,4 @@
-#include "virtio/file_mapping.hpp"
+#include "devices/virtio/file_mapping.hpp"
 
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -22,7 +22,9 @@ std::optional<FileMapping> FileMapping::map_read_only(int fd, std::uint64_t size
     return FileMapping(static_cast<const std::uint8_t*>(data), length);
 }
 
-FileMapping::~FileMapping() { unmap(); }
+FileMapping::~FileMapping() {
+    unmap();
+}
 
 FileMapping::FileMapping(FileMapping&& other) noexcept
     : data_(std::exchange(other.data_, nullptr)), size_(std::exchange(other.size_, 0)) {}

@@ -1,4 +1,4 @@
-#include "virtio/pci_transport.hpp"
+#include "devices/virtio/pci_transport.hpp"
 
 #include <poll.h>
 
@@ -59,7 +59,8 @@ std::uint64_t get(std::span<const std::uint8_t> bytes, std::uint32_t offset, uns
 
 // A virtio_pci_cap (16 bytes) or, with `extra`, a notify/pci_cfg capability (20).
 std::vector<std::uint8_t> vendor_capability(std::uint8_t type, std::uint64_t offset,
-                                            std::uint64_t length, std::optional<std::uint32_t> extra) {
+                                            std::uint64_t length,
+                                            std::optional<std::uint32_t> extra) {
     std::vector<std::uint8_t> body(extra ? 20 : 16, 0);
     body[0] = pci::capability_vendor;
     body[2] = static_cast<std::uint8_t>(body.size());
@@ -90,8 +91,8 @@ PciTransport::PciTransport(memory::GuestMemory& memory, std::shared_ptr<Device> 
                             static_cast<std::uint16_t>(device_->type())}),
       msix_(msix_vectors(device_->queue_count()), msi),
       registrar_(std::move(registrar)),
-      offered_(device_->features() | feature_version_1 | feature_event_idx |
-               feature_indirect_desc | feature_ring_reset) {
+      offered_(device_->features() | feature_version_1 | feature_event_idx | feature_indirect_desc |
+               feature_ring_reset) {
     if (device_->config_size() > device_config_limit ||
         notify_offset + notify_multiplier * device_->queue_count() > msix_table_offset ||
         msix_.table_bytes() > msix_pba_offset - msix_table_offset) {
@@ -99,13 +100,12 @@ PciTransport::PciTransport(memory::GuestMemory& memory, std::shared_ptr<Device> 
     }
     config_.add_bar(0, pci::BarKind::memory64, bar_size, bar_address);
     config_.add_capability(vendor_capability(cap_common, common_offset, common_size, std::nullopt));
-    config_.add_capability(vendor_capability(cap_notify, notify_offset,
-                                             notify_multiplier * device_->queue_count(),
-                                             notify_multiplier));
+    config_.add_capability(vendor_capability(
+        cap_notify, notify_offset, notify_multiplier * device_->queue_count(), notify_multiplier));
     config_.add_capability(vendor_capability(cap_isr, isr_offset, 4, std::nullopt));
     if (device_->config_size() > 0) {
-        config_.add_capability(
-            vendor_capability(cap_device, device_config_offset, device_->config_size(), std::nullopt));
+        config_.add_capability(vendor_capability(cap_device, device_config_offset,
+                                                 device_->config_size(), std::nullopt));
     }
     // The PCI configuration access window: bar, offset, length and data are writable.
     std::vector<std::uint8_t> writable(20, 0);
@@ -201,7 +201,8 @@ void PciTransport::bar_read(unsigned bar, std::uint64_t offset, std::span<std::u
     }
 }
 
-void PciTransport::bar_write(unsigned bar, std::uint64_t offset, std::span<const std::uint8_t> data) {
+void PciTransport::bar_write(unsigned bar, std::uint64_t offset,
+                             std::span<const std::uint8_t> data) {
     if (bar != 0) {
         return;
     }
@@ -336,8 +337,8 @@ void PciTransport::write_status(std::uint8_t value) {
     const std::uint8_t old = status_.load();
     value = static_cast<std::uint8_t>((value & ~status_needs_reset) | (old & status_needs_reset));
     if ((value & status_features_ok) != 0 && (old & status_features_ok) == 0) {
-        const bool acceptable = (driver_features_ & ~offered_) == 0 &&
-                                (driver_features_ & feature_version_1) != 0;
+        const bool acceptable =
+            (driver_features_ & ~offered_) == 0 && (driver_features_ & feature_version_1) != 0;
         if (acceptable) {
             device_->negotiated(driver_features_);
         } else {
@@ -397,7 +398,7 @@ void PciTransport::enable_queue(Queue& queue) {
             memory_, layout,
             (driver_features_ & feature_event_idx) != 0 ? EventIdx::on : EventIdx::off,
             (driver_features_ & feature_indirect_desc) != 0 ? IndirectDescriptors::on
-                                                           : IndirectDescriptors::off);
+                                                            : IndirectDescriptors::off);
     } catch (const std::exception& e) {
         fail(e.what());
         return;
@@ -418,7 +419,8 @@ void PciTransport::start_worker() {
         const std::uint64_t base = config_.bar_address(0) + notify_offset;
         for (std::size_t i = 0; i < queues_.size(); ++i) {
             if (queues_[i]->enabled) {
-                ioeventfds_.push_back(registrar_(base + notify_multiplier * i, 2, queues_[i]->notify));
+                ioeventfds_.push_back(
+                    registrar_(base + notify_multiplier * i, 2, queues_[i]->notify));
             }
         }
     }

@@ -22,12 +22,12 @@
 #include <string>
 #include <vector>
 
-#include "common/thread.hpp"
-#include "kvm/eventfd.hpp"
-#include "memory/guest_memory.hpp"
-#include "pci/msix.hpp"
-#include "pci/pci_function.hpp"
-#include "virtio/device.hpp"
+#include "devices/pci/msix.hpp"
+#include "devices/pci/pci_function.hpp"
+#include "devices/virtio/device.hpp"
+#include "vmm/common/thread.hpp"
+#include "vmm/common/event_fd.hpp"
+#include "vmm/memory/guest_memory.hpp"
 
 namespace berth::devices::virtio {
 
@@ -53,7 +53,7 @@ inline constexpr std::uint64_t msix_pba_offset = 0x6000;
 // Registers `event` to be signalled by a guest write of `length` bytes to `address`;
 // the returned handle undoes it.
 using IoEventRegistrar = std::function<std::shared_ptr<void>(
-    std::uint64_t address, std::uint32_t length, const kvm::EventFd& event)>;
+    std::uint64_t address, std::uint32_t length, const EventFd& event)>;
 
 class PciTransport : public pci::PciFunction {
 public:
@@ -87,7 +87,7 @@ private:
         std::atomic<std::uint16_t> vector{no_vector};
         bool enabled = false;
         QueueLayout layout;
-        kvm::EventFd notify;
+        EventFd notify;
         std::unique_ptr<SplitQueue> ring;
     };
 
@@ -127,7 +127,7 @@ private:
     mutable std::mutex reason_mutex_;
     std::string reason_;
 
-    kvm::EventFd stop_event_;
+    EventFd stop_event_;
     std::atomic<bool> stopping_{false};
     Thread worker_;
     std::vector<std::shared_ptr<void>> ioeventfds_;

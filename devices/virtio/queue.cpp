@@ -1,4 +1,4 @@
-#include "virtio/queue.hpp"
+#include "devices/virtio/queue.hpp"
 
 #include <algorithm>
 
@@ -46,8 +46,8 @@ SplitQueue::SplitQueue(memory::GuestMemory& memory, const QueueLayout& layout, E
     : memory_(memory), layout_(layout), event_idx_(event_idx), indirect_(indirect) {
     const std::uint16_t size = layout.size;
     if (size == 0 || size > max_queue_size || (size & (size - 1)) != 0) {
-        throw QueueViolation(fmt::format("queue size {} is not a power of two up to {}", size,
-                                         max_queue_size));
+        throw QueueViolation(
+            fmt::format("queue size {} is not a power of two up to {}", size, max_queue_size));
     }
     struct Area {
         const char* name;
@@ -92,7 +92,8 @@ std::optional<DescriptorChain> SplitQueue::pop() {
             avail_idx, pending, next_avail_, layout_.size));
     }
     // The acquire load of idx orders the ring entry read after it.
-    const std::uint64_t slot = layout_.driver_area + ring_header + 2ULL * (next_avail_ % layout_.size);
+    const std::uint64_t slot =
+        layout_.driver_area + ring_header + 2ULL * (next_avail_ % layout_.size);
     const std::uint16_t head = memory_.read_object<std::uint16_t>(slot);
     if (head >= layout_.size) {
         throw QueueViolation(fmt::format("available ring names descriptor {} of a {}-entry queue",
@@ -138,8 +139,9 @@ DescriptorChain SplitQueue::walk(std::uint16_t head) const {
             }
             if (descriptor.length == 0 || descriptor.length % 16 != 0 ||
                 descriptor.length / 16 > max_queue_size) {
-                throw QueueViolation(fmt::format("indirect table of {} bytes is not 1..{} descriptors",
-                                                 descriptor.length, max_queue_size));
+                throw QueueViolation(
+                    fmt::format("indirect table of {} bytes is not 1..{} descriptors",
+                                descriptor.length, max_queue_size));
             }
             if (descriptor.address % 16 != 0 ||
                 !memory_.contains(descriptor.address, descriptor.length)) {
@@ -160,8 +162,8 @@ DescriptorChain SplitQueue::walk(std::uint16_t head) const {
         }
         index = descriptor.next;
         if (index >= table_size) {
-            throw QueueViolation(fmt::format("descriptor next {} is outside its {}-entry table",
-                                             index, table_size));
+            throw QueueViolation(
+                fmt::format("descriptor next {} is outside its {}-entry table", index, table_size));
         }
     }
 }
@@ -189,7 +191,8 @@ void SplitQueue::add_buffer(DescriptorChain& chain, const Descriptor& descriptor
 }
 
 void SplitQueue::push_used(std::uint16_t head, std::uint32_t written) {
-    const std::uint64_t slot = layout_.device_area + ring_header + 8ULL * (next_used_ % layout_.size);
+    const std::uint64_t slot =
+        layout_.device_area + ring_header + 8ULL * (next_used_ % layout_.size);
     memory_.write_object(slot, UsedElement{head, written});
     ++next_used_;
     // Release: the element (and the data written into the buffers) before the index.

@@ -23,8 +23,8 @@
 #include <string>
 #include <vector>
 
-#include "common/error.hpp"
-#include "memory/guest_memory.hpp"
+#include "vmm/common/error.hpp"
+#include "vmm/memory/guest_memory.hpp"
 
 namespace berth::devices::virtio {
 
@@ -123,7 +123,8 @@ private:
     std::uint16_t read_avail_idx() const;
     // Walks the chain starting at `head`; throws QueueViolation when the ring is broken.
     DescriptorChain walk(std::uint16_t head) const;
-    void add_buffer(DescriptorChain& chain, const Descriptor& descriptor, bool& seen_writable) const;
+    void add_buffer(DescriptorChain& chain, const Descriptor& descriptor,
+                    bool& seen_writable) const;
 
     memory::GuestMemory& memory_;
     QueueLayout layout_;

@@ -1,4 +1,4 @@
-#include "virtio/rng.hpp"
+#include "devices/virtio/rng.hpp"
 
 #include <sys/random.h>
 
@@ -35,7 +35,8 @@ void Rng::process(std::uint16_t, SplitQueue& queue) {
         std::uint64_t filled = 0;
         if (chain->malformed.empty()) {
             for (const auto& buffer : chain->writable) {
-                const std::uint64_t want = std::min<std::uint64_t>(buffer.length, max_request_bytes - filled);
+                const std::uint64_t want =
+                    std::min<std::uint64_t>(buffer.length, max_request_bytes - filled);
                 const std::uint64_t got = fill_random(queue.memory().span(buffer.address, want));
                 filled += got;
                 if (got < want || filled == max_request_bytes) {

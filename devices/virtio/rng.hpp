@@ -3,7 +3,7 @@
 // with bytes from the host's getrandom(2). The guest's hw_random core feeds them to
 // its entropy pool.
 
-#include "virtio/device.hpp"
+#include "devices/virtio/device.hpp"
 
 namespace berth::devices::virtio {
 

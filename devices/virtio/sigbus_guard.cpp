@@ -1,4 +1,4 @@
-#include "virtio/sigbus_guard.hpp"
+#include "devices/virtio/sigbus_guard.hpp"
 
 #include <setjmp.h>
 #include <signal.h>
@@ -8,7 +8,7 @@
 #include <csignal>
 #include <cstring>
 
-#include "common/fatal_signal.hpp"
+#include "vmm/common/fatal_signal.hpp"
 
 namespace berth::devices::virtio {
 

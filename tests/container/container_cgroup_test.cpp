@@ -1,7 +1,7 @@
 #include <catch2/catch.hpp>
 
-#include "container/cgroup_layout.hpp"
-#include "container/container_cgroup.hpp"
+#include "vmm/container/cgroup_layout.hpp"
+#include "vmm/container/container_cgroup.hpp"
 
 using namespace berth::container;
 
@@ -15,13 +15,18 @@ const char* hybrid_mountinfo =
     "40 31 0:37 / /sys/fs/cgroup/systemd rw,relatime - cgroup cgroup rw,name=systemd\n"
     "41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw\n";
 
-std::vector<std::string> hugetlb_only(const std::string&) { return {"hugetlb"}; }
-std::vector<std::string> v2_all(const std::string&) { return {"cpu", "memory", "pids", "io"}; }
+std::vector<std::string> hugetlb_only(const std::string&) {
+    return {"hugetlb"};
+}
+std::vector<std::string> v2_all(const std::string&) {
+    return {"cpu", "memory", "pids", "io"};
+}
 
 }  // namespace
 
 TEST_CASE("/proc/self/cgroup lines parse into controllers and paths", "[container][cgroup]") {
-    const auto entries = parse_proc_cgroup("9:name=systemd:/\n4:memory:/process_api/abc\n2:cpu,cpuacct:/x\n0::/\n");
+    const auto entries =
+        parse_proc_cgroup("9:name=systemd:/\n4:memory:/process_api/abc\n2:cpu,cpuacct:/x\n0::/\n");
     REQUIRE(entries.size() == 4);
     CHECK(entries[1].controllers == std::vector<std::string>{"memory"});
     CHECK(entries[1].path == "/process_api/abc");
@@ -30,9 +35,11 @@ TEST_CASE("/proc/self/cgroup lines parse into controllers and paths", "[containe
     CHECK(entries[3].path == "/");
 }
 
-TEST_CASE("each controller resolves to the caller's own, possibly nested, cgroup", "[container][cgroup]") {
+TEST_CASE("each controller resolves to the caller's own, possibly nested, cgroup",
+          "[container][cgroup]") {
     const auto layout = parse_cgroup_layout(hybrid_mountinfo, hugetlb_only);
-    const auto self = parse_proc_cgroup("9:name=systemd:/\n8:pids:/\n4:memory:/process_api/abc\n1:cpu:/\n0::/\n");
+    const auto self =
+        parse_proc_cgroup("9:name=systemd:/\n8:pids:/\n4:memory:/process_api/abc\n1:cpu:/\n0::/\n");
     CHECK(controller_directory(layout, self, "memory") == "/sys/fs/cgroup/memory/process_api/abc");
     CHECK(controller_directory(layout, self, "pids") == "/sys/fs/cgroup/pids");
     CHECK(controller_directory(layout, self, "cpu") == "/sys/fs/cgroup/cpu");
@@ -41,10 +48,12 @@ TEST_CASE("each controller resolves to the caller's own, possibly nested, cgroup
 }
 
 TEST_CASE("on pure v2 every controller lives under the single 0:: path", "[container][cgroup]") {
-    const auto layout =
-        parse_cgroup_layout("30 23 0:26 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw,nsdelegate\n", v2_all);
+    const auto layout = parse_cgroup_layout(
+        "30 23 0:26 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw,nsdelegate\n", v2_all);
     const auto self = parse_proc_cgroup("0::/user.slice/session-1.scope\n");
-    CHECK(controller_directory(layout, self, "memory") == "/sys/fs/cgroup/user.slice/session-1.scope");
-    CHECK(controller_directory(layout, self, "pids") == "/sys/fs/cgroup/user.slice/session-1.scope");
+    CHECK(controller_directory(layout, self, "memory") ==
+          "/sys/fs/cgroup/user.slice/session-1.scope");
+    CHECK(controller_directory(layout, self, "pids") ==
+          "/sys/fs/cgroup/user.slice/session-1.scope");
     CHECK(controller_directory(layout, self, "freezer").empty());
 }

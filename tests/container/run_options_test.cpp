@@ -1,7 +1,7 @@
 #include <catch2/catch.hpp>
 
-#include "common/error.hpp"
-#include "container/run_options.hpp"
+#include "vmm/common/error.hpp"
+#include "vmm/container/run_options.hpp"
 
 using namespace berth::container;
 
@@ -21,16 +21,17 @@ void expect_bad_input(F&& parse, const char* flag) {
 }  // namespace
 
 TEST_CASE("CIDRs parse into address and prefix", "[container]") {
-    const auto cidr = parse_cidr("10.88.1.20/16", "--ip");
+    const auto cidr = berth::net::parse_cidr("10.88.1.20/16", "--ip");
     CHECK(cidr.address == 0x0a580114);
     CHECK(cidr.prefix == 16);
     CHECK(cidr.text() == "10.88.1.20/16");
     CHECK(cidr.netmask() == 0xffff0000);
-    CHECK(parse_cidr("0.0.0.0/0", "--ip").netmask() == 0);
-    for (const char* text : {"", "10.88.1.20", "10.88.1/16", "10.88.1.256/16", "10.88.1.2/33", "a.b.c.d/8",
-                             "10.88.1.2/", "10..1.2/16", "10.88.1.2.3/16", "10.88.1.2/-1", "1000.1.1.1/8"}) {
+    CHECK(berth::net::parse_cidr("0.0.0.0/0", "--ip").netmask() == 0);
+    for (const char* text :
+         {"", "10.88.1.20", "10.88.1/16", "10.88.1.256/16", "10.88.1.2/33", "a.b.c.d/8",
+          "10.88.1.2/", "10..1.2/16", "10.88.1.2.3/16", "10.88.1.2/-1", "1000.1.1.1/8"}) {
         INFO(text);
-        expect_bad_input([&] { parse_cidr(text, "--ip"); }, "--ip");
+        expect_bad_input([&] { berth::net::parse_cidr(text, "--ip"); }, "--ip");
     }
 }
 
@@ -90,7 +91,8 @@ TEST_CASE("limits parse with their bounds", "[container]") {
     CHECK(parse_net_mode("bridge") == NetMode::bridge);
     expect_bad_input([] { parse_net_mode("wifi"); }, "--net");
     check_name("web-1.a_b", "--name");
-    for (const char* text : {"", "-x", ".x", "a/b", "a b", "0123456789012345678901234567890123456789012345678901234567890123"}) {
+    for (const char* text : {"", "-x", ".x", "a/b", "a b",
+                             "0123456789012345678901234567890123456789012345678901234567890123"}) {
         INFO(text);
         expect_bad_input([&] { check_name(text, "--name"); }, "--name");
     }

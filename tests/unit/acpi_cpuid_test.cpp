@@ -5,9 +5,9 @@
 #include <numeric>
 #include <string>
 
-#include "byte_compare.hpp"
-#include "x86/acpi.hpp"
-#include "x86/cpuid.hpp"
+#include "tests/unit/byte_compare.hpp"
+#include "vmm/x86/acpi.hpp"
+#include "vmm/x86/cpuid.hpp"
 
 using namespace berth;
 using test::same_bytes;
@@ -77,7 +77,8 @@ std::vector<kvm_cpuid_entry2> host_cpuid() {
 
 }  // namespace
 
-TEST_CASE("ACPI tables checksum to zero and link RSDP -> XSDT -> FADT/MADT -> DSDT", "[x86][acpi]") {
+TEST_CASE("ACPI tables checksum to zero and link RSDP -> XSDT -> FADT/MADT -> DSDT",
+          "[x86][acpi]") {
     const auto tables = x86::build_acpi_tables(base, 2);
     const TableView view{tables};
     REQUIRE(tables.rsdp_address == base);
@@ -94,8 +95,8 @@ TEST_CASE("ACPI tables checksum to zero and link RSDP -> XSDT -> FADT/MADT -> DS
     CHECK(view.signature(tables.fadt_address) == "FACP");
     CHECK(view.signature(tables.madt_address) == "APIC");
     CHECK(view.signature(tables.dsdt_address) == "DSDT");
-    for (std::uint64_t address : {tables.xsdt_address, tables.fadt_address, tables.madt_address,
-                                  tables.dsdt_address}) {
+    for (std::uint64_t address :
+         {tables.xsdt_address, tables.fadt_address, tables.madt_address, tables.dsdt_address}) {
         INFO("table " << view.signature(address));
         CHECK(byte_sum(view.table(address)) == 0);
     }
@@ -156,11 +157,11 @@ TEST_CASE("the DSDT defines \\_S5_ and describes COM1", "[x86][acpi]") {
         return std::search(dsdt.begin(), dsdt.end(), needle.begin(), needle.end()) != dsdt.end();
     };
     CHECK(contains({0x08, '_', 'S', '5', '_', 0x12}));
-    CHECK(contains({0x5b, 0x82}));                                      // DeviceOp
+    CHECK(contains({0x5b, 0x82}));  // DeviceOp
     CHECK(contains({'C', 'O', 'M', '1'}));
     CHECK(contains({'_', 'H', 'I', 'D', 0x0c, 0x41, 0xd0, 0x05, 0x01}));  // EisaId("PNP0501")
     CHECK(contains({0x47, 0x01, 0xf8, 0x03, 0xf8, 0x03, 0x01, 0x08}));    // IO 0x3f8, 8 ports
-    CHECK(contains({0x22, 0x10, 0x00}));                                // IRQ 4
+    CHECK(contains({0x22, 0x10, 0x00}));                                  // IRQ 4
 }
 
 TEST_CASE("acpi_checksum makes bytes sum to zero", "[x86][acpi]") {
@@ -189,7 +190,7 @@ TEST_CASE("guest CPUID gives each vCPU its APIC ID and the package topology", "[
         }
         const auto* cores = x86::find_cpuid(guest, 0xb, 1);
         CHECK(cores->ebx == 4);
-        CHECK(cores->eax == 2);               // two APIC ID bits number 4 cores
+        CHECK(cores->eax == 2);                  // two APIC ID bits number 4 cores
         CHECK(((cores->ecx >> 8) & 0xff) == 2);  // level type: core
         CHECK(((x86::find_cpuid(guest, 0xb, 2)->ecx >> 8) & 0xff) == 0);
         // Leaf 4: the last-level cache is shared by the 4 cores, L1 by none.

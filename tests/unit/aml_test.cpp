@@ -2,9 +2,9 @@
 #include <algorithm>
 #include <catch2/catch.hpp>
 
-#include "byte_compare.hpp"
-#include "x86/acpi.hpp"
-#include "x86/aml.hpp"
+#include "tests/unit/byte_compare.hpp"
+#include "vmm/x86/acpi.hpp"
+#include "vmm/x86/aml.hpp"
 
 using namespace berth;
 using Bytes = x86::aml::Bytes;
@@ -38,9 +38,9 @@ TEST_CASE("PkgLength counts itself and grows past 63 bytes", "[x86][aml]") {
     CHECK(same_bytes(x86::aml::pkg_length(62), Bytes{0x3f}));
     // 63 bytes of body + 2 bytes of length = 65 = 0x41: low nibble 1, then 0x04.
     CHECK(same_bytes(x86::aml::pkg_length(63), Bytes{0x41, 0x04}));
-    for (std::size_t body : {std::size_t{1}, std::size_t{62}, std::size_t{63}, std::size_t{200},
-                             std::size_t{4093}, std::size_t{4094}, std::size_t{70000},
-                             std::size_t{1} << 20}) {
+    for (std::size_t body :
+         {std::size_t{1}, std::size_t{62}, std::size_t{63}, std::size_t{200}, std::size_t{4093},
+          std::size_t{4094}, std::size_t{70000}, std::size_t{1} << 20}) {
         const auto [total, width] = decode_pkg_length(x86::aml::pkg_length(body));
         CHECK(total == body + width);
     }
@@ -77,7 +77,7 @@ TEST_CASE("address space descriptors describe the PCI windows", "[x86][aml]") {
     const Bytes memory = x86::aml::memory_range(0xe0000000, 0xefffffff);
     REQUIRE(memory.size() == 26);
     CHECK(as_number(memory[0]) == 0x87);
-    CHECK(memory[3] == 0);                                           // memory space
+    CHECK(memory[3] == 0);                                             // memory space
     CHECK(same_bytes(Bytes(memory.begin() + 10, memory.begin() + 14),  // min
                      Bytes{0, 0, 0, 0xe0}));
     CHECK(same_bytes(Bytes(memory.begin() + 14, memory.begin() + 18),  // max

@@ -6,11 +6,11 @@
 #include <string>
 #include <vector>
 
-#include "bench/bench_result.hpp"
-#include "bench/bench_svg.hpp"
-#include "bench/initramfs_image.hpp"
-#include "common/error.hpp"
-#include "common/phase_clock.hpp"
+#include "vmm/bench/bench_result.hpp"
+#include "vmm/bench/bench_svg.hpp"
+#include "vmm/bench/initramfs_image.hpp"
+#include "vmm/common/error.hpp"
+#include "vmm/common/phase_clock.hpp"
 
 using namespace berth;
 using namespace berth::bench;
@@ -64,10 +64,12 @@ TEST_CASE("min, median and nearest-rank p95") {
 namespace {
 
 // A newc cpio entry (no compression) for the archive tests.
-void add_entry(std::vector<std::uint8_t>& out, const std::string& name, std::uint32_t mode, const std::string& data) {
+void add_entry(std::vector<std::uint8_t>& out, const std::string& name, std::uint32_t mode,
+               const std::string& data) {
     char header[111];
-    std::snprintf(header, sizeof header, "070701%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X", 1u, mode, 0u,
-                  0u, 1u, 0u, static_cast<unsigned>(data.size()), 0u, 0u, 0u, 0u,
+    std::snprintf(header, sizeof header,
+                  "070701%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X", 1u, mode, 0u, 0u,
+                  1u, 0u, static_cast<unsigned>(data.size()), 0u, 0u, 0u, 0u,
                   static_cast<unsigned>(name.size() + 1), 0u);
     out.insert(out.end(), header, header + 110);
     out.insert(out.end(), name.begin(), name.end());
@@ -86,7 +88,8 @@ std::vector<std::uint8_t> archive(bool berth_init) {
     add_entry(bytes, ".", 040755, "");
     add_entry(bytes, "bin", 040755, "");
     add_entry(bytes, "bin/sh", 0120777, "busybox");
-    add_entry(bytes, "init", 0100755, berth_init ? "#!/bin/sh\nsh -c \"$berth_run\"\n" : "#!/bin/sh\n");
+    add_entry(bytes, "init", 0100755,
+              berth_init ? "#!/bin/sh\nsh -c \"$berth_run\"\n" : "#!/bin/sh\n");
     add_entry(bytes, "TRAILER!!!", 0, "");
     return bytes;
 }
@@ -172,7 +175,8 @@ TEST_CASE("the chart has one bar per runtime that ran, one rect per phase, escap
     const std::string svg = render_svg(two_runtimes());
     auto count = [&svg](const std::string& what) {
         std::size_t n = 0;
-        for (std::size_t at = svg.find(what); at != std::string::npos; at = svg.find(what, at + 1)) {
+        for (std::size_t at = svg.find(what); at != std::string::npos;
+             at = svg.find(what, at + 1)) {
             ++n;
         }
         return n;

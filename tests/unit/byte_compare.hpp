@@ -72,6 +72,8 @@ ByteComparison same_bytes(const Actual& actual, const Expected& expected) {
 }
 
 // One byte as a number: Catch2 prints an std::uint8_t as a character, raw when >= 0x80.
-constexpr unsigned as_number(std::uint8_t byte) { return byte; }
+constexpr unsigned as_number(std::uint8_t byte) {
+    return byte;
+}
 
 }  // namespace berth::test

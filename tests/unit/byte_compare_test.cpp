@@ -9,7 +9,7 @@
 #include <string_view>
 #include <vector>
 
-#include "byte_compare.hpp"
+#include "tests/unit/byte_compare.hpp"
 
 using berth::test::as_number;
 using berth::test::same_bytes;

@@ -2,10 +2,10 @@
 
 #include <string>
 
-#include "boot/bzimage.hpp"
-#include "common/error.hpp"
-#include "linux_boot_test_image.hpp"
-#include "memory/guest_memory.hpp"
+#include "tests/unit/linux_boot_test_image.hpp"
+#include "vmm/boot/bzimage.hpp"
+#include "vmm/common/error.hpp"
+#include "vmm/memory/guest_memory.hpp"
 
 using namespace berth;
 using berth::test::crafted_bzimage;
@@ -51,7 +51,7 @@ TEST_CASE("setup_sects 0 means 4 sectors", "[boot][bzimage]") {
 
 TEST_CASE("the protected-mode kernel is loaded at 1 MiB", "[boot][bzimage]") {
     const auto image = boot::parse_bzimage(crafted_bzimage(), "vmlinuz-test");
-    memory::GuestMemory memory;
+    memory::GuestRam memory;
     memory.add_ram(0, 4 << 20);
     boot::load_bzimage(image, memory);
     const auto loaded = memory.span(boot::kernel_load_address, image.protected_mode().size());

@@ -1,6 +1,6 @@
 #include <catch2/catch.hpp>
 
-#include "container/cgroup_layout.hpp"
+#include "vmm/container/cgroup_layout.hpp"
 
 using berth::container::CgroupLayout;
 using berth::container::CgroupVersion;
@@ -8,8 +8,12 @@ using berth::container::parse_cgroup_layout;
 
 namespace {
 
-std::vector<std::string> hugetlb_only(const std::string&) { return {"hugetlb"}; }
-std::vector<std::string> all_v2(const std::string&) { return {"cpu", "memory", "pids"}; }
+std::vector<std::string> hugetlb_only(const std::string&) {
+    return {"hugetlb"};
+}
+std::vector<std::string> all_v2(const std::string&) {
+    return {"cpu", "memory", "pids"};
+}
 
 // Lines as this project's development hosts print them (a hybrid layout).
 constexpr const char* hybrid_mountinfo =

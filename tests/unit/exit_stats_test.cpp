@@ -1,8 +1,8 @@
 #include <catch2/catch.hpp>
 
-#include "kvm/kvm_abi.hpp"
+#include "vmm/kvm/kvm_abi.hpp"
 
-#include "machine/exit_stats.hpp"
+#include "vmm/machine/exit_stats.hpp"
 
 using berth::machine::ExitStats;
 using berth::machine::IoDirection;

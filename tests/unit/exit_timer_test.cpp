@@ -10,9 +10,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "bus/port_io_bus.hpp"
-#include "machine/exit_stats.hpp"
-#include "machine/exit_timer.hpp"
+#include "devices/bus/port_io_bus.hpp"
+#include "vmm/machine/exit_stats.hpp"
+#include "vmm/machine/exit_timer.hpp"
 
 using berth::machine::ExitStats;
 using berth::machine::ExitTimer;
@@ -22,8 +22,7 @@ using berth::machine::ExitTraceWriter;
 namespace {
 
 std::filesystem::path temp_trace_path() {
-    std::string pattern =
-        (std::filesystem::temp_directory_path() / "berth-timer-XXXXXX").string();
+    std::string pattern = (std::filesystem::temp_directory_path() / "berth-timer-XXXXXX").string();
     const int fd = ::mkstemp(pattern.data());
     REQUIRE(fd >= 0);
     ::close(fd);
@@ -52,8 +51,7 @@ TEST_CASE("exit timer: untimed, it reads no clock and adds no time", "[trace]") 
     CHECK(stats.table().find("total_us") == std::string::npos);
 }
 
-TEST_CASE("exit timer: each vCPU's exits land in its row, also when handling throws",
-          "[trace]") {
+TEST_CASE("exit timer: each vCPU's exits land in its row, also when handling throws", "[trace]") {
     const auto path = temp_trace_path();
     {
         ExitTiming timing;

@@ -9,9 +9,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "common/error.hpp"
-#include "machine/exit_stats.hpp"
-#include "machine/exit_trace.hpp"
+#include "vmm/common/error.hpp"
+#include "vmm/machine/exit_stats.hpp"
+#include "vmm/machine/exit_trace.hpp"
 
 using berth::machine::describe_exit;
 using berth::machine::ExitEvent;
@@ -88,7 +88,7 @@ TEST_CASE("exit trace: Chrome trace-event JSON with one X event per exit", "[tra
     CHECK(io["ph"] == "X");
     CHECK(io["cat"] == "exit");
     CHECK(io["name"] == "IO out 0x3f8");
-    CHECK(io["ts"].get<double>() == Approx(1.5));    // microseconds
+    CHECK(io["ts"].get<double>() == Approx(1.5));  // microseconds
     CHECK(io["dur"].get<double>() == Approx(2.25));
     CHECK(io["pid"] == events[0]["pid"]);
     CHECK(io["tid"] == 0);

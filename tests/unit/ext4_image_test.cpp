@@ -12,9 +12,9 @@
 #include <string>
 #include <vector>
 
-#include "boot/ext4_image.hpp"
-#include "byte_compare.hpp"
-#include "common/error.hpp"
+#include "tests/unit/byte_compare.hpp"
+#include "vmm/boot/ext4_image.hpp"
+#include "vmm/common/error.hpp"
 
 using namespace berth;
 namespace fs = std::filesystem;
@@ -55,7 +55,8 @@ std::vector<std::uint8_t> pattern_bytes(std::size_t size, std::uint8_t seed) {
 void write_file(const fs::path& path, const std::vector<std::uint8_t>& bytes) {
     fs::create_directories(path.parent_path());
     std::ofstream out(path, std::ios::binary);
-    out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+    out.write(reinterpret_cast<const char*>(bytes.data()),
+              static_cast<std::streamsize>(bytes.size()));
     REQUIRE(out.good());
 }
 
@@ -175,8 +176,8 @@ TEST_CASE("/vmlinuz and /initrd.img symlinks choose the kernel", "[boot][ext4]")
     }
     SECTION("a dangling /vmlinuz is reported, not skipped") {
         fs::create_symlink("boot/vmlinuz-7.0", tree / "vmlinuz");
-        check_rejected(make_image(dir, tree), {"/vmlinuz is a symlink to /boot/vmlinuz-7.0",
-                                               "does not exist"});
+        check_rejected(make_image(dir, tree),
+                       {"/vmlinuz is a symlink to /boot/vmlinuz-7.0", "does not exist"});
     }
     SECTION("a symlink loop is reported") {
         fs::create_symlink("/vmlinuz-b", tree / "vmlinuz");
@@ -190,10 +191,10 @@ TEST_CASE("an image with a kernel but no initrd is refused, saying why", "[boot]
     const fs::path tree = dir.path() / "tree";
     write_text(tree / "boot/vmlinuz-6.1.0-18-amd64", "kernel");
     write_text(tree / "boot/initrd.img-6.1.0-9-amd64", "another kernel's initrd");
-    check_rejected(make_image(dir, tree),
-                   {"kernel /boot/vmlinuz-6.1.0-18-amd64 but no initrd",
-                    "/boot/initrd.img-6.1.0-18-amd64", "virtio_blk and ext4 as modules",
-                    "update-initramfs -c -k 6.1.0-18-amd64"});
+    check_rejected(
+        make_image(dir, tree),
+        {"kernel /boot/vmlinuz-6.1.0-18-amd64 but no initrd", "/boot/initrd.img-6.1.0-18-amd64",
+         "virtio_blk and ext4 as modules", "update-initramfs -c -k 6.1.0-18-amd64"});
 }
 
 TEST_CASE("an image without a kernel is refused", "[boot][ext4]") {

@@ -27,13 +27,13 @@
 #include <stdexcept>
 #include <string>
 
-#include "common/fatal_signal.hpp"
-#include "common/unique_fd.hpp"
-#include "container/terminal.hpp"
-#include "machine/console.hpp"
-#include "virtio/file_mapping.hpp"
-#include "virtio/sigbus_guard.hpp"
-#include "virtio_blk_driver.hpp"
+#include "devices/virtio/file_mapping.hpp"
+#include "devices/virtio/sigbus_guard.hpp"
+#include "tests/unit/virtio_blk_driver.hpp"
+#include "vmm/common/fatal_signal.hpp"
+#include "vmm/common/unique_fd.hpp"
+#include "vmm/container/terminal.hpp"
+#include "vmm/machine/console.hpp"
 
 using namespace berth::test;
 using berth::LastWordsHook;
@@ -45,8 +45,12 @@ namespace {
 // The child's end of the report pipe: the child writes one letter per thing that
 // happened, from handlers too (write is async-signal-safe).
 int report_fd = -1;
-void report(char letter) { [[maybe_unused]] const auto written = ::write(report_fd, &letter, 1); }
-void hook_reports() { report('t'); }
+void report(char letter) {
+    [[maybe_unused]] const auto written = ::write(report_fd, &letter, 1);
+}
+void hook_reports() {
+    report('t');
+}
 
 struct ChildResult {
     int status = 0;
@@ -57,7 +61,9 @@ bool killed_by(int status, int signal_number) {
     return WIFSIGNALED(status) && WTERMSIG(status) == signal_number;
 }
 
-bool exited_with(int status, int code) { return WIFEXITED(status) && WEXITSTATUS(status) == code; }
+bool exited_with(int status, int code) {
+    return WIFEXITED(status) && WEXITSTATUS(status) == code;
+}
 
 // Runs `body` in a child, which reports 'x' and exits 0 if it survives the body.
 template <typename Body>
@@ -103,7 +109,7 @@ enum class Order { guard_first, hook_first };
 
 constexpr std::uint64_t image_size = 1 << 20;
 
-volatile int sink = 0;  // keeps the unguarded read
+volatile int sink = 0;                           // keeps the unguarded read
 const void* volatile touched_address = nullptr;  // read by a handler
 
 // In the child: a virtio-blk disk on `image` (a fresh one, truncated here), with
@@ -149,12 +155,16 @@ void truncated_reads_then_touch(const PatternImage& image, Order order, Register
     sink = *gone;
 }
 
-const char* name(Order order) { return order == Order::guard_first ? "guard first" : "hook first"; }
+const char* name(Order order) {
+    return order == Order::guard_first ? "guard first" : "hook first";
+}
 
 }  // namespace
 
-TEST_CASE("a truncated image fails reads with IOERR and only a real SIGBUS runs the hook, in either order",
-          "[fatal-signal][blk]") {
+TEST_CASE(
+    "a truncated image fails reads with IOERR and only a real SIGBUS runs the hook, in either "
+    "order",
+    "[fatal-signal][blk]") {
     for (const Order order : {Order::guard_first, Order::hook_first}) {
         INFO(name(order));
         const PatternImage image(image_size);
@@ -174,7 +184,9 @@ namespace {
 void foreign_with_info(int, siginfo_t* info, void*) {
     ::_exit(info->si_code == BUS_ADRERR && info->si_addr == touched_address ? 43 : 44);
 }
-void foreign_plain(int) { ::_exit(45); }
+void foreign_plain(int) {
+    ::_exit(45);
+}
 
 }  // namespace
 
@@ -244,8 +256,10 @@ TEST_CASE("the raw terminal stays raw through a caught SIGBUS and is put back wh
     }
 }
 
-TEST_CASE("signals sent with kill or abort run the hooks and end berth as before; ignored ones stay ignored",
-          "[fatal-signal]") {
+TEST_CASE(
+    "signals sent with kill or abort run the hooks and end berth as before; ignored ones stay "
+    "ignored",
+    "[fatal-signal]") {
     const ChildResult raised = in_child([] {
         const LastWordsHook hook(hook_reports);
         ::raise(SIGILL);

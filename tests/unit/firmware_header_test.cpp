@@ -2,8 +2,8 @@
 
 #include <vector>
 
-#include "boot/firmware_header.hpp"
-#include "common/error.hpp"
+#include "vmm/boot/firmware_header.hpp"
+#include "vmm/common/error.hpp"
 
 using berth::boot::InKernelIrqchip;
 using berth::boot::read_firmware_features;

@@ -3,16 +3,16 @@
 #include <algorithm>
 #include <array>
 
-#include "byte_compare.hpp"
-#include "memory/guest_memory.hpp"
+#include "tests/unit/byte_compare.hpp"
+#include "vmm/memory/guest_memory.hpp"
 
-using berth::memory::GuestMemory;
+using berth::memory::GuestRam;
 using berth::memory::GuestMemoryError;
 using berth::test::as_number;
 using berth::test::same_bytes;
 
 TEST_CASE("guest memory translates addresses inside RAM", "[memory]") {
-    GuestMemory memory;
+    GuestRam memory;
     memory.add_ram(0, 64 * 1024);
     const std::array<std::uint8_t, 4> bytes{1, 2, 3, 4};
     memory.write(0x1000, bytes);
@@ -27,7 +27,7 @@ TEST_CASE("guest memory translates addresses inside RAM", "[memory]") {
 }
 
 TEST_CASE("guest memory rejects an access straddling the end of RAM", "[memory]") {
-    GuestMemory memory;
+    GuestRam memory;
     memory.add_ram(0, 64 * 1024);
     std::array<std::uint8_t, 8> buffer{};
     CHECK_THROWS_AS(memory.read(64 * 1024 - 4, buffer), GuestMemoryError);
@@ -37,19 +37,19 @@ TEST_CASE("guest memory rejects an access straddling the end of RAM", "[memory]"
 }
 
 TEST_CASE("guest memory rejects addresses outside RAM and wrapping lengths", "[memory]") {
-    GuestMemory memory;
+    GuestRam memory;
     memory.add_ram(0x100000, 0x10000);
     std::array<std::uint8_t, 1> one{};
-    CHECK_THROWS_AS(memory.read(0, one), GuestMemoryError);          // below
-    CHECK_THROWS_AS(memory.read(0x110000, one), GuestMemoryError);   // just past the end
-    CHECK_THROWS_AS(memory.read(~0ULL, one), GuestMemoryError);      // top of the space
+    CHECK_THROWS_AS(memory.read(0, one), GuestMemoryError);         // below
+    CHECK_THROWS_AS(memory.read(0x110000, one), GuestMemoryError);  // just past the end
+    CHECK_THROWS_AS(memory.read(~0ULL, one), GuestMemoryError);     // top of the space
     // A length that would wrap address + length around 2^64 must not pass the check.
     CHECK_THROWS_AS(memory.span(0x100010, ~0ULL - 8), GuestMemoryError);
     CHECK_THROWS_WITH(memory.read(0x200000, one), Catch::Contains("outside guest RAM"));
 }
 
 TEST_CASE("guest memory does not join adjacent regions into one access", "[memory]") {
-    GuestMemory memory;
+    GuestRam memory;
     memory.add_ram(0, 0x1000);
     memory.add_ram(0x1000, 0x1000);
     CHECK(memory.contains(0x0, 0x1000));
@@ -60,7 +60,7 @@ TEST_CASE("guest memory does not join adjacent regions into one access", "[memor
 }
 
 TEST_CASE("guest memory refuses misaligned or overlapping RAM", "[memory]") {
-    GuestMemory memory;
+    GuestRam memory;
     CHECK_THROWS(memory.add_ram(0x10, 0x1000));
     CHECK_THROWS(memory.add_ram(0, 0x1001));
     CHECK_THROWS(memory.add_ram(0, 0));
@@ -69,7 +69,7 @@ TEST_CASE("guest memory refuses misaligned or overlapping RAM", "[memory]") {
 }
 
 TEST_CASE("new guest RAM reads as zero", "[memory]") {
-    GuestMemory memory;
+    GuestRam memory;
     memory.add_ram(0, 0x4000);
     const auto bytes = memory.span(0, 0x4000);
     CHECK(std::all_of(bytes.begin(), bytes.end(), [](std::uint8_t b) { return b == 0; }));

@@ -5,11 +5,11 @@
 #include <cstring>
 #include <string>
 
-#include "byte_compare.hpp"
-#include "memory/guest_memory.hpp"
-#include "misc/debug_exit.hpp"
-#include "misc/mmio_echo.hpp"
-#include "misc/pv_console.hpp"
+#include "devices/misc/debug_exit.hpp"
+#include "devices/misc/mmio_echo.hpp"
+#include "devices/misc/pv_console.hpp"
+#include "tests/unit/byte_compare.hpp"
+#include "vmm/memory/guest_memory.hpp"
 
 using berth::devices::DebugExit;
 using berth::devices::MmioEcho;
@@ -52,7 +52,7 @@ TEST_CASE("mmio echo: id, upper-cased echo, write counter", "[devices]") {
 namespace {
 
 struct PvRig {
-    berth::memory::GuestMemory memory;
+    berth::memory::GuestRam memory;
     std::string printed;
     PvConsole console{memory, [this](std::span<const std::uint8_t> bytes) {
                           printed.append(bytes.begin(), bytes.end());
@@ -119,8 +119,8 @@ TEST_CASE("pv console refuses a bad buffer and a bad ring without throwing", "[d
     CHECK(rig.status() == static_cast<std::uint32_t>(PvConsole::Status::no_ring));
 
     rig.header(2, 2, 0);
-    rig.descriptor(0, 0xfff00000, 16);       // outside RAM
-    rig.descriptor(1, 0xfff0, 0x20);         // runs off the end of RAM
+    rig.descriptor(0, 0xfff00000, 16);  // outside RAM
+    rig.descriptor(1, 0xfff0, 0x20);    // runs off the end of RAM
     rig.port_write32(0, PvRig::ring);
     rig.port_write32(4, 1);
     CHECK(rig.result(0) == PvConsole::refused);
@@ -129,13 +129,13 @@ TEST_CASE("pv console refuses a bad buffer and a bad ring without throwing", "[d
     CHECK(rig.status() == static_cast<std::uint32_t>(PvConsole::Status::bad_buffer));
     CHECK(rig.printed.empty());
 
-    rig.header(2, 9, 2);                      // 7 pending in a ring of 2: nonsense
+    rig.header(2, 9, 2);  // 7 pending in a ring of 2: nonsense
     rig.port_write32(4, 1);
     CHECK(rig.status() == static_cast<std::uint32_t>(PvConsole::Status::bad_ring));
     rig.header(65, 0, 0);
     rig.port_write32(4, 1);
     CHECK(rig.status() == static_cast<std::uint32_t>(PvConsole::Status::bad_ring));
-    rig.port_write32(0, 0xfffc);              // header crosses the end of RAM
+    rig.port_write32(0, 0xfffc);  // header crosses the end of RAM
     rig.port_write32(4, 1);
     CHECK(rig.status() == static_cast<std::uint32_t>(PvConsole::Status::bad_ring));
 }

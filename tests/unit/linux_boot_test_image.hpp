@@ -20,7 +20,7 @@ inline setup_header good_setup_header() {
     h.setup_sects = crafted_setup_sects;
     h.syssize = crafted_protected_size / 16;
     h.boot_flag = 0xaa55;
-    h.jump = 0x6aeb;  // a short jump over the header; its byte 0x201 gives the header length
+    h.jump = 0x6aeb;        // a short jump over the header; its byte 0x201 gives the header length
     h.header = 0x53726448;  // "HdrS"
     h.version = 0x020f;
     h.loadflags = LOADED_HIGH;

@@ -2,9 +2,9 @@
 
 #include <optional>
 
-#include "boot/linux_layout.hpp"
-#include "memory/guest_memory.hpp"
-#include "x86/long_mode.hpp"
+#include "vmm/boot/linux_layout.hpp"
+#include "vmm/memory/guest_memory.hpp"
+#include "vmm/x86/long_mode.hpp"
 
 using namespace berth;
 
@@ -37,14 +37,14 @@ std::optional<std::uint64_t> translate(const memory::GuestMemory& memory, std::u
 }  // namespace
 
 TEST_CASE("identity page tables map the low 4 GiB with 2 MiB pages", "[x86][long-mode]") {
-    memory::GuestMemory memory;
+    memory::GuestRam memory;
     memory.add_ram(0, 1 << 20);
     const std::uint64_t cr3 = boot::page_tables_address;
     x86::write_identity_page_tables(memory, cr3);
 
-    for (std::uint64_t virt : {0x0ULL, 0x7c00ULL, 0x100000ULL, 0x1234567ULL, 0x40201234ULL,
-                               0xbfffffffULL, 0xfec00000ULL, 0xfee00020ULL, 0xffe00000ULL,
-                               0xfffff000ULL, 0xffffffffULL}) {
+    for (std::uint64_t virt :
+         {0x0ULL, 0x7c00ULL, 0x100000ULL, 0x1234567ULL, 0x40201234ULL, 0xbfffffffULL, 0xfec00000ULL,
+          0xfee00020ULL, 0xffe00000ULL, 0xfffff000ULL, 0xffffffffULL}) {
         INFO("virtual address " << std::hex << virt);
         const auto phys = translate(memory, cr3, virt);
         REQUIRE(phys.has_value());
@@ -63,11 +63,13 @@ TEST_CASE("identity page tables map the low 4 GiB with 2 MiB pages", "[x86][long
 }
 
 TEST_CASE("the GDT holds flat 64-bit code and data segments", "[x86][long-mode]") {
-    memory::GuestMemory memory;
+    memory::GuestRam memory;
     memory.add_ram(0, 64 * 1024);
     x86::write_gdt(memory, boot::gdt_address);
-    const auto code = memory.read_object<std::uint64_t>(boot::gdt_address + x86::boot_code_selector);
-    const auto data = memory.read_object<std::uint64_t>(boot::gdt_address + x86::boot_data_selector);
+    const auto code =
+        memory.read_object<std::uint64_t>(boot::gdt_address + x86::boot_code_selector);
+    const auto data =
+        memory.read_object<std::uint64_t>(boot::gdt_address + x86::boot_data_selector);
     CHECK(memory.read_object<std::uint64_t>(boot::gdt_address) == 0);
     CHECK(code == 0x00af9b000000ffffULL);
     CHECK(data == 0x00cf93000000ffffULL);
@@ -89,11 +91,11 @@ TEST_CASE("long-mode sregs: paging, PAE, LME/LMA and the boot selectors", "[x86]
     CHECK(sregs.gdt.base == boot::gdt_address);
     CHECK(sregs.gdt.limit == 4 * 8 - 1);
     CHECK(sregs.cr3 == boot::page_tables_address);
-    CHECK((sregs.cr0 & 1) == 1);                  // PE
-    CHECK((sregs.cr0 & (1ULL << 31)) != 0);       // PG
-    CHECK((sregs.cr4 & (1ULL << 5)) != 0);        // PAE
-    CHECK((sregs.efer & (1ULL << 8)) != 0);       // LME
-    CHECK((sregs.efer & (1ULL << 10)) != 0);      // LMA
+    CHECK((sregs.cr0 & 1) == 1);              // PE
+    CHECK((sregs.cr0 & (1ULL << 31)) != 0);   // PG
+    CHECK((sregs.cr4 & (1ULL << 5)) != 0);    // PAE
+    CHECK((sregs.efer & (1ULL << 8)) != 0);   // LME
+    CHECK((sregs.efer & (1ULL << 10)) != 0);  // LMA
     CHECK(sregs.cs.selector == x86::boot_code_selector);
     CHECK(sregs.cs.l == 1);
     CHECK(sregs.cs.db == 0);

@@ -4,9 +4,9 @@
 #include <memory>
 #include <vector>
 
-#include "bus/mmio_bus.hpp"
-#include "byte_compare.hpp"
-#include "common/error.hpp"
+#include "devices/bus/mmio_bus.hpp"
+#include "tests/unit/byte_compare.hpp"
+#include "vmm/common/error.hpp"
 
 using berth::devices::Claimed;
 using berth::devices::MmioBus;

@@ -4,9 +4,9 @@
 #include <memory>
 #include <vector>
 
-#include "byte_compare.hpp"
-#include "pci/msix.hpp"
-#include "pci/pci_bus.hpp"
+#include "devices/pci/msix.hpp"
+#include "devices/pci/pci_bus.hpp"
+#include "tests/unit/byte_compare.hpp"
 
 using namespace berth::devices::pci;
 using berth::test::as_number;
@@ -33,7 +33,8 @@ struct Config {
         select(where & ~3u);
         std::array<std::uint8_t, 4> bytes{};
         bus.io_read(4, bytes);
-        return bytes[0] | bytes[1] << 8 | bytes[2] << 16 | static_cast<std::uint32_t>(bytes[3]) << 24;
+        return bytes[0] | bytes[1] << 8 | bytes[2] << 16 |
+               static_cast<std::uint32_t>(bytes[3]) << 24;
     }
     std::uint16_t read16(std::uint32_t where) {
         select(where & ~3u);
@@ -92,7 +93,8 @@ struct TestFunction : PciFunction {
             std::fill(data.begin(), data.end(), 0x5a);
         }
     }
-    void bar_write(unsigned bar, std::uint64_t offset, std::span<const std::uint8_t> data) override {
+    void bar_write(unsigned bar, std::uint64_t offset,
+                   std::span<const std::uint8_t> data) override {
         if (bar == 0 && offset >= 0x2000 && offset < 0x3000) {
             msix.table_write(offset - 0x2000, data);
         } else {
@@ -118,9 +120,9 @@ TEST_CASE("configuration mechanism #1 finds the host bridge and nothing else", "
     CHECK(config.read32(address(0, 0)) == 0x0d578086);
     CHECK(config.read32(address(0, 8)) >> 8 == 0x060000);  // class: host bridge
     CHECK(config.read16(address(0, 0x0a)) == 0x0600);
-    CHECK(config.read32(address(1, 0)) == 0xffffffff);            // empty slot
-    CHECK(config.read32(address(0, 0, 1)) == 0xffffffff);         // bus 1
-    CHECK(config.read32(address(0, 0, 0, 1)) == 0xffffffff);      // function 1
+    CHECK(config.read32(address(1, 0)) == 0xffffffff);               // empty slot
+    CHECK(config.read32(address(0, 0, 1)) == 0xffffffff);            // bus 1
+    CHECK(config.read32(address(0, 0, 0, 1)) == 0xffffffff);         // function 1
     CHECK(config.read32(address(0, 0) & 0x7fffffff) == 0xffffffff);  // enable bit clear
     // Byte writes to 0xCF8-0xCFB are not the address register.
     config.select(address(0, 0));

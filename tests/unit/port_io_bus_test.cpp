@@ -4,8 +4,8 @@
 #include <memory>
 #include <vector>
 
-#include "bus/port_io_bus.hpp"
-#include "byte_compare.hpp"
+#include "devices/bus/port_io_bus.hpp"
+#include "tests/unit/byte_compare.hpp"
 
 using berth::devices::Claimed;
 using berth::devices::PortIoBus;

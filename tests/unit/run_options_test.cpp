@@ -1,7 +1,7 @@
 #include <catch2/catch.hpp>
 
-#include "common/error.hpp"
-#include "container/run_options.hpp"
+#include "vmm/common/error.hpp"
+#include "vmm/container/run_options.hpp"
 
 using berth::container::cpu_period_us;
 using berth::container::parse_cpus;
@@ -21,8 +21,9 @@ TEST_CASE("--cpus is read exactly into microseconds of quota per period") {
 }
 
 TEST_CASE("--cpus refuses what is not a decimal from 0.01 to 1024") {
-    for (const char* text : {"", ".", "lots", "-1", "+1", "1e2", "0x10", " 1", "1 ", "1.5.2", "0.5x",
-                             "0", "0.009", "1024.01", "99999999999999999999", "nan", "inf"}) {
+    for (const char* text :
+         {"", ".", "lots", "-1", "+1", "1e2", "0x10", " 1", "1 ", "1.5.2", "0.5x", "0", "0.009",
+          "1024.01", "99999999999999999999", "nan", "inf"}) {
         INFO("--cpus '" << text << "'");
         CHECK_THROWS_AS(parse_cpus(text), berth::Error);
     }

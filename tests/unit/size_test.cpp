@@ -1,7 +1,7 @@
 #include <catch2/catch.hpp>
 
-#include "common/error.hpp"
-#include "common/size.hpp"
+#include "vmm/common/error.hpp"
+#include "vmm/common/size.hpp"
 
 using berth::format_size;
 using berth::parse_size;

@@ -4,7 +4,7 @@
 #include <atomic>
 #include <catch2/catch.hpp>
 
-#include "common/thread.hpp"
+#include "vmm/common/thread.hpp"
 
 using berth::Thread;
 
@@ -43,7 +43,9 @@ TEST_CASE("destroying a running Thread joins it") {
     std::atomic<bool> finished{false};
     {
         Thread thread([&] {
-            struct timespec pause {0, 20'000'000};
+            struct timespec pause {
+                0, 20'000'000
+            };
             ::nanosleep(&pause, nullptr);
             finished = true;
         });

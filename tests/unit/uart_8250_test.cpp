@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "serial/uart_8250.hpp"
+#include "devices/serial/uart_8250.hpp"
 
 using berth::devices::Uart8250;
 
@@ -32,7 +32,7 @@ struct UartFixture {
 TEST_CASE("UART transmits what the guest writes to THR", "[uart]") {
     UartFixture f;
     for (char c : std::string("hi\n")) {
-        CHECK((f.in(Uart8250::line_status) & 0x20) != 0);  // THR empty: ready
+        CHECK((f.in(Uart8250::line_status)&0x20) != 0);  // THR empty: ready
         f.out(Uart8250::data, static_cast<std::uint8_t>(c));
     }
     CHECK(f.output == "hi\n");
@@ -59,37 +59,37 @@ TEST_CASE("UART scratch register keeps its value", "[uart]") {
 
 TEST_CASE("UART receives host bytes through a 16-byte FIFO", "[uart]") {
     UartFixture f;
-    CHECK((f.in(Uart8250::line_status) & 0x01) == 0);
+    CHECK((f.in(Uart8250::line_status)&0x01) == 0);
     const std::string text(20, 'x');
     const std::size_t taken =
         f.uart.receive({reinterpret_cast<const std::uint8_t*>(text.data()), text.size()});
     CHECK(taken == Uart8250::fifo_size);
-    CHECK((f.in(Uart8250::line_status) & 0x01) != 0);
+    CHECK((f.in(Uart8250::line_status)&0x01) != 0);
     for (std::size_t i = 0; i < taken; ++i) {
         CHECK(f.in(Uart8250::data) == 'x');
     }
-    CHECK((f.in(Uart8250::line_status) & 0x01) == 0);
+    CHECK((f.in(Uart8250::line_status)&0x01) == 0);
 }
 
 TEST_CASE("UART raises and clears interrupts by 16550A rules", "[uart]") {
     UartFixture f;
-    CHECK((f.in(Uart8250::interrupt_id) & 0x01) == 1);  // nothing pending
-    f.out(Uart8250::interrupt_enable, 0x01);           // received data available
+    CHECK((f.in(Uart8250::interrupt_id)&0x01) == 1);  // nothing pending
+    f.out(Uart8250::interrupt_enable, 0x01);          // received data available
     const std::array<std::uint8_t, 1> byte{'a'};
     f.uart.receive(byte);
-    CHECK((f.in(Uart8250::interrupt_id) & 0x0f) == 0x04);
+    CHECK((f.in(Uart8250::interrupt_id)&0x0f) == 0x04);
     REQUIRE(f.irq_edges == std::vector<bool>{true});
     CHECK(f.in(Uart8250::data) == 'a');
-    CHECK((f.in(Uart8250::interrupt_id) & 0x01) == 1);
+    CHECK((f.in(Uart8250::interrupt_id)&0x01) == 1);
     CHECK(f.irq_edges == std::vector<bool>{true, false});
 
     // Enabling the transmitter interrupt raises it at once (THR is empty); reading
     // IIR acknowledges it; the next transmitted byte raises it again.
     f.out(Uart8250::interrupt_enable, 0x02);
-    CHECK((f.in(Uart8250::interrupt_id) & 0x0f) == 0x02);
-    CHECK((f.in(Uart8250::interrupt_id) & 0x01) == 1);
+    CHECK((f.in(Uart8250::interrupt_id)&0x0f) == 0x02);
+    CHECK((f.in(Uart8250::interrupt_id)&0x01) == 1);
     f.out(Uart8250::data, 'b');
-    CHECK((f.in(Uart8250::interrupt_id) & 0x0f) == 0x02);
+    CHECK((f.in(Uart8250::interrupt_id)&0x0f) == 0x02);
 }
 
 TEST_CASE("UART interrupt reaches the line only with OUT2 set", "[uart]") {
@@ -104,13 +104,13 @@ TEST_CASE("UART interrupt reaches the line only with OUT2 set", "[uart]") {
 TEST_CASE("UART loopback returns transmitted bytes and mirrors MCR in MSR", "[uart]") {
     UartFixture f;
     f.out(Uart8250::modem_control, 0x10 | 0x0f);
-    CHECK((f.in(Uart8250::modem_status) & 0xf0) == 0xf0);
+    CHECK((f.in(Uart8250::modem_status)&0xf0) == 0xf0);
     f.out(Uart8250::data, 0x42);
     CHECK(f.output.empty());
-    CHECK((f.in(Uart8250::line_status) & 0x01) != 0);
+    CHECK((f.in(Uart8250::line_status)&0x01) != 0);
     CHECK(f.in(Uart8250::data) == 0x42);
     f.out(Uart8250::modem_control, 0x10);
-    CHECK((f.in(Uart8250::modem_status) & 0xf0) == 0x00);
+    CHECK((f.in(Uart8250::modem_status)&0xf0) == 0x00);
 }
 
 TEST_CASE("UART FIFO control clears the receiver and shows in IIR", "[uart]") {
@@ -118,6 +118,6 @@ TEST_CASE("UART FIFO control clears the receiver and shows in IIR", "[uart]") {
     const std::array<std::uint8_t, 2> bytes{'a', 'b'};
     f.uart.receive(bytes);
     f.out(Uart8250::interrupt_id, 0x03);  // enable FIFOs, clear receive FIFO
-    CHECK((f.in(Uart8250::line_status) & 0x01) == 0);
-    CHECK((f.in(Uart8250::interrupt_id) & 0xc0) == 0xc0);
+    CHECK((f.in(Uart8250::line_status)&0x01) == 0);
+    CHECK((f.in(Uart8250::interrupt_id)&0xc0) == 0xc0);
 }

@@ -15,26 +15,28 @@
 #include <string_view>
 #include <vector>
 
-#include "common/unique_fd.hpp"
-#include "virtio/blk.hpp"
-#include "virtio_ring_builder.hpp"
+#include "devices/virtio/blk.hpp"
+#include "tests/unit/virtio_ring_builder.hpp"
+#include "vmm/common/unique_fd.hpp"
 
 namespace berth::test {
 
 using devices::virtio::Access;
 using devices::virtio::Blk;
 using devices::virtio::BlkRequestType;
+using devices::virtio::desc_flag_next;
+using devices::virtio::desc_flag_write;
 using devices::virtio::DiskImage;
 using devices::virtio::EventIdx;
 using devices::virtio::IndirectDescriptors;
 using devices::virtio::ReadPath;
 using devices::virtio::SplitQueue;
-using devices::virtio::desc_flag_next;
-using devices::virtio::desc_flag_write;
 
 // Byte `i` of a test image: differs between neighbouring bytes and sectors, so a read
 // from the wrong offset shows.
-inline std::uint8_t pattern_byte(std::uint64_t i) { return static_cast<std::uint8_t>(i * 131 + (i >> 9) * 7 + 1); }
+inline std::uint8_t pattern_byte(std::uint64_t i) {
+    return static_cast<std::uint8_t>(i * 131 + (i >> 9) * 7 + 1);
+}
 
 // Bytes `offset` to `offset + length` of a pattern image.
 inline std::vector<std::uint8_t> pattern_bytes(std::uint64_t offset, std::size_t length) {

@@ -10,11 +10,11 @@
 
 #include <vector>
 
-#include "byte_compare.hpp"
-#include "common/unique_fd.hpp"
-#include "virtio/blk.hpp"
-#include "virtio/file_mapping.hpp"
-#include "virtio_blk_driver.hpp"
+#include "devices/virtio/blk.hpp"
+#include "devices/virtio/file_mapping.hpp"
+#include "tests/unit/byte_compare.hpp"
+#include "tests/unit/virtio_blk_driver.hpp"
+#include "vmm/common/unique_fd.hpp"
 
 using namespace berth::devices::virtio;
 using namespace berth::test;

@@ -7,13 +7,13 @@
 #include <string>
 #include <vector>
 
-#include "byte_compare.hpp"
-#include "common/error.hpp"
-#include "virtio/blk.hpp"
-#include "virtio/console.hpp"
-#include "virtio/rng.hpp"
-#include "virtio_blk_driver.hpp"
-#include "virtio_ring_builder.hpp"
+#include "devices/virtio/blk.hpp"
+#include "devices/virtio/console.hpp"
+#include "devices/virtio/rng.hpp"
+#include "tests/unit/byte_compare.hpp"
+#include "tests/unit/virtio_blk_driver.hpp"
+#include "tests/unit/virtio_ring_builder.hpp"
+#include "vmm/common/error.hpp"
 
 using namespace berth::devices::virtio;
 using namespace berth::test;
@@ -178,12 +178,14 @@ TEST_CASE("virtio-console moves bytes both ways", "[virtio][console]") {
     SplitQueue receive(rx.memory, rx.layout(), EventIdx::off, IndirectDescriptors::off);
     SplitQueue transmit(tx.memory, tx.layout(), EventIdx::off, IndirectDescriptors::off);
     std::string output;
-    Console console([&](std::span<const std::uint8_t> bytes) { output.append(bytes.begin(), bytes.end()); });
+    Console console(
+        [&](std::span<const std::uint8_t> bytes) { output.append(bytes.begin(), bytes.end()); });
     int kicks = 0;
     console.set_kick([&](std::uint16_t index) { kicks += index == 0 ? 1 : 100; });
 
     const std::string hello = "hello hvc0\n";
-    tx.memory.write(RingBuilder::data, std::span(reinterpret_cast<const std::uint8_t*>(hello.data()), hello.size()));
+    tx.memory.write(RingBuilder::data,
+                    std::span(reinterpret_cast<const std::uint8_t*>(hello.data()), hello.size()));
     tx.set_desc(0, RingBuilder::data, static_cast<std::uint32_t>(hello.size()));
     tx.publish(0);
     console.process(1, transmit);

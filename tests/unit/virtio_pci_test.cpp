@@ -7,11 +7,11 @@
 #include <thread>
 #include <vector>
 
-#include "byte_compare.hpp"
-#include "pci/msix.hpp"
-#include "virtio/pci_transport.hpp"
-#include "virtio/rng.hpp"
-#include "virtio_ring_builder.hpp"
+#include "devices/pci/msix.hpp"
+#include "devices/virtio/pci_transport.hpp"
+#include "devices/virtio/rng.hpp"
+#include "tests/unit/byte_compare.hpp"
+#include "tests/unit/virtio_ring_builder.hpp"
 
 using namespace berth::devices::virtio;
 using berth::devices::pci::MsiMessage;

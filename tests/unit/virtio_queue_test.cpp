@@ -2,9 +2,9 @@
 
 #include <array>
 
-#include "byte_compare.hpp"
-#include "virtio/queue.hpp"
-#include "virtio_ring_builder.hpp"
+#include "devices/virtio/queue.hpp"
+#include "tests/unit/byte_compare.hpp"
+#include "tests/unit/virtio_ring_builder.hpp"
 
 using namespace berth::devices::virtio;
 using berth::test::RingBuilder;
@@ -151,7 +151,8 @@ TEST_CASE("indirect tables are followed and checked", "[virtio][queue]") {
     RingBuilder ring;
     const std::uint64_t table = RingBuilder::data + 0x1000;
     ring.memory.write_object(table, Descriptor{RingBuilder::data, 16, desc_flag_next, 1});
-    ring.memory.write_object(table + 16, Descriptor{RingBuilder::data + 64, 100, desc_flag_write, 0});
+    ring.memory.write_object(table + 16,
+                             Descriptor{RingBuilder::data + 64, 100, desc_flag_write, 0});
 
     SECTION("a valid table") {
         auto queue = make_queue(ring);

@@ -5,8 +5,8 @@
 #include <cstdint>
 #include <vector>
 
-#include "memory/guest_memory.hpp"
-#include "virtio/queue.hpp"
+#include "devices/virtio/queue.hpp"
+#include "vmm/memory/guest_memory.hpp"
 
 namespace berth::test {
 
@@ -47,7 +47,7 @@ struct RingBuilder {
         return memory.read_object<std::uint16_t>(used + 4 + 8ULL * size);
     }
 
-    memory::GuestMemory memory;
+    memory::GuestRam memory;
     std::uint16_t size;
     std::uint16_t avail_idx = 0;
 };

@@ -4,12 +4,12 @@
 
 #include <string>
 
-#include "boot/bzimage.hpp"
-#include "boot/linux_layout.hpp"
-#include "boot/zero_page.hpp"
-#include "byte_compare.hpp"
-#include "common/error.hpp"
-#include "linux_boot_test_image.hpp"
+#include "tests/unit/byte_compare.hpp"
+#include "tests/unit/linux_boot_test_image.hpp"
+#include "vmm/boot/bzimage.hpp"
+#include "vmm/boot/linux_layout.hpp"
+#include "vmm/boot/zero_page.hpp"
+#include "vmm/common/error.hpp"
 
 using namespace berth;
 using test::as_number;
@@ -86,7 +86,8 @@ TEST_CASE("e820 map of exactly 3 GiB has no high RAM", "[boot][zero-page]") {
     CHECK(map.back().addr + map.back().size == 3 * gib);
 }
 
-TEST_CASE("the initrd goes high, page aligned, within initrd_addr_max and RAM", "[boot][zero-page]") {
+TEST_CASE("the initrd goes high, page aligned, within initrd_addr_max and RAM",
+          "[boot][zero-page]") {
     const auto kernel = test_kernel();
     SECTION("RAM below initrd_addr_max") {
         const auto place = boot::place_initrd(kernel, 256 * mib, 12345, "initrd.img");
@@ -127,8 +128,8 @@ TEST_CASE("an initrd that does not fit is bad input", "[boot][zero-page]") {
         FAIL("accepted an initrd overlapping the kernel");
     } catch (const Error& e) {
         CHECK(e.status() == ExitStatus::bad_input);
-        CHECK_THAT(std::string(e.what()), Catch::Contains("too small") &&
-                                              Catch::Contains("--memory"));
+        CHECK_THAT(std::string(e.what()),
+                   Catch::Contains("too small") && Catch::Contains("--memory"));
     }
 }
 
@@ -139,7 +140,8 @@ TEST_CASE("a command line longer than the kernel accepts is bad input", "[boot][
                       Catch::Contains("--cmdline is 2048 bytes") && Catch::Contains("2047"));
 }
 
-TEST_CASE("the zero page carries the header, command line, initrd and memory map", "[boot][zero-page]") {
+TEST_CASE("the zero page carries the header, command line, initrd and memory map",
+          "[boot][zero-page]") {
     const auto kernel = test_kernel();
     const boot::InitrdPlacement initrd{0x7000000, 0x123456};
     const boot::ZeroPageInputs inputs{6 * gib, boot::cmdline_address, initrd, 0xe0000};

@@ -1,4 +1,4 @@
-#include "bench/bench_result.hpp"
+#include "vmm/bench/bench_result.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -6,7 +6,7 @@
 
 #include <fmt/format.h>
 
-#include "common/error.hpp"
+#include "vmm/common/error.hpp"
 
 namespace berth::bench {
 
@@ -16,7 +16,8 @@ Sample sample_from_marks(const std::vector<std::pair<std::string, double>>& mark
     sample.marks = marks;
     double previous = 0;
     for (const auto& end : ends) {
-        const auto found = std::find_if(marks.begin(), marks.end(), [&](const auto& mark) { return mark.first == end; });
+        const auto found = std::find_if(marks.begin(), marks.end(),
+                                        [&](const auto& mark) { return mark.first == end; });
         if (found == marks.end()) {
             throw Error(fmt::format("phase mark '{}' is missing", end));
         }
@@ -44,7 +45,9 @@ Stats stats_of(std::vector<double> values) {
 
 namespace {
 
-std::string ms(double seconds) { return fmt::format("{:.2f} ms", seconds * 1000); }
+std::string ms(double seconds) {
+    return fmt::format("{:.2f} ms", seconds * 1000);
+}
 
 std::vector<double> column(const Runtime& runtime, std::optional<std::size_t> phase) {
     std::vector<double> values;
@@ -57,10 +60,10 @@ std::vector<double> column(const Runtime& runtime, std::optional<std::size_t> ph
 }  // namespace
 
 std::string format_table(const BenchResult& result) {
-    std::string out = fmt::format("berth bench startup: `{}`, {} run{} each\n", result.workload, result.runs,
-                                  result.runs == 1 ? "" : "s");
-    out += fmt::format("  VM: kernel {}, initrd {}\n  containers: {}\n", result.kernel, result.initrd,
-                       result.rootfs);
+    std::string out = fmt::format("berth bench startup: `{}`, {} run{} each\n", result.workload,
+                                  result.runs, result.runs == 1 ? "" : "s");
+    out += fmt::format("  VM: kernel {}, initrd {}\n  containers: {}\n", result.kernel,
+                       result.initrd, result.rootfs);
     if (!result.vm_note.empty()) {
         out += fmt::format("  VM TIMES ARE EMULATED (rows marked *): {}\n", result.vm_note);
     }
@@ -80,8 +83,8 @@ std::string format_table(const BenchResult& result) {
             label_width = std::max(label_width, phase.label.size());
         }
     }
-    out += fmt::format("\n{:<15}{:<{}} {:>12} {:>12} {:>12}  {}\n", "runtime", "phase", label_width, "min", "median",
-                       "p95", "vs fastest");
+    out += fmt::format("\n{:<15}{:<{}} {:>12} {:>12} {:>12}  {}\n", "runtime", "phase", label_width,
+                       "min", "median", "p95", "vs fastest");
     for (const auto& runtime : result.runtimes) {
         if (!runtime.ran()) {
             continue;
@@ -90,13 +93,15 @@ std::string format_table(const BenchResult& result) {
         // A runtime seen only from outside has one phase: its total says it all.
         for (std::size_t i = 0; runtime.phases.size() > 1 && i < runtime.phases.size(); ++i) {
             const Stats s = stats_of(column(runtime, i));
-            out += fmt::format("{:<15}{:<{}} {:>12} {:>12} {:>12}\n", i == 0 ? name : "", runtime.phases[i].label,
-                               label_width, ms(s.min), ms(s.median), ms(s.p95));
+            out += fmt::format("{:<15}{:<{}} {:>12} {:>12} {:>12}\n", i == 0 ? name : "",
+                               runtime.phases[i].label, label_width, ms(s.min), ms(s.median),
+                               ms(s.p95));
         }
         const Stats total = stats_of(column(runtime, std::nullopt));
-        out += fmt::format("{:<15}{:<{}} {:>12} {:>12} {:>12}  {:.2f}x\n", runtime.phases.size() == 1 ? name : "",
-                           "total", label_width, ms(total.min), ms(total.median), ms(total.p95),
-                           total.median / fastest(runtime.emulated));
+        out +=
+            fmt::format("{:<15}{:<{}} {:>12} {:>12} {:>12}  {:.2f}x\n",
+                        runtime.phases.size() == 1 ? name : "", "total", label_width, ms(total.min),
+                        ms(total.median), ms(total.p95), total.median / fastest(runtime.emulated));
     }
     bool any_skipped = false;
     for (const auto& runtime : result.runtimes) {
@@ -105,11 +110,14 @@ std::string format_table(const BenchResult& result) {
                 out += "\nnot run:\n";
                 any_skipped = true;
             }
-            out += fmt::format("  {}: {}\n", runtime.name, runtime.skipped.empty() ? "no samples" : runtime.skipped);
+            out += fmt::format("  {}: {}\n", runtime.name,
+                               runtime.skipped.empty() ? "no samples" : runtime.skipped);
         }
     }
     if (!result.vm_note.empty()) {
-        out += "\n* emulated in tools/kvm-rig: compare * rows only with each other (the ratio column does)\n";
+        out +=
+            "\n* emulated in tools/kvm-rig: compare * rows only with each other (the ratio column "
+            "does)\n";
     }
     return out;
 }
@@ -131,20 +139,22 @@ nlohmann::json to_json(const BenchResult& result) {
             for (const auto& [name, at] : sample.marks) {
                 marks.push_back({{"name", name}, {"at", at}});
             }
-            samples.push_back({{"phases", by_phase}, {"total", sample.total}, {"marks", marks},
+            samples.push_back({{"phases", by_phase},
+                               {"total", sample.total},
+                               {"marks", marks},
                                {"retries", sample.retries}});
         }
-        nlohmann::json entry = {{"name", runtime.name},       {"mode", runtime.mode},
-                                {"emulated", runtime.emulated}, {"how", runtime.how},
-                                {"command", runtime.command}, {"phases", phases},
-                                {"samples", samples}};
+        nlohmann::json entry = {
+            {"name", runtime.name}, {"mode", runtime.mode},       {"emulated", runtime.emulated},
+            {"how", runtime.how},   {"command", runtime.command}, {"phases", phases},
+            {"samples", samples}};
         if (!runtime.skipped.empty()) {
             entry["skipped"] = runtime.skipped;
         }
         runtimes.push_back(entry);
     }
-    return {{"tool", "berth bench startup"}, {"units", "seconds"},      {"runs", result.runs},
-            {"workload", result.workload},   {"kernel", result.kernel}, {"initrd", result.initrd},
+    return {{"tool", "berth bench startup"}, {"units", "seconds"},        {"runs", result.runs},
+            {"workload", result.workload},   {"kernel", result.kernel},   {"initrd", result.initrd},
             {"rootfs", result.rootfs},       {"vm_note", result.vm_note}, {"runtimes", runtimes}};
 }
 
@@ -165,7 +175,8 @@ BenchResult from_json(const nlohmann::json& json) {
         runtime.command = entry.at("command").get<std::vector<std::string>>();
         runtime.skipped = entry.value("skipped", "");
         for (const auto& phase : entry.at("phases")) {
-            runtime.phases.push_back({phase.at("id").get<std::string>(), phase.at("label").get<std::string>()});
+            runtime.phases.push_back(
+                {phase.at("id").get<std::string>(), phase.at("label").get<std::string>()});
         }
         for (const auto& saved : entry.at("samples")) {
             Sample sample;
@@ -174,7 +185,8 @@ BenchResult from_json(const nlohmann::json& json) {
             }
             sample.total = saved.at("total").get<double>();
             for (const auto& mark : saved.at("marks")) {
-                sample.marks.emplace_back(mark.at("name").get<std::string>(), mark.at("at").get<double>());
+                sample.marks.emplace_back(mark.at("name").get<std::string>(),
+                                          mark.at("at").get<double>());
             }
             sample.retries = saved.value("retries", 0);
             runtime.samples.push_back(std::move(sample));

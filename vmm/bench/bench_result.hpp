@@ -20,12 +20,13 @@ struct Sample {
     double total = 0;            // spawn -> exit; the phases add up to it
     // Raw marks, seconds after spawn, as berth or the observer recorded them.
     std::vector<std::pair<std::string, double>> marks;
-    int retries = 0;  // timed-out attempts before this one (the rig's nested guests hang now and then)
+    int retries =
+        0;  // timed-out attempts before this one (the rig's nested guests hang now and then)
 };
 
 struct Runtime {
-    std::string name;  // "berth vm", "qemu microvm", "berth ct", "runc", "crun", "bwrap"
-    std::string mode;  // "vm" or "container"
+    std::string name;       // "berth vm", "qemu microvm", "berth ct", "runc", "crun", "bwrap"
+    std::string mode;       // "vm" or "container"
     bool emulated = false;  // ran in the rig: an emulated machine, 50-100x slower
     std::string how;        // how its phases were observed
     std::vector<std::string> command;
@@ -41,7 +42,7 @@ struct BenchResult {
     std::string workload;  // the shell command both modes run
     std::string kernel;
     std::string initrd;
-    std::string rootfs;  // what the containers ran from (description)
+    std::string rootfs;   // what the containers ran from (description)
     std::string vm_note;  // empty, or why the VM times are emulated
     std::vector<Runtime> runtimes;
 };

@@ -6,7 +6,7 @@
 
 #include <string>
 
-#include "bench/bench_result.hpp"
+#include "vmm/bench/bench_result.hpp"
 
 namespace berth::bench {
 

@@ -1,4 +1,4 @@
-#include "bench/initramfs_image.hpp"
+#include "vmm/bench/initramfs_image.hpp"
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -12,8 +12,8 @@
 
 #include <fmt/format.h>
 
-#include "common/error.hpp"
-#include "common/file.hpp"
+#include "vmm/common/error.hpp"
+#include "vmm/common/file.hpp"
 
 namespace berth::bench {
 
@@ -40,7 +40,9 @@ std::uint32_t hex_field(const std::uint8_t* header, int index, const std::string
     return value;
 }
 
-std::size_t align4(std::size_t value) { return (value + 3) & ~std::size_t{3}; }
+std::size_t align4(std::size_t value) {
+    return (value + 3) & ~std::size_t{3};
+}
 
 // All of `path`, gunzipped when it is gzip'd (zlib reads plain files unchanged).
 std::vector<std::uint8_t> read_maybe_gzipped(const std::filesystem::path& path) {
@@ -175,9 +177,10 @@ void InitramfsImage::unpack(const std::filesystem::path& dir) const {
     for (const auto& entry : entries_) {
         // Archive paths are relative; refuse any that would climb out of `dir`.
         const std::filesystem::path relative(entry.path);
-        if (relative.is_absolute() ||
-            std::any_of(relative.begin(), relative.end(), [](const auto& part) { return part == ".."; })) {
-            throw bad_input(fmt::format("--image '{}': unsafe path '{}' in the archive", name_, entry.path));
+        if (relative.is_absolute() || std::any_of(relative.begin(), relative.end(),
+                                                  [](const auto& part) { return part == ".."; })) {
+            throw bad_input(
+                fmt::format("--image '{}': unsafe path '{}' in the archive", name_, entry.path));
         }
         const std::string target = (dir / relative).string();
         const auto permissions = static_cast<mode_t>(entry.mode & 07777);
@@ -197,7 +200,8 @@ void InitramfsImage::unpack(const std::filesystem::path& dir) const {
         } else if (S_ISREG(entry.mode)) {
             std::ofstream out(target, std::ios::binary | std::ios::trunc);
             const auto bytes = data(entry);
-            out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+            out.write(reinterpret_cast<const char*>(bytes.data()),
+                      static_cast<std::streamsize>(bytes.size()));
             out.close();
             if (!out || ::chmod(target.c_str(), permissions) != 0) {
                 throw Error(fmt::format("cannot write {}", target));

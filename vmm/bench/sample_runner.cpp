@@ -1,4 +1,4 @@
-#include "bench/sample_runner.hpp"
+#include "vmm/bench/sample_runner.hpp"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -14,9 +14,9 @@
 
 #include <fmt/format.h>
 
-#include "common/error.hpp"
-#include "common/phase_clock.hpp"
-#include "common/unique_fd.hpp"
+#include "vmm/common/error.hpp"
+#include "vmm/common/phase_clock.hpp"
+#include "vmm/common/unique_fd.hpp"
 
 extern char** environ;
 
@@ -41,7 +41,8 @@ Pipe make_pipe() {
     }
     UniqueFd low_read(fds[0]);
     UniqueFd low_write(fds[1]);
-    Pipe pipe{UniqueFd(::fcntl(fds[0], F_DUPFD_CLOEXEC, 10)), UniqueFd(::fcntl(fds[1], F_DUPFD_CLOEXEC, 10))};
+    Pipe pipe{UniqueFd(::fcntl(fds[0], F_DUPFD_CLOEXEC, 10)),
+              UniqueFd(::fcntl(fds[1], F_DUPFD_CLOEXEC, 10))};
     if (!pipe.read || !pipe.write) {
         throw_errno("cannot move a pipe's descriptors", errno);
     }
@@ -91,12 +92,15 @@ void take_marks(std::string& pending, std::vector<std::pair<std::string, std::in
 
 }  // namespace
 
-bool SampleRun::has_line(std::string_view line) const { return contains_line(output, line); }
+bool SampleRun::has_line(std::string_view line) const {
+    return contains_line(output, line);
+}
 
 std::string SampleRun::last_words() const {
     for (const std::string* text : {&errors, &output}) {
         std::string_view rest(*text);
-        while (!rest.empty() && (rest.back() == '\n' || rest.back() == '\r' || rest.back() == ' ')) {
+        while (!rest.empty() &&
+               (rest.back() == '\n' || rest.back() == '\r' || rest.back() == ' ')) {
             rest.remove_suffix(1);
         }
         if (!rest.empty()) {
@@ -142,7 +146,8 @@ SampleRun run_sample(const SampleSpec& spec) {
     SampleRun run;
     pid_t pid = -1;
     run.spawn_ns = monotonic_ns();
-    const int spawn_error = ::posix_spawnp(&pid, argv[0], actions.get(), nullptr, argv.data(), envp.data());
+    const int spawn_error =
+        ::posix_spawnp(&pid, argv[0], actions.get(), nullptr, argv.data(), envp.data());
     if (spawn_error != 0) {
         throw_errno(fmt::format("cannot start {}", spec.argv.front()), spawn_error);
     }
@@ -159,7 +164,8 @@ SampleRun run_sample(const SampleSpec& spec) {
         throw_errno("cannot open a pidfd", error);
     }
 
-    const std::int64_t deadline = run.spawn_ns + static_cast<std::int64_t>(spec.timeout_seconds * 1e9);
+    const std::int64_t deadline =
+        run.spawn_ns + static_cast<std::int64_t>(spec.timeout_seconds * 1e9);
     std::string pending_marks;
     bool exited = false;
     // After the exit: a moment more for output still in the pipes.
@@ -218,7 +224,8 @@ SampleRun run_sample(const SampleSpec& spec) {
                     run.first_output_ns = seen;
                 }
                 run.output.append(chunk);
-                if (!run.watch_line_ns && !spec.watch_line.empty() && run.has_line(spec.watch_line)) {
+                if (!run.watch_line_ns && !spec.watch_line.empty() &&
+                    run.has_line(spec.watch_line)) {
                     run.watch_line_ns = seen;
                 }
             } else if (i == 1) {

@@ -30,8 +30,8 @@ struct SampleRun {
     std::optional<std::int64_t> first_output_ns;
     std::optional<std::int64_t> watch_line_ns;
     std::vector<std::pair<std::string, std::int64_t>> marks;  // in arrival order
-    std::string output;  // stdout
-    std::string errors;  // stderr
+    std::string output;                                       // stdout
+    std::string errors;                                       // stderr
 
     // Whether stdout holds `line` as a whole line (CR before LF allowed).
     bool has_line(std::string_view line) const;

@@ -1,4 +1,4 @@
-#include "bench/startup_bench.hpp"
+#include "vmm/bench/startup_bench.hpp"
 
 #include <fcntl.h>
 #include <spawn.h>
@@ -16,15 +16,15 @@
 
 #include <fmt/format.h>
 
-#include "bench/bench_result.hpp"
-#include "bench/bench_svg.hpp"
-#include "bench/initramfs_image.hpp"
-#include "bench/sample_runner.hpp"
-#include "boot/bzimage.hpp"
-#include "common/error.hpp"
-#include "common/unique_fd.hpp"
-#include "kvm/system.hpp"
-#include "machine/linux_vm.hpp"
+#include "vmm/bench/bench_result.hpp"
+#include "vmm/bench/bench_svg.hpp"
+#include "vmm/bench/initramfs_image.hpp"
+#include "vmm/bench/sample_runner.hpp"
+#include "vmm/boot/bzimage.hpp"
+#include "vmm/common/error.hpp"
+#include "vmm/common/unique_fd.hpp"
+#include "vmm/kvm/system.hpp"
+#include "vmm/machine/linux_vm.hpp"
 
 extern char** environ;
 
@@ -44,9 +44,13 @@ constexpr const char* vm_memory = "256M";
 // Guests: quiet, as a production guest would boot; the workload through berth_run=.
 const std::string guest_cmdline = fmt::format("quiet berth_run=\"{}\"", workload);
 
-fs::path self_exe() { return fs::read_symlink("/proc/self/exe"); }
+fs::path self_exe() {
+    return fs::read_symlink("/proc/self/exe");
+}
 
-bool in_rig() { return std::getenv("BERTH_IN_RIG") != nullptr; }
+bool in_rig() {
+    return std::getenv("BERTH_IN_RIG") != nullptr;
+}
 
 void check_writable(const fs::path& path, const char* flag) {
     if (path.empty()) {
@@ -54,7 +58,8 @@ void check_writable(const fs::path& path, const char* flag) {
     }
     UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644));
     if (!fd) {
-        throw bad_input(fmt::format("{} '{}' cannot be written: {}", flag, path.string(), std::strerror(errno)));
+        throw bad_input(fmt::format("{} '{}' cannot be written: {}", flag, path.string(),
+                                    std::strerror(errno)));
     }
 }
 
@@ -76,7 +81,9 @@ fs::path newest_kernel() {
         }
     }
     if (kernels.empty()) {
-        throw bad_input("no --kernel given and no /boot/vmlinuz-* here; install linux-image-amd64 or give --kernel");
+        throw bad_input(
+            "no --kernel given and no /boot/vmlinuz-* here; install linux-image-amd64 or give "
+            "--kernel");
     }
     std::sort(kernels.begin(), kernels.end());
     return kernels.back();
@@ -87,7 +94,8 @@ std::string kvm_cannot_boot_linux() {
     try {
         const auto kvm = kvm::System::open();
         if (kvm::host_kvm_is_pvm()) {
-            return "this host's /dev/kvm is PVM (module kvm_pvm), which cannot boot a stock Linux kernel";
+            return "this host's /dev/kvm is PVM (module kvm_pvm), which cannot boot a stock Linux "
+                   "kernel";
         }
         return {};
     } catch (const Error& e) {
@@ -167,7 +175,7 @@ struct Contender {
     Runtime runtime;
     // argv for sample `index`; "{id}" in a word becomes a name unique to the sample.
     std::vector<std::string> argv;
-    bool berth_marks = false;  // berth writes its own marks; else only outside observations
+    bool berth_marks = false;       // berth writes its own marks; else only outside observations
     std::vector<std::string> ends;  // the mark ending each phase; "exit" last
     double timeout = 30;
     bool is_berth = false;  // a failure of berth is an error, a peer's is a reason to skip it
@@ -185,14 +193,17 @@ std::vector<std::string> sample_argv(const Contender& contender, int index) {
     return argv;
 }
 
-double seconds_since(std::int64_t ns, std::int64_t spawn_ns) { return static_cast<double>(ns - spawn_ns) / 1e9; }
+double seconds_since(std::int64_t ns, std::int64_t spawn_ns) {
+    return static_cast<double>(ns - spawn_ns) / 1e9;
+}
 
 // One sample; nullopt with `why` filled when it failed (after one retry on a timeout).
 std::optional<Sample> take_sample(const Contender& contender, int index, std::string& why,
                                   const std::function<void(const std::string&)>& say = {}) {
     int retries = 0;
     for (;;) {
-        SampleSpec spec{sample_argv(contender, index), contender.berth_marks, contender.timeout, userspace_line};
+        SampleSpec spec{sample_argv(contender, index), contender.berth_marks, contender.timeout,
+                        userspace_line};
         const SampleRun run = run_sample(spec);
         if (run.timed_out && retries == 0) {
             ++retries;  // nested guests in the rig hang now and then; once is not a verdict
@@ -208,8 +219,9 @@ std::optional<Sample> take_sample(const Contender& contender, int index, std::st
             return std::nullopt;
         }
         if (run.status != contender.ok_status || !run.has_line(marker)) {
-            why = run.status != contender.ok_status ? fmt::format("exit status {}: {}", run.status, run.last_words())
-                                  : fmt::format("no '{}' line in its output: {}", marker, run.last_words());
+            why = run.status != contender.ok_status
+                      ? fmt::format("exit status {}: {}", run.status, run.last_words())
+                      : fmt::format("no '{}' line in its output: {}", marker, run.last_words());
             return std::nullopt;
         }
         std::vector<std::pair<std::string, double>> marks;
@@ -228,7 +240,8 @@ std::optional<Sample> take_sample(const Contender& contender, int index, std::st
             sample.retries = retries;
             return sample;
         } catch (const Error& e) {
-            why = fmt::format("{} (an initramfs from before the phase-marker port 0x502? rebuild it)", e.what());
+            why = fmt::format(
+                "{} (an initramfs from before the phase-marker port 0x502? rebuild it)", e.what());
             return std::nullopt;
         }
     }
@@ -269,7 +282,8 @@ void measure(std::vector<Contender>& contenders, int runs, bool full_warm_up) {
             progress.show(fmt::format("bench startup: {} run {}/{}{}", runtime.name, i + 1, runs,
                                       runtime.emulated ? " (emulated, ~15-60 s a boot)" : ""));
             std::string why;
-            auto sample = take_sample(contender, i, why, [&progress](const std::string& text) { progress.show(text); });
+            auto sample = take_sample(
+                contender, i, why, [&progress](const std::string& text) { progress.show(text); });
             if (!sample) {
                 if (contender.is_berth) {
                     throw Error(fmt::format("{} failed in run {}: {}", runtime.name, i + 1, why));
@@ -284,8 +298,8 @@ void measure(std::vector<Contender>& contenders, int runs, bool full_warm_up) {
 }
 
 // The VM contenders: berth, and QEMU microvm when asked for peers.
-std::vector<Contender> vm_contenders(const fs::path& berth, const fs::path& kernel, const fs::path& initrd,
-                                     Peers peers, bool emulated) {
+std::vector<Contender> vm_contenders(const fs::path& berth, const fs::path& kernel,
+                                     const fs::path& initrd, Peers peers, bool emulated) {
     std::vector<Contender> contenders;
     // In the rig a boot takes 15-60 s, several minutes when the host is busy.
     const double timeout = emulated ? 240 : 30;
@@ -293,9 +307,10 @@ std::vector<Contender> vm_contenders(const fs::path& berth, const fs::path& kern
     vm.runtime.name = "berth vm";
     vm.runtime.mode = "vm";
     vm.runtime.emulated = emulated;
-    vm.runtime.how = "berth's own marks (BERTH_PHASES, CLOCK_MONOTONIC); spawn and exit seen by the benchmark";
-    vm.argv = {berth.string(), "vm", "run", "--kernel", kernel.string(), "--initrd", initrd.string(),
-               "--memory", vm_memory, "--cmdline", guest_cmdline};
+    vm.runtime.how =
+        "berth's own marks (BERTH_PHASES, CLOCK_MONOTONIC); spawn and exit seen by the benchmark";
+    vm.argv = {berth.string(),  "vm",       "run",     "--kernel",  kernel.string(), "--initrd",
+               initrd.string(), "--memory", vm_memory, "--cmdline", guest_cmdline};
     vm.runtime.command = vm.argv;
     vm.berth_marks = true;
     vm.is_berth = true;
@@ -318,7 +333,8 @@ std::vector<Contender> vm_contenders(const fs::path& berth, const fs::path& kern
     qemu.runtime.name = "qemu microvm";
     qemu.runtime.mode = "vm";
     qemu.runtime.emulated = emulated;
-    qemu.runtime.how = "seen from outside: first stdout byte, the 'userspace ready' line, process exit";
+    qemu.runtime.how =
+        "seen from outside: first stdout byte, the 'userspace ready' line, process exit";
     qemu.timeout = timeout;
     qemu.runtime.phases = {
         {"qemu_console", "to first console byte (on stdout)"},
@@ -331,11 +347,29 @@ std::vector<Contender> vm_contenders(const fs::path& berth, const fs::path& kern
     same.extra_cmdline = guest_cmdline;
     // The same machine as berth's: memory, 1 vCPU, COM1, debug exit, the full command line.
     qemu.argv = {binary ? binary->string() : "qemu-system-x86_64",
-                 "-M", "microvm,x-option-roms=off,isa-serial=on,rtc=off",
-                 "-accel", "kvm", "-cpu", "host", "-m", "256", "-smp", "1",
-                 "-nographic", "-no-reboot", "-nodefaults", "-serial", "stdio",
-                 "-device", "isa-debug-exit,iobase=0x501,iosize=1",
-                 "-kernel", kernel.string(), "-initrd", initrd.string(), "-append", machine::linux_cmdline(same)};
+                 "-M",
+                 "microvm,x-option-roms=off,isa-serial=on,rtc=off",
+                 "-accel",
+                 "kvm",
+                 "-cpu",
+                 "host",
+                 "-m",
+                 "256",
+                 "-smp",
+                 "1",
+                 "-nographic",
+                 "-no-reboot",
+                 "-nodefaults",
+                 "-serial",
+                 "stdio",
+                 "-device",
+                 "isa-debug-exit,iobase=0x501,iosize=1",
+                 "-kernel",
+                 kernel.string(),
+                 "-initrd",
+                 initrd.string(),
+                 "-append",
+                 machine::linux_cmdline(same)};
     qemu.runtime.command = qemu.argv;
     if (!binary) {
         qemu.runtime.skipped = "not installed (apt-get install qemu-system-x86)";
@@ -364,15 +398,18 @@ fs::path make_oci_bundle(const fs::path& runc, const fs::path& dir, const fs::pa
     return bundle;
 }
 
-std::vector<Contender> container_contenders(const fs::path& berth, const fs::path& rootfs, const fs::path& scratch,
-                                            Peers peers) {
+std::vector<Contender> container_contenders(const fs::path& berth, const fs::path& rootfs,
+                                            const fs::path& scratch, Peers peers) {
     std::vector<Contender> contenders;
     const std::vector<std::string> shell{"/bin/sh", "-c", workload};
     Contender ct;
     ct.runtime.name = "berth ct";
     ct.runtime.mode = "container";
-    ct.runtime.how = "berth's own marks (BERTH_PHASES, CLOCK_MONOTONIC), also from the container's init and command";
-    ct.argv = {berth.string(), "ct", "run", "--rootfs", rootfs.string(), "--memory", "64M", "--pids", "64", "--"};
+    ct.runtime.how =
+        "berth's own marks (BERTH_PHASES, CLOCK_MONOTONIC), also from the container's init and "
+        "command";
+    ct.argv = {berth.string(), "ct",  "run",    "--rootfs", rootfs.string(),
+               "--memory",     "64M", "--pids", "64",       "--"};
     ct.argv.insert(ct.argv.end(), shell.begin(), shell.end());
     ct.runtime.command = ct.argv;
     ct.berth_marks = true;
@@ -411,8 +448,9 @@ std::vector<Contender> container_contenders(const fs::path& berth, const fs::pat
             const fs::path binary = *find_in_path(oci);
             try {
                 const fs::path bundle = make_oci_bundle(binary, scratch / oci, rootfs);
-                contender.argv = {binary.string(), "--root", (scratch / oci / "state").string(), "run", "--bundle",
-                                  bundle.string(), "{id}"};
+                contender.argv = {binary.string(), "--root",   (scratch / oci / "state").string(),
+                                  "run",           "--bundle", bundle.string(),
+                                  "{id}"};
             } catch (const std::exception& e) {
                 contender.runtime.skipped = fmt::format("cannot make its bundle: {}", e.what());
             }
@@ -422,7 +460,8 @@ std::vector<Contender> container_contenders(const fs::path& berth, const fs::pat
     }
     Contender bwrap = peer("bwrap", "bubblewrap");
     // Like for like: bwrap mounting /proc and /dev as berth does (it does no cgroups).
-    bwrap.argv = {"bwrap", "--unshare-all", "--bind", rootfs.string(), "/", "--proc", "/proc", "--dev", "/dev"};
+    bwrap.argv = {"bwrap",  "--unshare-all", "--bind", rootfs.string(), "/",
+                  "--proc", "/proc",         "--dev",  "/dev"};
     bwrap.argv.insert(bwrap.argv.end(), shell.begin(), shell.end());
     bwrap.runtime.command = bwrap.argv;
     contenders.push_back(std::move(bwrap));
@@ -446,17 +485,20 @@ fs::path find_rig(const fs::path& given) {
     if (const char* env = std::getenv("BERTH_RIG"); env != nullptr && *env != '\0') {
         return env;
     }
-    for (fs::path dir = self_exe().parent_path(); dir.has_relative_path(); dir = dir.parent_path()) {
+    for (fs::path dir = self_exe().parent_path(); dir.has_relative_path();
+         dir = dir.parent_path()) {
         if (fs::exists(dir / "tools" / "kvm-rig")) {
             return dir / "tools" / "kvm-rig";
         }
     }
-    throw bad_input("the VM half needs tools/kvm-rig here (no KVM that boots Linux) and it was not found; "
-                    "give --rig PATH or set BERTH_RIG");
+    throw bad_input(
+        "the VM half needs tools/kvm-rig here (no KVM that boots Linux) and it was not found; "
+        "give --rig PATH or set BERTH_RIG");
 }
 
 // Runs this command again inside the rig for the VM half and reads back its samples.
-std::vector<Runtime> vm_half_in_rig(const StartupOptions& options, const fs::path& kernel, const fs::path& initrd) {
+std::vector<Runtime> vm_half_in_rig(const StartupOptions& options, const fs::path& kernel,
+                                    const fs::path& initrd) {
     const fs::path rig = find_rig(options.rig);
     const TempDir share("berth-bench-rig-");  // the rig's cwd: writable inside it
     const fs::path out = share.path() / "vm.json";
@@ -467,18 +509,22 @@ std::vector<Runtime> vm_half_in_rig(const StartupOptions& options, const fs::pat
     for (const fs::path& file : {self_exe(), fs::absolute(kernel), fs::absolute(initrd)}) {
         const fs::path dir = file.parent_path();
         const std::string text = dir.string() + "/";
-        const bool hidden = text.starts_with("/tmp/") || text.starts_with("/run/") || text.starts_with("/dev/shm/");
+        const bool hidden =
+            text.starts_with("/tmp/") || text.starts_with("/run/") || text.starts_with("/dev/shm/");
         if (hidden && std::find(shared.begin(), shared.end(), dir) == shared.end()) {
             shared.push_back(dir);
             argv.insert(argv.end(), {"--share", dir.string()});
         }
     }
     argv.insert(argv.end(), {"--", self_exe().string(), "bench", "startup", "--vm-only", "--runs",
-                             std::to_string(options.runs), "--peers", options.peers == Peers::none ? "none" : "auto",
-                             "--kernel", fs::absolute(kernel).string(), "--image", fs::absolute(initrd).string(),
-                             "--json", out.string()});
-    fmt::print(stderr, "bench startup: the VM half runs in {} (an emulated machine; about a minute to start)\n",
-               rig.string());
+                             std::to_string(options.runs), "--peers",
+                             options.peers == Peers::none ? "none" : "auto", "--kernel",
+                             fs::absolute(kernel).string(), "--image",
+                             fs::absolute(initrd).string(), "--json", out.string()});
+    fmt::print(
+        stderr,
+        "bench startup: the VM half runs in {} (an emulated machine; about a minute to start)\n",
+        rig.string());
     // A sample may be silent up to its timeout (240 s); the rig's watchdog must wait longer.
     if (std::getenv("BERTH_RIG_SILENCE") == nullptr) {
         ::setenv("BERTH_RIG_SILENCE", "600", 1);
@@ -486,8 +532,9 @@ std::vector<Runtime> vm_half_in_rig(const StartupOptions& options, const fs::pat
     // The rig merges the command's stdout and stderr: progress and any failure go to ours.
     const int status = run_to_end(argv, share.path(), STDERR_FILENO);
     if (status != 0 || !fs::exists(out)) {
-        throw Error(fmt::format("the VM half failed in {} (status {}{})", rig.string(), status,
-                                status == 125 ? ": the rig itself failed, see its kvm-rig: line above" : ""));
+        throw Error(fmt::format(
+            "the VM half failed in {} (status {}{})", rig.string(), status,
+            status == 125 ? ": the rig itself failed, see its kvm-rig: line above" : ""));
     }
     std::ifstream in(out);
     return from_json(nlohmann::json::parse(in)).runtimes;
@@ -507,8 +554,9 @@ int run_startup_bench(const StartupOptions& options) {
             std::ifstream in(options.render_from);
             saved = from_json(nlohmann::json::parse(in));
         } catch (const nlohmann::json::exception& e) {
-            throw bad_input(fmt::format("--from-json '{}' is not a file berth bench startup --json wrote: {}",
-                                        options.render_from.string(), e.what()));
+            throw bad_input(
+                fmt::format("--from-json '{}' is not a file berth bench startup --json wrote: {}",
+                            options.render_from.string(), e.what()));
         }
         std::fputs(format_table(saved).c_str(), stdout);
         if (!options.svg_file.empty()) {
@@ -519,7 +567,8 @@ int run_startup_bench(const StartupOptions& options) {
 
     // The inputs, checked before anything runs.
     const fs::path kernel = options.kernel.empty() ? newest_kernel() : options.kernel;
-    boot::read_bzimage(kernel);  // a kernel that cannot boot is bad input now, not a failed run later
+    boot::read_bzimage(
+        kernel);  // a kernel that cannot boot is bad input now, not a failed run later
     fs::path initrd;
     fs::path rootfs;
     std::optional<TempDir> unpacked;
@@ -533,8 +582,10 @@ int run_startup_bench(const StartupOptions& options) {
         rootfs = options.rootfs;
         std::error_code error;
         // symlink_status: /bin/sh may be an absolute link that only resolves inside.
-        if (!fs::is_directory(rootfs) || !fs::exists(fs::symlink_status(rootfs / "bin" / "sh", error))) {
-            throw bad_input(fmt::format("--rootfs '{}' has no /bin/sh to run the workload with", rootfs.string()));
+        if (!fs::is_directory(rootfs) ||
+            !fs::exists(fs::symlink_status(rootfs / "bin" / "sh", error))) {
+            throw bad_input(fmt::format("--rootfs '{}' has no /bin/sh to run the workload with",
+                                        rootfs.string()));
         }
         result.rootfs = fs::absolute(rootfs).string();
     } else {
@@ -542,9 +593,10 @@ int run_startup_bench(const StartupOptions& options) {
         if (initrd.empty()) {
             initrd = self_exe().parent_path() / "images" / "initramfs.cpio.gz";
             if (!fs::exists(initrd)) {
-                throw bad_input(fmt::format("no --image given and berth's default guest {} is missing; build it "
-                                            "(ninja -C build) or give --image",
-                                            initrd.string()));
+                throw bad_input(fmt::format(
+                    "no --image given and berth's default guest {} is missing; build it "
+                    "(ninja -C build) or give --image",
+                    initrd.string()));
             }
         }
         const InitramfsImage image = InitramfsImage::read(initrd);
@@ -595,9 +647,10 @@ int run_startup_bench(const StartupOptions& options) {
         measure(contenders, options.runs, true);
         result.runtimes = runtimes_of(contenders);
     } else {
-        result.vm_note = fmt::format("{}, so the VM half ran in tools/kvm-rig, an emulated machine (50-100x slower "
-                                     "than hardware)",
-                                     kvm_problem);
+        result.vm_note = fmt::format(
+            "{}, so the VM half ran in tools/kvm-rig, an emulated machine (50-100x slower "
+            "than hardware)",
+            kvm_problem);
         result.runtimes = vm_half_in_rig(options, kernel, initrd);
     }
     const TempDir scratch("berth-bench-");

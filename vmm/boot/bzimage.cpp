@@ -1,13 +1,13 @@
-#include "boot/bzimage.hpp"
+#include "vmm/boot/bzimage.hpp"
 
 #include <algorithm>
 #include <cstring>
 
 #include <fmt/format.h>
 
-#include "common/error.hpp"
-#include "common/file.hpp"
-#include "common/size.hpp"
+#include "vmm/common/error.hpp"
+#include "vmm/common/file.hpp"
+#include "vmm/common/size.hpp"
 
 namespace berth::boot {
 
@@ -52,9 +52,10 @@ BzImage parse_bzimage(std::vector<std::uint8_t> file, std::string name) {
     const std::string want = "give a Linux x86-64 bzImage such as /boot/vmlinuz-*";
     if (file.size() < header_magic_offset + 4 || load16(file, boot_flag_offset) != boot_flag ||
         load32(file, header_magic_offset) != header_magic) {
-        throw fail(fmt::format("is not a bzImage (no boot sector signature and \"HdrS\" "
-                               "header; {} bytes): {}",
-                               file.size(), want));
+        throw fail(
+            fmt::format("is not a bzImage (no boot sector signature and \"HdrS\" "
+                        "header; {} bytes): {}",
+                        file.size(), want));
     }
     if (file.size() < min_header_end) {
         throw fail(fmt::format("is truncated: {} bytes, the setup header alone needs {}",
@@ -69,9 +70,10 @@ BzImage parse_bzimage(std::vector<std::uint8_t> file, std::string name) {
     const setup_header& header = image.header;
 
     if (header.version < min_boot_protocol) {
-        throw fail(fmt::format("speaks boot protocol {}, berth needs {} or newer (Linux 3.8+) "
-                               "for the 64-bit entry point",
-                               protocol_text(header.version), protocol_text(min_boot_protocol)));
+        throw fail(
+            fmt::format("speaks boot protocol {}, berth needs {} or newer (Linux 3.8+) "
+                        "for the 64-bit entry point",
+                        protocol_text(header.version), protocol_text(min_boot_protocol)));
     }
     if ((header.loadflags & LOADED_HIGH) == 0) {
         throw fail("is a zImage that loads below 1 MiB; " + want);
@@ -80,16 +82,18 @@ BzImage parse_bzimage(std::vector<std::uint8_t> file, std::string name) {
         throw fail("has no 64-bit entry point (xloadflags lacks XLF_KERNEL_64): " + want);
     }
     if (header.relocatable_kernel == 0) {
-        throw fail("is not relocatable (built without CONFIG_RELOCATABLE); berth loads kernels "
-                   "at 1 MiB");
+        throw fail(
+            "is not relocatable (built without CONFIG_RELOCATABLE); berth loads kernels "
+            "at 1 MiB");
     }
     const std::size_t setup_sectors = header.setup_sects == 0 ? 4 : header.setup_sects;
     image.setup_size = (setup_sectors + 1) * 512;
     const std::uint64_t protected_size = std::uint64_t{header.syssize} * 16;
     if (image.setup_size >= file.size() || file.size() - image.setup_size < protected_size) {
-        throw fail(fmt::format("is truncated: {} bytes, its header promises {} of setup and {} "
-                               "of kernel",
-                               file.size(), image.setup_size, protected_size));
+        throw fail(
+            fmt::format("is truncated: {} bytes, its header promises {} of setup and {} "
+                        "of kernel",
+                        file.size(), image.setup_size, protected_size));
     }
     if (header.init_size == 0) {
         throw fail("has no init_size in its header: " + want);

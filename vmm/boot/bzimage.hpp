@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "memory/guest_memory.hpp"
+#include "vmm/memory/guest_memory.hpp"
 
 namespace berth::boot {
 

@@ -1,4 +1,4 @@
-#include "boot/ext4_image.hpp"
+#include "vmm/boot/ext4_image.hpp"
 
 #include <fcntl.h>
 #include <string.h>  // strverscmp
@@ -14,8 +14,8 @@
 #include <ext2fs/ext2fs.h>
 #include <fmt/format.h>
 
-#include "common/error.hpp"
-#include "common/unique_fd.hpp"
+#include "vmm/common/error.hpp"
+#include "vmm/common/unique_fd.hpp"
 
 namespace berth::boot {
 
@@ -63,18 +63,20 @@ Ext4Image Ext4Image::open(const std::filesystem::path& image) {
     // Check the file ourselves first: libext2fs's "short read" says less than this.
     UniqueFd fd(::open(name.c_str(), O_RDONLY | O_CLOEXEC));
     if (!fd) {
-        throw bad_input(fmt::format("cannot open disk image {}: {}; give the path of a raw ext4 "
-                                    "disk image ({})",
-                                    name, std::strerror(errno), build_hint));
+        throw bad_input(
+            fmt::format("cannot open disk image {}: {}; give the path of a raw ext4 "
+                        "disk image ({})",
+                        name, std::strerror(errno), build_hint));
     }
     struct stat info {};
     if (fstat(fd.get(), &info) != 0) {
         throw_errno("fstat " + name, errno);
     }
     if (!S_ISREG(info.st_mode) && !S_ISBLK(info.st_mode)) {
-        throw bad_input(fmt::format("disk image {} is not a regular file or block device; give "
-                                    "a raw ext4 disk image ({})",
-                                    name, build_hint));
+        throw bad_input(
+            fmt::format("disk image {} is not a regular file or block device; give "
+                        "a raw ext4 disk image ({})",
+                        name, build_hint));
     }
     if (S_ISREG(info.st_mode) && info.st_size == 0) {
         throw bad_input(fmt::format("disk image {} is empty (0 bytes); {}", name, build_hint));
@@ -91,26 +93,30 @@ Ext4Image Ext4Image::open(const std::filesystem::path& image) {
                 name));
         }
         if (error == EXT2_ET_BAD_MAGIC) {
-            throw bad_input(fmt::format("disk image {} is not an ext2/3/4 file system (no "
-                                        "superblock magic at byte 1080); {}",
-                                        name, build_hint));
+            throw bad_input(
+                fmt::format("disk image {} is not an ext2/3/4 file system (no "
+                            "superblock magic at byte 1080); {}",
+                            name, build_hint));
         }
         if (error == EXT2_ET_SHORT_READ) {
-            throw bad_input(fmt::format("disk image {} is too short ({} bytes) to hold an ext4 "
-                                        "file system; {}",
-                                        name, info.st_size, build_hint));
+            throw bad_input(
+                fmt::format("disk image {} is too short ({} bytes) to hold an ext4 "
+                            "file system; {}",
+                            name, info.st_size, build_hint));
         }
-        throw bad_input(fmt::format("disk image {} has a corrupt ext4 file system ({}); check it "
-                                    "with `e2fsck -f {}` or rebuild it",
-                                    name, ext2_message(error), name));
+        throw bad_input(
+            fmt::format("disk image {} has a corrupt ext4 file system ({}); check it "
+                        "with `e2fsck -f {}` or rebuild it",
+                        name, ext2_message(error), name));
     }
     return Ext4Image(image, fs);
 }
 
 void Ext4Image::fail(const std::string& what, long error) const {
-    throw bad_input(fmt::format("disk image {}: cannot read {} ({}); check it with `e2fsck -f "
-                                "{}` or rebuild it",
-                                image_.string(), what, ext2_message(error), image_.string()));
+    throw bad_input(
+        fmt::format("disk image {}: cannot read {} ({}); check it with `e2fsck -f "
+                    "{}` or rebuild it",
+                    image_.string(), what, ext2_message(error), image_.string()));
 }
 
 std::string Ext4Image::read_link(std::uint32_t inode_number, const std::string& path) const {
@@ -121,8 +127,8 @@ std::string Ext4Image::read_link(std::uint32_t inode_number, const std::string& 
     // A short target lives in the inode itself ("fast" symlink); a longer one in a block.
     if (ext2fs_is_fast_symlink(&inode) != 0) {
         const auto* text = reinterpret_cast<const char*>(inode.i_block);
-        return std::string(text, strnlen(text, std::min<std::size_t>(inode.i_size,
-                                                                     sizeof inode.i_block)));
+        return std::string(
+            text, strnlen(text, std::min<std::size_t>(inode.i_size, sizeof inode.i_block)));
     }
     Entry link{path, inode_number, true, false};
     const auto bytes = read_file(link);
@@ -141,14 +147,16 @@ std::optional<Ext4Image::Entry> Ext4Image::find(const std::string& path) const {
             if (depth == 0) {
                 return std::nullopt;
             }
-            throw bad_input(fmt::format("disk image {}: {} is a symlink to {}, which does not "
-                                        "exist in the image; fix the link or remove it",
-                                        image_.string(), path, current));
+            throw bad_input(
+                fmt::format("disk image {}: {} is a symlink to {}, which does not "
+                            "exist in the image; fix the link or remove it",
+                            image_.string(), path, current));
         }
         if (error == EXT2_ET_SYMLINK_LOOP) {
-            throw bad_input(fmt::format("disk image {}: {} leads into a symlink loop; fix the "
-                                        "links in the image",
-                                        image_.string(), path));
+            throw bad_input(
+                fmt::format("disk image {}: {} leads into a symlink loop; fix the "
+                            "links in the image",
+                            image_.string(), path));
         }
         if (error != 0) {
             fail(current, error);
@@ -159,13 +167,13 @@ std::optional<Ext4Image::Entry> Ext4Image::find(const std::string& path) const {
             fail(current, read_error);
         }
         if (!LINUX_S_ISLNK(inode.i_mode)) {
-            return Entry{current, number, LINUX_S_ISREG(inode.i_mode),
-                         LINUX_S_ISDIR(inode.i_mode)};
+            return Entry{current, number, LINUX_S_ISREG(inode.i_mode), LINUX_S_ISDIR(inode.i_mode)};
         }
         if (depth == max_symlink_depth) {
-            throw bad_input(fmt::format("disk image {}: {} leads through more than {} symlinks "
-                                        "(a loop?); fix the links in the image",
-                                        image_.string(), path, max_symlink_depth));
+            throw bad_input(
+                fmt::format("disk image {}: {} leads through more than {} symlinks "
+                            "(a loop?); fix the links in the image",
+                            image_.string(), path, max_symlink_depth));
         }
         const std::string target = read_link(number, current);
         current = !target.empty() && target[0] == '/' ? target : join(parent_of(current), target);
@@ -207,25 +215,26 @@ std::vector<std::uint8_t> Ext4Image::read_file(const Entry& entry) const {
         fail(entry.path, error);
     }
     if (size > max_boot_file_size) {
-        throw bad_input(fmt::format("disk image {}: {} claims {} bytes, more than a kernel or "
-                                    "initrd can be; check the image with `e2fsck -f {}`",
-                                    image_.string(), entry.path, size, image_.string()));
+        throw bad_input(
+            fmt::format("disk image {}: {} claims {} bytes, more than a kernel or "
+                        "initrd can be; check the image with `e2fsck -f {}`",
+                        image_.string(), entry.path, size, image_.string()));
     }
     std::vector<std::uint8_t> bytes(size);
     std::size_t done = 0;
     while (done < bytes.size()) {
         unsigned int got = 0;
-        const auto want = static_cast<unsigned int>(std::min<std::size_t>(bytes.size() - done,
-                                                                          1U << 24));
+        const auto want =
+            static_cast<unsigned int>(std::min<std::size_t>(bytes.size() - done, 1U << 24));
         if (const errcode_t error = ext2fs_file_read(file, bytes.data() + done, want, &got);
             error != 0) {
             fail(entry.path, error);
         }
         if (got == 0) {
-            throw bad_input(fmt::format("disk image {}: {} ends after {} of its {} bytes; check "
-                                        "the image with `e2fsck -f {}`",
-                                        image_.string(), entry.path, done, size,
-                                        image_.string()));
+            throw bad_input(
+                fmt::format("disk image {}: {} ends after {} of its {} bytes; check "
+                            "the image with `e2fsck -f {}`",
+                            image_.string(), entry.path, done, size, image_.string()));
         }
         done += got;
     }
@@ -258,15 +267,17 @@ ImageBootFiles read_image_boot_files(const std::filesystem::path& path) {
         }
     }
     if (!kernel) {
-        throw bad_input(fmt::format("disk image {} has no kernel (no /vmlinuz, no "
-                                    "/boot/vmlinuz-*); install one in it (linux-image-amd64 on "
-                                    "Debian) or boot with --kernel and --disk",
-                                    name));
+        throw bad_input(
+            fmt::format("disk image {} has no kernel (no /vmlinuz, no "
+                        "/boot/vmlinuz-*); install one in it (linux-image-amd64 on "
+                        "Debian) or boot with --kernel and --disk",
+                        name));
     }
     if (!kernel->regular_file) {
-        throw bad_input(fmt::format("disk image {}: kernel {} is not a regular file; fix "
-                                    "/vmlinuz or /boot in the image",
-                                    name, kernel->path));
+        throw bad_input(
+            fmt::format("disk image {}: kernel {} is not a regular file; fix "
+                        "/vmlinuz or /boot in the image",
+                        name, kernel->path));
     }
 
     // The initrd that belongs to this kernel: Debian's /initrd.img follows /vmlinuz;
@@ -299,8 +310,8 @@ ImageBootFiles read_image_boot_files(const std::filesystem::path& path) {
             name, kernel->path, expected, version.empty() ? "VERSION" : version));
     }
     if (!initrd->regular_file) {
-        throw bad_input(fmt::format("disk image {}: initrd {} is not a regular file", name,
-                                    initrd->path));
+        throw bad_input(
+            fmt::format("disk image {}: initrd {} is not a regular file", name, initrd->path));
     }
 
     ImageBootFiles files;

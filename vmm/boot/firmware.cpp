@@ -1,10 +1,10 @@
-#include "boot/firmware.hpp"
+#include "vmm/boot/firmware.hpp"
 
 #include <fmt/format.h>
 
-#include "common/error.hpp"
-#include "common/file.hpp"
-#include "common/size.hpp"
+#include "vmm/common/error.hpp"
+#include "vmm/common/file.hpp"
+#include "vmm/common/size.hpp"
 
 namespace berth::boot {
 
@@ -19,8 +19,7 @@ Firmware read_firmware(const std::filesystem::path& path, std::uint64_t memory_s
         throw bad_input(fmt::format(
             "firmware {} ({} bytes) does not fit in {} of guest memory when loaded at {:#x}; "
             "raise --memory",
-            path.string(), firmware.image.size(), format_size(memory_size),
-            firmware_load_address));
+            path.string(), firmware.image.size(), format_size(memory_size), firmware_load_address));
     }
     return firmware;
 }

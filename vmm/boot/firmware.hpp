@@ -7,7 +7,7 @@
 #include <filesystem>
 #include <vector>
 
-#include "memory/guest_memory.hpp"
+#include "vmm/memory/guest_memory.hpp"
 
 namespace berth::boot {
 

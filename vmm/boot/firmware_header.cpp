@@ -1,11 +1,11 @@
-#include "boot/firmware_header.hpp"
+#include "vmm/boot/firmware_header.hpp"
 
 #include <algorithm>
 #include <string_view>
 
 #include <fmt/format.h>
 
-#include "common/error.hpp"
+#include "vmm/common/error.hpp"
 
 namespace berth::boot {
 
@@ -26,8 +26,8 @@ FirmwareFeatures read_firmware_features(std::span<const std::uint8_t> image,
         !std::equal(magic.begin(), magic.end(), image.begin() + magic_offset)) {
         return features;
     }
-    const auto flags = static_cast<std::uint16_t>(image[flags_offset] |
-                                                  (image[flags_offset + 1] << 8));
+    const auto flags =
+        static_cast<std::uint16_t>(image[flags_offset] | (image[flags_offset + 1] << 8));
     if ((flags & ~firmware_flag_irqchip) != 0) {
         throw bad_input(fmt::format(
             "firmware {} asks for machine features this berth does not know (header flags "

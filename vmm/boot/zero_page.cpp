@@ -1,4 +1,4 @@
-#include "boot/zero_page.hpp"
+#include "vmm/boot/zero_page.hpp"
 
 #include <asm/e820.h>
 
@@ -7,8 +7,8 @@
 
 #include <fmt/format.h>
 
-#include "common/error.hpp"
-#include "common/size.hpp"
+#include "vmm/common/error.hpp"
+#include "vmm/common/size.hpp"
 
 namespace berth::boot {
 
@@ -37,12 +37,13 @@ std::vector<boot_e820_entry> e820_map(std::uint64_t memory_size) {
     return map;
 }
 
-InitrdPlacement place_initrd(const BzImage& kernel, std::uint64_t memory_size,
-                             std::uint64_t size, const std::string& initrd_name) {
+InitrdPlacement place_initrd(const BzImage& kernel, std::uint64_t memory_size, std::uint64_t size,
+                             const std::string& initrd_name) {
     if (size > memory_size) {
-        throw bad_input(fmt::format("initrd {} ({}) is larger than the guest's memory ({}); "
-                                    "raise --memory",
-                                    initrd_name, format_size(size), format_size(memory_size)));
+        throw bad_input(
+            fmt::format("initrd {} ({}) is larger than the guest's memory ({}); "
+                        "raise --memory",
+                        initrd_name, format_size(size), format_size(memory_size)));
     }
     const RamLayout layout = RamLayout::for_size(memory_size);
     // initrd_addr_max is the highest address the initrd's last byte may occupy.
@@ -55,15 +56,15 @@ InitrdPlacement place_initrd(const BzImage& kernel, std::uint64_t memory_size,
             "--memory {} is too small for kernel {} with initrd {}: the kernel needs up to {} "
             "and the initrd {} more; use --memory {} or more",
             format_size(memory_size), kernel.name, initrd_name, format_size(floor),
-            format_size(aligned),
-            format_size(((floor + aligned + (1 << 20) - 1) >> 20) << 20)));
+            format_size(aligned), format_size(((floor + aligned + (1 << 20) - 1) >> 20) << 20)));
     }
     return {(limit - aligned) & ~(page_size - 1), size};
 }
 
 void check_cmdline(const BzImage& kernel, const std::string& cmdline) {
     // cmdline_size excludes the terminating NUL.
-    const std::uint64_t limit = std::min<std::uint64_t>(kernel.header.cmdline_size, cmdline_max - 1);
+    const std::uint64_t limit =
+        std::min<std::uint64_t>(kernel.header.cmdline_size, cmdline_max - 1);
     if (cmdline.size() > limit) {
         throw bad_input(fmt::format("--cmdline is {} bytes, kernel {} accepts at most {}",
                                     cmdline.size(), kernel.name, limit));

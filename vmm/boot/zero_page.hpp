@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "boot/bzimage.hpp"
-#include "boot/linux_layout.hpp"
+#include "vmm/boot/bzimage.hpp"
+#include "vmm/boot/linux_layout.hpp"
 
 namespace berth::boot {
 
@@ -27,8 +27,8 @@ struct InitrdPlacement {
 // Puts an initrd of `size` bytes as high as the kernel allows (initrd_addr_max) and
 // RAM below 4 GiB allows, page aligned, above the area the kernel runs in.
 // Throws bad input naming `initrd_name` when it does not fit.
-InitrdPlacement place_initrd(const BzImage& kernel, std::uint64_t memory_size,
-                             std::uint64_t size, const std::string& initrd_name);
+InitrdPlacement place_initrd(const BzImage& kernel, std::uint64_t memory_size, std::uint64_t size,
+                             const std::string& initrd_name);
 
 // Checks that the command line fits the kernel's limit; bad input otherwise.
 void check_cmdline(const BzImage& kernel, const std::string& cmdline);

@@ -4,9 +4,9 @@
 #include <memory>
 #include <string>
 
-#include "bench/startup_bench.hpp"
-#include "cli/command.hpp"
-#include "common/error.hpp"
+#include "vmm/bench/startup_bench.hpp"
+#include "vmm/cli/command.hpp"
+#include "vmm/common/error.hpp"
 
 namespace berth::cli {
 
@@ -29,27 +29,36 @@ void add_bench_command(CLI::App& app, Action& action) {
         std::string render_from;
     };
     auto flags = std::make_shared<Flags>();
-    auto* startup = bench->add_subcommand(
-        "startup",
-        "Start the same workload (sh -c 'echo berth-bench-marker') N times as a berth VM and as a berth "
-        "container from one root filesystem, and with QEMU microvm, runc, crun and bwrap where they run; "
-        "print min/median/p95 per phase (see docs/bench-startup.md). Without KVM that boots Linux the VM "
-        "half runs in tools/kvm-rig (emulated)");
+    auto* startup =
+        bench->add_subcommand("startup",
+                              "Start the same workload (sh -c 'echo berth-bench-marker') N times "
+                              "as a berth VM and as a berth "
+                              "container from one root filesystem, and with QEMU microvm, runc, "
+                              "crun and bwrap where they run; "
+                              "print min/median/p95 per phase (see docs/bench-startup.md). Without "
+                              "KVM that boots Linux the VM "
+                              "half runs in tools/kvm-rig (emulated)");
     auto* image = startup->add_option(
         "--image", flags->image,
         "Initramfs for both modes: the VM boots it, the containers run it unpacked (default: "
         "images/initramfs.cpio.gz next to berth)");
-    startup->add_option("--kernel", flags->kernel, "bzImage for the VM (default: the newest /boot/vmlinuz-*)");
-    auto* initrd = startup->add_option("--initrd", flags->initrd, "Initramfs for the VM, with --rootfs")
-                       ->excludes(image);
-    auto* rootfs = startup->add_option("--rootfs", flags->rootfs,
-                                       "Directory for the containers, with --initrd (the same files)")
+    startup->add_option("--kernel", flags->kernel,
+                        "bzImage for the VM (default: the newest /boot/vmlinuz-*)");
+    auto* initrd =
+        startup->add_option("--initrd", flags->initrd, "Initramfs for the VM, with --rootfs")
+            ->excludes(image);
+    auto* rootfs = startup
+                       ->add_option("--rootfs", flags->rootfs,
+                                    "Directory for the containers, with --initrd (the same files)")
                        ->excludes(image);
     initrd->needs(rootfs);
     rootfs->needs(initrd);
     startup->add_option("--runs", flags->runs, "Samples per runtime (default 10)");
-    startup->add_option("--json", flags->json, "Write every sample to FILE as JSON")->type_name("FILE");
-    startup->add_option("--svg", flags->svg, "Write a chart to FILE: stacked bars per runtime, one colour per phase")
+    startup->add_option("--json", flags->json, "Write every sample to FILE as JSON")
+        ->type_name("FILE");
+    startup
+        ->add_option("--svg", flags->svg,
+                     "Write a chart to FILE: stacked bars per runtime, one colour per phase")
         ->type_name("FILE");
     startup->add_option("--peers", flags->peers, "auto (those installed) or none")
         ->check(CLI::IsMember({"auto", "none"}));
@@ -57,10 +66,13 @@ void add_bench_command(CLI::App& app, Action& action) {
     startup->add_flag("--vm-only", flags->vm_only)->group("");
     // Internal: the container half alone (quick checks while developing).
     startup->add_flag("--container-only", flags->container_only)->group("");
-    startup->add_option("--rig", flags->rig, "tools/kvm-rig to use when this host's KVM cannot boot Linux")
+    startup
+        ->add_option("--rig", flags->rig,
+                     "tools/kvm-rig to use when this host's KVM cannot boot Linux")
         ->type_name("PATH");
-    startup->add_option("--from-json", flags->render_from,
-                        "Measure nothing: print the table (and --svg) of a file written by --json")
+    startup
+        ->add_option("--from-json", flags->render_from,
+                     "Measure nothing: print the table (and --svg) of a file written by --json")
         ->type_name("FILE");
     startup->callback([flags, &action] {
         action = [flags] {

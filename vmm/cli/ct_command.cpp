@@ -8,10 +8,10 @@
 #include <string>
 #include <vector>
 
-#include "cli/command.hpp"
-#include "common/error.hpp"
-#include "container/container_runtime.hpp"
-#include "container/run_options.hpp"
+#include "vmm/cli/command.hpp"
+#include "vmm/common/error.hpp"
+#include "vmm/container/container_runtime.hpp"
+#include "vmm/container/run_options.hpp"
 
 namespace berth::cli {
 
@@ -40,7 +40,9 @@ container::RunOptions to_options(const CtRunFlags& flags, std::vector<std::strin
     using namespace container;
     RunOptions options;
     if (flags.rootfs.empty() == flags.image.empty()) {
-        throw bad_input("give exactly one of --rootfs DIR (the container's files) or --image IMG (a raw ext4 image)");
+        throw bad_input(
+            "give exactly one of --rootfs DIR (the container's files) or --image IMG (a raw ext4 "
+            "image)");
     }
     options.rootfs = flags.rootfs;
     options.image = flags.image;
@@ -48,7 +50,9 @@ container::RunOptions to_options(const CtRunFlags& flags, std::vector<std::strin
         check_name(flags.name, "--name");
         options.name = flags.name;
     }
-    options.hostname = !flags.hostname.empty() ? flags.hostname : !flags.name.empty() ? flags.name : "berth";
+    options.hostname = !flags.hostname.empty() ? flags.hostname
+                       : !flags.name.empty()   ? flags.name
+                                               : "berth";
     check_name(options.hostname, "--hostname");
     if (!flags.memory.empty()) {
         options.memory_bytes = parse_memory(flags.memory);
@@ -70,7 +74,8 @@ container::RunOptions to_options(const CtRunFlags& flags, std::vector<std::strin
         options.env.push_back(parse_env(entry));
     }
     if (flags.workdir.empty() || flags.workdir.front() != '/') {
-        throw bad_input("--workdir '" + flags.workdir + "' must be an absolute path inside the container");
+        throw bad_input("--workdir '" + flags.workdir +
+                        "' must be an absolute path inside the container");
     }
     options.workdir = flags.workdir;
     if (!flags.user.empty()) {
@@ -89,7 +94,8 @@ container::RunOptions to_options(const CtRunFlags& flags, std::vector<std::strin
 }  // namespace
 
 void add_ct_command(CLI::App& app, Action& action) {
-    auto* ct = app.add_subcommand("ct", "Run a command as a container (namespaces, cgroups, pivot_root)");
+    auto* ct =
+        app.add_subcommand("ct", "Run a command as a container (namespaces, cgroups, pivot_root)");
     ct->require_subcommand(1);
 
     auto flags = std::make_shared<CtRunFlags>();
@@ -97,16 +103,21 @@ void add_ct_command(CLI::App& app, Action& action) {
         "run",
         "Run CMD in new namespaces with DIR as its root. Exit status: the command's (128+N for "
         "signal N), 2 for bad input, 125 when the runtime failed");
-    run->add_option("--rootfs", flags->rootfs, "Directory to use as the container's root filesystem");
-    run->add_option("--image", flags->image,
-                    "Raw ext4 image to use instead, read-only with a writable tmpfs overlay (root only)");
+    run->add_option("--rootfs", flags->rootfs,
+                    "Directory to use as the container's root filesystem");
+    run->add_option(
+        "--image", flags->image,
+        "Raw ext4 image to use instead, read-only with a writable tmpfs overlay (root only)");
     run->add_option("--name", flags->name, "Name (cgroup berth-NAME; default hostname)");
-    run->add_option("--hostname", flags->hostname, "Hostname inside (default: the name, else berth)");
+    run->add_option("--hostname", flags->hostname,
+                    "Hostname inside (default: the name, else berth)");
     run->add_option("--memory", flags->memory, "Memory limit, e.g. 64M (OOM kill beyond it)");
     run->add_option("--pids", flags->pids, "Most processes at once, init included");
     run->add_option("--cpus", flags->cpus, "CPU time as a number of CPUs, e.g. 0.5");
-    run->add_option("--net", flags->net, "none (loopback only, default), host, or bridge (berth0, 10.88.0.0/16)");
-    run->add_option("--ip", flags->ip, "Address for --net bridge, e.g. 10.88.0.5/16 (default: a free one)");
+    run->add_option("--net", flags->net,
+                    "none (loopback only, default), host, or bridge (berth0, 10.88.0.0/16)");
+    run->add_option("--ip", flags->ip,
+                    "Address for --net bridge, e.g. 10.88.0.5/16 (default: a free one)");
     run->add_option("--env,-e", flags->env, "KEY=VALUE for the command's environment (repeatable)")
         ->allow_extra_args(false);
     run->add_option("--workdir,-w", flags->workdir, "Working directory inside (default /)");

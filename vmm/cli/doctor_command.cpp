@@ -8,12 +8,12 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
-#include "cli/command.hpp"
-#include "common/error.hpp"
-#include "container/cgroup_layout.hpp"
-#include "container/namespace_probe.hpp"
-#include "kvm/system.hpp"
-#include "kvm/vm.hpp"
+#include "vmm/cli/command.hpp"
+#include "vmm/common/error.hpp"
+#include "vmm/container/cgroup_layout.hpp"
+#include "vmm/container/namespace_probe.hpp"
+#include "vmm/kvm/system.hpp"
+#include "vmm/kvm/vm.hpp"
 
 namespace berth::cli {
 
@@ -62,8 +62,9 @@ std::vector<Check> kvm_checks() {
 Check cgroup_check() {
     const auto layout = container::host_cgroup_layout();
     const bool ok = layout.kind() != container::CgroupLayout::Kind::none;
-    return {ok, "cgroups",
-            ok ? layout.describe() : "no cgroup filesystem mounted; mount cgroup2 on /sys/fs/cgroup"};
+    return {
+        ok, "cgroups",
+        ok ? layout.describe() : "no cgroup filesystem mounted; mount cgroup2 on /sys/fs/cgroup"};
 }
 
 Check namespace_check() {
@@ -100,9 +101,10 @@ int run_doctor() {
 }  // namespace
 
 void add_doctor_command(CLI::App& app, Action& action) {
-    auto* doctor = app.add_subcommand(
-        "doctor", "Check what this host offers berth: KVM, cgroups, namespaces (exit 1 if "
-                  "something is missing)");
+    auto* doctor =
+        app.add_subcommand("doctor",
+                           "Check what this host offers berth: KVM, cgroups, namespaces (exit 1 if "
+                           "something is missing)");
     doctor->callback([&action] { action = run_doctor; });
 }
 

@@ -16,10 +16,10 @@
 
 #include <fmt/format.h>
 
-#include "cli/command.hpp"
-#include "common/error.hpp"
-#include "common/size.hpp"
 #include "images/images_config.h"
+#include "vmm/cli/command.hpp"
+#include "vmm/common/error.hpp"
+#include "vmm/common/size.hpp"
 
 extern char** environ;
 
@@ -46,9 +46,10 @@ fs::path find_script(const std::string& name) {
         }
         looked += (looked.empty() ? "" : ", ") + place.string();
     }
-    throw Error(fmt::format("berth's image script {} is missing (looked in {}); reinstall berth "
-                            "or set BERTH_IMAGES_DIR to its images/ directory",
-                            name, looked));
+    throw Error(
+        fmt::format("berth's image script {} is missing (looked in {}); reinstall berth "
+                    "or set BERTH_IMAGES_DIR to its images/ directory",
+                    name, looked));
 }
 
 // A program on PATH or in the sbin directories (mke2fs lives in /usr/sbin).
@@ -72,9 +73,10 @@ std::optional<fs::path> find_program(const std::string& name) {
 void require_program(const std::string& program, const std::string& package,
                      const std::string& kind) {
     if (!find_program(program)) {
-        throw bad_input(fmt::format("image build {} needs {}, which is not installed: "
-                                    "apt-get install {}",
-                                    kind, program, package));
+        throw bad_input(
+            fmt::format("image build {} needs {}, which is not installed: "
+                        "apt-get install {}",
+                        kind, program, package));
     }
 }
 
@@ -84,13 +86,14 @@ void check_output(const std::string& output) {
     const fs::path parent = path.parent_path().empty() ? fs::path(".") : path.parent_path();
     std::error_code error;
     if (!fs::is_directory(parent, error)) {
-        throw bad_input(fmt::format("-o {}: directory {} does not exist; create it or choose "
-                                    "another output",
-                                    output, parent.string()));
+        throw bad_input(
+            fmt::format("-o {}: directory {} does not exist; create it or choose "
+                        "another output",
+                        output, parent.string()));
     }
     if (fs::is_directory(path, error)) {
-        throw bad_input(fmt::format("-o {} is a directory; give a file name for the image",
-                                    output));
+        throw bad_input(
+            fmt::format("-o {} is a directory; give a file name for the image", output));
     }
     if (access(parent.c_str(), W_OK) != 0) {
         throw bad_input(fmt::format("-o {}: cannot write to directory {}; choose another output",
@@ -102,9 +105,10 @@ void check_output(const std::string& output) {
 std::uint64_t image_size(const std::string& text, std::uint64_t minimum, const std::string& kind) {
     const std::uint64_t size = parse_size(text, "--size");
     if (size < minimum) {
-        throw bad_input(fmt::format("--size {} is too small for a {} image; use --size {}M or "
-                                    "more",
-                                    text, kind, minimum >> 20));
+        throw bad_input(
+            fmt::format("--size {} is too small for a {} image; use --size {}M or "
+                        "more",
+                        text, kind, minimum >> 20));
     }
     return size;
 }
@@ -136,9 +140,10 @@ int run_script(const fs::path& script, const std::vector<std::string>& args,
     }
     const int code = WEXITSTATUS(status);
     if (code != 0 && code != static_cast<int>(ExitStatus::bad_input)) {
-        throw Error(fmt::format("image build {} failed: {} exited with status {} (its messages "
-                                "are above)",
-                                kind, script.filename().string(), code));
+        throw Error(
+            fmt::format("image build {} failed: {} exited with status {} (its messages "
+                        "are above)",
+                        kind, script.filename().string(), code));
     }
     return code;
 }
@@ -165,9 +170,10 @@ void add_image_command(CLI::App& app, Action& action) {
         "berth's default guest: busybox and an /init, with the Debian kernel's virtio and ext4 "
         "modules");
     initramfs->add_option("-o,--output", flags->output, "Output file (default initramfs.cpio.gz)");
-    initramfs->add_option("--modules", flags->modules,
-                          "Kernel modules tree to take the drivers from (default: the newest in "
-                          "/lib/modules)")
+    initramfs
+        ->add_option("--modules", flags->modules,
+                     "Kernel modules tree to take the drivers from (default: the newest in "
+                     "/lib/modules)")
         ->check(CLI::ExistingDirectory);
     initramfs->callback([flags, &action] {
         action = [flags] {
@@ -196,13 +202,13 @@ void add_image_command(CLI::App& app, Action& action) {
                        "Debian archive to install from (default http://deb.debian.org/debian)");
     debian->callback([flags, &action] {
         action = [flags] {
-            const std::uint64_t size =
-                image_size(flags->size.empty() ? std::string("2G") : flags->size, 1ULL << 30,
-                           "Debian");
+            const std::uint64_t size = image_size(
+                flags->size.empty() ? std::string("2G") : flags->size, 1ULL << 30, "Debian");
             check_output(flags->output);
             if (geteuid() != 0) {
-                throw bad_input("image build debian needs root: debootstrap chroots into the new "
-                                "system and creates device nodes; run it with sudo");
+                throw bad_input(
+                    "image build debian needs root: debootstrap chroots into the new "
+                    "system and creates device nodes; run it with sudo");
             }
             require_program("debootstrap", "debootstrap", "debian");
             require_program("mke2fs", "e2fsprogs", "debian");

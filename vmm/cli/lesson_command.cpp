@@ -17,10 +17,10 @@
 
 #include <fmt/format.h>
 
-#include "cli/command.hpp"
-#include "common/error.hpp"
-#include "machine/firmware_vm.hpp"
-#include "machine/linux_vm.hpp"
+#include "vmm/cli/command.hpp"
+#include "vmm/common/error.hpp"
+#include "vmm/machine/firmware_vm.hpp"
+#include "vmm/machine/linux_vm.hpp"
 
 namespace berth::cli {
 
@@ -60,9 +60,10 @@ std::filesystem::path executable_dir() {
     std::error_code error;
     const auto exe = std::filesystem::read_symlink("/proc/self/exe", error);
     if (error) {
-        throw Error(fmt::format("cannot find the berth executable (/proc/self/exe: {}); "
-                                "run it with --firmware through `berth vm run` instead",
-                                error.message()));
+        throw Error(
+            fmt::format("cannot find the berth executable (/proc/self/exe: {}); "
+                        "run it with --firmware through `berth vm run` instead",
+                        error.message()));
     }
     return exe.parent_path();
 }
@@ -77,10 +78,10 @@ std::filesystem::path find_firmware(const Lesson& lesson) {
             return candidate;
         }
     }
-    throw bad_input(fmt::format("lesson {} ({}) is not built: looked for {} and {}; build it "
-                                "with `ninja -C build` (or install berth)",
-                                lesson.number, file, candidates[0].string(),
-                                candidates[1].string()));
+    throw bad_input(
+        fmt::format("lesson {} ({}) is not built: looked for {} and {}; build it "
+                    "with `ninja -C build` (or install berth)",
+                    lesson.number, file, candidates[0].string(), candidates[1].string()));
 }
 
 void list_lessons() {
@@ -104,8 +105,9 @@ void add_lesson_command(CLI::App& app, Action& action) {
     lesson->add_option("N", flags->number, "Lesson number");
     lesson->add_flag("--trace-exits", flags->trace_exits,
                      "Print a table of VM exits by reason and by port when the guest stops");
-    lesson->add_option("--trace", flags->trace,
-                       "Write every VM exit to FILE as Chrome trace-event JSON")
+    lesson
+        ->add_option("--trace", flags->trace,
+                     "Write every VM exit to FILE as Chrome trace-event JSON")
         ->type_name("FILE");
     lesson->callback([flags, &action] {
         action = [flags] {
@@ -121,9 +123,10 @@ void add_lesson_command(CLI::App& app, Action& action) {
                 }
             }
             if (chosen == nullptr) {
-                throw bad_input(fmt::format("there is no lesson {}; lessons are 1-{} (list "
-                                            "them with `berth lesson`)",
-                                            number, lessons.size()));
+                throw bad_input(
+                    fmt::format("there is no lesson {}; lessons are 1-{} (list "
+                                "them with `berth lesson`)",
+                                number, lessons.size()));
             }
             const auto trace_exits =
                 flags->trace_exits ? machine::TraceExits::on : machine::TraceExits::off;

@@ -9,10 +9,10 @@
 
 #include <fmt/format.h>
 
-#include "cli/command.hpp"
-#include "common/error.hpp"
-#include "common/phase_clock.hpp"
-#include "version.hpp"
+#include "vmm/cli/command.hpp"
+#include "vmm/common/error.hpp"
+#include "vmm/common/phase_clock.hpp"
+#include "vmm/cli/version.hpp"
 
 namespace {
 

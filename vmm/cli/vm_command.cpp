@@ -3,11 +3,11 @@
 #include <memory>
 #include <string>
 
-#include "cli/command.hpp"
-#include "common/size.hpp"
-#include "common/error.hpp"
-#include "machine/firmware_vm.hpp"
-#include "machine/linux_vm.hpp"
+#include "vmm/cli/command.hpp"
+#include "vmm/common/error.hpp"
+#include "vmm/common/size.hpp"
+#include "vmm/machine/firmware_vm.hpp"
+#include "vmm/machine/linux_vm.hpp"
 
 namespace berth::cli {
 
@@ -34,28 +34,30 @@ void add_vm_command(CLI::App& app, Action& action) {
     auto flags = std::make_shared<RunFlags>();
 
     auto* run = vm->add_subcommand("run", "Boot a guest and attach its serial console to stdio");
-    auto* firmware = run->add_option(
-        "--firmware", flags->firmware,
-        "Flat real-mode binary loaded at 0000:7C00 (see guest-firmware/)");
+    auto* firmware =
+        run->add_option("--firmware", flags->firmware,
+                        "Flat real-mode binary loaded at 0000:7C00 (see guest-firmware/)");
     auto* kernel = run->add_option("--kernel", flags->kernel,
                                    "Linux x86-64 bzImage to boot, e.g. /boot/vmlinuz-*");
     kernel->excludes(firmware);
-    auto* initrd = run->add_option("--initrd", flags->initrd,
-                                   "Initial RAM disk (cpio archive) for --kernel")
-                       ->needs(kernel);
+    auto* initrd =
+        run->add_option("--initrd", flags->initrd, "Initial RAM disk (cpio archive) for --kernel")
+            ->needs(kernel);
     auto* image = run->add_option(
         "--image", flags->image,
         std::string("Raw ext4 disk image to boot (e.g. from `berth image build debian`): its "
                     "/boot kernel and initrd, the image as the first disk (/dev/vda), \"") +
             machine::linux_image_root_cmdline + "\"");
     image->excludes(firmware)->excludes(kernel)->excludes(initrd);
-    auto* cmdline = run->add_option("--cmdline", flags->cmdline,
-                    std::string("Kernel parameters, appended to \"") +
-                        machine::linux_base_cmdline + "\"");
-    auto* cpus = run->add_option("--cpus", flags->cpus, "vCPUs for --kernel or --image (default 1)");
-    auto* disk = run->add_option("--disk", flags->disks,
-                    "Raw disk image as a virtio-blk disk (/dev/vda, vdb, ...); PATH,ro for "
-                    "read-only; repeatable");
+    auto* cmdline = run->add_option(
+        "--cmdline", flags->cmdline,
+        std::string("Kernel parameters, appended to \"") + machine::linux_base_cmdline + "\"");
+    auto* cpus =
+        run->add_option("--cpus", flags->cpus, "vCPUs for --kernel or --image (default 1)");
+    auto* disk =
+        run->add_option("--disk", flags->disks,
+                        "Raw disk image as a virtio-blk disk (/dev/vda, vdb, ...); PATH,ro for "
+                        "read-only; repeatable");
     auto* rng = run->add_flag("--rng", flags->rng, "Give the guest a virtio-rng entropy device");
     auto* console = run->add_option("--console", flags->console,
                                     "The guest's console: ttyS0 (the COM1 serial port, default) or "
@@ -77,8 +79,8 @@ void add_vm_command(CLI::App& app, Action& action) {
                     "ui.perfetto.dev or chrome://tracing)")
         ->type_name("FILE");
     // These work with --kernel or --image, which CLI11's needs() cannot say.
-    const std::vector<CLI::Option*> linux_only{cmdline, cpus, disk, rng, console, hugepages,
-                                               reboot};
+    const std::vector<CLI::Option*> linux_only{cmdline, cpus,      disk,  rng,
+                                               console, hugepages, reboot};
     run->callback([flags, linux_only, &action] {
         if (flags->kernel.empty() && flags->image.empty()) {
             for (const auto* option : linux_only) {
@@ -125,9 +127,10 @@ void add_vm_command(CLI::App& app, Action& action) {
                 return machine::run_linux_vm(options);
             }
             if (flags->firmware.empty()) {
-                throw bad_input("vm run needs a guest: --kernel FILE (a Linux bzImage), --image "
-                                "FILE (an ext4 disk image with /boot) or --firmware FILE (a "
-                                "flat real-mode binary)");
+                throw bad_input(
+                    "vm run needs a guest: --kernel FILE (a Linux bzImage), --image "
+                    "FILE (an ext4 disk image with /boot) or --firmware FILE (a "
+                    "flat real-mode binary)");
             }
             machine::FirmwareVmOptions options;
             options.firmware = flags->firmware;

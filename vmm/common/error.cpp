@@ -1,4 +1,4 @@
-#include "common/error.hpp"
+#include "vmm/common/error.hpp"
 
 #include <cstring>
 
@@ -10,6 +10,8 @@ std::string errno_message(const std::string& what, int err) {
     return fmt::format("{}: {} (errno {})", what, std::strerror(err), err);
 }
 
-void throw_errno(const std::string& what, int err) { throw Error(errno_message(what, err)); }
+void throw_errno(const std::string& what, int err) {
+    throw Error(errno_message(what, err));
+}
 
 }  // namespace berth

@@ -1,4 +1,4 @@
-#include "common/fatal_signal.hpp"
+#include "vmm/common/fatal_signal.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -7,7 +7,7 @@
 #include <mutex>
 #include <string>
 
-#include "common/error.hpp"
+#include "vmm/common/error.hpp"
 
 namespace berth {
 
@@ -36,12 +36,15 @@ thread_local volatile std::sig_atomic_t in_last_words = 0;
 
 SignalSlot* slot_of(int signal_number) {
     const auto* at = std::find(fatal_signals.begin(), fatal_signals.end(), signal_number);
-    return at == fatal_signals.end() ? nullptr : &slots[static_cast<std::size_t>(at - fatal_signals.begin())];
+    return at == fatal_signals.end() ? nullptr
+                                     : &slots[static_cast<std::size_t>(at - fatal_signals.begin())];
 }
 
 // si_code > 0: raised by the kernel for something this thread did (a fault), not sent
 // with kill or raise. Returning from the handler runs the instruction again.
-bool is_fault(const siginfo_t* info) { return info != nullptr && info->si_code > 0; }
+bool is_fault(const siginfo_t* info) {
+    return info != nullptr && info->si_code > 0;
+}
 
 // Step 3: what would have happened without berth's handler.
 void pass_on(int signal_number, siginfo_t* info, void* context, const struct sigaction& found) {
@@ -72,7 +75,8 @@ void dispatch(int signal_number, siginfo_t* info, void* context) {
     if (slot == nullptr) {
         return;  // never installed for other signals
     }
-    if (const SignalFilter filter = slot->filter.load(std::memory_order_acquire); filter != nullptr) {
+    if (const SignalFilter filter = slot->filter.load(std::memory_order_acquire);
+        filter != nullptr) {
         filter(signal_number, info);  // does not return when the signal was its
     }
     const struct sigaction& found = slot->found;
@@ -121,7 +125,8 @@ void install(std::size_t index) {
 void set_signal_filter(int signal_number, SignalFilter filter) {
     const auto* at = std::find(fatal_signals.begin(), fatal_signals.end(), signal_number);
     if (at == fatal_signals.end()) {
-        throw Error("signal " + std::to_string(signal_number) + " is not a fatal signal berth handles");
+        throw Error("signal " + std::to_string(signal_number) +
+                    " is not a fatal signal berth handles");
     }
     const auto index = static_cast<std::size_t>(at - fatal_signals.begin());
     const std::lock_guard lock(install_mutex);

@@ -1,4 +1,4 @@
-#include "common/file.hpp"
+#include "vmm/common/file.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -9,8 +9,8 @@
 
 #include <fmt/format.h>
 
-#include "common/error.hpp"
-#include "common/unique_fd.hpp"
+#include "vmm/common/error.hpp"
+#include "vmm/common/unique_fd.hpp"
 
 namespace berth {
 

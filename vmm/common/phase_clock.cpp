@@ -1,4 +1,4 @@
-#include "common/phase_clock.hpp"
+#include "vmm/common/phase_clock.hpp"
 
 #include <fcntl.h>
 #include <time.h>
@@ -28,16 +28,18 @@ int open_recorder() {
     const auto [rest, error] = std::from_chars(value, end, fd);
     if (error == std::errc() && rest == end) {
         if (::fcntl(fd, F_GETFD) < 0) {
-            std::fprintf(stderr, "berth: BERTH_PHASES=%s is not an open file descriptor; phases not recorded\n",
-                         value);
+            std::fprintf(
+                stderr,
+                "berth: BERTH_PHASES=%s is not an open file descriptor; phases not recorded\n",
+                value);
             return -1;
         }
         return fd;
     }
     fd = ::open(value, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (fd < 0) {
-        std::fprintf(stderr, "berth: BERTH_PHASES=%s cannot be opened (%s); phases not recorded\n", value,
-                     std::strerror(errno));
+        std::fprintf(stderr, "berth: BERTH_PHASES=%s cannot be opened (%s); phases not recorded\n",
+                     value, std::strerror(errno));
     }
     return fd;
 }
@@ -65,7 +67,9 @@ std::string_view format_phase_line(std::string_view name, std::int64_t ns, char 
     return {buffer, static_cast<std::size_t>(out - buffer)};
 }
 
-bool phases_enabled() { return recorder_fd() >= 0; }
+bool phases_enabled() {
+    return recorder_fd() >= 0;
+}
 
 void phase_mark(std::string_view name) {
     const int fd = recorder_fd();

@@ -1,4 +1,4 @@
-#include "common/size.hpp"
+#include "vmm/common/size.hpp"
 
 #include <cctype>
 #include <charconv>
@@ -6,7 +6,7 @@
 
 #include <fmt/format.h>
 
-#include "common/error.hpp"
+#include "vmm/common/error.hpp"
 
 namespace berth {
 
@@ -32,11 +32,16 @@ int suffix_shift(std::string_view suffix) {
         return -1;
     }
     switch (unit) {
-        case 'k': return 10;
-        case 'm': return 20;
-        case 'g': return 30;
-        case 't': return 40;
-        default: return -1;
+        case 'k':
+            return 10;
+        case 'm':
+            return 20;
+        case 'g':
+            return 30;
+        case 't':
+            return 40;
+        default:
+            return -1;
     }
 }
 
@@ -44,9 +49,10 @@ int suffix_shift(std::string_view suffix) {
 
 std::uint64_t parse_size(std::string_view text, std::string_view what) {
     auto fail = [&](std::string_view why) {
-        return bad_input(fmt::format("{} '{}' {}; write a number of bytes with an optional "
-                                     "suffix K, M or G (e.g. 256M)",
-                                     what, text, why));
+        return bad_input(
+            fmt::format("{} '{}' {}; write a number of bytes with an optional "
+                        "suffix K, M or G (e.g. 256M)",
+                        what, text, why));
     };
     std::uint64_t value = 0;
     const char* begin = text.data();

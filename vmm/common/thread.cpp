@@ -1,17 +1,18 @@
-#include "common/thread.hpp"
+#include "vmm/common/thread.hpp"
 
 #include <exception>
 #include <memory>
 #include <utility>
 
-#include "common/error.hpp"
+#include "vmm/common/error.hpp"
 
 namespace berth {
 
 namespace {
 
 extern "C" void* run_thread_body(void* argument) {
-    const std::unique_ptr<std::function<void()>> body(static_cast<std::function<void()>*>(argument));
+    const std::unique_ptr<std::function<void()>> body(
+        static_cast<std::function<void()>*>(argument));
     try {
         (*body)();
     } catch (...) {
@@ -55,7 +56,9 @@ Thread::Thread(std::function<void()> body) {
     running_ = true;
 }
 
-Thread::~Thread() { join(); }
+Thread::~Thread() {
+    join();
+}
 
 Thread::Thread(Thread&& other) noexcept
     : handle_(other.handle_), running_(std::exchange(other.running_, false)) {}

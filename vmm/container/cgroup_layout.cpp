@@ -1,4 +1,4 @@
-#include "container/cgroup_layout.hpp"
+#include "vmm/container/cgroup_layout.hpp"
 
 #include <algorithm>
 #include <fstream>
@@ -31,9 +31,9 @@ std::vector<std::string> split(std::string_view text, char separator) {
 
 // v1 mount options that are not controller names.
 bool is_v1_controller_option(const std::string& option) {
-    static const std::set<std::string> not_controllers = {"rw", "ro", "relatime", "noatime",
-                                                          "nosuid", "nodev", "noexec", "xattr",
-                                                          "clone_children", "noprefix"};
+    static const std::set<std::string> not_controllers = {
+        "rw",    "ro",     "relatime", "noatime",        "nosuid",
+        "nodev", "noexec", "xattr",    "clone_children", "noprefix"};
     return !not_controllers.contains(option) && option.find('=') == std::string::npos;
 }
 
@@ -46,11 +46,13 @@ std::vector<std::string> read_controllers_file(const std::string& mount_point) {
 
 }  // namespace
 
-CgroupLayout parse_cgroup_layout(std::string_view mountinfo,
-                                 std::vector<std::string> (*read_v2_controllers)(const std::string&)) {
+CgroupLayout parse_cgroup_layout(
+    std::string_view mountinfo,
+    std::vector<std::string> (*read_v2_controllers)(const std::string&)) {
     CgroupLayout layout;
     for (const auto& line : split(mountinfo, '\n')) {
-        // Fields: id parent dev root mount-point options [optional...] - fstype source super-options
+        // Fields: id parent dev root mount-point options [optional...] - fstype source
+        // super-options
         const auto fields = split(line, ' ');
         std::size_t dash = 0;
         while (dash < fields.size() && fields[dash] != "-") {
@@ -106,7 +108,8 @@ const CgroupHierarchy* CgroupLayout::find(std::string_view controller) const {
     const CgroupHierarchy* found = nullptr;
     for (const auto& hierarchy : hierarchies) {
         for (const auto& name : hierarchy.controllers) {
-            if (name == controller && (found == nullptr || hierarchy.version == CgroupVersion::v1)) {
+            if (name == controller &&
+                (found == nullptr || hierarchy.version == CgroupVersion::v1)) {
                 found = &hierarchy;
             }
         }
@@ -128,10 +131,11 @@ std::string CgroupLayout::describe() const {
     }
     for (const auto& hierarchy : hierarchies) {
         if (hierarchy.version == CgroupVersion::v2) {
-            parts.push_back(fmt::format(
-                "v2 at {} holds {}", hierarchy.mount_point,
-                hierarchy.controllers.empty() ? std::string("no controller")
-                                              : fmt::format("{}", fmt::join(hierarchy.controllers, ", "))));
+            parts.push_back(
+                fmt::format("v2 at {} holds {}", hierarchy.mount_point,
+                            hierarchy.controllers.empty()
+                                ? std::string("no controller")
+                                : fmt::format("{}", fmt::join(hierarchy.controllers, ", "))));
         }
     }
     static constexpr const char* kind_names[] = {"none", "v1", "v2", "hybrid"};

@@ -33,8 +33,9 @@ struct CgroupLayout {
 
 // Parses /proc/self/mountinfo text. `read_v2_controllers` reads a v2 mount's
 // cgroup.controllers (injected so tests need no real cgroup filesystem).
-CgroupLayout parse_cgroup_layout(std::string_view mountinfo,
-                                 std::vector<std::string> (*read_v2_controllers)(const std::string&));
+CgroupLayout parse_cgroup_layout(
+    std::string_view mountinfo,
+    std::vector<std::string> (*read_v2_controllers)(const std::string&));
 
 // The layout of the host berth runs on.
 CgroupLayout host_cgroup_layout();

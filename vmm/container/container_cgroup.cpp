@@ -1,4 +1,4 @@
-#include "container/container_cgroup.hpp"
+#include "vmm/container/container_cgroup.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -13,9 +13,9 @@
 
 #include <fmt/format.h>
 
-#include "common/error.hpp"
-#include "common/unique_fd.hpp"
-#include "container/run_options.hpp"
+#include "vmm/common/error.hpp"
+#include "vmm/common/unique_fd.hpp"
+#include "vmm/container/run_options.hpp"
 
 namespace berth::container {
 
@@ -38,7 +38,8 @@ std::vector<std::string> split_commas(std::string_view text) {
 
 void write_file(const std::string& path, const std::string& value) {
     UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
-    if (!fd || ::write(fd.get(), value.data(), value.size()) != static_cast<ssize_t>(value.size())) {
+    if (!fd ||
+        ::write(fd.get(), value.data(), value.size()) != static_cast<ssize_t>(value.size())) {
         throw_errno(fmt::format("cannot write '{}' to {}", value, path), errno);
     }
 }
@@ -70,13 +71,14 @@ struct Wanted {
 };
 
 Error name_in_use(const std::string& dir, std::string_view name) {
-    return bad_input(fmt::format("cgroup {} exists: a container named '{}' is running; choose another --name", dir,
-                                 name));
+    return bad_input(fmt::format(
+        "cgroup {} exists: a container named '{}' is running; choose another --name", dir, name));
 }
 
 Error no_permission(const char* flag, const std::string& dir, int err) {
-    return bad_input(fmt::format("{} needs permission to create cgroup {}: {}; run as root or drop {}", flag, dir,
-                                 std::strerror(err), flag));
+    return bad_input(
+        fmt::format("{} needs permission to create cgroup {}: {}; run as root or drop {}", flag,
+                    dir, std::strerror(err), flag));
 }
 
 // "berth-NAME" → "NAME", for messages.
@@ -104,18 +106,18 @@ std::vector<ProcCgroupEntry> parse_proc_cgroup(std::string_view text) {
     return entries;
 }
 
-std::string controller_directory(const CgroupLayout& layout, const std::vector<ProcCgroupEntry>& self,
+std::string controller_directory(const CgroupLayout& layout,
+                                 const std::vector<ProcCgroupEntry>& self,
                                  std::string_view controller) {
     const CgroupHierarchy* hierarchy = layout.find(controller);
     if (hierarchy == nullptr) {
         return {};
     }
     for (const auto& entry : self) {
-        const bool match =
-            hierarchy->version == CgroupVersion::v2
-                ? entry.controllers.empty()
-                : std::find(entry.controllers.begin(), entry.controllers.end(), controller) !=
-                      entry.controllers.end();
+        const bool match = hierarchy->version == CgroupVersion::v2
+                               ? entry.controllers.empty()
+                               : std::find(entry.controllers.begin(), entry.controllers.end(),
+                                           controller) != entry.controllers.end();
         if (match) {
             std::string path = hierarchy->mount_point;
             if (entry.path != "/") {
@@ -152,8 +154,9 @@ ContainerCgroup ContainerCgroup::plan(const std::string& name, const CgroupLimit
     for (const auto& want : wanted) {
         const std::string parent = controller_directory(layout, self, want.controller);
         if (parent.empty()) {
-            throw bad_input(fmt::format("{} needs the '{}' cgroup controller, which this host does not offer ({})",
-                                        want.flag, want.controller, layout.describe()));
+            throw bad_input(fmt::format(
+                "{} needs the '{}' cgroup controller, which this host does not offer ({})",
+                want.flag, want.controller, layout.describe()));
         }
         const std::string dir = parent + "/berth-" + name;
         if (::access(dir.c_str(), F_OK) == 0) {
@@ -162,7 +165,8 @@ ContainerCgroup ContainerCgroup::plan(const std::string& name, const CgroupLimit
         if (::access(parent.c_str(), W_OK) != 0) {
             throw no_permission(want.flag, dir, errno);
         }
-        cgroup.places_.push_back({want.controller, want.flag, parent, dir, layout.find(want.controller)->version});
+        cgroup.places_.push_back(
+            {want.controller, want.flag, parent, dir, layout.find(want.controller)->version});
     }
     return cgroup;
 }
@@ -180,8 +184,8 @@ void ContainerCgroup::create() {
                 try {
                     write_file(place.parent + "/cgroup.subtree_control", enable);
                 } catch (const Error& e) {
-                    throw e.with_context(fmt::format("{} needs the '{}' controller delegated in {}", place.flag,
-                                                     place.controller, place.parent));
+                    throw e.with_context(fmt::format("{} needs the '{}' controller delegated in {}",
+                                                     place.flag, place.controller, place.parent));
                 }
             }
             if (::mkdir(dir.c_str(), 0755) != 0) {
@@ -201,8 +205,10 @@ void ContainerCgroup::create() {
         if (controller == "memory") {
             const std::string bytes = std::to_string(*limits.memory_bytes);
             write_file(dir + (v1 ? "/memory.limit_in_bytes" : "/memory.max"), bytes);
-            // No swap either, so the limit is the limit (the file exists only with swap accounting).
-            const std::string swap = dir + (v1 ? "/memory.memsw.limit_in_bytes" : "/memory.swap.max");
+            // No swap either, so the limit is the limit (the file exists only with swap
+            // accounting).
+            const std::string swap =
+                dir + (v1 ? "/memory.memsw.limit_in_bytes" : "/memory.swap.max");
             if (::access(swap.c_str(), W_OK) == 0) {
                 write_file(swap, v1 ? bytes : "0");
             }
@@ -214,7 +220,8 @@ void ContainerCgroup::create() {
                 write_file(dir + "/cpu.cfs_period_us", std::to_string(cpu_period_us));
                 write_file(dir + "/cpu.cfs_quota_us", std::to_string(*limits.cpu_quota_us));
             } else {
-                write_file(dir + "/cpu.max", fmt::format("{} {}", *limits.cpu_quota_us, cpu_period_us));
+                write_file(dir + "/cpu.max",
+                           fmt::format("{} {}", *limits.cpu_quota_us, cpu_period_us));
             }
         }
     }
@@ -237,7 +244,9 @@ ContainerCgroup& ContainerCgroup::operator=(ContainerCgroup&& other) noexcept {
     return *this;
 }
 
-ContainerCgroup::~ContainerCgroup() { remove(); }
+ContainerCgroup::~ContainerCgroup() {
+    remove();
+}
 
 void ContainerCgroup::add_process(pid_t pid) const {
     for (const auto& dir : directories_) {
@@ -248,7 +257,8 @@ void ContainerCgroup::add_process(pid_t pid) const {
 bool ContainerCgroup::release_process(pid_t pid) const {
     try {
         for (const auto& dir : directories_) {
-            write_file(dir.path.substr(0, dir.path.rfind('/')) + "/cgroup.procs", std::to_string(pid));
+            write_file(dir.path.substr(0, dir.path.rfind('/')) + "/cgroup.procs",
+                       std::to_string(pid));
         }
     } catch (const Error&) {
         return false;
@@ -261,8 +271,9 @@ std::uint64_t ContainerCgroup::oom_kills() const {
         return 0;
     }
     const bool v1 = memory_->version == CgroupVersion::v1;
-    return keyed_value(read_small_file(memory_->path + (v1 ? "/memory.oom_control" : "/memory.events")),
-                       "oom_kill");
+    return keyed_value(
+        read_small_file(memory_->path + (v1 ? "/memory.oom_control" : "/memory.events")),
+        "oom_kill");
 }
 
 void ContainerCgroup::remove() {

@@ -12,7 +12,7 @@
 #include <string_view>
 #include <vector>
 
-#include "container/cgroup_layout.hpp"
+#include "vmm/container/cgroup_layout.hpp"
 
 namespace berth::container {
 
@@ -27,7 +27,8 @@ std::vector<ProcCgroupEntry> parse_proc_cgroup(std::string_view text);
 // The directory of the caller's cgroup that holds `controller`: the hierarchy's mount
 // point joined with the path /proc/self/cgroup gives for it. Empty when the layout has
 // no such controller.
-std::string controller_directory(const CgroupLayout& layout, const std::vector<ProcCgroupEntry>& self,
+std::string controller_directory(const CgroupLayout& layout,
+                                 const std::vector<ProcCgroupEntry>& self,
                                  std::string_view controller);
 
 struct CgroupLimits {

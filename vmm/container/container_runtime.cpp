@@ -1,4 +1,4 @@
-#include "container/container_runtime.hpp"
+#include "vmm/container/container_runtime.hpp"
 
 #include <fcntl.h>
 #include <linux/sched.h>
@@ -30,17 +30,17 @@
 
 #include <fmt/format.h>
 
-#include "common/phase_clock.hpp"
-#include "common/size.hpp"
-#include "common/thread.hpp"
-#include "common/unique_fd.hpp"
-#include "container/bridge_network.hpp"
-#include "container/container_cgroup.hpp"
-#include "container/image_rootfs.hpp"
-#include "container/network_namespace.hpp"
-#include "container/rootfs_setup.hpp"
-#include "container/security.hpp"
-#include "container/terminal.hpp"
+#include "vmm/common/phase_clock.hpp"
+#include "vmm/common/size.hpp"
+#include "vmm/common/thread.hpp"
+#include "vmm/common/unique_fd.hpp"
+#include "vmm/net/bridge_network.hpp"
+#include "vmm/container/container_cgroup.hpp"
+#include "vmm/container/image_rootfs.hpp"
+#include "vmm/net/network_namespace.hpp"
+#include "vmm/container/rootfs_setup.hpp"
+#include "vmm/container/security.hpp"
+#include "vmm/container/terminal.hpp"
 
 namespace berth::container {
 
@@ -101,7 +101,7 @@ struct ChildPlan {
     const RunOptions* options;
     std::string command_path;
     std::vector<std::string> env;
-    std::optional<Ipv4Cidr> address;
+    std::optional<net::Ipv4Cidr> address;
     UserNamespace user_namespace;
     RootfsPlan rootfs;
     std::string image_loop;  // --image: the loop device init mounts (rootfs is then found there)
@@ -117,9 +117,9 @@ struct ChildPlan {
     // veth to wait for) is in the pipe before init runs, so init waits only where it must.
     int go_read = -1;
     int report_write = -1;  // a failure before exec is written here: status byte, message
-    int tty_socket = -1;  // with -t: init sends the pty master to berth here
+    int tty_socket = -1;    // with -t: init sends the pty master to berth here
     int netns_socket = -1;  // -1 when clone3 made the network namespace (rootless) or --net host
-    int go_write = -1;    // berth's end of the go pipe: init closes its copy, or never sees EOF
+    int go_write = -1;      // berth's end of the go pipe: init closes its copy, or never sees EOF
     // With cgroups: init writes the command's status here (an int) as it exits, so that
     // berth can remove the cgroups while the kernel still tears down the namespaces.
     int exit_notice = -1;
@@ -141,7 +141,8 @@ struct ChildPlan {
     if (go_read >= 0) {
         char rest[256];
         ssize_t length;
-        while ((length = ::read(go_read, rest, sizeof rest)) > 0 || (length < 0 && errno == EINTR)) {
+        while ((length = ::read(go_read, rest, sizeof rest)) > 0 ||
+               (length < 0 && errno == EINTR)) {
         }
     }
     report_and_exit(report_write, status, message);
@@ -223,8 +224,8 @@ bool send_fd_to_init(int socket, int fd) {
 }
 
 // In the command's process: the last steps, then exec.
-[[noreturn]] void exec_command(const ChildPlan& plan, const std::string& command_path, int tty_slave,
-                               const std::vector<sock_filter>& filter) {
+[[noreturn]] void exec_command(const ChildPlan& plan, const std::string& command_path,
+                               int tty_slave, const std::vector<sock_filter>& filter) {
     const RunOptions& options = *plan.options;
     sigset_t none;
     sigemptyset(&none);
@@ -245,8 +246,8 @@ bool send_fd_to_init(int socket, int fd) {
         }
     }
     if (::chdir(options.workdir.c_str()) != 0) {
-        throw bad_input(fmt::format("--workdir '{}' cannot be entered in the rootfs: {}", options.workdir,
-                                    std::strerror(errno)));
+        throw bad_input(fmt::format("--workdir '{}' cannot be entered in the rootfs: {}",
+                                    options.workdir, std::strerror(errno)));
     }
     // Only stdin, stdout and stderr go to the command, whatever berth's caller left open.
     ::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
@@ -301,7 +302,8 @@ pid_t start_command(CommandStart& start) {
     // has touched already instead of a fresh mapping that faults in page by page.
     constexpr std::size_t stack_size = 64 * 1024;
     const std::unique_ptr<char[]> stack(new char[stack_size]);
-    const pid_t pid = ::clone(run_command, stack.get() + stack_size, CLONE_VM | CLONE_VFORK | SIGCHLD, &start);
+    const pid_t pid =
+        ::clone(run_command, stack.get() + stack_size, CLONE_VM | CLONE_VFORK | SIGCHLD, &start);
     if (pid < 0) {
         throw_errno("cannot start the command's process", errno);
     }
@@ -312,7 +314,8 @@ pid_t start_command(CommandStart& start) {
 [[noreturn]] void container_init(const ChildPlan& plan) {
     const auto read_exactly = [&](void* data, std::size_t size) {
         for (std::size_t done = 0; done < size;) {
-            const ssize_t length = ::read(plan.go_read, static_cast<char*>(data) + done, size - done);
+            const ssize_t length =
+                ::read(plan.go_read, static_cast<char*>(data) + done, size - done);
             if (length <= 0) {
                 ::_exit(static_cast<int>(runtime_failure));  // berth gave up; it reports why
             }
@@ -342,7 +345,8 @@ pid_t start_command(CommandStart& start) {
             image_plan.rootfs = mount_image_rootfs(plan.image_loop);
             // Only now can the command be looked for; the image's own symlinks resolve inside it.
             try {
-                command_path = resolve_command(image_plan.rootfs, plan.options->command.front(), plan.env);
+                command_path =
+                    resolve_command(image_plan.rootfs, plan.options->command.front(), plan.env);
             } catch (const Error&) {
                 throw bad_input(fmt::format("command '{}' is not found in image '{}'",
                                             plan.options->command.front(), plan.options->image));
@@ -381,10 +385,10 @@ pid_t start_command(CommandStart& start) {
         }
         // As root the thread that made the namespace brought lo up already.
         if (plan.options->net != NetMode::host && plan.netns_socket < 0) {
-            set_loopback_up();
+            net::set_loopback_up();
         }
         if (plan.options->net == NetMode::bridge && plan.address) {
-            configure_bridge_interface(*plan.address);
+            net::configure_bridge_interface(*plan.address);
         }
         CommandStart start{&plan, &command_path, tty ? tty->slave.get() : -1, &filter};
         command = start_command(start);
@@ -409,7 +413,8 @@ pid_t start_command(CommandStart& start) {
                 if (pid == command) {
                     const int code = encode_wait_status(status);
                     if (plan.exit_notice >= 0) {
-                        [[maybe_unused]] const auto written = ::write(plan.exit_notice, &code, sizeof code);
+                        [[maybe_unused]] const auto written =
+                            ::write(plan.exit_notice, &code, sizeof code);
                     }
                     ::_exit(code);
                 }
@@ -582,7 +587,8 @@ std::string seccomp_program_message() {
     std::string message(sizeof(std::uint32_t), '\0');
     const auto instructions = static_cast<std::uint32_t>(filter.size());
     std::memcpy(message.data(), &instructions, sizeof instructions);
-    message.append(reinterpret_cast<const char*>(filter.data()), filter.size() * sizeof(sock_filter));
+    message.append(reinterpret_cast<const char*>(filter.data()),
+                   filter.size() * sizeof(sock_filter));
     return message;
 }
 
@@ -601,16 +607,20 @@ int run_container(const RunOptions& options) {
     const bool rootless = ::geteuid() != 0;
     const bool from_image = !options.image.empty();
     if (rootless && from_image) {
-        throw bad_input("--image needs root (it mounts a loop device); unpack the image and use --rootfs");
+        throw bad_input(
+            "--image needs root (it mounts a loop device); unpack the image and use --rootfs");
     }
     // With --image the command is looked for once the image is mounted, inside init.
     const std::string command_path =
         from_image ? std::string() : resolve_command(options.rootfs, options.command.front(), env);
     if (rootless && options.net == NetMode::bridge) {
-        throw bad_input("--net bridge needs root (it creates host network links); use --net none or run as root");
+        throw bad_input(
+            "--net bridge needs root (it creates host network links); use --net none or run as "
+            "root");
     }
     if (rootless && (options.user.uid != 0 || options.user.gid != 0)) {
-        throw bad_input("--user other than 0 needs root: rootless, only your own user is mapped (to 0)");
+        throw bad_input(
+            "--user other than 0 needs root: rootless, only your own user is mapped (to 0)");
     }
     std::string rootfs;
     std::optional<LoopDevice> loop;
@@ -630,9 +640,9 @@ int run_container(const RunOptions& options) {
     // no permission) is still bad input, and init is killed before any command runs.
     const CgroupLimits limits{options.memory_bytes, options.pids, options.cpu_quota_us};
     ContainerCgroup cgroup;
-    std::optional<IpLease> lease;
+    std::optional<net::IpLease> lease;
     if (options.net == NetMode::bridge) {
-        lease = IpLease::acquire(options.ip);
+        lease = net::IpLease::acquire(options.ip);
     }
     std::optional<RawTerminal> raw_terminal;
     UniqueFd tty_socket;
@@ -658,12 +668,12 @@ int run_container(const RunOptions& options) {
     ChildPlan plan{&options,
                    command_path,
                    env,
-                   lease ? std::optional<Ipv4Cidr>(lease->cidr()) : std::nullopt,
+                   lease ? std::optional<net::Ipv4Cidr>(lease->cidr()) : std::nullopt,
                    rootless ? UserNamespace::private_ : UserNamespace::shared,
                    RootfsPlan{rootfs, options.root_mode,
                               rootless ? DeviceMode::bind_host : DeviceMode::create_nodes,
                               rootless && options.net == NetMode::host ? SysfsMode::bind_host
-                              : netns_by_berth                        ? SysfsMode::after_netns
+                              : netns_by_berth                         ? SysfsMode::after_netns
                                                                        : SysfsMode::fresh},
                    loop ? loop->path() : std::string(),
                    go.read.get(),
@@ -732,13 +742,14 @@ int run_container(const RunOptions& options) {
     };
     const auto throw_init_error = [&init](const std::string& message) {
         init.wait();
-        throw Error(message.substr(1), static_cast<ExitStatus>(static_cast<unsigned char>(message[0])));
+        throw Error(message.substr(1),
+                    static_cast<ExitStatus>(static_cast<unsigned char>(message[0])));
     };
 
     // Init waits for us to close the go pipe even when it fails, so these writes see EPIPE
     // only when init was killed: then init's report, read below, says what there is.
     bool init_listening = true;
-    std::optional<BridgePort> port;
+    std::optional<net::BridgePort> port;
     UniqueFd master;
     try {
         if (rootless) {
@@ -774,7 +785,7 @@ int run_container(const RunOptions& options) {
         }
         UniqueFd netns;
         if (netns_by_berth) {
-            netns = make_network_namespace();
+            netns = net::make_network_namespace();
             phase_mark("netns");
             if (init_listening) {
                 init_listening = send_fd_to_init(netns_socket.get(), netns.get());
@@ -789,10 +800,11 @@ int run_container(const RunOptions& options) {
             make_cgroups();
         }
         if (options.net == NetMode::bridge) {
-            port = BridgePort::attach(pid, netns.get());
+            port = net::BridgePort::attach(pid, netns.get());
         }
         if (!seccomp_now && init_listening) {
-            init_listening = write_without_sigpipe(go.write.get(), seccomp_message.data(), seccomp_message.size());
+            init_listening = write_without_sigpipe(go.write.get(), seccomp_message.data(),
+                                                   seccomp_message.size());
         }
         netns_socket.reset();
         go.write.reset();
@@ -840,8 +852,8 @@ int run_container(const RunOptions& options) {
     if (master) {
         raw_terminal.emplace(0);
     }
-    const int status =
-        supervise(init, options, master.get(), init_released ? exit_notice->read.get() : -1, command_exited);
+    const int status = supervise(init, options, master.get(),
+                                 init_released ? exit_notice->read.get() : -1, command_exited);
     raw_terminal.reset();
     if (!init_released && status != 0) {
         oom_kills = cgroup.oom_kills();

@@ -11,8 +11,8 @@
 // Exit status: the command's; 128+N when a signal N ended it (137 with an OOM kill,
 // which is reported on stderr); 2 for bad input; 125 when the runtime failed.
 
-#include "common/error.hpp"
-#include "container/run_options.hpp"
+#include "vmm/common/error.hpp"
+#include "vmm/container/run_options.hpp"
 
 namespace berth::container {
 

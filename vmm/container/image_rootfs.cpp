@@ -1,4 +1,4 @@
-#include "container/image_rootfs.hpp"
+#include "vmm/container/image_rootfs.hpp"
 
 #include <fcntl.h>
 #include <linux/loop.h>
@@ -12,7 +12,7 @@
 
 #include <fmt/format.h>
 
-#include "common/error.hpp"
+#include "vmm/common/error.hpp"
 
 namespace berth::container {
 
@@ -24,10 +24,12 @@ LoopDevice LoopDevice::attach(const std::string& image) {
     }
     // The ext2/3/4 superblock sits at 1024 and carries 0xEF53 at offset 56.
     std::uint16_t magic = 0;
-    if (!S_ISREG(info.st_mode) || ::pread(backing.get(), &magic, sizeof magic, 1024 + 56) != sizeof magic ||
+    if (!S_ISREG(info.st_mode) ||
+        ::pread(backing.get(), &magic, sizeof magic, 1024 + 56) != sizeof magic ||
         magic != 0xEF53) {
-        throw bad_input(fmt::format("--image '{}' is not a raw ext4 image (make one with mkfs.ext4 -d DIR IMG SIZE)",
-                                    image));
+        throw bad_input(fmt::format(
+            "--image '{}' is not a raw ext4 image (make one with mkfs.ext4 -d DIR IMG SIZE)",
+            image));
     }
     UniqueFd control(::open("/dev/loop-control", O_RDWR | O_CLOEXEC));
     if (!control) {
@@ -67,7 +69,8 @@ std::string mount_image_rootfs(const std::string& loop_device) {
     };
     // Nothing mounted here may propagate to the host; the tmpfs hides the staging too.
     mount_or_throw(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr, "/ as private");
-    mount_or_throw("berth-image", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=700", "a staging tmpfs on /tmp");
+    mount_or_throw("berth-image", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=700",
+                   "a staging tmpfs on /tmp");
     for (const char* dir : {"/tmp/image", "/tmp/layer"}) {
         if (::mkdir(dir, 0700) != 0) {
             throw_errno(fmt::format("cannot create {}", dir), errno);
@@ -76,7 +79,8 @@ std::string mount_image_rootfs(const std::string& loop_device) {
     if (::mount(loop_device.c_str(), "/tmp/image", "ext4", MS_RDONLY | MS_NODEV, nullptr) != 0) {
         const int err = errno;
         if (err == EINVAL) {
-            throw bad_input("--image holds no ext4 filesystem (make one with mkfs.ext4 -d DIR IMG SIZE)");
+            throw bad_input(
+                "--image holds no ext4 filesystem (make one with mkfs.ext4 -d DIR IMG SIZE)");
         }
         throw_errno("cannot mount the --image filesystem", err);
     }

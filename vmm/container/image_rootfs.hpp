@@ -6,7 +6,7 @@
 
 #include <string>
 
-#include "common/unique_fd.hpp"
+#include "vmm/common/unique_fd.hpp"
 
 namespace berth::container {
 

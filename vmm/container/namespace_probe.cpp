@@ -1,4 +1,4 @@
-#include "container/namespace_probe.hpp"
+#include "vmm/container/namespace_probe.hpp"
 
 #include <sched.h>
 #include <sys/wait.h>
@@ -10,8 +10,8 @@ namespace berth::container {
 
 const std::vector<NamespaceKind>& namespace_kinds() {
     static const std::vector<NamespaceKind> kinds = {
-        {"user", CLONE_NEWUSER}, {"pid", CLONE_NEWPID},       {"mnt", CLONE_NEWNS},
-        {"uts", CLONE_NEWUTS},   {"ipc", CLONE_NEWIPC},       {"net", CLONE_NEWNET},
+        {"user", CLONE_NEWUSER},     {"pid", CLONE_NEWPID},   {"mnt", CLONE_NEWNS},
+        {"uts", CLONE_NEWUTS},       {"ipc", CLONE_NEWIPC},   {"net", CLONE_NEWNET},
         {"cgroup", CLONE_NEWCGROUP}, {"time", CLONE_NEWTIME},
     };
     return kinds;

@@ -1,4 +1,4 @@
-#include "container/rootfs_setup.hpp"
+#include "vmm/container/rootfs_setup.hpp"
 
 #include <fcntl.h>
 #include <sys/mount.h>
@@ -12,8 +12,8 @@
 
 #include <fmt/format.h>
 
-#include "common/error.hpp"
-#include "common/unique_fd.hpp"
+#include "vmm/common/error.hpp"
+#include "vmm/common/unique_fd.hpp"
 
 namespace berth::container {
 
@@ -22,7 +22,11 @@ namespace {
 void do_mount(const char* source, const char* target, const char* type, unsigned long flags,
               const char* data = nullptr) {
     if (::mount(source, target, type, flags, data) != 0) {
-        throw_errno(fmt::format("cannot mount {} on {}", source ? source : type ? type : "(none)", target),
+        throw_errno(fmt::format("cannot mount {} on {}",
+                                source ? source
+                                : type ? type
+                                       : "(none)",
+                                target),
                     errno);
     }
 }
@@ -42,7 +46,7 @@ unsigned long kept_flags(const char* path) {
     }
     unsigned long flags = 0;
     const std::pair<unsigned long, unsigned long> map[] = {
-        {ST_NOSUID, MS_NOSUID},     {ST_NODEV, MS_NODEV},         {ST_NOEXEC, MS_NOEXEC},
+        {ST_NOSUID, MS_NOSUID},   {ST_NODEV, MS_NODEV},           {ST_NOEXEC, MS_NOEXEC},
         {ST_NOATIME, MS_NOATIME}, {ST_NODIRATIME, MS_NODIRATIME}, {ST_RELATIME, MS_RELATIME},
     };
     for (const auto& [st, ms] : map) {
@@ -63,7 +67,8 @@ struct Device {
     unsigned minor;
 };
 constexpr Device devices[] = {
-    {"null", 1, 3}, {"zero", 1, 5}, {"full", 1, 7}, {"random", 1, 8}, {"urandom", 1, 9}, {"tty", 5, 0},
+    {"null", 1, 3},   {"zero", 1, 5},    {"full", 1, 7},
+    {"random", 1, 8}, {"urandom", 1, 9}, {"tty", 5, 0},
 };
 
 // The umask for as long as it lives; 0 lets mknod give the nodes their mode in one
@@ -98,14 +103,16 @@ void populate_dev(DeviceMode mode) {
     }
     ensure_directory("dev/pts", 0755);
     // A private devpts instance: the container sees only its own ptys.
-    const char* pts_options = mode == DeviceMode::create_nodes ? "newinstance,ptmxmode=0666,mode=0620,gid=5"
-                                                               : "newinstance,ptmxmode=0666,mode=0620";
+    const char* pts_options = mode == DeviceMode::create_nodes
+                                  ? "newinstance,ptmxmode=0666,mode=0620,gid=5"
+                                  : "newinstance,ptmxmode=0666,mode=0620";
     do_mount("devpts", "dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, pts_options);
     ensure_directory("dev/shm", 01777);
     do_mount("shm", "dev/shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777,size=65536k");
     const std::pair<const char*, const char*> links[] = {
-        {"pts/ptmx", "dev/ptmx"},         {"/proc/self/fd", "dev/fd"},     {"/proc/self/fd/0", "dev/stdin"},
-        {"/proc/self/fd/1", "dev/stdout"}, {"/proc/self/fd/2", "dev/stderr"},
+        {"pts/ptmx", "dev/ptmx"},          {"/proc/self/fd", "dev/fd"},
+        {"/proc/self/fd/0", "dev/stdin"},  {"/proc/self/fd/1", "dev/stdout"},
+        {"/proc/self/fd/2", "dev/stderr"},
     };
     for (const auto& [target, link] : links) {
         if (::symlink(target, link) != 0) {
@@ -117,9 +124,9 @@ void populate_dev(DeviceMode mode) {
 // Paths runc hides: kernel memory, keys, timers and firmware tables tell a container
 // about the host or let it poke at hardware.
 constexpr const char* masked_proc_paths[] = {
-    "/proc/acpi",          "/proc/asound",     "/proc/kcore",       "/proc/keys",
-    "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug",
-    "/proc/scsi",
+    "/proc/acpi",        "/proc/asound",        "/proc/kcore",
+    "/proc/keys",        "/proc/latency_stats", "/proc/timer_list",
+    "/proc/timer_stats", "/proc/sched_debug",   "/proc/scsi",
 };
 constexpr const char* masked_sys_paths[] = {
     "/sys/firmware",
@@ -133,7 +140,8 @@ constexpr const char* read_only_paths[] = {
 // first: the mount itself says ENOENT (not on this kernel: nothing to hide), or ENOTDIR
 // for a file, which then gets /dev/null.
 void mask_path(const char* path) {
-    if (::mount("tmpfs", path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=0") == 0 ||
+    if (::mount("tmpfs", path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=0") ==
+            0 ||
         errno == ENOENT) {
         return;
     }

@@ -7,7 +7,7 @@
 
 #include <string>
 
-#include "container/run_options.hpp"
+#include "vmm/container/run_options.hpp"
 
 namespace berth::container {
 

@@ -1,4 +1,4 @@
-#include "container/run_options.hpp"
+#include "vmm/container/run_options.hpp"
 
 #include <fcntl.h>
 #include <linux/openat2.h>
@@ -12,9 +12,10 @@
 
 #include <fmt/format.h>
 
-#include "common/error.hpp"
-#include "common/size.hpp"
-#include "common/unique_fd.hpp"
+#include "vmm/common/error.hpp"
+#include "vmm/common/size.hpp"
+#include "vmm/common/unique_fd.hpp"
+#include "vmm/net/bridge_network.hpp"
 
 namespace berth::container {
 
@@ -31,57 +32,19 @@ bool parse_number(std::string_view text, T& value) {
     return error == std::errc{} && end == text.data() + text.size();
 }
 
-std::string ipv4_text(std::uint32_t address) {
-    return fmt::format("{}.{}.{}.{}", address >> 24, (address >> 16) & 0xff, (address >> 8) & 0xff,
-                       address & 0xff);
-}
-
 }  // namespace
 
-std::string Ipv4Cidr::address_text() const { return ipv4_text(address); }
-
-std::string Ipv4Cidr::text() const { return fmt::format("{}/{}", address_text(), prefix); }
-
-Ipv4Cidr parse_cidr(std::string_view text, std::string_view what) {
-    const auto fail = [&] {
-        return bad_input(fmt::format("{} '{}' is not an IPv4 address with prefix (like 10.88.0.5/16)",
-                                     what, text));
-    };
-    const auto slash = text.find('/');
-    if (slash == std::string_view::npos) {
-        throw fail();
-    }
-    Ipv4Cidr cidr;
-    if (!parse_number(text.substr(slash + 1), cidr.prefix) || cidr.prefix < 0 || cidr.prefix > 32) {
-        throw fail();
-    }
-    std::string_view rest = text.substr(0, slash);
-    for (int part = 0; part < 4; ++part) {
-        const auto dot = rest.find('.');
-        if ((part < 3) == (dot == std::string_view::npos)) {
-            throw fail();
-        }
-        const auto piece = rest.substr(0, dot);
-        unsigned octet = 0;
-        if (piece.size() > 3 || !parse_number(piece, octet) || octet > 255) {
-            throw fail();
-        }
-        cidr.address = (cidr.address << 8) | octet;
-        rest = dot == std::string_view::npos ? std::string_view{} : rest.substr(dot + 1);
-    }
-    return cidr;
-}
-
-Ipv4Cidr parse_bridge_ip(std::string_view text) {
-    const Ipv4Cidr cidr = parse_cidr(text, "--ip");
-    const Ipv4Cidr bridge{bridge_network, bridge_prefix};
-    const std::uint32_t broadcast = bridge_network | ~bridge.netmask();
-    if (cidr.prefix != bridge_prefix || !bridge.contains(cidr.address) ||
-        cidr.address == bridge_network || cidr.address == bridge_gateway || cidr.address == broadcast) {
+net::Ipv4Cidr parse_bridge_ip(std::string_view text) {
+    const net::Ipv4Cidr cidr = net::parse_cidr(text, "--ip");
+    const net::Ipv4Cidr bridge{net::bridge_network, net::bridge_prefix};
+    const std::uint32_t broadcast = net::bridge_network | ~bridge.netmask();
+    if (cidr.prefix != net::bridge_prefix || !bridge.contains(cidr.address) ||
+        cidr.address == net::bridge_network || cidr.address == net::bridge_gateway ||
+        cidr.address == broadcast) {
         throw bad_input(fmt::format(
             "--ip '{}' must be a host address in the berth0 bridge network {} (like 10.88.0.5/16; "
             "{} is the gateway)",
-            text, bridge.text(), ipv4_text(bridge_gateway)));
+            text, bridge.text(), net::ipv4_text(net::bridge_gateway)));
     }
     return cidr;
 }
@@ -97,7 +60,8 @@ UserSpec parse_user(std::string_view text) {
         ok = ok && parse_number(text.substr(colon + 1), user.gid);
     }
     if (!ok || user.uid == static_cast<uid_t>(-1) || user.gid == static_cast<gid_t>(-1)) {
-        throw bad_input(fmt::format("--user '{}' is not UID or UID:GID in numbers (like 1000:1000)", text));
+        throw bad_input(
+            fmt::format("--user '{}' is not UID or UID:GID in numbers (like 1000:1000)", text));
     }
     return user;
 }
@@ -110,7 +74,8 @@ std::string parse_env(std::string_view text) {
         ok = std::isalnum(static_cast<unsigned char>(c)) || c == '_';
     }
     if (!ok || std::isdigit(static_cast<unsigned char>(text[0]))) {
-        throw bad_input(fmt::format("--env '{}' is not KEY=VALUE with a name of letters, digits and _", text));
+        throw bad_input(
+            fmt::format("--env '{}' is not KEY=VALUE with a name of letters, digits and _", text));
     }
     return std::string(text);
 }
@@ -124,8 +89,8 @@ std::uint32_t parse_cpus(std::string_view text) {
     const std::string_view fraction =
         dot == std::string_view::npos ? std::string_view{} : text.substr(dot + 1);
     std::uint64_t cpus = 0;
-    bool ok = !(whole.empty() && fraction.empty()) && (whole.empty() || parse_number(whole, cpus)) &&
-              cpus <= 1024;
+    bool ok = !(whole.empty() && fraction.empty()) &&
+              (whole.empty() || parse_number(whole, cpus)) && cpus <= 1024;
     // Millionths of a CPU from the first six fraction digits; later digits (below a
     // microsecond of quota) must still be digits but are dropped.
     std::uint64_t millionths = 0;
@@ -138,10 +103,12 @@ std::uint32_t parse_cpus(std::string_view text) {
     for (std::size_t i = fraction.size(); i < 6; ++i) {
         millionths *= 10;
     }
-    const std::uint64_t quota = cpus * cpu_period_us + (millionths * cpu_period_us + 500'000) / 1'000'000;
+    const std::uint64_t quota =
+        cpus * cpu_period_us + (millionths * cpu_period_us + 500'000) / 1'000'000;
     // The kernel's smallest quota is 1 ms per period: 0.01 CPU.
     if (!ok || quota < cpu_period_us / 100 || quota > std::uint64_t{1024} * cpu_period_us) {
-        throw bad_input(fmt::format("--cpus '{}' is not a number of CPUs from 0.01 to 1024 (like 0.5)", text));
+        throw bad_input(
+            fmt::format("--cpus '{}' is not a number of CPUs from 0.01 to 1024 (like 0.5)", text));
     }
     return static_cast<std::uint32_t>(quota);
 }
@@ -158,7 +125,8 @@ std::uint64_t parse_pids(std::string_view text) {
 std::uint64_t parse_memory(std::string_view text) {
     const std::uint64_t bytes = parse_size(text, "--memory");
     if (bytes < (4ULL << 20)) {
-        throw bad_input(fmt::format("--memory '{}' is below the 4 MiB a container needs to start", text));
+        throw bad_input(
+            fmt::format("--memory '{}' is below the 4 MiB a container needs to start", text));
     }
     return bytes;
 }
@@ -179,10 +147,12 @@ NetMode parse_net_mode(std::string_view text) {
 void check_name(std::string_view name, std::string_view what) {
     bool ok = !name.empty() && name.size() <= 63 && name.front() != '-' && name.front() != '.';
     for (const char c : name) {
-        ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.');
+        ok =
+            ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.');
     }
     if (!ok) {
-        throw bad_input(fmt::format("{} '{}' must be 1 to 63 letters, digits, '-', '_' or '.'", what, name));
+        throw bad_input(
+            fmt::format("{} '{}' must be 1 to 63 letters, digits, '-', '_' or '.'", what, name));
     }
 }
 
@@ -218,7 +188,7 @@ std::string resolve_command(const std::string& rootfs, const std::string& comman
     if (!root) {
         const int err = errno;
         throw bad_input(fmt::format("--rootfs '{}' {}", rootfs,
-                                    err == ENOTDIR ? "is not a directory"
+                                    err == ENOTDIR  ? "is not a directory"
                                     : err == ENOENT ? "does not exist"
                                                     : std::strerror(err)));
     }
@@ -230,15 +200,18 @@ std::string resolve_command(const std::string& rootfs, const std::string& comman
         open_how how{};
         how.flags = O_PATH | O_CLOEXEC;
         how.resolve = RESOLVE_IN_ROOT;
-        UniqueFd file(static_cast<int>(::syscall(SYS_openat2, root.get(), path.c_str(), &how, sizeof how)));
+        UniqueFd file(
+            static_cast<int>(::syscall(SYS_openat2, root.get(), path.c_str(), &how, sizeof how)));
         struct stat info {};
-        return file && ::fstat(file.get(), &info) == 0 && S_ISREG(info.st_mode) && (info.st_mode & 0111) != 0;
+        return file && ::fstat(file.get(), &info) == 0 && S_ISREG(info.st_mode) &&
+               (info.st_mode & 0111) != 0;
     };
     if (command.find('/') != std::string::npos) {
         if (executable_in_root(command)) {
             return command;
         }
-        throw bad_input(fmt::format("command '{}' is not an executable file in rootfs '{}'", command, rootfs));
+        throw bad_input(
+            fmt::format("command '{}' is not an executable file in rootfs '{}'", command, rootfs));
     }
     const std::string path = environment_path(env);
     std::size_t start = 0;
@@ -254,8 +227,8 @@ std::string resolve_command(const std::string& rootfs, const std::string& comman
         }
         start = end + 1;
     }
-    throw bad_input(fmt::format("command '{}' is not found in rootfs '{}' (searched PATH={})", command, rootfs,
-                                path));
+    throw bad_input(fmt::format("command '{}' is not found in rootfs '{}' (searched PATH={})",
+                                command, rootfs, path));
 }
 
 }  // namespace berth::container

@@ -11,21 +11,12 @@
 #include <string_view>
 #include <vector>
 
+#include "vmm/net/ipv4.hpp"
+
 namespace berth::container {
 
 enum class NetMode { none, host, bridge };
 enum class RootMode { writable, read_only };
-
-// An IPv4 address with prefix length; `address` in host byte order.
-struct Ipv4Cidr {
-    std::uint32_t address = 0;
-    int prefix = 0;
-
-    std::uint32_t netmask() const { return prefix == 0 ? 0 : ~std::uint32_t{0} << (32 - prefix); }
-    bool contains(std::uint32_t other) const { return (other & netmask()) == (address & netmask()); }
-    std::string address_text() const;  // "10.88.0.2"
-    std::string text() const;          // "10.88.0.2/16"
-};
 
 struct UserSpec {
     uid_t uid = 0;
@@ -34,14 +25,14 @@ struct UserSpec {
 
 struct RunOptions {
     std::string rootfs;
-    std::string image;  // instead of rootfs: a raw ext4 image (read-only + tmpfs overlay)
+    std::string image;     // instead of rootfs: a raw ext4 image (read-only + tmpfs overlay)
     std::string name;      // empty: berth-<pid> is used for cgroups
     std::string hostname;  // empty: the name, else "berth"
     std::optional<std::uint64_t> memory_bytes;
     std::optional<std::uint64_t> pids;
     std::optional<std::uint32_t> cpu_quota_us;  // per cpu_period_us
     NetMode net = NetMode::none;
-    std::optional<Ipv4Cidr> ip;
+    std::optional<net::Ipv4Cidr> ip;
     std::vector<std::string> env;  // "KEY=VALUE", the user's after our defaults
     std::string workdir = "/";
     UserSpec user;
@@ -52,17 +43,12 @@ struct RunOptions {
 };
 
 inline constexpr std::uint32_t cpu_period_us = 100000;
-// Docker's default bridge is 172.17/16; ours sits in 10.88/16 like podman's.
-inline constexpr std::uint32_t bridge_network = 0x0a580000;  // 10.88.0.0
-inline constexpr int bridge_prefix = 16;
-inline constexpr std::uint32_t bridge_gateway = 0x0a580001;  // 10.88.0.1
 
 // Parsers: each throws a bad-input Error naming the flag and the expected form.
-Ipv4Cidr parse_cidr(std::string_view text, std::string_view what);
 // An --ip for the bridge: inside 10.88.0.0/16, not the network, gateway or broadcast.
-Ipv4Cidr parse_bridge_ip(std::string_view text);
+net::Ipv4Cidr parse_bridge_ip(std::string_view text);
 UserSpec parse_user(std::string_view text);
-std::string parse_env(std::string_view text);  // checks "KEY=VALUE", returns it
+std::string parse_env(std::string_view text);     // checks "KEY=VALUE", returns it
 std::uint32_t parse_cpus(std::string_view text);  // "0.5" -> quota in us per period
 std::uint64_t parse_pids(std::string_view text);
 std::uint64_t parse_memory(std::string_view text);

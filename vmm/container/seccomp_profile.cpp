@@ -1,7 +1,7 @@
 // Runs at build time only (berth-seccomp-gen): libseccomp turns the rules below into
 // a classic BPF program, which the build compiles into berth (default_seccomp.cpp).
 // berth itself then neither links libseccomp nor spends start-up time compiling.
-#include "container/seccomp_profile.hpp"
+#include "vmm/container/seccomp_profile.hpp"
 
 #include <sched.h>
 #include <seccomp.h>
@@ -14,8 +14,8 @@
 
 #include <fmt/format.h>
 
-#include "common/error.hpp"
-#include "common/unique_fd.hpp"
+#include "vmm/common/error.hpp"
+#include "vmm/common/unique_fd.hpp"
 
 namespace berth::container {
 
@@ -24,15 +24,65 @@ namespace {
 // System calls a container never needs and that reach past it: kernel modules, other
 // namespaces' clocks and keys, mounts, tracing, bpf, swap, reboot.
 constexpr const char* denied_syscalls[] = {
-    "acct", "add_key", "bpf", "clock_adjtime", "clock_settime", "create_module", "delete_module",
-    "finit_module", "fsconfig", "fsmount", "fsopen", "fspick", "get_kernel_syms", "get_mempolicy",
-    "init_module", "ioperm", "iopl", "kcmp", "kexec_file_load", "kexec_load", "keyctl",
-    "lookup_dcookie", "mbind", "mount", "mount_setattr", "move_mount", "move_pages", "name_to_handle_at",
-    "nfsservctl", "open_by_handle_at", "open_tree", "perf_event_open", "personality", "pivot_root",
-    "process_vm_readv", "process_vm_writev", "query_module", "quotactl", "quotactl_fd", "reboot",
-    "request_key", "set_mempolicy", "setdomainname", "sethostname", "setns", "settimeofday", "stime",
-    "swapoff", "swapon", "sysfs", "_sysctl", "umount", "umount2", "uselib", "userfaultfd",
-    "ustat", "vhangup", "vm86", "vm86old",
+    "acct",
+    "add_key",
+    "bpf",
+    "clock_adjtime",
+    "clock_settime",
+    "create_module",
+    "delete_module",
+    "finit_module",
+    "fsconfig",
+    "fsmount",
+    "fsopen",
+    "fspick",
+    "get_kernel_syms",
+    "get_mempolicy",
+    "init_module",
+    "ioperm",
+    "iopl",
+    "kcmp",
+    "kexec_file_load",
+    "kexec_load",
+    "keyctl",
+    "lookup_dcookie",
+    "mbind",
+    "mount",
+    "mount_setattr",
+    "move_mount",
+    "move_pages",
+    "name_to_handle_at",
+    "nfsservctl",
+    "open_by_handle_at",
+    "open_tree",
+    "perf_event_open",
+    "personality",
+    "pivot_root",
+    "process_vm_readv",
+    "process_vm_writev",
+    "query_module",
+    "quotactl",
+    "quotactl_fd",
+    "reboot",
+    "request_key",
+    "set_mempolicy",
+    "setdomainname",
+    "sethostname",
+    "setns",
+    "settimeofday",
+    "stime",
+    "swapoff",
+    "swapon",
+    "sysfs",
+    "_sysctl",
+    "umount",
+    "umount2",
+    "uselib",
+    "userfaultfd",
+    "ustat",
+    "vhangup",
+    "vm86",
+    "vm86old",
 };
 
 using FilterContext = std::unique_ptr<void, decltype(&seccomp_release)>;
@@ -55,7 +105,8 @@ std::vector<sock_filter> compile_seccomp_filter() {
     }
     // Filter the 32-bit entry points too, or int 0x80 would walk around every rule.
     for (const std::uint32_t arch : {SCMP_ARCH_X86, SCMP_ARCH_X32}) {
-        if (const int result = seccomp_arch_add(filter.get(), arch); result != 0 && result != -EEXIST) {
+        if (const int result = seccomp_arch_add(filter.get(), arch);
+            result != 0 && result != -EEXIST) {
             throw_errno("cannot add an architecture to the seccomp filter", -result);
         }
     }
@@ -63,7 +114,8 @@ std::vector<sock_filter> compile_seccomp_filter() {
     // runs it for every syscall number of both native and 32-bit x86 to build its
     // allow cache, so the path length is paid ~900 times: a list made seccomp() take
     // ~0.3 ms of every container start, the tree ~0.12 ms.
-    if (const int result = seccomp_attr_set(filter.get(), SCMP_FLTATR_CTL_OPTIMIZE, 2); result != 0) {
+    if (const int result = seccomp_attr_set(filter.get(), SCMP_FLTATR_CTL_OPTIMIZE, 2);
+        result != 0) {
         throw_errno("cannot ask libseccomp for a binary-tree filter", -result);
     }
     const std::uint32_t deny = SCMP_ACT_ERRNO(EPERM);
@@ -77,7 +129,8 @@ std::vector<sock_filter> compile_seccomp_filter() {
     // ptrace: a process may still be traced by its parent (strace), but not attach to others.
     const int ptrace = seccomp_syscall_resolve_name("ptrace");
     add_rule(filter.get(), deny, ptrace, "ptrace", 1, SCMP_A0(SCMP_CMP_EQ, 16 /* PTRACE_ATTACH */));
-    add_rule(filter.get(), deny, ptrace, "ptrace", 1, SCMP_A0(SCMP_CMP_EQ, 0x4206 /* PTRACE_SEIZE */));
+    add_rule(filter.get(), deny, ptrace, "ptrace", 1,
+             SCMP_A0(SCMP_CMP_EQ, 0x4206 /* PTRACE_SEIZE */));
     // clone and unshare may not make namespaces (unshare of files or fs stays allowed);
     // clone3 hides its flags in memory, so it answers "not implemented" and libc falls
     // back to clone, as with Docker. Rules for one system call are alternatives.
@@ -90,7 +143,8 @@ std::vector<sock_filter> compile_seccomp_filter() {
                      SCMP_A0(SCMP_CMP_MASKED_EQ, bit, bit));
         }
     }
-    add_rule(filter.get(), SCMP_ACT_ERRNO(ENOSYS), seccomp_syscall_resolve_name("clone3"), "clone3");
+    add_rule(filter.get(), SCMP_ACT_ERRNO(ENOSYS), seccomp_syscall_resolve_name("clone3"),
+             "clone3");
     // libseccomp 2.5 exports only to a file descriptor: use an anonymous memory file.
     UniqueFd memory(::memfd_create("berth-seccomp", MFD_CLOEXEC));
     if (!memory) {
@@ -102,7 +156,8 @@ std::vector<sock_filter> compile_seccomp_filter() {
     const off_t size = ::lseek(memory.get(), 0, SEEK_CUR);
     std::vector<sock_filter> program(static_cast<std::size_t>(size) / sizeof(sock_filter));
     const auto bytes = static_cast<ssize_t>(program.size() * sizeof(sock_filter));
-    if (size <= 0 || ::pread(memory.get(), program.data(), static_cast<std::size_t>(bytes), 0) != bytes) {
+    if (size <= 0 ||
+        ::pread(memory.get(), program.data(), static_cast<std::size_t>(bytes), 0) != bytes) {
         throw Error("cannot read back the compiled seccomp filter");
     }
     return program;

@@ -1,10 +1,10 @@
-#include "container/security.hpp"
+#include "vmm/container/security.hpp"
 
 #include <cap-ng.h>
 #include <grp.h>
 #include <linux/capability.h>
-#include <sched.h>
 #include <linux/seccomp.h>
+#include <sched.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -14,8 +14,8 @@
 
 #include <fmt/format.h>
 
-#include "common/error.hpp"
-#include "common/unique_fd.hpp"
+#include "vmm/common/error.hpp"
+#include "vmm/common/unique_fd.hpp"
 
 namespace berth::container {
 
@@ -23,9 +23,10 @@ namespace {
 
 // Docker's default capability set (moby/oci/caps/defaults).
 constexpr unsigned default_capabilities[] = {
-    CAP_CHOWN,  CAP_DAC_OVERRIDE, CAP_FSETID,           CAP_FOWNER,     CAP_MKNOD,
-    CAP_NET_RAW, CAP_SETGID,      CAP_SETUID,           CAP_SETFCAP,    CAP_SETPCAP,
-    CAP_NET_BIND_SERVICE,         CAP_SYS_CHROOT,       CAP_KILL,       CAP_AUDIT_WRITE,
+    CAP_CHOWN,   CAP_DAC_OVERRIDE, CAP_FSETID,           CAP_FOWNER,
+    CAP_MKNOD,   CAP_NET_RAW,      CAP_SETGID,           CAP_SETUID,
+    CAP_SETFCAP, CAP_SETPCAP,      CAP_NET_BIND_SERVICE, CAP_SYS_CHROOT,
+    CAP_KILL,    CAP_AUDIT_WRITE,
 };
 
 bool kept(unsigned cap) {
@@ -58,8 +59,10 @@ void drop_capabilities() {
     // Effective and permitted with libcap-ng: one capset.
     capng_clear(CAPNG_SELECT_CAPS);
     for (const unsigned cap : default_capabilities) {
-        if (capng_update(CAPNG_ADD, static_cast<capng_type_t>(CAPNG_EFFECTIVE | CAPNG_PERMITTED), cap) != 0) {
-            throw Error(fmt::format("cannot add capability {} to the set", capng_capability_to_name(cap)));
+        if (capng_update(CAPNG_ADD, static_cast<capng_type_t>(CAPNG_EFFECTIVE | CAPNG_PERMITTED),
+                         cap) != 0) {
+            throw Error(
+                fmt::format("cannot add capability {} to the set", capng_capability_to_name(cap)));
         }
     }
     if (capng_apply(CAPNG_SELECT_CAPS) != 0) {
@@ -74,14 +77,18 @@ void switch_user(const UserSpec& user, UserNamespace user_namespace) {
         throw_errno("cannot clear supplementary groups", errno);
     }
     if (::setresgid(user.gid, user.gid, user.gid) != 0) {
-        throw_errno(fmt::format("cannot switch to group {}{}", user.gid,
-                                user_namespace == UserNamespace::private_ ? " (only 0 is mapped rootless)" : ""),
-                    errno);
+        throw_errno(
+            fmt::format(
+                "cannot switch to group {}{}", user.gid,
+                user_namespace == UserNamespace::private_ ? " (only 0 is mapped rootless)" : ""),
+            errno);
     }
     if (::setresuid(user.uid, user.uid, user.uid) != 0) {
-        throw_errno(fmt::format("cannot switch to user {}{}", user.uid,
-                                user_namespace == UserNamespace::private_ ? " (only 0 is mapped rootless)" : ""),
-                    errno);
+        throw_errno(
+            fmt::format(
+                "cannot switch to user {}{}", user.uid,
+                user_namespace == UserNamespace::private_ ? " (only 0 is mapped rootless)" : ""),
+            errno);
     }
 }
 
@@ -92,7 +99,8 @@ void set_no_new_privileges() {
 }
 
 void load_seccomp_program(std::span<const sock_filter> program) {
-    sock_fprog header{static_cast<unsigned short>(program.size()), const_cast<sock_filter*>(program.data())};
+    sock_fprog header{static_cast<unsigned short>(program.size()),
+                      const_cast<sock_filter*>(program.data())};
     if (::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &header) != 0) {
         throw_errno("cannot load the seccomp filter", errno);
     }

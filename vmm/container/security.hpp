@@ -8,7 +8,7 @@
 
 #include <span>
 
-#include "container/run_options.hpp"
+#include "vmm/container/run_options.hpp"
 
 namespace berth::container {
 

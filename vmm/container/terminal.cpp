@@ -1,4 +1,4 @@
-#include "container/terminal.hpp"
+#include "vmm/container/terminal.hpp"
 
 #include <fcntl.h>
 #include <stdlib.h>
@@ -7,7 +7,7 @@
 
 #include <cerrno>
 
-#include "common/error.hpp"
+#include "vmm/common/error.hpp"
 
 namespace berth::container {
 

@@ -4,7 +4,7 @@
 
 #include <termios.h>
 
-#include "common/unique_fd.hpp"
+#include "vmm/common/unique_fd.hpp"
 
 namespace berth::container {
 

@@ -1,9 +1,9 @@
-#include "kvm/gsi_routing.hpp"
+#include "vmm/kvm/gsi_routing.hpp"
 
 #include <cstring>
 #include <memory>
 
-#include "kvm/vm.hpp"
+#include "vmm/kvm/vm.hpp"
 
 namespace berth::kvm {
 

@@ -5,7 +5,7 @@
 // GSIs it hands out (from 24 up). Shared by all devices: every change is committed
 // under one lock.
 
-#include "kvm/kvm_abi.hpp"
+#include "vmm/kvm/kvm_abi.hpp"
 
 #include <cstdint>
 #include <map>

@@ -8,7 +8,7 @@
 #include <cerrno>
 #include <string_view>
 
-#include "common/error.hpp"
+#include "vmm/common/error.hpp"
 
 namespace berth::kvm {
 

@@ -1,4 +1,4 @@
-#include "kvm/system.hpp"
+#include "vmm/kvm/system.hpp"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -8,8 +8,8 @@
 
 #include <fmt/format.h>
 
-#include "kvm/ioctl.hpp"
-#include "kvm/vm.hpp"
+#include "vmm/kvm/ioctl.hpp"
+#include "vmm/kvm/vm.hpp"
 
 namespace berth::kvm {
 
@@ -46,14 +46,17 @@ System System::open(const std::string& path) {
     System system(std::move(fd));
     const int version = system.api_version();
     if (version != KVM_API_VERSION) {
-        throw Error(fmt::format("{} speaks KVM API version {}, berth needs {}: the kernel is "
-                                "too old or too new for this build",
-                                path, version, KVM_API_VERSION));
+        throw Error(
+            fmt::format("{} speaks KVM API version {}, berth needs {}: the kernel is "
+                        "too old or too new for this build",
+                        path, version, KVM_API_VERSION));
     }
     return system;
 }
 
-int System::api_version() const { return KVM_IOCTL(fd_.get(), KVM_GET_API_VERSION, 0); }
+int System::api_version() const {
+    return KVM_IOCTL(fd_.get(), KVM_GET_API_VERSION, 0);
+}
 
 int System::check_extension(int capability) const {
     return KVM_IOCTL(fd_.get(), KVM_CHECK_EXTENSION, capability);

@@ -2,12 +2,12 @@
 // The KVM system file descriptor (/dev/kvm): API version, capability checks,
 // host-supported CPUID, and the factory for VMs.
 
-#include "kvm/kvm_abi.hpp"
+#include "vmm/kvm/kvm_abi.hpp"
 
 #include <string>
 #include <vector>
 
-#include "common/unique_fd.hpp"
+#include "vmm/common/unique_fd.hpp"
 
 namespace berth::kvm {
 

@@ -1,4 +1,4 @@
-#include "kvm/vcpu.hpp"
+#include "vmm/kvm/vcpu.hpp"
 
 #include <sys/mman.h>
 
@@ -8,7 +8,7 @@
 
 #include <fmt/format.h>
 
-#include "kvm/ioctl.hpp"
+#include "vmm/kvm/ioctl.hpp"
 
 namespace berth::kvm {
 
@@ -45,7 +45,9 @@ kvm_regs Vcpu::regs() const {
     return regs;
 }
 
-void Vcpu::set_regs(const kvm_regs& regs) { KVM_IOCTL(fd_.get(), KVM_SET_REGS, &regs); }
+void Vcpu::set_regs(const kvm_regs& regs) {
+    KVM_IOCTL(fd_.get(), KVM_SET_REGS, &regs);
+}
 
 kvm_sregs Vcpu::sregs() const {
     kvm_sregs sregs{};
@@ -53,7 +55,9 @@ kvm_sregs Vcpu::sregs() const {
     return sregs;
 }
 
-void Vcpu::set_sregs(const kvm_sregs& sregs) { KVM_IOCTL(fd_.get(), KVM_SET_SREGS, &sregs); }
+void Vcpu::set_sregs(const kvm_sregs& sregs) {
+    KVM_IOCTL(fd_.get(), KVM_SET_SREGS, &sregs);
+}
 
 kvm_fpu Vcpu::fpu() const {
     kvm_fpu fpu{};
@@ -61,7 +65,9 @@ kvm_fpu Vcpu::fpu() const {
     return fpu;
 }
 
-void Vcpu::set_fpu(const kvm_fpu& fpu) { KVM_IOCTL(fd_.get(), KVM_SET_FPU, &fpu); }
+void Vcpu::set_fpu(const kvm_fpu& fpu) {
+    KVM_IOCTL(fd_.get(), KVM_SET_FPU, &fpu);
+}
 
 void Vcpu::set_cpuid(const std::vector<kvm_cpuid_entry2>& entries) {
     const std::size_t bytes = sizeof(kvm_cpuid2) + entries.size() * sizeof(kvm_cpuid_entry2);
@@ -82,8 +88,7 @@ void Vcpu::set_msrs(const std::vector<kvm_msr_entry>& entries) {
     const int set = KVM_IOCTL(fd_.get(), KVM_SET_MSRS, msrs);
     if (set != static_cast<int>(entries.size())) {
         throw Error(fmt::format("KVM_SET_MSRS rejected MSR {:#x} ({} of {} set)",
-                                entries[static_cast<std::size_t>(set)].index, set,
-                                entries.size()));
+                                entries[static_cast<std::size_t>(set)].index, set, entries.size()));
     }
 }
 
@@ -93,30 +98,52 @@ kvm_lapic_state Vcpu::lapic() const {
     return lapic;
 }
 
-void Vcpu::set_lapic(const kvm_lapic_state& lapic) { KVM_IOCTL(fd_.get(), KVM_SET_LAPIC, &lapic); }
+void Vcpu::set_lapic(const kvm_lapic_state& lapic) {
+    KVM_IOCTL(fd_.get(), KVM_SET_LAPIC, &lapic);
+}
 
 const char* exit_reason_name(std::uint32_t reason) {
     switch (reason) {
-        case KVM_EXIT_UNKNOWN: return "UNKNOWN";
-        case KVM_EXIT_EXCEPTION: return "EXCEPTION";
-        case KVM_EXIT_IO: return "IO";
-        case KVM_EXIT_HYPERCALL: return "HYPERCALL";
-        case KVM_EXIT_DEBUG: return "DEBUG";
-        case KVM_EXIT_HLT: return "HLT";
-        case KVM_EXIT_MMIO: return "MMIO";
-        case KVM_EXIT_IRQ_WINDOW_OPEN: return "IRQ_WINDOW_OPEN";
-        case KVM_EXIT_SHUTDOWN: return "SHUTDOWN";
-        case KVM_EXIT_FAIL_ENTRY: return "FAIL_ENTRY";
-        case KVM_EXIT_INTR: return "INTR";
-        case KVM_EXIT_SET_TPR: return "SET_TPR";
-        case KVM_EXIT_TPR_ACCESS: return "TPR_ACCESS";
-        case KVM_EXIT_NMI: return "NMI";
-        case KVM_EXIT_INTERNAL_ERROR: return "INTERNAL_ERROR";
-        case KVM_EXIT_SYSTEM_EVENT: return "SYSTEM_EVENT";
-        case KVM_EXIT_IOAPIC_EOI: return "IOAPIC_EOI";
-        case KVM_EXIT_X86_RDMSR: return "X86_RDMSR";
-        case KVM_EXIT_X86_WRMSR: return "X86_WRMSR";
-        default: return "OTHER";
+        case KVM_EXIT_UNKNOWN:
+            return "UNKNOWN";
+        case KVM_EXIT_EXCEPTION:
+            return "EXCEPTION";
+        case KVM_EXIT_IO:
+            return "IO";
+        case KVM_EXIT_HYPERCALL:
+            return "HYPERCALL";
+        case KVM_EXIT_DEBUG:
+            return "DEBUG";
+        case KVM_EXIT_HLT:
+            return "HLT";
+        case KVM_EXIT_MMIO:
+            return "MMIO";
+        case KVM_EXIT_IRQ_WINDOW_OPEN:
+            return "IRQ_WINDOW_OPEN";
+        case KVM_EXIT_SHUTDOWN:
+            return "SHUTDOWN";
+        case KVM_EXIT_FAIL_ENTRY:
+            return "FAIL_ENTRY";
+        case KVM_EXIT_INTR:
+            return "INTR";
+        case KVM_EXIT_SET_TPR:
+            return "SET_TPR";
+        case KVM_EXIT_TPR_ACCESS:
+            return "TPR_ACCESS";
+        case KVM_EXIT_NMI:
+            return "NMI";
+        case KVM_EXIT_INTERNAL_ERROR:
+            return "INTERNAL_ERROR";
+        case KVM_EXIT_SYSTEM_EVENT:
+            return "SYSTEM_EVENT";
+        case KVM_EXIT_IOAPIC_EOI:
+            return "IOAPIC_EOI";
+        case KVM_EXIT_X86_RDMSR:
+            return "X86_RDMSR";
+        case KVM_EXIT_X86_WRMSR:
+            return "X86_WRMSR";
+        default:
+            return "OTHER";
     }
 }
 

@@ -1,13 +1,13 @@
 #pragma once
 // A virtual CPU: its fd, its shared kvm_run area, and register access.
 
-#include "kvm/kvm_abi.hpp"
+#include "vmm/kvm/kvm_abi.hpp"
 
 #include <cstddef>
 #include <cstdint>
 #include <vector>
 
-#include "common/unique_fd.hpp"
+#include "vmm/common/unique_fd.hpp"
 
 namespace berth::kvm {
 

@@ -1,15 +1,15 @@
-#include "kvm/vm.hpp"
+#include "vmm/kvm/vm.hpp"
 
-#include "kvm/ioctl.hpp"
-#include "kvm/vcpu.hpp"
+#include "vmm/kvm/ioctl.hpp"
+#include "vmm/kvm/vcpu.hpp"
 
 #include <cstring>
 #include <vector>
 
 namespace berth::kvm {
 
-void Vm::set_user_memory_region(std::uint32_t slot, std::uint64_t guest_address,
-                                std::uint64_t size, void* host_address) {
+void Vm::set_user_memory_region(std::uint32_t slot, std::uint64_t guest_address, std::uint64_t size,
+                                void* host_address) {
     kvm_userspace_memory_region region{};
     region.slot = slot;
     region.guest_phys_addr = guest_address;
@@ -23,7 +23,9 @@ Vcpu Vm::create_vcpu(unsigned long id) const {
     return Vcpu(std::move(vcpu_fd), vcpu_mmap_size_);
 }
 
-void Vm::create_irqchip() { KVM_IOCTL(fd_.get(), KVM_CREATE_IRQCHIP, 0); }
+void Vm::create_irqchip() {
+    KVM_IOCTL(fd_.get(), KVM_CREATE_IRQCHIP, 0);
+}
 
 void Vm::create_pit2() {
     kvm_pit_config config{};

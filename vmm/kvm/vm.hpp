@@ -1,12 +1,12 @@
 #pragma once
 // A KVM virtual machine: memory slots, vCPUs, and the in-kernel platform pieces.
 
-#include "kvm/kvm_abi.hpp"
+#include "vmm/kvm/kvm_abi.hpp"
 
 #include <cstdint>
 #include <span>
 
-#include "common/unique_fd.hpp"
+#include "vmm/common/unique_fd.hpp"
 
 namespace berth::kvm {
 
@@ -18,8 +18,8 @@ public:
         : fd_(std::move(fd)), vcpu_mmap_size_(vcpu_mmap_size) {}
 
     // Maps host memory [host_address, +size) at guest-physical `guest_address`.
-    void set_user_memory_region(std::uint32_t slot, std::uint64_t guest_address,
-                                std::uint64_t size, void* host_address);
+    void set_user_memory_region(std::uint32_t slot, std::uint64_t guest_address, std::uint64_t size,
+                                void* host_address);
 
     Vcpu create_vcpu(unsigned long id) const;
 

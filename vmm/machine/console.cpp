@@ -1,4 +1,4 @@
-#include "machine/console.hpp"
+#include "vmm/machine/console.hpp"
 
 #include <poll.h>
 #include <signal.h>
@@ -8,7 +8,7 @@
 #include <cerrno>
 #include <csignal>
 
-#include "common/error.hpp"
+#include "vmm/common/error.hpp"
 
 namespace berth::machine {
 
@@ -61,17 +61,14 @@ RawTerminal::~RawTerminal() {
 }
 
 ConsoleInput::ConsoleInput(int fd, Receiver receiver, EscapeHandler on_escape)
-    : fd_(fd), receiver_(std::move(receiver)), on_escape_(std::move(on_escape)),
-      stop_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
-    if (!stop_) {
-        throw_errno("cannot create an eventfd", errno);
-    }
+    : fd_(fd),
+      receiver_(std::move(receiver)),
+      on_escape_(std::move(on_escape)) {
     thread_ = Thread([this] { run(); });
 }
 
 ConsoleInput::~ConsoleInput() {
-    const std::uint64_t one = 1;
-    [[maybe_unused]] const auto written = ::write(stop_.get(), &one, sizeof one);
+    stop_.signal();
     thread_.join();
 }
 
@@ -82,7 +79,7 @@ bool ConsoleInput::deliver(const std::uint8_t* bytes, std::size_t length) {
         length -= taken;
         if (length > 0) {
             // The guest has not drained its buffer yet: wait a little, or for stop.
-            pollfd stop{stop_.get(), POLLIN, 0};
+            pollfd stop{stop_.fd(), POLLIN, 0};
             if (::poll(&stop, 1, 2) > 0) {
                 return false;
             }
@@ -94,7 +91,7 @@ bool ConsoleInput::deliver(const std::uint8_t* bytes, std::size_t length) {
 void ConsoleInput::run() {
     std::uint8_t buffer[256];
     for (;;) {
-        pollfd fds[2] = {{stop_.get(), POLLIN, 0}, {fd_, POLLIN, 0}};
+        pollfd fds[2] = {{stop_.fd(), POLLIN, 0}, {fd_, POLLIN, 0}};
         const int ready = ::poll(fds, 2, -1);
         if (ready < 0 && errno == EINTR) {
             continue;
@@ -144,7 +141,6 @@ void ConsoleInput::run() {
     }
 }
 
-
 void write_console_bytes(std::span<const std::uint8_t> bytes) {
     while (!bytes.empty()) {
         const ssize_t written = ::write(STDOUT_FILENO, bytes.data(), bytes.size());
@@ -158,6 +154,8 @@ void write_console_bytes(std::span<const std::uint8_t> bytes) {
     }
 }
 
-void write_console_byte(std::uint8_t byte) { write_console_bytes(std::span(&byte, 1)); }
+void write_console_byte(std::uint8_t byte) {
+    write_console_bytes(std::span(&byte, 1));
+}
 
 }  // namespace berth::machine

@@ -12,9 +12,10 @@
 #include <optional>
 #include <span>
 
-#include "common/fatal_signal.hpp"
-#include "common/thread.hpp"
-#include "common/unique_fd.hpp"
+#include "vmm/common/event_fd.hpp"
+#include "vmm/common/fatal_signal.hpp"
+#include "vmm/common/thread.hpp"
+#include "vmm/common/unique_fd.hpp"
 
 namespace berth::machine {
 
@@ -57,7 +58,7 @@ private:
     int fd_;
     Receiver receiver_;
     EscapeHandler on_escape_;
-    UniqueFd stop_;
+    EventFd stop_;
     bool escape_pending_ = false;
     Thread thread_;
 };

@@ -1,8 +1,8 @@
-#include "machine/exit_stats.hpp"
+#include "vmm/machine/exit_stats.hpp"
 
 #include <fmt/format.h>
 
-#include "kvm/vcpu.hpp"
+#include "vmm/kvm/vcpu.hpp"
 
 namespace berth::machine {
 
@@ -70,9 +70,9 @@ std::string ExitStats::table() const {
     for (const auto& [reason, count] : by_reason_) {
         if (timed) {
             const double total_us = static_cast<double>(total_time_ns(reason)) / 1000.0;
-            out += fmt::format("  {:<16} {:>10} {:>14.1f} {:>10.2f}\n",
-                               kvm::exit_reason_name(reason), count, total_us,
-                               total_us / static_cast<double>(count));
+            out +=
+                fmt::format("  {:<16} {:>10} {:>14.1f} {:>10.2f}\n", kvm::exit_reason_name(reason),
+                            count, total_us, total_us / static_cast<double>(count));
         } else {
             out += fmt::format("  {:<16} {:>10}\n", kvm::exit_reason_name(reason), count);
         }

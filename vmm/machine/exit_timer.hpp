@@ -9,10 +9,10 @@
 #include <cstdint>
 #include <memory>
 
-#include "bus/port_io_bus.hpp"
-#include "kvm/kvm_abi.hpp"
-#include "machine/exit_stats.hpp"
-#include "machine/exit_trace.hpp"
+#include "devices/bus/port_io_bus.hpp"
+#include "vmm/kvm/kvm_abi.hpp"
+#include "vmm/machine/exit_stats.hpp"
+#include "vmm/machine/exit_trace.hpp"
 
 namespace berth::machine {
 

@@ -1,4 +1,4 @@
-#include "machine/exit_trace.hpp"
+#include "vmm/machine/exit_trace.hpp"
 
 #include <unistd.h>
 
@@ -8,8 +8,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "common/error.hpp"
-#include "kvm/vcpu.hpp"
+#include "vmm/common/error.hpp"
+#include "vmm/kvm/vcpu.hpp"
 
 namespace berth::machine {
 
@@ -17,11 +17,16 @@ namespace {
 
 const char* access_name(ExitEvent::Access access) {
     switch (access) {
-        case ExitEvent::Access::port_in: return "in";
-        case ExitEvent::Access::port_out: return "out";
-        case ExitEvent::Access::mmio_read: return "read";
-        case ExitEvent::Access::mmio_write: return "write";
-        case ExitEvent::Access::none: break;
+        case ExitEvent::Access::port_in:
+            return "in";
+        case ExitEvent::Access::port_out:
+            return "out";
+        case ExitEvent::Access::mmio_read:
+            return "read";
+        case ExitEvent::Access::mmio_write:
+            return "write";
+        case ExitEvent::Access::none:
+            break;
     }
     return "";
 }
@@ -33,13 +38,13 @@ ExitEvent describe_exit(const kvm_run& run) {
     event.reason = run.exit_reason;
     if (run.exit_reason == KVM_EXIT_IO) {
         event.access = run.io.direction == KVM_EXIT_IO_OUT ? ExitEvent::Access::port_out
-                                                            : ExitEvent::Access::port_in;
+                                                           : ExitEvent::Access::port_in;
         event.address = run.io.port;
         event.size = run.io.size;
         event.count = run.io.count;
     } else if (run.exit_reason == KVM_EXIT_MMIO) {
-        event.access = run.mmio.is_write != 0 ? ExitEvent::Access::mmio_write
-                                              : ExitEvent::Access::mmio_read;
+        event.access =
+            run.mmio.is_write != 0 ? ExitEvent::Access::mmio_write : ExitEvent::Access::mmio_read;
         event.address = run.mmio.phys_addr;
         event.size = run.mmio.len;
         event.count = 1;
@@ -128,8 +133,7 @@ void ExitTraceWriter::record(const ExitEvent& event) {
     }
     // Timestamps are microseconds; nanoseconds become three decimals, written from
     // integers (formatting a double with a precision is several times slower).
-    fmt::format_to(out,
-                   R"("cat":"exit","ph":"X","ts":{}.{:03},"dur":{}.{:03},"pid":{},"tid":{},)",
+    fmt::format_to(out, R"("cat":"exit","ph":"X","ts":{}.{:03},"dur":{}.{:03},"pid":{},"tid":{},)",
                    event.start_ns / 1000, event.start_ns % 1000, event.duration_ns / 1000,
                    event.duration_ns % 1000, pid_, event.vcpu);
     fmt::format_to(out, R"("args":{{"reason":"{}")", reason);
@@ -146,7 +150,8 @@ void ExitTraceWriter::record(const ExitEvent& event) {
         if (event.count > 1) {
             fmt::format_to(out, R"(,"count":{})", event.count);
         }
-        fmt::format_to(out, R"(,"device":{})", quoted(event.device.empty() ? "(none)" : event.device));
+        fmt::format_to(out, R"(,"device":{})",
+                       quoted(event.device.empty() ? "(none)" : event.device));
     }
     fmt::format_to(out, "}}}}");
     append(std::string_view(text.data(), text.size()));

@@ -11,7 +11,7 @@
 // clock reads per exit, so the vCPU loop reads the clock only when a trace or the
 // --trace-exits table was asked for.
 
-#include "kvm/kvm_abi.hpp"
+#include "vmm/kvm/kvm_abi.hpp"
 
 #include <chrono>
 #include <cstdint>

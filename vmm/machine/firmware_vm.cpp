@@ -1,4 +1,4 @@
-#include "machine/firmware_vm.hpp"
+#include "vmm/machine/firmware_vm.hpp"
 
 #include <unistd.h>
 
@@ -9,25 +9,25 @@
 
 #include <fmt/format.h>
 
-#include "boot/firmware.hpp"
-#include "boot/firmware_header.hpp"
-#include "bus/mmio_bus.hpp"
-#include "bus/port_io_bus.hpp"
-#include "common/error.hpp"
-#include "common/size.hpp"
-#include "kvm/system.hpp"
-#include "kvm/vcpu.hpp"
-#include "kvm/vm.hpp"
-#include "machine/exit_stats.hpp"
-#include "machine/exit_trace.hpp"
-#include "machine/io_dispatch.hpp"
-#include "machine/mmio_dispatch.hpp"
-#include "machine/register_dump.hpp"
-#include "memory/guest_memory.hpp"
-#include "misc/debug_exit.hpp"
-#include "misc/mmio_echo.hpp"
-#include "misc/pv_console.hpp"
-#include "serial/uart_8250.hpp"
+#include "devices/bus/mmio_bus.hpp"
+#include "devices/bus/port_io_bus.hpp"
+#include "devices/misc/debug_exit.hpp"
+#include "devices/misc/mmio_echo.hpp"
+#include "devices/misc/pv_console.hpp"
+#include "devices/serial/uart_8250.hpp"
+#include "vmm/boot/firmware.hpp"
+#include "vmm/boot/firmware_header.hpp"
+#include "vmm/common/error.hpp"
+#include "vmm/common/size.hpp"
+#include "vmm/kvm/system.hpp"
+#include "vmm/kvm/vcpu.hpp"
+#include "vmm/kvm/vm.hpp"
+#include "vmm/machine/exit_stats.hpp"
+#include "vmm/machine/exit_trace.hpp"
+#include "vmm/machine/io_dispatch.hpp"
+#include "vmm/machine/mmio_dispatch.hpp"
+#include "vmm/machine/register_dump.hpp"
+#include "vmm/memory/guest_memory.hpp"
 
 namespace berth::machine {
 
@@ -56,7 +56,8 @@ void write_stdout(std::span<const std::uint8_t> bytes) {
 // Real mode, CS:IP = 0000:7C00, as a BIOS leaves the CPU for a boot sector.
 void enter_real_mode_at_load_address(kvm::Vcpu& vcpu) {
     kvm_sregs sregs = vcpu.sregs();
-    for (kvm_segment* segment : {&sregs.cs, &sregs.ds, &sregs.es, &sregs.fs, &sregs.gs, &sregs.ss}) {
+    for (kvm_segment* segment :
+         {&sregs.cs, &sregs.ds, &sregs.es, &sregs.fs, &sregs.gs, &sregs.ss}) {
         segment->base = 0;
         segment->selector = 0;
     }
@@ -75,15 +76,15 @@ void validate(const FirmwareVmOptions& options) {
                                     format_size(boot::firmware_min_memory)));
     }
     if (options.memory_size % 4096 != 0) {
-        throw bad_input(fmt::format("--memory {} bytes is not a multiple of 4 KiB",
-                                    options.memory_size));
+        throw bad_input(
+            fmt::format("--memory {} bytes is not a multiple of 4 KiB", options.memory_size));
     }
     // RAM must end below the mmio echo device and the TSS pages.
     if (options.memory_size > devices::MmioEcho::default_base) {
-        throw bad_input(fmt::format("--memory {} is too large for the firmware machine: RAM "
-                                    "must end below {:#x}, where its MMIO device lives",
-                                    format_size(options.memory_size),
-                                    devices::MmioEcho::default_base));
+        throw bad_input(
+            fmt::format("--memory {} is too large for the firmware machine: RAM "
+                        "must end below {:#x}, where its MMIO device lives",
+                        format_size(options.memory_size), devices::MmioEcho::default_base));
     }
 }
 
@@ -111,10 +112,11 @@ public:
         }
         boot::load_firmware(firmware, memory_);
 
-        ports_.attach(com1_base, devices::Uart8250::register_count,
-                      std::make_shared<devices::Uart8250>("serial 8250 (COM1)", [](std::uint8_t byte) {
-                          write_stdout(std::span(&byte, 1));
-                      }));
+        ports_.attach(
+            com1_base, devices::Uart8250::register_count,
+            std::make_shared<devices::Uart8250>("serial 8250 (COM1)", [](std::uint8_t byte) {
+                write_stdout(std::span(&byte, 1));
+            }));
         ports_.attach(devices::DebugExit::default_port, devices::DebugExit::register_count,
                       debug_exit_);
         ports_.attach(devices::PvConsole::default_port, devices::PvConsole::register_count,
@@ -181,10 +183,10 @@ private:
                 throw Error("guest triple-faulted (KVM_EXIT_SHUTDOWN); registers:\n" +
                             register_dump(*vcpu_));
             case KVM_EXIT_FAIL_ENTRY:
-                throw Error(fmt::format("KVM could not enter the guest (hardware reason {:#x}); "
-                                        "registers:\n{}",
-                                        run.fail_entry.hardware_entry_failure_reason,
-                                        register_dump(*vcpu_)));
+                throw Error(fmt::format(
+                    "KVM could not enter the guest (hardware reason {:#x}); "
+                    "registers:\n{}",
+                    run.fail_entry.hardware_entry_failure_reason, register_dump(*vcpu_)));
             case KVM_EXIT_INTERNAL_ERROR:
                 throw Error(fmt::format("KVM internal error (suberror {}); registers:\n{}",
                                         run.internal.suberror, register_dump(*vcpu_)));
@@ -243,7 +245,7 @@ private:
     ExitStats stats_;
     kvm::System kvm_;
     kvm::Vm vm_;
-    memory::GuestMemory memory_;
+    memory::GuestRam memory_;
     devices::PortIoBus ports_;
     devices::MmioBus mmio_;
     std::shared_ptr<devices::DebugExit> debug_exit_ = std::make_shared<devices::DebugExit>();
@@ -259,9 +261,9 @@ int run_firmware_vm(const FirmwareVmOptions& options) {
         boot::read_firmware_features(firmware.image, options.firmware);
     std::unique_ptr<ExitTraceWriter> trace;
     if (!options.trace_file.empty()) {
-        trace = ExitTraceWriter::create(options.trace_file,
-                                        fmt::format("berth firmware {}",
-                                                    options.firmware.filename().string()));
+        trace = ExitTraceWriter::create(
+            options.trace_file,
+            fmt::format("berth firmware {}", options.firmware.filename().string()));
     }
     FirmwareMachine machine(options, firmware, features, std::move(trace));
     return machine.run();

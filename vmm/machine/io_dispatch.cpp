@@ -1,8 +1,8 @@
-#include "machine/io_dispatch.hpp"
+#include "vmm/machine/io_dispatch.hpp"
 
 #include <span>
 
-#include "common/error.hpp"
+#include "vmm/common/error.hpp"
 
 namespace berth::machine {
 

@@ -3,10 +3,10 @@
 // io.data_offset: for OUT we pass it to the device, for IN the device fills it and KVM
 // copies it into the guest's register (or memory, for string I/O) on the next KVM_RUN.
 
-#include "kvm/kvm_abi.hpp"
+#include "vmm/kvm/kvm_abi.hpp"
 
-#include "bus/port_io_bus.hpp"
-#include "machine/exit_stats.hpp"
+#include "devices/bus/port_io_bus.hpp"
+#include "vmm/machine/exit_stats.hpp"
 
 namespace berth::machine {
 

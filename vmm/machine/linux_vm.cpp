@@ -1,4 +1,4 @@
-#include "machine/linux_vm.hpp"
+#include "vmm/machine/linux_vm.hpp"
 
 #include <poll.h>
 #include <pthread.h>
@@ -14,36 +14,36 @@
 
 #include <fmt/format.h>
 
-#include "boot/bzimage.hpp"
-#include "boot/ext4_image.hpp"
-#include "boot/linux_layout.hpp"
-#include "boot/zero_page.hpp"
-#include "bus/port_io_bus.hpp"
-#include "common/error.hpp"
-#include "common/file.hpp"
-#include "common/phase_clock.hpp"
-#include "common/size.hpp"
-#include "common/thread.hpp"
-#include "kvm/system.hpp"
-#include "kvm/vcpu.hpp"
-#include "kvm/vm.hpp"
-#include "legacy/i8042.hpp"
-#include "machine/console.hpp"
-#include "machine/exit_stats.hpp"
-#include "machine/exit_timer.hpp"
-#include "machine/io_dispatch.hpp"
-#include "machine/pci_devices.hpp"
-#include "machine/register_dump.hpp"
-#include "machine/vm_stop.hpp"
-#include "memory/guest_memory.hpp"
-#include "misc/debug_exit.hpp"
-#include "misc/phase_port.hpp"
-#include "power/acpi_sleep_control.hpp"
-#include "serial/uart_8250.hpp"
-#include "x86/acpi.hpp"
-#include "x86/cpu_state.hpp"
-#include "x86/cpuid.hpp"
-#include "x86/long_mode.hpp"
+#include "devices/bus/port_io_bus.hpp"
+#include "devices/legacy/i8042.hpp"
+#include "devices/misc/debug_exit.hpp"
+#include "devices/misc/phase_port.hpp"
+#include "devices/power/acpi_sleep_control.hpp"
+#include "devices/serial/uart_8250.hpp"
+#include "vmm/boot/bzimage.hpp"
+#include "vmm/boot/ext4_image.hpp"
+#include "vmm/boot/linux_layout.hpp"
+#include "vmm/boot/zero_page.hpp"
+#include "vmm/common/error.hpp"
+#include "vmm/common/file.hpp"
+#include "vmm/common/phase_clock.hpp"
+#include "vmm/common/size.hpp"
+#include "vmm/common/thread.hpp"
+#include "vmm/kvm/system.hpp"
+#include "vmm/kvm/vcpu.hpp"
+#include "vmm/kvm/vm.hpp"
+#include "vmm/machine/console.hpp"
+#include "vmm/machine/exit_stats.hpp"
+#include "vmm/machine/exit_timer.hpp"
+#include "vmm/machine/io_dispatch.hpp"
+#include "vmm/machine/pci_devices.hpp"
+#include "vmm/machine/register_dump.hpp"
+#include "vmm/machine/vm_stop.hpp"
+#include "vmm/memory/guest_memory.hpp"
+#include "vmm/x86/acpi.hpp"
+#include "vmm/x86/cpu_state.hpp"
+#include "vmm/x86/cpuid.hpp"
+#include "vmm/x86/long_mode.hpp"
 
 namespace berth::machine {
 
@@ -71,29 +71,32 @@ BootInputs read_boot_inputs(const LinuxVmOptions& options) {
         throw bad_input("--cpus 0: a guest needs at least one vCPU");
     }
     if (options.cpus > max_cpus) {
-        throw bad_input(fmt::format("--cpus {} is more than berth supports ({})", options.cpus,
-                                    max_cpus));
+        throw bad_input(
+            fmt::format("--cpus {} is more than berth supports ({})", options.cpus, max_cpus));
     }
     if (options.memory_size % 4096 != 0) {
-        throw bad_input(fmt::format("--memory {} bytes is not a multiple of 4 KiB",
-                                    options.memory_size));
+        throw bad_input(
+            fmt::format("--memory {} bytes is not a multiple of 4 KiB", options.memory_size));
     }
     if (options.guest_pages == memory::PageSize::huge && options.memory_size % (2 << 20) != 0) {
-        throw bad_input(fmt::format("--memory {} is not a multiple of 2 MiB, the huge page size "
-                                    "--hugepages uses",
-                                    format_size(options.memory_size)));
+        throw bad_input(
+            fmt::format("--memory {} is not a multiple of 2 MiB, the huge page size "
+                        "--hugepages uses",
+                        format_size(options.memory_size)));
     }
     // --image: the kernel and initrd come out of the disk image's /boot.
     std::optional<boot::ImageBootFiles> image;
     if (!options.image.empty()) {
         image = boot::read_image_boot_files(options.image);
     }
-    BootInputs inputs{image ? boot::parse_bzimage(std::move(image->kernel),
-                                                  fmt::format("{} in disk image {}",
-                                                              image->kernel_path,
-                                                              options.image.string()))
-                            : boot::read_bzimage(options.kernel),
-                      {}, std::nullopt, linux_cmdline(options)};
+    BootInputs inputs{
+        image ? boot::parse_bzimage(
+                    std::move(image->kernel),
+                    fmt::format("{} in disk image {}", image->kernel_path, options.image.string()))
+              : boot::read_bzimage(options.kernel),
+        {},
+        std::nullopt,
+        linux_cmdline(options)};
     const boot::RamLayout layout = boot::RamLayout::for_size(options.memory_size);
     const std::uint64_t needed = inputs.kernel.runtime_end();
     if (layout.low_size < needed) {
@@ -124,9 +127,9 @@ void write_boot_memory(memory::GuestMemory& memory, const BootInputs& inputs,
         memory.write(inputs.initrd_place->address, inputs.initrd);
     }
     const std::string& cmdline = inputs.cmdline;
-    memory.write(boot::cmdline_address,
-                 std::span(reinterpret_cast<const std::uint8_t*>(cmdline.c_str()),
-                           cmdline.size() + 1));
+    memory.write(
+        boot::cmdline_address,
+        std::span(reinterpret_cast<const std::uint8_t*>(cmdline.c_str()), cmdline.size() + 1));
     std::optional<x86::PciHostBridge> pci_bridge;
     if (options.pci.any()) {
         pci_bridge = x86::PciHostBridge{pci_window_base, pci_window_size};
@@ -134,10 +137,9 @@ void write_boot_memory(memory::GuestMemory& memory, const BootInputs& inputs,
     const x86::AcpiTables acpi =
         x86::build_acpi_tables(boot::acpi_tables_address, options.cpus, pci_bridge);
     memory.write(boot::acpi_tables_address, acpi.bytes);
-    boot::ZeroPageInputs zero_page{options.memory_size, boot::cmdline_address,
-                                   inputs.initrd_place, acpi.rsdp_address};
-    memory.write_object(boot::zero_page_address,
-                        boot::build_zero_page(inputs.kernel, zero_page));
+    boot::ZeroPageInputs zero_page{options.memory_size, boot::cmdline_address, inputs.initrd_place,
+                                   acpi.rsdp_address};
+    memory.write_object(boot::zero_page_address, boot::build_zero_page(inputs.kernel, zero_page));
     x86::write_identity_page_tables(memory, boot::page_tables_address);
     x86::write_gdt(memory, boot::gdt_address);
 }
@@ -176,8 +178,8 @@ struct Machine {
     // may have nothing to print for a long while after that).
     FirstPhaseMark console{"console"};
     FirstPhaseMark console_output{"console_output"};  // the first byte sent to COM1
-    FirstPhaseMark guest_init{"guest_init"};  // the guest's first write to the phase port
-    FirstPhaseMark guest_exit{"guest_exit"};  // the guest's debug-exit write
+    FirstPhaseMark guest_init{"guest_init"};          // the guest's first write to the phase port
+    FirstPhaseMark guest_exit{"guest_exit"};          // the guest's debug-exit write
     // The guest asked for a reset (i8042 pulse or KVM's reset event), not a power-off.
     std::atomic<bool> rebooted{false};
 
@@ -205,7 +207,8 @@ void run_vcpu(kvm::Vcpu& vcpu, std::uint32_t index, std::size_t run_size, Machin
         stats.count_exit(run.exit_reason);
         switch (run.exit_reason) {
             case KVM_EXIT_IO:
-                if (run.io.port >= com1_base && run.io.port < com1_base + devices::Uart8250::register_count) {
+                if (run.io.port >= com1_base &&
+                    run.io.port < com1_base + devices::Uart8250::register_count) {
                     machine.console.mark();
                 }
                 dispatch_io(run, run_size, machine.bus, stats);
@@ -216,9 +219,10 @@ void run_vcpu(kvm::Vcpu& vcpu, std::uint32_t index, std::size_t run_size, Machin
                 break;
             case KVM_EXIT_MMIO:
                 if (machine.pci != nullptr &&
-                    machine.pci->mmio(run.mmio.phys_addr,
-                                      std::span(run.mmio.data, std::min<std::size_t>(run.mmio.len, 8)),
-                                      run.mmio.is_write != 0)) {
+                    machine.pci->mmio(
+                        run.mmio.phys_addr,
+                        std::span(run.mmio.data, std::min<std::size_t>(run.mmio.len, 8)),
+                        run.mmio.is_write != 0)) {
                     break;
                 }
                 // Nothing else lives outside RAM but what KVM emulates: reads float high.
@@ -241,16 +245,19 @@ void run_vcpu(kvm::Vcpu& vcpu, std::uint32_t index, std::size_t run_size, Machin
             case KVM_EXIT_SHUTDOWN:
                 throw guest_died("guest triple-faulted (KVM_EXIT_SHUTDOWN)", vcpu, index);
             case KVM_EXIT_FAIL_ENTRY:
-                throw guest_died(fmt::format("KVM could not enter the guest (hardware reason {:#x})",
-                                             run.fail_entry.hardware_entry_failure_reason),
-                                 vcpu, index);
+                throw guest_died(
+                    fmt::format("KVM could not enter the guest (hardware reason {:#x})",
+                                run.fail_entry.hardware_entry_failure_reason),
+                    vcpu, index);
             case KVM_EXIT_INTERNAL_ERROR:
-                throw guest_died(fmt::format("KVM internal error (suberror {})", run.internal.suberror),
-                                 vcpu, index);
+                throw guest_died(
+                    fmt::format("KVM internal error (suberror {})", run.internal.suberror), vcpu,
+                    index);
             default:
-                throw guest_died(fmt::format("unexpected VM exit {} ({})",
-                                             kvm::exit_reason_name(run.exit_reason), run.exit_reason),
-                                 vcpu, index);
+                throw guest_died(
+                    fmt::format("unexpected VM exit {} ({})",
+                                kvm::exit_reason_name(run.exit_reason), run.exit_reason),
+                    vcpu, index);
         }
     }
 }
@@ -372,8 +379,8 @@ int boot_linux_once(const LinuxVmOptions& options, bool& rebooted) {
     if (!options.trace_file.empty()) {
         // Created before KVM is opened: a bad path is bad input, reported at once.
         const auto& guest = options.image.empty() ? options.kernel : options.image;
-        trace = ExitTraceWriter::create(
-            options.trace_file, fmt::format("berth linux {}", guest.filename().string()));
+        trace = ExitTraceWriter::create(options.trace_file,
+                                        fmt::format("berth linux {}", guest.filename().string()));
     }
     auto disks = PciDevices::open_disks(options.pci);
 
@@ -392,7 +399,7 @@ int boot_linux_once(const LinuxVmOptions& options, bool& rebooted) {
     vm.create_irqchip();
     vm.create_pit2();
 
-    memory::GuestMemory memory;
+    memory::GuestRam memory;
     const boot::RamLayout layout = boot::RamLayout::for_size(options.memory_size);
     memory.add_ram(0, layout.low_size, options.guest_pages);
     if (layout.high_size > 0) {
@@ -400,8 +407,7 @@ int boot_linux_once(const LinuxVmOptions& options, bool& rebooted) {
     }
     for (std::uint32_t slot = 0; slot < memory.regions().size(); ++slot) {
         const auto& region = memory.regions()[slot];
-        vm.set_user_memory_region(slot, region.guest_address, region.size(),
-                                  region.mapping.data());
+        vm.set_user_memory_region(slot, region.guest_address, region.size(), region.mapping.data());
     }
     write_boot_memory(memory, *inputs, options);
     // The kernel and initrd now live in guest RAM. berth's own copies (~9 MiB for
@@ -432,8 +438,9 @@ int boot_linux_once(const LinuxVmOptions& options, bool& rebooted) {
                        }));
     machine.bus.attach(devices::DebugExit::default_port, devices::DebugExit::register_count,
                        machine.debug_exit);
-    machine.bus.attach(devices::PhasePort::default_port, devices::PhasePort::register_count,
-                       std::make_shared<devices::PhasePort>([&machine] { machine.guest_init.mark(); }));
+    machine.bus.attach(
+        devices::PhasePort::default_port, devices::PhasePort::register_count,
+        std::make_shared<devices::PhasePort>([&machine] { machine.guest_init.mark(); }));
     std::shared_ptr<devices::virtio::Console> virtio_console;
     if (options.pci.console) {
         virtio_console = std::make_shared<devices::virtio::Console>(

@@ -5,18 +5,18 @@
 // on IRQ 4 as the console, an i8042 for reboot, ACPI sleep control for poweroff and
 // the debug-exit port. One thread per vCPU.
 //
-// Exit status: 0 when the guest powers off or reboots (unless --reboot restart), the byte it wrote to the
-// debug-exit port (0x501), 128+N when stopped by signal N, 1 with a register dump
-// when the guest dies (triple fault, KVM internal error), 2 for bad input.
+// Exit status: 0 when the guest powers off or reboots (unless --reboot restart), the byte it wrote
+// to the debug-exit port (0x501), 128+N when stopped by signal N, 1 with a register dump when the
+// guest dies (triple fault, KVM internal error), 2 for bad input.
 
 #include <cstdint>
 #include <filesystem>
 #include <optional>
 #include <string>
 
-#include "machine/firmware_vm.hpp"
-#include "machine/pci_devices.hpp"
-#include "memory/mapping.hpp"
+#include "vmm/machine/firmware_vm.hpp"
+#include "vmm/machine/pci_devices.hpp"
+#include "vmm/memory/mapping.hpp"
 
 namespace berth::machine {
 

@@ -1,8 +1,8 @@
-#include "machine/mmio_dispatch.hpp"
+#include "vmm/machine/mmio_dispatch.hpp"
 
 #include <span>
 
-#include "common/error.hpp"
+#include "vmm/common/error.hpp"
 
 namespace berth::machine {
 

@@ -4,10 +4,10 @@
 // for a write, the data. For a read berth fills run.mmio.data and KVM completes the
 // instruction (puts the value in the register) on the next KVM_RUN.
 
-#include "kvm/kvm_abi.hpp"
+#include "vmm/kvm/kvm_abi.hpp"
 
-#include "bus/mmio_bus.hpp"
-#include "machine/exit_stats.hpp"
+#include "devices/bus/mmio_bus.hpp"
+#include "vmm/machine/exit_stats.hpp"
 
 namespace berth::machine {
 

@@ -1,9 +1,9 @@
-#include "machine/pci_devices.hpp"
+#include "vmm/machine/pci_devices.hpp"
 
 #include <fmt/format.h>
 
-#include "kvm/eventfd.hpp"
-#include "virtio/rng.hpp"
+#include "devices/virtio/rng.hpp"
+#include "vmm/kvm/eventfd_bindings.hpp"
 
 namespace berth::machine {
 
@@ -47,14 +47,14 @@ void PciDevices::attach(const kvm::Vm& vm, memory::GuestMemory& memory, devices:
 void PciDevices::add(const kvm::Vm& vm, memory::GuestMemory& memory,
                      std::shared_ptr<devices::virtio::Device> device) {
     Function function;
-    function.msi = std::make_unique<devices::pci::KvmMsiSink>(
+    function.msi = std::make_unique<KvmMsiSink>(
         vm, *routing_, devices::virtio::PciTransport::msix_vectors(device->queue_count()));
     const std::uint64_t bar = bus_->allocate_bar(devices::virtio::bar_size);
-    devices::virtio::IoEventRegistrar registrar =
-        [&vm](std::uint64_t address, std::uint32_t length, const kvm::EventFd& event) {
-            return std::static_pointer_cast<void>(
-                std::make_shared<kvm::IoEventFd>(vm, address, length, event));
-        };
+    devices::virtio::IoEventRegistrar registrar = [&vm](std::uint64_t address, std::uint32_t length,
+                                                        const EventFd& event) {
+        return std::static_pointer_cast<void>(
+            std::make_shared<kvm::IoEventFd>(vm, address, length, event));
+    };
     function.transport = std::make_shared<devices::virtio::PciTransport>(
         memory, std::move(device), bar, *function.msi, registrar);
     bus_->add(function.transport);

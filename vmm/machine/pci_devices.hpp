@@ -8,14 +8,14 @@
 #include <memory>
 #include <vector>
 
-#include "bus/port_io_bus.hpp"
-#include "kvm/gsi_routing.hpp"
-#include "memory/guest_memory.hpp"
-#include "pci/kvm_msi_sink.hpp"
-#include "pci/pci_bus.hpp"
-#include "virtio/blk.hpp"
-#include "virtio/console.hpp"
-#include "virtio/pci_transport.hpp"
+#include "devices/bus/port_io_bus.hpp"
+#include "vmm/machine/kvm_msi_sink.hpp"
+#include "devices/pci/pci_bus.hpp"
+#include "devices/virtio/blk.hpp"
+#include "devices/virtio/console.hpp"
+#include "devices/virtio/pci_transport.hpp"
+#include "vmm/kvm/gsi_routing.hpp"
+#include "vmm/memory/guest_memory.hpp"
 
 namespace berth::machine {
 
@@ -52,7 +52,7 @@ public:
 
 private:
     struct Function {
-        std::unique_ptr<devices::pci::KvmMsiSink> msi;
+        std::unique_ptr<KvmMsiSink> msi;
         std::shared_ptr<devices::virtio::PciTransport> transport;
     };
     void add(const kvm::Vm& vm, memory::GuestMemory& memory,

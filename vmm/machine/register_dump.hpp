@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "kvm/vcpu.hpp"
+#include "vmm/kvm/vcpu.hpp"
 
 namespace berth::machine {
 

@@ -1,11 +1,10 @@
-#include "machine/vm_stop.hpp"
+#include "vmm/machine/vm_stop.hpp"
 
 #include <signal.h>
-#include <sys/eventfd.h>
 
 #include <cerrno>
 
-#include "common/error.hpp"
+#include "vmm/common/error.hpp"
 
 namespace berth::machine {
 
@@ -15,11 +14,7 @@ void ignore_kick(int) {}
 
 }  // namespace
 
-VmStop::VmStop() : event_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
-    if (!event_) {
-        throw_errno("cannot create an eventfd", errno);
-    }
-}
+VmStop::VmStop() = default;
 
 int VmStop::kick_signal() {
     static const int signal_number = [] {
@@ -71,8 +66,7 @@ void VmStop::finish_request() {
         vcpu.run->immediate_exit = 1;
         ::pthread_kill(vcpu.thread, kick_signal());
     }
-    const std::uint64_t one = 1;
-    [[maybe_unused]] const auto written = ::write(event_.get(), &one, sizeof one);
+    event_.signal();
 }
 
 int VmStop::result() const {

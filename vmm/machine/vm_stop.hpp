@@ -14,9 +14,9 @@
 #include <optional>
 #include <vector>
 
-#include "kvm/kvm_abi.hpp"
+#include "vmm/kvm/kvm_abi.hpp"
 
-#include "common/unique_fd.hpp"
+#include "vmm/common/event_fd.hpp"
 
 namespace berth::machine {
 
@@ -35,7 +35,7 @@ public:
     void request_error(std::exception_ptr error);
 
     bool requested() const { return requested_.load(std::memory_order_acquire); }
-    int fd() const { return event_.get(); }
+    int fd() const { return event_.fd(); }
 
     // After all threads have been joined: the status, or rethrows the error.
     int result() const;
@@ -43,7 +43,7 @@ public:
 private:
     void finish_request();
 
-    UniqueFd event_;
+    EventFd event_;
     std::atomic<bool> requested_{false};
     std::mutex mutex_;
     int status_ = 0;

@@ -1,4 +1,4 @@
-#include "memory/guest_memory.hpp"
+#include "vmm/memory/guest_memory.hpp"
 
 #include <algorithm>
 #include <utility>
@@ -13,14 +13,14 @@ constexpr std::uint64_t page_size = 4096;
 
 }  // namespace
 
-void GuestMemory::add_ram(std::uint64_t guest_address, std::uint64_t size, PageSize pages) {
+void GuestRam::add_ram(std::uint64_t guest_address, std::uint64_t size, PageSize pages) {
     if (size == 0 || guest_address % page_size != 0 || size % page_size != 0) {
         throw Error(fmt::format("guest RAM at {:#x} of {:#x} bytes is not page aligned",
                                 guest_address, size));
     }
     if (guest_address + size < guest_address) {
-        throw Error(fmt::format("guest RAM at {:#x} of {:#x} bytes wraps around", guest_address,
-                                size));
+        throw Error(
+            fmt::format("guest RAM at {:#x} of {:#x} bytes wraps around", guest_address, size));
     }
     for (const auto& region : regions_) {
         if (guest_address < region.end() && region.guest_address < guest_address + size) {
@@ -29,8 +29,9 @@ void GuestMemory::add_ram(std::uint64_t guest_address, std::uint64_t size, PageS
         }
     }
     regions_.push_back(RamRegion{guest_address, Mapping(size, pages)});
-    std::sort(regions_.begin(), regions_.end(),
-              [](const RamRegion& a, const RamRegion& b) { return a.guest_address < b.guest_address; });
+    std::sort(regions_.begin(), regions_.end(), [](const RamRegion& a, const RamRegion& b) {
+        return a.guest_address < b.guest_address;
+    });
 }
 
 std::uint64_t GuestMemory::total_size() const {
@@ -60,13 +61,12 @@ bool GuestMemory::contains(std::uint64_t address, std::uint64_t length) const {
     return find(address, length) != nullptr;
 }
 
-std::span<const std::uint8_t> GuestMemory::span(std::uint64_t address,
-                                                std::uint64_t length) const {
+std::span<const std::uint8_t> GuestMemory::span(std::uint64_t address, std::uint64_t length) const {
     const RamRegion* region = find(address, length);
     if (region == nullptr) {
-        throw GuestMemoryError(fmt::format(
-            "guest memory access at {:#x} of {} bytes is outside guest RAM ({} bytes)", address,
-            length, total_size()));
+        throw GuestMemoryError(
+            fmt::format("guest memory access at {:#x} of {} bytes is outside guest RAM ({} bytes)",
+                        address, length, total_size()));
     }
     return {region->mapping.data() + (address - region->guest_address),
             static_cast<std::size_t>(length)};

@@ -10,8 +10,8 @@
 #include <type_traits>
 #include <vector>
 
-#include "common/error.hpp"
-#include "memory/mapping.hpp"
+#include "vmm/common/error.hpp"
+#include "vmm/memory/mapping.hpp"
 
 namespace berth::memory {
 
@@ -30,17 +30,14 @@ struct RamRegion {
     std::uint64_t end() const { return guest_address + mapping.size(); }
 };
 
+// The access-only view that loaders, table builders and devices are handed: they can
+// read and write guest RAM but never add, remove or map it (that is GuestRam's, and
+// only the machine holds one).
 class GuestMemory {
 public:
-    GuestMemory() = default;
-    GuestMemory(GuestMemory&&) = default;
-    GuestMemory& operator=(GuestMemory&&) = default;
+    GuestMemory(const GuestMemory&) = delete;
+    GuestMemory& operator=(const GuestMemory&) = delete;
 
-    // Adds RAM at [guest_address, +size). Both must be page aligned and the range
-    // must not overlap RAM added before.
-    void add_ram(std::uint64_t guest_address, std::uint64_t size, PageSize pages = PageSize::normal);
-
-    const std::vector<RamRegion>& regions() const { return regions_; }
     std::uint64_t total_size() const;
 
     // True when [address, +length) lies inside one RAM region.
@@ -69,10 +66,31 @@ public:
         std::memcpy(span(address, sizeof(T)).data(), &object, sizeof(T));
     }
 
-private:
-    const RamRegion* find(std::uint64_t address, std::uint64_t length) const;
+protected:
+    GuestMemory() = default;
+    GuestMemory(GuestMemory&&) = default;
+    GuestMemory& operator=(GuestMemory&&) = default;
+    ~GuestMemory() = default;
 
     std::vector<RamRegion> regions_;
+
+private:
+    const RamRegion* find(std::uint64_t address, std::uint64_t length) const;
+};
+
+// Guest RAM itself: owns the mappings and tells the machine what to hand KVM.
+class GuestRam final : public GuestMemory {
+public:
+    GuestRam() = default;
+    GuestRam(GuestRam&&) = default;
+    GuestRam& operator=(GuestRam&&) = default;
+
+    // Adds RAM at [guest_address, +size). Both must be page aligned and the range
+    // must not overlap RAM added before.
+    void add_ram(std::uint64_t guest_address, std::uint64_t size,
+                 PageSize pages = PageSize::normal);
+
+    const std::vector<RamRegion>& regions() const { return regions_; }
 };
 
 }  // namespace berth::memory

@@ -1,4 +1,4 @@
-#include "memory/mapping.hpp"
+#include "vmm/memory/mapping.hpp"
 
 #include <sys/mman.h>
 
@@ -7,8 +7,8 @@
 
 #include <fmt/format.h>
 
-#include "common/error.hpp"
-#include "common/size.hpp"
+#include "vmm/common/error.hpp"
+#include "vmm/common/size.hpp"
 
 namespace berth::memory {
 

@@ -1,6 +1,6 @@
-#include "x86/acpi.hpp"
+#include "vmm/x86/acpi.hpp"
 
-#include "x86/aml.hpp"
+#include "vmm/x86/aml.hpp"
 
 #include <cstring>
 #include <numeric>
@@ -96,9 +96,9 @@ aml::Bytes pci_host_bridge(const PciHostBridge& bridge) {
     aml::append(resources, aml::io_port(0xcf8, 8));
     aml::append(resources, aml::io_range(0x0000, 0x0cf7));
     aml::append(resources, aml::io_range(0x0d00, 0xffff));
-    aml::append(resources,
-                aml::memory_range(static_cast<std::uint32_t>(bridge.window_base),
-                                  static_cast<std::uint32_t>(bridge.window_base + bridge.window_size - 1)));
+    aml::append(resources, aml::memory_range(static_cast<std::uint32_t>(bridge.window_base),
+                                             static_cast<std::uint32_t>(bridge.window_base +
+                                                                        bridge.window_size - 1)));
     aml::append(resources, aml::end_tag());
     aml::Bytes body = aml::name("_HID", aml::eisa_id("PNP0A03"));
     aml::append(body, aml::name("_UID", aml::integer(0)));
@@ -112,7 +112,8 @@ std::vector<std::uint8_t> build_dsdt(const std::optional<PciHostBridge>& pci) {
     TableWriter t;
     t.header("DSDT", 2);
     // Name (_S5_, Package () { SLP_TYPa, SLP_TYPb, reserved, reserved }): soft-off.
-    aml::append(t.bytes(), aml::name("_S5_", aml::package({acpi_s5_sleep_type, acpi_s5_sleep_type, 0, 0})));
+    aml::append(t.bytes(),
+                aml::name("_S5_", aml::package({acpi_s5_sleep_type, acpi_s5_sleep_type, 0, 0})));
     aml::Bytes devices = com1_device();
     if (pci) {
         aml::append(devices, pci_host_bridge(*pci));
@@ -135,15 +136,15 @@ std::vector<std::uint8_t> build_fadt(std::uint64_t dsdt) {
     // 109 IA-PC boot architecture flags: no 8042 bit (so Linux does not probe one),
     // no VGA, no CMOS RTC (kvm-clock gives the wall clock).
     t.u16(boot_arch_vga_not_present | boot_arch_no_cmos_rtc);
-    t.u8(0);                     // 111 reserved
-    t.u32(flag_hw_reduced_acpi); // 112 flags
-    t.zeros(12);                 // 116 RESET_REG: none (reboot goes through the i8042)
-    t.u8(0);                     // 128 RESET_VALUE
-    t.u16(0);                    // 129 ARM boot architecture
-    t.u8(0);                     // 131 FADT minor version
-    t.u64(0);                    // 132 X_FIRMWARE_CTRL
-    t.u64(dsdt);                 // 140 X_DSDT
-    t.zeros(244 - 148);          // 148..243: X_PM1a_EVT_BLK .. X_GPE1_BLK: none
+    t.u8(0);                                 // 111 reserved
+    t.u32(flag_hw_reduced_acpi);             // 112 flags
+    t.zeros(12);                             // 116 RESET_REG: none (reboot goes through the i8042)
+    t.u8(0);                                 // 128 RESET_VALUE
+    t.u16(0);                                // 129 ARM boot architecture
+    t.u8(0);                                 // 131 FADT minor version
+    t.u64(0);                                // 132 X_FIRMWARE_CTRL
+    t.u64(dsdt);                             // 140 X_DSDT
+    t.zeros(244 - 148);                      // 148..243: X_PM1a_EVT_BLK .. X_GPE1_BLK: none
     t.io_register(acpi_sleep_control_port);  // 244 SLEEP_CONTROL_REG
     t.io_register(acpi_sleep_status_port);   // 256 SLEEP_STATUS_REG
     t.text("BERTH", 8);                      // 268 hypervisor vendor identity
@@ -179,7 +180,7 @@ std::vector<std::uint8_t> build_madt(std::uint32_t cpu_count) {
         t.u32(irq);
         t.u16(0x5);
     }
-    t.u8(4);   // local APIC NMI: all processors, LINT1
+    t.u8(4);  // local APIC NMI: all processors, LINT1
     t.u8(6);
     t.u8(0xff);
     t.u16(0);
@@ -195,7 +196,7 @@ std::uint8_t acpi_checksum(std::span<const std::uint8_t> bytes) {
 }
 
 AcpiTables build_acpi_tables(std::uint64_t base, std::uint32_t cpu_count,
-                              const std::optional<PciHostBridge>& pci) {
+                             const std::optional<PciHostBridge>& pci) {
     AcpiTables tables{};
     auto& out = tables.bytes;
     auto append = [&](const std::vector<std::uint8_t>& table) {

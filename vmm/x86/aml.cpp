@@ -1,4 +1,4 @@
-#include "x86/aml.hpp"
+#include "vmm/x86/aml.hpp"
 
 #include <cassert>
 #include <stdexcept>
@@ -47,8 +47,8 @@ Bytes address_space_window(std::uint8_t type, std::uint8_t type_flags, unsigned 
     const std::uint8_t tag = width == 2 ? 0x88 : 0x87;
     const auto length = static_cast<std::uint8_t>(3 + 5 * width);  // after the 3-byte header
     Bytes out{tag, length, 0, type, window_flags, type_flags};
-    for (const std::uint64_t field : {std::uint64_t{0}, first, last, std::uint64_t{0},
-                                      last - first + 1}) {
+    for (const std::uint64_t field :
+         {std::uint64_t{0}, first, last, std::uint64_t{0}, last - first + 1}) {
         little_endian(out, field, width);
     }
     return out;
@@ -67,7 +67,9 @@ Bytes named_block(std::initializer_list<std::uint8_t> op, std::string_view seg, 
 
 }  // namespace
 
-void append(Bytes& head, const Bytes& tail) { head.insert(head.end(), tail.begin(), tail.end()); }
+void append(Bytes& head, const Bytes& tail) {
+    head.insert(head.end(), tail.begin(), tail.end());
+}
 
 Bytes pkg_length(std::size_t body_size) {
     if (body_size + 1 < 64) {
@@ -85,8 +87,10 @@ Bytes pkg_length(std::size_t body_size) {
 }
 
 Bytes integer(std::uint64_t value) {
-    if (value == 0) return {zero_op};
-    if (value == 1) return {one_op};
+    if (value == 0)
+        return {zero_op};
+    if (value == 1)
+        return {one_op};
     Bytes out;
     unsigned width = 8;
     std::uint8_t prefix = qword_prefix;
@@ -112,8 +116,7 @@ Bytes eisa_id(std::string_view id) {
         return static_cast<unsigned>(c <= '9' ? c - '0' : c - 'A' + 10);
     };
     const unsigned vendor = (letter(0) << 10) | (letter(1) << 5) | letter(2);
-    return {dword_prefix,
-            static_cast<std::uint8_t>(vendor >> 8),
+    return {dword_prefix, static_cast<std::uint8_t>(vendor >> 8),
             static_cast<std::uint8_t>(vendor & 0xff),
             static_cast<std::uint8_t>((hex(3) << 4) | hex(4)),
             static_cast<std::uint8_t>((hex(5) << 4) | hex(6))};
@@ -139,7 +142,9 @@ Bytes device(std::string_view seg, const Bytes& body) {
     return named_block({ext_op_prefix, device_op}, seg, body);
 }
 
-Bytes scope(std::string_view seg, const Bytes& body) { return named_block({scope_op}, seg, body); }
+Bytes scope(std::string_view seg, const Bytes& body) {
+    return named_block({scope_op}, seg, body);
+}
 
 Bytes package(const std::vector<std::uint64_t>& elements) {
     assert(elements.size() < 256);
@@ -183,6 +188,8 @@ Bytes memory_range(std::uint32_t first, std::uint32_t last) {
     return address_space_window(resource_memory, read_write_non_cacheable, 4, first, last);
 }
 
-Bytes end_tag() { return {0x79, 0x00}; }  // checksum 0: "the template is not checksummed"
+Bytes end_tag() {
+    return {0x79, 0x00};
+}  // checksum 0: "the template is not checksummed"
 
 }  // namespace berth::x86::aml

@@ -30,11 +30,12 @@ Bytes scope(std::string_view seg, const Bytes& body);
 Bytes package(const std::vector<std::uint64_t>& elements);
 
 // Resource descriptors for a ResourceTemplate (concatenate, then end_tag()).
-Bytes io_port(std::uint16_t base, std::uint8_t length);       // IO (Decode16, base, base, 1, length)
-Bytes irq_no_flags(unsigned irq);                              // IRQNoFlags () {irq}
+Bytes io_port(std::uint16_t base, std::uint8_t length);  // IO (Decode16, base, base, 1, length)
+Bytes irq_no_flags(unsigned irq);                        // IRQNoFlags () {irq}
 Bytes bus_number_range(std::uint16_t first, std::uint16_t last);  // WordBusNumber, producer
 Bytes io_range(std::uint16_t first, std::uint16_t last);          // WordIO, producer
-Bytes memory_range(std::uint32_t first, std::uint32_t last);      // DWordMemory, producer, non-cacheable
+Bytes memory_range(std::uint32_t first,
+                   std::uint32_t last);  // DWordMemory, producer, non-cacheable
 Bytes end_tag();
 
 // Appends `tail` to `head`.

@@ -1,4 +1,4 @@
-#include "x86/cpu_state.hpp"
+#include "vmm/x86/cpu_state.hpp"
 
 #include <cstring>
 

@@ -2,7 +2,7 @@
 // The rest of a vCPU's reset state for a Linux guest: MSRs, FPU and the local APIC's
 // LINT pins, as a PC's firmware would leave them.
 
-#include "kvm/kvm_abi.hpp"
+#include "vmm/kvm/kvm_abi.hpp"
 
 #include <cstdint>
 #include <vector>

@@ -1,4 +1,4 @@
-#include "x86/cpuid.hpp"
+#include "vmm/x86/cpuid.hpp"
 
 #include <algorithm>
 #include <bit>

@@ -4,7 +4,7 @@
 // `cpu_count` cores in one package, the hypervisor bit, and KVM's paravirtual
 // leaves so the guest finds kvm-clock.
 
-#include "kvm/kvm_abi.hpp"
+#include "vmm/kvm/kvm_abi.hpp"
 
 #include <cstdint>
 #include <vector>

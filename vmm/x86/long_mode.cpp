@@ -1,4 +1,4 @@
-#include "x86/long_mode.hpp"
+#include "vmm/x86/long_mode.hpp"
 
 namespace berth::x86 {
 

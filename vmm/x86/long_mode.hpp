@@ -3,11 +3,11 @@
 // an identity map of the low 4 GiB, a GDT with flat __BOOT_CS (0x10) and __BOOT_DS
 // (0x18) segments, interrupts off.
 
-#include "kvm/kvm_abi.hpp"
+#include "vmm/kvm/kvm_abi.hpp"
 
 #include <cstdint>
 
-#include "memory/guest_memory.hpp"
+#include "vmm/memory/guest_memory.hpp"
 
 namespace berth::x86 {
 
@@ -19,8 +19,7 @@ inline constexpr std::uint64_t page_tables_size = 6 * 4096;
 
 // GDT entries: null, null, 64-bit code, data.
 inline constexpr std::uint64_t gdt_entries[] = {
-    0,
-    0,
+    0, 0,
     0x00af9b000000ffff,  // code: present, ring 0, execute/read, long mode, 4 KiB granules
     0x00cf93000000ffff,  // data: present, ring 0, read/write, 32-bit, 4 KiB granules
 };

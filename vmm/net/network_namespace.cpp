@@ -1,4 +1,4 @@
-#include "container/network_namespace.hpp"
+#include "vmm/net/network_namespace.hpp"
 
 #include <fcntl.h>
 #include <sched.h>
@@ -8,10 +8,10 @@
 
 #include <fmt/format.h>
 
-#include "common/error.hpp"
-#include "container/bridge_network.hpp"
+#include "vmm/common/error.hpp"
+#include "vmm/net/bridge_network.hpp"
 
-namespace berth::container {
+namespace berth::net {
 
 namespace {
 
@@ -48,4 +48,4 @@ UniqueFd make_network_namespace() {
     return container;
 }
 
-}  // namespace berth::container
+}  // namespace berth::net

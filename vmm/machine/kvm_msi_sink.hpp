@@ -6,27 +6,27 @@
 #include <memory>
 #include <vector>
 
-#include "kvm/eventfd.hpp"
-#include "kvm/gsi_routing.hpp"
-#include "pci/msix.hpp"
+#include "devices/pci/msix.hpp"
+#include "vmm/kvm/eventfd_bindings.hpp"
+#include "vmm/kvm/gsi_routing.hpp"
 
-namespace berth::devices::pci {
+namespace berth::machine {
 
-class KvmMsiSink : public MsiSink {
+class KvmMsiSink : public devices::pci::MsiSink {
 public:
     KvmMsiSink(const kvm::Vm& vm, kvm::GsiRouting& routing, std::uint16_t vectors);
 
-    void route(std::uint16_t vector, const MsiMessage& message) override;
+    void route(std::uint16_t vector, const devices::pci::MsiMessage& message) override;
     void trigger(std::uint16_t vector) override;
 
 private:
     struct Vector {
         std::uint32_t gsi;
-        kvm::EventFd event;
+        EventFd event;
         std::unique_ptr<kvm::IrqFd> irqfd;
     };
     kvm::GsiRouting& routing_;
     std::vector<Vector> vectors_;
 };
 
-}  // namespace berth::devices::pci
+}  // namespace berth::machine

@@ -1,30 +1,16 @@
 #pragma once
-// eventfds and their KVM bindings. An ioeventfd lets KVM complete a guest's write to a
+// eventfds bound to KVM. An ioeventfd lets KVM complete a guest's write to a
 // doorbell address inside the kernel and just bump an eventfd (no exit to berth's vCPU
 // thread); an irqfd is the reverse: writing the eventfd injects an interrupt (a GSI)
 // without an ioctl. Both registrations are undone when their owner goes away.
 
 #include <cstdint>
 
-#include "common/unique_fd.hpp"
+#include "vmm/common/event_fd.hpp"
 
 namespace berth::kvm {
 
 class Vm;
-
-// A non-blocking, close-on-exec eventfd counter.
-class EventFd {
-public:
-    EventFd();
-    int fd() const { return fd_.get(); }
-    // Adds one to the counter (wakes pollers).
-    void signal() const;
-    // Reads and clears the counter; false when it was zero.
-    bool consume() const;
-
-private:
-    UniqueFd fd_;
-};
 
 // KVM signals `event` when the guest writes `length` bytes (2, 4 or 8; 0 = any) to the
 // guest-physical MMIO `address`.

@@ -1,4 +1,4 @@
-#include "container/bridge_network.hpp"
+#include "vmm/net/bridge_network.hpp"
 
 #include <fcntl.h>
 #include <sys/file.h>
@@ -10,10 +10,10 @@
 
 #include <fmt/format.h>
 
-#include "common/error.hpp"
-#include "container/netlink.hpp"
+#include "vmm/common/error.hpp"
+#include "vmm/net/netlink.hpp"
 
-namespace berth::container {
+namespace berth::net {
 
 namespace {
 
@@ -68,7 +68,8 @@ IpLease IpLease::acquire(const std::optional<Ipv4Cidr>& wanted) {
     };
     if (wanted) {
         if (!take(wanted->address)) {
-            throw bad_input(fmt::format("--ip {} is in use by another running container", wanted->text()));
+            throw bad_input(
+                fmt::format("--ip {} is in use by another running container", wanted->text()));
         }
         return lease;
     }
@@ -109,7 +110,8 @@ BridgePort BridgePort::attach(pid_t container_pid, int netns_fd) {
     return port;
 }
 
-BridgePort::BridgePort(BridgePort&& other) noexcept : host_name_(std::exchange(other.host_name_, {})) {}
+BridgePort::BridgePort(BridgePort&& other) noexcept
+    : host_name_(std::exchange(other.host_name_, {})) {}
 
 BridgePort& BridgePort::operator=(BridgePort&& other) noexcept {
     std::swap(host_name_, other.host_name_);
@@ -128,7 +130,9 @@ BridgePort::~BridgePort() {
     }
 }
 
-void set_loopback_up() { Netlink().set_up("lo"); }
+void set_loopback_up() {
+    Netlink().set_up("lo");
+}
 
 void configure_bridge_interface(const Ipv4Cidr& address) {
     Netlink netlink;
@@ -137,4 +141,4 @@ void configure_bridge_interface(const Ipv4Cidr& address) {
     netlink.add_default_route(bridge_gateway);
 }
 
-}  // namespace berth::container
+}  // namespace berth::net

@@ -8,12 +8,12 @@
 // enters it with setns. Only as root: unprivileged, the namespace must belong to the
 // container's user namespace, so clone3 makes it.
 
-#include "common/unique_fd.hpp"
+#include "vmm/common/unique_fd.hpp"
 
-namespace berth::container {
+namespace berth::net {
 
 // A new network namespace with lo up, as an open descriptor; the caller stays in (or is
 // back in) its own. Throws Error naming the step that failed.
 UniqueFd make_network_namespace();
 
-}  // namespace berth::container
+}  // namespace berth::net

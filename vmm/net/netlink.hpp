@@ -13,7 +13,7 @@
 struct mnl_socket;
 struct nlmsghdr;
 
-namespace berth::container {
+namespace berth::net {
 
 enum class IfExists { fail, ok };
 
@@ -32,7 +32,8 @@ public:
     void create_veth(const std::string& host_name, const std::string& peer_name, int peer_netns_fd);
     void set_master(const std::string& name, const std::string& master);
     void set_up(const std::string& name);
-    void add_address(const std::string& name, std::uint32_t address, int prefix, IfExists if_exists);
+    void add_address(const std::string& name, std::uint32_t address, int prefix,
+                     IfExists if_exists);
     void add_default_route(std::uint32_t gateway);
     // Returns false when there was no such link.
     bool delete_link(const std::string& name);
@@ -48,4 +49,4 @@ private:
     std::unique_ptr<char[]> buffer_;
 };
 
-}  // namespace berth::container
+}  // namespace berth::net

@@ -1,24 +1,26 @@
-#include "container/netlink.hpp"
+#include "vmm/net/netlink.hpp"
 
 #include <arpa/inet.h>
-#include <net/if.h>  // before the linux headers, which then skip their copies
 #include <libmnl/libmnl.h>
 #include <linux/if_link.h>
 #include <linux/rtnetlink.h>
 #include <linux/veth.h>
+#include <net/if.h>  // before the linux headers, which then skip their copies
 
 #include <cerrno>
 #include <ctime>
 
 #include <fmt/format.h>
 
-#include "common/error.hpp"
+#include "vmm/common/error.hpp"
 
-namespace berth::container {
+namespace berth::net {
 
 namespace {
 
-std::size_t buffer_size() { return MNL_SOCKET_BUFFER_SIZE; }
+std::size_t buffer_size() {
+    return MNL_SOCKET_BUFFER_SIZE;
+}
 
 }  // namespace
 
@@ -36,7 +38,9 @@ Netlink::Netlink() : buffer_(new char[buffer_size()]) {
     sequence_ = static_cast<std::uint32_t>(std::time(nullptr));
 }
 
-Netlink::~Netlink() { mnl_socket_close(socket_); }
+Netlink::~Netlink() {
+    mnl_socket_close(socket_);
+}
 
 int Netlink::index_of(const std::string& name) const {
     const unsigned index = ::if_nametoindex(name.c_str());
@@ -57,8 +61,8 @@ int Netlink::request(nlmsghdr* message) {
         if (length < 0) {
             return errno;
         }
-        const int result = mnl_cb_run(buffer_.get(), static_cast<std::size_t>(length), sequence_, port_,
-                                      nullptr, nullptr);
+        const int result = mnl_cb_run(buffer_.get(), static_cast<std::size_t>(length), sequence_,
+                                      port_, nullptr, nullptr);
         if (result == MNL_CB_ERROR) {
             return errno;
         }
@@ -88,7 +92,8 @@ bool Netlink::create_bridge(const std::string& name) {
     return true;
 }
 
-void Netlink::create_veth(const std::string& host_name, const std::string& peer_name, int peer_netns_fd) {
+void Netlink::create_veth(const std::string& host_name, const std::string& peer_name,
+                          int peer_netns_fd) {
     nlmsghdr* message = mnl_nlmsg_put_header(buffer_.get());
     message->nlmsg_type = RTM_NEWLINK;
     message->nlmsg_flags = NLM_F_CREATE | NLM_F_EXCL;
@@ -100,7 +105,8 @@ void Netlink::create_veth(const std::string& host_name, const std::string& peer_
     nlattr* data = mnl_attr_nest_start(message, IFLA_INFO_DATA);
     // The peer is described by a second ifinfomsg followed by its own attributes.
     nlattr* peer = mnl_attr_nest_start(message, VETH_INFO_PEER);
-    auto* peer_info = static_cast<ifinfomsg*>(mnl_nlmsg_put_extra_header(message, sizeof(ifinfomsg)));
+    auto* peer_info =
+        static_cast<ifinfomsg*>(mnl_nlmsg_put_extra_header(message, sizeof(ifinfomsg)));
     peer_info->ifi_family = AF_UNSPEC;
     mnl_attr_put_strz(message, IFLA_IFNAME, peer_name.c_str());
     mnl_attr_put_u32(message, IFLA_NET_NS_FD, static_cast<std::uint32_t>(peer_netns_fd));
@@ -137,7 +143,8 @@ void Netlink::set_up(const std::string& name) {
     }
 }
 
-void Netlink::add_address(const std::string& name, std::uint32_t address, int prefix, IfExists if_exists) {
+void Netlink::add_address(const std::string& name, std::uint32_t address, int prefix,
+                          IfExists if_exists) {
     nlmsghdr* message = mnl_nlmsg_put_header(buffer_.get());
     message->nlmsg_type = RTM_NEWADDR;
     message->nlmsg_flags = NLM_F_CREATE | NLM_F_EXCL;
@@ -188,4 +195,4 @@ bool Netlink::delete_link(const std::string& name) {
     return true;
 }
 
-}  // namespace berth::container
+}  // namespace berth::net

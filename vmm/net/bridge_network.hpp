@@ -9,12 +9,16 @@
 #include <optional>
 #include <string>
 
-#include "common/unique_fd.hpp"
-#include "container/run_options.hpp"
+#include "vmm/common/unique_fd.hpp"
+#include "vmm/net/ipv4.hpp"
 
-namespace berth::container {
+namespace berth::net {
 
 inline constexpr const char* bridge_name = "berth0";
+// Docker's default bridge is 172.17/16; ours sits in 10.88/16 like podman's.
+inline constexpr std::uint32_t bridge_network = 0x0a580000;  // 10.88.0.0
+inline constexpr int bridge_prefix = 16;
+inline constexpr std::uint32_t bridge_gateway = 0x0a580001;  // 10.88.0.1
 inline constexpr const char* container_interface = "eth0";
 
 // An address in 10.88.0.0/16 held by a lock on /run/berth/net/<address> for as long as
@@ -62,4 +66,4 @@ void set_loopback_up();
 // default route through the bridge.
 void configure_bridge_interface(const Ipv4Cidr& address);
 
-}  // namespace berth::container
+}  // namespace berth::net
