@@ -11,6 +11,8 @@
 # inside tools/kvm-rig, once for all runs. Not a pass/fail test: it prints figures.
 # Usage: tests/bench/boot.sh [BUILD_DIR]   env: RUNS (default 10), KERNEL, INITRD,
 #        BERTH_BENCH_BERTH (another berth binary than BUILD_DIR/berth),
+#        BERTH_BENCH_BASELINE (an older berth binary, run interleaved as "baseline", so
+#        that a change's cost is measured in the same run: ratios berth/baseline),
 #        BERTH_BENCH_SMAPS_DIR (keep each VMM's /proc/PID/smaps at the marker there)
 set -euo pipefail
 default_runs=10
@@ -21,6 +23,9 @@ source "$(dirname "$0")/vm-bench-setup.sh" "$@"
 work=$(mktemp -d /tmp/boot-bench.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 cp "${BERTH_BENCH_BERTH:-$build/berth}" "$work/berth"
+if [[ -n ${BERTH_BENCH_BASELINE:-} ]]; then
+    cp "$BERTH_BENCH_BASELINE" "$work/baseline"
+fi
 cp "$kernel" "$initrd" "$work/"
 k="$work/$(basename "$kernel")"
 i="$work/$(basename "$initrd")"
@@ -47,6 +52,8 @@ vmms = {
              "-device", "isa-debug-exit,iobase=0x501,iosize=1",
              "-kernel", kernel, "-initrd", initrd, "-append", f"{base} {extra}"],
 }
+if os.path.exists(f"{work}/baseline"):
+    vmms["baseline"] = [f"{work}/baseline"] + vmms["berth"][1:]
 debugfs = "/sys/kernel/debug/kvm"
 smaps_dir = os.environ.get("BERTH_BENCH_SMAPS_DIR")
 
@@ -201,4 +208,10 @@ print("ratio berth/qemu: exits {:.2f} (target <= 0.5), io exits {:.2f}, time to 
       "time to exit {:.2f} (target <= 0.9), overhead {:.2f} MiB vs {:.2f} MiB (target <= 3 MiB)"
       .format(b["exits"] / q["exits"], b["io"] / q["io"] if q["io"] else float("nan"),
               b["marker"] / q["marker"], b["exit"] / q["exit"], b["overhead"], q["overhead"]))
+if "baseline" in summary:
+    a = summary["baseline"]
+    print("ratio berth/baseline: exits {:.3f}, time to marker {:.2f}, time to exit {:.2f}, "
+          "overhead {:.3f} ({:.2f} MiB vs {:.2f} MiB)"
+          .format(b["exits"] / a["exits"], b["marker"] / a["marker"], b["exit"] / a["exit"],
+                  b["overhead"] / a["overhead"], b["overhead"], a["overhead"]))
 PY
