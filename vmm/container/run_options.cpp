@@ -7,12 +7,12 @@
 #include <unistd.h>
 
 #include <cctype>
-#include <charconv>
 #include <cstring>
 
 #include <fmt/format.h>
 
 #include "vmm/common/error.hpp"
+#include "vmm/common/parse_number.hpp"
 #include "vmm/common/size.hpp"
 #include "vmm/common/unique_fd.hpp"
 #include "vmm/net/bridge_network.hpp"
@@ -22,15 +22,6 @@ namespace berth::container {
 namespace {
 
 constexpr const char* default_path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-
-template <typename T>
-bool parse_number(std::string_view text, T& value) {
-    if (text.empty()) {
-        return false;
-    }
-    const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
-    return error == std::errc{} && end == text.data() + text.size();
-}
 
 }  // namespace
 
@@ -53,11 +44,11 @@ UserSpec parse_user(std::string_view text) {
     UserSpec user;
     const auto colon = text.find(':');
     const auto uid_text = text.substr(0, colon);
-    bool ok = parse_number(uid_text, user.uid);
+    bool ok = parse_whole_number(uid_text, user.uid);
     if (colon == std::string_view::npos) {
         user.gid = user.uid;
     } else {
-        ok = ok && parse_number(text.substr(colon + 1), user.gid);
+        ok = ok && parse_whole_number(text.substr(colon + 1), user.gid);
     }
     if (!ok || user.uid == static_cast<uid_t>(-1) || user.gid == static_cast<gid_t>(-1)) {
         throw bad_input(
@@ -90,7 +81,7 @@ std::uint32_t parse_cpus(std::string_view text) {
         dot == std::string_view::npos ? std::string_view{} : text.substr(dot + 1);
     std::uint64_t cpus = 0;
     bool ok = !(whole.empty() && fraction.empty()) &&
-              (whole.empty() || parse_number(whole, cpus)) && cpus <= 1024;
+              (whole.empty() || parse_whole_number(whole, cpus)) && cpus <= 1024;
     // Millionths of a CPU from the first six fraction digits; later digits (below a
     // microsecond of quota) must still be digits but are dropped.
     std::uint64_t millionths = 0;
@@ -116,7 +107,7 @@ std::uint32_t parse_cpus(std::string_view text) {
 std::uint64_t parse_pids(std::string_view text) {
     std::uint64_t pids = 0;
     // Two at least: our init and the command.
-    if (!parse_number(text, pids) || pids < 2 || pids > 4194304) {
+    if (!parse_whole_number(text, pids) || pids < 2 || pids > 4194304) {
         throw bad_input(fmt::format("--pids '{}' is not a process count from 2 to 4194304", text));
     }
     return pids;

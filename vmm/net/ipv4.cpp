@@ -1,25 +1,11 @@
 #include "vmm/net/ipv4.hpp"
 
-#include <charconv>
-
 #include <fmt/format.h>
 
 #include "vmm/common/error.hpp"
+#include "vmm/common/parse_number.hpp"
 
 namespace berth::net {
-
-namespace {
-
-template <typename T>
-bool parse_number(std::string_view text, T& value) {
-    if (text.empty()) {
-        return false;
-    }
-    const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
-    return error == std::errc{} && end == text.data() + text.size();
-}
-
-}  // namespace
 
 std::string ipv4_text(std::uint32_t address) {
     return fmt::format("{}.{}.{}.{}", address >> 24, (address >> 16) & 0xff, (address >> 8) & 0xff,
@@ -44,7 +30,8 @@ Ipv4Cidr parse_cidr(std::string_view text, std::string_view what) {
         throw fail();
     }
     Ipv4Cidr cidr;
-    if (!parse_number(text.substr(slash + 1), cidr.prefix) || cidr.prefix < 0 || cidr.prefix > 32) {
+    if (!parse_whole_number(text.substr(slash + 1), cidr.prefix) || cidr.prefix < 0 ||
+        cidr.prefix > 32) {
         throw fail();
     }
     std::string_view rest = text.substr(0, slash);
@@ -55,7 +42,7 @@ Ipv4Cidr parse_cidr(std::string_view text, std::string_view what) {
         }
         const auto piece = rest.substr(0, dot);
         unsigned octet = 0;
-        if (piece.size() > 3 || !parse_number(piece, octet) || octet > 255) {
+        if (piece.size() > 3 || !parse_whole_number(piece, octet) || octet > 255) {
             throw fail();
         }
         cidr.address = (cidr.address << 8) | octet;

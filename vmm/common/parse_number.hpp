@@ -1,0 +1,20 @@
+#pragma once
+// Reads a whole string as one decimal number, as flags and config fields are read:
+// no sign unless T is signed, no spaces, nothing left over, no overflow.
+
+#include <charconv>
+#include <string_view>
+#include <system_error>
+
+namespace berth {
+
+template <typename T>
+bool parse_whole_number(std::string_view text, T& value) {
+    if (text.empty()) {
+        return false;
+    }
+    const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+    return error == std::errc{} && end == text.data() + text.size();
+}
+
+}  // namespace berth
