@@ -25,8 +25,8 @@
 #include "devices/pci/msix.hpp"
 #include "devices/pci/pci_function.hpp"
 #include "devices/virtio/device.hpp"
-#include "vmm/common/thread.hpp"
 #include "vmm/common/event_fd.hpp"
+#include "vmm/common/thread.hpp"
 #include "vmm/memory/guest_memory.hpp"
 
 namespace berth::devices::virtio {

@@ -6,8 +6,8 @@
 #include "tests/unit/byte_compare.hpp"
 #include "vmm/memory/guest_memory.hpp"
 
-using berth::memory::GuestRam;
 using berth::memory::GuestMemoryError;
+using berth::memory::GuestRam;
 using berth::test::as_number;
 using berth::test::same_bytes;
 

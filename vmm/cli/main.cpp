@@ -10,9 +10,9 @@
 #include <fmt/format.h>
 
 #include "vmm/cli/command.hpp"
+#include "vmm/cli/version.hpp"
 #include "vmm/common/error.hpp"
 #include "vmm/common/phase_clock.hpp"
-#include "vmm/cli/version.hpp"
 
 namespace {
 

@@ -34,13 +34,13 @@
 #include "vmm/common/size.hpp"
 #include "vmm/common/thread.hpp"
 #include "vmm/common/unique_fd.hpp"
-#include "vmm/net/bridge_network.hpp"
 #include "vmm/container/container_cgroup.hpp"
 #include "vmm/container/image_rootfs.hpp"
-#include "vmm/net/network_namespace.hpp"
 #include "vmm/container/rootfs_setup.hpp"
 #include "vmm/container/security.hpp"
 #include "vmm/container/terminal.hpp"
+#include "vmm/net/bridge_network.hpp"
+#include "vmm/net/network_namespace.hpp"
 
 namespace berth::container {
 

@@ -1,6 +1,5 @@
 #include "vmm/kvm/eventfd_bindings.hpp"
 
-
 #include <cerrno>
 #include <cstdio>
 

@@ -61,9 +61,7 @@ RawTerminal::~RawTerminal() {
 }
 
 ConsoleInput::ConsoleInput(int fd, Receiver receiver, EscapeHandler on_escape)
-    : fd_(fd),
-      receiver_(std::move(receiver)),
-      on_escape_(std::move(on_escape)) {
+    : fd_(fd), receiver_(std::move(receiver)), on_escape_(std::move(on_escape)) {
     thread_ = Thread([this] { run(); });
 }
 

@@ -9,12 +9,12 @@
 #include <vector>
 
 #include "devices/bus/port_io_bus.hpp"
-#include "vmm/machine/kvm_msi_sink.hpp"
 #include "devices/pci/pci_bus.hpp"
 #include "devices/virtio/blk.hpp"
 #include "devices/virtio/console.hpp"
 #include "devices/virtio/pci_transport.hpp"
 #include "vmm/kvm/gsi_routing.hpp"
+#include "vmm/machine/kvm_msi_sink.hpp"
 #include "vmm/memory/guest_memory.hpp"
 
 namespace berth::machine {
