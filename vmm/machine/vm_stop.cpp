@@ -2,10 +2,6 @@
 
 #include <signal.h>
 
-#include <cerrno>
-
-#include "vmm/common/error.hpp"
-
 namespace berth::machine {
 
 namespace {
@@ -13,8 +9,6 @@ namespace {
 void ignore_kick(int) {}
 
 }  // namespace
-
-VmStop::VmStop() = default;
 
 int VmStop::kick_signal() {
     static const int signal_number = [] {

@@ -22,7 +22,7 @@ namespace berth::machine {
 
 class VmStop {
 public:
-    VmStop();
+    VmStop() = default;
 
     // The signal used to kick vCPU threads; its handler does nothing, it only makes
     // KVM_RUN return EINTR. Installs the handler (once per process).
