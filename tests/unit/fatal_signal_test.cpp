@@ -31,9 +31,9 @@
 #include "devices/virtio/sigbus_guard.hpp"
 #include "tests/unit/virtio_blk_driver.hpp"
 #include "vmm/common/fatal_signal.hpp"
+#include "vmm/common/raw_terminal.hpp"
 #include "vmm/common/unique_fd.hpp"
-#include "vmm/container/terminal.hpp"
-#include "vmm/machine/console.hpp"
+#include "vmm/container/pseudo_terminal.hpp"
 
 using namespace berth::test;
 using berth::LastWordsHook;
@@ -231,7 +231,7 @@ TEST_CASE("the raw terminal stays raw through a caught SIGBUS and is put back wh
         INFO(name(order));
         const PatternImage image(image_size);
         const ChildResult result = in_child([&] {
-            std::optional<berth::machine::RawTerminal> terminal;
+            std::optional<berth::RawTerminal> terminal;
             auto make_raw = [&] {
                 terminal.emplace(pty.slave.get());
                 if (!terminal->active()) {
@@ -254,6 +254,32 @@ TEST_CASE("the raw terminal stays raw through a caught SIGBUS and is put back wh
         CHECK(after.c_iflag == before.c_iflag);
         CHECK(after.c_oflag == before.c_oflag);
     }
+}
+
+TEST_CASE("ct run -t's untouched-output raw mode is put back when an abort ends berth",
+          "[fatal-signal][console]") {
+    const auto pty = berth::container::PtyPair::open();
+    termios before{};
+    REQUIRE(::tcgetattr(pty.slave.get(), &before) == 0);
+    REQUIRE((before.c_oflag & OPOST) != 0);
+    const ChildResult result = in_child([&] {
+        const berth::RawTerminal terminal(pty.slave.get(), berth::RawTerminal::Output::raw);
+        termios now{};
+        if (!terminal.active() || ::tcgetattr(pty.slave.get(), &now) != 0) {
+            ::_exit(3);
+        }
+        if ((now.c_lflag & ICANON) == 0 && (now.c_oflag & OPOST) == 0) {
+            report('r');
+        }
+        std::abort();
+    });
+    CHECK(result.reports == "r");
+    CHECK(killed_by(result.status, SIGABRT));
+    termios after{};
+    REQUIRE(::tcgetattr(pty.slave.get(), &after) == 0);
+    CHECK(after.c_lflag == before.c_lflag);
+    CHECK(after.c_iflag == before.c_iflag);
+    CHECK(after.c_oflag == before.c_oflag);
 }
 
 TEST_CASE(

@@ -3,9 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/syscall.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -16,6 +14,7 @@
 
 #include "vmm/common/error.hpp"
 #include "vmm/common/phase_clock.hpp"
+#include "vmm/common/process.hpp"
 #include "vmm/common/unique_fd.hpp"
 
 extern char** environ;
@@ -48,19 +47,6 @@ Pipe make_pipe() {
     }
     return pipe;
 }
-
-// Posix_spawn's file actions, released on every path.
-class FileActions {
-public:
-    FileActions() { ::posix_spawn_file_actions_init(&actions_); }
-    ~FileActions() { ::posix_spawn_file_actions_destroy(&actions_); }
-    FileActions(const FileActions&) = delete;
-    FileActions& operator=(const FileActions&) = delete;
-    posix_spawn_file_actions_t* get() { return &actions_; }
-
-private:
-    posix_spawn_file_actions_t actions_{};
-};
 
 bool contains_line(const std::string& text, std::string_view line) {
     std::size_t at = 0;
@@ -118,50 +104,32 @@ SampleRun run_sample(const SampleSpec& spec) {
     if (spec.record_phases) {
         phases = make_pipe();
     }
-    FileActions actions;
-    ::posix_spawn_file_actions_addopen(actions.get(), 0, "/dev/null", O_RDONLY, 0);
-    ::posix_spawn_file_actions_adddup2(actions.get(), out.write.get(), 1);
-    ::posix_spawn_file_actions_adddup2(actions.get(), err.write.get(), 2);
-    std::vector<std::string> env_text;
+    SpawnRequest request(spec.argv);
+    request.env.emplace();
+    request.stdin_from_null = true;
+    request.descriptors = {{out.write.get(), 1}, {err.write.get(), 2}};
     for (char** entry = environ; *entry != nullptr; ++entry) {
         if (!std::string_view(*entry).starts_with("BERTH_PHASES=")) {
-            env_text.emplace_back(*entry);
+            request.env->emplace_back(*entry);
         }
     }
     if (phases) {
-        ::posix_spawn_file_actions_adddup2(actions.get(), phases->write.get(), phase_fd_in_child);
-        env_text.push_back(fmt::format("BERTH_PHASES={}", phase_fd_in_child));
+        request.descriptors.emplace_back(phases->write.get(), phase_fd_in_child);
+        request.env->push_back(fmt::format("BERTH_PHASES={}", phase_fd_in_child));
     }
-    std::vector<char*> argv;
-    for (const auto& arg : spec.argv) {
-        argv.push_back(const_cast<char*>(arg.c_str()));
-    }
-    argv.push_back(nullptr);
-    std::vector<char*> envp;
-    for (auto& entry : env_text) {
-        envp.push_back(entry.data());
-    }
-    envp.push_back(nullptr);
 
     SampleRun run;
-    pid_t pid = -1;
     run.spawn_ns = monotonic_ns();
-    const int spawn_error =
-        ::posix_spawnp(&pid, argv[0], actions.get(), nullptr, argv.data(), envp.data());
-    if (spawn_error != 0) {
-        throw_errno(fmt::format("cannot start {}", spec.argv.front()), spawn_error);
-    }
+    ChildProcess child = ChildProcess::spawn(request);
     out.write.reset();
     err.write.reset();
     if (phases) {
         phases->write.reset();
     }
-    UniqueFd process(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+    // On a throw from here on, `child` is killed and reaped.
+    UniqueFd process(static_cast<int>(::syscall(SYS_pidfd_open, child.pid(), 0)));
     if (!process) {
-        const int error = errno;
-        ::kill(pid, SIGKILL);
-        ::waitpid(pid, nullptr, 0);
-        throw_errno("cannot open a pidfd", error);
+        throw_errno("cannot open a pidfd", errno);
     }
 
     const std::int64_t deadline =
@@ -185,7 +153,7 @@ SampleRun run_sample(const SampleSpec& spec) {
             if (exited) {
                 break;
             }
-            ::kill(pid, SIGKILL);
+            ::kill(child.pid(), SIGKILL);
             run.timed_out = true;
             exited = true;
             run.exit_ns = now;
@@ -236,10 +204,7 @@ SampleRun run_sample(const SampleSpec& spec) {
             }
         }
     }
-    int status = 0;
-    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
-    run.status = WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
+    run.status = child.wait();
     return run;
 }
 

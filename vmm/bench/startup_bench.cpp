@@ -1,8 +1,6 @@
 #include "vmm/bench/startup_bench.hpp"
 
 #include <fcntl.h>
-#include <spawn.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -22,11 +20,10 @@
 #include "vmm/bench/sample_runner.hpp"
 #include "vmm/boot/bzimage.hpp"
 #include "vmm/common/error.hpp"
+#include "vmm/common/process.hpp"
 #include "vmm/common/unique_fd.hpp"
 #include "vmm/kvm/system.hpp"
 #include "vmm/machine/linux_vm.hpp"
-
-extern char** environ;
 
 namespace berth::bench {
 
@@ -115,34 +112,6 @@ std::optional<fs::path> find_in_path(const std::string& program) {
         rest = colon == std::string_view::npos ? std::string_view() : rest.substr(colon + 1);
     }
     return std::nullopt;
-}
-
-// Runs a helper command to its end (runc spec, the rig); returns its status.
-int run_to_end(const std::vector<std::string>& argv, const fs::path& cwd, int stdout_to) {
-    posix_spawn_file_actions_t actions;
-    ::posix_spawn_file_actions_init(&actions);
-    ::posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-    if (stdout_to != 1) {
-        ::posix_spawn_file_actions_adddup2(&actions, stdout_to, 1);
-    }
-    if (!cwd.empty()) {
-        ::posix_spawn_file_actions_addchdir_np(&actions, cwd.c_str());
-    }
-    std::vector<char*> args;
-    for (const auto& arg : argv) {
-        args.push_back(const_cast<char*>(arg.c_str()));
-    }
-    args.push_back(nullptr);
-    pid_t pid = -1;
-    const int error = ::posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), environ);
-    ::posix_spawn_file_actions_destroy(&actions);
-    if (error != 0) {
-        throw_errno(fmt::format("cannot start {}", argv.front()), error);
-    }
-    int status = 0;
-    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
-    return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
 }
 
 class Progress {
@@ -385,7 +354,11 @@ std::vector<Contender> vm_contenders(const fs::path& berth, const fs::path& kern
 fs::path make_oci_bundle(const fs::path& runc, const fs::path& dir, const fs::path& rootfs) {
     const fs::path bundle = dir / "bundle";
     fs::create_directories(bundle);
-    if (run_to_end({runc.string(), "spec", "--bundle", bundle.string()}, {}, STDERR_FILENO) != 0) {
+    // A helper's stdout goes to berth's stderr, where the progress is.
+    SpawnRequest spec({runc.string(), "spec", "--bundle", bundle.string()});
+    spec.stdin_from_null = true;
+    spec.descriptors = {{STDERR_FILENO, STDOUT_FILENO}};
+    if (run_to_end(spec) != 0) {
         throw Error("runc spec failed");
     }
     std::ifstream in(bundle / "config.json");
@@ -530,7 +503,11 @@ std::vector<Runtime> vm_half_in_rig(const StartupOptions& options, const fs::pat
         ::setenv("BERTH_RIG_SILENCE", "600", 1);
     }
     // The rig merges the command's stdout and stderr: progress and any failure go to ours.
-    const int status = run_to_end(argv, share.path(), STDERR_FILENO);
+    SpawnRequest in_rig(argv);
+    in_rig.stdin_from_null = true;
+    in_rig.descriptors = {{STDERR_FILENO, STDOUT_FILENO}};
+    in_rig.cwd = share.path().string();
+    const int status = run_to_end(in_rig);
     if (status != 0 || !fs::exists(out)) {
         throw Error(fmt::format(
             "the VM half failed in {} (status {}{})", rig.string(), status,

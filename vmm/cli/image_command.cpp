@@ -3,8 +3,6 @@
 // first (output path, size, root, tools), so mistakes are one line and status 2
 // before minutes of work, then runs the script and passes on its status.
 
-#include <spawn.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -19,9 +17,8 @@
 #include "images/images_config.h"
 #include "vmm/cli/command.hpp"
 #include "vmm/common/error.hpp"
+#include "vmm/common/process.hpp"
 #include "vmm/common/size.hpp"
-
-extern char** environ;
 
 namespace berth::cli {
 
@@ -117,28 +114,17 @@ std::uint64_t image_size(const std::string& text, std::uint64_t minimum, const s
 // the script's own (2 for bad input it found, 0 on success).
 int run_script(const fs::path& script, const std::vector<std::string>& args,
                const std::string& kind) {
-    std::vector<std::string> words{"/bin/bash", script.string()};
-    words.insert(words.end(), args.begin(), args.end());
-    std::vector<char*> argv;
-    for (auto& word : words) {
-        argv.push_back(word.data());
+    std::vector<std::string> argv{"/bin/bash", script.string()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    int code = 0;
+    try {
+        code = run_to_end(argv);
+    } catch (const Error& e) {
+        throw e.with_context("cannot run " + script.string());
     }
-    argv.push_back(nullptr);
-    pid_t pid = 0;
-    if (const int error = posix_spawn(&pid, argv[0], nullptr, nullptr, argv.data(), environ);
-        error != 0) {
-        throw_errno("cannot run " + script.string(), error);
+    if (code > 128) {
+        return code;  // ended by a signal: 128+N, as a shell says
     }
-    int status = 0;
-    while (waitpid(pid, &status, 0) < 0) {
-        if (errno != EINTR) {
-            throw_errno("waitpid for " + script.string(), errno);
-        }
-    }
-    if (WIFSIGNALED(status)) {
-        return 128 + WTERMSIG(status);
-    }
-    const int code = WEXITSTATUS(status);
     if (code != 0 && code != static_cast<int>(ExitStatus::bad_input)) {
         throw Error(
             fmt::format("image build {} failed: {} exited with status {} (its messages "

@@ -5,7 +5,7 @@
 // Why: two parts of berth want SIGBUS. virtio-blk's guarded copies turn a SIGBUS from
 // a truncated image into a failed request (devices/virtio/sigbus_guard.hpp); the raw
 // terminal wants to put the terminal back before berth dies of a fatal signal
-// (machine/console.hpp). Each installing its own sigaction replaces the other's, and
+// (common/raw_terminal.hpp). Each installing its own sigaction replaces the other's, and
 // plain chaining (each keeps the action it replaced and calls it) depends on the order
 // of installation: with the terminal's handler on top, a guarded copy's SIGBUS would
 // first put the terminal back into cooked mode, under a VM that goes on running.

@@ -31,14 +31,16 @@
 #include <fmt/format.h>
 
 #include "vmm/common/phase_clock.hpp"
+#include "vmm/common/process.hpp"
+#include "vmm/common/raw_terminal.hpp"
 #include "vmm/common/size.hpp"
 #include "vmm/common/thread.hpp"
 #include "vmm/common/unique_fd.hpp"
 #include "vmm/container/container_cgroup.hpp"
 #include "vmm/container/image_rootfs.hpp"
+#include "vmm/container/pseudo_terminal.hpp"
 #include "vmm/container/rootfs_setup.hpp"
 #include "vmm/container/security.hpp"
-#include "vmm/container/terminal.hpp"
 #include "vmm/net/bridge_network.hpp"
 #include "vmm/net/network_namespace.hpp"
 
@@ -87,13 +89,6 @@ struct Pipe {
         return {UniqueFd(fds[0]), UniqueFd(fds[1])};
     }
 };
-
-int encode_wait_status(int status) {
-    if (WIFSIGNALED(status)) {
-        return 128 + WTERMSIG(status);
-    }
-    return WEXITSTATUS(status);
-}
 
 // Everything the container's processes need, prepared before clone so that the child
 // only acts.
@@ -425,42 +420,6 @@ pid_t start_command(CommandStart& start) {
     }
 }
 
-// Kills and reaps the container's init unless it was reaped already.
-class InitProcess {
-public:
-    explicit InitProcess(pid_t pid) : pid_(pid) {}
-    ~InitProcess() {
-        if (pid_ > 0) {
-            ::kill(pid_, SIGKILL);
-            wait();
-        }
-    }
-    InitProcess(const InitProcess&) = delete;
-    InitProcess& operator=(const InitProcess&) = delete;
-
-    pid_t pid() const { return pid_; }
-    // Blocking wait; returns the encoded status.
-    int wait() {
-        int status = 0;
-        while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
-        }
-        pid_ = -1;
-        return encode_wait_status(status);
-    }
-    // Non-blocking: the status once init has exited.
-    std::optional<int> poll() {
-        int status = 0;
-        if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-            pid_ = -1;
-            return encode_wait_status(status);
-        }
-        return std::nullopt;
-    }
-
-private:
-    pid_t pid_;
-};
-
 // Writes all of `data` to the pipe `fd` without dying of SIGPIPE when the reader is
 // gone (berth must still collect the reader's report). Returns false on EPIPE; throws
 // on any other error. The signal is blocked in this thread only and a pending one is
@@ -522,7 +481,7 @@ bool relay(int from, int to) {
 // Waits for init while forwarding signals and, with -t, relaying the terminal.
 // `exit_notice` (or -1): where init writes the command's status before it exits;
 // `command_exited` runs with it then, while init is still on its way out.
-int supervise(InitProcess& init, const RunOptions& options, int master, int exit_notice,
+int supervise(ChildProcess& init, const RunOptions& options, int master, int exit_notice,
               const std::function<void(int)>& command_exited) {
     const sigset_t set = supervised_signals();
     UniqueFd signals(::signalfd(-1, &set, SFD_CLOEXEC));
@@ -713,7 +672,7 @@ int run_container(const RunOptions& options) {
     if (pid == 0) {
         container_init(plan);
     }
-    InitProcess init(pid);
+    ChildProcess init(pid);
     phase_mark("namespaces");
     go.read.reset();
     report.write.reset();
@@ -850,7 +809,7 @@ int run_container(const RunOptions& options) {
     };
 
     if (master) {
-        raw_terminal.emplace(0);
+        raw_terminal.emplace(0, RawTerminal::Output::raw);
     }
     const int status = supervise(init, options, master.get(),
                                  init_released ? exit_notice->read.get() : -1, command_exited);

@@ -1,10 +1,11 @@
 #include "vmm/container/namespace_probe.hpp"
 
 #include <sched.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
+
+#include "vmm/common/process.hpp"
 
 namespace berth::container {
 
@@ -27,10 +28,9 @@ std::vector<NamespaceProbe> probe_namespaces() {
         }
         int error = errno;
         if (child > 0) {
-            int status = 0;
-            while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
-            }
-            error = WIFEXITED(status) ? WEXITSTATUS(status) : EINTR;
+            // The errno is below 128; a child that died of a signal did not say.
+            const int status = ChildProcess(child).wait();
+            error = status < 128 ? status : EINTR;
         }
         results.push_back({kind.name, error});
     }

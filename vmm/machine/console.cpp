@@ -1,11 +1,9 @@
 #include "vmm/machine/console.hpp"
 
 #include <poll.h>
-#include <signal.h>
 #include <unistd.h>
 
 #include <cerrno>
-#include <csignal>
 
 #include "vmm/common/error.hpp"
 
@@ -16,48 +14,7 @@ namespace {
 constexpr std::uint8_t escape_key = 0x01;  // Ctrl-A
 constexpr std::uint8_t quit_key = 'x';
 
-// Saved for the last-words hook, which may only use async-signal-safe calls.
-struct termios saved_termios;
-volatile std::sig_atomic_t saved_fd = -1;
-
-// Puts the terminal back before a fatal signal ends berth (with the shell's terminal
-// left raw, the user could not even see what they type). A hook, not a handler of
-// its own: see common/fatal_signal.hpp for why the order matters.
-void restore_terminal() {
-    if (saved_fd >= 0) {
-        ::tcsetattr(saved_fd, TCSANOW, &saved_termios);
-    }
-}
-
 }  // namespace
-
-RawTerminal::RawTerminal(int fd) : fd_(fd) {
-    if (::isatty(fd) == 0 || ::tcgetattr(fd, &saved_termios) != 0) {
-        return;
-    }
-    // The hook first: it may throw, and a terminal left raw by a throw stays raw.
-    last_words_.emplace(restore_terminal);
-    saved_fd = fd;
-    struct termios raw = saved_termios;
-    ::cfmakeraw(&raw);
-    // Keep output processing so berth's own messages still start at column 0.
-    raw.c_oflag |= OPOST;
-    if (::tcsetattr(fd, TCSANOW, &raw) != 0) {
-        saved_fd = -1;
-        last_words_.reset();
-        return;
-    }
-    active_ = true;
-}
-
-RawTerminal::~RawTerminal() {
-    if (!active_) {
-        return;
-    }
-    last_words_.reset();
-    saved_fd = -1;
-    ::tcsetattr(fd_, TCSANOW, &saved_termios);
-}
 
 ConsoleInput::ConsoleInput(int fd, Receiver receiver, EscapeHandler on_escape)
     : fd_(fd), receiver_(std::move(receiver)), on_escape_(std::move(on_escape)) {

@@ -1,40 +1,20 @@
 #pragma once
 // The guest's console on berth's terminal (COM1 or virtio-console). Output goes
-// straight to stdout. Input: a thread reads stdin and feeds the console device. When stdin is a
-// terminal it is put in raw mode (so Ctrl-C, arrows and tab reach the guest) and
-// restored when the console goes away, or on a fatal signal. As in QEMU, Ctrl-A x
-// stops the VM and Ctrl-A Ctrl-A sends one Ctrl-A.
-
-#include <termios.h>
+// straight to stdout. Input: a thread reads stdin and feeds the console device; when
+// stdin is a terminal, linux_vm holds it in raw mode meanwhile (common/raw_terminal.hpp)
+// so that Ctrl-C, arrows and tab reach the guest. As in QEMU, Ctrl-A x stops the VM and
+// Ctrl-A Ctrl-A sends one Ctrl-A.
 
 #include <cstdint>
 #include <functional>
-#include <optional>
 #include <span>
 
 #include "vmm/common/event_fd.hpp"
-#include "vmm/common/fatal_signal.hpp"
+#include "vmm/common/raw_terminal.hpp"  // linux_vm puts stdin in raw mode with the console
 #include "vmm/common/thread.hpp"
 #include "vmm/common/unique_fd.hpp"
 
 namespace berth::machine {
-
-// Raw mode on a terminal for as long as the object lives; nothing when `fd` is not one.
-// A fatal signal puts the terminal back before berth dies (a LastWordsHook).
-class RawTerminal {
-public:
-    explicit RawTerminal(int fd);
-    ~RawTerminal();
-    RawTerminal(const RawTerminal&) = delete;
-    RawTerminal& operator=(const RawTerminal&) = delete;
-
-    bool active() const { return active_; }
-
-private:
-    int fd_;
-    bool active_ = false;
-    std::optional<LastWordsHook> last_words_;
-};
 
 class ConsoleInput {
 public:

@@ -1,4 +1,4 @@
-#include "vmm/container/terminal.hpp"
+#include "vmm/container/pseudo_terminal.hpp"
 
 #include <fcntl.h>
 #include <stdlib.h>
@@ -23,21 +23,6 @@ PtyPair PtyPair::open() {
         throw_errno("cannot open the pseudo-terminal's slave side", errno);
     }
     return pair;
-}
-
-RawTerminal::RawTerminal(int fd) : fd_(fd) {
-    if (::isatty(fd) == 0 || ::tcgetattr(fd, &saved_) != 0) {
-        return;
-    }
-    termios raw = saved_;
-    ::cfmakeraw(&raw);
-    active_ = ::tcsetattr(fd, TCSANOW, &raw) == 0;
-}
-
-RawTerminal::~RawTerminal() {
-    if (active_) {
-        ::tcsetattr(fd_, TCSAFLUSH, &saved_);
-    }
 }
 
 void copy_window_size(int from, int to) {

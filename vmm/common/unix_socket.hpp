@@ -1,0 +1,33 @@
+#pragma once
+// Connected unix sockets between two of berth's processes (berth and a container's
+// init), and descriptors passed over them (SCM_RIGHTS). Messages, not a byte stream
+// (SOCK_SEQPACKET): each send arrives whole, in order, as one receive, and the peer's
+// close (or shutdown) reads as the end.
+
+#include <cstddef>
+#include <optional>
+#include <span>
+#include <utility>
+
+#include "vmm/common/unique_fd.hpp"
+
+namespace berth {
+
+// A connected pair, both ends close-on-exec. Throws berth::Error.
+std::pair<UniqueFd, UniqueFd> message_socket_pair();
+
+// Sends `data` (not empty: that would read as the end) as one message, with a copy of `fd` attached
+// unless it is -1. Never raises SIGPIPE: false when the peer is gone (EPIPE, ECONNRESET); throws
+// berth::Error on any other failure.
+bool send_message(int socket, std::span<const std::byte> data, int fd = -1);
+
+struct ReceivedMessage {
+    std::size_t size = 0;  // bytes in the buffer; a longer message was cut to fit
+    UniqueFd fd;           // the descriptor that came with it (close-on-exec), if any
+};
+
+// Waits for the next message and puts it in `buffer`; nullopt once the peer has
+// closed its end or shut it down for writing. Throws berth::Error on a failure.
+std::optional<ReceivedMessage> receive_message(int socket, std::span<std::byte> buffer);
+
+}  // namespace berth
