@@ -1,0 +1,301 @@
+#include "vmm/container/container_init.hpp"
+
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <exception>
+#include <memory>
+#include <utility>
+
+#include <fmt/format.h>
+
+#include "vmm/common/phase_clock.hpp"
+#include "vmm/common/process.hpp"
+#include "vmm/common/unique_fd.hpp"
+#include "vmm/container/container_runtime.hpp"
+#include "vmm/container/image_rootfs.hpp"
+#include "vmm/container/pseudo_terminal.hpp"
+#include "vmm/container/supervised_signals.hpp"
+#include "vmm/net/bridge_network.hpp"
+
+namespace berth::container {
+
+namespace {
+
+// The status a failure before exec ends the run with: bad input stays 2, anything else
+// is the runtime's failure.
+Error as_start_failure(const Error& error) {
+    return error.status() == ExitStatus::bad_input ? error : Error(error.what(), runtime_failure);
+}
+
+// Waits for berth's `kind`. The end of the channel means berth gave up and reports why
+// itself, so init ends quietly.
+InitNote await(const InitChannel& berth, InitMessage kind) {
+    std::optional<InitNote> note = berth.receive();
+    if (!note) {
+        ::_exit(static_cast<int>(runtime_failure));
+    }
+    if (note->kind != kind) {
+        throw Error(fmt::format("berth sent {} while init waited for {}", name_of(note->kind),
+                                name_of(kind)));
+    }
+    return std::move(*note);
+}
+
+// A failure before the command runs goes to berth as text. Failing before berth has set
+// init up (cgroups, veth), init first lets berth finish: it reads the channel to its end
+// (berth finishes sending once done) and only then exits. Were init gone earlier, its
+// namespaces would be too, berth's setup would fail (ESRCH on the veth, say) and that
+// error would hide init's own.
+[[noreturn]] void report_and_exit(const InitChannel& berth, bool setup_done, const Error& error) {
+    try {
+        if (!setup_done) {
+            while (berth.receive()) {
+            }
+        }
+        berth.send_failure(error);
+    } catch (const Error&) {
+        // The channel itself failed: berth sees the end and init's exit status.
+    }
+    ::_exit(static_cast<int>(error.status()));
+}
+
+void set_hostname(const std::string& hostname) {
+    if (::sethostname(hostname.data(), hostname.size()) != 0) {
+        throw_errno("cannot set the hostname", errno);
+    }
+}
+
+// The rootfs up to the pivot (rootfs_setup.hpp); the command's path inside it.
+std::string build_rootfs(const InitPlan& plan) {
+    const RunOptions& options = *plan.options;
+    if (plan.image_loop.empty()) {
+        setup_rootfs(plan.rootfs);
+        return plan.command_path;
+    }
+    RootfsPlan image_plan = plan.rootfs;
+    image_plan.rootfs = mount_image_rootfs(plan.image_loop);
+    // Only now can the command be looked for; the image's own symlinks resolve inside it.
+    std::string command_path;
+    try {
+        command_path = resolve_command(image_plan.rootfs, options.command.front(), plan.env);
+    } catch (const Error&) {
+        throw bad_input(fmt::format("command '{}' is not found in image '{}'",
+                                    options.command.front(), options.image));
+    }
+    setup_rootfs(image_plan);
+    return command_path;
+}
+
+void enter_network_namespace(const UniqueFd& network_namespace) {
+    if (::setns(network_namespace.get(), CLONE_NEWNET) != 0) {
+        throw_errno("cannot enter the container's network namespace", errno);
+    }
+}
+
+// -t: the pty comes from the container's own devpts (so that ttyname() works inside);
+// berth gets the master, init keeps the slave for the command.
+PtyPair open_terminal(const InitChannel& berth) {
+    PtyPair tty = PtyPair::open();
+    if (!berth.send(InitMessage::terminal, 0, {}, tty.master.get())) {
+        ::_exit(static_cast<int>(runtime_failure));  // berth is gone
+    }
+    tty.master.reset();
+    return tty;
+}
+
+// Now that berth has put init in its cgroups, they become the container's cgroup root.
+void enter_own_cgroup_namespace() {
+    if (::unshare(CLONE_NEWCGROUP) != 0) {
+        throw_errno("cannot create a cgroup namespace", errno);
+    }
+}
+
+void bring_up_network(const InitPlan& plan) {
+    const NetMode net = plan.options->net;
+    // When berth made the namespace, it brought lo up there already.
+    if (net != NetMode::host && !plan.network_namespace_from_berth) {
+        net::set_loopback_up();
+    }
+    if (net == NetMode::bridge && plan.address) {
+        net::configure_bridge_interface(*plan.address);
+    }
+}
+
+// What the command's process needs from init. It shares init's memory (start_command),
+// so a failure before exec is left here for init to report.
+struct CommandStart {
+    const InitPlan* plan;
+    const std::string* command_path;
+    int tty_slave;
+    std::optional<Error> failure;
+};
+
+// In the command's process: the last steps, then exec.
+[[noreturn]] void exec_command(const InitPlan& plan, const std::string& command_path,
+                               int tty_slave) {
+    const RunOptions& options = *plan.options;
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    ::setsid();
+    if (tty_slave >= 0) {
+        if (::ioctl(tty_slave, TIOCSCTTY, 0) != 0) {
+            throw_errno("cannot make the pseudo-terminal the controlling terminal", errno);
+        }
+        for (int fd = 0; fd < 3; ++fd) {
+            ::dup2(tty_slave, fd);
+        }
+        ::close(tty_slave);
+    } else if (!options.keep_stdin) {
+        UniqueFd null(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+        if (!null || ::dup2(null.get(), 0) != 0) {
+            throw_errno("cannot open /dev/null for stdin", errno);
+        }
+    }
+    if (::chdir(options.workdir.c_str()) != 0) {
+        throw bad_input(fmt::format("--workdir '{}' cannot be entered in the rootfs: {}",
+                                    options.workdir, std::strerror(errno)));
+    }
+    // Only stdin, stdout and stderr go to the command, whatever berth's caller left open.
+    ::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
+    drop_capabilities();
+    switch_user(options.user, plan.user_namespace);
+    set_no_new_privileges();
+    ::umask(022);
+    std::vector<char*> argv;
+    for (const auto& arg : options.command) {
+        argv.push_back(const_cast<char*>(arg.c_str()));
+    }
+    argv.push_back(nullptr);
+    std::vector<char*> envp;
+    for (const auto& entry : plan.env) {
+        envp.push_back(const_cast<char*>(entry.c_str()));
+    }
+    envp.push_back(nullptr);
+    // Last: after this only the system calls the command itself makes are filtered.
+    load_seccomp_program(default_seccomp_program());
+    phase_mark("exec");  // `berth bench startup` (BERTH_PHASES only)
+    ::execve(command_path.c_str(), argv.data(), envp.data());
+    throw_errno(fmt::format("cannot execute {}", command_path), errno);
+}
+
+int run_command(void* argument) {
+    auto& start = *static_cast<CommandStart*>(argument);
+    try {
+        exec_command(*start.plan, *start.command_path, start.tty_slave);
+    } catch (const Error& e) {
+        start.failure = as_start_failure(e);
+    } catch (const std::exception& e) {
+        start.failure = Error(e.what(), runtime_failure);
+    }
+    ::_exit(static_cast<int>(start.failure->status()));
+}
+
+// Starts the command's process; its pid (2), once it has exec'd. Like vfork: the
+// process shares init's memory and init sleeps until it has exec'd or exited, so no
+// page tables are copied for it nor torn down again at exec (a fork of berth cost
+// ~0.2 ms here). It runs on a stack of its own, has its own descriptors, directories,
+// credentials and seccomp filter, and init is single-threaded, so no lock can be held
+// by anyone else meanwhile; what it allocates on the shared heap before exec is only
+// lost to init. Throws the command's process's own error when it failed before exec.
+pid_t start_command(const InitPlan& plan, const std::string& command_path,
+                    const std::optional<PtyPair>& tty) {
+    CommandStart start{&plan, &command_path, tty ? tty->slave.get() : -1, std::nullopt};
+    // Below malloc's mmap threshold (128 KiB), so the stack comes from heap pages berth
+    // has touched already instead of a fresh mapping that faults in page by page.
+    constexpr std::size_t stack_size = 64 * 1024;
+    const std::unique_ptr<char[]> stack(new char[stack_size]);
+    const pid_t pid =
+        ::clone(run_command, stack.get() + stack_size, CLONE_VM | CLONE_VFORK | SIGCHLD, &start);
+    if (pid < 0) {
+        throw_errno("cannot start the command's process", errno);
+    }
+    if (start.failure) {
+        throw *start.failure;
+    }
+    return pid;
+}
+
+// Reaps everything and passes signals on; leaves with the command's status.
+[[noreturn]] void reap_until_command_exits(const InitPlan& plan, pid_t command) {
+    const sigset_t set = supervised_signals();
+    for (;;) {
+        siginfo_t info{};
+        if (::sigwaitinfo(&set, &info) < 0) {
+            continue;
+        }
+        if (info.si_signo == SIGCHLD) {
+            int status = 0;
+            pid_t pid;
+            while ((pid = ::waitpid(-1, &status, WNOHANG)) > 0) {
+                if (pid == command) {
+                    const int code = encode_wait_status(status);
+                    if (plan.notify_exit) {
+                        try {
+                            plan.channel->send(InitMessage::command_exited, code);
+                        } catch (const Error&) {
+                            // berth then learns the status from init's exit instead.
+                        }
+                    }
+                    ::_exit(code);
+                }
+            }
+        } else if (info.si_signo != SIGWINCH) {
+            ::kill(command, info.si_signo);
+        }
+    }
+}
+
+}  // namespace
+
+[[noreturn]] void run_init(const InitPlan& plan) {
+    const InitChannel& berth = *plan.channel;
+    ::close(plan.berth_end);
+    bool setup_done = false;  // berth has put init in its cgroups and plugged in its veth
+    std::optional<PtyPair> tty;
+    pid_t command = -1;
+    try {
+        await(berth, InitMessage::user_namespace_mapped);
+        // Not dumpable: the container's processes cannot ptrace init or open /proc/1/exe
+        // (the berth binary on the host). Only now: rootless berth needed /proc/PID
+        // writable for the maps.
+        ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+        set_hostname(plan.options->hostname);
+        const std::string command_path = build_rootfs(plan);
+        if (plan.network_namespace_from_berth) {
+            enter_network_namespace(await(berth, InitMessage::network_namespace).fd);
+        }
+        finish_rootfs(plan.rootfs);
+        phase_mark("rootfs");  // pivoted, /proc, /dev and /sys in place
+        if (plan.terminal) {
+            tty = open_terminal(berth);
+        }
+        await(berth, InitMessage::setup_done);
+        setup_done = true;
+        enter_own_cgroup_namespace();
+        bring_up_network(plan);
+        command = start_command(plan, command_path, tty);
+    } catch (const Error& e) {
+        report_and_exit(berth, setup_done, as_start_failure(e));
+    } catch (const std::exception& e) {
+        report_and_exit(berth, setup_done, Error(e.what(), runtime_failure));
+    }
+    try {
+        berth.send(InitMessage::command_started);
+    } catch (const Error&) {
+        // berth then sees the channel's end and waits for init's status as usual.
+    }
+    tty.reset();
+    reap_until_command_exits(plan, command);
+}
+
+}  // namespace berth::container

@@ -1,0 +1,41 @@
+#pragma once
+// The container's PID 1: berth's clone3 child, the same binary with no exec. It builds
+// the container from the inside (hostname, rootfs, network namespace, cgroup
+// namespace, the interfaces), starts the command, then reaps every zombie and passes
+// berth's signals on to the command until the command exits, and exits with its status
+// (the kernel then kills what is left in the pid namespace). It talks to berth only
+// over the InitChannel (init_channel.hpp).
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "vmm/container/init_channel.hpp"
+#include "vmm/container/rootfs_setup.hpp"
+#include "vmm/container/run_options.hpp"
+#include "vmm/container/security.hpp"
+#include "vmm/net/ipv4.hpp"
+
+namespace berth::container {
+
+// Everything init needs, prepared by berth before clone3, so that init only acts.
+struct InitPlan {
+    const RunOptions* options = nullptr;
+    std::string command_path;  // empty with --image: looked for once the image is mounted
+    std::vector<std::string> env;
+    std::optional<net::Ipv4Cidr> address;  // --net bridge: eth0's
+    UserNamespace user_namespace = UserNamespace::shared;
+    RootfsPlan rootfs;
+    std::string image_loop;  // --image: the loop device init mounts (the rootfs is then in it)
+    // Wait for berth's network namespace (as root, not --net host); otherwise clone3
+    // made one (or there is none: --net host).
+    bool network_namespace_from_berth = false;
+    bool terminal = false;                 // -t: open a pseudo-terminal and send berth its master
+    bool notify_exit = false;              // with cgroups: send command_exited as the command ends
+    int berth_end = -1;                    // berth's end of the channel, which init closes
+    const InitChannel* channel = nullptr;  // init's end
+};
+
+[[noreturn]] void run_init(const InitPlan& plan);
+
+}  // namespace berth::container

@@ -1,0 +1,86 @@
+#pragma once
+// The one line between berth and the container's init: a unix socket pair made before
+// clone3 (common/unix_socket.hpp), over which each side sends typed messages and waits
+// for the ones it needs, in a fixed order.
+//
+// berth -> init, each once at most and in this order:
+//   user_namespace_mapped  init may build its rootfs (rootless: once uid_map and
+//                          gid_map are written; as root before clone3, so init never
+//                          waits for it)
+//   network_namespace      the namespace berth made, attached (as root, not --net
+//                          host); init enters it after its rootfs, before /sys
+//   setup_done             init is in its cgroups and its veth is plugged in: it may
+//                          start the command
+// What berth knows before clone3 is in the socket before init runs, so init waits only
+// where berth's part of the set-up (maps, network namespace, cgroups, veth) is still
+// running alongside init's rootfs. Once berth has sent all it has (or given up) it
+// finishes sending, and init reads the end.
+//
+// init -> berth:
+//   terminal               with -t: the pseudo-terminal's master, attached
+//   command_started        the command has exec'd
+//   start_failed           init (or the command's process before exec) failed; the
+//                          exit status and the error's text, whole: berth reports
+//                          "cannot start container: <text>"
+//   command_exited         with cgroups: the command's status, as init exits, so that
+//                          berth can remove the cgroups while the kernel still tears
+//                          the namespaces down
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "vmm/common/error.hpp"
+#include "vmm/common/unique_fd.hpp"
+
+namespace berth::container {
+
+enum class InitMessage : std::uint8_t {
+    user_namespace_mapped = 1,
+    network_namespace,
+    setup_done,
+    terminal,
+    command_started,
+    start_failed,
+    command_exited,
+};
+
+const char* name_of(InitMessage kind);
+
+struct InitNote {
+    InitMessage kind{};
+    int value = 0;     // start_failed: an ExitStatus; command_exited: the command's status
+    std::string text;  // start_failed: what failed
+    UniqueFd fd;       // network_namespace, terminal
+};
+
+class InitChannel {
+public:
+    // berth's end and init's end.
+    static std::pair<InitChannel, InitChannel> open();
+
+    InitChannel() = default;
+    int fd() const { return socket_.get(); }
+    // Closes this end (init closes berth's, berth closes init's).
+    void close() { socket_.reset(); }
+
+    // False when the other side has gone (its own report, or its exit status, says why).
+    bool send(InitMessage kind, int value = 0, std::string_view text = {}, int fd = -1) const;
+    bool send_failure(const Error& error) const;
+    // The next message; nullopt once the other side has closed or finished sending.
+    std::optional<InitNote> receive() const;
+    // Nothing more comes from this side; the other reads the end, and may still answer.
+    void finish_sending() const;
+
+private:
+    explicit InitChannel(UniqueFd socket) : socket_(std::move(socket)) {}
+
+    UniqueFd socket_;
+};
+
+// The error a start_failed message carries.
+Error failure_of(const InitNote& note);
+
+}  // namespace berth::container
