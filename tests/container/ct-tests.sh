@@ -243,6 +243,24 @@ else
     diff <(echo "$before") <(echo "$after") | sed 's/^/# /'
 fi
 
+# --- a failure inside init reaches berth's one line with its cause, as root and rootless
+broken="$scratch/broken-rootfs"
+cp -a "$ROOTFS" "$broken" && rm -rf "$broken/proc" && touch "$broken/proc" && chmod 755 "$scratch"
+expected="berth: cannot start container: rootfs $broken: cannot mount proc on proc: Not a directory (errno 20)"
+ct_broken() {
+    st=0
+    "$@" "$BERTH" ct run --rootfs "$broken" -- true >"$scratch/out" 2>"$scratch/err" </dev/null || st=$?
+}
+ct_broken
+check "init's error, chained: cannot start container: rootfs DIR: cannot mount proc" \
+    test "$st" -eq 125 -a "$(cat "$scratch/err")" = "$expected"
+if command -v setpriv >/dev/null; then
+    ct_broken setpriv --reuid=nobody --regid=nogroup --clear-groups
+    check "rootless: init's error, chained, status 125" \
+        test "$st" -eq 125 -a "$(cat "$scratch/err")" = "$expected"
+else pass "# SKIP rootless init error: no setpriv"; fi
+rm -rf "$broken"
+
 # --- bad input: one line, status 2
 bad() {  # bad NAME ARGS...
     local name=$1

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <exception>
 #include <memory>
@@ -34,6 +35,16 @@ namespace {
 // is the runtime's failure.
 Error as_start_failure(const Error& error) {
     return error.status() == ExitStatus::bad_input ? error : Error(error.what(), runtime_failure);
+}
+
+// Runs `step`; an Error from it gets `context` in front.
+template <typename Step>
+auto in_context(const std::string& context, Step step) {
+    try {
+        return step();
+    } catch (const Error& e) {
+        throw e.with_context(context);
+    }
 }
 
 // Waits for berth's `kind`. The end of the channel means berth gave up and reports why
@@ -62,8 +73,11 @@ InitNote await(const InitChannel& berth, InitMessage kind) {
             }
         }
         berth.send_failure(error);
-    } catch (const Error&) {
-        // The channel itself failed: berth sees the end and init's exit status.
+    } catch (const Error& channel_error) {
+        // berth sees the channel's end and init's status, and says nothing: the cause
+        // goes to the stderr init shares with berth instead.
+        fmt::print(stderr, "berth: cannot start container: {} ({})\n", error.what(),
+                   channel_error.what());
     }
     ::_exit(static_cast<int>(error.status()));
 }
@@ -74,24 +88,26 @@ void set_hostname(const std::string& hostname) {
     }
 }
 
+// What a failure of the rootfs names: "rootfs /srv/box: cannot mount ...".
+std::string rootfs_context(const InitPlan& plan) {
+    return plan.image_loop.empty() ? fmt::format("rootfs {}", plan.rootfs.rootfs)
+                                   : fmt::format("image {}", plan.options->image);
+}
+
 // The rootfs up to the pivot (rootfs_setup.hpp); the command's path inside it.
 std::string build_rootfs(const InitPlan& plan) {
     const RunOptions& options = *plan.options;
     if (plan.image_loop.empty()) {
-        setup_rootfs(plan.rootfs);
+        in_context(rootfs_context(plan), [&] { setup_rootfs(plan.rootfs); });
         return plan.command_path;
     }
     RootfsPlan image_plan = plan.rootfs;
-    image_plan.rootfs = mount_image_rootfs(plan.image_loop);
+    image_plan.rootfs =
+        in_context(rootfs_context(plan), [&] { return mount_image_rootfs(plan.image_loop); });
     // Only now can the command be looked for; the image's own symlinks resolve inside it.
-    std::string command_path;
-    try {
-        command_path = resolve_command(image_plan.rootfs, options.command.front(), plan.env);
-    } catch (const Error&) {
-        throw bad_input(fmt::format("command '{}' is not found in image '{}'",
-                                    options.command.front(), options.image));
-    }
-    setup_rootfs(image_plan);
+    std::string command_path = resolve_command(image_plan.rootfs, options.command.front(), plan.env,
+                                               fmt::format("image '{}'", options.image));
+    in_context(rootfs_context(plan), [&] { setup_rootfs(image_plan); });
     return command_path;
 }
 
@@ -126,7 +142,7 @@ void bring_up_network(const InitPlan& plan) {
         net::set_loopback_up();
     }
     if (net == NetMode::bridge && plan.address) {
-        net::configure_bridge_interface(*plan.address);
+        in_context("--net bridge", [&] { net::configure_bridge_interface(*plan.address); });
     }
 }
 
@@ -274,7 +290,7 @@ pid_t start_command(const InitPlan& plan, const std::string& command_path,
         if (plan.network_namespace_from_berth) {
             enter_network_namespace(await(berth, InitMessage::network_namespace).fd);
         }
-        finish_rootfs(plan.rootfs);
+        in_context(rootfs_context(plan), [&] { finish_rootfs(plan.rootfs); });
         phase_mark("rootfs");  // pivoted, /proc, /dev and /sys in place
         if (plan.terminal) {
             tty = open_terminal(berth);

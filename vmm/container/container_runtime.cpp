@@ -64,7 +64,7 @@ int run_container(const RunOptions& options) {
     std::optional<BlockedSignals> blocked;
     ChildProcess init;
     const CgroupLimits limits{options.memory_bytes, options.pids, options.cpu_quota_us};
-    {
+    try {
         // All checks that need no privilege come first.
         const auto env = container_environment(options);
         const bool rootless = ::geteuid() != 0;
@@ -148,6 +148,8 @@ int run_container(const RunOptions& options) {
         phase_mark("namespaces");
         init_end.close();
         set_up_and_start(init, channel, setup, held);
+    } catch (const Error& e) {
+        throw e.with_context("cannot start container");
     }
 
     // The command runs, so init is needed in the cgroups no more: out of them, it does

@@ -174,7 +174,10 @@ std::string environment_path(const std::vector<std::string>& env) {
 }
 
 std::string resolve_command(const std::string& rootfs, const std::string& command,
-                            const std::vector<std::string>& env) {
+                            const std::vector<std::string>& env, std::string shown_as) {
+    const auto where = [&] {
+        return shown_as.empty() ? fmt::format("rootfs '{}'", rootfs) : shown_as;
+    };
     UniqueFd root(::open(rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
     if (!root) {
         const int err = errno;
@@ -202,7 +205,7 @@ std::string resolve_command(const std::string& rootfs, const std::string& comman
             return command;
         }
         throw bad_input(
-            fmt::format("command '{}' is not an executable file in rootfs '{}'", command, rootfs));
+            fmt::format("command '{}' is not an executable file in {}", command, where()));
     }
     const std::string path = environment_path(env);
     std::size_t start = 0;
@@ -218,8 +221,8 @@ std::string resolve_command(const std::string& rootfs, const std::string& comman
         }
         start = end + 1;
     }
-    throw bad_input(fmt::format("command '{}' is not found in rootfs '{}' (searched PATH={})",
-                                command, rootfs, path));
+    throw bad_input(
+        fmt::format("command '{}' is not found in {} (searched PATH={})", command, where(), path));
 }
 
 }  // namespace berth::container

@@ -63,8 +63,9 @@ std::string environment_path(const std::vector<std::string>& env);
 
 // Checks the parts that need the filesystem: the rootfs is a directory and the command
 // resolves inside it (absolute symlinks resolve against the rootfs, as they will after
-// pivot_root). Returns the command's path inside the rootfs.
+// pivot_root). Returns the command's path inside the rootfs. Errors call the rootfs
+// `shown_as` ("image 'x.img'" when it is a mounted image), by default "rootfs 'DIR'".
 std::string resolve_command(const std::string& rootfs, const std::string& command,
-                            const std::vector<std::string>& env);
+                            const std::vector<std::string>& env, std::string shown_as = {});
 
 }  // namespace berth::container

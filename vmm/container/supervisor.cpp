@@ -77,7 +77,11 @@ bool set_up(ChildProcess& init, const InitChannel& channel, const HostSetup& set
         make_cgroups();
     }
     if (setup.attach_bridge) {
-        held.port = net::BridgePort::attach(init.pid(), network_namespace.get());
+        try {
+            held.port = net::BridgePort::attach(init.pid(), network_namespace.get());
+        } catch (const Error& e) {
+            throw e.with_context("--net bridge");
+        }
     }
     if (!setup.setup_done_sent) {
         tell_init(InitMessage::setup_done);
