@@ -37,13 +37,14 @@ Error as_start_failure(const Error& error) {
     return error.status() == ExitStatus::bad_input ? error : Error(error.what(), runtime_failure);
 }
 
-// Runs `step`; an Error from it gets `context` in front.
-template <typename Step>
-auto in_context(const std::string& context, Step step) {
+// Runs `step`; an Error from it gets the text `context()` makes in front (made only
+// then: this is on every start's path).
+template <typename Context, typename Step>
+auto in_context(Context context, Step step) {
     try {
         return step();
     } catch (const Error& e) {
-        throw e.with_context(context);
+        throw e.with_context(context());
     }
 }
 
@@ -89,9 +90,11 @@ void set_hostname(const std::string& hostname) {
 }
 
 // What a failure of the rootfs names: "rootfs /srv/box: cannot mount ...".
-std::string rootfs_context(const InitPlan& plan) {
-    return plan.image_loop.empty() ? fmt::format("rootfs {}", plan.rootfs.rootfs)
-                                   : fmt::format("image {}", plan.options->image);
+auto rootfs_context(const InitPlan& plan) {
+    return [&plan] {
+        return plan.image_loop.empty() ? fmt::format("rootfs {}", plan.rootfs.rootfs)
+                                       : fmt::format("image {}", plan.options->image);
+    };
 }
 
 // The rootfs up to the pivot (rootfs_setup.hpp); the command's path inside it.
@@ -142,7 +145,8 @@ void bring_up_network(const InitPlan& plan) {
         net::set_loopback_up();
     }
     if (net == NetMode::bridge && plan.address) {
-        in_context("--net bridge", [&] { net::configure_bridge_interface(*plan.address); });
+        in_context([] { return std::string("--net bridge"); },
+                   [&] { net::configure_bridge_interface(*plan.address); });
     }
 }
 
