@@ -188,7 +188,12 @@ int supervise(ChildProcess& init, int master, bool relay_stdin, const InitChanne
             continue;
         }
         if (fds[3].revents & (POLLIN | POLLHUP | POLLERR)) {
-            const std::optional<InitNote> note = exit_notices->receive();
+            std::optional<InitNote> note;
+            try {
+                note = exit_notices->receive();
+            } catch (const Error&) {
+                // As without a notice: the cgroups go once init has been reaped.
+            }
             if (note && note->kind == InitMessage::command_exited) {
                 command_exited(note->value);
             }
