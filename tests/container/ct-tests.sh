@@ -108,7 +108,14 @@ if command -v script >/dev/null; then
         >"$scratch/out" 2>"$scratch/err" </dev/null || st=$?
     check "-t: a pty from the container's devpts, status kept" \
         test "$(tr -d '\r' <"$scratch/out" | tr '\n' ' ')" = "/dev/pts/0 term " -a "$st" -eq 3
-else pass "# SKIP -t: no script(1)"; fi
+    # berth dying of a fatal signal under -t puts the user's terminal back (stty after it).
+    st=0
+    script -qec "sh -c '(sleep 1; kill -SEGV \$\$) & exec $BERTH ct run --rootfs $ROOTFS -t -- sleep 3'; stty -a" \
+        /dev/null >"$scratch/out" 2>"$scratch/err" </dev/null || st=$?
+    if grep -q 'Segmentation fault' "$scratch/out" && grep -q ' icanon' "$scratch/out"; then
+        pass "-t: berth killed by SIGSEGV leaves the terminal cooked, not raw"
+    else fail "-t: berth killed by SIGSEGV leaves the terminal cooked, not raw"; fi
+else pass "# SKIP -t: no script(1)"; pass "# SKIP -t crash: no script(1)"; fi
 "$BERTH" ct run --rootfs "$ROOTFS" -- sh -c 'trap "exit 42" TERM; sleep 10 & wait' >/dev/null 2>&1 &
 berth_pid=$!
 sleep 0.5
