@@ -2,6 +2,7 @@
 
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstddef>
@@ -58,7 +59,9 @@ bool InitChannel::send(InitMessage kind, int value, std::string_view text, int f
     text = text.substr(0, wire.size() - header_size);
     wire[0] = static_cast<std::byte>(kind);
     std::memcpy(wire.data() + 1, &value, sizeof value);
-    std::memcpy(wire.data() + header_size, text.data(), text.size());
+    // std::copy rather than memcpy: an empty view may hold a null pointer, which memcpy
+    // must never be given, even for zero bytes.
+    std::copy(text.begin(), text.end(), reinterpret_cast<char*>(wire.data() + header_size));
     try {
         return send_message(socket_.get(), std::span(wire.data(), header_size + text.size()), fd);
     } catch (const Error& e) {
