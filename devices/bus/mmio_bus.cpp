@@ -42,6 +42,11 @@ MmioDevice* MmioBus::device_at(std::uint64_t address) const {
     return range != nullptr ? range->device.get() : nullptr;
 }
 
+std::string_view MmioBus::name_at(std::uint64_t address) const {
+    const Range* range = find(address, 1);
+    return range != nullptr ? range->device->name_at(address - range->base) : std::string_view{};
+}
+
 Claimed MmioBus::read(std::uint64_t address, std::span<std::uint8_t> data) const {
     const Range* range = find(address, data.size());
     if (range == nullptr) {

@@ -23,6 +23,9 @@ public:
     virtual ~MmioDevice() = default;
     // Short name for traces and tables: "mmio echo".
     virtual std::string_view name() const = 0;
+    // Who answers at `offset`, for the same tables: a device that stands for several
+    // (a PCI bus for its functions' BARs) names the one behind the offset.
+    virtual std::string_view name_at(std::uint64_t) const { return name(); }
     // `data` is the access (1, 2, 4 or 8 bytes, little endian as the guest sees it).
     virtual void mmio_read(std::uint64_t offset, std::span<std::uint8_t> data) = 0;
     virtual void mmio_write(std::uint64_t offset, std::span<const std::uint8_t> data) = 0;
@@ -42,6 +45,8 @@ public:
 
     // The device claiming `address`, or nullptr.
     MmioDevice* device_at(std::uint64_t address) const;
+    // Who answers at `address` (MmioDevice::name_at); empty when nobody does.
+    std::string_view name_at(std::uint64_t address) const;
 
 private:
     struct Range {

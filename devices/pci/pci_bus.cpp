@@ -111,6 +111,11 @@ std::optional<PciBus::BarHit> PciBus::find_bar(std::uint64_t address, std::uint6
     return std::nullopt;
 }
 
+std::string_view PciBus::name_at(std::uint64_t offset) const {
+    const auto hit = find_bar(window_base_ + offset, 1);
+    return hit ? hit->function->name() : name();
+}
+
 void PciBus::mmio_read(std::uint64_t offset, std::span<std::uint8_t> data) {
     if (const auto hit = find_bar(window_base_ + offset, data.size())) {
         hit->function->bar_read(hit->bar, hit->offset, data);

@@ -42,6 +42,8 @@ public:
     std::uint64_t window_size() const { return window_size_; }
 
     std::string_view name() const override { return "PCI bus"; }
+    // The function whose enabled BAR holds `offset` (from window_base), else the bus.
+    std::string_view name_at(std::uint64_t offset) const override;
     // Configuration mechanism #1 (offsets from 0xCF8).
     void io_read(std::uint16_t offset, std::span<std::uint8_t> data) override;
     void io_write(std::uint16_t offset, std::span<const std::uint8_t> data) override;

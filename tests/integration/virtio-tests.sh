@@ -2,7 +2,7 @@
 # (uses its ok/not_ok/$scratch, and boot_linux/has/$marker from linux-tests.sh).
 # One boot with four devices checks reading, writing, read-only disks and the rng;
 # a second one checks that data the guest flushed survives kill -9 of berth.
-virtio_tests=10
+virtio_tests=11
 if [[ -z ${linux_guest_ready:-} ]]; then
     for ((i = 0; i < virtio_tests; ++i)); do
         n=$((n + 1)); echo "ok $n - # SKIP no Debian kernel in /boot or no initramfs (busybox-static)"
@@ -63,6 +63,27 @@ if has "vdc-written=ok" && cmp -s "$scratch/pattern.want" "$scratch/pattern.got"
     ok "a pattern the guest wrote to a disk is on the host file, in place, after poweroff"
 else
     not_ok "a pattern the guest wrote to a disk is on the host file, in place, after poweroff"
+fi
+
+# --trace-exits and --trace attribute the guest's MMIO exits (its virtio-pci drivers'
+# BAR accesses) to the virtio-pci functions by name, as they do for the lessons' devices.
+boot_linux 1 'exit 0' --rng --disk "$scratch/ro.img,ro" --trace-exits --trace "$scratch/pci-trace.json"
+mmio_total=$(awk '$1 == "MMIO" { print $2; exit }' "$scratch/err")
+rng_rows=$(awk '$1 ~ /^0xe/ && $4 == "virtio-rng"' "$scratch/err" | wc -l)
+blk_rows=$(grep -c '^  0xe[0-9a-f]* .* virtio-blk (ro.img)$' "$scratch/err")
+if [[ $status -eq 0 && ${mmio_total:-0} -gt 0 && $rng_rows -gt 0 && $blk_rows -gt 0 ]] &&
+   python3 - "$scratch/pci-trace.json" "$mmio_total" <<'PY'
+import json, sys
+events = json.load(open(sys.argv[1]))["traceEvents"]
+mmio = [e for e in events if e.get("ph") == "X" and e["args"]["reason"] == "MMIO"]
+assert len(mmio) == int(sys.argv[2]), (len(mmio), sys.argv[2])
+devices = {e["args"]["device"] for e in mmio}
+assert {"virtio-rng", "virtio-blk (ro.img)"} <= devices, devices
+PY
+then
+    ok "--trace-exits and --trace name the virtio-pci function behind each MMIO exit ($mmio_total exits)"
+else
+    not_ok "--trace-exits and --trace name the virtio-pci function behind each MMIO exit (status $status, mmio=$mmio_total rng_rows=$rng_rows blk_rows=$blk_rows)"
 fi
 
 # Flush means durable: the guest writes with fsync (a virtio-blk flush), says so, and

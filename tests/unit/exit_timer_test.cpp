@@ -7,10 +7,11 @@
 #include <set>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
-#include "devices/bus/port_io_bus.hpp"
+#include "vmm/machine/buses.hpp"
 #include "vmm/machine/exit_stats.hpp"
 #include "vmm/machine/exit_timer.hpp"
 
@@ -44,7 +45,7 @@ kvm_run port_out_exit(std::uint16_t port) {
 TEST_CASE("exit timer: untimed, it reads no clock and adds no time", "[trace]") {
     ExitTiming timing;
     ExitStats stats;
-    berth::devices::PortIoBus bus;
+    berth::machine::Buses bus;
     const kvm_run run = port_out_exit(0x3f8);
     { const ExitTimer timer(timing, run, 0, stats, bus); }
     CHECK(stats.total_time_ns(KVM_EXIT_IO) == 0);
@@ -61,7 +62,7 @@ TEST_CASE("exit timer: each vCPU's exits land in its row, also when handling thr
         timing.trace->add_vcpu(1);
         ExitStats stats0;
         ExitStats stats1;
-        berth::devices::PortIoBus bus;
+        berth::machine::Buses bus;
         const kvm_run out = port_out_exit(0x501);
         { const ExitTimer timer(timing, out, 0, stats0, bus); }
         try {
@@ -87,4 +88,42 @@ TEST_CASE("exit timer: each vCPU's exits land in its row, also when handling thr
     }
     CHECK(exits == 2);
     CHECK(tids == std::set<int>{0, 1});
+}
+
+TEST_CASE("exit timer: a traced MMIO exit names the device behind the address", "[trace]") {
+    struct Named : berth::devices::MmioDevice {
+        std::string_view name() const override { return "whole"; }
+        std::string_view name_at(std::uint64_t offset) const override {
+            return offset < 0x100 ? "first part" : "second part";
+        }
+        void mmio_read(std::uint64_t, std::span<std::uint8_t>) override {}
+        void mmio_write(std::uint64_t, std::span<const std::uint8_t>) override {}
+    };
+    const auto path = temp_trace_path();
+    {
+        ExitTiming timing;
+        timing.trace = ExitTraceWriter::create(path, "berth test");
+        timing.timed = true;
+        ExitStats stats;
+        berth::machine::Buses buses;
+        buses.mmio.attach(0xe0000000, 0x1000, std::make_shared<Named>());
+        kvm_run run{};
+        run.exit_reason = KVM_EXIT_MMIO;
+        run.mmio.len = 4;
+        for (const std::uint64_t address : {0xe0000010ULL, 0xe0000200ULL, 0xe0001000ULL}) {
+            run.mmio.phys_addr = address;
+            const ExitTimer timer(timing, run, 0, stats, buses);
+        }
+        timing.trace->finish();
+    }
+    std::ifstream in(path);
+    const auto trace = nlohmann::json::parse(in);
+    std::filesystem::remove(path);
+    std::vector<std::string> devices;
+    for (const auto& event : trace["traceEvents"]) {
+        if (event["ph"] == "X") {
+            devices.push_back(event["args"]["device"].get<std::string>());
+        }
+    }
+    CHECK(devices == std::vector<std::string>{"first part", "second part", "(none)"});
 }

@@ -4,6 +4,7 @@
 #include <memory>
 #include <vector>
 
+#include "devices/bus/mmio_bus.hpp"
 #include "devices/pci/msix.hpp"
 #include "devices/pci/pci_bus.hpp"
 #include "tests/unit/byte_compare.hpp"
@@ -203,6 +204,25 @@ TEST_CASE("memory BAR accesses reach the function only while decoding is on", "[
     // An access straddling the end of a BAR goes nowhere.
     bus.mmio_read(0x4ffe, data);
     CHECK(function->accesses.size() == 2);
+}
+
+TEST_CASE("on the MMIO bus, the PCI window names the function behind each BAR", "[pci]") {
+    auto bus = std::make_shared<PciBus>(window, 0x10000000);
+    berth::devices::MmioBus mmio;
+    mmio.attach(window, 0x10000000, bus);
+    RecordingSink sink;
+    const unsigned slot = bus->add(std::make_shared<TestFunction>(window, window + 0x4000, sink));
+    Config config{*bus};
+    // Decoding off: the window has no function in it, only the bus.
+    CHECK(mmio.name_at(window + 0x10) == "PCI bus");
+    config.write16(address(slot, 0x04), command_memory);
+    CHECK(mmio.name_at(window + 0x10) == "test");       // BAR 0
+    CHECK(mmio.name_at(window + 0x4fff) == "test");     // BAR 2's last byte
+    CHECK(mmio.name_at(window + 0x5000) == "PCI bus");  // between BARs
+    CHECK(mmio.name_at(window - 1).empty());            // outside the window: nobody
+    std::array<std::uint8_t, 4> data{};
+    CHECK(mmio.read(window + 0x4010, data) == berth::devices::Claimed::yes);
+    CHECK(data[0] == 0x5a);
 }
 
 TEST_CASE("MSI-X: table, masks, pending bits and delivery", "[pci][msix]") {

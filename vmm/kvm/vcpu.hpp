@@ -12,7 +12,9 @@
 namespace berth::kvm {
 
 // The kvm_run structure KVM shares with user space for one vCPU (mmap of the vCPU
-// fd). Unmapped when the owner goes away.
+// fd), and its size: port I/O data lives inside the mapping past the structure, and
+// the vCPU loop checks KVM's offsets against the size it mapped, not an ioctl per exit.
+// Unmapped when the owner goes away.
 class RunArea {
 public:
     RunArea(int vcpu_fd, std::size_t size);
@@ -23,6 +25,7 @@ public:
     RunArea& operator=(const RunArea&) = delete;
 
     kvm_run& get() const { return *run_; }
+    std::size_t size() const { return size_; }
 
 private:
     kvm_run* run_;
@@ -40,6 +43,7 @@ public:
 
     RunOutcome run();
     kvm_run& run_state() const { return run_area_.get(); }
+    const RunArea& run_area() const { return run_area_; }
 
     kvm_regs regs() const;
     void set_regs(const kvm_regs& regs);

@@ -6,6 +6,7 @@
 // When the machine times its exits (only when asked: timing reads the clock twice per
 // exit) the table also shows the total and mean time berth spent handling each reason.
 
+#include <concepts>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -27,10 +28,16 @@ public:
         }
     }
     void count_mmio(std::uint64_t address, MmioDirection direction, std::string_view device) {
+        count_mmio(address, direction, [device] { return device; });
+    }
+    // The same, asking `device_name()` (-> std::string_view) only until an address has
+    // a name: naming a PCI function means searching its bus's BARs, once, not per exit.
+    template <std::invocable DeviceName>
+    void count_mmio(std::uint64_t address, MmioDirection direction, DeviceName&& device_name) {
         auto& entry = by_mmio_[{address, direction}];
         ++entry.count;
         if (entry.device.empty()) {
-            entry.device = device;
+            entry.device = device_name();
         }
     }
     // Time from KVM_RUN returning to calling it again, for one exit of `reason`.

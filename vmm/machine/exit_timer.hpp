@@ -1,6 +1,6 @@
 #pragma once
-// Timing and tracing of VM exits for a machine with several vCPU threads (the Linux
-// machine). One ExitTiming per machine; each vCPU loop makes an ExitTimer right after
+// Timing and tracing of VM exits, for every machine (one vCPU thread or several).
+// One ExitTiming per machine; each vCPU loop makes an ExitTimer right after
 // KVM_RUN returns, and its destructor — when the exit's handling is over, however it
 // ends (break, or a throw for a dead guest) — adds the time to that vCPU's ExitStats
 // and writes the trace event. With neither a trace nor --trace-exits asked for, the
@@ -9,8 +9,8 @@
 #include <cstdint>
 #include <memory>
 
-#include "devices/bus/port_io_bus.hpp"
 #include "vmm/kvm/kvm_abi.hpp"
+#include "vmm/machine/buses.hpp"
 #include "vmm/machine/exit_stats.hpp"
 #include "vmm/machine/exit_trace.hpp"
 
@@ -25,12 +25,12 @@ struct ExitTiming {
 class ExitTimer {
 public:
     ExitTimer(ExitTiming& timing, const kvm_run& run, std::uint32_t vcpu, ExitStats& stats,
-              const devices::PortIoBus& ports)
+              const Buses& buses)
         : timing_(timing),
           run_(run),
           vcpu_(vcpu),
           stats_(stats),
-          ports_(ports),
+          buses_(buses),
           start_(timing.timed ? timing.clock.now_ns() : 0) {}
 
     ~ExitTimer() {
@@ -48,8 +48,10 @@ public:
         event.duration_ns = end - start_;
         if (event.access == ExitEvent::Access::port_in ||
             event.access == ExitEvent::Access::port_out) {
-            const auto* device = ports_.device_at(static_cast<std::uint16_t>(event.address));
+            const auto* device = buses_.ports.device_at(static_cast<std::uint16_t>(event.address));
             event.device = device != nullptr ? device->name() : "";
+        } else if (event.access != ExitEvent::Access::none) {
+            event.device = buses_.mmio.name_at(event.address);
         }
         try {
             timing_.trace->record(event);
@@ -66,7 +68,7 @@ private:
     const kvm_run& run_;
     std::uint32_t vcpu_;
     ExitStats& stats_;
-    const devices::PortIoBus& ports_;
+    const Buses& buses_;
     std::uint64_t start_;
 };
 

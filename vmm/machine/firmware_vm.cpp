@@ -9,8 +9,6 @@
 
 #include <fmt/format.h>
 
-#include "devices/bus/mmio_bus.hpp"
-#include "devices/bus/port_io_bus.hpp"
 #include "devices/misc/debug_exit.hpp"
 #include "devices/misc/mmio_echo.hpp"
 #include "devices/misc/pv_console.hpp"
@@ -22,11 +20,7 @@
 #include "vmm/kvm/system.hpp"
 #include "vmm/kvm/vcpu.hpp"
 #include "vmm/kvm/vm.hpp"
-#include "vmm/machine/exit_stats.hpp"
-#include "vmm/machine/exit_trace.hpp"
-#include "vmm/machine/io_dispatch.hpp"
-#include "vmm/machine/mmio_dispatch.hpp"
-#include "vmm/machine/register_dump.hpp"
+#include "vmm/machine/vcpu_loop.hpp"
 #include "vmm/memory/guest_memory.hpp"
 
 namespace berth::machine {
@@ -88,16 +82,15 @@ void validate(const FirmwareVmOptions& options) {
     }
 }
 
-// The machine and its vCPU loop. One vCPU, so no threads and no locks.
-class FirmwareMachine {
+// The machine, and what its vCPU loop does differently from the Linux machine's: it
+// ends at the debug-exit write or at `hlt` with interrupts off. One vCPU, no threads.
+class FirmwareMachine final : private ExitHooks {
 public:
     FirmwareMachine(const FirmwareVmOptions& options, const boot::Firmware& firmware,
                     boot::FirmwareFeatures features, std::unique_ptr<ExitTraceWriter> trace)
-        : options_(options),
-          trace_(std::move(trace)),
-          timed_(options.trace_exits == TraceExits::on || trace_ != nullptr),
-          kvm_(kvm::System::open()),
-          vm_(kvm_.create_vm()) {
+        : options_(options), kvm_(kvm::System::open()), vm_(kvm_.create_vm()) {
+        timing_.timed = options.trace_exits == TraceExits::on || trace != nullptr;
+        timing_.trace = std::move(trace);
         vm_.set_tss_address(tss_address);
         if (features.irqchip == boot::InKernelIrqchip::yes) {
             // Both must exist before the vCPU: the vCPU's LAPIC is created with it.
@@ -112,126 +105,69 @@ public:
         }
         boot::load_firmware(firmware, memory_);
 
-        ports_.attach(
+        buses_.ports.attach(
             com1_base, devices::Uart8250::register_count,
             std::make_shared<devices::Uart8250>("serial 8250 (COM1)", [](std::uint8_t byte) {
                 write_stdout(std::span(&byte, 1));
             }));
-        ports_.attach(devices::DebugExit::default_port, devices::DebugExit::register_count,
-                      debug_exit_);
-        ports_.attach(devices::PvConsole::default_port, devices::PvConsole::register_count,
-                      std::make_shared<devices::PvConsole>(memory_, write_stdout));
-        mmio_.attach(devices::MmioEcho::default_base, devices::MmioEcho::size,
-                     std::make_shared<devices::MmioEcho>());
+        buses_.ports.attach(devices::DebugExit::default_port, devices::DebugExit::register_count,
+                            debug_exit_);
+        buses_.ports.attach(devices::PvConsole::default_port, devices::PvConsole::register_count,
+                            std::make_shared<devices::PvConsole>(memory_, write_stdout));
+        buses_.mmio.attach(devices::MmioEcho::default_base, devices::MmioEcho::size,
+                           std::make_shared<devices::MmioEcho>());
 
         vcpu_.emplace(vm_.create_vcpu(0));
         // A CPU that admits to its features: long mode (lesson 3) needs CPUID to report
         // LM, or KVM refuses the guest's write of EFER.LME.
         vcpu_->set_cpuid(kvm_.supported_cpuid());
         enter_real_mode_at_load_address(*vcpu_);
-        if (trace_) {
-            trace_->add_vcpu(0);
+        if (timing_.trace) {
+            timing_.trace->add_vcpu(0);
         }
     }
 
     int run() {
-        kvm_run& run = vcpu_->run_state();
-        for (;;) {
-            if (vcpu_->run() == kvm::RunOutcome::interrupted) {
-                continue;
-            }
-            // No clock read at all unless a trace or the timed table was asked for.
-            const std::uint64_t start = timed_ ? clock_.now_ns() : 0;
-            stats_.count_exit(run.exit_reason);
-            std::optional<int> status;
-            try {
-                status = handle_exit(run);
-            } catch (...) {
-                record_exit(run, start);
-                report(Ending::failure);
-                throw;
-            }
-            record_exit(run, start);
-            if (status) {
-                report(Ending::normal);
-                return *status;
-            }
+        try {
+            run_vcpu_loop(*vcpu_, 0, stats_, {buses_, *debug_exit_, timing_, *this});
+        } catch (...) {
+            report(Ending::failure);
+            throw;
         }
+        report(Ending::normal);
+        return *status_;
     }
 
 private:
     enum class Ending { normal, failure };
 
-    // Returns the machine's exit status when this exit ends the run.
-    std::optional<int> handle_exit(kvm_run& run) {
-        switch (run.exit_reason) {
-            case KVM_EXIT_IO:
-                dispatch_io(run, kvm_.vcpu_mmap_size(), ports_, stats_);
-                return debug_exit_->requested_status();
-            case KVM_EXIT_MMIO:
-                dispatch_mmio(run, mmio_, stats_);
-                return std::nullopt;
-            case KVM_EXIT_HLT:
-                if ((vcpu_->regs().rflags & rflags_interrupt_enable) == 0) {
-                    return 0;
-                }
-                throw Error(
-                    "guest halted with interrupts enabled, but this machine has no interrupt "
-                    "source to wake it; end the firmware with `cli` then `hlt`, or give it the "
-                    "irqchip header (guest-firmware/include/header.inc)");
-            case KVM_EXIT_SHUTDOWN:
-                throw Error("guest triple-faulted (KVM_EXIT_SHUTDOWN); registers:\n" +
-                            register_dump(*vcpu_));
-            case KVM_EXIT_FAIL_ENTRY:
-                throw Error(fmt::format(
-                    "KVM could not enter the guest (hardware reason {:#x}); "
-                    "registers:\n{}",
-                    run.fail_entry.hardware_entry_failure_reason, register_dump(*vcpu_)));
-            case KVM_EXIT_INTERNAL_ERROR:
-                throw Error(fmt::format("KVM internal error (suberror {}); registers:\n{}",
-                                        run.internal.suberror, register_dump(*vcpu_)));
-            default:
-                throw Error(fmt::format("unexpected VM exit {} ({}); registers:\n{}",
-                                        kvm::exit_reason_name(run.exit_reason), run.exit_reason,
-                                        register_dump(*vcpu_)));
-        }
-    }
-
-    void record_exit(const kvm_run& run, std::uint64_t start) {
-        if (!timed_) {
+    bool stopped() const override { return status_.has_value(); }
+    void debug_exit_requested(int status) override { status_ = status; }
+    void halted(const kvm::Vcpu& vcpu) override {
+        if ((vcpu.regs().rflags & rflags_interrupt_enable) == 0) {
+            status_ = 0;
             return;
         }
-        const std::uint64_t end = clock_.now_ns();
-        stats_.add_time(run.exit_reason, end - start);
-        if (trace_) {
-            ExitEvent event = describe_exit(run);
-            event.start_ns = start;
-            event.duration_ns = end - start;
-            if (event.access == ExitEvent::Access::port_in ||
-                event.access == ExitEvent::Access::port_out) {
-                const auto* device = ports_.device_at(static_cast<std::uint16_t>(event.address));
-                event.device = device != nullptr ? device->name() : "";
-            } else if (event.access != ExitEvent::Access::none) {
-                const auto* device = mmio_.device_at(event.address);
-                event.device = device != nullptr ? device->name() : "";
-            }
-            trace_->record(event);
-        }
+        throw Error(
+            "guest halted with interrupts enabled, but this machine has no interrupt "
+            "source to wake it; end the firmware with `cli` then `hlt`, or give it the "
+            "irqchip header (guest-firmware/include/header.inc)");
     }
+    bool system_event(std::uint32_t) override { return false; }
 
     void report(Ending ending) {
         if (options_.trace_exits == TraceExits::on) {
             std::fputs(stats_.table().c_str(), stderr);
         }
-        if (!trace_) {
+        if (!timing_.trace) {
             return;
         }
         if (ending == Ending::normal) {
-            trace_->finish();
+            timing_.trace->finish();
             return;
         }
         try {
-            trace_->finish();
+            timing_.trace->finish();
         } catch (const Error& e) {
             // The guest's failure is the error to report; mention the trace's too.
             std::fprintf(stderr, "berth: %s\n", e.what());
@@ -239,15 +175,13 @@ private:
     }
 
     const FirmwareVmOptions& options_;
-    std::unique_ptr<ExitTraceWriter> trace_;
-    const bool timed_;
-    ExitClock clock_;
+    ExitTiming timing_;
     ExitStats stats_;
+    std::optional<int> status_;  // set when the guest is done
     kvm::System kvm_;
     kvm::Vm vm_;
     memory::GuestRam memory_;
-    devices::PortIoBus ports_;
-    devices::MmioBus mmio_;
+    Buses buses_;
     std::shared_ptr<devices::DebugExit> debug_exit_ = std::make_shared<devices::DebugExit>();
     std::optional<kvm::Vcpu> vcpu_;
 };

@@ -6,8 +6,9 @@
 
 namespace berth::machine {
 
-void dispatch_io(kvm_run& run, std::size_t run_size, const devices::PortIoBus& bus,
-                 ExitStats& stats) {
+void dispatch_io(const kvm::RunArea& run_area, const devices::PortIoBus& bus, ExitStats& stats) {
+    kvm_run& run = run_area.get();
+    const std::size_t run_size = run_area.size();
     const auto& io = run.io;
     const std::size_t element = io.size;
     const std::size_t bytes = element * io.count;

@@ -14,7 +14,6 @@
 
 #include <fmt/format.h>
 
-#include "devices/bus/port_io_bus.hpp"
 #include "devices/legacy/i8042.hpp"
 #include "devices/misc/debug_exit.hpp"
 #include "devices/misc/phase_port.hpp"
@@ -33,11 +32,8 @@
 #include "vmm/kvm/vcpu.hpp"
 #include "vmm/kvm/vm.hpp"
 #include "vmm/machine/console.hpp"
-#include "vmm/machine/exit_stats.hpp"
-#include "vmm/machine/exit_timer.hpp"
-#include "vmm/machine/io_dispatch.hpp"
 #include "vmm/machine/pci_devices.hpp"
-#include "vmm/machine/register_dump.hpp"
+#include "vmm/machine/vcpu_loop.hpp"
 #include "vmm/machine/vm_stop.hpp"
 #include "vmm/memory/guest_memory.hpp"
 #include "vmm/x86/acpi.hpp"
@@ -166,12 +162,14 @@ void configure_vcpu(kvm::Vcpu& vcpu, std::uint32_t index, std::uint32_t count,
     vcpu.set_regs(regs);
 }
 
-struct Machine {
-    devices::PortIoBus bus;
-    std::shared_ptr<devices::DebugExit> debug_exit;
+// The Linux machine's side of the vCPU loop: it runs until VmStop says so, from any
+// vCPU thread; `hlt` stays in the in-kernel LAPIC; the guest powers off and reboots
+// through devices and KVM's system events.
+struct Machine final : ExitHooks {
+    Buses buses;
+    std::shared_ptr<devices::DebugExit> debug_exit = std::make_shared<devices::DebugExit>();
     VmStop stop;
-    PciDevices* pci = nullptr;  // PCI bus 0 and the virtio devices
-    ExitTiming timing;          // --trace and the timed --trace-exits table
+    ExitTiming timing;  // --trace and the timed --trace-exits table
     // `berth bench startup`'s marks (BERTH_PHASES; no-ops otherwise).
     FirstPhaseMark vcpu_entry{"vcpu_entry"};  // the first KVM_RUN
     // The kernel's serial console comes up: its first access to COM1 (with `quiet` it
@@ -187,79 +185,37 @@ struct Machine {
         rebooted = true;
         stop.request(0);
     }
-};
 
-Error guest_died(const std::string& what, const kvm::Vcpu& vcpu, std::uint32_t index) {
-    return Error(fmt::format("{} on vCPU {}; registers:\n{}", what, index, register_dump(vcpu)));
-}
-
-// One vCPU's loop: handles the exits that reach user space until the VM stops.
-void run_vcpu(kvm::Vcpu& vcpu, std::uint32_t index, std::size_t run_size, Machine& machine,
-              ExitStats& stats) {
-    kvm_run& run = vcpu.run_state();
-    machine.stop.add_vcpu(::pthread_self(), &run);
-    machine.vcpu_entry.mark();
-    while (!machine.stop.requested()) {
-        if (vcpu.run() == kvm::RunOutcome::interrupted) {
-            continue;
-        }
-        const ExitTimer timer(machine.timing, run, index, stats, machine.bus);
-        stats.count_exit(run.exit_reason);
-        switch (run.exit_reason) {
-            case KVM_EXIT_IO:
-                if (run.io.port >= com1_base &&
-                    run.io.port < com1_base + devices::Uart8250::register_count) {
-                    machine.console.mark();
-                }
-                dispatch_io(run, run_size, machine.bus, stats);
-                if (const auto status = machine.debug_exit->requested_status()) {
-                    machine.guest_exit.mark();
-                    machine.stop.request(*status);
-                }
-                break;
-            case KVM_EXIT_MMIO:
-                if (machine.pci != nullptr &&
-                    machine.pci->mmio(
-                        run.mmio.phys_addr,
-                        std::span(run.mmio.data, std::min<std::size_t>(run.mmio.len, 8)),
-                        run.mmio.is_write != 0)) {
-                    break;
-                }
-                // Nothing else lives outside RAM but what KVM emulates: reads float high.
-                if (!run.mmio.is_write) {
-                    std::fill(std::begin(run.mmio.data), std::end(run.mmio.data), 0xff);
-                }
-                break;
-            case KVM_EXIT_HLT:
-                break;  // the in-kernel LAPIC handles hlt; nothing to do if one arrives
-            case KVM_EXIT_SYSTEM_EVENT:
-                if (run.system_event.type == KVM_SYSTEM_EVENT_RESET) {
-                    machine.reboot();
-                } else if (run.system_event.type == KVM_SYSTEM_EVENT_SHUTDOWN) {
-                    machine.stop.request(0);
-                } else {
-                    throw guest_died(fmt::format("guest system event {}", run.system_event.type),
-                                     vcpu, index);
-                }
-                break;
-            case KVM_EXIT_SHUTDOWN:
-                throw guest_died("guest triple-faulted (KVM_EXIT_SHUTDOWN)", vcpu, index);
-            case KVM_EXIT_FAIL_ENTRY:
-                throw guest_died(
-                    fmt::format("KVM could not enter the guest (hardware reason {:#x})",
-                                run.fail_entry.hardware_entry_failure_reason),
-                    vcpu, index);
-            case KVM_EXIT_INTERNAL_ERROR:
-                throw guest_died(
-                    fmt::format("KVM internal error (suberror {})", run.internal.suberror), vcpu,
-                    index);
-            default:
-                throw guest_died(
-                    fmt::format("unexpected VM exit {} ({})",
-                                kvm::exit_reason_name(run.exit_reason), run.exit_reason),
-                    vcpu, index);
+    bool stopped() const override { return stop.requested(); }
+    void port_access(std::uint16_t port) override {
+        if (port >= com1_base && port < com1_base + devices::Uart8250::register_count) {
+            console.mark();
         }
     }
+    void debug_exit_requested(int status) override {
+        guest_exit.mark();
+        stop.request(status);
+    }
+    void halted(const kvm::Vcpu&) override {}  // the in-kernel LAPIC handles hlt
+    bool system_event(std::uint32_t type) override {
+        if (type == KVM_SYSTEM_EVENT_RESET) {
+            reboot();
+            return true;
+        }
+        if (type == KVM_SYSTEM_EVENT_SHUTDOWN) {
+            stop.request(0);
+            return true;
+        }
+        return false;
+    }
+};
+
+// One vCPU's thread: handles the exits that reach user space until the VM stops.
+void run_vcpu(kvm::Vcpu& vcpu, std::uint32_t index, Machine& machine, ExitStats& stats) {
+    machine.stop.add_vcpu(::pthread_self(), &vcpu.run_state());
+    machine.vcpu_entry.mark();
+    run_vcpu_loop(vcpu, index, stats,
+                  {machine.buses, *machine.debug_exit, machine.timing, machine});
 }
 
 // Blocks the stop signals in this thread (and the threads it starts) so they arrive
@@ -419,7 +375,6 @@ int boot_linux_once(const LinuxVmOptions& options, bool& rebooted) {
     Machine machine;
     machine.timing.timed = options.trace_exits == TraceExits::on || trace != nullptr;
     machine.timing.trace = std::move(trace);
-    machine.debug_exit = std::make_shared<devices::DebugExit>();
     auto uart = std::make_shared<devices::Uart8250>(
         "serial 8250 (COM1)",
         [&machine](std::uint8_t byte) {
@@ -427,18 +382,19 @@ int boot_linux_once(const LinuxVmOptions& options, bool& rebooted) {
             write_console_byte(byte);
         },
         [&vm](bool level) { vm.set_irq_line(com1_irq, level); });
-    machine.bus.attach(com1_base, devices::Uart8250::register_count, uart);
-    machine.bus.attach(devices::I8042::base_port, devices::I8042::port_count,
-                       std::make_shared<devices::I8042>([&machine] { machine.reboot(); }));
-    machine.bus.attach(x86::acpi_sleep_control_port, devices::AcpiSleepControl::port_count,
-                       std::make_shared<devices::AcpiSleepControl>([&machine](std::uint8_t type) {
-                           if (type == x86::acpi_s5_sleep_type) {
-                               machine.stop.request(0);
-                           }
-                       }));
-    machine.bus.attach(devices::DebugExit::default_port, devices::DebugExit::register_count,
-                       machine.debug_exit);
-    machine.bus.attach(
+    machine.buses.ports.attach(com1_base, devices::Uart8250::register_count, uart);
+    machine.buses.ports.attach(devices::I8042::base_port, devices::I8042::port_count,
+                               std::make_shared<devices::I8042>([&machine] { machine.reboot(); }));
+    machine.buses.ports.attach(
+        x86::acpi_sleep_control_port, devices::AcpiSleepControl::port_count,
+        std::make_shared<devices::AcpiSleepControl>([&machine](std::uint8_t type) {
+            if (type == x86::acpi_s5_sleep_type) {
+                machine.stop.request(0);
+            }
+        }));
+    machine.buses.ports.attach(devices::DebugExit::default_port, devices::DebugExit::register_count,
+                               machine.debug_exit);
+    machine.buses.ports.attach(
         devices::PhasePort::default_port, devices::PhasePort::register_count,
         std::make_shared<devices::PhasePort>([&machine] { machine.guest_init.mark(); }));
     std::shared_ptr<devices::virtio::Console> virtio_console;
@@ -450,8 +406,7 @@ int boot_linux_once(const LinuxVmOptions& options, bool& rebooted) {
             });
     }
     PciDevices pci(std::move(disks), options.pci.rng, virtio_console);
-    pci.attach(vm, memory, machine.bus);
-    machine.pci = &pci;
+    pci.attach(vm, memory, machine.buses);
 
     const auto supported_cpuid = kvm.supported_cpuid();
     std::vector<kvm::Vcpu> vcpus;
@@ -477,13 +432,12 @@ int boot_linux_once(const LinuxVmOptions& options, bool& rebooted) {
     }
     const ConsoleInput console(STDIN_FILENO, receiver, [&machine] { machine.stop.request(0); });
     std::vector<ExitStats> stats(options.cpus);
-    const std::size_t run_size = kvm.vcpu_mmap_size();
     {
         VcpuThreads threads(machine.stop);
         for (std::uint32_t i = 0; i < options.cpus; ++i) {
             threads.start([&, i] {
                 try {
-                    run_vcpu(vcpus[i], i, run_size, machine, stats[i]);
+                    run_vcpu(vcpus[i], i, machine, stats[i]);
                 } catch (...) {
                     machine.stop.request_error(std::current_exception());
                 }

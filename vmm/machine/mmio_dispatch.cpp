@@ -13,8 +13,7 @@ void dispatch_mmio(kvm_run& run, const devices::MmioBus& bus, ExitStats& stats) 
         throw Error("KVM reported an MMIO access of an impossible width");
     }
     const auto direction = mmio.is_write != 0 ? MmioDirection::write : MmioDirection::read;
-    const auto* device = bus.device_at(mmio.phys_addr);
-    stats.count_mmio(mmio.phys_addr, direction, device != nullptr ? device->name() : "");
+    stats.count_mmio(mmio.phys_addr, direction, [&] { return bus.name_at(mmio.phys_addr); });
     std::span<std::uint8_t> data(mmio.data, mmio.len);
     if (direction == MmioDirection::write) {
         bus.write(mmio.phys_addr, data);

@@ -25,10 +25,11 @@ PciDevices::~PciDevices() {
     }
 }
 
-void PciDevices::attach(const kvm::Vm& vm, memory::GuestMemory& memory, devices::PortIoBus& ports) {
+void PciDevices::attach(const kvm::Vm& vm, memory::GuestMemory& memory, Buses& buses) {
     bus_ = std::make_shared<devices::pci::PciBus>(pci_window_base, pci_window_size);
     routing_ = std::make_unique<kvm::GsiRouting>(vm);
-    ports.attach(devices::pci::config_address_port, devices::pci::config_port_count, bus_);
+    buses.ports.attach(devices::pci::config_address_port, devices::pci::config_port_count, bus_);
+    buses.mmio.attach(pci_window_base, pci_window_size, bus_);
     for (std::size_t i = 0; i < images_.size(); ++i) {
         // vda, vdb, ...: the serial is what /sys/block/vdX/serial shows.
         add(vm, memory,
@@ -59,18 +60,6 @@ void PciDevices::add(const kvm::Vm& vm, memory::GuestMemory& memory,
         memory, std::move(device), bar, *function.msi, registrar);
     bus_->add(function.transport);
     functions_.push_back(std::move(function));
-}
-
-bool PciDevices::mmio(std::uint64_t address, std::span<std::uint8_t> data, bool is_write) {
-    if (!bus_ || address < pci_window_base || address - pci_window_base >= pci_window_size) {
-        return false;
-    }
-    if (is_write) {
-        bus_->mmio_write(address - pci_window_base, data);
-    } else {
-        bus_->mmio_read(address - pci_window_base, data);
-    }
-    return true;
 }
 
 }  // namespace berth::machine

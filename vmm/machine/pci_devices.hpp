@@ -8,12 +8,12 @@
 #include <memory>
 #include <vector>
 
-#include "devices/bus/port_io_bus.hpp"
 #include "devices/pci/pci_bus.hpp"
 #include "devices/virtio/blk.hpp"
 #include "devices/virtio/console.hpp"
 #include "devices/virtio/pci_transport.hpp"
 #include "vmm/kvm/gsi_routing.hpp"
+#include "vmm/machine/buses.hpp"
 #include "vmm/machine/kvm_msi_sink.hpp"
 #include "vmm/memory/guest_memory.hpp"
 
@@ -45,10 +45,9 @@ public:
     PciDevices(const PciDevices&) = delete;
     PciDevices& operator=(const PciDevices&) = delete;
 
-    // Creates the devices and attaches the bus to `ports`; the VM must have its irqchip.
-    void attach(const kvm::Vm& vm, memory::GuestMemory& memory, devices::PortIoBus& ports);
-    // Handles a guest access in the PCI window; false when `address` is outside it.
-    bool mmio(std::uint64_t address, std::span<std::uint8_t> data, bool is_write);
+    // Creates the devices and attaches the PCI bus: its configuration ports to the port
+    // bus, its BAR window to the MMIO bus. The VM must have its irqchip.
+    void attach(const kvm::Vm& vm, memory::GuestMemory& memory, Buses& buses);
 
 private:
     struct Function {
