@@ -2,12 +2,14 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "vmm/cli/command.hpp"
 #include "vmm/common/error.hpp"
 #include "vmm/common/size.hpp"
 #include "vmm/machine/firmware_vm.hpp"
 #include "vmm/machine/linux_vm.hpp"
+#include "vmm/machine/virtio_device_spec.hpp"
 
 namespace berth::cli {
 
@@ -25,8 +27,13 @@ void add_vm_command(CLI::App& app, Action& action) {
         std::string memory;  // empty: the machine's default
         bool trace_exits = false;
         std::string trace;  // exit trace file; empty: none
-        std::vector<std::string> disks;
-        bool rng = false;
+        // Per virtio device flag (machine::virtio_device_flags()): the values given, or
+        // whether a flag without a value was given.
+        struct DeviceFlag {
+            std::vector<std::string> values;
+            bool given = false;
+        };
+        std::vector<DeviceFlag> devices{machine::virtio_device_flags().size()};
         std::string console = "ttyS0";
         bool hugepages = false;
         std::string reboot = "exit";
@@ -54,11 +61,18 @@ void add_vm_command(CLI::App& app, Action& action) {
         std::string("Kernel parameters, appended to \"") + machine::linux_base_cmdline + "\"");
     auto* cpus =
         run->add_option("--cpus", flags->cpus, "vCPUs for --kernel or --image (default 1)");
-    auto* disk =
-        run->add_option("--disk", flags->disks,
-                        "Raw disk image as a virtio-blk disk (/dev/vda, vdb, ...); PATH,ro for "
-                        "read-only; repeatable");
-    auto* rng = run->add_flag("--rng", flags->rng, "Give the guest a virtio-rng entropy device");
+    // These work with --kernel or --image, which CLI11's needs() cannot say.
+    std::vector<CLI::Option*> linux_only{cmdline, cpus};
+    for (std::size_t i = 0; i < machine::virtio_device_flags().size(); ++i) {
+        const auto& device = machine::virtio_device_flags()[i];
+        auto& given = flags->devices[i];
+        const std::string name(device.name);
+        const std::string help(device.help);
+        linux_only.push_back(device.value_name.empty()
+                                 ? run->add_flag(name, given.given, help)
+                                 : run->add_option(name, given.values, help)
+                                       ->type_name(std::string(device.value_name)));
+    }
     auto* console = run->add_option("--console", flags->console,
                                     "The guest's console: ttyS0 (the COM1 serial port, default) or "
                                     "hvc0 (a virtio-console, faster: no exit per byte)")
@@ -78,9 +92,7 @@ void add_vm_command(CLI::App& app, Action& action) {
                     "Write every VM exit to FILE as Chrome trace-event JSON (open it in "
                     "ui.perfetto.dev or chrome://tracing)")
         ->type_name("FILE");
-    // These work with --kernel or --image, which CLI11's needs() cannot say.
-    const std::vector<CLI::Option*> linux_only{cmdline, cpus,      disk,  rng,
-                                               console, hugepages, reboot};
+    linux_only.insert(linux_only.end(), {console, hugepages, reboot});
     run->callback([flags, linux_only, &action] {
         if (flags->kernel.empty() && flags->image.empty()) {
             for (const auto* option : linux_only) {
@@ -103,16 +115,24 @@ void add_vm_command(CLI::App& app, Action& action) {
                 if (!flags->image.empty()) {
                     // The image is /dev/vda: the first disk, before any --disk.
                     options.image = flags->image;
-                    options.pci.disks.push_back(devices::virtio::DiskSpec{flags->image});
+                    options.pci.devices.push_back(
+                        machine::virtio_disk(devices::virtio::DiskSpec{flags->image}));
                     options.extra_cmdline = std::string(machine::linux_image_root_cmdline) +
                                             (flags->cmdline.empty() ? "" : " " + flags->cmdline);
                 }
                 options.cpus = flags->cpus;
-                for (const auto& disk : flags->disks) {
-                    options.pci.disks.push_back(devices::virtio::DiskSpec::parse(disk));
+                // Devices take PCI slots in the flags' order, each flag's in command-line order.
+                for (std::size_t i = 0; i < flags->devices.size(); ++i) {
+                    const auto& device = machine::virtio_device_flags()[i];
+                    for (const auto& value : flags->devices[i].values) {
+                        options.pci.devices.push_back(device.make(value));
+                    }
+                    if (flags->devices[i].given) {
+                        options.pci.devices.push_back(device.make(""));
+                    }
                 }
-                options.pci.rng = flags->rng;
-                options.pci.console = flags->console == "hvc0";
+                options.pci.console = flags->console == "hvc0" ? machine::GuestConsole::virtio
+                                                               : machine::GuestConsole::serial;
                 if (flags->reboot == "restart") {
                     options.on_reboot = machine::OnReboot::restart;
                 }

@@ -19,6 +19,7 @@
 #include "devices/misc/phase_port.hpp"
 #include "devices/power/acpi_sleep_control.hpp"
 #include "devices/serial/uart_8250.hpp"
+#include "devices/virtio/console.hpp"
 #include "vmm/boot/bzimage.hpp"
 #include "vmm/boot/ext4_image.hpp"
 #include "vmm/boot/linux_layout.hpp"
@@ -306,7 +307,7 @@ void wait_for_stop(VmStop& stop, const StopSignals& signals) {
 
 std::string linux_cmdline(const LinuxVmOptions& options) {
     std::string cmdline = linux_base_cmdline;
-    if (options.pci.console) {
+    if (options.pci.console == GuestConsole::virtio) {
         // One console only: with both, every kernel message would reach stdout twice.
         // Until the virtio_console driver loads, the kernel keeps its messages and
         // replays them on hvc0.
@@ -338,7 +339,7 @@ int boot_linux_once(const LinuxVmOptions& options, bool& rebooted) {
         trace = ExitTraceWriter::create(options.trace_file,
                                         fmt::format("berth linux {}", guest.filename().string()));
     }
-    auto disks = PciDevices::open_disks(options.pci);
+    auto virtio_devices = open_virtio_devices(options.pci.devices);
 
     const kvm::System kvm = kvm::System::open();
     if (kvm::host_kvm_is_pvm()) {
@@ -398,14 +399,15 @@ int boot_linux_once(const LinuxVmOptions& options, bool& rebooted) {
         devices::PhasePort::default_port, devices::PhasePort::register_count,
         std::make_shared<devices::PhasePort>([&machine] { machine.guest_init.mark(); }));
     std::shared_ptr<devices::virtio::Console> virtio_console;
-    if (options.pci.console) {
+    if (options.pci.console == GuestConsole::virtio) {
         virtio_console = std::make_shared<devices::virtio::Console>(
             [&machine](std::span<const std::uint8_t> bytes) {
                 machine.console_output.mark();
                 write_console_bytes(bytes);
             });
+        virtio_devices.push_back(virtio_console);
     }
-    PciDevices pci(std::move(disks), options.pci.rng, virtio_console);
+    PciDevices pci(std::move(virtio_devices));
     pci.attach(vm, memory, machine.buses);
 
     const auto supported_cpuid = kvm.supported_cpuid();

@@ -53,7 +53,7 @@ struct LinuxVmOptions {
     memory::PageSize guest_pages = memory::PageSize::normal;
     OnReboot on_reboot = OnReboot::exit;  // --reboot
     TraceExits trace_exits = TraceExits::off;
-    PciDeviceOptions pci;  // --disk, --rng
+    PciDeviceOptions pci;  // --disk, --rng, --console: the virtio-pci devices
     // Where to write the Chrome trace-event JSON of every exit; empty for none.
     std::filesystem::path trace_file;
 };

@@ -1,23 +1,35 @@
 #include "vmm/machine/pci_devices.hpp"
 
-#include <fmt/format.h>
-
-#include "devices/virtio/rng.hpp"
 #include "vmm/kvm/eventfd_bindings.hpp"
 
 namespace berth::machine {
 
-std::vector<devices::virtio::DiskImage> PciDevices::open_disks(const PciDeviceOptions& options) {
-    std::vector<devices::virtio::DiskImage> images;
-    for (const auto& disk : options.disks) {
-        images.push_back(devices::virtio::DiskImage::open(disk.path, disk.access));
+std::vector<unsigned> index_within_kind(const VirtioDeviceSpecs& specs) {
+    std::vector<unsigned> indices;
+    indices.reserve(specs.size());
+    for (std::size_t i = 0; i < specs.size(); ++i) {
+        unsigned same_kind_before = 0;
+        for (std::size_t j = 0; j < i; ++j) {
+            same_kind_before += specs[j]->kind() == specs[i]->kind() ? 1 : 0;
+        }
+        indices.push_back(same_kind_before);
     }
-    return images;
+    return indices;
 }
 
-PciDevices::PciDevices(std::vector<devices::virtio::DiskImage> disks, bool rng,
-                       std::shared_ptr<devices::virtio::Console> console)
-    : images_(std::move(disks)), rng_(rng), console_(std::move(console)) {}
+std::vector<std::shared_ptr<devices::virtio::Device>> open_virtio_devices(
+    const VirtioDeviceSpecs& specs) {
+    const auto indices = index_within_kind(specs);
+    std::vector<std::shared_ptr<devices::virtio::Device>> devices;
+    devices.reserve(specs.size());
+    for (std::size_t i = 0; i < specs.size(); ++i) {
+        devices.push_back(specs[i]->open(indices[i]));
+    }
+    return devices;
+}
+
+PciDevices::PciDevices(std::vector<std::shared_ptr<devices::virtio::Device>> devices)
+    : devices_(std::move(devices)) {}
 
 PciDevices::~PciDevices() {
     for (auto& function : functions_) {
@@ -30,23 +42,14 @@ void PciDevices::attach(const kvm::Vm& vm, memory::GuestMemory& memory, Buses& b
     routing_ = std::make_unique<kvm::GsiRouting>(vm);
     buses.ports.attach(devices::pci::config_address_port, devices::pci::config_port_count, bus_);
     buses.mmio.attach(pci_window_base, pci_window_size, bus_);
-    for (std::size_t i = 0; i < images_.size(); ++i) {
-        // vda, vdb, ...: the serial is what /sys/block/vdX/serial shows.
-        add(vm, memory,
-            std::make_shared<devices::virtio::Blk>(std::move(images_[i]),
-                                                   fmt::format("berth-disk-{}", i)));
+    for (auto& device : devices_) {
+        attach_one(vm, memory, std::move(device));
     }
-    images_.clear();
-    if (rng_) {
-        add(vm, memory, std::make_shared<devices::virtio::Rng>());
-    }
-    if (console_) {
-        add(vm, memory, console_);
-    }
+    devices_.clear();
 }
 
-void PciDevices::add(const kvm::Vm& vm, memory::GuestMemory& memory,
-                     std::shared_ptr<devices::virtio::Device> device) {
+void PciDevices::attach_one(const kvm::Vm& vm, memory::GuestMemory& memory,
+                            std::shared_ptr<devices::virtio::Device> device) {
     Function function;
     function.msi = std::make_unique<KvmMsiSink>(
         vm, *routing_, devices::virtio::PciTransport::msix_vectors(device->queue_count()));

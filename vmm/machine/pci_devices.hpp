@@ -1,20 +1,20 @@
 #pragma once
 // The Linux machine's PCI side: bus 0 behind configuration mechanism #1, a window
-// for BARs in the 32-bit hole, and the virtio devices the user asked for (--disk,
-// --rng, --console hvc0), each a virtio-pci function with MSI-X through KVM GSI routes and irqfds
-// and doorbells through ioeventfds.
+// for BARs in the 32-bit hole, and the virtio devices the guest is given (--disk,
+// --rng, --console hvc0), each a virtio-pci function with MSI-X through KVM GSI routes
+// and irqfds and doorbells through ioeventfds. The set is built from a list of device
+// specs (virtio_device_spec.hpp) and knows no device kind.
 
-#include <filesystem>
 #include <memory>
 #include <vector>
 
 #include "devices/pci/pci_bus.hpp"
-#include "devices/virtio/blk.hpp"
-#include "devices/virtio/console.hpp"
+#include "devices/virtio/device.hpp"
 #include "devices/virtio/pci_transport.hpp"
 #include "vmm/kvm/gsi_routing.hpp"
 #include "vmm/machine/buses.hpp"
 #include "vmm/machine/kvm_msi_sink.hpp"
+#include "vmm/machine/virtio_device_spec.hpp"
 #include "vmm/memory/guest_memory.hpp"
 
 namespace berth::machine {
@@ -23,30 +23,34 @@ namespace berth::machine {
 inline constexpr std::uint64_t pci_window_base = 0xe0000000;
 inline constexpr std::uint64_t pci_window_size = 0x10000000;
 
-struct PciDeviceOptions {
-    std::vector<devices::virtio::DiskSpec> disks;
-    bool rng = false;
-    bool console = false;  // --console hvc0: a virtio-console is the guest's console
+// The guest's console: COM1, or a virtio-console (--console hvc0) on PCI.
+enum class GuestConsole { serial, virtio };
 
-    bool any() const { return !disks.empty() || rng || console; }
+struct PciDeviceOptions {
+    VirtioDeviceSpecs devices;  // --disk, --rng (and --image's disk), in slot order
+    GuestConsole console = GuestConsole::serial;
+
+    bool any() const { return !devices.empty() || console == GuestConsole::virtio; }
 };
+
+// Opens every spec's host side and makes its device, in list order (bad input
+// throws): call before touching KVM.
+std::vector<std::shared_ptr<devices::virtio::Device>> open_virtio_devices(
+    const VirtioDeviceSpecs& specs);
 
 class PciDevices {
 public:
-    // Opens and checks the disks (bad input throws): call before touching KVM.
-    static std::vector<devices::virtio::DiskImage> open_disks(const PciDeviceOptions& options);
-
-    // Create after the VM (the devices' ioeventfds and irqfds must go before it does).
-    // `console` may be null (no virtio-console).
-    PciDevices(std::vector<devices::virtio::DiskImage> disks, bool rng,
-               std::shared_ptr<devices::virtio::Console> console);
+    // `devices` in slot order: the opened specs, then any the machine made itself (the
+    // virtio-console, which it also feeds input). Create after the VM: the devices'
+    // ioeventfds and irqfds must go before it does.
+    explicit PciDevices(std::vector<std::shared_ptr<devices::virtio::Device>> devices);
     // Stops every device's worker before the MSI sinks and routes go away.
     ~PciDevices();
     PciDevices(const PciDevices&) = delete;
     PciDevices& operator=(const PciDevices&) = delete;
 
-    // Creates the devices and attaches the PCI bus: its configuration ports to the port
-    // bus, its BAR window to the MMIO bus. The VM must have its irqchip.
+    // Attaches the PCI bus (its configuration ports to the port bus, its BAR window to
+    // the MMIO bus) and every device. The VM must have its irqchip.
     void attach(const kvm::Vm& vm, memory::GuestMemory& memory, Buses& buses);
 
 private:
@@ -54,15 +58,16 @@ private:
         std::unique_ptr<KvmMsiSink> msi;
         std::shared_ptr<devices::virtio::PciTransport> transport;
     };
-    void add(const kvm::Vm& vm, memory::GuestMemory& memory,
-             std::shared_ptr<devices::virtio::Device> device);
+    void attach_one(const kvm::Vm& vm, memory::GuestMemory& memory,
+                    std::shared_ptr<devices::virtio::Device> device);
 
-    std::vector<devices::virtio::DiskImage> images_;
-    bool rng_;
-    std::shared_ptr<devices::virtio::Console> console_;
+    std::vector<std::shared_ptr<devices::virtio::Device>> devices_;  // until attach()
     std::shared_ptr<devices::pci::PciBus> bus_;
     std::unique_ptr<kvm::GsiRouting> routing_;
     std::vector<Function> functions_;
 };
+
+// Each spec's number within its kind, in list order ({disk, rng, disk} -> {0, 0, 1}).
+std::vector<unsigned> index_within_kind(const VirtioDeviceSpecs& specs);
 
 }  // namespace berth::machine

@@ -1,0 +1,45 @@
+// --disk PATH[,ro]: a virtio-blk disk on a raw image file or block device.
+
+#include <fmt/format.h>
+
+#include "devices/virtio/blk.hpp"
+#include "vmm/machine/virtio_device_spec.hpp"
+
+namespace berth::machine {
+
+namespace {
+
+class BlkSpec final : public VirtioDeviceSpec {
+public:
+    explicit BlkSpec(devices::virtio::DiskSpec disk) : disk_(std::move(disk)) {}
+
+    std::string_view kind() const override { return "disk"; }
+    std::shared_ptr<devices::virtio::Device> open(unsigned index) const override {
+        // vda, vdb, ...: the serial is what /sys/block/vdX/serial shows.
+        return std::make_shared<devices::virtio::Blk>(
+            devices::virtio::DiskImage::open(disk_.path, disk_.access),
+            fmt::format("berth-disk-{}", index));
+    }
+
+private:
+    devices::virtio::DiskSpec disk_;
+};
+
+std::shared_ptr<const VirtioDeviceSpec> parse_disk_flag(const std::string& value) {
+    return virtio_disk(devices::virtio::DiskSpec::parse(value));
+}
+
+}  // namespace
+
+std::shared_ptr<const VirtioDeviceSpec> virtio_disk(const devices::virtio::DiskSpec& disk) {
+    return std::make_shared<BlkSpec>(disk);
+}
+
+VirtioDeviceFlag virtio_blk_flag() {
+    return {"--disk",
+            "Raw disk image as a virtio-blk disk (/dev/vda, vdb, ...); PATH,ro for read-only; "
+            "repeatable",
+            "PATH[,ro]", parse_disk_flag};
+}
+
+}  // namespace berth::machine

@@ -1,0 +1,54 @@
+#pragma once
+// The virtio-pci devices a Linux guest is given, as a list of specs. Each device kind
+// (virtio-blk, virtio-rng, ...) is a VirtioDeviceSpec made from its command-line flag;
+// the PCI device set (pci_devices.hpp) is built from the list without knowing the
+// kinds. A spec opens what its device needs on the host (an image file; for a network
+// device, a tap fd or a user-space backend) before /dev/kvm is opened, so that bad
+// input fails first and the same way on every host, and then makes the device model.
+//
+// The kinds and their flags are registered in one place: virtio_device_flags.cpp.
+
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "devices/virtio/blk.hpp"
+#include "devices/virtio/device.hpp"
+
+namespace berth::machine {
+
+class VirtioDeviceSpec {
+public:
+    virtual ~VirtioDeviceSpec() = default;
+    // The kind ("disk"). Devices are numbered within their kind, in list order: disk 0
+    // is the guest's vda.
+    virtual std::string_view kind() const = 0;
+    // Opens and checks the host side (bad input throws) and makes device number `index`
+    // of its kind. Called once per boot, before KVM is opened.
+    virtual std::shared_ptr<devices::virtio::Device> open(unsigned index) const = 0;
+};
+
+// In PCI slot order. Shared and immutable: a reboot (--reboot restart) opens them again.
+using VirtioDeviceSpecs = std::vector<std::shared_ptr<const VirtioDeviceSpec>>;
+
+// The `berth vm run` flag that adds devices of one kind.
+struct VirtioDeviceFlag {
+    std::string_view name;  // "--disk"
+    std::string_view help;
+    // What the flag takes ("PATH[,ro]"; then it may repeat, one device each), or empty
+    // for a flag without a value that adds one device however often it is given (--rng).
+    std::string_view value_name;
+    // The spec for one use of the flag (`value` is empty for a flag without one); bad
+    // input throws.
+    std::shared_ptr<const VirtioDeviceSpec> (*make)(const std::string& value);
+};
+
+// Every kind's flag, in the order their devices take PCI slots.
+std::span<const VirtioDeviceFlag> virtio_device_flags();
+
+// A virtio-blk disk on `disk` (--image makes its image the first disk this way).
+std::shared_ptr<const VirtioDeviceSpec> virtio_disk(const devices::virtio::DiskSpec& disk);
+
+}  // namespace berth::machine
