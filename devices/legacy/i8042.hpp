@@ -15,8 +15,8 @@ namespace berth::devices {
 
 class I8042 : public PortIoDevice {
 public:
-    static constexpr std::uint16_t base_port = 0x60;  // data; 0x64 is command/status
-    static constexpr std::uint16_t port_count = 5;    // 0x60-0x64 (0x61 is KVM's speaker)
+    // From its base (0x60 on a PC): data at +0, command/status at +4 (+1 is KVM's speaker).
+    static constexpr std::uint16_t port_count = 5;
     using ResetLine = std::function<void()>;
 
     explicit I8042(ResetLine reset) : reset_(std::move(reset)) {}

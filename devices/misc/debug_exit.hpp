@@ -19,8 +19,6 @@ namespace berth::devices {
 
 class DebugExit : public PortIoDevice {
 public:
-    // The conventional port (QEMU's isa-debug-exit default is 0x501 too).
-    static constexpr std::uint16_t default_port = 0x501;
     static constexpr std::uint16_t register_count = 1;
 
     std::string_view name() const override { return "debug exit"; }

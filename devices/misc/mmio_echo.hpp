@@ -19,7 +19,6 @@ namespace berth::devices {
 
 class MmioEcho : public MmioDevice {
 public:
-    static constexpr std::uint64_t default_base = 0xd0000000;
     static constexpr std::uint64_t size = 0x1000;
     static constexpr std::uint64_t id_register = 0x0;
     static constexpr std::uint64_t echo_register = 0x4;

@@ -13,7 +13,6 @@ namespace berth::devices {
 
 class PhasePort : public PortIoDevice {
 public:
-    static constexpr std::uint16_t default_port = 0x502;
     static constexpr std::uint16_t register_count = 1;
 
     explicit PhasePort(std::function<void()> on_write) : on_write_(std::move(on_write)) {}

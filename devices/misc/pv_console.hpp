@@ -34,7 +34,6 @@ namespace berth::devices {
 
 class PvConsole : public PortIoDevice {
 public:
-    static constexpr std::uint16_t default_port = 0x510;
     static constexpr std::uint16_t register_count = 12;
     static constexpr std::uint16_t max_ring_size = 64;
     static constexpr std::uint32_t max_buffer_length = 64 * 1024;

@@ -22,8 +22,8 @@
 
 namespace berth::devices::pci {
 
-inline constexpr std::uint16_t config_address_port = 0xcf8;
-inline constexpr std::uint16_t config_port_count = 8;  // 0xCF8-0xCFF
+// Mechanism #1's ports from their base (0xCF8 on a PC): address at +0, data at +4.
+inline constexpr std::uint16_t config_port_count = 8;
 
 class PciBus : public PortIoDevice, public MmioDevice {
 public:

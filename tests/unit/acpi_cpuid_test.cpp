@@ -6,6 +6,7 @@
 #include <string>
 
 #include "tests/unit/byte_compare.hpp"
+#include "vmm/memory/platform_layout.hpp"
 #include "vmm/x86/acpi.hpp"
 #include "vmm/x86/cpuid.hpp"
 
@@ -111,7 +112,7 @@ TEST_CASE("ACPI tables checksum to zero and link RSDP -> XSDT -> FADT/MADT -> DS
     CHECK(view.load<std::uint64_t>(tables.fadt_address + 140) == tables.dsdt_address);
     CHECK((view.load<std::uint32_t>(tables.fadt_address + 112) & (1U << 20)) != 0);
     CHECK(view.load<std::uint8_t>(tables.fadt_address + 244) == 1);  // system I/O
-    CHECK(view.load<std::uint64_t>(tables.fadt_address + 248) == x86::acpi_sleep_control_port);
+    CHECK(view.load<std::uint64_t>(tables.fadt_address + 248) == layout::acpi_sleep_control_port);
 }
 
 TEST_CASE("the MADT lists one enabled local APIC per vCPU", "[x86][acpi]") {
@@ -121,7 +122,7 @@ TEST_CASE("the MADT lists one enabled local APIC per vCPU", "[x86][acpi]") {
         const TableView view{tables};
         const auto madt = view.table(tables.madt_address);
         CHECK(byte_sum(madt) == 0);
-        CHECK(view.load<std::uint32_t>(tables.madt_address + 36) == x86::lapic_address);
+        CHECK(view.load<std::uint32_t>(tables.madt_address + 36) == layout::lapic_address);
         std::vector<std::uint8_t> apic_ids;
         int ioapics = 0;
         for (std::size_t offset = 44; offset < madt.size();) {
@@ -137,7 +138,7 @@ TEST_CASE("the MADT lists one enabled local APIC per vCPU", "[x86][acpi]") {
                 ++ioapics;
                 std::uint32_t address;
                 std::memcpy(&address, &madt[offset + 4], 4);
-                CHECK(address == x86::ioapic_address);
+                CHECK(address == layout::ioapic_address);
             }
             offset += length;
         }

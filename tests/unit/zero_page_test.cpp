@@ -10,6 +10,7 @@
 #include "vmm/boot/linux_layout.hpp"
 #include "vmm/boot/zero_page.hpp"
 #include "vmm/common/error.hpp"
+#include "vmm/memory/platform_layout.hpp"
 
 using namespace berth;
 using test::as_number;
@@ -67,9 +68,9 @@ TEST_CASE("e820 map of a large guest leaves the hole below 4 GiB", "[boot][zero-
     const auto map = boot::e820_map(6 * gib);
     REQUIRE(map.size() == 5);
     // Low RAM stops at 3 GiB, the rest continues at 4 GiB.
-    CHECK(map[3].addr + map[3].size == boot::low_ram_limit);
-    CHECK(map[4].addr == boot::high_ram_address);
-    CHECK(map[4].size == 6 * gib - boot::low_ram_limit);
+    CHECK(map[3].addr + map[3].size == layout::low_ram_limit);
+    CHECK(map[4].addr == layout::high_ram_address);
+    CHECK(map[4].size == 6 * gib - layout::low_ram_limit);
     CHECK(map[4].type == E820_RAM);
     CHECK_FALSE(covered_as_ram(map, 0xfee00000));  // the local APIC
     CHECK_FALSE(covered_as_ram(map, 0xfec00000));  // the IOAPIC

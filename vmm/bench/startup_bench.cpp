@@ -24,6 +24,7 @@
 #include "vmm/common/unique_fd.hpp"
 #include "vmm/kvm/system.hpp"
 #include "vmm/machine/linux_vm.hpp"
+#include "vmm/memory/platform_layout.hpp"
 
 namespace berth::bench {
 
@@ -332,7 +333,7 @@ std::vector<Contender> vm_contenders(const fs::path& berth, const fs::path& kern
                  "-serial",
                  "stdio",
                  "-device",
-                 "isa-debug-exit,iobase=0x501,iosize=1",
+                 fmt::format("isa-debug-exit,iobase={:#x},iosize=1", layout::debug_exit_port),
                  "-kernel",
                  kernel.string(),
                  "-initrd",

@@ -5,6 +5,8 @@
 
 #include <cstdint>
 
+#include "vmm/memory/platform_layout.hpp"
+
 namespace berth::boot {
 
 inline constexpr std::uint64_t gdt_address = 0x500;
@@ -20,17 +22,14 @@ inline constexpr std::uint64_t acpi_tables_address = 0xe0000;
 inline constexpr std::uint64_t mp_table_address = 0xf0000;
 inline constexpr std::uint64_t high_memory_address = 0x100000;
 
-// RAM above this goes above 4 GiB, leaving a hole for the LAPIC, IOAPIC and MMIO.
-inline constexpr std::uint64_t low_ram_limit = 0xc0000000;
-inline constexpr std::uint64_t high_ram_address = 0x100000000;
-
 // The guest-physical RAM ranges for a guest of `memory_size` bytes.
 struct RamLayout {
     std::uint64_t low_size;   // RAM from 0
-    std::uint64_t high_size;  // RAM from high_ram_address
+    std::uint64_t high_size;  // RAM from layout::high_ram_address
 
     static RamLayout for_size(std::uint64_t memory_size) {
-        const std::uint64_t low = memory_size < low_ram_limit ? memory_size : low_ram_limit;
+        const std::uint64_t low =
+            memory_size < layout::low_ram_limit ? memory_size : layout::low_ram_limit;
         return {low, memory_size - low};
     }
 };

@@ -9,6 +9,7 @@
 
 #include "vmm/common/error.hpp"
 #include "vmm/common/size.hpp"
+#include "vmm/memory/platform_layout.hpp"
 
 namespace berth::boot {
 
@@ -32,7 +33,7 @@ std::vector<boot_e820_entry> e820_map(std::uint64_t memory_size) {
         {high_memory_address, layout.low_size - high_memory_address, E820_RAM},
     };
     if (layout.high_size > 0) {
-        map.push_back({high_ram_address, layout.high_size, E820_RAM});
+        map.push_back({layout::high_ram_address, layout.high_size, E820_RAM});
     }
     return map;
 }

@@ -22,15 +22,12 @@
 #include "vmm/kvm/vm.hpp"
 #include "vmm/machine/vcpu_loop.hpp"
 #include "vmm/memory/guest_memory.hpp"
+#include "vmm/memory/platform_layout.hpp"
 
 namespace berth::machine {
 
 namespace {
 
-constexpr std::uint16_t com1_base = 0x3f8;
-// Intel VT needs a few pages of guest-physical space for real-mode emulation;
-// this is where PC firmware conventionally leaves them, just below the BIOS ROM.
-constexpr std::uint64_t tss_address = 0xfffbd000;
 constexpr std::uint64_t rflags_interrupt_enable = 1ULL << 9;
 
 void write_stdout(std::span<const std::uint8_t> bytes) {
@@ -74,11 +71,11 @@ void validate(const FirmwareVmOptions& options) {
             fmt::format("--memory {} bytes is not a multiple of 4 KiB", options.memory_size));
     }
     // RAM must end below the mmio echo device and the TSS pages.
-    if (options.memory_size > devices::MmioEcho::default_base) {
+    if (options.memory_size > layout::mmio_echo_address) {
         throw bad_input(
             fmt::format("--memory {} is too large for the firmware machine: RAM "
                         "must end below {:#x}, where its MMIO device lives",
-                        format_size(options.memory_size), devices::MmioEcho::default_base));
+                        format_size(options.memory_size), layout::mmio_echo_address));
     }
 }
 
@@ -91,7 +88,8 @@ public:
         : options_(options), kvm_(kvm::System::open()), vm_(kvm_.create_vm()) {
         timing_.timed = options.trace_exits == TraceExits::on || trace != nullptr;
         timing_.trace = std::move(trace);
-        vm_.set_tss_address(tss_address);
+        // Intel VT needs a few pages of guest-physical space for real-mode emulation.
+        vm_.set_tss_address(layout::tss_address);
         if (features.irqchip == boot::InKernelIrqchip::yes) {
             // Both must exist before the vCPU: the vCPU's LAPIC is created with it.
             vm_.create_irqchip();
@@ -106,15 +104,15 @@ public:
         boot::load_firmware(firmware, memory_);
 
         buses_.ports.attach(
-            com1_base, devices::Uart8250::register_count,
+            layout::com1_port, devices::Uart8250::register_count,
             std::make_shared<devices::Uart8250>("serial 8250 (COM1)", [](std::uint8_t byte) {
                 write_stdout(std::span(&byte, 1));
             }));
-        buses_.ports.attach(devices::DebugExit::default_port, devices::DebugExit::register_count,
+        buses_.ports.attach(layout::debug_exit_port, devices::DebugExit::register_count,
                             debug_exit_);
-        buses_.ports.attach(devices::PvConsole::default_port, devices::PvConsole::register_count,
+        buses_.ports.attach(layout::pv_console_port, devices::PvConsole::register_count,
                             std::make_shared<devices::PvConsole>(memory_, write_stdout));
-        buses_.mmio.attach(devices::MmioEcho::default_base, devices::MmioEcho::size,
+        buses_.mmio.attach(layout::mmio_echo_address, devices::MmioEcho::size,
                            std::make_shared<devices::MmioEcho>());
 
         vcpu_.emplace(vm_.create_vcpu(0));

@@ -37,6 +37,7 @@
 #include "vmm/machine/vcpu_loop.hpp"
 #include "vmm/machine/vm_stop.hpp"
 #include "vmm/memory/guest_memory.hpp"
+#include "vmm/memory/platform_layout.hpp"
 #include "vmm/x86/acpi.hpp"
 #include "vmm/x86/cpu_state.hpp"
 #include "vmm/x86/cpuid.hpp"
@@ -46,12 +47,6 @@ namespace berth::machine {
 
 namespace {
 
-constexpr std::uint16_t com1_base = 0x3f8;
-constexpr std::uint32_t com1_irq = 4;
-// Intel VT's real-mode helpers (three TSS pages and an identity-map page) sit in
-// the hole below 4 GiB, under the BIOS ROM's place, as on a PC.
-constexpr std::uint64_t identity_map_address = 0xfffbc000;
-constexpr std::uint64_t tss_address = 0xfffbd000;
 // The MADT numbers APIC IDs with one byte.
 constexpr std::uint32_t max_cpus = 255;
 
@@ -129,7 +124,7 @@ void write_boot_memory(memory::GuestMemory& memory, const BootInputs& inputs,
         std::span(reinterpret_cast<const std::uint8_t*>(cmdline.c_str()), cmdline.size() + 1));
     std::optional<x86::PciHostBridge> pci_bridge;
     if (options.pci.any()) {
-        pci_bridge = x86::PciHostBridge{pci_window_base, pci_window_size};
+        pci_bridge = x86::PciHostBridge{layout::pci_window_base, layout::pci_window_size};
     }
     const x86::AcpiTables acpi =
         x86::build_acpi_tables(boot::acpi_tables_address, options.cpus, pci_bridge);
@@ -189,7 +184,8 @@ struct Machine final : ExitHooks {
 
     bool stopped() const override { return stop.requested(); }
     void port_access(std::uint16_t port) override {
-        if (port >= com1_base && port < com1_base + devices::Uart8250::register_count) {
+        if (port >= layout::com1_port &&
+            port < layout::com1_port + devices::Uart8250::register_count) {
             console.mark();
         }
     }
@@ -351,8 +347,9 @@ int boot_linux_once(const LinuxVmOptions& options, bool& rebooted) {
                                     options.cpus, max_vcpus));
     }
     kvm::Vm vm = kvm.create_vm();
-    vm.set_identity_map_address(identity_map_address);
-    vm.set_tss_address(tss_address);
+    // Intel VT's real-mode helpers, in the hole below 4 GiB.
+    vm.set_identity_map_address(layout::identity_map_address);
+    vm.set_tss_address(layout::tss_address);
     vm.create_irqchip();
     vm.create_pit2();
 
@@ -360,7 +357,7 @@ int boot_linux_once(const LinuxVmOptions& options, bool& rebooted) {
     const boot::RamLayout layout = boot::RamLayout::for_size(options.memory_size);
     memory.add_ram(0, layout.low_size, options.guest_pages);
     if (layout.high_size > 0) {
-        memory.add_ram(boot::high_ram_address, layout.high_size, options.guest_pages);
+        memory.add_ram(layout::high_ram_address, layout.high_size, options.guest_pages);
     }
     for (std::uint32_t slot = 0; slot < memory.regions().size(); ++slot) {
         const auto& region = memory.regions()[slot];
@@ -382,21 +379,21 @@ int boot_linux_once(const LinuxVmOptions& options, bool& rebooted) {
             machine.console_output.mark();
             write_console_byte(byte);
         },
-        [&vm](bool level) { vm.set_irq_line(com1_irq, level); });
-    machine.buses.ports.attach(com1_base, devices::Uart8250::register_count, uart);
-    machine.buses.ports.attach(devices::I8042::base_port, devices::I8042::port_count,
+        [&vm](bool level) { vm.set_irq_line(layout::com1_irq, level); });
+    machine.buses.ports.attach(layout::com1_port, devices::Uart8250::register_count, uart);
+    machine.buses.ports.attach(layout::i8042_port, devices::I8042::port_count,
                                std::make_shared<devices::I8042>([&machine] { machine.reboot(); }));
     machine.buses.ports.attach(
-        x86::acpi_sleep_control_port, devices::AcpiSleepControl::port_count,
+        layout::acpi_sleep_control_port, devices::AcpiSleepControl::port_count,
         std::make_shared<devices::AcpiSleepControl>([&machine](std::uint8_t type) {
             if (type == x86::acpi_s5_sleep_type) {
                 machine.stop.request(0);
             }
         }));
-    machine.buses.ports.attach(devices::DebugExit::default_port, devices::DebugExit::register_count,
+    machine.buses.ports.attach(layout::debug_exit_port, devices::DebugExit::register_count,
                                machine.debug_exit);
     machine.buses.ports.attach(
-        devices::PhasePort::default_port, devices::PhasePort::register_count,
+        layout::phase_port, devices::PhasePort::register_count,
         std::make_shared<devices::PhasePort>([&machine] { machine.guest_init.mark(); }));
     std::shared_ptr<devices::virtio::Console> virtio_console;
     if (options.pci.console == GuestConsole::virtio) {

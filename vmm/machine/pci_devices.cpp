@@ -1,6 +1,7 @@
 #include "vmm/machine/pci_devices.hpp"
 
 #include "vmm/kvm/eventfd_bindings.hpp"
+#include "vmm/memory/platform_layout.hpp"
 
 namespace berth::machine {
 
@@ -38,10 +39,10 @@ PciDevices::~PciDevices() {
 }
 
 void PciDevices::attach(const kvm::Vm& vm, memory::GuestMemory& memory, Buses& buses) {
-    bus_ = std::make_shared<devices::pci::PciBus>(pci_window_base, pci_window_size);
+    bus_ = std::make_shared<devices::pci::PciBus>(layout::pci_window_base, layout::pci_window_size);
     routing_ = std::make_unique<kvm::GsiRouting>(vm);
-    buses.ports.attach(devices::pci::config_address_port, devices::pci::config_port_count, bus_);
-    buses.mmio.attach(pci_window_base, pci_window_size, bus_);
+    buses.ports.attach(layout::pci_config_port, devices::pci::config_port_count, bus_);
+    buses.mmio.attach(layout::pci_window_base, layout::pci_window_size, bus_);
     for (auto& device : devices_) {
         attach_one(vm, memory, std::move(device));
     }

@@ -19,10 +19,6 @@
 
 namespace berth::machine {
 
-// Guest-physical window for BARs: below the IOAPIC (0xfec00000), above low RAM.
-inline constexpr std::uint64_t pci_window_base = 0xe0000000;
-inline constexpr std::uint64_t pci_window_size = 0x10000000;
-
 // The guest's console: COM1, or a virtio-console (--console hvc0) on PCI.
 enum class GuestConsole { serial, virtio };
 

@@ -1,5 +1,6 @@
 #include "vmm/x86/acpi.hpp"
 
+#include "vmm/memory/platform_layout.hpp"
 #include "vmm/x86/aml.hpp"
 
 #include <cstring>
@@ -77,8 +78,8 @@ private:
 // output gets out while user space writes go nowhere. With it, the kernel's 8250_pnp
 // driver registers GSI 4 (edge, active high) for the port.
 aml::Bytes com1_device() {
-    aml::Bytes resources = aml::io_port(0x3f8, 8);
-    aml::append(resources, aml::irq_no_flags(4));
+    aml::Bytes resources = aml::io_port(layout::com1_port, 8);
+    aml::append(resources, aml::irq_no_flags(layout::com1_irq));
     aml::append(resources, aml::end_tag());
     aml::Bytes body = aml::name("_HID", aml::eisa_id("PNP0501"));  // 16550A-compatible UART
     aml::append(body, aml::name("_UID", aml::integer(1)));
@@ -93,9 +94,10 @@ aml::Bytes com1_device() {
 // from. Devices interrupt through MSI-X, so no _PRT (INTx routing) is given.
 aml::Bytes pci_host_bridge(const PciHostBridge& bridge) {
     aml::Bytes resources = aml::bus_number_range(0, 0);
-    aml::append(resources, aml::io_port(0xcf8, 8));
-    aml::append(resources, aml::io_range(0x0000, 0x0cf7));
-    aml::append(resources, aml::io_range(0x0d00, 0xffff));
+    constexpr std::uint16_t config_end = layout::pci_config_port + 8;
+    aml::append(resources, aml::io_port(layout::pci_config_port, 8));
+    aml::append(resources, aml::io_range(0x0000, layout::pci_config_port - 1));
+    aml::append(resources, aml::io_range(config_end, 0xffff));
     aml::append(resources, aml::memory_range(static_cast<std::uint32_t>(bridge.window_base),
                                              static_cast<std::uint32_t>(bridge.window_base +
                                                                         bridge.window_size - 1)));
@@ -136,25 +138,25 @@ std::vector<std::uint8_t> build_fadt(std::uint64_t dsdt) {
     // 109 IA-PC boot architecture flags: no 8042 bit (so Linux does not probe one),
     // no VGA, no CMOS RTC (kvm-clock gives the wall clock).
     t.u16(boot_arch_vga_not_present | boot_arch_no_cmos_rtc);
-    t.u8(0);                                 // 111 reserved
-    t.u32(flag_hw_reduced_acpi);             // 112 flags
-    t.zeros(12);                             // 116 RESET_REG: none (reboot goes through the i8042)
-    t.u8(0);                                 // 128 RESET_VALUE
-    t.u16(0);                                // 129 ARM boot architecture
-    t.u8(0);                                 // 131 FADT minor version
-    t.u64(0);                                // 132 X_FIRMWARE_CTRL
-    t.u64(dsdt);                             // 140 X_DSDT
-    t.zeros(244 - 148);                      // 148..243: X_PM1a_EVT_BLK .. X_GPE1_BLK: none
-    t.io_register(acpi_sleep_control_port);  // 244 SLEEP_CONTROL_REG
-    t.io_register(acpi_sleep_status_port);   // 256 SLEEP_STATUS_REG
-    t.text("BERTH", 8);                      // 268 hypervisor vendor identity
+    t.u8(0);                      // 111 reserved
+    t.u32(flag_hw_reduced_acpi);  // 112 flags
+    t.zeros(12);                  // 116 RESET_REG: none (reboot goes through the i8042)
+    t.u8(0);                      // 128 RESET_VALUE
+    t.u16(0);                     // 129 ARM boot architecture
+    t.u8(0);                      // 131 FADT minor version
+    t.u64(0);                     // 132 X_FIRMWARE_CTRL
+    t.u64(dsdt);                  // 140 X_DSDT
+    t.zeros(244 - 148);           // 148..243: X_PM1a_EVT_BLK .. X_GPE1_BLK: none
+    t.io_register(layout::acpi_sleep_control_port);  // 244 SLEEP_CONTROL_REG
+    t.io_register(layout::acpi_sleep_status_port);   // 256 SLEEP_STATUS_REG
+    t.text("BERTH", 8);                              // 268 hypervisor vendor identity
     return t.finish_table();
 }
 
 std::vector<std::uint8_t> build_madt(std::uint32_t cpu_count) {
     TableWriter t;
     t.header("APIC", 5);
-    t.u32(static_cast<std::uint32_t>(lapic_address));
+    t.u32(static_cast<std::uint32_t>(layout::lapic_address));
     t.u32(0);  // flags: no PC-AT dual 8259 (hardware-reduced)
     for (std::uint32_t cpu = 0; cpu < cpu_count; ++cpu) {
         t.u8(0);  // processor local APIC
@@ -167,7 +169,7 @@ std::vector<std::uint8_t> build_madt(std::uint32_t cpu_count) {
     t.u8(12);
     t.u8(0);  // I/O APIC ID (KVM's reads as 0)
     t.u8(0);
-    t.u32(static_cast<std::uint32_t>(ioapic_address));
+    t.u32(static_cast<std::uint32_t>(layout::ioapic_address));
     t.u32(0);  // global system interrupt base
     // Interrupt source overrides for the ISA IRQs berth's devices use (COM1 on 4):
     // a hardware-reduced platform has no legacy PIC, so Linux only maps the ISA IRQs

@@ -13,12 +13,8 @@
 
 namespace berth::x86 {
 
-inline constexpr std::uint16_t acpi_sleep_control_port = 0x600;
-inline constexpr std::uint16_t acpi_sleep_status_port = 0x601;
 // What DSDT's \_S5_ says to write into SLP_TYP for soft-off.
 inline constexpr std::uint8_t acpi_s5_sleep_type = 5;
-inline constexpr std::uint64_t ioapic_address = 0xfec00000;
-inline constexpr std::uint64_t lapic_address = 0xfee00000;
 
 struct AcpiTables {
     std::vector<std::uint8_t> bytes;  // to be copied to `base`
