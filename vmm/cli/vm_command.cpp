@@ -33,7 +33,8 @@ void add_vm_command(CLI::App& app, Action& action) {
             std::vector<std::string> values;
             bool given = false;
         };
-        std::vector<DeviceFlag> devices{machine::virtio_device_flags().size()};
+        std::vector<DeviceFlag> devices =
+            std::vector<DeviceFlag>(machine::virtio_device_flags().size());
         std::string console = "ttyS0";
         bool hugepages = false;
         std::string reboot = "exit";
