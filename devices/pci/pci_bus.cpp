@@ -29,7 +29,8 @@ unsigned PciBus::add(std::shared_ptr<PciFunction> function) {
             return slot;
         }
     }
-    throw bad_input(fmt::format("too many PCI devices (at most {})", slot_count - 1));
+    throw bad_input(
+        fmt::format("too many PCI devices: bus 0 holds at most {}; give fewer", slot_count - 1));
 }
 
 std::uint64_t PciBus::allocate_bar(std::uint64_t size) {

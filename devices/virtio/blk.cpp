@@ -101,40 +101,45 @@ bool in_range(std::uint64_t sector, std::uint64_t bytes, std::uint64_t disk_byte
 }  // namespace
 
 DiskImage DiskImage::open(const std::filesystem::path& path, Access access) {
+    // The caller names the disk ("disk 0 (x.img)"); these messages say what is wrong
+    // with the file.
     const int flags = (access == Access::read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC;
     UniqueFd fd(::open(path.c_str(), flags));
     if (!fd) {
         const int err = errno;
         const bool suggest_ro = access == Access::read_write && (err == EACCES || err == EROFS);
-        throw bad_input(fmt::format("--disk {}: cannot open: {}{}", path.string(),
-                                    std::strerror(err),
-                                    suggest_ro ? " (for a read-only disk use PATH,ro)" : ""));
+        throw bad_input(fmt::format("{}; {}", errno_message("cannot open", err),
+                                    suggest_ro
+                                        ? "make the file writable, or attach the disk read-only"
+                                        : "give the path of a raw disk image"));
     }
     struct stat info {};
     if (::fstat(fd.get(), &info) != 0) {
-        throw_errno("cannot stat disk " + path.string(), errno);
+        throw_errno("cannot stat", errno);
     }
     std::uint64_t size = 0;
     if (S_ISREG(info.st_mode)) {
         size = static_cast<std::uint64_t>(info.st_size);
     } else if (S_ISBLK(info.st_mode)) {
         if (::ioctl(fd.get(), BLKGETSIZE64, &size) != 0) {
-            throw_errno("cannot size block device " + path.string(), errno);
+            throw_errno("cannot size the block device", errno);
         }
     } else {
-        throw bad_input(
-            fmt::format("--disk {}: not a regular file or block device", path.string()));
+        throw bad_input(fmt::format(
+            "is {}, not a regular file or block device; give the path of a raw disk image",
+            S_ISDIR(info.st_mode) ? "a directory" : "a special file"));
     }
     if (size < sector_size) {
         throw bad_input(
-            fmt::format("--disk {}: the image is {} bytes; a disk needs at least one "
-                        "512-byte sector (create one with truncate -s 64M)",
-                        path.string(), size));
+            fmt::format("is {} bytes, less than one 512-byte sector; give a disk image "
+                        "(make one with truncate -s 64M FILE)",
+                        size));
     }
     return DiskImage{path, access, std::move(fd), size};
 }
 
 DiskSpec DiskSpec::parse(const std::string& text) {
+    // The command line puts the option's name in front of these.
     DiskSpec spec;
     std::string path = text;
     const auto comma = text.rfind(',');
@@ -145,13 +150,12 @@ DiskSpec DiskSpec::parse(const std::string& text) {
         } else if (option == "rw") {
             spec.access = Access::read_write;
         } else {
-            throw bad_input(
-                fmt::format("--disk {}: unknown option '{}' (use PATH or PATH,ro)", text, option));
+            throw bad_input(fmt::format("unknown disk option '{}'; use PATH or PATH,ro", option));
         }
         path = text.substr(0, comma);
     }
     if (path.empty()) {
-        throw bad_input(fmt::format("--disk '{}': no path (use PATH or PATH,ro)", text));
+        throw bad_input("no path before the comma; use PATH or PATH,ro");
     }
     spec.path = path;
     return spec;

@@ -79,33 +79,49 @@ expect_bad_input "unknown subcommand" "frobnicate" -- frobnicate
 expect_bad_input "no subcommand" "subcommand" --
 expect_bad_input "vm without run" "subcommand" -- vm
 expect_bad_input "missing --firmware" "--firmware" -- vm run
-expect_bad_input "missing firmware file" "cannot read firmware .*no-such.bin" -- vm run --firmware "$scratch/no-such.bin"
+expect_bad_input "missing firmware file" "^berth: cannot start VM: cannot read firmware .*no-such.bin: No such file or directory; give the path of a readable file$" -- vm run --firmware "$scratch/no-such.bin"
 expect_bad_input "unreadable firmware" "cannot read firmware" -- vm run --firmware "$unreadable"
-expect_bad_input "firmware is a directory" "not a regular file" -- vm run --firmware "$scratch/dir.bin"
+expect_bad_input "firmware is a directory" "cannot read firmware .*dir.bin: is a directory, not a regular file" -- vm run --firmware "$scratch/dir.bin"
 expect_bad_input "empty firmware" "is empty" -- vm run --firmware "$scratch/empty.bin"
-expect_bad_input "firmware larger than memory" "does not fit.*--memory" -- vm run --firmware "$scratch/big.bin" --memory 2M
+expect_bad_input "firmware larger than memory" "cannot start VM: firmware .*big.bin .*does not fit in 2 MiB .*; give the guest 3 MiB or more$" -- vm run --firmware "$scratch/big.bin" --memory 2M
 expect_bad_input "memory not a number" "--memory 'lots' is not a size" -- vm run --firmware "$HELLO" --memory lots
 expect_bad_input "memory unknown unit" "unknown unit" -- vm run --firmware "$HELLO" --memory 16Q
-expect_bad_input "memory too small" "too small" -- vm run --firmware "$HELLO" --memory 64K
-expect_bad_input "memory not page multiple" "multiple of 4 KiB" -- vm run --firmware "$HELLO" --memory 1048577
+expect_bad_input "memory too small" "^berth: cannot start VM: memory 64 KiB is too small: a real-mode guest needs at least 1 MiB; give it that or more$" -- vm run --firmware "$HELLO" --memory 64K
+expect_bad_input "memory not page multiple" "cannot start VM: memory 1048577 bytes is not a multiple of 4 KiB; give" -- vm run --firmware "$HELLO" --memory 1048577
 # Linux kernels: every check happens before /dev/kvm is opened.
 expect_bad_input "kernel not a bzImage" "kernel .*not-a-kernel is not a bzImage" -- vm run --kernel "$scratch/not-a-kernel"
 expect_bad_input "kernel truncated" "kernel .*vmlinuz-truncated is truncated" -- vm run --kernel "$scratch/vmlinuz-truncated"
 expect_bad_input "kernel boot protocol too old" "boot protocol 2.11, berth needs 2.12" -- vm run --kernel "$scratch/vmlinuz-old"
-expect_bad_input "missing kernel file" "cannot read kernel .*no-such" -- vm run --kernel "$scratch/no-such"
+expect_bad_input "missing kernel file" "^berth: cannot start VM: cannot read kernel .*no-such: No such file or directory; give the path of a readable file$" -- vm run --kernel "$scratch/no-such"
 expect_bad_input "initrd larger than RAM" "initrd .*initrd-33M .*larger than the guest's memory" -- vm run --kernel "$scratch/vmlinuz" --initrd "$scratch/initrd-33M" --memory 32M
-expect_bad_input "memory too small for the kernel" "--memory 16 MiB is too small for kernel" -- vm run --kernel "$scratch/vmlinuz" --memory 16M
-expect_bad_input "cpus 0" "--cpus 0" -- vm run --kernel "$scratch/vmlinuz" --cpus 0
-expect_bad_input "cpus beyond berth's limit" "--cpus 100000 is more than" -- vm run --kernel "$scratch/vmlinuz" --cpus 100000
+expect_bad_input "memory too small for the kernel" "^berth: cannot start VM: memory 16 MiB is too small for kernel .*vmlinuz: it decompresses up to 20 MiB; give the guest 36 MiB or more$" -- vm run --kernel "$scratch/vmlinuz" --memory 16M
+expect_bad_input "cpus 0" "^berth: cannot start VM: cpus 0: a guest needs at least one vCPU; give 1 or more$" -- vm run --kernel "$scratch/vmlinuz" --cpus 0
+expect_bad_input "cpus beyond berth's limit" "cannot start VM: cpus 100000: more than berth supports; give at most 255$" -- vm run --kernel "$scratch/vmlinuz" --cpus 100000
 expect_bad_input "firmware with kernel" "--firmware excludes --kernel" -- vm run --kernel "$scratch/vmlinuz" --firmware "$HELLO"
 expect_bad_input "initrd without kernel" "--initrd requires --kernel" -- vm run --firmware "$HELLO" --initrd "$scratch/initrd-33M"
 # Disks (--disk): checked before /dev/kvm is opened too.
 : >"$scratch/empty.img"
 truncate -s 1M "$scratch/disk.img"
-expect_bad_input "missing disk" "--disk .*no-such.img: cannot open" -- vm run --kernel "$scratch/vmlinuz" --disk "$scratch/no-such.img"
-expect_bad_input "zero-length disk" "--disk .*empty.img: the image is 0 bytes" -- vm run --kernel "$scratch/vmlinuz" --disk "$scratch/empty.img"
-expect_bad_input "disk option" "unknown option 'rx'" -- vm run --kernel "$scratch/vmlinuz" --disk "$scratch/disk.img,rx"
-expect_bad_input "disk is a directory" "--disk .*dir.bin" -- vm run --kernel "$scratch/vmlinuz" --disk "$scratch/dir.bin,ro"
+expect_bad_input "missing disk" "^berth: cannot start VM: disk 0 \(.*no-such.img\): cannot open: No such file or directory \(errno 2\); give the path of a raw disk image$" -- vm run --kernel "$scratch/vmlinuz" --disk "$scratch/no-such.img"
+expect_bad_input "zero-length disk" "cannot start VM: disk 0 \(.*empty.img\): is 0 bytes, less than one 512-byte sector; give a disk image" -- vm run --kernel "$scratch/vmlinuz" --disk "$scratch/empty.img"
+expect_bad_input "disk option" "^berth: --disk .*disk.img,rx: unknown disk option 'rx'; use PATH or PATH,ro$" -- vm run --kernel "$scratch/vmlinuz" --disk "$scratch/disk.img,rx"
+expect_bad_input "disk is a directory" "cannot start VM: disk 0 \(.*dir.bin\): is a directory, not a regular file or block device; give the path of a raw disk image$" -- vm run --kernel "$scratch/vmlinuz" --disk "$scratch/dir.bin,ro"
+# The chain, seam by seam: the CLI's "cannot start VM", the machine's "disk N (PATH)"
+# (the --image disk is 0, the first --disk 1), the device's own words and errno.
+expect_bad_input "disk is a directory, read-write" "^berth: cannot start VM: disk 1 \(.*dir.bin\): cannot open: Is a directory \(errno 21\); give the path of a raw disk image$" -- vm run --kernel "$scratch/vmlinuz" --disk "$scratch/disk.img" --disk "$scratch/dir.bin"
+expect_bad_input "unreadable disk" "^berth: cannot start VM: disk 0 \(.*\): cannot open: [A-Z][a-z ]+ \(errno [0-9]+\); " -- vm run --kernel "$scratch/vmlinuz" --disk "$unreadable"
+if [[ $(id -u) -ne 0 ]]; then
+    # Only read permission: the way out is a read-only disk (root may write anything).
+    cp "$scratch/disk.img" "$scratch/readonly.img"
+    chmod 444 "$scratch/readonly.img"
+    expect_bad_input "disk without write permission" "^berth: cannot start VM: disk 0 \(.*readonly.img\): cannot open: Permission denied \(errno 13\); make the file writable, or attach the disk read-only$" -- vm run --kernel "$scratch/vmlinuz" --disk "$scratch/readonly.img"
+fi
+expect_bad_input "disk with no path" "^berth: --disk ,ro: no path before the comma; use PATH or PATH,ro$" -- vm run --kernel "$scratch/vmlinuz" --disk ,ro
+expect_bad_input "kernel is a directory" "^berth: cannot start VM: cannot read kernel .*dir.bin: is a directory, not a regular file; give the path of a readable file$" -- vm run --kernel "$scratch/dir.bin"
+expect_bad_input "initrd too big for memory with the kernel" "^berth: cannot start VM: memory 40 MiB is too small for kernel .*vmlinuz with initrd .*initrd-33M: .*; give the guest [0-9]+ MiB or more$" -- vm run --kernel "$scratch/vmlinuz" --initrd "$scratch/initrd-33M" --memory 40M
+expect_bad_input "trace file in a missing directory" "^berth: cannot start VM: trace file .*no-such-dir/t.json: cannot create: No such file or directory \(errno 2\); give a writable path$" -- vm run --firmware "$HELLO" --trace "$scratch/no-such-dir/t.json"
+expect_bad_input "lesson: trace file in a missing directory" "^berth: cannot start lesson 1: trace file .*no-such-dir/t.json: cannot create: " -- lesson 1 --trace "$scratch/no-such-dir/t.json"
+expect_bad_input "long command line" "^berth: cannot start VM: kernel command line is [0-9]+ bytes, kernel .*vmlinuz accepts at most 2047; give fewer kernel parameters$" -- vm run --kernel "$scratch/vmlinuz" --cmdline "$(head -c 2100 /dev/zero | tr '\0' x)"
 # Disk images (--image): berth reads /boot out of the ext4 file system before KVM.
 mke2fs=$(PATH=$PATH:/usr/sbin:/sbin command -v mke2fs)
 # make_ext4 IMAGE TREE: an 8 MiB ext4 image of directory TREE.
@@ -160,7 +176,7 @@ expect_bad_input "image build unknown kind" "subcommand" -- image build floppy
 expect_bad_input "vm: unknown --console" "--console: foo not in" -- vm run --kernel "$scratch/vmlinuz" --console foo
 expect_bad_input "vm: --console without a Linux guest" "--console: needs --kernel or --image" -- vm run --firmware "$scratch/vmlinuz" --console hvc0
 expect_bad_input "vm: unknown --reboot" "--reboot: later not in" -- vm run --kernel "$scratch/vmlinuz" --reboot later
-expect_bad_input "vm: --hugepages with odd memory" "--memory 255 MiB is not a multiple of 2 MiB" -- vm run --kernel "$scratch/vmlinuz" --hugepages --memory 255M
+expect_bad_input "vm: --hugepages with odd memory" "cannot start VM: memory 255 MiB is not a multiple of 2 MiB, the huge page size; give a multiple of 2 MiB or use normal pages$" -- vm run --kernel "$scratch/vmlinuz" --hugepages --memory 255M
 : "$unreadable_note"
 
 # berth builds CLI11's options only for the command named in argv[1] (vmm/cli/main.cpp);

@@ -146,7 +146,7 @@ else
 fi
 run_berth vm run --firmware "$BERTH_FIRMWARE_DIR/hello.bin" --trace /nonexistent-dir/t.json
 if [[ $status -eq 2 && $(wc -l <"$scratch/err") == 1 && ! -s $scratch/out ]] &&
-   grep -q -- "--trace /nonexistent-dir/t.json" "$scratch/err"; then
+   grep -q -- "cannot start VM: trace file /nonexistent-dir/t.json: cannot create: No such file" "$scratch/err"; then
     ok "--trace into a missing directory: one line, status 2, guest not started"
 else
     not_ok "--trace into a missing directory: one line, status 2, guest not started (status $status)"

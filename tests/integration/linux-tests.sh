@@ -168,7 +168,7 @@ if [[ -w /proc/sys/vm/nr_hugepages ]] &&
         not_ok "--hugepages: a 128 MiB guest boots on 64 reserved 2 MiB pages (status $status)"
     fi
     boot_linux 1 'exit 0' --memory 130M --hugepages
-    if [[ $status -eq 2 ]] && grep -q -- "--hugepages: cannot map" "$scratch/err" && [[ $(wc -l <"$scratch/err") -eq 1 ]]; then
+    if [[ $status -eq 2 ]] && grep -q -- "cannot start VM: cannot map 130 MiB of guest RAM on 2 MiB huge pages" "$scratch/err" && [[ $(wc -l <"$scratch/err") -eq 1 ]]; then
         ok "--hugepages with too few free pages: one line, status 2"
     else
         not_ok "--hugepages with too few free pages: one line, status 2 (status $status)"

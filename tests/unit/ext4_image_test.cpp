@@ -239,7 +239,7 @@ TEST_CASE("missing, empty and non-ext4 images are bad input", "[boot][ext4]") {
         disk[510] = 0x55;
         disk[511] = 0xaa;
         write_file(image, disk);
-        check_rejected(image, {"has a partition table", "--disk"});
+        check_rejected(image, {"has a partition table", "from a separate kernel and initrd"});
     }
 }
 

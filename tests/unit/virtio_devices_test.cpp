@@ -14,6 +14,7 @@
 #include "tests/unit/virtio_blk_driver.hpp"
 #include "tests/unit/virtio_ring_builder.hpp"
 #include "vmm/common/error.hpp"
+#include "vmm/machine/pci_devices.hpp"
 
 using namespace berth::devices::virtio;
 using namespace berth::test;
@@ -147,6 +148,38 @@ TEST_CASE("disk images are checked before use", "[virtio][blk]") {
     CHECK(DiskSpec::parse("dir,x/a.img,ro").path == "dir,x/a.img");
     CHECK(status_of([] { DiskSpec::parse("a.img,rw2"); }) == 2);
     CHECK(status_of([] { DiskSpec::parse(",ro"); }) == 2);
+}
+
+TEST_CASE("a disk's error says what is wrong with the file; the machine adds which disk",
+          "[virtio][blk][errors]") {
+    auto message_of = [](auto&& action) {
+        try {
+            action();
+        } catch (const berth::Error& e) {
+            CHECK(e.status() == berth::ExitStatus::bad_input);
+            return std::string(e.what());
+        }
+        return std::string("no error");
+    };
+    // The device names neither a flag nor the path: its caller says which disk it was.
+    const std::string missing =
+        message_of([] { DiskImage::open("/nonexistent/disk.img", Access::read_write); });
+    CHECK_THAT(missing, Catch::StartsWith("cannot open: No such file or directory (errno 2); ") &&
+                            !Catch::Contains("--") && !Catch::Contains("/nonexistent"));
+    CHECK_THAT(message_of([] { DiskImage::open("/tmp", Access::read_only); }),
+               Catch::StartsWith("is a directory, not a regular file or block device; "));
+    TempImage empty(0);
+    CHECK_THAT(message_of([&] { DiskImage::open(empty.path, Access::read_write); }),
+               Catch::StartsWith("is 0 bytes, less than one 512-byte sector; "));
+    CHECK_THAT(message_of([] { DiskSpec::parse("a.img,rw2"); }),
+               Catch::Equals("unknown disk option 'rw2'; use PATH or PATH,ro"));
+
+    TempImage good(1 << 20);
+    berth::machine::PciDeviceOptions options;
+    options.disks = {DiskSpec{good.path, Access::read_write}, DiskSpec{"/tmp", Access::read_only}};
+    CHECK_THAT(message_of([&] { berth::machine::PciDevices::open_disks(options); }),
+               Catch::Equals("disk 1 (/tmp): is a directory, not a regular file or block "
+                             "device; give the path of a raw disk image"));
 }
 
 TEST_CASE("virtio-rng fills every writable buffer", "[virtio][rng]") {

@@ -87,9 +87,9 @@ Ext4Image Ext4Image::open(const std::filesystem::path& image) {
     if (error != 0) {
         if (error == EXT2_ET_BAD_MAGIC && has_partition_table(fd.get())) {
             throw bad_input(fmt::format(
-                "disk image {} has a partition table; --image needs ext4 on the whole disk "
-                "(no partitions), as `berth image build debian` makes; boot a partitioned disk "
-                "with --kernel, --initrd and --disk instead",
+                "disk image {} has a partition table; berth boots an image with ext4 on the "
+                "whole disk (no partitions), as `berth image build debian` makes; boot a "
+                "partitioned disk from a separate kernel and initrd instead",
                 name));
         }
         if (error == EXT2_ET_BAD_MAGIC) {
@@ -270,7 +270,7 @@ ImageBootFiles read_image_boot_files(const std::filesystem::path& path) {
         throw bad_input(
             fmt::format("disk image {} has no kernel (no /vmlinuz, no "
                         "/boot/vmlinuz-*); install one in it (linux-image-amd64 on "
-                        "Debian) or boot with --kernel and --disk",
+                        "Debian) or boot it from a separate kernel",
                         name));
     }
     if (!kernel->regular_file) {

@@ -16,10 +16,14 @@ Firmware read_firmware(const std::filesystem::path& path, std::uint64_t memory_s
     }
     if (firmware.image.size() > memory_size ||
         memory_size - firmware.image.size() < firmware_load_address) {
+        // Whole MiB, as anyone would type it.
+        const std::uint64_t needed =
+            (firmware_load_address + firmware.image.size() + (1 << 20) - 1) >> 20 << 20;
         throw bad_input(fmt::format(
             "firmware {} ({} bytes) does not fit in {} of guest memory when loaded at {:#x}; "
-            "raise --memory",
-            path.string(), firmware.image.size(), format_size(memory_size), firmware_load_address));
+            "give the guest {} or more",
+            path.string(), firmware.image.size(), format_size(memory_size), firmware_load_address,
+            format_size(needed)));
     }
     return firmware;
 }

@@ -42,8 +42,8 @@ InitrdPlacement place_initrd(const BzImage& kernel, std::uint64_t memory_size, s
                              const std::string& initrd_name) {
     if (size > memory_size) {
         throw bad_input(
-            fmt::format("initrd {} ({}) is larger than the guest's memory ({}); "
-                        "raise --memory",
+            fmt::format("initrd {} ({}) is larger than the guest's memory ({}); give the "
+                        "guest more memory",
                         initrd_name, format_size(size), format_size(memory_size)));
     }
     const RamLayout layout = RamLayout::for_size(memory_size);
@@ -54,8 +54,8 @@ InitrdPlacement place_initrd(const BzImage& kernel, std::uint64_t memory_size, s
     const std::uint64_t aligned = (size + page_size - 1) & ~(page_size - 1);
     if (limit < floor || limit - floor < aligned) {
         throw bad_input(fmt::format(
-            "--memory {} is too small for kernel {} with initrd {}: the kernel needs up to {} "
-            "and the initrd {} more; use --memory {} or more",
+            "memory {} is too small for kernel {} with initrd {}: the kernel needs up to {} "
+            "and the initrd {} more; give the guest {} or more",
             format_size(memory_size), kernel.name, initrd_name, format_size(floor),
             format_size(aligned), format_size(((floor + aligned + (1 << 20) - 1) >> 20) << 20)));
     }
@@ -67,8 +67,10 @@ void check_cmdline(const BzImage& kernel, const std::string& cmdline) {
     const std::uint64_t limit =
         std::min<std::uint64_t>(kernel.header.cmdline_size, cmdline_max - 1);
     if (cmdline.size() > limit) {
-        throw bad_input(fmt::format("--cmdline is {} bytes, kernel {} accepts at most {}",
-                                    cmdline.size(), kernel.name, limit));
+        throw bad_input(
+            fmt::format("kernel command line is {} bytes, kernel {} accepts at most {}; give "
+                        "fewer kernel parameters",
+                        cmdline.size(), kernel.name, limit));
     }
 }
 

@@ -18,6 +18,7 @@
 #include <fmt/format.h>
 
 #include "vmm/cli/command.hpp"
+#include "vmm/cli/vm_start.hpp"
 #include "vmm/common/error.hpp"
 #include "vmm/machine/firmware_vm.hpp"
 #include "vmm/machine/linux_vm.hpp"
@@ -136,13 +137,15 @@ void add_lesson_command(CLI::App& app, Action& action) {
                 options.extra_cmdline = lesson7_cmdline;
                 options.trace_exits = trace_exits;
                 options.trace_file = flags->trace;
-                return machine::run_linux_vm(options);
+                return run_vm(fmt::format("lesson {}", number),
+                              [&] { return machine::run_linux_vm(options); });
             }
             machine::FirmwareVmOptions options;
             options.firmware = find_firmware(*chosen);
             options.trace_exits = trace_exits;
             options.trace_file = flags->trace;
-            return machine::run_firmware_vm(options);
+            return run_vm(fmt::format("lesson {}", number),
+                          [&] { return machine::run_firmware_vm(options); });
         };
     });
 }

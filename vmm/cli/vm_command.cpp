@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "vmm/cli/command.hpp"
+#include "vmm/cli/vm_start.hpp"
 #include "vmm/common/error.hpp"
 #include "vmm/common/size.hpp"
 #include "vmm/machine/firmware_vm.hpp"
@@ -126,7 +127,11 @@ void add_vm_command(CLI::App& app, Action& action) {
                 for (std::size_t i = 0; i < flags->devices.size(); ++i) {
                     const auto& device = machine::virtio_device_flags()[i];
                     for (const auto& value : flags->devices[i].values) {
-                        options.pci.devices.push_back(device.make(value));
+                        try {
+                            options.pci.devices.push_back(device.make(value));
+                        } catch (const Error& e) {
+                            throw e.with_context(std::string(device.name) + " " + value);
+                        }
                     }
                     if (flags->devices[i].given) {
                         options.pci.devices.push_back(device.make(""));
@@ -145,7 +150,7 @@ void add_vm_command(CLI::App& app, Action& action) {
                 }
                 options.trace_exits = trace;
                 options.trace_file = flags->trace;
-                return machine::run_linux_vm(options);
+                return run_vm("VM", [&] { return machine::run_linux_vm(options); });
             }
             if (flags->firmware.empty()) {
                 throw bad_input(
@@ -160,7 +165,7 @@ void add_vm_command(CLI::App& app, Action& action) {
             }
             options.trace_exits = trace;
             options.trace_file = flags->trace;
-            return machine::run_firmware_vm(options);
+            return run_vm("VM", [&] { return machine::run_firmware_vm(options); });
         };
     });
 }

@@ -17,7 +17,8 @@ namespace berth {
 std::vector<std::uint8_t> read_input_file(const std::filesystem::path& path,
                                           std::string_view what) {
     auto fail = [&](const std::string& why) {
-        return bad_input(fmt::format("cannot read {} {}: {}", what, path.string(), why));
+        return bad_input(fmt::format("cannot read {} {}: {}; give the path of a readable file",
+                                     what, path.string(), why));
     };
     UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
     if (!fd) {
@@ -28,7 +29,8 @@ std::vector<std::uint8_t> read_input_file(const std::filesystem::path& path,
         throw fail(std::strerror(errno));
     }
     if (!S_ISREG(info.st_mode)) {
-        throw fail("not a regular file");
+        throw fail(S_ISDIR(info.st_mode) ? "is a directory, not a regular file"
+                                         : "is not a regular file");
     }
     std::vector<std::uint8_t> bytes(static_cast<std::size_t>(info.st_size));
     std::size_t done = 0;

@@ -3,7 +3,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstring>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -57,8 +56,8 @@ std::unique_ptr<ExitTraceWriter> ExitTraceWriter::create(const std::filesystem::
     std::unique_ptr<std::FILE, FileCloser> file(std::fopen(path.c_str(), "w"));
     if (!file) {
         const int err = errno;
-        throw bad_input(fmt::format("--trace {}: cannot create the file: {}; give a writable path",
-                                    path.string(), std::strerror(err)));
+        throw bad_input(fmt::format("trace file {}: {}; give a writable path", path.string(),
+                                    errno_message("cannot create", err)));
     }
     return std::unique_ptr<ExitTraceWriter>(
         new ExitTraceWriter(path, std::move(file), process_name));

@@ -62,20 +62,22 @@ void enter_real_mode_at_load_address(kvm::Vcpu& vcpu) {
 
 void validate(const FirmwareVmOptions& options) {
     if (options.memory_size < boot::firmware_min_memory) {
-        throw bad_input(fmt::format("--memory {} is too small: a real-mode guest needs at least {}",
-                                    format_size(options.memory_size),
-                                    format_size(boot::firmware_min_memory)));
+        throw bad_input(fmt::format(
+            "memory {} is too small: a real-mode guest needs at least {}; give it that or more",
+            format_size(options.memory_size), format_size(boot::firmware_min_memory)));
     }
     if (options.memory_size % 4096 != 0) {
-        throw bad_input(
-            fmt::format("--memory {} bytes is not a multiple of 4 KiB", options.memory_size));
+        throw bad_input(fmt::format(
+            "memory {} bytes is not a multiple of 4 KiB; give a whole number of 4 KiB pages",
+            options.memory_size));
     }
     // RAM must end below the mmio echo device and the TSS pages.
     if (options.memory_size > layout::mmio_echo_address) {
         throw bad_input(
-            fmt::format("--memory {} is too large for the firmware machine: RAM "
-                        "must end below {:#x}, where its MMIO device lives",
-                        format_size(options.memory_size), layout::mmio_echo_address));
+            fmt::format("memory {} is too large for the firmware machine: RAM must end "
+                        "below {:#x}, where its MMIO device lives; give it at most {}",
+                        format_size(options.memory_size), layout::mmio_echo_address,
+                        format_size(layout::mmio_echo_address)));
     }
 }
 

@@ -60,20 +60,21 @@ struct BootInputs {
 
 BootInputs read_boot_inputs(const LinuxVmOptions& options) {
     if (options.cpus == 0) {
-        throw bad_input("--cpus 0: a guest needs at least one vCPU");
+        throw bad_input("cpus 0: a guest needs at least one vCPU; give 1 or more");
     }
     if (options.cpus > max_cpus) {
-        throw bad_input(
-            fmt::format("--cpus {} is more than berth supports ({})", options.cpus, max_cpus));
+        throw bad_input(fmt::format("cpus {}: more than berth supports; give at most {}",
+                                    options.cpus, max_cpus));
     }
     if (options.memory_size % 4096 != 0) {
-        throw bad_input(
-            fmt::format("--memory {} bytes is not a multiple of 4 KiB", options.memory_size));
+        throw bad_input(fmt::format(
+            "memory {} bytes is not a multiple of 4 KiB; give a whole number of 4 KiB pages",
+            options.memory_size));
     }
     if (options.guest_pages == memory::PageSize::huge && options.memory_size % (2 << 20) != 0) {
         throw bad_input(
-            fmt::format("--memory {} is not a multiple of 2 MiB, the huge page size "
-                        "--hugepages uses",
+            fmt::format("memory {} is not a multiple of 2 MiB, the huge page size; give a "
+                        "multiple of 2 MiB or use normal pages",
                         format_size(options.memory_size)));
     }
     // --image: the kernel and initrd come out of the disk image's /boot.
@@ -93,7 +94,7 @@ BootInputs read_boot_inputs(const LinuxVmOptions& options) {
     const std::uint64_t needed = inputs.kernel.runtime_end();
     if (layout.low_size < needed) {
         throw bad_input(fmt::format(
-            "--memory {} is too small for kernel {}: it decompresses up to {}; use --memory {} "
+            "memory {} is too small for kernel {}: it decompresses up to {}; give the guest {} "
             "or more",
             format_size(options.memory_size), inputs.kernel.name, format_size(needed),
             format_size(((needed >> 20) + 16) << 20)));
@@ -343,7 +344,7 @@ int boot_linux_once(const LinuxVmOptions& options, bool& rebooted) {
     }
     const int max_vcpus = kvm.check_extension(KVM_CAP_MAX_VCPUS);
     if (max_vcpus > 0 && options.cpus > static_cast<std::uint32_t>(max_vcpus)) {
-        throw bad_input(fmt::format("--cpus {} is more than this host's KVM allows ({})",
+        throw bad_input(fmt::format("cpus {}: more than this host's KVM allows; give at most {}",
                                     options.cpus, max_vcpus));
     }
     kvm::Vm vm = kvm.create_vm();

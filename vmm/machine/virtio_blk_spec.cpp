@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "devices/virtio/blk.hpp"
+#include "vmm/common/error.hpp"
 #include "vmm/machine/virtio_device_spec.hpp"
 
 namespace berth::machine {
@@ -15,10 +16,14 @@ public:
 
     std::string_view kind() const override { return "disk"; }
     std::shared_ptr<devices::virtio::Device> open(unsigned index) const override {
-        // vda, vdb, ...: the serial is what /sys/block/vdX/serial shows.
-        return std::make_shared<devices::virtio::Blk>(
-            devices::virtio::DiskImage::open(disk_.path, disk_.access),
-            fmt::format("berth-disk-{}", index));
+        try {
+            // vda, vdb, ...: the serial is what /sys/block/vdX/serial shows.
+            return std::make_shared<devices::virtio::Blk>(
+                devices::virtio::DiskImage::open(disk_.path, disk_.access),
+                fmt::format("berth-disk-{}", index));
+        } catch (const Error& e) {
+            throw e.with_context(fmt::format("disk {} ({})", index, disk_.path.string()));
+        }
     }
 
 private:

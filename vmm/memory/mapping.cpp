@@ -61,12 +61,11 @@ Mapping::Mapping(std::size_t size, PageSize pages) : size_(size) {
         const int err = errno;
         if (pages == PageSize::huge) {
             throw bad_input(fmt::format(
-                "--hugepages: cannot map {} of guest RAM on 2 MiB huge pages ({}): it needs "
-                "{} free ones; reserve them (echo N > /proc/sys/vm/nr_hugepages) or drop "
-                "--hugepages",
+                "cannot map {} of guest RAM on 2 MiB huge pages ({}): it needs {} free "
+                "ones; reserve them (echo N > /proc/sys/vm/nr_hugepages) or use normal pages",
                 format_size(size), errno_message("mmap", err), size / huge_page_size));
         }
-        throw Error(fmt::format("cannot map {} of guest RAM: {}; use a smaller --memory",
+        throw Error(fmt::format("cannot map {} of guest RAM: {}; give the guest less memory",
                                 format_size(size), errno_message("mmap", err)));
     }
     data_ = static_cast<std::uint8_t*>(mapping);
