@@ -1,8 +1,8 @@
 # Linux guest tests, sourced by kvm-tests.sh (uses its ok/not_ok/$scratch/$n/$failed).
 # Boots Debian's kernel with the busybox initramfs (images/build-initramfs.sh). Each
 # boot is bounded by a timeout; in the emulated rig one boot takes 15-50 s.
-# 16 results:
-linux_tests=16
+# 17 results:
+linux_tests=17
 kernel=${BERTH_LINUX_KERNEL:-$(ls -v /boot/vmlinuz-*-amd64 2>/dev/null | tail -n 1)}
 initramfs=${BERTH_INITRAMFS:-}
 marker="berth-guest: userspace ready"
@@ -36,6 +36,14 @@ else
     not_ok "--cmdline reaches /proc/cmdline after berth's defaults"
 fi
 if has "berth default guest"; then ok "a file in the initrd is readable"; else not_ok "a file in the initrd is readable"; fi
+# The default guest's first impression: with `quiet` the kernel prints only error lines
+# ("[   1.234] ..."), and berth's machine gives it nothing to complain about: no
+# "PCI: Fatal: No config space access function found" (pci=off), nothing else.
+if has "$marker" && ! grep -qE '^\[ *[0-9]+\.[0-9]+\] ' "$scratch/out"; then
+    ok "a quiet boot with no PCI device prints no kernel error line"
+else
+    not_ok "a quiet boot with no PCI device prints no kernel error line: $(grep -E '^\[ *[0-9]+\.[0-9]+\] ' "$scratch/out" | head -3 | tr '\n' '|')"
+fi
 if [[ $status -eq 7 ]] && has "berth-guest: exit 7"; then
     ok "the debug-exit port passes the guest's status through (7)"
 else
