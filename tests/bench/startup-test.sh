@@ -6,27 +6,20 @@
 # per phase) and that headless Chromium renders the SVG to a PNG. Needs root (the
 # containers get cgroup limits); TAP.
 set -u
+# shellcheck source=../lib/tap.sh
+. "$(dirname "$0")/../lib/tap.sh"
 BERTH=${BERTH:?set BERTH to the berth binary}
-tests=7
-if [[ $(id -u) -ne 0 ]]; then
-    for ((i = 1; i <= tests; ++i)); do echo "ok $i - # SKIP berth bench startup needs root (cgroups)"; done
-    echo "1..$tests"
-    exit 0
-fi
+[[ $(id -u) -eq 0 ]] || tap_skip_all "berth bench startup needs root (cgroups)"
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
-n=0
-failed=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $1"; }
 check() {  # check NAME COMMAND...: ok when COMMAND succeeds; its output becomes diagnostics
     local name=$1
     shift
     if "$@" >"$scratch/check" 2>&1; then
-        ok "$name"
+        tap_ok "$name"
     else
-        not_ok "$name"
-        sed 's/^/# /' "$scratch/check" | head -20
+        tap_not_ok "$name"
+        head -20 "$scratch/check" | tap_diag
     fi
 }
 
@@ -34,16 +27,16 @@ status=0
 "$BERTH" bench startup --runs 2 --json "$scratch/out.json" --svg "$scratch/out.svg" \
     >"$scratch/table" 2>"$scratch/progress" || status=$?
 if [[ $status -eq 0 ]] && grep -q 'berth vm' "$scratch/table" && grep -q 'berth ct' "$scratch/table"; then
-    ok "bench startup --runs 2 ran berth vm and berth ct (status 0)"
+    tap_ok "bench startup --runs 2 ran berth vm and berth ct (status 0)"
 else
-    not_ok "bench startup --runs 2 ran berth vm and berth ct (status $status)"
-    tr '\r' '\n' <"$scratch/progress" | tail -15 | sed 's/^/# /'
+    tap_not_ok "bench startup --runs 2 ran berth vm and berth ct (status $status)"
+    tr '\r' '\n' <"$scratch/progress" | tail -15 | tap_diag
 fi
-sed 's/^/# /' "$scratch/table"
+tap_diag <"$scratch/table"
 if grep -q 'bench startup: .* run 2/2' "$scratch/progress"; then
-    ok "a progress line on stderr while it runs"
+    tap_ok "a progress line on stderr while it runs"
 else
-    not_ok "a progress line on stderr while it runs"
+    tap_not_ok "a progress line on stderr while it runs"
 fi
 
 check "JSON: every runtime that ran has 2 samples, every phase present, >= 0, adding up to the total" \
@@ -109,12 +102,12 @@ PY
 if command -v xmllint >/dev/null; then
     check "SVG: xmllint accepts it" xmllint --noout "$scratch/out.svg"
 else
-    ok "SVG: xmllint accepts it # SKIP xmllint is not installed (libxml2-utils)"
+    tap_skip "SVG: xmllint accepts it" "xmllint is not installed (libxml2-utils)"
 fi
 
 chromium=$(command -v chromium || command -v chromium-browser || true)
 if [[ -z $chromium ]]; then
-    ok "Chromium renders the SVG to a PNG # SKIP chromium is not installed"
+    tap_skip "Chromium renders the SVG to a PNG" "chromium is not installed"
 else
     render() {
         rm -rf "$scratch/profile"
@@ -128,13 +121,12 @@ else
     if [[ $(head -c 8 "$scratch/out.png" 2>/dev/null | od -An -tx1 | tr -d ' \n') == 89504e470d0a1a0a ]] &&
        (( $(stat -c %s "$scratch/out.png") > 5000 )) && ! grep -qi 'parsererror' "$scratch/dom" &&
        grep -q 'class="bar"' "$scratch/dom"; then
-        ok "Chromium renders the SVG to a PNG ($(stat -c %s "$scratch/out.png") bytes), no XML error"
+        tap_ok "Chromium renders the SVG to a PNG ($(stat -c %s "$scratch/out.png") bytes), no XML error"
     else
-        not_ok "Chromium renders the SVG to a PNG"
-        grep -i 'error' "$scratch/log" | head -5 | sed 's/^/# log: /'
-        grep -i 'parsererror' "$scratch/dom" | head -3 | sed 's/^/# dom: /'
+        tap_not_ok "Chromium renders the SVG to a PNG"
+        grep -i 'error' "$scratch/log" | head -5 | tap_diag "log: "
+        grep -i 'parsererror' "$scratch/dom" | head -3 | tap_diag "dom: "
     fi
 fi
 
-echo "1..$n"
-exit $((failed > 0))
+tap_done

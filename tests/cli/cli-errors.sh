@@ -3,28 +3,26 @@
 # names the problem, exit with status 2, and never crash. Inputs are validated before
 # KVM is opened, so this runs on any host. TAP output for meson.
 set -u
+# shellcheck source=../lib/tap.sh
+. "$(dirname "$0")/../lib/tap.sh"
 BERTH=${BERTH:?set BERTH to the berth binary}
 HELLO=${HELLO_FIRMWARE:?set HELLO_FIRMWARE to hello.bin}
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 
-n=0
-failed=0
 # expect_bad_input NAME PATTERN -- ARGS...: status 2, one stderr line matching PATTERN.
 expect_bad_input() {
     local name=$1 pattern=$2
     shift 3
-    n=$((n + 1))
     local status=0
     "$BERTH" "$@" >"$scratch/out" 2>"$scratch/err" || status=$?
     local lines
     lines=$(wc -l <"$scratch/err")
     if [[ $status -eq 2 && $lines -eq 1 ]] && grep -qE -- "$pattern" "$scratch/err"; then
-        echo "ok $n - $name"
+        tap_ok "$name"
     else
-        failed=$((failed + 1))
-        echo "not ok $n - $name (status $status, $lines stderr lines)"
-        sed 's/^/# /' "$scratch/err"
+        tap_not_ok "$name (status $status, $lines stderr lines)"
+        tap_diag <"$scratch/err"
     fi
 }
 
@@ -187,7 +185,6 @@ expect_bad_input "vm: --hugepages with odd memory" "cannot start VM: memory 255 
 expect_same_as_full_tree() {
     local name=$1 first_line=$2
     shift 3
-    n=$((n + 1))
     local status=0 full_status=0
     "$BERTH" "$@" >"$scratch/out" 2>"$scratch/err" || status=$?
     BERTH_CLI_FULL_TREE=1 "$BERTH" "$@" >"$scratch/full-out" 2>"$scratch/full-err" || full_status=$?
@@ -195,12 +192,11 @@ expect_same_as_full_tree() {
     first=$(cat "$scratch/out" "$scratch/err" | head -n 1)
     if [[ $status -eq $full_status && "$first" == "$first_line" ]] &&
         cmp -s "$scratch/out" "$scratch/full-out" && cmp -s "$scratch/err" "$scratch/full-err"; then
-        echo "ok $n - $name"
+        tap_ok "$name"
     else
-        failed=$((failed + 1))
-        echo "not ok $n - $name (status $status, full tree $full_status; first line: $first)"
-        diff "$scratch/full-out" "$scratch/out" | sed 's/^/# stdout: /'
-        diff "$scratch/full-err" "$scratch/err" | sed 's/^/# stderr: /'
+        tap_not_ok "$name (status $status, full tree $full_status; first line: $first)"
+        diff "$scratch/full-out" "$scratch/out" | tap_diag "stdout: "
+        diff "$scratch/full-err" "$scratch/err" | tap_diag "stderr: "
     fi
 }
 not_expected="berth: The following argument was not expected: --bogus (see berth --help)"
@@ -222,6 +218,4 @@ expect_same_as_full_tree "lesson --help" "Run a hardware-virtualization lesson (
 expect_same_as_full_tree "image build without a kind" "berth: A subcommand is required (see berth --help)" -- image build
 expect_same_as_full_tree "bench startup --help" "Start the same workload (sh -c 'echo berth-bench-marker') N times as a berth VM and as a berth container from one root filesystem, and with QEMU microvm, runc, crun and bwrap where they run; print min/median/p95 per phase (see docs/bench-startup.md). Without KVM that boots Linux the VM half runs in tools/kvm-rig (emulated)" -- bench startup --help
 expect_same_as_full_tree "doctor --bogus" "$not_expected" -- doctor --bogus
-# The plan goes last so that adding a case cannot leave a stale count.
-echo "1..$n"
-exit $((failed > 0))
+tap_done

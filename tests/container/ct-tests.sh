@@ -2,29 +2,22 @@
 # End-to-end tests of `berth ct run` on the real host (root needed: namespaces,
 # cgroups, bridge). Builds the busybox rootfs once (cached in the build dir). TAP.
 set -u
+# shellcheck source=../lib/tap.sh
+. "$(dirname "$0")/../lib/tap.sh"
 BERTH=${BERTH:?set BERTH to the berth binary}
 ROOTFS_SCRIPT=${ROOTFS_SCRIPT:?set ROOTFS_SCRIPT to images/busybox-rootfs.sh}
 CACHE=${CT_CACHE:?set CT_CACHE to a directory for the rootfs}
 
-if [[ $(id -u) -ne 0 ]]; then
-    echo "1..0 # SKIP container tests need root (namespaces, cgroups, bridge)"
-    exit 0
-fi
+[[ $(id -u) -eq 0 ]] || tap_skip_all "container tests need root (namespaces, cgroups, bridge)"
 ROOTFS="$CACHE/ct-rootfs"
-if ! "$ROOTFS_SCRIPT" "$ROOTFS" >&2; then
-    echo "1..0 # SKIP cannot build the busybox rootfs (install busybox-static)"
-    exit 0
-fi
+"$ROOTFS_SCRIPT" "$ROOTFS" >&2 || tap_skip_all "cannot build the busybox rootfs (install busybox-static)"
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 
-n=0
-failed=0
-pass() { n=$((n + 1)); echo "ok $n - $1"; }
-fail() {
-    n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $1"
-    [[ -s $scratch/err ]] && sed 's/^/#   err: /' "$scratch/err" | head -5
-    [[ -s $scratch/out ]] && sed 's/^/#   out: /' "$scratch/out" | head -5
+fail() {  # the failure, then the start of the last run's stderr and stdout
+    tap_not_ok "$1"
+    [[ -s $scratch/err ]] && head -5 "$scratch/err" | tap_diag "  err: "
+    [[ -s $scratch/out ]] && head -5 "$scratch/out" | tap_diag "  out: "
     return 0
 }
 # ct ARGS...: runs berth ct run --rootfs ROOTFS ARGS, output in $scratch/{out,err}, status in $st.
@@ -36,7 +29,7 @@ out() { cat "$scratch/out"; }
 check() {  # check NAME CONDITION...
     local name=$1
     shift
-    if "$@"; then pass "$name"; else fail "$name (status $st)"; fi
+    if "$@"; then tap_ok "$name"; else fail "$name (status $st)"; fi
 }
 
 # --- process and exit status
@@ -57,7 +50,7 @@ ct --hostname box1 -- hostname
 check "own hostname" test "$(out)" = box1 -a "$(hostname)" != box1
 ct -- cat /proc/mounts
 if [[ $st -eq 0 ]] && ! grep -q -e cgroup -e "$ROOTFS" -e ' /work' "$scratch/out" && [[ $(wc -l <"$scratch/out") -lt 30 ]]; then
-    pass "host mounts are invisible"
+    tap_ok "host mounts are invisible"
 else fail "host mounts are invisible"; fi
 ct -- ls /sys/class/net
 check "--net none: only lo" test "$(out)" = lo
@@ -74,7 +67,8 @@ if command -v setpriv >/dev/null; then
         true >"$scratch/out" 2>"$scratch/err" || st=$?
     check "rootless --memory: one line, status 2" test "$st" -eq 2 -a "$(wc -l <"$scratch/err")" -eq 1
 else
-    pass "# SKIP rootless: no setpriv"; pass "# SKIP rootless --memory: no setpriv"
+    tap_skip "rootless (as nobody): the caller is root inside" "no setpriv"
+    tap_skip "rootless --memory: one line, status 2" "no setpriv"
 fi
 
 # --- filesystem
@@ -113,9 +107,9 @@ if command -v script >/dev/null; then
     script -qec "sh -c '(sleep 1; kill -SEGV \$\$) & exec $BERTH ct run --rootfs $ROOTFS -t -- sleep 3'; stty -a" \
         /dev/null >"$scratch/out" 2>"$scratch/err" </dev/null || st=$?
     if grep -q 'Segmentation fault' "$scratch/out" && grep -q ' icanon' "$scratch/out"; then
-        pass "-t: berth killed by SIGSEGV leaves the terminal cooked, not raw"
+        tap_ok "-t: berth killed by SIGSEGV leaves the terminal cooked, not raw"
     else fail "-t: berth killed by SIGSEGV leaves the terminal cooked, not raw"; fi
-else pass "# SKIP -t: no script(1)"; pass "# SKIP -t crash: no script(1)"; fi
+else tap_skip "-t: a pty from the container's devpts" "no script(1)"; tap_skip "-t: a crash leaves the terminal cooked" "no script(1)"; fi
 "$BERTH" ct run --rootfs "$ROOTFS" -- sh -c 'trap "exit 42" TERM; sleep 10 & wait' >/dev/null 2>&1 &
 berth_pid=$!
 sleep 0.5
@@ -133,7 +127,7 @@ if grep -q ':memory:' /proc/self/cgroup && grep -q ':pids:' /proc/self/cgroup; t
     ct --pids 64 --memory 64M -- sh -c 'for i in $(seq 50); do grep -q ":pids:/\.\.$" /proc/1/cgroup && break; sleep 0.1; done
         grep -E ":(pids|memory):" /proc/1/cgroup | cut -d: -f3 | sort -u; grep -E ":(pids|memory):" /proc/self/cgroup | cut -d: -f3 | sort -u'
     check "init leaves the cgroups once the command runs; the command stays" test "$(out | tr '\n' ' ')" = "/.. / "
-else pass "# SKIP init leaving the cgroups: no v1 memory and pids hierarchies"; fi
+else tap_skip "init leaves the cgroups once the command runs" "no v1 memory and pids hierarchies"; fi
 ct --pids 10 -- sh -c '(for i in $(seq 1 40); do sleep 5 & done) 2>/dev/null; set -- /proc/[0-9]*; echo $#'
 check "a fork bomb stops at --pids 10" test "$st" -eq 0 -a "$(out)" -le 10 -a "$(out)" -ge 5
 ct --memory 64M -- dd if=/dev/zero of=/dev/null bs=200M count=1
@@ -151,7 +145,7 @@ check "--cpus 0.5 sets a 50 ms quota per 100 ms" test "${quota%% *}" = 50000
 # --- security
 ct -- sh -c 'mount -t tmpfs x /tmp 2>&1; reboot -f 2>&1; insmod /bin/busybox 2>&1; true'
 if [[ $(grep -c -i -e "not permitted" -e "permission denied" "$scratch/out") -eq 3 ]]; then
-    pass "mount, reboot and init_module fail with EPERM"
+    tap_ok "mount, reboot and init_module fail with EPERM"
 else fail "mount, reboot and init_module fail with EPERM"; fi
 ct -- sh -c 'grep -E "^(CapEff|CapBnd|NoNewPrivs|Seccomp):" /proc/self/status | tr -s "\t\n" "  "'
 check "Docker's default capabilities, no_new_privs, seccomp filter" \
@@ -187,7 +181,9 @@ if command -v mkfs.ext4 >/dev/null && mkfs.ext4 -q -d "$ROOTFS" "$image" 16M >/d
     check "--image: a command not in the image is bad input" test "$st" -eq 2 -a "$(wc -l <"$scratch/err")" -eq 1
 else
     image=""
-    pass "# SKIP --image: no mkfs.ext4"; pass "# SKIP --image unchanged"; pass "# SKIP --image bad command"
+    tap_skip "--image: an ext4 image as root" "no mkfs.ext4"
+    tap_skip "--image: the image itself is never changed" "no mkfs.ext4"
+    tap_skip "--image: a command not in the image is bad input" "no mkfs.ext4"
 fi
 
 # Init that finds bad input early (here: the ext4 magic passes berth's check, the mount
@@ -208,11 +204,11 @@ for worker in 1 2 3 4; do
 done
 wait
 if [[ $(cat "$scratch"/race-[1-4] | sort | uniq -c | tr -s ' ') == " 40 2 1" ]]; then
-    pass "init failing early during berth's setup: its bad-input line and status 2, 40 of 40 runs"
+    tap_ok "init failing early during berth's setup: its bad-input line and status 2, 40 of 40 runs"
 else
     fail "init failing early during berth's setup: its bad-input line and status 2, 40 of 40 runs"
-    cat "$scratch"/race-[1-4] | sort | uniq -c | sed 's/^/#   status lines: /'
-    cat "$scratch"/race-*-* | sort | uniq -c | head -5 | sed 's/^/#   /'
+    cat "$scratch"/race-[1-4] | sort | uniq -c | tap_diag "  status lines: "
+    cat "$scratch"/race-*-* | sort | uniq -c | head -5 | tap_diag "  "
 fi
 rm -f "$scratch"/race-*
 
@@ -244,10 +240,10 @@ for i in $(seq 1 100); do
 done
 after=$(snapshot)
 if [[ $bad_runs -eq 0 && "$before" == "$after" ]]; then
-    pass "100 runs leave no mount, cgroup, veth, lease, loop device or fd behind"
+    tap_ok "100 runs leave no mount, cgroup, veth, lease, loop device or fd behind"
 else
     fail "100 runs leave nothing behind ($bad_runs failed runs)"
-    diff <(echo "$before") <(echo "$after") | sed 's/^/# /'
+    diff <(echo "$before") <(echo "$after") | tap_diag
 fi
 
 # --- a failure inside init reaches berth's one line with its cause, as root and rootless
@@ -265,7 +261,7 @@ if command -v setpriv >/dev/null; then
     ct_broken setpriv --reuid=nobody --regid=nogroup --clear-groups
     check "rootless: init's error, chained, status 125" \
         test "$st" -eq 125 -a "$(cat "$scratch/err")" = "$expected"
-else pass "# SKIP rootless init error: no setpriv"; fi
+else tap_skip "rootless: init's error, chained" "no setpriv"; fi
 rm -rf "$broken"
 
 # --- bad input: one line, status 2
@@ -274,7 +270,7 @@ bad() {  # bad NAME ARGS...
     shift
     st=0
     "$BERTH" ct run "$@" >"$scratch/out" 2>"$scratch/err" </dev/null || st=$?
-    if [[ $st -eq 2 && $(wc -l <"$scratch/err") -eq 1 ]]; then pass "bad input: $name"
+    if [[ $st -eq 2 && $(wc -l <"$scratch/err") -eq 1 ]]; then tap_ok "bad input: $name"
     else fail "bad input: $name"; fi
 }
 bad "missing rootfs" --rootfs "$scratch/nope" -- true
@@ -306,5 +302,4 @@ bad "--name of a running container" --rootfs "$ROOTFS" --name dup-test --pids 8 
 st=0; wait $holder || st=$?
 check "the running container with that name is untouched" test "$st" -eq 0
 
-echo "1..$n"
-exit $((failed > 0))
+tap_done

@@ -8,24 +8,18 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 viewer=$root/docs/trace-viewer.html
 fixture=$here/hello-trace.json
-tests=4
+# shellcheck source=../lib/tap.sh
+. "$here/../lib/tap.sh"
 
 chromium=$(command -v chromium || command -v chromium-browser || true)
-if [[ -z $chromium ]]; then
-    for ((i = 1; i <= tests; ++i)); do echo "ok $i - # SKIP chromium is not installed (apt-get install chromium)"; done
-    echo "1..$tests"
-    exit 0
-fi
+[[ -n $chromium ]] || tap_skip_all "chromium is not installed (apt-get install chromium)"
 
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
-n=0
-failed=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-not_ok() {
-    n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $1"
-    sed 's/^/# dom: /' "$scratch/dom" 2>/dev/null | grep -i 'status\|title' | head -5
-    grep -i 'uncaught\|error' "$scratch/log" 2>/dev/null | head -10 | sed 's/^/# log: /'
+not_ok() {  # the failure, then what the page and Chromium's log say
+    tap_not_ok "$1"
+    grep -i 'status\|title' "$scratch/dom" 2>/dev/null | head -5 | tap_diag "dom: "
+    grep -i 'uncaught\|error' "$scratch/log" 2>/dev/null | head -10 | tap_diag "log: "
 }
 
 # run_chromium TRACE ARGS...: loads the viewer on TRACE; DOM in $scratch/dom, log in $scratch/log.
@@ -48,13 +42,13 @@ print(sum(1 for e in json.load(open(sys.argv[1]))["traceEvents"] if e.get("ph") 
 run_chromium "$fixture" --dump-dom
 if grep -q 'id="status" data-state="ok"' "$scratch/dom" &&
    grep -qF "<title>berth trace viewer: $expected exits</title>" "$scratch/dom"; then
-    ok "the viewer draws lesson 1's trace: $expected exits, state ok"
+    tap_ok "the viewer draws lesson 1's trace: $expected exits, state ok"
 else
     not_ok "the viewer draws lesson 1's trace ($expected exits expected)"
 fi
 bars=$(grep -o '<rect ' "$scratch/dom" | wc -l)
 if [[ $(js_errors) == 0 && $bars == "$expected" ]]; then
-    ok "one SVG bar per exit ($bars), no JavaScript errors"
+    tap_ok "one SVG bar per exit ($bars), no JavaScript errors"
 else
     not_ok "one SVG bar per exit ($bars, want $expected), no JavaScript errors ($(js_errors))"
 fi
@@ -62,7 +56,7 @@ fi
 run_chromium "$fixture" --window-size=1200,600 --screenshot="$scratch/trace.png"
 if [[ $(head -c 8 "$scratch/trace.png" 2>/dev/null | od -An -tx1 | tr -d ' \n') == 89504e470d0a1a0a ]] &&
    (( $(stat -c %s "$scratch/trace.png") > 5000 )) && [[ $(js_errors) == 0 ]]; then
-    ok "the viewer renders to a PNG ($(stat -c %s "$scratch/trace.png") bytes)"
+    tap_ok "the viewer renders to a PNG ($(stat -c %s "$scratch/trace.png") bytes)"
 else
     not_ok "the viewer renders to a PNG"
 fi
@@ -71,10 +65,9 @@ printf '{"traceEvents": [{"ph": "X", "name": "IO", "tid": 0}]}' >"$scratch/broke
 run_chromium "$scratch/broken.json" --dump-dom
 if grep -q 'id="status" data-state="error"' "$scratch/dom" &&
    grep -q 'without numeric ts and dur' "$scratch/dom"; then
-    ok "a trace with a malformed event is reported as an error"
+    tap_ok "a trace with a malformed event is reported as an error"
 else
     not_ok "a trace with a malformed event is reported as an error"
 fi
 
-echo "1..$n"
-exit $((failed > 0))
+tap_done

@@ -6,23 +6,22 @@
 # `berth image build debian` (root, network, minutes) is inspected when
 # BERTH_DEBIAN_IMAGE names one; otherwise those checks are skipped. TAP output.
 set -u
+# shellcheck source=../lib/tap.sh
+. "$(dirname "$0")/../lib/tap.sh"
 BERTH=${BERTH:?set BERTH to the berth binary}
 export PATH=$PATH:/usr/sbin:/sbin
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 
-n=0
-failed=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-not_ok() {
-    n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $1"
-    [[ -f $scratch/log ]] && sed 's/^/# /' "$scratch/log" | tail -n 20
-}
-skip() { n=$((n + 1)); echo "ok $n - $1 # SKIP $2"; }
-check() {  # check NAME COMMAND...: ok when COMMAND succeeds
+check() {  # check NAME COMMAND...: ok when COMMAND succeeds; else the tail of its output
     local name=$1
     shift
-    if "$@" >"$scratch/log" 2>&1; then ok "$name"; else not_ok "$name"; fi
+    if "$@" >"$scratch/log" 2>&1; then
+        tap_ok "$name"
+    else
+        tap_not_ok "$name"
+        tail -n 20 "$scratch/log" | tap_diag
+    fi
 }
 # in_image IMAGE DEBUGFS_REQUEST: what debugfs prints for it
 in_image() { debugfs -R "$2" "$1" 2>/dev/null; }
@@ -80,7 +79,7 @@ if [[ -n $debian && -f $debian ]]; then
             list=$(lsinitramfs "$1")
             for m in virtio_pci virtio_blk ext4; do grep -q "/$m.ko" <<<"$list" || exit 1; done' _ "$scratch/debian-initrd"
     else
-        skip "Debian image: its initrd has the virtio modules" "lsinitramfs (initramfs-tools-core) is not installed"
+        tap_skip "Debian image: its initrd has the virtio modules" "lsinitramfs (initramfs-tools-core) is not installed"
     fi
     check "Debian image: fstab mounts / by LABEL=berth-root" \
         bash -c 'debugfs -R "cat /etc/fstab" "$1" 2>/dev/null | grep -q "^LABEL=berth-root / ext4"' _ "$debian"
@@ -93,8 +92,7 @@ if [[ -n $debian && -f $debian ]]; then
     check "Debian image: hostname berth-debian" \
         bash -c 'debugfs -R "cat /etc/hostname" "$1" 2>/dev/null | grep -qx berth-debian' _ "$debian"
 else
-    skip "Debian image checks" "no BERTH_DEBIAN_IMAGE (sudo berth image build debian -o build/images/debian.img)"
+    tap_skip "Debian image checks" "no BERTH_DEBIAN_IMAGE (sudo berth image build debian -o build/images/debian.img)"
 fi
 
-echo "1..$n"
-exit $((failed > 0))
+tap_done

@@ -2,17 +2,16 @@
 # The KVM integration tests themselves (run-kvm-tests.sh decides where they run).
 # Each test runs berth as a user would and checks its output and exit status. TAP.
 set -u
+# shellcheck source=../lib/tap.sh
+. "$(dirname "$0")/../lib/tap.sh"
 : "${BERTH:?}" "${BERTH_FIRMWARE_DIR:?}"
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 
-n=0
-failed=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-not_ok() {
-    n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $1"
-    [[ -f $scratch/out ]] && sed 's/^/# stdout: /' "$scratch/out"
-    [[ -f $scratch/err ]] && sed 's/^/# stderr: /' "$scratch/err"
+not_ok() {  # the failure, then the last berth run's stdout and stderr
+    tap_not_ok "$1"
+    [[ -f $scratch/out ]] && tap_diag "stdout: " <"$scratch/out"
+    [[ -f $scratch/err ]] && tap_diag "stderr: " <"$scratch/err"
 }
 # run_berth ARGS...: runs berth with a timeout, output in $scratch/out and err, status in $status.
 run_berth() {
@@ -20,14 +19,12 @@ run_berth() {
     timeout 120 "$BERTH" "$@" >"$scratch/out" 2>"$scratch/err" </dev/null || status=$?
 }
 
-# The TAP plan is printed at the end (TAP allows that), so adding a test needs no count.
-
 # --- lesson 1: the greeting ---------------------------------------------------------
 hello=$BERTH_FIRMWARE_DIR/hello.bin
 greeting="Hello from the berth guest firmware!"
 run_berth vm run --firmware "$hello"
 if [[ $status -eq 0 && "$(cat "$scratch/out")" == "$greeting" ]]; then
-    ok "hello firmware prints the greeting and exits 0"
+    tap_ok "hello firmware prints the greeting and exits 0"
 else
     not_ok "hello firmware prints the greeting and exits 0 (status $status)"
 fi
@@ -45,7 +42,7 @@ io=$(awk '$1 == "IO" { print $2 }' "$scratch/err")
 hlt=$(awk '$1 == "HLT" { print $2 }' "$scratch/err")
 if [[ $status -eq 0 && $thr == $((chars + 1)) && $dlm == 1 && $lcr == 2 && ${lsr:-0} -ge $chars
       && $io == $((thr + dlm + lcr + lsr)) && $hlt == 1 ]]; then
-    ok "--trace-exits counts exactly the firmware's port writes ($thr THR, $lcr LCR, $dlm DLM)"
+    tap_ok "--trace-exits counts exactly the firmware's port writes ($thr THR, $lcr LCR, $dlm DLM)"
 else
     not_ok "--trace-exits counts exactly the firmware's port writes (thr=$thr dlm=$dlm lcr=$lcr lsr=$lsr io=$io hlt=$hlt)"
 fi
@@ -54,7 +51,7 @@ fi
 printf '\xfb\xf4' >"$scratch/sti-hlt.bin"   # sti; hlt
 run_berth vm run --firmware "$scratch/sti-hlt.bin"
 if [[ $status -eq 1 ]] && grep -q "interrupts enabled" "$scratch/err"; then
-    ok "hlt with interrupts enabled is reported, status 1"
+    tap_ok "hlt with interrupts enabled is reported, status 1"
 else
     not_ok "hlt with interrupts enabled is reported, status 1 (status $status)"
 fi
@@ -71,5 +68,4 @@ source "$(dirname "$0")/linux-tests.sh"
 # shellcheck source=virtio-tests.sh
 source "$(dirname "$0")/virtio-tests.sh"
 
-echo "1..$n"
-exit $((failed > 0))
+tap_done

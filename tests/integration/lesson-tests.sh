@@ -1,10 +1,10 @@
 # The firmware lessons (guest-firmware/, docs/lessons/), the debug exit port and the
-# exit trace. Sourced by kvm-tests.sh: uses its ok, not_ok, run_berth and $scratch.
+# exit trace. Sourced by kvm-tests.sh: uses its not_ok, run_berth and $scratch.
 
 # expect_output NAME: compares berth's stdout with $scratch/expected, status with 0.
 expect_output() {
     if [[ $status -eq 0 ]] && cmp -s "$scratch/out" "$scratch/expected"; then
-        ok "$1"
+        tap_ok "$1"
     else
         not_ok "$1 (status $status)"
         diff "$scratch/expected" "$scratch/out" | sed 's/^/# diff: /'
@@ -17,7 +17,7 @@ port_count() { awk -v p="$1" -v d="$2" '$1 == p && $2 == d { print $3 }' "$scrat
 # --- berth lesson: the list, lesson 1 through the lesson command ---------------------
 run_berth lesson
 if [[ $status -eq 0 ]] && [[ $(grep -c '^  [1-7]  ' "$scratch/out") == 7 ]]; then
-    ok "berth lesson lists lessons 1-7"
+    tap_ok "berth lesson lists lessons 1-7"
 else
     not_ok "berth lesson lists lessons 1-7 (status $status)"
 fi
@@ -26,7 +26,7 @@ run_berth lesson 1
 expect_output "berth lesson 1 finds hello.bin next to berth and prints the greeting"
 run_berth lesson 9
 if [[ $status -eq 2 && $(wc -l <"$scratch/err") == 1 ]] && grep -q "no lesson 9" "$scratch/err"; then
-    ok "berth lesson 9: one line, status 2"
+    tap_ok "berth lesson 9: one line, status 2"
 else
     not_ok "berth lesson 9: one line, status 2 (status $status)"
 fi
@@ -53,7 +53,7 @@ run_berth lesson 3
 if [[ $status -eq 0 ]] && head -3 "$scratch/out" | cmp -s - "$scratch/expected" &&
    sed -n 4p "$scratch/out" | grep -qx 'RIP=0x00007[c-f][0-9a-f][0-9a-f]' &&
    sed -n 5p "$scratch/out" | grep -qx 'rax=2^32+42: high half 0x00000001, low half 0x0000002a'; then
-    ok "lesson 3 prints from 64-bit long mode (EFER.LMA set, 64-bit registers)"
+    tap_ok "lesson 3 prints from 64-bit long mode (EFER.LMA set, 64-bit registers)"
 else
     not_ok "lesson 3 prints from 64-bit long mode (status $status)"
 fi
@@ -73,7 +73,7 @@ mmio=$(table_count MMIO 2)
 echo_writes=$(awk '$1 == "0xd0000004" && $2 == "write" { print $3 }' "$scratch/err")
 unclaimed=$(awk '$1 == "0xd0001000" && $2 == "read" { print $4 }' "$scratch/err")
 if [[ $mmio == 27 && $echo_writes == 12 && $unclaimed == "(none)" ]]; then
-    ok "lesson 4: --trace-exits counts 27 MMIO exits, 12 echo writes, 1 unclaimed read"
+    tap_ok "lesson 4: --trace-exits counts 27 MMIO exits, 12 echo writes, 1 unclaimed read"
 else
     not_ok "lesson 4: --trace-exits MMIO counts (mmio=$mmio echo_writes=$echo_writes unclaimed=$unclaimed)"
 fi
@@ -89,7 +89,7 @@ expect_output "lesson 5: 10 PIT interrupts through the in-kernel irqchip, ended 
 # The PIC and PIT live in KVM: their ports never exit; hlt never reaches berth.
 if [[ -z $(port_count 0x20 out) && -z $(port_count 0x43 out) && -z $(table_count HLT 2)
       && $(port_count 0x501 out) == 1 ]]; then
-    ok "lesson 5: PIC, PIT and hlt stay in KVM; one exit to the debug port"
+    tap_ok "lesson 5: PIC, PIT and hlt stay in KVM; one exit to the debug port"
 else
     not_ok "lesson 5: PIC, PIT and hlt stay in KVM; one exit to the debug port"
 fi
@@ -106,7 +106,7 @@ OUT
 run_berth lesson 6 --trace-exits
 expect_output "lesson 6: four ring buffers printed by berth, a buffer outside RAM refused"
 if [[ $(port_count 0x514 out) == 2 && $(port_count 0x510 out) == 1 ]]; then
-    ok "lesson 6: two notify exits carry five buffers"
+    tap_ok "lesson 6: two notify exits carry five buffers"
 else
     not_ok "lesson 6: two notify exits carry five buffers (notify=$(port_count 0x514 out))"
 fi
@@ -115,7 +115,7 @@ fi
 printf '\xb0\x07\xba\x01\x05\xee\xf4' >"$scratch/exit7.bin"   # mov al,7; mov dx,0x501; out dx,al; hlt
 run_berth vm run --firmware "$scratch/exit7.bin"
 if [[ $status -eq 7 && ! -s $scratch/err ]]; then
-    ok "writing 7 to port 0x501 stops the machine with status 7"
+    tap_ok "writing 7 to port 0x501 stops the machine with status 7"
 else
     not_ok "writing 7 to port 0x501 stops the machine with status 7 (status $status)"
 fi
@@ -140,14 +140,14 @@ assert sum(1 for e in exits if e["name"] == "IO out 0x3f8") == 38
 assert any(e["ph"] == "M" and e["args"]["name"] == "vCPU 0" for e in events)
 PY
 then
-    ok "--trace writes valid Chrome trace JSON with one X event per exit ($total)"
+    tap_ok "--trace writes valid Chrome trace JSON with one X event per exit ($total)"
 else
     not_ok "--trace writes valid Chrome trace JSON with one X event per exit (status $status, total $total)"
 fi
 run_berth vm run --firmware "$BERTH_FIRMWARE_DIR/hello.bin" --trace /nonexistent-dir/t.json
 if [[ $status -eq 2 && $(wc -l <"$scratch/err") == 1 && ! -s $scratch/out ]] &&
    grep -q -- "cannot start VM: trace file /nonexistent-dir/t.json: cannot create: No such file" "$scratch/err"; then
-    ok "--trace into a missing directory: one line, status 2, guest not started"
+    tap_ok "--trace into a missing directory: one line, status 2, guest not started"
 else
     not_ok "--trace into a missing directory: one line, status 2, guest not started (status $status)"
 fi
@@ -172,7 +172,7 @@ if [[ $status -eq 0 ]] && cmp -s "$scratch/got" "$scratch/expected" &&
    grep -qx 'cmdline: "console=ttyS0 [^"]* lesson7-cmdline"' "$scratch/out" &&
    grep -qx 'cmd_line_ptr: 0x0000000000020000' "$scratch/out" &&
    grep -qx 'zero page at 0x0000000000007000, type_of_loader 0xff' "$scratch/out"; then
-    ok "lesson 7: the guest prints the e820 map of 128M, the cmdline and no initrd; status 0"
+    tap_ok "lesson 7: the guest prints the e820 map of 128M, the cmdline and no initrd; status 0"
 else
     not_ok "lesson 7: the guest prints the e820 map of 128M, the cmdline and no initrd (status $status)"
     diff "$scratch/expected" "$scratch/got" | sed 's/^/# diff: /'
@@ -185,7 +185,7 @@ run_berth vm run --kernel "$bootparams" --memory 64M --initrd "$scratch/l7-initr
 initrd_addr=$(sed -n 's/^initrd: addr=\(0x[0-9a-f]*\) size=0x0000000000000025$/\1/p' "$scratch/out")
 if [[ $status -eq 0 && -n $initrd_addr ]] && (( initrd_addr % 4096 == 0 && initrd_addr + 0x25 <= 64 << 20 )) &&
    grep -qx '  e820\[3\] addr=0x0000000000100000 size=0x0000000003f00000 type=1 (usable RAM)' "$scratch/out"; then
-    ok "lesson 7: --initrd shows up as ramdisk_image/ramdisk_size ($initrd_addr, 37 bytes)"
+    tap_ok "lesson 7: --initrd shows up as ramdisk_image/ramdisk_size ($initrd_addr, 37 bytes)"
 else
     not_ok "lesson 7: --initrd shows up as ramdisk_image/ramdisk_size (status $status, addr '$initrd_addr')"
 fi
@@ -203,7 +203,7 @@ assert any(e["name"] == "IO out 0x3f8" for e in exits)
 assert any(e["ph"] == "M" and e["args"]["name"] == "vCPU 0" for e in events)
 PY
 then
-    ok "lesson 7 with --trace: the Linux machine's trace has one event per exit ($total)"
+    tap_ok "lesson 7 with --trace: the Linux machine's trace has one event per exit ($total)"
 else
     not_ok "lesson 7 with --trace: the Linux machine's trace has one event per exit (status $status, total $total)"
 fi
@@ -211,7 +211,7 @@ fi
 run_berth lesson 7
 if [[ $status -eq 0 ]] && grep -qx 'cmdline: "console=ttyS0 [^"]* berth_lesson=7"' "$scratch/out" &&
    grep -qx 'e820 entries: 4' "$scratch/out"; then
-    ok "berth lesson 7 boots bootparams.bin through the Linux loader"
+    tap_ok "berth lesson 7 boots bootparams.bin through the Linux loader"
 else
     not_ok "berth lesson 7 boots bootparams.bin through the Linux loader (status $status)"
 fi

@@ -1,16 +1,12 @@
-# Linux guest tests, sourced by kvm-tests.sh (uses its ok/not_ok/$scratch/$n/$failed).
+# Linux guest tests, sourced by kvm-tests.sh (uses its not_ok and $scratch).
 # Boots Debian's kernel with the busybox initramfs (images/build-initramfs.sh). Each
 # boot is bounded by a timeout; in the emulated rig one boot takes 15-50 s.
-# 17 results:
-linux_tests=17
 kernel=${BERTH_LINUX_KERNEL:-$(ls -v /boot/vmlinuz-*-amd64 2>/dev/null | tail -n 1)}
 initramfs=${BERTH_INITRAMFS:-}
 marker="berth-guest: userspace ready"
 
 if [[ -z $kernel || ! -r $kernel || -z $initramfs || ! -r $initramfs ]]; then
-    for ((i = 0; i < linux_tests; ++i)); do
-        n=$((n + 1)); echo "ok $n - # SKIP no Debian kernel in /boot or no initramfs (busybox-static)"
-    done
+    tap_skip "Linux guest tests" "no Debian kernel in /boot or no initramfs (busybox-static)"
     return 0 2>/dev/null || exit 0
 fi
 linux_guest_ready=1
@@ -28,24 +24,24 @@ has() { grep -qF -- "$1" "$scratch/out"; }
 
 # One vCPU: marker, CPU count, command line, a file from the initrd, status via port 0x501.
 boot_linux 1 'echo cpus=$(grep -c ^processor /proc/cpuinfo); cat /proc/cmdline; cat /etc/berth-release; exit 7'
-if has "$marker"; then ok "Linux boots to the userspace marker with 1 vCPU"; else not_ok "Linux boots to the userspace marker with 1 vCPU (status $status)"; fi
-if has "cpus=1"; then ok "the guest counts 1 CPU in /proc/cpuinfo"; else not_ok "the guest counts 1 CPU in /proc/cpuinfo"; fi
+if has "$marker"; then tap_ok "Linux boots to the userspace marker with 1 vCPU"; else not_ok "Linux boots to the userspace marker with 1 vCPU (status $status)"; fi
+if has "cpus=1"; then tap_ok "the guest counts 1 CPU in /proc/cpuinfo"; else not_ok "the guest counts 1 CPU in /proc/cpuinfo"; fi
 if grep -q "berth_test=cmdline-ok" "$scratch/out" && grep -q "console=ttyS0" "$scratch/out"; then
-    ok "--cmdline reaches /proc/cmdline after berth's defaults"
+    tap_ok "--cmdline reaches /proc/cmdline after berth's defaults"
 else
     not_ok "--cmdline reaches /proc/cmdline after berth's defaults"
 fi
-if has "berth default guest"; then ok "a file in the initrd is readable"; else not_ok "a file in the initrd is readable"; fi
+if has "berth default guest"; then tap_ok "a file in the initrd is readable"; else not_ok "a file in the initrd is readable"; fi
 # The default guest's first impression: with `quiet` the kernel prints only error lines
 # ("[   1.234] ..."), and berth's machine gives it nothing to complain about: no
 # "PCI: Fatal: No config space access function found" (pci=off), nothing else.
 if has "$marker" && ! grep -qE '^\[ *[0-9]+\.[0-9]+\] ' "$scratch/out"; then
-    ok "a quiet boot with no PCI device prints no kernel error line"
+    tap_ok "a quiet boot with no PCI device prints no kernel error line"
 else
     not_ok "a quiet boot with no PCI device prints no kernel error line: $(grep -E '^\[ *[0-9]+\.[0-9]+\] ' "$scratch/out" | head -3 | tr '\n' '|')"
 fi
 if [[ $status -eq 7 ]] && has "berth-guest: exit 7"; then
-    ok "the debug-exit port passes the guest's status through (7)"
+    tap_ok "the debug-exit port passes the guest's status through (7)"
 else
     not_ok "the debug-exit port passes the guest's status through (status $status, want 7)"
 fi
@@ -53,7 +49,7 @@ fi
 # Two vCPUs: both come up (MADT lists them, the APs start).
 boot_linux 2 'echo cpus=$(grep -c ^processor /proc/cpuinfo); exit 0'
 if [[ $status -eq 0 ]] && has "$marker" && has "cpus=2"; then
-    ok "Linux boots with 2 vCPUs and counts 2 CPUs"
+    tap_ok "Linux boots with 2 vCPUs and counts 2 CPUs"
 else
     not_ok "Linux boots with 2 vCPUs and counts 2 CPUs (status $status)"
 fi
@@ -72,7 +68,7 @@ names = {e["args"]["name"] for e in events if e.get("ph") == "M" and e["name"] =
 assert {"vCPU 0", "vCPU 1"} <= names, names
 PY
 then
-    ok "--trace of a 2-vCPU Linux boot: valid JSON, $total events = --trace-exits total, tids 0 and 1"
+    tap_ok "--trace of a 2-vCPU Linux boot: valid JSON, $total events = --trace-exits total, tids 0 and 1"
 else
     not_ok "--trace of a 2-vCPU Linux boot (status $status, total $total)"
 fi
@@ -80,7 +76,7 @@ fi
 # poweroff -f goes through ACPI S5 (the sleep control port): status 0.
 boot_linux 1 'poweroff -f; sleep 30'
 if [[ $status -eq 0 ]] && has "$marker" && ! has "berth-guest: exit"; then
-    ok "guest poweroff ends berth with status 0"
+    tap_ok "guest poweroff ends berth with status 0"
 else
     not_ok "guest poweroff ends berth with status 0 (status $status)"
 fi
@@ -88,7 +84,7 @@ fi
 # reboot -f with reboot=k goes through the i8042: status 0.
 boot_linux 1 'reboot -f; sleep 30'
 if [[ $status -eq 0 ]] && has "$marker" && ! has "berth-guest: exit"; then
-    ok "guest reboot ends berth with status 0"
+    tap_ok "guest reboot ends berth with status 0"
 else
     not_ok "guest reboot ends berth with status 0 (status $status)"
 fi
@@ -122,12 +118,12 @@ type_at_console() {
 
 type_at_console
 if grep -qF 'berth-42-ok' "$scratch/out"; then
-    ok "the serial console is interactive (typed command runs in the guest shell)"
+    tap_ok "the serial console is interactive (typed command runs in the guest shell)"
 else
     not_ok "the serial console is interactive (typed command runs in the guest shell)"
 fi
 if [[ $status == 0 ]]; then
-    ok "poweroff typed at the shell ends berth with status 0"
+    tap_ok "poweroff typed at the shell ends berth with status 0"
 else
     not_ok "poweroff typed at the shell ends berth with status 0 (status $status)"
 fi
@@ -138,7 +134,7 @@ status=0
 timeout 150 "$BERTH" vm run --kernel "$kernel" --initrd "$initramfs" \
     --cmdline "quiet rdinit=/no-such-init init=/no-such-init" >"$scratch/out" 2>"$scratch/err" </dev/null || status=$?
 if [[ $status -eq 0 ]] && grep -q "Kernel panic" "$scratch/out"; then
-    ok "a guest kernel panic reboots and ends berth (no hang)"
+    tap_ok "a guest kernel panic reboots and ends berth (no hang)"
 else
     not_ok "a guest kernel panic reboots and ends berth (no hang) (status $status)"
 fi
@@ -155,7 +151,7 @@ done
 kill -TERM "$term_pid" 2>/dev/null
 wait "$term_pid" || status=$?
 if [[ $status -eq 143 ]]; then
-    ok "SIGTERM stops the VM cleanly (status 143)"
+    tap_ok "SIGTERM stops the VM cleanly (status 143)"
 else
     not_ok "SIGTERM stops the VM cleanly (status $status, want 143)"
 fi
@@ -171,19 +167,19 @@ if [[ -w /proc/sys/vm/nr_hugepages ]] &&
    [[ $(awk '/^HugePages_Free:/ { print $2 }' /proc/meminfo) -eq 64 ]]; then
     boot_linux 1 'exit 0' --memory 128M --hugepages
     if [[ $status -eq 0 ]] && has "$marker"; then
-        ok "--hugepages: a 128 MiB guest boots on 64 reserved 2 MiB pages"
+        tap_ok "--hugepages: a 128 MiB guest boots on 64 reserved 2 MiB pages"
     else
         not_ok "--hugepages: a 128 MiB guest boots on 64 reserved 2 MiB pages (status $status)"
     fi
     boot_linux 1 'exit 0' --memory 130M --hugepages
     if [[ $status -eq 2 ]] && grep -q -- "cannot start VM: cannot map 130 MiB of guest RAM on 2 MiB huge pages" "$scratch/err" && [[ $(wc -l <"$scratch/err") -eq 1 ]]; then
-        ok "--hugepages with too few free pages: one line, status 2"
+        tap_ok "--hugepages with too few free pages: one line, status 2"
     else
         not_ok "--hugepages with too few free pages: one line, status 2 (status $status)"
     fi
 else
-    n=$((n + 1)); echo "ok $n - # SKIP cannot size the huge page pool here"
-    n=$((n + 1)); echo "ok $n - # SKIP cannot size the huge page pool here"
+    tap_skip "--hugepages: a 128 MiB guest boots on 64 reserved 2 MiB pages" "cannot size the huge page pool here"
+    tap_skip "--hugepages with too few free pages: one line, status 2" "cannot size the huge page pool here"
 fi
 [[ -w /proc/sys/vm/nr_hugepages ]] && echo "$hugepages_total" >/proc/sys/vm/nr_hugepages 2>/dev/null
 
@@ -194,7 +190,7 @@ boot_linux 1 'head -c 6 /dev/vda | grep -q booted && exit 7; echo booted | dd of
     --disk "$scratch/reboot.img" --reboot restart
 if [[ $status -eq 7 ]] && [[ $(grep -c "berth-guest: userspace ready" "$scratch/out") -eq 2 ]] &&
    grep -q "starting it again" "$scratch/err"; then
-    ok "--reboot restart boots the guest again after its reboot (two boots, status of the second)"
+    tap_ok "--reboot restart boots the guest again after its reboot (two boots, status of the second)"
 else
     not_ok "--reboot restart boots the guest again after its reboot (status $status)"
 fi

@@ -1,12 +1,9 @@
 # virtio-pci devices seen by a real guest, sourced by kvm-tests.sh after linux-tests.sh
-# (uses its ok/not_ok/$scratch, and boot_linux/has/$marker from linux-tests.sh).
+# (uses its not_ok and $scratch, and boot_linux/has/$marker from linux-tests.sh).
 # One boot with four devices checks reading, writing, read-only disks and the rng;
 # a second one checks that data the guest flushed survives kill -9 of berth.
-virtio_tests=11
 if [[ -z ${linux_guest_ready:-} ]]; then
-    for ((i = 0; i < virtio_tests; ++i)); do
-        n=$((n + 1)); echo "ok $n - # SKIP no Debian kernel in /boot or no initramfs (busybox-static)"
-    done
+    tap_skip "virtio-pci guest tests" "no Debian kernel in /boot or no initramfs (busybox-static)"
     return 0 2>/dev/null || exit 0
 fi
 
@@ -34,12 +31,12 @@ exit 0'
 boot_linux 1 "$guest" --disk "$scratch/random.img,ro" --disk "$scratch/ro.img,ro" \
     --disk "$scratch/blank.img" --rng
 if [[ $status -eq 0 ]] && has "md5=$want_md5"; then
-    ok "the guest reads a 64 MiB virtio-blk disk with a matching checksum"
+    tap_ok "the guest reads a 64 MiB virtio-blk disk with a matching checksum"
 else
     not_ok "the guest reads a 64 MiB virtio-blk disk with a matching checksum (status $status, want $want_md5)"
 fi
 if has "vdb-ro=1" && has "vdb-read=ok" && has "vdb-write=refused"; then
-    ok "a ,ro disk is read-only in the guest: readable, writes refused"
+    tap_ok "a ,ro disk is read-only in the guest: readable, writes refused"
 else
     not_ok "a ,ro disk is read-only in the guest: readable, writes refused"
 fi
@@ -47,12 +44,12 @@ fi
 printf 'berth read-only disk\n' | dd of="$scratch/ro.want" bs=512 conv=sync status=none
 truncate -s 1M "$scratch/ro.want"
 if cmp -s "$scratch/ro.want" "$scratch/ro.img"; then
-    ok "the read-only disk's bytes are unchanged on the host"
+    tap_ok "the read-only disk's bytes are unchanged on the host"
 else
     not_ok "the read-only disk's bytes are unchanged on the host"
 fi
 if has "rng-bytes=64" && has "rng-current=virtio_rng"; then
-    ok "virtio-rng is the guest's hardware rng and gives bytes"
+    tap_ok "virtio-rng is the guest's hardware rng and gives bytes"
 else
     not_ok "virtio-rng is the guest's hardware rng and gives bytes"
 fi
@@ -60,7 +57,7 @@ seq -w 0 199999 | sed s/^/berth-pattern-/ | head -c 4194304 >"$scratch/pattern.w
 dd if="$scratch/blank.img" of="$scratch/pattern.got" bs=1M skip=1 count=4 status=none
 if has "vdc-written=ok" && cmp -s "$scratch/pattern.want" "$scratch/pattern.got" &&
    [[ $(head -c 1048576 "$scratch/blank.img" | tr -d '\0' | wc -c) -eq 0 ]]; then
-    ok "a pattern the guest wrote to a disk is on the host file, in place, after poweroff"
+    tap_ok "a pattern the guest wrote to a disk is on the host file, in place, after poweroff"
 else
     not_ok "a pattern the guest wrote to a disk is on the host file, in place, after poweroff"
 fi
@@ -81,7 +78,7 @@ devices = {e["args"]["device"] for e in mmio}
 assert {"virtio-rng", "virtio-blk (ro.img)"} <= devices, devices
 PY
 then
-    ok "--trace-exits and --trace name the virtio-pci function behind each MMIO exit ($mmio_total exits)"
+    tap_ok "--trace-exits and --trace name the virtio-pci function behind each MMIO exit ($mmio_total exits)"
 else
     not_ok "--trace-exits and --trace name the virtio-pci function behind each MMIO exit (status $status, mmio=$mmio_total rng_rows=$rng_rows blk_rows=$blk_rows)"
 fi
@@ -106,7 +103,7 @@ wait "$berth_pid" 2>/dev/null || status=$?
 seq -w 0 99999 | sed s/^/berth-durable-/ | head -c 1048576 >"$scratch/durable.want"
 head -c 1048576 "$scratch/durable.img" >"$scratch/durable.got"
 if has flushed-ok && [[ $status -eq 137 ]] && cmp -s "$scratch/durable.want" "$scratch/durable.got"; then
-    ok "data the guest flushed is in the disk file after kill -9 of berth"
+    tap_ok "data the guest flushed is in the disk file after kill -9 of berth"
 else
     not_ok "data the guest flushed is in the disk file after kill -9 of berth (status $status)"
 fi
@@ -114,18 +111,18 @@ fi
 # --console hvc0: the virtio-console is the guest's console, both ways.
 boot_linux 1 'echo active=$(cat /sys/class/tty/console/active); exit 5' --console hvc0
 if [[ $status -eq 5 ]] && has "active=hvc0" && has "berth-guest: exit 5"; then
-    ok "--console hvc0: user space writes to hvc0 and its output reaches berth's stdout"
+    tap_ok "--console hvc0: user space writes to hvc0 and its output reaches berth's stdout"
 else
     not_ok "--console hvc0: user space writes to hvc0 and its output reaches berth's stdout (status $status)"
 fi
 type_at_console --console hvc0
 if grep -qF 'berth-42-ok' "$scratch/out"; then
-    ok "--console hvc0 is interactive (typed command runs in the guest shell)"
+    tap_ok "--console hvc0 is interactive (typed command runs in the guest shell)"
 else
     not_ok "--console hvc0 is interactive (typed command runs in the guest shell)"
 fi
 if [[ $status == 0 ]]; then
-    ok "poweroff typed at the hvc0 shell ends berth with status 0"
+    tap_ok "poweroff typed at the hvc0 shell ends berth with status 0"
 else
     not_ok "poweroff typed at the hvc0 shell ends berth with status 0 (status $status)"
 fi
@@ -143,10 +140,10 @@ if [[ -n ${BERTH_BUSYBOX_DISK:-} && -r $BERTH_BUSYBOX_DISK ]]; then
     if [[ $status -eq 0 ]] && has "disk root ready: /dev/vda ext4 rw" && has "vda-rw-mounts=1" &&
        PATH=$PATH:/usr/sbin:/sbin debugfs -R "cat /root/disk-boot-mark" "$scratch/disk-root.img" 2>/dev/null |
            grep -qx written; then
-        ok "--image boots a busybox root on ext4 (root=/dev/vda rw); a file it wrote is in the image"
+        tap_ok "--image boots a busybox root on ext4 (root=/dev/vda rw); a file it wrote is in the image"
     else
         not_ok "--image boots a busybox root on ext4 (root=/dev/vda rw) (status $status)"
     fi
 else
-    n=$((n + 1)); echo "ok $n - # SKIP no busybox disk image (BERTH_BUSYBOX_DISK)"
+    tap_skip "--image boots a busybox root on ext4" "no busybox disk image (BERTH_BUSYBOX_DISK)"
 fi

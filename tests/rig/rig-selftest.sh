@@ -18,6 +18,8 @@ set -uo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 rig=$here/../../tools/kvm-rig
+# shellcheck source=../lib/tap.sh
+. "$here/../lib/tap.sh"
 
 # The work folder is deliberately under /tmp: the rig puts a fresh tmpfs on /tmp
 # inside L1 and must still mount the cwd there (a CI clone can live under /tmp).
@@ -70,33 +72,24 @@ started=$SECONDS
 status=$?
 elapsed=$((SECONDS - started))
 
-n=0 failed=0
-ok() {  # ok DESCRIPTION COMMAND...: one TAP line, by COMMAND's status
-  local description=$1
-  shift
-  n=$((n + 1))
-  if "$@"; then echo "ok $n - $description"; else echo "not ok $n - $description"; failed=$((failed + 1)); fi
-}
 saw() { grep -qxF -- "$1" "$work/out"; }
 says_ok() { saw "selftest: $1 ok"; }
 cwd_written() { says_ok cwdwrite && grep -qx written-in-l1 "$work/cwd/cwd-probe.txt" 2>/dev/null; }
 
-echo "1..10"
-ok "rig passes the command's exit status back exactly (want 7, got $status)" test "$status" = 7
-ok "the command's marker text reached our stdout" saw "$marker"
-ok "/dev/kvm is a character device inside L1" says_ok devkvm
-ok "a KVM guest was created and ran inside L1 (wrote 'K', exited via isa-debug-exit)" says_ok kvmguest
-ok "the command runs in the caller's cwd (under /tmp)" says_ok cwd
-ok "the cwd is writable inside L1 and the file is on the host afterwards" cwd_written
-ok "BERTH_IN_RIG=1 inside L1" says_ok inrig
-ok "BERTH_* variables pass through" saw "selftest: token=$token"
-ok "/tmp inside L1 is a fresh tmpfs (the host's /tmp is hidden)" says_ok tmpfs
-ok "the host root is read-only inside L1" says_ok rootro
+tap_check "rig passes the command's exit status back exactly (want 7, got $status)" test "$status" = 7
+tap_check "the command's marker text reached our stdout" saw "$marker"
+tap_check "/dev/kvm is a character device inside L1" says_ok devkvm
+tap_check "a KVM guest was created and ran inside L1 (wrote 'K', exited via isa-debug-exit)" says_ok kvmguest
+tap_check "the command runs in the caller's cwd (under /tmp)" says_ok cwd
+tap_check "the cwd is writable inside L1 and the file is on the host afterwards" cwd_written
+tap_check "BERTH_IN_RIG=1 inside L1" says_ok inrig
+tap_check "BERTH_* variables pass through" saw "selftest: token=$token"
+tap_check "/tmp inside L1 is a fresh tmpfs (the host's /tmp is hidden)" says_ok tmpfs
+tap_check "the host root is read-only inside L1" says_ok rootro
 echo "# one rig run took ${elapsed}s"
 
-if ((failed)); then
-  echo "# $failed of $n failed; rig output:"
-  sed 's/^/#   /' "$work/out"
-  exit 1
+if ((tap_failed)); then
+  echo "# $tap_failed of $tap_count failed; rig output:"
+  tap_diag "  " <"$work/out"
 fi
-exit 0
+tap_done

@@ -7,12 +7,11 @@
 # Prints TAP.
 set -u
 root=$(cd "$(dirname "$0")/../.." && pwd)
+# shellcheck source=../lib/tap.sh
+. "$root/tests/lib/tap.sh"
 image=$(realpath "${1:-${BERTH_DEBIAN_IMAGE:-$root/build/images/debian.img}}")
 berth=${BERTH:-$root/build/berth}
-if [[ ! -r $image ]]; then
-    echo "1..0 # SKIP no Debian image at $image (make one: build/berth image build debian -o $image)"
-    exit 0
-fi
+[[ -r $image ]] || tap_skip_all "no Debian image at $image (make one: build/berth image build debian -o $image)"
 if [[ -z ${BERTH_IN_RIG:-} ]] && ! "$berth" doctor 2>/dev/null | grep -q '^OK *\/dev\/kvm: usable'; then
     exec "$root/tools/kvm-rig" --timeout 0 --share "$root" --share "$(dirname "$image")" -- \
         env BERTH_DEBIAN_IMAGE="$image" "$0"
@@ -35,8 +34,10 @@ wait_for() {  # wait_for TEXT SECONDS
     done
     return 1
 }
-n=0
-result() { n=$((n + 1)); if [[ $1 == 0 ]]; then echo "ok $n - $2"; else echo "not ok $n - $2"; tail -n 40 "$scratch/out" | sed 's/^/# /'; fi; }
+result() {  # result STATUS NAME: the TAP line; on failure the end of the console too
+    tap_result "$1" "$2"
+    [[ $1 == 0 ]] || tail -n 40 "$scratch/out" | tap_diag
+}
 wait_for "login:" 1500; result $? "systemd reaches a login prompt on the serial console"
 printf 'root\n' >&7
 wait_for "Password:" 60; printf 'berth\n' >&7
@@ -48,5 +49,5 @@ for ((i = 0; i < 3000; ++i)); do [[ -s $scratch/status ]] && break; sleep 0.1; d
 exec 7>&-
 status=$(cat "$scratch/status" 2>/dev/null || echo none)
 [[ $status == 0 ]]; result $? "poweroff in the guest ends berth with status 0 (status $status)"
-grep -F "state=" "$scratch/out" | tail -n 1 | sed 's/^/# /'
-echo "1..$n"
+grep -F "state=" "$scratch/out" | tail -n 1 | tap_diag
+tap_done
