@@ -15,6 +15,7 @@
 #include "tests/unit/virtio_ring_builder.hpp"
 #include "vmm/common/error.hpp"
 #include "vmm/machine/pci_devices.hpp"
+#include "vmm/machine/virtio_device_spec.hpp"
 
 using namespace berth::devices::virtio;
 using namespace berth::test;
@@ -175,9 +176,10 @@ TEST_CASE("a disk's error says what is wrong with the file; the machine adds whi
                Catch::Equals("unknown disk option 'rw2'; use PATH or PATH,ro"));
 
     TempImage good(1 << 20);
-    berth::machine::PciDeviceOptions options;
-    options.disks = {DiskSpec{good.path, Access::read_write}, DiskSpec{"/tmp", Access::read_only}};
-    CHECK_THAT(message_of([&] { berth::machine::PciDevices::open_disks(options); }),
+    const berth::machine::VirtioDeviceSpecs specs = {
+        berth::machine::virtio_disk(DiskSpec{good.path, Access::read_write}),
+        berth::machine::virtio_disk(DiskSpec{"/tmp", Access::read_only})};
+    CHECK_THAT(message_of([&] { berth::machine::open_virtio_devices(specs); }),
                Catch::Equals("disk 1 (/tmp): is a directory, not a regular file or block "
                              "device; give the path of a raw disk image"));
 }
