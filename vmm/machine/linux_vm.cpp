@@ -127,9 +127,9 @@ void write_boot_memory(memory::GuestMemory& memory, const BootInputs& inputs,
     // working configuration mechanism, probes every bus number the legacy way
     // (~33,000 port exits); with `pci=off` instead it prints "PCI: Fatal: No config
     // space access function found" on every boot.
-    const x86::AcpiTables acpi =
-        x86::build_acpi_tables(boot::acpi_tables_address, options.cpus,
-                               x86::PciHostBridge{layout::pci_window_base, layout::pci_window_size});
+    const x86::AcpiTables acpi = x86::build_acpi_tables(
+        boot::acpi_tables_address, options.cpus,
+        x86::PciHostBridge{layout::pci_window_base, layout::pci_window_size});
     memory.write(boot::acpi_tables_address, acpi.bytes);
     boot::ZeroPageInputs zero_page{options.memory_size, boot::cmdline_address, inputs.initrd_place,
                                    acpi.rsdp_address};
