@@ -11,7 +11,6 @@ namespace berth::x86 {
 
 namespace {
 
-constexpr std::size_t header_size = 36;
 constexpr std::size_t checksum_offset = 9;
 constexpr std::size_t length_offset = 4;
 
