@@ -103,31 +103,15 @@ bool in_range(std::uint64_t sector, std::uint64_t bytes, std::uint64_t disk_byte
 DiskImage DiskImage::open(const std::filesystem::path& path, Access access) {
     // The caller names the disk ("disk 0 (x.img)"); these messages say what is wrong
     // with the file.
-    const int flags = (access == Access::read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC;
-    UniqueFd fd(::open(path.c_str(), flags));
-    if (!fd) {
-        const int err = errno;
-        const bool suggest_ro = access == Access::read_write && (err == EACCES || err == EROFS);
-        throw bad_input(fmt::format("{}; {}", errno_message("cannot open", err),
-                                    suggest_ro
-                                        ? "make the file writable, or attach the disk read-only"
-                                        : "give the path of a raw disk image"));
-    }
-    struct stat info {};
-    if (::fstat(fd.get(), &info) != 0) {
-        throw_errno("cannot stat", errno);
-    }
-    std::uint64_t size = 0;
-    if (S_ISREG(info.st_mode)) {
-        size = static_cast<std::uint64_t>(info.st_size);
-    } else if (S_ISBLK(info.st_mode)) {
-        if (::ioctl(fd.get(), BLKGETSIZE64, &size) != 0) {
-            throw_errno("cannot size the block device", errno);
-        }
-    } else {
-        throw bad_input(fmt::format(
-            "is {}, not a regular file or block device; give the path of a raw disk image",
-            S_ISDIR(info.st_mode) ? "a directory" : "a special file"));
+    InputFile input = open_input_file(
+        path,
+        access == Access::read_only ? InputUse::attach_read_only : InputUse::attach_read_write,
+        InputKinds::regular_file_or_block_device,
+        {"give the path of a raw disk image",
+         "make the file writable, or attach the disk read-only"});
+    std::uint64_t size = input.size;
+    if (input.block_device && ::ioctl(input.fd.get(), BLKGETSIZE64, &size) != 0) {
+        throw_errno("cannot size the block device", errno);
     }
     if (size < sector_size) {
         throw bad_input(
@@ -135,7 +119,7 @@ DiskImage DiskImage::open(const std::filesystem::path& path, Access access) {
                         "(make one with truncate -s 64M FILE)",
                         size));
     }
-    return DiskImage{path, access, std::move(fd), size};
+    return DiskImage{path, access, std::move(input.fd), size, std::move(input.claim)};
 }
 
 DiskSpec DiskSpec::parse(const std::string& text) {

@@ -21,6 +21,7 @@
 
 #include "devices/virtio/device.hpp"
 #include "devices/virtio/file_mapping.hpp"
+#include "vmm/common/file.hpp"
 #include "vmm/common/unique_fd.hpp"
 
 namespace berth::devices::virtio {
@@ -56,6 +57,7 @@ struct DiskImage {
     Access access = Access::read_write;
     UniqueFd fd;
     std::uint64_t size = 0;  // bytes
+    InputClaim claim;        // the run's record that this file is attached
 
     static DiskImage open(const std::filesystem::path& path, Access access);
 };

@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -70,7 +71,7 @@ TEST_CASE("exit trace: Chrome trace-event JSON with one X event per exit", "[tra
         writer->record(hlt);
         CHECK(writer->exits_recorded() == 3);
         writer->finish();
-        writer->finish();  // idempotent; the destructor calls it again too
+        writer->finish();  // idempotent
     }
     const auto json = file.parse();
     REQUIRE(json.contains("traceEvents"));
@@ -111,17 +112,31 @@ TEST_CASE("exit trace: Chrome trace-event JSON with one X event per exit", "[tra
     CHECK(hlt["args"] == nlohmann::json{{"reason", "HLT"}});
 }
 
-TEST_CASE("exit trace: closed with valid JSON by the destructor alone", "[trace]") {
+TEST_CASE("exit trace: dropped unfinished, the file it names stays as it was", "[trace]") {
     TempFile file;
+    { std::ofstream(file.path) << "the user's data\n"; }
     {
         auto writer = ExitTraceWriter::create(file.path, "x \"quoted\"");
         ExitEvent event;
         event.reason = KVM_EXIT_SHUTDOWN;
         writer->record(event);
     }
+    std::ifstream in(file.path);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    CHECK(text == "the user's data\n");
+    // ... and no temporary file is left beside it.
+    for (const auto& entry : std::filesystem::directory_iterator(file.path.parent_path())) {
+        CHECK_FALSE(entry.path().filename().string().starts_with(
+            "." + file.path.filename().string() + ".berth-"));
+    }
+}
+
+TEST_CASE("exit trace: a process name that is not UTF-8 is written, replaced", "[trace]") {
+    TempFile file;
+    auto writer = ExitTraceWriter::create(file.path, "berth linux \xff\xfe.img");
+    writer->finish();
     const auto json = file.parse();
-    CHECK(json["traceEvents"].size() == 2);
-    CHECK(json["traceEvents"][0]["args"]["name"] == "x \"quoted\"");
+    CHECK(json["traceEvents"][0]["args"]["name"].get<std::string>().starts_with("berth linux "));
 }
 
 TEST_CASE("exit trace: an uncreatable path is bad input", "[trace]") {

@@ -20,6 +20,7 @@
 #include "vmm/bench/sample_runner.hpp"
 #include "vmm/boot/bzimage.hpp"
 #include "vmm/common/error.hpp"
+#include "vmm/common/file.hpp"
 #include "vmm/common/process.hpp"
 #include "vmm/common/unique_fd.hpp"
 #include "vmm/kvm/system.hpp"
@@ -50,24 +51,34 @@ bool in_rig() {
     return std::getenv("BERTH_IN_RIG") != nullptr;
 }
 
-void check_writable(const fs::path& path, const char* flag) {
-    if (path.empty()) {
-        return;
+// The --json and --svg files, created once the inputs are open (OutputFile refuses an
+// output that is one of them) and put in place only when written whole.
+struct Outputs {
+    std::optional<OutputFile> json;
+    std::optional<OutputFile> svg;
+
+    static Outputs create(const StartupOptions& options) {
+        Outputs outputs;
+        if (!options.json_file.empty()) {
+            outputs.json.emplace(OutputFile::create(options.json_file, "--json file"));
+        }
+        if (!options.svg_file.empty()) {
+            outputs.svg.emplace(OutputFile::create(options.svg_file, "--svg file"));
+        }
+        return outputs;
     }
-    UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644));
-    if (!fd) {
-        throw bad_input(fmt::format("{} '{}' cannot be written: {}", flag, path.string(),
-                                    std::strerror(errno)));
+};
+
+void write_file(std::optional<OutputFile>& output, const std::string& text) {
+    if (output) {
+        output->write(text);
+        output->commit();
     }
 }
 
-void write_file(const fs::path& path, const std::string& text, const char* flag) {
-    std::ofstream out(path, std::ios::trunc);
-    out << text;
-    out.close();
-    if (!out) {
-        throw Error(fmt::format("cannot write {} '{}'", flag, path.string()));
-    }
+// A file name need not be UTF-8: replace what is not, rather than fail the dump.
+std::string json_text(const BenchResult& result) {
+    return to_json(result).dump(1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
 fs::path newest_kernel() {
@@ -524,22 +535,19 @@ int run_startup_bench(const StartupOptions& options) {
     if (options.runs < 1) {
         throw bad_input(fmt::format("--runs {}: give at least 1", options.runs));
     }
-    check_writable(options.json_file, "--json");
-    check_writable(options.svg_file, "--svg");
     if (!options.render_from.empty()) {
         BenchResult saved;
+        const std::vector<std::uint8_t> text = read_input_file(options.render_from, "--from-json");
+        Outputs outputs = Outputs::create(options);
         try {
-            std::ifstream in(options.render_from);
-            saved = from_json(nlohmann::json::parse(in));
+            saved = from_json(nlohmann::json::parse(text));
         } catch (const nlohmann::json::exception& e) {
             throw bad_input(
                 fmt::format("--from-json '{}' is not a file berth bench startup --json wrote: {}",
                             options.render_from.string(), e.what()));
         }
         std::fputs(format_table(saved).c_str(), stdout);
-        if (!options.svg_file.empty()) {
-            write_file(options.svg_file, render_svg(saved), "--svg");
-        }
+        write_file(outputs.svg, render_svg(saved));
         return 0;
     }
 
@@ -587,6 +595,7 @@ int run_startup_bench(const StartupOptions& options) {
         result.rootfs = fmt::format("the same initramfs, unpacked to a directory");
     }
     result.initrd = fs::absolute(initrd).string();
+    Outputs outputs = Outputs::create(options);
 
     const fs::path berth = self_exe();
     const std::string kvm_problem = kvm_cannot_boot_linux();
@@ -613,7 +622,7 @@ int run_startup_bench(const StartupOptions& options) {
         if (options.json_file.empty()) {
             std::fputs(format_table(result).c_str(), stdout);
         } else {
-            write_file(options.json_file, to_json(result).dump(1) + "\n", "--json");
+            write_file(outputs.json, json_text(result));
         }
         return 0;
     }
@@ -639,12 +648,8 @@ int run_startup_bench(const StartupOptions& options) {
     }
 
     std::fputs(format_table(result).c_str(), stdout);
-    if (!options.json_file.empty()) {
-        write_file(options.json_file, to_json(result).dump(1) + "\n", "--json");
-    }
-    if (!options.svg_file.empty()) {
-        write_file(options.svg_file, render_svg(result), "--svg");
-    }
+    write_file(outputs.json, json_text(result));
+    write_file(outputs.svg, render_svg(result));
     return 0;
 }
 

@@ -15,6 +15,7 @@
 #include <fmt/format.h>
 
 #include "vmm/common/error.hpp"
+#include "vmm/common/file.hpp"
 #include "vmm/common/unique_fd.hpp"
 
 namespace berth::boot {
@@ -25,6 +26,8 @@ namespace {
 constexpr std::uint64_t max_boot_file_size = 2ULL << 30;
 constexpr int max_symlink_depth = 16;
 constexpr const char* build_hint = "build one with `berth image build debian`";
+constexpr const char* build_hint_fix =
+    "give the path of a raw ext4 disk image (build one with `berth image build debian`)";
 
 std::string ext2_message(long error) {
     static std::once_flag once;
@@ -60,27 +63,19 @@ Ext4Image::Ext4Image(std::filesystem::path image, struct_ext2_filsys* fs)
 
 Ext4Image Ext4Image::open(const std::filesystem::path& image) {
     const std::string name = image.string();
-    // Check the file ourselves first: libext2fs's "short read" says less than this.
-    UniqueFd fd(::open(name.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!fd) {
-        throw bad_input(
-            fmt::format("cannot open disk image {}: {}; give the path of a raw ext4 "
-                        "disk image ({})",
-                        name, std::strerror(errno), build_hint));
+    // Check the file ourselves first: libext2fs's "short read" says less than this, and
+    // its open would wait forever on a FIFO.
+    InputFile input;
+    try {
+        input = open_input_file(image, InputUse::read, InputKinds::regular_file_or_block_device,
+                                {build_hint_fix});
+    } catch (const Error& e) {
+        throw e.with_context("cannot open disk image " + name);
     }
-    struct stat info {};
-    if (fstat(fd.get(), &info) != 0) {
-        throw_errno("fstat " + name, errno);
-    }
-    if (!S_ISREG(info.st_mode) && !S_ISBLK(info.st_mode)) {
-        throw bad_input(
-            fmt::format("disk image {} is not a regular file or block device; give "
-                        "a raw ext4 disk image ({})",
-                        name, build_hint));
-    }
-    if (S_ISREG(info.st_mode) && info.st_size == 0) {
+    if (!input.block_device && input.size == 0) {
         throw bad_input(fmt::format("disk image {} is empty (0 bytes); {}", name, build_hint));
     }
+    const UniqueFd& fd = input.fd;
     ext2_filsys fs = nullptr;
     const errcode_t error =
         ext2fs_open2(name.c_str(), nullptr, EXT2_FLAG_64BITS, 0, 0, unix_io_manager, &fs);
@@ -102,7 +97,7 @@ Ext4Image Ext4Image::open(const std::filesystem::path& image) {
             throw bad_input(
                 fmt::format("disk image {} is too short ({} bytes) to hold an ext4 "
                             "file system; {}",
-                            name, info.st_size, build_hint));
+                            name, input.size, build_hint));
         }
         throw bad_input(
             fmt::format("disk image {} has a corrupt ext4 file system ({}); check it "
@@ -214,11 +209,18 @@ std::vector<std::uint8_t> Ext4Image::read_file(const Entry& entry) const {
     if (const errcode_t error = ext2fs_file_get_lsize(file, &size); error != 0) {
         fail(entry.path, error);
     }
-    if (size > max_boot_file_size) {
+    // Checked before the buffer is allocated: a corrupt inode's size would otherwise cost
+    // that much memory (and the time to read its holes) before anything else noticed.
+    const std::uint64_t fs_bytes =
+        ext2fs_blocks_count(fs_->super) * static_cast<std::uint64_t>(fs_->blocksize);
+    if (size > max_boot_file_size || size > fs_bytes) {
         throw bad_input(
-            fmt::format("disk image {}: {} claims {} bytes, more than a kernel or "
-                        "initrd can be; check the image with `e2fsck -f {}`",
-                        image_.string(), entry.path, size, image_.string()));
+            fmt::format("disk image {}: {} claims {} bytes, more than {}; check the image "
+                        "with `e2fsck -f {}`",
+                        image_.string(), entry.path, size,
+                        size > fs_bytes ? fmt::format("the whole {}-byte file system", fs_bytes)
+                                        : std::string("a kernel or initrd can be"),
+                        image_.string()));
     }
     std::vector<std::uint8_t> bytes(size);
     std::size_t done = 0;

@@ -9,7 +9,8 @@
 namespace berth::boot {
 
 Firmware read_firmware(const std::filesystem::path& path, std::uint64_t memory_size) {
-    Firmware firmware{path, read_input_file(path, "firmware")};
+    // A firmware larger than guest RAM is refused before it is read.
+    Firmware firmware{path, read_input_file(path, "firmware", memory_size)};
     if (firmware.image.empty()) {
         throw bad_input(fmt::format("firmware {} is empty; give a flat binary built for 0x7c00",
                                     path.string()));

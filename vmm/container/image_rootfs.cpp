@@ -13,19 +13,23 @@
 #include <fmt/format.h>
 
 #include "vmm/common/error.hpp"
+#include "vmm/common/file.hpp"
 
 namespace berth::container {
 
 LoopDevice LoopDevice::attach(const std::string& image) {
-    UniqueFd backing(::open(image.c_str(), O_RDONLY | O_CLOEXEC));
-    struct stat info {};
-    if (!backing || ::fstat(backing.get(), &info) != 0) {
-        throw bad_input(fmt::format("--image '{}': {}", image, std::strerror(errno)));
+    constexpr const char* fix = "give a raw ext4 image (make one with mkfs.ext4 -d DIR IMG SIZE)";
+    InputFile input;
+    try {
+        // Checked without blocking: a FIFO given as the image is an error, not a hang.
+        input = open_input_file(image, InputUse::read, InputKinds::regular_file, {fix});
+    } catch (const Error& e) {
+        throw e.with_context(fmt::format("--image '{}'", image));
     }
+    const UniqueFd& backing = input.fd;
     // The ext2/3/4 superblock sits at 1024 and carries 0xEF53 at offset 56.
     std::uint16_t magic = 0;
-    if (!S_ISREG(info.st_mode) ||
-        ::pread(backing.get(), &magic, sizeof magic, 1024 + 56) != sizeof magic ||
+    if (::pread(backing.get(), &magic, sizeof magic, 1024 + 56) != sizeof magic ||
         magic != 0xEF53) {
         throw bad_input(fmt::format(
             "--image '{}' is not a raw ext4 image (make one with mkfs.ext4 -d DIR IMG SIZE)",

@@ -1,5 +1,6 @@
 #include "vmm/machine/exit_trace.hpp"
 
+#include <stdio.h>  // fdopen
 #include <unistd.h>
 
 #include <cerrno>
@@ -8,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "vmm/common/error.hpp"
+#include "vmm/common/file.hpp"
 #include "vmm/kvm/vcpu.hpp"
 
 namespace berth::machine {
@@ -53,20 +55,22 @@ ExitEvent describe_exit(const kvm_run& run) {
 
 std::unique_ptr<ExitTraceWriter> ExitTraceWriter::create(const std::filesystem::path& path,
                                                          std::string_view process_name) {
-    std::unique_ptr<std::FILE, FileCloser> file(std::fopen(path.c_str(), "w"));
+    OutputFile output = OutputFile::create(path, "trace file");
+    // stdio buffers the events; it writes to the temporary file through its own
+    // descriptor, and `output` renames that file over the target once complete.
+    std::unique_ptr<std::FILE, FileCloser> file(::fdopen(::dup(output.fd()), "w"));
     if (!file) {
-        const int err = errno;
-        throw bad_input(fmt::format("trace file {}: {}; give a writable path", path.string(),
-                                    errno_message("cannot create", err)));
+        throw_errno(fmt::format("trace file {}: fdopen", path.string()), errno);
     }
     return std::unique_ptr<ExitTraceWriter>(
-        new ExitTraceWriter(path, std::move(file), process_name));
+        new ExitTraceWriter(std::move(output), std::move(file), process_name));
 }
 
-ExitTraceWriter::ExitTraceWriter(std::filesystem::path path,
-                                 std::unique_ptr<std::FILE, FileCloser> file,
+ExitTraceWriter::ExitTraceWriter(OutputFile output, std::unique_ptr<std::FILE, FileCloser> file,
                                  std::string_view process_name)
-    : path_(std::move(path)), file_(std::move(file)), pid_(static_cast<std::uint32_t>(::getpid())) {
+    : output_(std::move(output)),
+      file_(std::move(file)),
+      pid_(static_cast<std::uint32_t>(::getpid())) {
     // A big buffer: one write(2) per few thousand events, not one per exit.
     std::setvbuf(file_.get(), nullptr, _IOFBF, 1 << 20);
     std::fputs("{\"displayTimeUnit\":\"ns\",\"traceEvents\":[\n", file_.get());
@@ -75,16 +79,13 @@ ExitTraceWriter::ExitTraceWriter(std::filesystem::path path,
                                     {"pid", pid_},
                                     {"tid", 0},
                                     {"args", {{"name", std::string(process_name)}}}};
-    append(process.dump());
+    // The name holds a file name, which need not be UTF-8: replace what is not.
+    append(process.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
 }
 
-ExitTraceWriter::~ExitTraceWriter() {
-    try {
-        finish();
-    } catch (const Error&) {
-        // Destructors must not throw; finish() was the place to report it.
-    }
-}
+// Not finished, the trace is dropped: the run failed before the guest ran, and the
+// file the user named (if any) stays as it was.
+ExitTraceWriter::~ExitTraceWriter() = default;
 
 void ExitTraceWriter::append(std::string_view event_json) {
     if (!first_) {
@@ -112,7 +113,11 @@ std::string ExitTraceWriter::quoted(std::string_view text) {
     // names, so each is escaped once.
     auto it = quoted_.find(text);
     if (it == quoted_.end()) {
-        it = quoted_.emplace(std::string(text), nlohmann::json(std::string(text)).dump()).first;
+        it = quoted_
+                 .emplace(std::string(text),
+                          nlohmann::json(std::string(text))
+                              .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace))
+                 .first;
     }
     return it->second;
 }
@@ -172,9 +177,10 @@ void ExitTraceWriter::finish() {
         err = errno;
     }
     if (failed) {
-        throw_errno(fmt::format("cannot write the exit trace {}", path_.string()),
+        throw_errno(fmt::format("cannot write the exit trace {}", output_.path().string()),
                     err != 0 ? err : EIO);
     }
+    output_.commit();
 }
 
 }  // namespace berth::machine

@@ -6,11 +6,12 @@
 // KVM_RUN again. The gaps between events are the time the guest ran (plus KVM's own
 // work in the kernel).
 //
-// Events are written as they happen (bounded memory for long runs) and the file is
-// closed with valid JSON when the writer finishes or is destroyed. Timing costs two
+// Events are written as they happen (bounded memory for long runs), to a temporary
+// file that finish() closes with valid JSON and renames over the path given. Timing costs two
 // clock reads per exit, so the vCPU loop reads the clock only when a trace or the
 // --trace-exits table was asked for.
 
+#include "vmm/common/file.hpp"
 #include "vmm/kvm/kvm_abi.hpp"
 
 #include <chrono>
@@ -59,8 +60,9 @@ ExitEvent describe_exit(const kvm_run& run);
 
 class ExitTraceWriter {
 public:
-    // Creates (or truncates) `path`. A path that cannot be created is bad input; this
-    // runs before the VM is built, so the user learns it at once.
+    // Starts a trace for `path` (OutputFile: written beside it, renamed over it by
+    // finish()). A path that cannot be created, or that is one of the run's inputs, is
+    // bad input; this runs before the VM is built, so the user learns it at once.
     static std::unique_ptr<ExitTraceWriter> create(const std::filesystem::path& path,
                                                    std::string_view process_name);
     ~ExitTraceWriter();
@@ -71,23 +73,24 @@ public:
     void add_vcpu(std::uint32_t vcpu);
     // Appends one exit. Safe to call from several vCPU threads.
     void record(const ExitEvent& event);
-    // Closes the JSON and the file; throws when the data could not be written
-    // (disk full). Later calls do nothing.
+    // Closes the JSON and the file and puts it at its path; throws when the data could
+    // not be written (disk full). Later calls do nothing. Destroyed unfinished, the trace
+    // is dropped.
     void finish();
 
     std::uint64_t exits_recorded() const { return exits_; }
-    const std::filesystem::path& path() const { return path_; }
+    const std::filesystem::path& path() const { return output_.path(); }
 
 private:
     struct FileCloser {
         void operator()(std::FILE* file) const { std::fclose(file); }
     };
-    ExitTraceWriter(std::filesystem::path path, std::unique_ptr<std::FILE, FileCloser> file,
+    ExitTraceWriter(OutputFile output, std::unique_ptr<std::FILE, FileCloser> file,
                     std::string_view process_name);
     void append(std::string_view event_json);
     std::string quoted(std::string_view text);  // as a JSON string literal; under mutex_
 
-    std::filesystem::path path_;
+    OutputFile output_;
     std::unique_ptr<std::FILE, FileCloser> file_;
     std::mutex mutex_;
     std::uint32_t pid_;

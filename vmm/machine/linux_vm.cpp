@@ -99,16 +99,32 @@ BootInputs read_boot_inputs(const LinuxVmOptions& options) {
             format_size(options.memory_size), inputs.kernel.name, format_size(needed),
             format_size(((needed >> 20) + 16) << 20)));
     }
-    boot::check_cmdline(inputs.kernel, inputs.cmdline);
+    LinuxVmOptions without_extra = options;
+    without_extra.extra_cmdline.clear();
+    boot::check_cmdline(inputs.kernel, inputs.cmdline, linux_cmdline(without_extra).size());
     if (image) {
         inputs.initrd = std::move(image->initrd);
         inputs.initrd_place = boot::place_initrd(
             inputs.kernel, options.memory_size, inputs.initrd.size(),
             fmt::format("{} in disk image {}", image->initrd_path, options.image.string()));
     } else if (options.initrd) {
-        inputs.initrd = read_input_file(*options.initrd, "initrd");
-        inputs.initrd_place = boot::place_initrd(inputs.kernel, options.memory_size,
-                                                 inputs.initrd.size(), options.initrd->string());
+        const std::string name = options.initrd->string();
+        InputFile initrd;
+        try {
+            initrd = open_input_file(*options.initrd, InputUse::read, InputKinds::regular_file,
+                                     {"give the path of a readable file"});
+        } catch (const Error& e) {
+            throw e.with_context("cannot read initrd " + name);
+        }
+        // Placed by its size before it is read: a huge (sparse) file is refused without
+        // costing its size in memory.
+        inputs.initrd_place =
+            boot::place_initrd(inputs.kernel, options.memory_size, initrd.size, name);
+        try {
+            inputs.initrd = read_all(initrd);
+        } catch (const Error& e) {
+            throw e.with_context("cannot read initrd " + name);
+        }
     }
     return inputs;
 }
@@ -329,14 +345,15 @@ namespace {
 // guest asked for a reset.
 int boot_linux_once(const LinuxVmOptions& options, bool& rebooted) {
     auto inputs = std::make_unique<BootInputs>(read_boot_inputs(options));
+    auto virtio_devices = open_virtio_devices(options.pci.devices);
     std::unique_ptr<ExitTraceWriter> trace;
     if (!options.trace_file.empty()) {
-        // Created before KVM is opened: a bad path is bad input, reported at once.
+        // Created before KVM is opened, so a bad path is bad input reported at once, and
+        // after every input is open, so that the trace can be refused when it is one.
         const auto& guest = options.image.empty() ? options.kernel : options.image;
         trace = ExitTraceWriter::create(options.trace_file,
                                         fmt::format("berth linux {}", guest.filename().string()));
     }
-    auto virtio_devices = open_virtio_devices(options.pci.devices);
 
     const kvm::System kvm = kvm::System::open();
     if (kvm::host_kvm_is_pvm()) {
