@@ -76,6 +76,7 @@ expect_bad_input "unknown flag" "--bogus" -- vm run --firmware "$HELLO" --bogus
 expect_bad_input "unknown subcommand" "frobnicate" -- frobnicate
 expect_bad_input "no subcommand" "subcommand" --
 expect_bad_input "vm without run" "subcommand" -- vm
+expect_bad_input "unknown option before a command" "^berth: unknown option '--bogus' for berth; give a command first" -- --bogus
 expect_bad_input "missing --firmware" "--firmware" -- vm run
 expect_bad_input "missing firmware file" "^berth: cannot start VM: cannot read firmware .*no-such.bin: No such file or directory; give the path of a readable file$" -- vm run --firmware "$scratch/no-such.bin"
 expect_bad_input "unreadable firmware" "cannot read firmware" -- vm run --firmware "$unreadable"
@@ -153,8 +154,8 @@ echo 'sh -c "$berth_run"' >>"$scratch/cpio/init"
 head -c 4096 /dev/zero >"$scratch/fake.ext4"
 printf '\x53\xef' | dd of="$scratch/fake.ext4" bs=1 seek=1080 conv=notrunc status=none
 expect_bad_input "bench: --runs 0" "--runs 0: give at least 1" -- bench startup --runs 0
-expect_bad_input "bench: unwritable --json" "--json '.*no-such-dir/out.json' cannot be written" -- bench startup --runs 1 --kernel "$scratch/vmlinuz" --json "$scratch/no-such-dir/out.json"
-expect_bad_input "bench: --svg is a directory" "--svg '.*dir.bin' cannot be written" -- bench startup --runs 1 --kernel "$scratch/vmlinuz" --svg "$scratch/dir.bin"
+expect_bad_input "bench: unwritable --json" "--json file .*no-such-dir/out.json: cannot create: No such file or directory" -- bench startup --runs 1 --kernel "$scratch/vmlinuz" --json "$scratch/no-such-dir/out.json"
+expect_bad_input "bench: --svg is a directory" "--svg file .*dir.bin is a directory, not a regular file" -- bench startup --runs 1 --kernel "$scratch/vmlinuz" --svg "$scratch/dir.bin"
 expect_bad_input "bench: ext4 image cannot serve both modes" "is an ext4 disk image, which cannot serve both modes" -- bench startup --kernel "$scratch/vmlinuz" --image "$scratch/fake.ext4"
 expect_bad_input "bench: image is no initramfs" "is not an initramfs .* cannot serve both modes" -- bench startup --kernel "$scratch/vmlinuz" --image "$scratch/not-a-kernel"
 expect_bad_input "bench: initramfs without berth's /init" "cannot serve as the VM: its /init does not run berth_run" -- bench startup --kernel "$scratch/vmlinuz" --image "$scratch/no-berth-init.cpio"
@@ -169,7 +170,7 @@ expect_bad_input "image build size too small" "--size 1M is too small for a busy
 expect_bad_input "image build size not a size" "--size 'big' is not a size" -- image build debian -o "$scratch/out.img" --size big
 expect_bad_input "image build debian without -o" "--output is required" -- image build debian
 expect_bad_input "image build busybox-disk missing kernel" "--kernel: File does not exist" -- image build busybox-disk -o "$scratch/out.img" --kernel "$scratch/no-such-kernel"
-expect_bad_input "image build unknown kind" "subcommand" -- image build floppy
+expect_bad_input "image build unknown kind" "^berth: 'floppy' is not a subcommand of berth image build \(see berth image build --help\)$" -- image build floppy
 # Linux guest devices.
 expect_bad_input "vm: unknown --console" "--console: foo not in" -- vm run --kernel "$scratch/vmlinuz" --console foo
 expect_bad_input "vm: --console without a Linux guest" "--console: needs --kernel or --image" -- vm run --firmware "$scratch/vmlinuz" --console hvc0
@@ -209,13 +210,13 @@ expect_same_as_full_tree "berth with no command" "berth: A subcommand is require
 expect_same_as_full_tree "ct run --help" "Run CMD in new namespaces with DIR as its root. Exit status: the command's (128+N for signal N), 2 for bad input, 125 when the runtime failed" -- ct run --help
 expect_same_as_full_tree "vm run --help" "Boot a guest and attach its serial console to stdio" -- vm run --help
 expect_same_as_full_tree "ct --help" "Run a command as a container (namespaces, cgroups, pivot_root)" -- ct --help
-expect_same_as_full_tree "a sibling command's name inside ct" "berth: A subcommand is required (see berth --help)" -- ct doctor
+expect_same_as_full_tree "a sibling command's name inside ct" "berth: 'doctor' is not a subcommand of berth ct (see berth ct --help)" -- ct doctor
 expect_same_as_full_tree "a sibling command's name after vm run" "berth: The following argument was not expected: doctor (see berth --help)" -- vm run --firmware "$HELLO" doctor
-expect_same_as_full_tree "ct --version" "berth: A subcommand is required (see berth --help)" -- ct --version
+expect_same_as_full_tree "ct --version" "berth: unknown option '--version' for berth ct; give a command first (see berth ct --help)" -- ct --version
 expect_same_as_full_tree "ct run without a value" "berth: --memory: 1 required TEXT missing (see berth --help)" -- ct run --memory
 expect_same_as_full_tree "ct run without a root" "berth: give exactly one of --rootfs DIR (the container's files) or --image IMG (a raw ext4 image)" -- ct run -- /bin/true
 expect_same_as_full_tree "lesson --help" "Run a hardware-virtualization lesson (docs/lessons/); without N, list them" -- lesson --help
-expect_same_as_full_tree "image build without a kind" "berth: A subcommand is required (see berth --help)" -- image build
+expect_same_as_full_tree "image build without a kind" "berth: A subcommand is required (see berth image build --help)" -- image build
 expect_same_as_full_tree "bench startup --help" "Start the same workload (sh -c 'echo berth-bench-marker') N times as a berth VM and as a berth container from one root filesystem, and with QEMU microvm, runc, crun and bwrap where they run; print min/median/p95 per phase (see docs/bench-startup.md). Without KVM that boots Linux the VM half runs in tools/kvm-rig (emulated)" -- bench startup --help
 expect_same_as_full_tree "doctor --bogus" "$not_expected" -- doctor --bogus
 tap_done

@@ -142,10 +142,19 @@ TEST_CASE("an initrd that does not fit is bad input", "[boot][zero-page]") {
 
 TEST_CASE("a command line longer than the kernel accepts is bad input", "[boot][zero-page]") {
     const auto kernel = test_kernel();
-    CHECK_NOTHROW(boot::check_cmdline(kernel, std::string(2047, 'x')));
-    CHECK_THROWS_WITH(boot::check_cmdline(kernel, std::string(2048, 'x')),
+    CHECK_NOTHROW(boot::check_cmdline(kernel, std::string(2047, 'x'), 30));
+    CHECK_THROWS_WITH(boot::check_cmdline(kernel, std::string(2048, 'x'), 30),
                       Catch::Contains("kernel command line is 2048 bytes") &&
                           Catch::Contains("2047") && !Catch::Contains("--"));
+}
+
+TEST_CASE("a kernel too small for berth's own parameters blames its header", "[boot][zero-page]") {
+    auto header = test::good_setup_header();
+    header.cmdline_size = 0;
+    const auto kernel = boot::parse_bzimage(test::crafted_bzimage(header), "k");
+    CHECK_THROWS_WITH(boot::check_cmdline(kernel, std::string(30, 'x'), 30),
+                      Catch::Contains("cmdline_size") && Catch::Contains("header is corrupt") &&
+                          !Catch::Contains("fewer kernel parameters"));
 }
 
 TEST_CASE("the zero page carries the header, command line, initrd and memory map",

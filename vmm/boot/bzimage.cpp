@@ -8,6 +8,7 @@
 #include "vmm/common/error.hpp"
 #include "vmm/common/file.hpp"
 #include "vmm/common/size.hpp"
+#include "vmm/memory/platform_layout.hpp"
 
 namespace berth::boot {
 
@@ -98,13 +99,24 @@ BzImage parse_bzimage(std::vector<std::uint8_t> file, std::string name) {
     if (header.init_size == 0) {
         throw fail("has no init_size in its header: " + want);
     }
+    // pref_address is 64 bits straight from the file: a corrupt value must neither wrap
+    // the end of the kernel's area around nor ask for a guest no one can have. The
+    // kernel runs in the RAM below the 32-bit PCI hole.
+    const std::uint64_t start = std::max<std::uint64_t>(kernel_load_address, header.pref_address);
+    if (start > layout::low_ram_limit || header.init_size > layout::low_ram_limit - start) {
+        throw fail(fmt::format(
+            "asks for {} bytes (init_size) from address {:#x} (pref_address) to run in, "
+            "beyond the {} of RAM below 4 GiB a kernel runs in; its header is corrupt: {}",
+            header.init_size, start, format_size(layout::low_ram_limit), want));
+    }
     image.name = std::move(name);
     image.file = std::move(file);
     return image;
 }
 
 BzImage read_bzimage(const std::filesystem::path& path) {
-    return parse_bzimage(read_input_file(path, "kernel"), path.string());
+    // A kernel runs in the RAM below the PCI hole: a larger file cannot be one.
+    return parse_bzimage(read_input_file(path, "kernel", layout::low_ram_limit), path.string());
 }
 
 void load_bzimage(const BzImage& kernel, memory::GuestMemory& memory) {

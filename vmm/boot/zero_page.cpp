@@ -62,16 +62,25 @@ InitrdPlacement place_initrd(const BzImage& kernel, std::uint64_t memory_size, s
     return {(limit - aligned) & ~(page_size - 1), size};
 }
 
-void check_cmdline(const BzImage& kernel, const std::string& cmdline) {
+void check_cmdline(const BzImage& kernel, const std::string& cmdline, std::size_t own_bytes) {
     // cmdline_size excludes the terminating NUL.
     const std::uint64_t limit =
         std::min<std::uint64_t>(kernel.header.cmdline_size, cmdline_max - 1);
-    if (cmdline.size() > limit) {
-        throw bad_input(
-            fmt::format("kernel command line is {} bytes, kernel {} accepts at most {}; give "
-                        "fewer kernel parameters",
-                        cmdline.size(), kernel.name, limit));
+    if (cmdline.size() <= limit) {
+        return;
     }
+    if (own_bytes > limit) {
+        // No user parameter is to blame: the kernel cannot take even berth's own.
+        throw bad_input(fmt::format(
+            "kernel {} accepts a command line of at most {} bytes (cmdline_size in its "
+            "header), fewer than the {} berth itself passes; its header is corrupt, give "
+            "another kernel",
+            kernel.name, limit, own_bytes));
+    }
+    throw bad_input(
+        fmt::format("kernel command line is {} bytes, kernel {} accepts at most {}; give "
+                    "fewer kernel parameters",
+                    cmdline.size(), kernel.name, limit));
 }
 
 boot_params build_zero_page(const BzImage& kernel, const ZeroPageInputs& inputs) {

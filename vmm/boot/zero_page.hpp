@@ -30,8 +30,10 @@ struct InitrdPlacement {
 InitrdPlacement place_initrd(const BzImage& kernel, std::uint64_t memory_size, std::uint64_t size,
                              const std::string& initrd_name);
 
-// Checks that the command line fits the kernel's limit; bad input otherwise.
-void check_cmdline(const BzImage& kernel, const std::string& cmdline);
+// Checks that the command line fits the kernel's limit; bad input otherwise. The first
+// `own_bytes` of it are berth's own parameters: a kernel too small for those is blamed
+// on its header, not on the user's parameters.
+void check_cmdline(const BzImage& kernel, const std::string& cmdline, std::size_t own_bytes);
 
 struct ZeroPageInputs {
     std::uint64_t memory_size;

@@ -5,7 +5,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -57,6 +59,41 @@ void add_commands(CLI::App& app, berth::cli::Action& action, int argc, char** ar
     }
 }
 
+// The deepest command word parsed ("image build "), for "see berth image build --help".
+CLI::App* deepest_command(CLI::App& app) {
+    CLI::App* current = &app;
+    for (auto subcommands = current->get_subcommands(); !subcommands.empty();
+         subcommands = current->get_subcommands()) {
+        current = subcommands.front();
+    }
+    return current;
+}
+
+std::string command_path(CLI::App& app) {
+    std::string path;
+    for (const CLI::App* current = deepest_command(app); current != &app;
+         current = current->get_parent()) {
+        path = current->get_name() + " " + path;
+    }
+    return path;
+}
+
+// CLI11 says "A subcommand is required" also when a word was given but named no
+// subcommand (`berth image build floppy`, `berth --bogus`): name that word.
+std::string missing_subcommand_message(CLI::App& app, const CLI::RequiredError& e) {
+    CLI::App* command = deepest_command(app);
+    const std::vector<std::string> rest = command->remaining();
+    std::string where = "berth " + command_path(app);
+    where.pop_back();  // the path's trailing space, or the one after "berth"
+    if (rest.empty()) {
+        return e.what();
+    }
+    if (std::string_view(rest.front()).starts_with("-")) {
+        return fmt::format("unknown option '{}' for {}; give a command first", rest.front(), where);
+    }
+    return fmt::format("'{}' is not a subcommand of {}", rest.front(), where);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -83,6 +120,10 @@ int main(int argc, char** argv) {
         return app.exit(e);
     } catch (const CLI::CallForVersion& e) {
         return app.exit(e);
+    } catch (const CLI::RequiredError& e) {
+        fmt::print(stderr, "berth: {} (see berth {}--help)\n", missing_subcommand_message(app, e),
+                   command_path(app));
+        return static_cast<int>(berth::ExitStatus::bad_input);
     } catch (const CLI::ParseError& e) {
         // CLI11 prints several lines; we promise one, with the way out.
         fmt::print(stderr, "berth: {} (see berth --help)\n", e.what());

@@ -1,8 +1,14 @@
 // `berth vm run`: run a guest on KVM.
 
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <vector>
+
+#include <fmt/format.h>
 
 #include "vmm/cli/command.hpp"
 #include "vmm/cli/vm_start.hpp"
@@ -115,6 +121,16 @@ void add_vm_command(CLI::App& app, Action& action) {
                 }
                 options.extra_cmdline = flags->cmdline;
                 if (!flags->image.empty()) {
+                    // Said here, in the image's terms: the disk layer would suggest
+                    // attaching it read-only, which --image cannot do.
+                    if (::access(flags->image.c_str(), W_OK) != 0 &&
+                        (errno == EACCES || errno == EROFS)) {
+                        throw bad_input(fmt::format(
+                            "--image {} is not writable ({}): berth boots the image read-write "
+                            "as the guest's root disk /dev/vda; make it writable (chmod u+w) "
+                            "or boot a writable copy",
+                            flags->image, std::strerror(errno)));
+                    }
                     // The image is /dev/vda: the first disk, before any --disk.
                     options.image = flags->image;
                     options.pci.devices.push_back(
