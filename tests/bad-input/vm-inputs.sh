@@ -1,0 +1,190 @@
+#!/usr/bin/env bash
+# Hostile and careless inputs to the VM side and the benchmark: special files where a
+# file is expected, huge sparse files, mutated bzImage headers and ext4 images, outputs
+# that name an input, one file attached twice. Each run must end with exit status 2 and
+# exactly one line on stderr, no sanitizer report, within 20 s, and leave every input
+# file as it was (and no temporary file beside it). Every case is refused before
+# /dev/kvm is opened, so this runs on any host. TAP output for meson.
+set -u
+# shellcheck source=../lib/tap.sh
+. "$(dirname "$0")/../lib/tap.sh"
+BERTH=${BERTH:?set BERTH to the berth binary}
+scratch=$(mktemp -d)
+trap 'rm -rf "$scratch"' EXIT
+in=$scratch/in
+mkdir "$in"
+
+# fingerprints: one line per entry of $in; a huge sparse file by size and times (reading
+# 100 GiB of holes would take minutes), any other regular file by its contents.
+fingerprints() {
+    local f
+    for f in "$in"/* "$in"/.[!.]*; do
+        [[ -e $f || -L $f ]] || continue
+        if [[ -L $f || ! -f $f ]]; then
+            stat -c '%n %F' "$f"
+        elif (($(stat -c %s "$f") > 64 * 1024 * 1024)); then
+            stat -c '%n %s %Y %Z' "$f"
+        else
+            sha256sum "$f"
+        fi
+    done
+}
+
+# refused NAME STATUS PATTERN -- ARGS...: berth ARGS exits STATUS with one stderr line
+# matching PATTERN, no sanitizer report, no hang, and $in unchanged.
+refused() {
+    local name=$1 want=$2 pattern=$3
+    shift 4
+    local before after status=0
+    before=$(fingerprints)
+    timeout 20 "$BERTH" "$@" </dev/null >"$scratch/out" 2>"$scratch/err" || status=$?
+    after=$(fingerprints)
+    local lines problem=""
+    lines=$(wc -l <"$scratch/err")
+    if ((status == 124)); then
+        problem="hung (killed after 20 s)"
+    elif ((status != want)); then
+        problem="status $status, not $want"
+    elif ((lines != 1)); then
+        problem="$lines stderr lines"
+    elif grep -qE 'Sanitizer|runtime error:' "$scratch/err"; then
+        problem="sanitizer report"
+    elif ! grep -qE -- "$pattern" "$scratch/err"; then
+        problem="message does not match /$pattern/"
+    elif [[ $before != "$after" ]]; then
+        problem="an input changed: $(diff <(echo "$before") <(echo "$after") | tr '\n' ' ')"
+    fi
+    if [[ -z $problem ]]; then
+        tap_ok "$name"
+    else
+        tap_not_ok "$name ($problem)"
+        tap_diag <"$scratch/err"
+    fi
+}
+
+# make_bzimage OUT [FIELD=VALUE...]: a crafted kernel (boot.rst's setup header, 64-bit
+# entry, relocatable, 4 KiB of "kernel") with header fields overridden.
+make_bzimage() {
+    python3 - "$@" <<'PY'
+import struct, sys
+out, fields = sys.argv[1], dict(a.split("=") for a in sys.argv[2:])
+f = bytearray(5 * 512 + 4096)
+f[0x1f1] = 4                                   # setup_sects
+struct.pack_into("<I", f, 0x1f4, 4096 // 16)   # syssize
+struct.pack_into("<H", f, 0x1fe, 0xaa55)       # boot_flag
+f[0x200:0x202] = b"\xeb\x6a"                   # jump; header length
+f[0x202:0x206] = b"HdrS"
+struct.pack_into("<H", f, 0x206, 0x20f)        # version 2.15
+f[0x211] = 1                                   # loadflags: LOADED_HIGH
+struct.pack_into("<I", f, 0x22c, 0x7fffffff)   # initrd_addr_max
+struct.pack_into("<I", f, 0x230, 0x200000)     # kernel_alignment
+f[0x234] = 1                                   # relocatable_kernel
+struct.pack_into("<H", f, 0x236, 1)            # xloadflags: XLF_KERNEL_64
+layout = {"cmdline_size": (0x238, "<I"), "pref_address": (0x258, "<Q"), "init_size": (0x260, "<I")}
+values = {"cmdline_size": 2047, "pref_address": 0x1000000, "init_size": 0x400000}
+values.update({k: int(v, 0) for k, v in fields.items()})
+for name, (offset, fmt) in layout.items():
+    struct.pack_into(fmt, f, offset, values[name])
+open(out, "wb").write(f)
+PY
+}
+
+make_bzimage "$in/vmlinuz"
+make_bzimage "$in/cmdline-size-0" cmdline_size=0
+make_bzimage "$in/pref-huge" pref_address=0xffffffff00000000
+make_bzimage "$in/pref-wraps" pref_address=0xffffffffff000000 init_size=0x2000000
+make_bzimage "$in/init-size-huge" init_size=0xffffffff
+mkfifo "$in/fifo"
+mkdir "$in/dir"
+truncate -s 100G "$in/sparse-100G"
+truncate -s 8M "$in/disk.img"
+ln -s disk.img "$in/disk-link.img"
+printf 'a trace the user keeps\n' >"$in/old-trace.json"
+printf 'hello\n' >"$in/firmware.bin"
+
+# Disk images with /boot: a good one, and one whose kernel's inode claims 2 GiB.
+mke2fs=$(PATH=$PATH:/usr/sbin:/sbin command -v mke2fs)
+debugfs=$(PATH=$PATH:/usr/sbin:/sbin command -v debugfs)
+mkdir -p "$scratch/tree/boot"
+cp "$in/vmlinuz" "$scratch/tree/boot/vmlinuz-6.1.0-18-amd64"
+printf 'initrd' >"$scratch/tree/boot/initrd.img-6.1.0-18-amd64"
+"$mke2fs" -q -F -t ext4 -d "$scratch/tree" "$in/boot.img" 8M >/dev/null 2>&1
+cp "$in/boot.img" "$in/huge-inode.img"
+"$debugfs" -w -R "sif /boot/vmlinuz-6.1.0-18-amd64 size 0x80000000" "$in/huge-inode.img" \
+    >/dev/null 2>&1
+
+k=$in/vmlinuz
+
+# 1. Special files where a file is expected: refused, never waited on.
+refused "kernel is a FIFO" 2 "kernel .*fifo: is a FIFO \(named pipe\), not a regular file" -- vm run --kernel "$in/fifo"
+refused "initrd is a FIFO" 2 "initrd .*fifo: is a FIFO" -- vm run --kernel "$k" --initrd "$in/fifo"
+refused "firmware is a FIFO" 2 "firmware .*fifo: is a FIFO" -- vm run --firmware "$in/fifo"
+refused "image is a FIFO" 2 "disk image .*fifo: is a FIFO" -- vm run --image "$in/fifo"
+refused "disk is a FIFO" 2 "disk 0 \(.*fifo\): is a FIFO" -- vm run --kernel "$k" --disk "$in/fifo"
+refused "read-only disk is a FIFO" 2 "disk 0 \(.*fifo\): is a FIFO" -- vm run --kernel "$k" --disk "$in/fifo,ro"
+refused "trace is a FIFO" 2 "trace file .*fifo is a FIFO" -- vm run --kernel "$k" --trace "$in/fifo"
+refused "kernel is /dev/zero" 2 "kernel /dev/zero: is a character device" -- vm run --kernel /dev/zero
+refused "initrd is /dev/zero" 2 "initrd /dev/zero: is a character device" -- vm run --kernel "$k" --initrd /dev/zero
+refused "firmware is /dev/zero" 2 "firmware /dev/zero: is a character device" -- vm run --firmware /dev/zero
+refused "disk is /dev/zero" 2 "disk 0 \(/dev/zero\): is a character device" -- vm run --kernel "$k" --disk /dev/zero
+refused "initrd is a directory" 2 "initrd .*dir: is a directory" -- vm run --kernel "$k" --initrd "$in/dir"
+refused "trace is a directory" 2 "trace file .*dir is a directory" -- vm run --kernel "$k" --trace "$in/dir"
+refused "trace is /dev/null" 2 "trace file /dev/null is a character device" -- vm run --kernel "$k" --trace /dev/null
+refused "bench: --from-json is a FIFO" 2 "from-json .*fifo: is a FIFO" -- bench startup --from-json "$in/fifo"
+refused "bench: --kernel is a FIFO" 2 "kernel .*fifo: is a FIFO" -- bench startup --kernel "$in/fifo"
+refused "bench: --image is a FIFO" 2 "fifo: is a FIFO" -- bench startup --kernel "$k" --image "$in/fifo"
+
+# 2. Outputs that are inputs: refused before anything is written.
+refused "trace is the image" 2 "trace file .*boot.img is also an input of this run" -- vm run --image "$in/boot.img" --trace "$in/boot.img"
+refused "trace is the kernel" 2 "trace file .*vmlinuz is also an input of this run" -- vm run --kernel "$k" --trace "$k"
+refused "trace is a disk, through a symlink" 2 "trace file .*disk-link.img is also an input" -- vm run --kernel "$k" --disk "$in/disk.img" --trace "$in/disk-link.img"
+refused "trace kept when the run fails" 2 "disk 0 .*no-such.img" -- vm run --kernel "$k" --disk "$in/no-such.img" --trace "$in/old-trace.json"
+printf '{}' >"$in/saved.json"
+refused "bench: --svg is the --from-json file" 2 "svg file .*saved.json is also an input" -- bench startup --from-json "$in/saved.json" --svg "$in/saved.json"
+
+# 4. Sizes checked before reading: no memory spent on a huge file.
+refused "initrd of 100 GiB (sparse)" 2 "initrd .*sparse-100G \(100 GiB\) is larger than the guest's memory" -- vm run --kernel "$k" --initrd "$in/sparse-100G"
+refused "kernel of 100 GiB (sparse)" 2 "kernel .*sparse-100G: is 107374182400 bytes, more than a kernel can be" -- vm run --kernel "$in/sparse-100G"
+refused "firmware of 100 GiB (sparse)" 2 "firmware .*sparse-100G: is 107374182400 bytes, more than a firmware can be" -- vm run --firmware "$in/sparse-100G"
+refused "image kernel inode claims 2 GiB" 2 "huge-inode.img: /boot/vmlinuz-6.1.0-18-amd64 claims 2147483648 bytes, more than the whole" -- vm run --image "$in/huge-inode.img"
+
+# 6. Header values: the message blames the header, with sizes that make sense.
+refused "cmdline_size 0 blames the kernel, not --cmdline" 2 "cmdline-size-0 accepts a command line of at most 0 bytes .*header is corrupt" -- vm run --kernel "$in/cmdline-size-0"
+refused "pref_address beyond 4 GiB" 2 "pref-huge asks for .*beyond the 3 GiB of RAM below 4 GiB" -- vm run --kernel "$in/pref-huge"
+refused "pref_address + init_size wraps around" 2 "pref-wraps asks for .*header is corrupt" -- vm run --kernel "$in/pref-wraps"
+refused "init_size of 4 GiB" 2 "init-size-huge asks for 4294967295 bytes" -- vm run --kernel "$in/init-size-huge"
+refused "unknown option before a command names it" 2 "unknown option '--bogus'" -- --bogus
+refused "unknown image kind names it" 2 "'bogus' is not a subcommand of berth image build" -- image build bogus
+
+# 7. One file attached twice, at least once read-write: refused.
+refused "image also given as --disk" 2 "disk 1 .*boot.img.*same file as another disk" -- vm run --image "$in/boot.img" --disk "$in/boot.img"
+refused "the same --disk twice" 2 "disk 1 .*disk.img.*same file as another disk" -- vm run --kernel "$k" --disk "$in/disk.img" --disk "$in/disk.img"
+refused "a --disk and a symlink to it" 2 "disk 1 .*disk-link.img.*same file as another disk" -- vm run --kernel "$k" --disk "$in/disk.img" --disk "$in/disk-link.img"
+refused "a --disk read-only and read-write" 2 "disk 1 .*same file as another disk" -- vm run --kernel "$k" --disk "$in/disk.img,ro" --disk "$in/disk.img"
+
+# A read-only --image names --image and says how to boot it; root writes through a
+# mode of 0444, so a read-only bind mount makes the file unwritable.
+if [[ $(id -u) -eq 0 ]] && command -v unshare >/dev/null; then
+    mkdir "$scratch/ro"
+    cp "$in/boot.img" "$scratch/ro/boot.img"
+    status=0
+    timeout 20 unshare -m sh -c 'mount --bind -o ro "$1" "$1" && exec "$2" vm run --image "$1/boot.img"' \
+        sh "$scratch/ro" "$BERTH" >/dev/null 2>"$scratch/err" || status=$?
+    if [[ $status -eq 2 && $(wc -l <"$scratch/err") -eq 1 ]] &&
+        grep -qE -- "--image .*boot.img is not writable .*make it writable" "$scratch/err"; then
+        tap_ok "read-only image names --image"
+    else
+        tap_not_ok "read-only image names --image (status $status)"
+        tap_diag <"$scratch/err"
+    fi
+else
+    tap_skip "read-only image names --image" "needs root and unshare for a read-only mount"
+fi
+
+# Nothing of berth's is left in the input folder (an output's temporary file).
+if compgen -G "$in/.*berth-*" >/dev/null; then
+    tap_not_ok "no temporary output file left behind"
+else
+    tap_ok "no temporary output file left behind"
+fi
+tap_done
