@@ -38,6 +38,7 @@ constexpr const char* marker = "berth-bench-marker";
 constexpr const char* workload = "echo berth-bench-marker";
 // What berth's initramfs prints once /init has set up (QEMU's observable phase end).
 constexpr const char* userspace_line = "berth-guest: userspace ready";
+// Its guest RAM; bench/initramfs_image.hpp caps an unpacked archive at the same size.
 constexpr const char* vm_memory = "256M";
 // Guests: quiet, as a production guest would boot; the workload through berth_run=.
 const std::string guest_cmdline = fmt::format("quiet berth_run=\"{}\"", workload);
