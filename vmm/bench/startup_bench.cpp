@@ -21,6 +21,7 @@
 #include "vmm/boot/bzimage.hpp"
 #include "vmm/common/error.hpp"
 #include "vmm/common/process.hpp"
+#include "vmm/common/quote.hpp"
 #include "vmm/common/unique_fd.hpp"
 #include "vmm/kvm/system.hpp"
 #include "vmm/machine/linux_vm.hpp"
@@ -57,7 +58,7 @@ void check_writable(const fs::path& path, const char* flag) {
     }
     UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644));
     if (!fd) {
-        throw bad_input(fmt::format("{} '{}' cannot be written: {}", flag, path.string(),
+        throw bad_input(fmt::format("{} {} cannot be written: {}", flag, quote(path.string()),
                                     std::strerror(errno)));
     }
 }
@@ -67,7 +68,7 @@ void write_file(const fs::path& path, const std::string& text, const char* flag)
     out << text;
     out.close();
     if (!out) {
-        throw Error(fmt::format("cannot write {} '{}'", flag, path.string()));
+        throw Error(fmt::format("cannot write {} {}", flag, quote(path.string())));
     }
 }
 
@@ -190,9 +191,10 @@ std::optional<Sample> take_sample(const Contender& contender, int index, std::st
             return std::nullopt;
         }
         if (run.status != contender.ok_status || !run.has_line(marker)) {
-            why = run.status != contender.ok_status
-                      ? fmt::format("exit status {}: {}", run.status, run.last_words())
-                      : fmt::format("no '{}' line in its output: {}", marker, run.last_words());
+            why =
+                run.status != contender.ok_status
+                    ? fmt::format("exit status {}: {}", run.status, run.last_words())
+                    : fmt::format("no {} line in its output: {}", quote(marker), run.last_words());
             return std::nullopt;
         }
         std::vector<std::pair<std::string, double>> marks;
@@ -534,8 +536,8 @@ int run_startup_bench(const StartupOptions& options) {
             saved = from_json(nlohmann::json::parse(in));
         } catch (const nlohmann::json::exception& e) {
             throw bad_input(
-                fmt::format("--from-json '{}' is not a file berth bench startup --json wrote: {}",
-                            options.render_from.string(), e.what()));
+                fmt::format("--from-json {} is not a file berth bench startup --json wrote: {}",
+                            quote(options.render_from.string()), e.what()));
         }
         std::fputs(format_table(saved).c_str(), stdout);
         if (!options.svg_file.empty()) {
@@ -563,8 +565,8 @@ int run_startup_bench(const StartupOptions& options) {
         // symlink_status: /bin/sh may be an absolute link that only resolves inside.
         if (!fs::is_directory(rootfs) ||
             !fs::exists(fs::symlink_status(rootfs / "bin" / "sh", error))) {
-            throw bad_input(fmt::format("--rootfs '{}' has no /bin/sh to run the workload with",
-                                        rootfs.string()));
+            throw bad_input(fmt::format("--rootfs {} has no /bin/sh to run the workload with",
+                                        quote(rootfs.string())));
         }
         result.rootfs = fs::absolute(rootfs).string();
     } else {

@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 
 #include "vmm/common/error.hpp"
+#include "vmm/common/quote.hpp"
 
 namespace berth::container {
 
@@ -20,7 +21,7 @@ LoopDevice LoopDevice::attach(const std::string& image) {
     UniqueFd backing(::open(image.c_str(), O_RDONLY | O_CLOEXEC));
     struct stat info {};
     if (!backing || ::fstat(backing.get(), &info) != 0) {
-        throw bad_input(fmt::format("--image '{}': {}", image, std::strerror(errno)));
+        throw bad_input(fmt::format("--image {}: {}", quote(image), std::strerror(errno)));
     }
     // The ext2/3/4 superblock sits at 1024 and carries 0xEF53 at offset 56.
     std::uint16_t magic = 0;
@@ -28,8 +29,8 @@ LoopDevice LoopDevice::attach(const std::string& image) {
         ::pread(backing.get(), &magic, sizeof magic, 1024 + 56) != sizeof magic ||
         magic != 0xEF53) {
         throw bad_input(fmt::format(
-            "--image '{}' is not a raw ext4 image (make one with mkfs.ext4 -d DIR IMG SIZE)",
-            image));
+            "--image {} is not a raw ext4 image (make one with mkfs.ext4 -d DIR IMG SIZE)",
+            quote(image)));
     }
     UniqueFd control(::open("/dev/loop-control", O_RDWR | O_CLOEXEC));
     if (!control) {
