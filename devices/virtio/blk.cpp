@@ -18,6 +18,7 @@
 
 #include "devices/virtio/sigbus_guard.hpp"
 #include "vmm/common/error.hpp"
+#include "vmm/common/quote.hpp"
 
 namespace berth::devices::virtio {
 
@@ -134,7 +135,8 @@ DiskSpec DiskSpec::parse(const std::string& text) {
         } else if (option == "rw") {
             spec.access = Access::read_write;
         } else {
-            throw bad_input(fmt::format("unknown disk option '{}'; use PATH or PATH,ro", option));
+            throw bad_input(
+                fmt::format("unknown disk option {}; use PATH or PATH,ro", quote(option)));
         }
         path = text.substr(0, comma);
     }

@@ -141,7 +141,7 @@ expect_bad_input "image not ext4" "disk image .*not-a-kernel is not an ext2/3/4 
 expect_bad_input "image superblock magic overwritten" "badmagic.img is not an ext2/3/4" -- vm run --image "$scratch/badmagic.img"
 expect_bad_input "image superblock corrupt" "badsuper.img has a corrupt ext4 file system.*e2fsck" -- vm run --image "$scratch/badsuper.img"
 expect_bad_input "image without a kernel" "nokernel.img has no kernel" -- vm run --image "$scratch/nokernel.img"
-expect_bad_input "image kernel without initrd" "noinitrd.img has kernel /boot/vmlinuz-6.1.0-18-amd64 but no initrd" -- vm run --image "$scratch/noinitrd.img"
+expect_bad_input "image kernel without initrd" "noinitrd.img has kernel '/boot/vmlinuz-6.1.0-18-amd64' but no initrd" -- vm run --image "$scratch/noinitrd.img"
 expect_bad_input "image with kernel" "--kernel excludes --image" -- vm run --image "$scratch/noinitrd.img" --kernel "$scratch/vmlinuz"
 expect_bad_input "disk without a Linux guest" "--disk: needs --kernel or --image" -- vm run --firmware "$HELLO" --disk "$scratch/disk.img"
 # berth bench startup: checked before anything is started (no KVM, no rig, no container).
@@ -207,7 +207,7 @@ expect_same_as_full_tree "unknown command" "berth: unknown command 'bogus' (see 
 top_help="berth: run a Linux workload as a KVM virtual machine or as a container"
 expect_same_as_full_tree "berth --help" "$top_help" -- --help
 expect_same_as_full_tree "berth with no command" "berth: A subcommand is required (see berth --help)" --
-expect_same_as_full_tree "ct run --help" "Run CMD in new namespaces with DIR as its root. Exit status: the command's (128+N for signal N), 2 for bad input, 125 when the runtime failed" -- ct run --help
+expect_same_as_full_tree "ct run --help" "Run CMD in new namespaces with DIR as its root. Exit status: the command's (128+N for signal N), 2 for bad input, 125 when the runtime failed, 126 when CMD cannot be executed, 127 when it is not found" -- ct run --help
 expect_same_as_full_tree "vm run --help" "Boot a guest and attach its serial console to stdio" -- vm run --help
 expect_same_as_full_tree "ct --help" "Run a command as a container (namespaces, cgroups, pivot_root)" -- ct --help
 expect_same_as_full_tree "a sibling command's name inside ct" "berth: 'doctor' is not a subcommand of berth ct (see berth ct --help)" -- ct doctor

@@ -97,3 +97,37 @@ TEST_CASE("limits parse with their bounds", "[container]") {
         expect_bad_input([&] { check_name(text, "--name"); }, "--name");
     }
 }
+
+TEST_CASE("a value with control characters is refused in one line", "[container]") {
+    const auto one_line_error = [](auto&& parse) {
+        try {
+            parse();
+            FAIL("accepted");
+        } catch (const berth::Error& e) {
+            CHECK(e.status() == berth::ExitStatus::bad_input);
+            const std::string message = e.what();
+            CHECK(message.find('\n') == std::string::npos);
+            CHECK(message.find('\x1b') == std::string::npos);
+        }
+    };
+    one_line_error([] { check_name("a\nb", "--hostname"); });
+    one_line_error([] { check_name("a\x1b[2Jb", "--name"); });
+    one_line_error([] { parse_env("A\nB=1"); });
+    one_line_error([] { parse_user("1\n2"); });
+    one_line_error([] { parse_cpus("1\n"); });
+    one_line_error([] { parse_pids("5\nberth: forged"); });
+    one_line_error([] { parse_memory("64M\n"); });
+    one_line_error([] { parse_net_mode("host\n"); });
+    one_line_error([] { parse_bridge_ip("10.88.0.5/16\n"); });
+}
+
+TEST_CASE("an address or prefix with a leading zero is refused, not read as decimal",
+          "[container]") {
+    // inet_aton reads 010 as octal 8; berth would read 10: refuse both readings.
+    for (const char* text : {"10.88.0.5/016", "10.88.0.05/16", "010.88.0.5/16", "10.88.0.5/00"}) {
+        INFO(text);
+        expect_bad_input([&] { berth::net::parse_cidr(text, "--ip"); }, "--ip");
+    }
+    CHECK(berth::net::parse_cidr("10.0.0.0/8", "--ip").prefix == 8);
+    CHECK(berth::net::parse_cidr("0.0.0.0/0", "--ip").prefix == 0);
+}

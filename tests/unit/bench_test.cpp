@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/unit/cpio_builder.hpp"
 #include "vmm/bench/bench_result.hpp"
 #include "vmm/bench/bench_svg.hpp"
 #include "vmm/bench/initramfs_image.hpp"
@@ -63,34 +64,14 @@ TEST_CASE("min, median and nearest-rank p95") {
 
 namespace {
 
-// A newc cpio entry (no compression) for the archive tests.
-void add_entry(std::vector<std::uint8_t>& out, const std::string& name, std::uint32_t mode,
-               const std::string& data) {
-    char header[111];
-    std::snprintf(header, sizeof header,
-                  "070701%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X", 1u, mode, 0u, 0u,
-                  1u, 0u, static_cast<unsigned>(data.size()), 0u, 0u, 0u, 0u,
-                  static_cast<unsigned>(name.size() + 1), 0u);
-    out.insert(out.end(), header, header + 110);
-    out.insert(out.end(), name.begin(), name.end());
-    out.push_back(0);
-    while (out.size() % 4 != 0) {
-        out.push_back(0);
-    }
-    out.insert(out.end(), data.begin(), data.end());
-    while (out.size() % 4 != 0) {
-        out.push_back(0);
-    }
-}
-
 std::vector<std::uint8_t> archive(bool berth_init) {
     std::vector<std::uint8_t> bytes;
-    add_entry(bytes, ".", 040755, "");
-    add_entry(bytes, "bin", 040755, "");
-    add_entry(bytes, "bin/sh", 0120777, "busybox");
-    add_entry(bytes, "init", 0100755,
-              berth_init ? "#!/bin/sh\nsh -c \"$berth_run\"\n" : "#!/bin/sh\n");
-    add_entry(bytes, "TRAILER!!!", 0, "");
+    berth::test::add_cpio_entry(bytes, ".", 040755, "");
+    berth::test::add_cpio_entry(bytes, "bin", 040755, "");
+    berth::test::add_cpio_entry(bytes, "bin/sh", 0120777, "busybox");
+    berth::test::add_cpio_entry(bytes, "init", 0100755,
+                                berth_init ? "#!/bin/sh\nsh -c \"$berth_run\"\n" : "#!/bin/sh\n");
+    berth::test::add_cpio_entry(bytes, "TRAILER!!!", 0, "");
     return bytes;
 }
 

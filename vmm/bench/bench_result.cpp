@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "vmm/common/error.hpp"
+#include "vmm/common/quote.hpp"
 
 namespace berth::bench {
 
@@ -19,7 +20,7 @@ Sample sample_from_marks(const std::vector<std::pair<std::string, double>>& mark
         const auto found = std::find_if(marks.begin(), marks.end(),
                                         [&](const auto& mark) { return mark.first == end; });
         if (found == marks.end()) {
-            throw Error(fmt::format("phase mark '{}' is missing", end));
+            throw Error(fmt::format("phase mark {} is missing", quote(end)));
         }
         const double at = std::max(found->second, previous);
         sample.phases.push_back(at - previous);

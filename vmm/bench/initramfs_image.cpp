@@ -8,12 +8,15 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
+#include <memory>
 
 #include <fmt/format.h>
 
+#include "vmm/bench/tree_writer.hpp"
 #include "vmm/common/error.hpp"
 #include "vmm/common/file.hpp"
+#include "vmm/common/quote.hpp"
+#include "vmm/common/size.hpp"
 
 namespace berth::bench {
 
@@ -33,7 +36,7 @@ std::uint32_t hex_field(const std::uint8_t* header, int index, const std::string
         } else if (c >= 'A' && c <= 'F') {
             digit = c - 'A' + 10;
         } else {
-            throw bad_input(fmt::format("--image '{}': corrupt cpio header", name));
+            throw bad_input(fmt::format("--image {}: corrupt cpio header", quote(name)));
         }
         value = value << 4 | static_cast<std::uint32_t>(digit);
     }
@@ -44,39 +47,55 @@ std::size_t align4(std::size_t value) {
     return (value + 3) & ~std::size_t{3};
 }
 
-// All of `path`, gunzipped when it is gzip'd (zlib reads plain files unchanged).
-std::vector<std::uint8_t> read_maybe_gzipped(const std::filesystem::path& path) {
+// All of `path`, gunzipped when it is gzip'd, refused once it passes `limit` bytes: a
+// small gzip'd file can unpack to any size (a "bomb"), so the output is capped as it
+// grows, never allocated first and checked after.
+std::vector<std::uint8_t> read_maybe_gzipped(const std::filesystem::path& path, std::size_t limit) {
+    const auto too_big = [&] {
+        return bad_input(fmt::format(
+            "--image {} holds more than {}, more than the bench's VM has as RAM; give a "
+            "smaller initramfs",
+            quote(path.string()), format_size(limit)));
+    };
     // read_input_file names a missing or unreadable file as bad input.
     std::vector<std::uint8_t> raw = read_input_file(path, "--image");
     if (raw.size() < 2 || raw[0] != 0x1f || raw[1] != 0x8b) {
+        if (raw.size() > limit) {
+            throw too_big();
+        }
         return raw;
     }
     z_stream stream{};
     if (inflateInit2(&stream, 16 + MAX_WBITS) != Z_OK) {
         throw Error("cannot start zlib");
     }
-    std::vector<std::uint8_t> out(raw.size() * 4);
+    // inflateEnd on every way out.
+    const std::unique_ptr<z_stream, int (*)(z_stream*)> end_stream(&stream, inflateEnd);
+    std::vector<std::uint8_t> out(std::min(raw.size() * 4, limit + 1));
     stream.next_in = raw.data();
     stream.avail_in = static_cast<uInt>(raw.size());
     int result = Z_OK;
     while (result != Z_STREAM_END) {
         if (stream.total_out == out.size()) {
-            out.resize(out.size() * 2);
+            if (out.size() > limit) {
+                throw too_big();
+            }
+            out.resize(std::min(out.size() * 2, limit + 1));
         }
         stream.next_out = out.data() + stream.total_out;
         stream.avail_out = static_cast<uInt>(out.size() - stream.total_out);
         result = inflate(&stream, Z_NO_FLUSH);
         if (result != Z_OK && result != Z_STREAM_END) {
-            inflateEnd(&stream);
-            throw bad_input(fmt::format("--image '{}': corrupt gzip data", path.string()));
+            throw bad_input(fmt::format("--image {}: corrupt gzip data", quote(path.string())));
         }
         if (result == Z_OK && stream.avail_in == 0 && stream.avail_out != 0) {
-            inflateEnd(&stream);
-            throw bad_input(fmt::format("--image '{}': truncated gzip data", path.string()));
+            throw bad_input(fmt::format("--image {}: truncated gzip data", quote(path.string())));
         }
     }
+    if (stream.total_out > limit) {
+        throw too_big();
+    }
     out.resize(stream.total_out);
-    inflateEnd(&stream);
     return out;
 }
 
@@ -86,14 +105,14 @@ bool looks_like_ext4(const std::vector<std::uint8_t>& bytes) {
 
 }  // namespace
 
-InitramfsImage InitramfsImage::read(const std::filesystem::path& path) {
-    std::vector<std::uint8_t> bytes = read_maybe_gzipped(path);
+InitramfsImage InitramfsImage::read(const std::filesystem::path& path, std::size_t limit) {
+    std::vector<std::uint8_t> bytes = read_maybe_gzipped(path, limit);
     if (looks_like_ext4(bytes)) {
         throw bad_input(fmt::format(
-            "--image '{}' is an ext4 disk image, which cannot serve both modes: berth's VM boots "
+            "--image {} is an ext4 disk image, which cannot serve both modes: berth's VM boots "
             "from an initramfs; give one (images/build-initramfs.sh) or --kernel, --initrd and "
             "--rootfs",
-            path.string()));
+            quote(path.string())));
     }
     return parse(std::move(bytes), path.string());
 }
@@ -108,9 +127,9 @@ InitramfsImage InitramfsImage::parse(std::vector<std::uint8_t> bytes, const std:
         if (at + header_size > b.size() ||
             (std::memcmp(&b[at], "070701", 6) != 0 && std::memcmp(&b[at], "070702", 6) != 0)) {
             throw bad_input(fmt::format(
-                "--image '{}' is not an initramfs (a newc cpio archive, gzip'd or not), so it "
+                "--image {} is not an initramfs (a newc cpio archive, gzip'd or not), so it "
                 "cannot serve both modes; make one with images/build-initramfs.sh",
-                name));
+                quote(name)));
         }
         const std::uint8_t* header = &b[at];
         CpioEntry entry;
@@ -119,13 +138,13 @@ InitramfsImage InitramfsImage::parse(std::vector<std::uint8_t> bytes, const std:
         const std::size_t name_size = hex_field(header, 11, name);
         const std::size_t name_at = at + header_size;
         if (name_size == 0 || name_at + name_size > b.size()) {
-            throw bad_input(fmt::format("--image '{}': truncated cpio archive", name));
+            throw bad_input(fmt::format("--image {}: truncated cpio archive", quote(name)));
         }
         entry.path.assign(reinterpret_cast<const char*>(&b[name_at]), name_size - 1);
         entry.data_offset = align4(name_at + name_size);
         entry.data_size = file_size;
         if (entry.data_offset + file_size > b.size()) {
-            throw bad_input(fmt::format("--image '{}': truncated cpio archive", name));
+            throw bad_input(fmt::format("--image {}: truncated cpio archive", quote(name)));
         }
         at = align4(entry.data_offset + file_size);
         if (entry.path == "TRAILER!!!") {
@@ -163,49 +182,34 @@ void InitramfsImage::check_serves_both_modes() const {
     };
     if (init == nullptr || !S_ISREG(init->mode) || !has(init, "berth_run")) {
         throw bad_input(fmt::format(
-            "--image '{}' cannot serve as the VM: its /init does not run berth_run= commands; "
+            "--image {} cannot serve as the VM: its /init does not run berth_run= commands; "
             "build it with images/build-initramfs.sh",
-            name_));
+            quote(name_)));
     }
     const CpioEntry* shell = find("bin/sh");
     if (shell == nullptr) {
-        throw bad_input(fmt::format("--image '{}' has no /bin/sh to run the workload with", name_));
+        throw bad_input(
+            fmt::format("--image {} has no /bin/sh to run the workload with", quote(name_)));
     }
 }
 
 void InitramfsImage::unpack(const std::filesystem::path& dir) const {
+    // Every entry goes through the TreeWriter: nothing lands outside `dir`.
+    TreeWriter tree(dir);
     for (const auto& entry : entries_) {
-        // Archive paths are relative; refuse any that would climb out of `dir`.
-        const std::filesystem::path relative(entry.path);
-        if (relative.is_absolute() || std::any_of(relative.begin(), relative.end(),
-                                                  [](const auto& part) { return part == ".."; })) {
-            throw bad_input(
-                fmt::format("--image '{}': unsafe path '{}' in the archive", name_, entry.path));
-        }
-        const std::string target = (dir / relative).string();
-        const auto permissions = static_cast<mode_t>(entry.mode & 07777);
-        std::error_code error;
-        std::filesystem::create_directories((dir / relative).parent_path(), error);
-        if (S_ISDIR(entry.mode)) {
-            if (::mkdir(target.c_str(), permissions) != 0 && errno != EEXIST) {
-                throw_errno(fmt::format("cannot create {}", target), errno);
+        try {
+            if (S_ISDIR(entry.mode)) {
+                tree.make_directory(entry.path, entry.mode);
+            } else if (S_ISLNK(entry.mode)) {
+                const auto bytes = data(entry);
+                tree.make_symlink(entry.path, std::string(bytes.begin(), bytes.end()));
+            } else if (S_ISREG(entry.mode)) {
+                tree.write_file(entry.path, data(entry), entry.mode);
             }
-            ::chmod(target.c_str(), permissions);
-        } else if (S_ISLNK(entry.mode)) {
-            const auto bytes = data(entry);
-            const std::string link(bytes.begin(), bytes.end());
-            if (::symlink(link.c_str(), target.c_str()) != 0) {
-                throw_errno(fmt::format("cannot create {}", target), errno);
-            }
-        } else if (S_ISREG(entry.mode)) {
-            std::ofstream out(target, std::ios::binary | std::ios::trunc);
-            const auto bytes = data(entry);
-            out.write(reinterpret_cast<const char*>(bytes.data()),
-                      static_cast<std::streamsize>(bytes.size()));
-            out.close();
-            if (!out || ::chmod(target.c_str(), permissions) != 0) {
-                throw Error(fmt::format("cannot write {}", target));
-            }
+            // Device nodes, fifos and sockets are skipped: the container runtime makes
+            // its own /dev, and a node from an archive could reach the host's devices.
+        } catch (const Error& e) {
+            throw e.with_context(fmt::format("--image {}", quote(name_)));
         }
     }
 }

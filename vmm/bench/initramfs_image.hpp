@@ -20,11 +20,17 @@ struct CpioEntry {
     std::size_t data_size = 0;
 };
 
+// The most an archive may hold once gunzipped: the guest RAM the bench gives its VM
+// (startup_bench's --memory 256M). A larger one could not be the VM's initrd anyway, and
+// the cap turns a gzip bomb into a size error instead of an allocation failure.
+inline constexpr std::size_t max_archive_bytes = std::size_t{256} << 20;
+
 class InitramfsImage {
 public:
     // Reads and parses `path`; anything that is not a newc cpio archive (an ext4 disk
-    // image, say) is bad input that says why it cannot serve both modes.
-    static InitramfsImage read(const std::filesystem::path& path);
+    // image, say) or that holds more than `limit` bytes is bad input that says why.
+    static InitramfsImage read(const std::filesystem::path& path,
+                               std::size_t limit = max_archive_bytes);
     // Parses an uncompressed archive (for tests).
     static InitramfsImage parse(std::vector<std::uint8_t> bytes, const std::string& name);
 
@@ -34,8 +40,10 @@ public:
 
     // Bad input unless the archive can boot as berth's guest and run the workload.
     void check_serves_both_modes() const;
-    // Writes the directories, regular files and symlinks under `dir` (device nodes
-    // are skipped: the container runtime makes its own /dev).
+    // Writes the directories, regular files and symlinks under `dir` and nowhere else
+    // (bench/tree_writer: no "..", no absolute names, no writing through links, no
+    // set-ID bits); device nodes, fifos and sockets are skipped: the container runtime
+    // makes its own /dev.
     void unpack(const std::filesystem::path& dir) const;
 
 private:

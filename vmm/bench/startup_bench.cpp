@@ -22,6 +22,7 @@
 #include "vmm/common/error.hpp"
 #include "vmm/common/file.hpp"
 #include "vmm/common/process.hpp"
+#include "vmm/common/quote.hpp"
 #include "vmm/common/unique_fd.hpp"
 #include "vmm/kvm/system.hpp"
 #include "vmm/machine/linux_vm.hpp"
@@ -39,6 +40,7 @@ constexpr const char* marker = "berth-bench-marker";
 constexpr const char* workload = "echo berth-bench-marker";
 // What berth's initramfs prints once /init has set up (QEMU's observable phase end).
 constexpr const char* userspace_line = "berth-guest: userspace ready";
+// Its guest RAM; bench/initramfs_image.hpp caps an unpacked archive at the same size.
 constexpr const char* vm_memory = "256M";
 // Guests: quiet, as a production guest would boot; the workload through berth_run=.
 const std::string guest_cmdline = fmt::format("quiet berth_run=\"{}\"", workload);
@@ -200,9 +202,10 @@ std::optional<Sample> take_sample(const Contender& contender, int index, std::st
             return std::nullopt;
         }
         if (run.status != contender.ok_status || !run.has_line(marker)) {
-            why = run.status != contender.ok_status
-                      ? fmt::format("exit status {}: {}", run.status, run.last_words())
-                      : fmt::format("no '{}' line in its output: {}", marker, run.last_words());
+            why =
+                run.status != contender.ok_status
+                    ? fmt::format("exit status {}: {}", run.status, run.last_words())
+                    : fmt::format("no {} line in its output: {}", quote(marker), run.last_words());
             return std::nullopt;
         }
         std::vector<std::pair<std::string, double>> marks;
@@ -543,8 +546,8 @@ int run_startup_bench(const StartupOptions& options) {
             saved = from_json(nlohmann::json::parse(text));
         } catch (const nlohmann::json::exception& e) {
             throw bad_input(
-                fmt::format("--from-json '{}' is not a file berth bench startup --json wrote: {}",
-                            options.render_from.string(), e.what()));
+                fmt::format("--from-json {} is not a file berth bench startup --json wrote: {}",
+                            quote(options.render_from.string()), e.what()));
         }
         std::fputs(format_table(saved).c_str(), stdout);
         write_file(outputs.svg, render_svg(saved));
@@ -570,8 +573,8 @@ int run_startup_bench(const StartupOptions& options) {
         // symlink_status: /bin/sh may be an absolute link that only resolves inside.
         if (!fs::is_directory(rootfs) ||
             !fs::exists(fs::symlink_status(rootfs / "bin" / "sh", error))) {
-            throw bad_input(fmt::format("--rootfs '{}' has no /bin/sh to run the workload with",
-                                        rootfs.string()));
+            throw bad_input(fmt::format("--rootfs {} has no /bin/sh to run the workload with",
+                                        quote(rootfs.string())));
         }
         result.rootfs = fs::absolute(rootfs).string();
     } else {

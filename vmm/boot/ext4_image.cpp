@@ -16,6 +16,7 @@
 
 #include "vmm/common/error.hpp"
 #include "vmm/common/file.hpp"
+#include "vmm/common/quote.hpp"
 #include "vmm/common/unique_fd.hpp"
 
 namespace berth::boot {
@@ -145,7 +146,7 @@ std::optional<Ext4Image::Entry> Ext4Image::find(const std::string& path) const {
             throw bad_input(
                 fmt::format("disk image {}: {} is a symlink to {}, which does not "
                             "exist in the image; fix the link or remove it",
-                            image_.string(), path, current));
+                            image_.string(), path, quote(current)));
         }
         if (error == EXT2_ET_SYMLINK_LOOP) {
             throw bad_input(
@@ -217,7 +218,7 @@ std::vector<std::uint8_t> Ext4Image::read_file(const Entry& entry) const {
         throw bad_input(
             fmt::format("disk image {}: {} claims {} bytes, more than {}; check the image "
                         "with `e2fsck -f {}`",
-                        image_.string(), entry.path, size,
+                        image_.string(), quote(entry.path), size,
                         size > fs_bytes ? fmt::format("the whole {}-byte file system", fs_bytes)
                                         : std::string("a kernel or initrd can be"),
                         image_.string()));
@@ -236,7 +237,7 @@ std::vector<std::uint8_t> Ext4Image::read_file(const Entry& entry) const {
             throw bad_input(
                 fmt::format("disk image {}: {} ends after {} of its {} bytes; check "
                             "the image with `e2fsck -f {}`",
-                            image_.string(), entry.path, done, size, image_.string()));
+                            image_.string(), quote(entry.path), done, size, image_.string()));
         }
         done += got;
     }
@@ -279,7 +280,7 @@ ImageBootFiles read_image_boot_files(const std::filesystem::path& path) {
         throw bad_input(
             fmt::format("disk image {}: kernel {} is not a regular file; fix "
                         "/vmlinuz or /boot in the image",
-                        name, kernel->path));
+                        name, quote(kernel->path)));
     }
 
     // The initrd that belongs to this kernel: Debian's /initrd.img follows /vmlinuz;
@@ -309,11 +310,12 @@ ImageBootFiles read_image_boot_files(const std::filesystem::path& path) {
             "disk image {} has kernel {} but no initrd ({}): Debian's kernel has virtio_blk and "
             "ext4 as modules and cannot mount its root disk without one; create it in the image "
             "(update-initramfs -c -k {})",
-            name, kernel->path, expected, version.empty() ? "VERSION" : version));
+            name, quote(kernel->path), quote(expected),
+            version.empty() ? "VERSION" : quote(version)));
     }
     if (!initrd->regular_file) {
-        throw bad_input(
-            fmt::format("disk image {}: initrd {} is not a regular file", name, initrd->path));
+        throw bad_input(fmt::format("disk image {}: initrd {} is not a regular file", name,
+                                    quote(initrd->path)));
     }
 
     ImageBootFiles files;

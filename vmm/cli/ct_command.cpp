@@ -8,8 +8,11 @@
 #include <string>
 #include <vector>
 
+#include <fmt/format.h>
+
 #include "vmm/cli/command.hpp"
 #include "vmm/common/error.hpp"
+#include "vmm/common/quote.hpp"
 #include "vmm/container/container_runtime.hpp"
 #include "vmm/container/run_options.hpp"
 
@@ -35,6 +38,15 @@ struct CtRunFlags {
     bool tty = false;
     std::vector<std::string> command;  // words after "--"
 };
+
+// An empty value is a mistake (an unset shell variable, say), never "use the default":
+// refused for every flag that takes one (CLI11 prints "--ip: " before the text).
+const CLI::Validator non_empty(
+    [](const std::string& value) {
+        return value.empty() ? std::string("the value is empty; give one or leave the flag out")
+                             : std::string();
+    },
+    "", "non-empty");
 
 container::RunOptions to_options(const CtRunFlags& flags, std::vector<std::string> command) {
     using namespace container;
@@ -74,8 +86,8 @@ container::RunOptions to_options(const CtRunFlags& flags, std::vector<std::strin
         options.env.push_back(parse_env(entry));
     }
     if (flags.workdir.empty() || flags.workdir.front() != '/') {
-        throw bad_input("--workdir '" + flags.workdir +
-                        "' must be an absolute path inside the container");
+        throw bad_input(fmt::format("--workdir {} must be an absolute path inside the container",
+                                    quote(flags.workdir)));
     }
     options.workdir = flags.workdir;
     if (!flags.user.empty()) {
@@ -102,26 +114,40 @@ void add_ct_command(CLI::App& app, Action& action) {
     auto* run = ct->add_subcommand(
         "run",
         "Run CMD in new namespaces with DIR as its root. Exit status: the command's (128+N for "
-        "signal N), 2 for bad input, 125 when the runtime failed");
+        "signal N), 2 for bad input, 125 when the runtime failed, 126 when CMD cannot be executed, "
+        "127 "
+        "when it is not found");
     run->add_option("--rootfs", flags->rootfs,
-                    "Directory to use as the container's root filesystem");
+                    "Directory to use as the container's root filesystem")
+        ->check(non_empty);
     run->add_option(
-        "--image", flags->image,
-        "Raw ext4 image to use instead, read-only with a writable tmpfs overlay (root only)");
-    run->add_option("--name", flags->name, "Name (cgroup berth-NAME; default hostname)");
+           "--image", flags->image,
+           "Raw ext4 image to use instead, read-only with a writable tmpfs overlay (root only)")
+        ->check(non_empty);
+    run->add_option("--name", flags->name, "Name (cgroup berth-NAME; default hostname)")
+        ->check(non_empty);
     run->add_option("--hostname", flags->hostname,
-                    "Hostname inside (default: the name, else berth)");
-    run->add_option("--memory", flags->memory, "Memory limit, e.g. 64M (OOM kill beyond it)");
-    run->add_option("--pids", flags->pids, "Most processes at once, init included");
-    run->add_option("--cpus", flags->cpus, "CPU time as a number of CPUs, e.g. 0.5");
+                    "Hostname inside (default: the name, else berth)")
+        ->check(non_empty);
+    run->add_option("--memory", flags->memory, "Memory limit, e.g. 64M (OOM kill beyond it)")
+        ->check(non_empty);
+    run->add_option("--pids", flags->pids, "Most processes at once, init included")
+        ->check(non_empty);
+    run->add_option("--cpus", flags->cpus, "CPU time as a number of CPUs, e.g. 0.5")
+        ->check(non_empty);
     run->add_option("--net", flags->net,
-                    "none (loopback only, default), host, or bridge (berth0, 10.88.0.0/16)");
+                    "none (loopback only, default), host, or bridge (berth0, 10.88.0.0/16)")
+        ->check(non_empty);
     run->add_option("--ip", flags->ip,
-                    "Address for --net bridge, e.g. 10.88.0.5/16 (default: a free one)");
+                    "Address for --net bridge, e.g. 10.88.0.5/16 (default: a free one)")
+        ->check(non_empty);
     run->add_option("--env,-e", flags->env, "KEY=VALUE for the command's environment (repeatable)")
-        ->allow_extra_args(false);
-    run->add_option("--workdir,-w", flags->workdir, "Working directory inside (default /)");
-    run->add_option("--user,-u", flags->user, "UID[:GID] to run the command as (default 0)");
+        ->allow_extra_args(false)
+        ->check(non_empty);
+    run->add_option("--workdir,-w", flags->workdir, "Working directory inside (default /)")
+        ->check(non_empty);
+    run->add_option("--user,-u", flags->user, "UID[:GID] to run the command as (default 0)")
+        ->check(non_empty);
     run->add_flag("--read-only", flags->read_only, "Mount the root filesystem read-only");
     run->add_flag("--interactive,-i", flags->interactive, "Pass stdin to the command");
     run->add_flag("--tty,-t", flags->tty, "Give the command a pseudo-terminal");

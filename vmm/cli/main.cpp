@@ -15,6 +15,7 @@
 #include "vmm/cli/version.hpp"
 #include "vmm/common/error.hpp"
 #include "vmm/common/phase_clock.hpp"
+#include "vmm/common/quote.hpp"
 
 namespace {
 
@@ -89,9 +90,16 @@ std::string missing_subcommand_message(CLI::App& app, const CLI::RequiredError& 
         return e.what();
     }
     if (std::string_view(rest.front()).starts_with("-")) {
-        return fmt::format("unknown option '{}' for {}; give a command first", rest.front(), where);
+        return fmt::format("unknown option {} for {}; give a command first",
+                           berth::quote(rest.front()), where);
     }
-    return fmt::format("'{}' is not a subcommand of {}", rest.front(), where);
+    return fmt::format("{} is not a subcommand of {}", berth::quote(rest.front()), where);
+}
+
+// Every error ends as this one line: one_line escapes whatever control character a
+// message still holds (values are quoted where they are echoed; this is the last guard).
+void report(std::string_view message) {
+    fmt::print(stderr, "berth: {}\n", berth::one_line(message));
 }
 
 }  // namespace
@@ -108,7 +116,7 @@ int main(int argc, char** argv) {
 
     // CLI11 reports an unknown command word as "a subcommand is required"; name it.
     if (argc > 1 && argv[1][0] != '-' && find_command(argv[1]) == nullptr) {
-        fmt::print(stderr, "berth: unknown command '{}' (see berth --help)\n", argv[1]);
+        report(fmt::format("unknown command {} (see berth --help)", berth::quote(argv[1])));
         return static_cast<int>(berth::ExitStatus::bad_input);
     }
 
@@ -121,22 +129,22 @@ int main(int argc, char** argv) {
     } catch (const CLI::CallForVersion& e) {
         return app.exit(e);
     } catch (const CLI::RequiredError& e) {
-        fmt::print(stderr, "berth: {} (see berth {}--help)\n", missing_subcommand_message(app, e),
-                   command_path(app));
+        report(fmt::format("{} (see berth {}--help)", missing_subcommand_message(app, e),
+                           command_path(app)));
         return static_cast<int>(berth::ExitStatus::bad_input);
     } catch (const CLI::ParseError& e) {
         // CLI11 prints several lines; we promise one, with the way out.
-        fmt::print(stderr, "berth: {} (see berth --help)\n", e.what());
+        report(fmt::format("{} (see berth --help)", e.what()));
         return static_cast<int>(berth::ExitStatus::bad_input);
     }
 
     try {
         return action();
     } catch (const berth::Error& e) {
-        fmt::print(stderr, "berth: {}\n", e.what());
+        report(e.what());
         return static_cast<int>(e.status());
     } catch (const std::exception& e) {
-        fmt::print(stderr, "berth: internal error: {}\n", e.what());
+        report(fmt::format("internal error: {}", e.what()));
         return static_cast<int>(berth::ExitStatus::failure);
     }
 }

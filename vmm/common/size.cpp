@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "vmm/common/error.hpp"
+#include "vmm/common/quote.hpp"
 
 namespace berth {
 
@@ -50,9 +51,9 @@ int suffix_shift(std::string_view suffix) {
 std::uint64_t parse_size(std::string_view text, std::string_view what) {
     auto fail = [&](std::string_view why) {
         return bad_input(
-            fmt::format("{} '{}' {}; write a number of bytes with an optional "
+            fmt::format("{} {} {}; write a number of bytes with an optional "
                         "suffix K, M or G (e.g. 256M)",
-                        what, text, why));
+                        what, quote(text), why));
     };
     std::uint64_t value = 0;
     const char* begin = text.data();

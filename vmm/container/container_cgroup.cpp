@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 
 #include "vmm/common/error.hpp"
+#include "vmm/common/quote.hpp"
 #include "vmm/common/unique_fd.hpp"
 #include "vmm/container/run_options.hpp"
 
@@ -40,7 +41,7 @@ void write_file(const std::string& path, const std::string& value) {
     UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
     if (!fd ||
         ::write(fd.get(), value.data(), value.size()) != static_cast<ssize_t>(value.size())) {
-        throw_errno(fmt::format("cannot write '{}' to {}", value, path), errno);
+        throw_errno(fmt::format("cannot write {} to {}", quote(value), path), errno);
     }
 }
 
@@ -71,8 +72,9 @@ struct Wanted {
 };
 
 Error name_in_use(const std::string& dir, std::string_view name) {
-    return bad_input(fmt::format(
-        "cgroup {} exists: a container named '{}' is running; choose another --name", dir, name));
+    return bad_input(
+        fmt::format("cgroup {} exists: a container named {} is running; choose another --name", dir,
+                    quote(name)));
 }
 
 Error no_permission(const char* flag, const std::string& dir, int err) {
@@ -155,8 +157,8 @@ ContainerCgroup ContainerCgroup::plan(const std::string& name, const CgroupLimit
         const std::string parent = controller_directory(layout, self, want.controller);
         if (parent.empty()) {
             throw bad_input(fmt::format(
-                "{} needs the '{}' cgroup controller, which this host does not offer ({})",
-                want.flag, want.controller, layout.describe()));
+                "{} needs the {} cgroup controller, which this host does not offer ({})", want.flag,
+                quote(want.controller), layout.describe()));
         }
         const std::string dir = parent + "/berth-" + name;
         if (::access(dir.c_str(), F_OK) == 0) {
@@ -184,8 +186,9 @@ void ContainerCgroup::create() {
                 try {
                     write_file(place.parent + "/cgroup.subtree_control", enable);
                 } catch (const Error& e) {
-                    throw e.with_context(fmt::format("{} needs the '{}' controller delegated in {}",
-                                                     place.flag, place.controller, place.parent));
+                    throw e.with_context(fmt::format("{} needs the {} controller delegated in {}",
+                                                     place.flag, quote(place.controller),
+                                                     place.parent));
                 }
             }
             if (::mkdir(dir.c_str(), 0755) != 0) {

@@ -14,6 +14,7 @@
 
 #include "vmm/common/phase_clock.hpp"
 #include "vmm/common/process.hpp"
+#include "vmm/common/quote.hpp"
 #include "vmm/common/raw_terminal.hpp"
 #include "vmm/common/size.hpp"
 #include "vmm/container/container_init.hpp"
@@ -47,7 +48,7 @@ std::string canonical_rootfs(const std::string& rootfs) {
     std::error_code error;
     std::string path = std::filesystem::canonical(rootfs, error).string();
     if (error) {
-        throw bad_input(fmt::format("--rootfs '{}': {}", rootfs, error.message()));
+        throw bad_input(fmt::format("--rootfs {}: {}", quote(rootfs), error.message()));
     }
     return path;
 }

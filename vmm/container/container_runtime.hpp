@@ -9,15 +9,14 @@
 // command exits, init exits with its status and the kernel kills what is left.
 //
 // Exit status: the command's; 128+N when a signal N ended it (137 with an OOM kill,
-// which is reported on stderr); 2 for bad input; 125 when the runtime failed.
+// which is reported on stderr); 2 for bad input; 125 when the runtime failed, 126 when
+// the command cannot be executed, 127 when it cannot be found (exit_status.hpp).
 
 #include "vmm/common/error.hpp"
+#include "vmm/container/exit_status.hpp"
 #include "vmm/container/run_options.hpp"
 
 namespace berth::container {
-
-// Docker's status for "the runtime itself failed".
-inline constexpr ExitStatus runtime_failure = static_cast<ExitStatus>(125);
 
 int run_container(const RunOptions& options);
 

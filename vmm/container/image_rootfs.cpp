@@ -14,6 +14,7 @@
 
 #include "vmm/common/error.hpp"
 #include "vmm/common/file.hpp"
+#include "vmm/common/quote.hpp"
 
 namespace berth::container {
 
@@ -24,7 +25,7 @@ LoopDevice LoopDevice::attach(const std::string& image) {
         // Checked without blocking: a FIFO given as the image is an error, not a hang.
         input = open_input_file(image, InputUse::read, InputKinds::regular_file, {fix});
     } catch (const Error& e) {
-        throw e.with_context(fmt::format("--image '{}'", image));
+        throw e.with_context(fmt::format("--image {}", quote(image)));
     }
     const UniqueFd& backing = input.fd;
     // The ext2/3/4 superblock sits at 1024 and carries 0xEF53 at offset 56.
@@ -32,8 +33,8 @@ LoopDevice LoopDevice::attach(const std::string& image) {
     if (::pread(backing.get(), &magic, sizeof magic, 1024 + 56) != sizeof magic ||
         magic != 0xEF53) {
         throw bad_input(fmt::format(
-            "--image '{}' is not a raw ext4 image (make one with mkfs.ext4 -d DIR IMG SIZE)",
-            image));
+            "--image {} is not a raw ext4 image (make one with mkfs.ext4 -d DIR IMG SIZE)",
+            quote(image)));
     }
     UniqueFd control(::open("/dev/loop-control", O_RDWR | O_CLOEXEC));
     if (!control) {

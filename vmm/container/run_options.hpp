@@ -61,10 +61,13 @@ std::vector<std::string> container_environment(const RunOptions& options);
 // The value of PATH in `env` (our default when unset).
 std::string environment_path(const std::vector<std::string>& env);
 
-// Checks the parts that need the filesystem: the rootfs is a directory and the command
+// Checks the parts that need the filesystem: the rootfs is a directory, not the host's
+// root, with no symlink (or file) where /proc, /sys or /dev go, and the command
 // resolves inside it (absolute symlinks resolve against the rootfs, as they will after
 // pivot_root). Returns the command's path inside the rootfs. Errors call the rootfs
 // `shown_as` ("image 'x.img'" when it is a mounted image), by default "rootfs 'DIR'".
+// A command that is not there is status 127, one that cannot be executed 126
+// (exit_status.hpp); the rest is bad input.
 std::string resolve_command(const std::string& rootfs, const std::string& command,
                             const std::vector<std::string>& env, std::string shown_as = {});
 

@@ -16,6 +16,7 @@
 #include "vmm/boot/firmware.hpp"
 #include "vmm/boot/firmware_header.hpp"
 #include "vmm/common/error.hpp"
+#include "vmm/common/quote.hpp"
 #include "vmm/common/size.hpp"
 #include "vmm/kvm/system.hpp"
 #include "vmm/kvm/vcpu.hpp"
@@ -170,7 +171,7 @@ private:
             timing_.trace->finish();
         } catch (const Error& e) {
             // The guest's failure is the error to report; mention the trace's too.
-            std::fprintf(stderr, "berth: %s\n", e.what());
+            std::fprintf(stderr, "berth: %s\n", one_line(e.what()).c_str());
         }
     }
 

@@ -27,6 +27,7 @@
 #include "vmm/common/error.hpp"
 #include "vmm/common/file.hpp"
 #include "vmm/common/phase_clock.hpp"
+#include "vmm/common/quote.hpp"
 #include "vmm/common/size.hpp"
 #include "vmm/common/thread.hpp"
 #include "vmm/kvm/system.hpp"
@@ -83,9 +84,9 @@ BootInputs read_boot_inputs(const LinuxVmOptions& options) {
         image = boot::read_image_boot_files(options.image);
     }
     BootInputs inputs{
-        image ? boot::parse_bzimage(
-                    std::move(image->kernel),
-                    fmt::format("{} in disk image {}", image->kernel_path, options.image.string()))
+        image ? boot::parse_bzimage(std::move(image->kernel),
+                                    fmt::format("{} in disk image {}", quote(image->kernel_path),
+                                                options.image.string()))
               : boot::read_bzimage(options.kernel),
         {},
         std::nullopt,
@@ -106,7 +107,7 @@ BootInputs read_boot_inputs(const LinuxVmOptions& options) {
         inputs.initrd = std::move(image->initrd);
         inputs.initrd_place = boot::place_initrd(
             inputs.kernel, options.memory_size, inputs.initrd.size(),
-            fmt::format("{} in disk image {}", image->initrd_path, options.image.string()));
+            fmt::format("{} in disk image {}", quote(image->initrd_path), options.image.string()));
     } else if (options.initrd) {
         const std::string name = options.initrd->string();
         InputFile initrd;

@@ -4,6 +4,7 @@
 
 #include "vmm/common/error.hpp"
 #include "vmm/common/parse_number.hpp"
+#include "vmm/common/quote.hpp"
 
 namespace berth::net {
 
@@ -20,17 +21,28 @@ std::string Ipv4Cidr::text() const {
     return fmt::format("{}/{}", address_text(), prefix);
 }
 
+namespace {
+
+// A decimal number as addresses are written: no leading zero ("010" is 8 to inet_aton
+// and 10 to from_chars; neither reading is what the user surely meant).
+template <typename T>
+bool parse_decimal(std::string_view text, T& value) {
+    return !(text.size() > 1 && text.front() == '0') && parse_whole_number(text, value);
+}
+
+}  // namespace
+
 Ipv4Cidr parse_cidr(std::string_view text, std::string_view what) {
     const auto fail = [&] {
-        return bad_input(fmt::format(
-            "{} '{}' is not an IPv4 address with prefix (like 10.88.0.5/16)", what, text));
+        return bad_input(fmt::format("{} {} is not an IPv4 address with prefix (like 10.88.0.5/16)",
+                                     what, quote(text)));
     };
     const auto slash = text.find('/');
     if (slash == std::string_view::npos) {
         throw fail();
     }
     Ipv4Cidr cidr;
-    if (!parse_whole_number(text.substr(slash + 1), cidr.prefix) || cidr.prefix < 0 ||
+    if (!parse_decimal(text.substr(slash + 1), cidr.prefix) || cidr.prefix < 0 ||
         cidr.prefix > 32) {
         throw fail();
     }
@@ -42,7 +54,7 @@ Ipv4Cidr parse_cidr(std::string_view text, std::string_view what) {
         }
         const auto piece = rest.substr(0, dot);
         unsigned octet = 0;
-        if (piece.size() > 3 || !parse_whole_number(piece, octet) || octet > 255) {
+        if (piece.size() > 3 || !parse_decimal(piece, octet) || octet > 255) {
             throw fail();
         }
         cidr.address = (cidr.address << 8) | octet;

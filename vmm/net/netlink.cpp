@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 
 #include "vmm/common/error.hpp"
+#include "vmm/common/quote.hpp"
 
 namespace berth::net {
 
@@ -45,7 +46,7 @@ Netlink::~Netlink() {
 int Netlink::index_of(const std::string& name) const {
     const unsigned index = ::if_nametoindex(name.c_str());
     if (index == 0) {
-        throw_errno(fmt::format("no network link '{}'", name), errno);
+        throw_errno(fmt::format("no network link {}", quote(name)), errno);
     }
     return static_cast<int>(index);
 }
