@@ -63,7 +63,7 @@ check "busybox disk: /bin/sh is there" bash -c 'debugfs -R "stat /bin/sh" "$1" 2
 "$BERTH" vm run --image "$disk" --memory 8M >"$scratch/out" 2>"$scratch/vm-err"
 status=$?
 check "vm run --image finds /boot/vmlinuz-$version in the disk (status $status)" \
-    bash -c '[[ $1 -eq 2 ]] && grep -q "too small for kernel /boot/vmlinuz-$2 in disk image" "$3"' _ "$status" "$version" "$scratch/vm-err"
+    bash -c '[[ $1 -eq 2 ]] && grep -q "too small for kernel '\''/boot/vmlinuz-$2'\'' in disk image" "$3"' _ "$status" "$version" "$scratch/vm-err"
 
 # --- a Debian image, when one was built
 debian=${BERTH_DEBIAN_IMAGE:-}
@@ -71,7 +71,7 @@ if [[ -n $debian && -f $debian ]]; then
     "$BERTH" vm run --image "$debian" --memory 8M >"$scratch/out" 2>"$scratch/vm-err"
     status=$?
     check "Debian image: berth finds its kernel (status $status)" \
-        bash -c '[[ $1 -eq 2 ]] && grep -q "too small for kernel /boot/vmlinuz-.* in disk image" "$2"' _ "$status" "$scratch/vm-err"
+        bash -c '[[ $1 -eq 2 ]] && grep -q "too small for kernel '\''/boot/vmlinuz-.*'\'' in disk image" "$2"' _ "$status" "$scratch/vm-err"
     initrd_link=$(in_image "$debian" "stat /initrd.img" | sed -n 's/^Fast link dest: "\(.*\)"$/\1/p')
     in_image "$debian" "dump /$initrd_link $scratch/debian-initrd" >/dev/null
     if command -v lsinitramfs >/dev/null; then
