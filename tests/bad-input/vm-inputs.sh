@@ -62,32 +62,7 @@ refused() {
     fi
 }
 
-# make_bzimage OUT [FIELD=VALUE...]: a crafted kernel (boot.rst's setup header, 64-bit
-# entry, relocatable, 4 KiB of "kernel") with header fields overridden.
-make_bzimage() {
-    python3 - "$@" <<'PY'
-import struct, sys
-out, fields = sys.argv[1], dict(a.split("=") for a in sys.argv[2:])
-f = bytearray(5 * 512 + 4096)
-f[0x1f1] = 4                                   # setup_sects
-struct.pack_into("<I", f, 0x1f4, 4096 // 16)   # syssize
-struct.pack_into("<H", f, 0x1fe, 0xaa55)       # boot_flag
-f[0x200:0x202] = b"\xeb\x6a"                   # jump; header length
-f[0x202:0x206] = b"HdrS"
-struct.pack_into("<H", f, 0x206, 0x20f)        # version 2.15
-f[0x211] = 1                                   # loadflags: LOADED_HIGH
-struct.pack_into("<I", f, 0x22c, 0x7fffffff)   # initrd_addr_max
-struct.pack_into("<I", f, 0x230, 0x200000)     # kernel_alignment
-f[0x234] = 1                                   # relocatable_kernel
-struct.pack_into("<H", f, 0x236, 1)            # xloadflags: XLF_KERNEL_64
-layout = {"cmdline_size": (0x238, "<I"), "pref_address": (0x258, "<Q"), "init_size": (0x260, "<I")}
-values = {"cmdline_size": 2047, "pref_address": 0x1000000, "init_size": 0x400000}
-values.update({k: int(v, 0) for k, v in fields.items()})
-for name, (offset, fmt) in layout.items():
-    struct.pack_into(fmt, f, offset, values[name])
-open(out, "wb").write(f)
-PY
-}
+make_bzimage() { python3 "$(dirname "$0")/../lib/make-bzimage.py" "$@"; }
 
 make_bzimage "$in/vmlinuz"
 make_bzimage "$in/cmdline-size-0" cmdline_size=0

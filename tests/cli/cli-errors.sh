@@ -39,36 +39,10 @@ else
 fi
 chmod 644 "$scratch/empty.bin"
 
-# make_bzimage OUT VERSION [LENGTH]: a crafted kernel that passes or fails one check.
-make_bzimage() {
-    python3 - "$@" <<'PY'
-import struct, sys
-# make_bzimage OUT VERSION [LENGTH]: a boot sector and setup header (boot.rst) with a
-# 64-bit entry, relocatable, 4 setup sectors and 4 KiB of "kernel"; LENGTH truncates it.
-out, version = sys.argv[1], int(sys.argv[2], 16)
-f = bytearray(5 * 512 + 4096)
-f[0x1f1] = 4                                   # setup_sects
-struct.pack_into("<I", f, 0x1f4, 4096 // 16)   # syssize
-struct.pack_into("<H", f, 0x1fe, 0xaa55)       # boot_flag
-f[0x200:0x202] = b"\xeb\x6a"                   # jump; header length
-f[0x202:0x206] = b"HdrS"
-struct.pack_into("<H", f, 0x206, version)
-f[0x211] = 1                                   # loadflags: LOADED_HIGH
-struct.pack_into("<I", f, 0x22c, 0x7fffffff)   # initrd_addr_max
-struct.pack_into("<I", f, 0x230, 0x200000)     # kernel_alignment
-f[0x234] = 1                                   # relocatable_kernel
-struct.pack_into("<H", f, 0x236, 1)            # xloadflags: XLF_KERNEL_64
-struct.pack_into("<I", f, 0x238, 2047)         # cmdline_size
-struct.pack_into("<Q", f, 0x258, 0x1000000)    # pref_address: 16 MiB
-struct.pack_into("<I", f, 0x260, 0x400000)     # init_size: runs up to 20 MiB
-if len(sys.argv) > 3:
-    f = f[:int(sys.argv[3])]
-open(out, "wb").write(f)
-PY
-}
-make_bzimage "$scratch/vmlinuz" 20f
-make_bzimage "$scratch/vmlinuz-old" 20b
-make_bzimage "$scratch/vmlinuz-truncated" 20f 3000
+make_bzimage() { python3 "$(dirname "$0")/../lib/make-bzimage.py" "$@"; }
+make_bzimage "$scratch/vmlinuz"
+make_bzimage "$scratch/vmlinuz-old" version=0x20b
+make_bzimage "$scratch/vmlinuz-truncated" length=3000
 head -c 5000 /dev/zero | tr '\0' 'x' >"$scratch/not-a-kernel"
 truncate -s 33M "$scratch/initrd-33M"
 
