@@ -43,7 +43,8 @@ std::string protocol_text(std::uint16_t version) {
 }
 
 std::uint64_t BzImage::runtime_start() const {
-    return std::max<std::uint64_t>(kernel_load_address, header.pref_address);
+    const std::uint64_t pref_address = header.pref_address;  // a copy: the field is packed
+    return std::max(kernel_load_address, pref_address);
 }
 
 BzImage parse_bzimage(std::vector<std::uint8_t> file, std::string name) {
@@ -102,12 +103,16 @@ BzImage parse_bzimage(std::vector<std::uint8_t> file, std::string name) {
     // pref_address is 64 bits straight from the file: a corrupt value must neither wrap
     // the end of the kernel's area around nor ask for a guest no one can have. The
     // kernel runs in the RAM below the 32-bit PCI hole.
-    const std::uint64_t start = std::max<std::uint64_t>(kernel_load_address, header.pref_address);
-    if (start > layout::low_ram_limit || header.init_size > layout::low_ram_limit - start) {
+    // Copies: the header is packed, and std::max and fmt take their arguments by
+    // reference, which must not bind to a misaligned field.
+    const std::uint64_t pref_address = header.pref_address;
+    const std::uint64_t init_size = header.init_size;
+    const std::uint64_t start = std::max<std::uint64_t>(kernel_load_address, pref_address);
+    if (start > layout::low_ram_limit || init_size > layout::low_ram_limit - start) {
         throw fail(fmt::format(
             "asks for {} bytes (init_size) from address {:#x} (pref_address) to run in, "
             "beyond the {} of RAM below 4 GiB a kernel runs in; its header is corrupt: {}",
-            header.init_size, start, format_size(layout::low_ram_limit), want));
+            init_size, start, format_size(layout::low_ram_limit), want));
     }
     image.name = std::move(name);
     image.file = std::move(file);
