@@ -140,12 +140,14 @@ void write_boot_memory(memory::GuestMemory& memory, const BootInputs& inputs,
     memory.write(
         boot::cmdline_address,
         std::span(reinterpret_cast<const std::uint8_t*>(cmdline.c_str()), cmdline.size() + 1));
-    std::optional<x86::PciHostBridge> pci_bridge;
-    if (options.pci.any()) {
-        pci_bridge = x86::PciHostBridge{layout::pci_window_base, layout::pci_window_size};
-    }
-    const x86::AcpiTables acpi =
-        x86::build_acpi_tables(boot::acpi_tables_address, options.cpus, pci_bridge);
+    // PCI0 is described even with no PCI device: the kernel then finds configuration
+    // mechanism #1 (the bus is always on port 0xcf8) and probes bus 0 only. Without
+    // it the kernel needs pci=off, which prints "PCI: Fatal: No config space access
+    // function found" on every boot; the early whole-bus scans are pci=noearly's job
+    // (linux_base_cmdline).
+    const x86::AcpiTables acpi = x86::build_acpi_tables(
+        boot::acpi_tables_address, options.cpus,
+        x86::PciHostBridge{layout::pci_window_base, layout::pci_window_size});
     memory.write(boot::acpi_tables_address, acpi.bytes);
     boot::ZeroPageInputs zero_page{options.memory_size, boot::cmdline_address, inputs.initrd_place,
                                    acpi.rsdp_address};
@@ -327,11 +329,6 @@ std::string linux_cmdline(const LinuxVmOptions& options) {
         // replays them on hvc0.
         cmdline.replace(cmdline.find(linux_serial_console), std::strlen(linux_serial_console),
                         linux_virtio_console);
-    }
-    // With no PCI device the kernel's probe of every bus number is ~33,000 wasted
-    // port exits (two per config read): skip it.
-    if (!options.pci.any()) {
-        cmdline += " pci=off";
     }
     if (!options.extra_cmdline.empty()) {
         cmdline += ' ';

@@ -25,8 +25,6 @@ enum class GuestConsole { serial, virtio };
 struct PciDeviceOptions {
     VirtioDeviceSpecs devices;  // --disk, --rng (and --image's disk), in slot order
     GuestConsole console = GuestConsole::serial;
-
-    bool any() const { return !devices.empty() || console == GuestConsole::virtio; }
 };
 
 // Opens every spec's host side and makes its device, in list order (bad input

@@ -2,7 +2,7 @@
 // The smallest ACPI that a stock Linux needs to count its CPUs and to power off:
 // RSDP -> XSDT -> {FADT -> DSDT, MADT}. The FADT declares a hardware-reduced platform
 // (no PM timer, no SCI, no legacy PIC) whose sleep control register is one I/O port;
-// the DSDT defines \_S5_ (soft-off), COM1 and, with PCI devices, the PCI host bridge.
+// the DSDT defines \_S5_ (soft-off), COM1 and, when given one, the PCI host bridge.
 // Guest `poweroff` then writes SLP_TYP=5 with SLP_EN to that port and berth ends the
 // VM. The MADT lists one local APIC per vCPU and the in-kernel IOAPIC.
 
