@@ -12,6 +12,7 @@
 #include "vmm/bench/initramfs_image.hpp"
 #include "vmm/common/error.hpp"
 #include "vmm/common/phase_clock.hpp"
+#include "vmm/common/temp_dir.hpp"
 
 using namespace berth;
 using namespace berth::bench;

@@ -15,32 +15,13 @@
 #include "tests/unit/byte_compare.hpp"
 #include "vmm/boot/ext4_image.hpp"
 #include "vmm/common/error.hpp"
+#include "vmm/common/temp_dir.hpp"
 
 using namespace berth;
 namespace fs = std::filesystem;
 using test::same_bytes;
 
 namespace {
-
-// A directory under /tmp, removed with everything in it.
-class TempDir {
-public:
-    TempDir() {
-        std::string pattern = (fs::temp_directory_path() / "berth-ext4-test.XXXXXX").string();
-        REQUIRE(mkdtemp(pattern.data()) != nullptr);
-        path_ = pattern;
-    }
-    ~TempDir() {
-        std::error_code ignored;
-        fs::remove_all(path_, ignored);
-    }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-    const fs::path& path() const { return path_; }
-
-private:
-    fs::path path_;
-};
 
 std::vector<std::uint8_t> pattern_bytes(std::size_t size, std::uint8_t seed) {
     std::vector<std::uint8_t> bytes(size);
@@ -111,7 +92,7 @@ TEST_CASE("the newest kernel is chosen by version order", "[boot][ext4]") {
 }
 
 TEST_CASE("the kernel and initrd in /boot are read byte for byte", "[boot][ext4]") {
-    TempDir dir;
+    const TempDir dir("berth-ext4-test.");
     const fs::path tree = dir.path() / "tree";
     // Large enough to span many blocks (and extents' worth of the 1 KiB-block image).
     const auto kernel = pattern_bytes(700 * 1024 + 13, 1);
@@ -127,7 +108,7 @@ TEST_CASE("the kernel and initrd in /boot are read byte for byte", "[boot][ext4]
 }
 
 TEST_CASE("of several kernels the newest and its own initrd are taken", "[boot][ext4]") {
-    TempDir dir;
+    const TempDir dir("berth-ext4-test.");
     const fs::path tree = dir.path() / "tree";
     for (const std::string version : {"6.1.0-9-amd64", "6.1.0-10-amd64", "5.10.0-30-amd64"}) {
         write_text(tree / "boot" / ("vmlinuz-" + version), "kernel " + version);
@@ -140,7 +121,7 @@ TEST_CASE("of several kernels the newest and its own initrd are taken", "[boot][
 }
 
 TEST_CASE("/vmlinuz and /initrd.img symlinks choose the kernel", "[boot][ext4]") {
-    TempDir dir;
+    const TempDir dir("berth-ext4-test.");
     const fs::path tree = dir.path() / "tree";
     for (const std::string version : {"6.1.0-9-amd64", "6.1.0-10-amd64"}) {
         write_text(tree / "boot" / ("vmlinuz-" + version), "kernel " + version);
@@ -187,7 +168,7 @@ TEST_CASE("/vmlinuz and /initrd.img symlinks choose the kernel", "[boot][ext4]")
 }
 
 TEST_CASE("an image with a kernel but no initrd is refused, saying why", "[boot][ext4]") {
-    TempDir dir;
+    const TempDir dir("berth-ext4-test.");
     const fs::path tree = dir.path() / "tree";
     write_text(tree / "boot/vmlinuz-6.1.0-18-amd64", "kernel");
     write_text(tree / "boot/initrd.img-6.1.0-9-amd64", "another kernel's initrd");
@@ -198,7 +179,7 @@ TEST_CASE("an image with a kernel but no initrd is refused, saying why", "[boot]
 }
 
 TEST_CASE("an image without a kernel is refused", "[boot][ext4]") {
-    TempDir dir;
+    const TempDir dir("berth-ext4-test.");
     const fs::path tree = dir.path() / "tree";
     write_text(tree / "etc/hostname", "guest\n");
     SECTION("no /boot at all") {
@@ -212,7 +193,7 @@ TEST_CASE("an image without a kernel is refused", "[boot][ext4]") {
 }
 
 TEST_CASE("missing, empty and non-ext4 images are bad input", "[boot][ext4]") {
-    TempDir dir;
+    const TempDir dir("berth-ext4-test.");
     const fs::path image = dir.path() / "disk.img";
 
     SECTION("missing") {
@@ -244,7 +225,7 @@ TEST_CASE("missing, empty and non-ext4 images are bad input", "[boot][ext4]") {
 }
 
 TEST_CASE("a damaged ext4 image is bad input, never a crash", "[boot][ext4]") {
-    TempDir dir;
+    const TempDir dir("berth-ext4-test.");
     const fs::path tree = dir.path() / "tree";
     write_file(tree / "boot/vmlinuz-1.0", pattern_bytes(300 * 1024, 4));
     write_file(tree / "boot/initrd.img-1.0", pattern_bytes(300 * 1024, 5));

@@ -11,6 +11,7 @@
 
 #include "vmm/common/error.hpp"
 #include "vmm/common/file.hpp"
+#include "vmm/common/temp_dir.hpp"
 
 using berth::InputKinds;
 using berth::InputUse;
@@ -19,21 +20,12 @@ using berth::OutputFile;
 
 namespace {
 
-// A scratch directory removed at the end of the test.
-struct TempDir {
-    std::filesystem::path path;
-    TempDir() {
-        std::string pattern =
-            (std::filesystem::temp_directory_path() / "berth-file-XXXXXX").string();
-        REQUIRE(::mkdtemp(pattern.data()) != nullptr);
-        path = pattern;
-    }
-    ~TempDir() { std::filesystem::remove_all(path); }
-    std::filesystem::path write(const std::string& name, const std::string& text) const {
-        std::ofstream(path / name) << text;
-        return path / name;
-    }
-};
+// Writes `text` to a new file `name` in `dir`; its path.
+std::filesystem::path write_file(const berth::TempDir& dir, const std::string& name,
+                                 const std::string& text) {
+    std::ofstream(dir.path() / name) << text;
+    return dir.path() / name;
+}
 
 std::string contents(const std::filesystem::path& path) {
     std::ifstream in(path);
@@ -45,8 +37,8 @@ const berth::InputHints hints{"fix it"};
 }  // namespace
 
 TEST_CASE("an input FIFO is refused at once, not waited on", "[file]") {
-    const TempDir dir;
-    const auto fifo = dir.path / "fifo";
+    const berth::TempDir dir("berth-file-");
+    const auto fifo = dir.path() / "fifo";
     REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
     for (const auto use :
          {InputUse::read, InputUse::attach_read_only, InputUse::attach_read_write}) {
@@ -66,8 +58,8 @@ TEST_CASE("character devices and directories are no input files", "[file]") {
 }
 
 TEST_CASE("an input larger than allowed is refused before it is read", "[file]") {
-    const TempDir dir;
-    const auto big = dir.path / "big";
+    const berth::TempDir dir("berth-file-");
+    const auto big = dir.path() / "big";
     { std::ofstream(big) << ""; }
     std::filesystem::resize_file(big, 1ULL << 40);  // 1 TiB of holes
     CHECK_THROWS_WITH(berth::read_input_file(big, "kernel", 1 << 20),
@@ -75,8 +67,8 @@ TEST_CASE("an input larger than allowed is refused before it is read", "[file]")
 }
 
 TEST_CASE("one file attached twice: refused unless both are read-only", "[file]") {
-    const TempDir dir;
-    const auto disk = dir.write("disk", "x");
+    const berth::TempDir dir("berth-file-");
+    const auto disk = write_file(dir, "disk", "x");
     {
         const auto read = open_input_file(disk, InputUse::read, InputKinds::regular_file, hints);
         const auto rw =
@@ -84,15 +76,15 @@ TEST_CASE("one file attached twice: refused unless both are read-only", "[file]"
         CHECK_THROWS_WITH(
             open_input_file(disk, InputUse::attach_read_only, InputKinds::regular_file, hints),
             Catch::Contains("same file as another disk"));
-        CHECK_THROWS_WITH(open_input_file(dir.path / "." / "disk", InputUse::attach_read_write,
+        CHECK_THROWS_WITH(open_input_file(dir.path() / "." / "disk", InputUse::attach_read_write,
                                           InputKinds::regular_file, hints),
                           Catch::Contains("same file as another disk"));
     }
     // The read-write attachment is gone with its file: a reboot opens it again.
     const auto again =
         open_input_file(disk, InputUse::attach_read_write, InputKinds::regular_file, hints);
-    const auto second_dir = TempDir();
-    const auto other = second_dir.write("other", "y");
+    const berth::TempDir second_dir("berth-file-");
+    const auto other = write_file(second_dir, "other", "y");
     const auto ro1 =
         open_input_file(other, InputUse::attach_read_only, InputKinds::regular_file, hints);
     CHECK_NOTHROW(
@@ -100,8 +92,8 @@ TEST_CASE("one file attached twice: refused unless both are read-only", "[file]"
 }
 
 TEST_CASE("an output replaces its file only when committed", "[file]") {
-    const TempDir dir;
-    const auto target = dir.write("out.json", "old\n");
+    const berth::TempDir dir("berth-file-");
+    const auto target = write_file(dir, "out.json", "old\n");
     {
         auto output = OutputFile::create(target, "trace file");
         output.write("new\n");
@@ -114,27 +106,27 @@ TEST_CASE("an output replaces its file only when committed", "[file]") {
         output.commit();
     }
     CHECK(contents(target) == "new\n");
-    CHECK(std::distance(std::filesystem::directory_iterator(dir.path),
+    CHECK(std::distance(std::filesystem::directory_iterator(dir.path()),
                         std::filesystem::directory_iterator()) == 1);
 }
 
 TEST_CASE("an output through a symlink replaces the file, not the link", "[file]") {
-    const TempDir dir;
-    const auto target = dir.write("real.json", "old\n");
-    std::filesystem::create_symlink("real.json", dir.path / "link.json");
-    auto output = OutputFile::create(dir.path / "link.json", "trace file");
+    const berth::TempDir dir("berth-file-");
+    const auto target = write_file(dir, "real.json", "old\n");
+    std::filesystem::create_symlink("real.json", dir.path() / "link.json");
+    auto output = OutputFile::create(dir.path() / "link.json", "trace file");
     output.write("new\n");
     output.commit();
-    CHECK(std::filesystem::is_symlink(dir.path / "link.json"));
+    CHECK(std::filesystem::is_symlink(dir.path() / "link.json"));
     CHECK(contents(target) == "new\n");
 }
 
 TEST_CASE("an output that is an input of the run is refused", "[file]") {
-    const TempDir dir;
-    const auto image = dir.write("image", "precious\n");
+    const berth::TempDir dir("berth-file-");
+    const auto image = write_file(dir, "image", "precious\n");
     const auto input = open_input_file(image, InputUse::read, InputKinds::regular_file, hints);
-    std::filesystem::create_hard_link(image, dir.path / "alias");
-    for (const auto& path : {image, dir.path / "alias"}) {
+    std::filesystem::create_hard_link(image, dir.path() / "alias");
+    for (const auto& path : {image, dir.path() / "alias"}) {
         try {
             OutputFile::create(path, "trace file");
             FAIL("no error for " << path);

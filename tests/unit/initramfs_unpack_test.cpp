@@ -14,6 +14,7 @@
 #include "tests/unit/cpio_builder.hpp"
 #include "vmm/bench/initramfs_image.hpp"
 #include "vmm/common/error.hpp"
+#include "vmm/common/temp_dir.hpp"
 
 using namespace berth;
 using namespace berth::bench;

@@ -214,19 +214,4 @@ void InitramfsImage::unpack(const std::filesystem::path& dir) const {
     }
 }
 
-TempDir::TempDir(const std::string& prefix) {
-    std::string pattern = (std::filesystem::temp_directory_path() / (prefix + "XXXXXX")).string();
-    if (::mkdtemp(pattern.data()) == nullptr) {
-        throw_errno(fmt::format("cannot create a directory like {}", pattern), errno);
-    }
-    path_ = pattern;
-}
-
-TempDir::~TempDir() {
-    if (!path_.empty()) {
-        std::error_code ignored;
-        std::filesystem::remove_all(path_, ignored);
-    }
-}
-
 }  // namespace berth::bench

@@ -52,19 +52,4 @@ private:
     std::vector<CpioEntry> entries_;
 };
 
-// A directory of our own under /tmp, removed with everything in it.
-class TempDir {
-public:
-    explicit TempDir(const std::string& prefix);
-    ~TempDir();
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-    TempDir(TempDir&& other) noexcept : path_(std::move(other.path_)) { other.path_.clear(); }
-
-    const std::filesystem::path& path() const { return path_; }
-
-private:
-    std::filesystem::path path_;
-};
-
 }  // namespace berth::bench

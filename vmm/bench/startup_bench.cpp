@@ -23,6 +23,7 @@
 #include "vmm/common/file.hpp"
 #include "vmm/common/process.hpp"
 #include "vmm/common/quote.hpp"
+#include "vmm/common/temp_dir.hpp"
 #include "vmm/common/unique_fd.hpp"
 #include "vmm/kvm/system.hpp"
 #include "vmm/machine/linux_vm.hpp"

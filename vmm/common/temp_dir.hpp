@@ -1,0 +1,26 @@
+#pragma once
+// A directory of our own under the temporary directory ($TMPDIR or /tmp), removed with
+// everything in it when its owner goes: scratch space for unpacked archives, the rig's
+// shared folder, tests.
+
+#include <filesystem>
+#include <string>
+
+namespace berth {
+
+class TempDir {
+public:
+    // Creates "<tmp>/<prefix>XXXXXX" (mkdtemp, mode 0700); failing that, an Error.
+    explicit TempDir(const std::string& prefix);
+    ~TempDir();
+    TempDir(const TempDir&) = delete;
+    TempDir& operator=(const TempDir&) = delete;
+    TempDir(TempDir&& other) noexcept : path_(std::move(other.path_)) { other.path_.clear(); }
+
+    const std::filesystem::path& path() const { return path_; }
+
+private:
+    std::filesystem::path path_;  // empty once moved from
+};
+
+}  // namespace berth
