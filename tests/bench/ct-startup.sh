@@ -8,6 +8,8 @@
 # its sandbox's pid 1, so bwrap's CPU figure leaves the sandbox out (and its time the
 # sandbox's teardown): no CPU ratio against it. Needs root.
 # Usage: tests/bench/ct-startup.sh [BUILD_DIR] [RUNS]   (defaults: build, 30)
+#        env BERTH_BENCH_BASELINE: an older berth binary, run interleaved as "baseline"
+#        (same flags as berth), so that a change's cost is a ratio from the same run.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build=$(cd "${1:-$root/build}" && pwd)
@@ -21,6 +23,10 @@ trap 'rm -rf "$work"' EXIT
 declare -a names commands
 names+=(berth)
 commands+=("$berth ct run --rootfs $rootfs --memory 64M --pids 64 -- /bin/true")
+if [[ -n ${BERTH_BENCH_BASELINE:-} ]]; then
+    names+=(baseline)
+    commands+=("$BERTH_BENCH_BASELINE ct run --rootfs $rootfs --memory 64M --pids 64 -- /bin/true")
+fi
 # The same without limits: what the cgroups cost.
 names+=(berth-nocg)
 commands+=("$berth ct run --rootfs $rootfs -- /bin/true")
@@ -87,6 +93,10 @@ print(f"start-to-exit of /bin/true, {runs} runs each, interleaved (ms); load ave
 print(f"{'tool':<11}{'median':>8}{'min':>8}{'max':>8}{'cpu':>8}")
 for name in names:
     print(f"{name:<11}{medians[name]:>8.2f}{minima[name]:>8.2f}{max(times[name]):>8.2f}{cpu_medians[name]:>8.2f}")
+if "baseline" in medians:
+    print(f"berth/baseline = {medians['berth'] / medians['baseline']:.3f}x; "
+          f"minima {minima['berth'] / minima['baseline']:.3f}x, "
+          f"cpu {cpu_medians['berth'] / cpu_medians['baseline']:.3f}x")
 for peer, target in (("runc", 0.3), ("bwrap", 1.2), ("bwrap+pd", 1.2)):
     if peer in medians:
         ratio = medians["berth"] / medians[peer]
