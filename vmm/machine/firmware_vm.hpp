@@ -3,7 +3,7 @@
 // address 0, and the devices the firmware lessons in guest-firmware/ talk to:
 //   ports 0x3f8-0x3ff  COM1, an 8250 UART (lesson 1 onwards)
 //   port  0x501        debug exit: writing v stops the machine with status v
-//   ports 0x510-0x51b  pv console, a ring of buffers in guest RAM (lesson 6)
+//   ports 0x520-0x52b  pv console, a ring of buffers in guest RAM (lesson 6)
 //   0xd0000000+4 KiB   mmio echo, on the MMIO bus (lesson 4)
 // A firmware whose header asks for it (boot/firmware_header.hpp; lesson 5) also gets
 // KVM's in-kernel irqchip (PIC, IOAPIC, LAPIC) and PIT.
