@@ -57,6 +57,8 @@ expect_bad_input "unreadable firmware" "cannot read firmware" -- vm run --firmwa
 expect_bad_input "firmware is a directory" "cannot read firmware .*dir.bin: is a directory, not a regular file" -- vm run --firmware "$scratch/dir.bin"
 expect_bad_input "empty firmware" "is empty" -- vm run --firmware "$scratch/empty.bin"
 expect_bad_input "firmware larger than memory" "cannot start VM: firmware .*big.bin .*does not fit in 2 MiB .*; give the guest 3 MiB or more$" -- vm run --firmware "$scratch/big.bin" --memory 2M
+expect_bad_input "--debug-exit at another port" "^berth: --debug-exit 0x600: berth has no debug-exit port there; give 0xf4 " -- vm run --firmware "$HELLO" --debug-exit 0x600
+expect_bad_input "--debug-exit not a number" "^berth: --debug-exit f4x: berth has no debug-exit port there" -- vm run --firmware "$HELLO" --debug-exit f4x
 expect_bad_input "memory not a number" "--memory 'lots' is not a size" -- vm run --firmware "$HELLO" --memory lots
 expect_bad_input "memory unknown unit" "unknown unit" -- vm run --firmware "$HELLO" --memory 16Q
 expect_bad_input "memory too small" "^berth: cannot start VM: memory 64 KiB is too small: a real-mode guest needs at least 1 MiB; give it that or more$" -- vm run --firmware "$HELLO" --memory 64K

@@ -12,6 +12,7 @@
 #include "devices/misc/debug_exit.hpp"
 #include "devices/misc/mmio_echo.hpp"
 #include "devices/misc/pv_console.hpp"
+#include "devices/misc/qemu_debug_exit.hpp"
 #include "devices/serial/uart_8250.hpp"
 #include "vmm/boot/firmware.hpp"
 #include "vmm/boot/firmware_header.hpp"
@@ -113,6 +114,11 @@ public:
             }));
         buses_.ports.attach(layout::debug_exit_port, devices::DebugExit::register_count,
                             debug_exit_);
+        if (options.qemu_debug_exit == QemuDebugExit::on) {
+            buses_.ports.attach(layout::qemu_debug_exit_port,
+                                devices::QemuDebugExit::register_count,
+                                std::make_shared<devices::QemuDebugExit>(debug_exit_));
+        }
         buses_.ports.attach(layout::pv_console_port, devices::PvConsole::register_count,
                             std::make_shared<devices::PvConsole>(memory_, write_stdout));
         buses_.mmio.attach(layout::mmio_echo_address, devices::MmioEcho::size,

@@ -17,6 +17,7 @@
 #include "devices/legacy/i8042.hpp"
 #include "devices/misc/debug_exit.hpp"
 #include "devices/misc/phase_port.hpp"
+#include "devices/misc/qemu_debug_exit.hpp"
 #include "devices/power/acpi_sleep_control.hpp"
 #include "devices/serial/uart_8250.hpp"
 #include "devices/virtio/console.hpp"
@@ -408,6 +409,11 @@ int boot_linux_once(const LinuxVmOptions& options, bool& rebooted) {
         }));
     machine.buses.ports.attach(layout::debug_exit_port, devices::DebugExit::register_count,
                                machine.debug_exit);
+    if (options.qemu_debug_exit == QemuDebugExit::on) {
+        machine.buses.ports.attach(layout::qemu_debug_exit_port,
+                                   devices::QemuDebugExit::register_count,
+                                   std::make_shared<devices::QemuDebugExit>(machine.debug_exit));
+    }
     machine.buses.ports.attach(
         layout::phase_port, devices::PhasePort::register_count,
         std::make_shared<devices::PhasePort>([&machine] { machine.guest_init.mark(); }));

@@ -6,7 +6,8 @@
 // the debug-exit port. One thread per vCPU.
 //
 // Exit status: 0 when the guest powers off or reboots (unless --reboot restart), the byte it wrote
-// to the debug-exit port (0x501), 128+N when stopped by signal N, 1 with a register dump when the
+// to the debug-exit port (0x501), (v << 1) | 1 for a value v written to QEMU's debug-exit port 0xf4
+// (with --debug-exit 0xf4), 128+N when stopped by signal N, 1 with a register dump when the
 // guest dies (triple fault, KVM internal error), 2 for bad input.
 
 #include <cstdint>
@@ -63,6 +64,7 @@ struct LinuxVmOptions {
     memory::PageSize guest_pages = memory::PageSize::normal;
     OnReboot on_reboot = OnReboot::exit;  // --reboot
     TraceExits trace_exits = TraceExits::off;
+    QemuDebugExit qemu_debug_exit = QemuDebugExit::off;  // --debug-exit 0xf4
     PciDeviceOptions pci;  // --disk, --rng, --console: the virtio-pci devices
     // Where to write the Chrome trace-event JSON of every exit; empty for none.
     std::filesystem::path trace_file;

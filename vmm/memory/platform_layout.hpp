@@ -23,7 +23,13 @@ inline constexpr std::uint16_t com1_port = 0x3f8;
 inline constexpr std::uint32_t com1_irq = 4;
 // PCI configuration mechanism #1: address at 0xCF8, data at 0xCFC (eight ports).
 inline constexpr std::uint16_t pci_config_port = 0xcf8;
-// A guest byte written here becomes berth's exit status (QEMU's isa-debug-exit port too).
+// The debug-exit port QEMU users write to (`-device isa-debug-exit,iobase=0xf4`):
+// a value v ends berth with status (v << 1) | 1. Only with `--debug-exit 0xf4`, because
+// it is also one of the PC's legacy math-coprocessor ports (0xf0-0xff).
+inline constexpr std::uint16_t qemu_debug_exit_port = 0xf4;
+// berth's own debug-exit port, always there: a guest byte written here becomes berth's
+// exit status as it is. (QEMU's isa-debug-exit defaults to this port too, but with its
+// (v << 1) | 1 rule; berth keeps the plain byte here.)
 inline constexpr std::uint16_t debug_exit_port = 0x501;
 // The guest says "I got here" (berth's initramfs at /init; `berth bench startup`).
 inline constexpr std::uint16_t phase_port = 0x502;
