@@ -74,6 +74,7 @@ void add_vm_command(CLI::App& app, Action& action) {
         bool hugepages = false;
         std::string reboot = "exit";
         std::string debug_exit;  // empty: berth's port 0x501 only
+        std::vector<std::string> fw_cfg;
     };
     auto flags = std::make_shared<RunFlags>();
 
@@ -127,6 +128,10 @@ void add_vm_command(CLI::App& app, Action& action) {
                     "Also end berth when the guest writes a value v to port 0xf4, with status "
                     "(v << 1) | 1 (QEMU's isa-debug-exit); berth's port 0x501 is always on")
         ->type_name("PORT");
+    run->add_option("--fw-cfg", flags->fw_cfg,
+                    "Hand the guest a file through fw_cfg (QEMU's, ports 0x510-0x511): "
+                    "name=opt/NAME,file=PATH (repeatable)")
+        ->type_name("name=opt/NAME,file=PATH");
     run->add_flag("--trace-exits", flags->trace_exits,
                   "Print a table of VM exits by reason and by port when the guest stops");
     run->add_option("--trace", flags->trace,
@@ -149,6 +154,14 @@ void add_vm_command(CLI::App& app, Action& action) {
             const auto qemu_debug_exit = flags->debug_exit.empty()
                                              ? machine::QemuDebugExit::off
                                              : parse_debug_exit(flags->debug_exit);
+            std::vector<machine::FwCfgFileSpec> fw_cfg_files;
+            for (const auto& value : flags->fw_cfg) {
+                try {
+                    fw_cfg_files.push_back(machine::parse_fw_cfg_file(value));
+                } catch (const Error& e) {
+                    throw e.with_context("--fw-cfg " + value);
+                }
+            }
             if (!flags->kernel.empty() || !flags->image.empty()) {
                 machine::LinuxVmOptions options;
                 options.kernel = flags->kernel;
@@ -203,6 +216,7 @@ void add_vm_command(CLI::App& app, Action& action) {
                 options.trace_exits = trace;
                 options.trace_file = flags->trace;
                 options.qemu_debug_exit = qemu_debug_exit;
+                options.fw_cfg_files = fw_cfg_files;
                 return run_vm("VM", [&] { return machine::run_linux_vm(options); });
             }
             if (flags->firmware.empty()) {
@@ -219,6 +233,7 @@ void add_vm_command(CLI::App& app, Action& action) {
             options.trace_exits = trace;
             options.trace_file = flags->trace;
             options.qemu_debug_exit = qemu_debug_exit;
+            options.fw_cfg_files = fw_cfg_files;
             return run_vm("VM", [&] { return machine::run_firmware_vm(options); });
         };
     });
