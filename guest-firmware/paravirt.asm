@@ -7,9 +7,9 @@
 ; "look now". This is how virtio works; berth's "pv console" is the idea cut down to
 ; its bones (devices/misc/pv_console.hpp):
 ;
-;   port 0x510  RING    the guest-physical address of the ring
-;   port 0x514  NOTIFY  any write: consume every published buffer
-;   port 0x518  STATUS  0 ok, 3 = a buffer pointed outside RAM
+;   port 0x520  RING    the guest-physical address of the ring
+;   port 0x524  NOTIFY  any write: consume every published buffer
+;   port 0x528  STATUS  0 ok, 3 = a buffer pointed outside RAM
 ;   ring:  u16 size, u16 avail (guest counts published buffers), u16 used (berth counts
 ;          consumed ones), u16 0, then `size` descriptors {u64 address, u32 length,
 ;          u32 result}; berth writes the bytes it consumed, or 0xffffffff, in result.
@@ -19,14 +19,14 @@
 ; buffer at 0xfff00000) gets that buffer refused; berth keeps running.
 ; What KVM does: one KVM_EXIT_IO per notify, whatever the amount of data.
 ;
-; Run it:  berth lesson 6 --trace-exits    (port 0x514: 2 exits for 4 + 1 buffers)
+; Run it:  berth lesson 6 --trace-exits    (port 0x524: 2 exits for 4 + 1 buffers)
 
 bits 16
 org 0x7c00
 
-PV_RING    equ 0x510
-PV_NOTIFY  equ 0x514
-PV_STATUS  equ 0x518
+PV_RING    equ 0x520
+PV_NOTIFY  equ 0x524
+PV_STATUS  equ 0x528
 
 RING       equ 0x1000           ; free RAM below the program, 8-byte aligned
 RING_SIZE  equ 8

@@ -13,8 +13,12 @@ void DebugExit::io_write(std::uint16_t, std::span<const std::uint8_t> data) {
         return;
     }
     // An exit status is one byte wide (exit(3) keeps only the low 8 bits anyway).
+    request(data[0]);
+}
+
+void DebugExit::request(int status) {
     int expected = none;
-    status_.compare_exchange_strong(expected, data[0]);
+    status_.compare_exchange_strong(expected, status);
 }
 
 std::optional<int> DebugExit::requested_status() const {

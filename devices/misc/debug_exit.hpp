@@ -27,6 +27,10 @@ public:
     // The low byte of any write (1, 2 or 4 bytes) is the status; the first write wins.
     void io_write(std::uint16_t offset, std::span<const std::uint8_t> data) override;
 
+    // Records `status` (0-255) as the guest's request unless one was made already;
+    // for other ports that end the machine by their own rule (QemuDebugExit).
+    void request(int status);
+
     // The status the guest asked for, once it has written one.
     std::optional<int> requested_status() const;
 

@@ -5,7 +5,7 @@
 // and writes one "notify" port: a single VM exit hands berth any number of bytes. This
 // is the idea behind virtio queues, cut to its bones.
 //
-// Ports (from the device's base, 0x510 in the firmware machine):
+// Ports (from the device's base, 0x520 in the firmware machine):
 //   +0 RING    32-bit write: guest-physical address of the ring (below 4 GiB)
 //   +4 NOTIFY  any write: consume every buffer the guest has made available
 //   +8 STATUS  32-bit read: 0 ok, else the last error (see PvConsole::Status)

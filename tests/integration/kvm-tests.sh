@@ -60,6 +60,10 @@ fi
 # shellcheck source=lesson-tests.sh
 source "$(dirname "$0")/lesson-tests.sh"
 
+# --- fw_cfg and QEMU's debug-exit port ---------------------------------------------
+# shellcheck source=fw-cfg-tests.sh
+source "$(dirname "$0")/fw-cfg-tests.sh"
+
 # --- Linux guests: Debian's kernel with the busybox initramfs ------------------------
 # shellcheck source=linux-tests.sh
 source "$(dirname "$0")/linux-tests.sh"

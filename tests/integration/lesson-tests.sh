@@ -105,10 +105,10 @@ a buffer at 0xfff00000 (outside RAM) was refused: status 3, result 0xffffffff
 OUT
 run_berth lesson 6 --trace-exits
 expect_output "lesson 6: four ring buffers printed by berth, a buffer outside RAM refused"
-if [[ $(port_count 0x514 out) == 2 && $(port_count 0x510 out) == 1 ]]; then
+if [[ $(port_count 0x524 out) == 2 && $(port_count 0x520 out) == 1 ]]; then
     tap_ok "lesson 6: two notify exits carry five buffers"
 else
-    not_ok "lesson 6: two notify exits carry five buffers (notify=$(port_count 0x514 out))"
+    not_ok "lesson 6: two notify exits carry five buffers (notify=$(port_count 0x524 out))"
 fi
 
 # --- the debug exit port --------------------------------------------------------------

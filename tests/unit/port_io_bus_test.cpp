@@ -47,6 +47,13 @@ TEST_CASE("port bus: unclaimed reads float high, writes vanish", "[bus]") {
     CHECK(bus.read(0x80, data) == Claimed::no);
     CHECK(same_bytes(data, std::array<std::uint8_t, 2>{0xff, 0xff}));
     CHECK(bus.write(0x80, data) == Claimed::no);
+    // inb, inl: all ones at every width, as on a PC (and in QEMU) with nothing there.
+    std::array<std::uint8_t, 1> byte{0};
+    CHECK(bus.read(0xf4, byte) == Claimed::no);
+    CHECK(same_bytes(byte, std::array<std::uint8_t, 1>{0xff}));
+    std::array<std::uint8_t, 4> dword{0, 0, 0, 0};
+    CHECK(bus.read(0xffff, dword) == Claimed::no);
+    CHECK(same_bytes(dword, std::array<std::uint8_t, 4>{0xff, 0xff, 0xff, 0xff}));
 }
 
 TEST_CASE("port bus refuses overlapping or out-of-space ranges", "[bus]") {

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -17,8 +18,35 @@
 #include "vmm/machine/firmware_vm.hpp"
 #include "vmm/machine/linux_vm.hpp"
 #include "vmm/machine/virtio_device_spec.hpp"
+#include "vmm/memory/platform_layout.hpp"
 
 namespace berth::cli {
+
+namespace {
+
+// --debug-exit PORT: 0xf4 adds QEMU's isa-debug-exit there; 0x501, berth's own port,
+// is always on, so naming it changes nothing. Hex (0x...) or decimal.
+machine::QemuDebugExit parse_debug_exit(const std::string& text) {
+    const bool hex = text.size() > 2 && text[0] == '0' && (text[1] == 'x' || text[1] == 'X');
+    const char* first = text.data() + (hex ? 2 : 0);
+    const char* last = text.data() + text.size();
+    unsigned port = 0;
+    const auto [end, error] = std::from_chars(first, last, port, hex ? 16 : 10);
+    const bool number = !text.empty() && error == std::errc{} && end == last;
+    if (number && port == layout::qemu_debug_exit_port) {
+        return machine::QemuDebugExit::on;
+    }
+    if (number && port == layout::debug_exit_port) {
+        return machine::QemuDebugExit::off;
+    }
+    throw bad_input(
+        fmt::format("--debug-exit {}: berth has no debug-exit port there; give 0xf4 (QEMU's "
+                    "isa-debug-exit: a value v ends berth with status (v << 1) | 1) or 0x501 "
+                    "(berth's own, always on: v ends it with status v)",
+                    text));
+}
+
+}  // namespace
 
 void add_vm_command(CLI::App& app, Action& action) {
     auto* vm = app.add_subcommand("vm", "Run a guest as a KVM virtual machine");
@@ -45,6 +73,8 @@ void add_vm_command(CLI::App& app, Action& action) {
         std::string console = "ttyS0";
         bool hugepages = false;
         std::string reboot = "exit";
+        std::string debug_exit;  // empty: berth's port 0x501 only
+        std::vector<std::string> fw_cfg;
     };
     auto flags = std::make_shared<RunFlags>();
 
@@ -94,6 +124,14 @@ void add_vm_command(CLI::App& app, Action& action) {
     auto* hugepages = run->add_flag(
         "--hugepages", flags->hugepages,
         "Back guest RAM with the host's reserved 2 MiB huge pages (/proc/sys/vm/nr_hugepages)");
+    run->add_option("--debug-exit", flags->debug_exit,
+                    "Also end berth when the guest writes a value v to port 0xf4, with status "
+                    "(v << 1) | 1 (QEMU's isa-debug-exit); berth's port 0x501 is always on")
+        ->type_name("PORT");
+    run->add_option("--fw-cfg", flags->fw_cfg,
+                    "Hand the guest a file through fw_cfg (QEMU's, ports 0x510-0x511): "
+                    "name=opt/NAME,file=PATH (repeatable)")
+        ->type_name("name=opt/NAME,file=PATH");
     run->add_flag("--trace-exits", flags->trace_exits,
                   "Print a table of VM exits by reason and by port when the guest stops");
     run->add_option("--trace", flags->trace,
@@ -113,6 +151,17 @@ void add_vm_command(CLI::App& app, Action& action) {
         action = [flags] {
             const auto trace =
                 flags->trace_exits ? machine::TraceExits::on : machine::TraceExits::off;
+            const auto qemu_debug_exit = flags->debug_exit.empty()
+                                             ? machine::QemuDebugExit::off
+                                             : parse_debug_exit(flags->debug_exit);
+            std::vector<machine::FwCfgFileSpec> fw_cfg_files;
+            for (const auto& value : flags->fw_cfg) {
+                try {
+                    fw_cfg_files.push_back(machine::parse_fw_cfg_file(value));
+                } catch (const Error& e) {
+                    throw e.with_context("--fw-cfg " + value);
+                }
+            }
             if (!flags->kernel.empty() || !flags->image.empty()) {
                 machine::LinuxVmOptions options;
                 options.kernel = flags->kernel;
@@ -166,6 +215,8 @@ void add_vm_command(CLI::App& app, Action& action) {
                 }
                 options.trace_exits = trace;
                 options.trace_file = flags->trace;
+                options.qemu_debug_exit = qemu_debug_exit;
+                options.fw_cfg_files = fw_cfg_files;
                 return run_vm("VM", [&] { return machine::run_linux_vm(options); });
             }
             if (flags->firmware.empty()) {
@@ -181,6 +232,8 @@ void add_vm_command(CLI::App& app, Action& action) {
             }
             options.trace_exits = trace;
             options.trace_file = flags->trace;
+            options.qemu_debug_exit = qemu_debug_exit;
+            options.fw_cfg_files = fw_cfg_files;
             return run_vm("VM", [&] { return machine::run_firmware_vm(options); });
         };
     });

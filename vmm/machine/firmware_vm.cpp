@@ -10,8 +10,10 @@
 #include <fmt/format.h>
 
 #include "devices/misc/debug_exit.hpp"
+#include "devices/misc/fw_cfg.hpp"
 #include "devices/misc/mmio_echo.hpp"
 #include "devices/misc/pv_console.hpp"
+#include "devices/misc/qemu_debug_exit.hpp"
 #include "devices/serial/uart_8250.hpp"
 #include "vmm/boot/firmware.hpp"
 #include "vmm/boot/firmware_header.hpp"
@@ -87,7 +89,8 @@ void validate(const FirmwareVmOptions& options) {
 class FirmwareMachine final : private ExitHooks {
 public:
     FirmwareMachine(const FirmwareVmOptions& options, const boot::Firmware& firmware,
-                    boot::FirmwareFeatures features, std::unique_ptr<ExitTraceWriter> trace)
+                    boot::FirmwareFeatures features, std::shared_ptr<devices::FwCfg> fw_cfg,
+                    std::unique_ptr<ExitTraceWriter> trace)
         : options_(options), kvm_(kvm::System::open()), vm_(kvm_.create_vm()) {
         timing_.timed = options.trace_exits == TraceExits::on || trace != nullptr;
         timing_.trace = std::move(trace);
@@ -113,6 +116,12 @@ public:
             }));
         buses_.ports.attach(layout::debug_exit_port, devices::DebugExit::register_count,
                             debug_exit_);
+        if (options.qemu_debug_exit == QemuDebugExit::on) {
+            buses_.ports.attach(layout::qemu_debug_exit_port,
+                                devices::QemuDebugExit::register_count,
+                                std::make_shared<devices::QemuDebugExit>(debug_exit_));
+        }
+        buses_.ports.attach(layout::fw_cfg_port, devices::FwCfg::register_count, std::move(fw_cfg));
         buses_.ports.attach(layout::pv_console_port, devices::PvConsole::register_count,
                             std::make_shared<devices::PvConsole>(memory_, write_stdout));
         buses_.mmio.attach(layout::mmio_echo_address, devices::MmioEcho::size,
@@ -194,13 +203,14 @@ int run_firmware_vm(const FirmwareVmOptions& options) {
     const boot::Firmware firmware = boot::read_firmware(options.firmware, options.memory_size);
     const boot::FirmwareFeatures features =
         boot::read_firmware_features(firmware.image, options.firmware);
+    auto fw_cfg = make_fw_cfg(options.fw_cfg_files, options.memory_size, 1);
     std::unique_ptr<ExitTraceWriter> trace;
     if (!options.trace_file.empty()) {
         trace = ExitTraceWriter::create(
             options.trace_file,
             fmt::format("berth firmware {}", options.firmware.filename().string()));
     }
-    FirmwareMachine machine(options, firmware, features, std::move(trace));
+    FirmwareMachine machine(options, firmware, features, std::move(fw_cfg), std::move(trace));
     return machine.run();
 }
 

@@ -16,7 +16,9 @@
 
 #include "devices/legacy/i8042.hpp"
 #include "devices/misc/debug_exit.hpp"
+#include "devices/misc/fw_cfg.hpp"
 #include "devices/misc/phase_port.hpp"
+#include "devices/misc/qemu_debug_exit.hpp"
 #include "devices/power/acpi_sleep_control.hpp"
 #include "devices/serial/uart_8250.hpp"
 #include "devices/virtio/console.hpp"
@@ -344,6 +346,7 @@ namespace {
 int boot_linux_once(const LinuxVmOptions& options, bool& rebooted) {
     auto inputs = std::make_unique<BootInputs>(read_boot_inputs(options));
     auto virtio_devices = open_virtio_devices(options.pci.devices);
+    auto fw_cfg = make_fw_cfg(options.fw_cfg_files, options.memory_size, options.cpus);
     std::unique_ptr<ExitTraceWriter> trace;
     if (!options.trace_file.empty()) {
         // Created before KVM is opened, so a bad path is bad input reported at once, and
@@ -408,6 +411,13 @@ int boot_linux_once(const LinuxVmOptions& options, bool& rebooted) {
         }));
     machine.buses.ports.attach(layout::debug_exit_port, devices::DebugExit::register_count,
                                machine.debug_exit);
+    machine.buses.ports.attach(layout::fw_cfg_port, devices::FwCfg::register_count,
+                               std::move(fw_cfg));
+    if (options.qemu_debug_exit == QemuDebugExit::on) {
+        machine.buses.ports.attach(layout::qemu_debug_exit_port,
+                                   devices::QemuDebugExit::register_count,
+                                   std::make_shared<devices::QemuDebugExit>(machine.debug_exit));
+    }
     machine.buses.ports.attach(
         layout::phase_port, devices::PhasePort::register_count,
         std::make_shared<devices::PhasePort>([&machine] { machine.guest_init.mark(); }));

@@ -2,11 +2,13 @@
 // The Linux machine: a PC without a BIOS. berth loads a bzImage and an initrd, writes
 // the zero page, ACPI tables and page tables itself, and starts the kernel at its
 // 64-bit entry point. Devices: in-kernel irqchip (PIC, IOAPIC, LAPICs) and PIT, COM1
-// on IRQ 4 as the console, an i8042 for reboot, ACPI sleep control for poweroff and
-// the debug-exit port. One thread per vCPU.
+// on IRQ 4 as the console, an i8042 for reboot, ACPI sleep control for poweroff, the
+// debug-exit port and fw_cfg (QEMU's, at 0x510; not in the DSDT, so Linux's own fw_cfg
+// driver does not bind: it is there for the user's programs). One thread per vCPU.
 //
 // Exit status: 0 when the guest powers off or reboots (unless --reboot restart), the byte it wrote
-// to the debug-exit port (0x501), 128+N when stopped by signal N, 1 with a register dump when the
+// to the debug-exit port (0x501), (v << 1) | 1 for a value v written to QEMU's debug-exit port 0xf4
+// (with --debug-exit 0xf4), 128+N when stopped by signal N, 1 with a register dump when the
 // guest dies (triple fault, KVM internal error), 2 for bad input.
 
 #include <cstdint>
@@ -63,6 +65,8 @@ struct LinuxVmOptions {
     memory::PageSize guest_pages = memory::PageSize::normal;
     OnReboot on_reboot = OnReboot::exit;  // --reboot
     TraceExits trace_exits = TraceExits::off;
+    QemuDebugExit qemu_debug_exit = QemuDebugExit::off;  // --debug-exit 0xf4
+    std::vector<FwCfgFileSpec> fw_cfg_files;             // --fw-cfg
     PciDeviceOptions pci;  // --disk, --rng, --console: the virtio-pci devices
     // Where to write the Chrome trace-event JSON of every exit; empty for none.
     std::filesystem::path trace_file;

@@ -23,12 +23,22 @@ inline constexpr std::uint16_t com1_port = 0x3f8;
 inline constexpr std::uint32_t com1_irq = 4;
 // PCI configuration mechanism #1: address at 0xCF8, data at 0xCFC (eight ports).
 inline constexpr std::uint16_t pci_config_port = 0xcf8;
-// A guest byte written here becomes berth's exit status (QEMU's isa-debug-exit port too).
+// The debug-exit port QEMU users write to (`-device isa-debug-exit,iobase=0xf4`):
+// a value v ends berth with status (v << 1) | 1. Only with `--debug-exit 0xf4`, because
+// it is also one of the PC's legacy math-coprocessor ports (0xf0-0xff).
+inline constexpr std::uint16_t qemu_debug_exit_port = 0xf4;
+// berth's own debug-exit port, always there: a guest byte written here becomes berth's
+// exit status as it is. (QEMU's isa-debug-exit defaults to this port too, but with its
+// (v << 1) | 1 rule; berth keeps the plain byte here.)
 inline constexpr std::uint16_t debug_exit_port = 0x501;
 // The guest says "I got here" (berth's initramfs at /init; `berth bench startup`).
 inline constexpr std::uint16_t phase_port = 0x502;
-// The lessons' paravirtual console (lesson 6), firmware machine only.
-inline constexpr std::uint16_t pv_console_port = 0x510;
+// QEMU's firmware configuration device, fw_cfg: 16-bit selector at 0x510, data at
+// 0x511 (where QEMU puts them on x86, so guests written for QEMU find it).
+inline constexpr std::uint16_t fw_cfg_port = 0x510;
+// The lessons' paravirtual console (lesson 6), firmware machine only; above fw_cfg's
+// ports and the 0x514 QEMU gives fw_cfg's DMA register.
+inline constexpr std::uint16_t pv_console_port = 0x520;
 // ACPI's sleep control and status registers on the hardware-reduced platform (FADT).
 inline constexpr std::uint16_t acpi_sleep_control_port = 0x600;
 inline constexpr std::uint16_t acpi_sleep_status_port = 0x601;
