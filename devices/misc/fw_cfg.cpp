@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "vmm/common/error.hpp"
+#include "vmm/common/quote.hpp"
 
 namespace berth::devices {
 
@@ -38,18 +39,18 @@ void FwCfg::check_file_name(std::string_view name) {
     constexpr std::string_view prefix = "opt/";
     if (!name.starts_with(prefix)) {
         throw bad_input(
-            fmt::format("file name \"{}\" does not start with \"opt/\": QEMU keeps the other names "
+            fmt::format("file name {} does not start with \"opt/\": QEMU keeps the other names "
                         "for itself; call it opt/NAME (better opt/YOUR.DOMAIN/NAME)",
-                        name));
+                        quote(name)));
     }
     if (name.size() == prefix.size()) {
         throw bad_input("file name \"opt/\" names no file; add one: opt/NAME");
     }
     if (name.size() > max_name_length) {
         throw bad_input(fmt::format(
-            "file name \"{}\" is {} characters, more than the {} the fw_cfg directory holds; "
+            "file name {} is {} characters, more than the {} the fw_cfg directory holds; "
             "shorten it",
-            name, name.size(), max_name_length));
+            quote(name), name.size(), max_name_length));
     }
 }
 
@@ -62,14 +63,14 @@ FwCfg::FwCfg(std::uint64_t ram_size, std::uint16_t cpus, std::vector<File> files
     for (const File& file : files) {
         check_file_name(file.name);
         if (!names.insert(file.name).second) {
-            throw bad_input(fmt::format(
-                "file name \"{}\" is given twice; give each file its own name", file.name));
+            throw bad_input(fmt::format("file name {} is given twice; give each file its own name",
+                                        quote(file.name)));
         }
         if (file.data.size() > max_file_size) {
             throw bad_input(
-                fmt::format("file \"{}\" is {} bytes, more than fw_cfg's {}; give a "
+                fmt::format("file {} is {} bytes, more than fw_cfg's {}; give a "
                             "smaller file",
-                            file.name, file.data.size(), max_file_size));
+                            quote(file.name), file.data.size(), max_file_size));
         }
     }
 

@@ -59,16 +59,18 @@ expect_bad_input "empty firmware" "is empty" -- vm run --firmware "$scratch/empt
 expect_bad_input "firmware larger than memory" "cannot start VM: firmware .*big.bin .*does not fit in 2 MiB .*; give the guest 3 MiB or more$" -- vm run --firmware "$scratch/big.bin" --memory 2M
 # --debug-exit and --fw-cfg (QEMU's debug-exit port and fw_cfg)
 printf 'x' >"$scratch/fw-cfg-file"
-expect_bad_input "--debug-exit at another port" "^berth: --debug-exit 0x600: berth has no debug-exit port there; give 0xf4 " -- vm run --firmware "$HELLO" --debug-exit 0x600
-expect_bad_input "--debug-exit not a number" "^berth: --debug-exit f4x: berth has no debug-exit port there" -- vm run --firmware "$HELLO" --debug-exit f4x
-expect_bad_input "--fw-cfg without name=" "^berth: --fw-cfg opt/x: \"opt/x\" is not KEY=VALUE; give name=opt/NAME,file=PATH$" -- vm run --firmware "$HELLO" --fw-cfg opt/x
-expect_bad_input "--fw-cfg without file=" "^berth: --fw-cfg name=opt/x: file is missing; give name=opt/NAME,file=PATH$" -- vm run --firmware "$HELLO" --fw-cfg name=opt/x
-expect_bad_input "--fw-cfg unknown key" "unknown key \"string\"" -- vm run --firmware "$HELLO" --fw-cfg name=opt/x,string=hi
-expect_bad_input "--fw-cfg name outside opt/" "^berth: --fw-cfg name=etc/x,file=.*: file name \"etc/x\" does not start with \"opt/\"" -- vm run --firmware "$HELLO" --fw-cfg "name=etc/x,file=$scratch/fw-cfg-file"
+expect_bad_input "--debug-exit at another port" "^berth: --debug-exit '0x600': berth has no debug-exit port there; give 0xf4 " -- vm run --firmware "$HELLO" --debug-exit 0x600
+expect_bad_input "--debug-exit not a number" "^berth: --debug-exit 'f4x': berth has no debug-exit port there" -- vm run --firmware "$HELLO" --debug-exit f4x
+expect_bad_input "--debug-exit empty" "^berth: --debug-exit: the value is empty; give one or leave the flag out" -- vm run --firmware "$HELLO" --debug-exit ""
+expect_bad_input "--fw-cfg empty" "^berth: --fw-cfg: the value is empty; give one or leave the flag out" -- vm run --firmware "$HELLO" --fw-cfg ""
+expect_bad_input "--fw-cfg without name=" "^berth: --fw-cfg 'opt/x': 'opt/x' is not KEY=VALUE; give name=opt/NAME,file=PATH$" -- vm run --firmware "$HELLO" --fw-cfg opt/x
+expect_bad_input "--fw-cfg without file=" "^berth: --fw-cfg 'name=opt/x': file is missing; give name=opt/NAME,file=PATH$" -- vm run --firmware "$HELLO" --fw-cfg name=opt/x
+expect_bad_input "--fw-cfg unknown key" "unknown key 'string'" -- vm run --firmware "$HELLO" --fw-cfg name=opt/x,string=hi
+expect_bad_input "--fw-cfg name outside opt/" "^berth: --fw-cfg 'name=etc/x,file=.*': file name 'etc/x' does not start with \"opt/\"" -- vm run --firmware "$HELLO" --fw-cfg "name=etc/x,file=$scratch/fw-cfg-file"
 expect_bad_input "--fw-cfg name too long" "is 56 characters, more than the 55" -- vm run --firmware "$HELLO" --fw-cfg "name=opt/$(printf '%052d' 0),file=$scratch/fw-cfg-file"
-expect_bad_input "--fw-cfg missing file" "^berth: cannot start VM: fw_cfg opt/x: cannot read fw_cfg file .*no-such-file: No such file or directory; give the path of a readable file$" -- vm run --firmware "$HELLO" --fw-cfg "name=opt/x,file=$scratch/no-such-file"
-expect_bad_input "--fw-cfg duplicate name" "^berth: cannot start VM: fw_cfg file name \"opt/x\" is given twice; give each file its own name$" -- vm run --firmware "$HELLO" --fw-cfg "name=opt/x,file=$scratch/fw-cfg-file" --fw-cfg "name=opt/x,file=$scratch/fw-cfg-file"
-expect_bad_input "--fw-cfg missing file, Linux guest" "^berth: cannot start VM: fw_cfg opt/x: cannot read fw_cfg file" -- vm run --kernel "$scratch/vmlinuz" --fw-cfg "name=opt/x,file=$scratch/no-such-file"
+expect_bad_input "--fw-cfg missing file" "^berth: cannot start VM: fw_cfg 'opt/x': cannot read fw_cfg file .*no-such-file: No such file or directory; give the path of a readable file$" -- vm run --firmware "$HELLO" --fw-cfg "name=opt/x,file=$scratch/no-such-file"
+expect_bad_input "--fw-cfg duplicate name" "^berth: cannot start VM: fw_cfg file name 'opt/x' is given twice; give each file its own name$" -- vm run --firmware "$HELLO" --fw-cfg "name=opt/x,file=$scratch/fw-cfg-file" --fw-cfg "name=opt/x,file=$scratch/fw-cfg-file"
+expect_bad_input "--fw-cfg missing file, Linux guest" "^berth: cannot start VM: fw_cfg 'opt/x': cannot read fw_cfg file" -- vm run --kernel "$scratch/vmlinuz" --fw-cfg "name=opt/x,file=$scratch/no-such-file"
 expect_bad_input "memory not a number" "--memory 'lots' is not a size" -- vm run --firmware "$HELLO" --memory lots
 expect_bad_input "memory unknown unit" "unknown unit" -- vm run --firmware "$HELLO" --memory 16Q
 expect_bad_input "memory too small" "^berth: cannot start VM: memory 64 KiB is too small: a real-mode guest needs at least 1 MiB; give it that or more$" -- vm run --firmware "$HELLO" --memory 64K

@@ -202,9 +202,10 @@ TEST_CASE("--fw-cfg files: names checked first, files read with context", "[fw_c
                    make_fw_cfg({{"opt/f", path}, {"opt/f", "/nonexistent/berth"}}, 16ULL << 20, 1);
                }),
                Catch::Contains("given twice"));
-    CHECK_THAT(bad_input_message([&] {
-                   make_fw_cfg({{"opt/g", "/nonexistent/berth-fw-cfg"}}, 16ULL << 20, 1);
-               }),
-               Catch::Contains("fw_cfg opt/g: cannot read fw_cfg file /nonexistent/berth-fw-cfg"));
+    CHECK_THAT(
+        bad_input_message([&] {
+            make_fw_cfg({{"opt/g", "/nonexistent/berth-fw-cfg"}}, 16ULL << 20, 1);
+        }),
+        Catch::Contains("fw_cfg 'opt/g': cannot read fw_cfg file /nonexistent/berth-fw-cfg"));
     ::unlink(path);
 }

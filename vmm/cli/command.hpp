@@ -5,6 +5,7 @@
 // VM or container behind.
 
 #include <functional>
+#include <string>
 
 #include <CLI/CLI.hpp>
 
@@ -12,6 +13,16 @@ namespace berth::cli {
 
 // Returns berth's exit status.
 using Action = std::function<int()>;
+
+// An empty value is a mistake (an unset shell variable, say), never "use the default":
+// every flag that takes a value is checked with it (CLI11 prints "--ip: " before the
+// text).
+inline const CLI::Validator non_empty(
+    [](const std::string& value) {
+        return value.empty() ? std::string("the value is empty; give one or leave the flag out")
+                             : std::string();
+    },
+    "", "non-empty");
 
 void add_vm_command(CLI::App& app, Action& action);
 void add_doctor_command(CLI::App& app, Action& action);

@@ -39,15 +39,6 @@ struct CtRunFlags {
     std::vector<std::string> command;  // words after "--"
 };
 
-// An empty value is a mistake (an unset shell variable, say), never "use the default":
-// refused for every flag that takes one (CLI11 prints "--ip: " before the text).
-const CLI::Validator non_empty(
-    [](const std::string& value) {
-        return value.empty() ? std::string("the value is empty; give one or leave the flag out")
-                             : std::string();
-    },
-    "", "non-empty");
-
 container::RunOptions to_options(const CtRunFlags& flags, std::vector<std::string> command) {
     using namespace container;
     RunOptions options;

@@ -3,7 +3,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <charconv>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -14,6 +13,8 @@
 #include "vmm/cli/command.hpp"
 #include "vmm/cli/vm_start.hpp"
 #include "vmm/common/error.hpp"
+#include "vmm/common/parse_number.hpp"
+#include "vmm/common/quote.hpp"
 #include "vmm/common/size.hpp"
 #include "vmm/machine/firmware_vm.hpp"
 #include "vmm/machine/linux_vm.hpp"
@@ -27,12 +28,10 @@ namespace {
 // --debug-exit PORT: 0xf4 adds QEMU's isa-debug-exit there; 0x501, berth's own port,
 // is always on, so naming it changes nothing. Hex (0x...) or decimal.
 machine::QemuDebugExit parse_debug_exit(const std::string& text) {
-    const bool hex = text.size() > 2 && text[0] == '0' && (text[1] == 'x' || text[1] == 'X');
-    const char* first = text.data() + (hex ? 2 : 0);
-    const char* last = text.data() + text.size();
+    const bool hex = text.starts_with("0x") || text.starts_with("0X");
     unsigned port = 0;
-    const auto [end, error] = std::from_chars(first, last, port, hex ? 16 : 10);
-    const bool number = !text.empty() && error == std::errc{} && end == last;
+    const bool number =
+        parse_whole_number(std::string_view(text).substr(hex ? 2 : 0), port, hex ? 16 : 10);
     if (number && port == layout::qemu_debug_exit_port) {
         return machine::QemuDebugExit::on;
     }
@@ -43,7 +42,7 @@ machine::QemuDebugExit parse_debug_exit(const std::string& text) {
         fmt::format("--debug-exit {}: berth has no debug-exit port there; give 0xf4 (QEMU's "
                     "isa-debug-exit: a value v ends berth with status (v << 1) | 1) or 0x501 "
                     "(berth's own, always on: v ends it with status v)",
-                    text));
+                    quote(text)));
 }
 
 }  // namespace
@@ -127,11 +126,13 @@ void add_vm_command(CLI::App& app, Action& action) {
     run->add_option("--debug-exit", flags->debug_exit,
                     "Also end berth when the guest writes a value v to port 0xf4, with status "
                     "(v << 1) | 1 (QEMU's isa-debug-exit); berth's port 0x501 is always on")
-        ->type_name("PORT");
+        ->type_name("PORT")
+        ->check(non_empty);
     run->add_option("--fw-cfg", flags->fw_cfg,
                     "Hand the guest a file through fw_cfg (QEMU's, ports 0x510-0x511): "
                     "name=opt/NAME,file=PATH (repeatable)")
-        ->type_name("name=opt/NAME,file=PATH");
+        ->type_name("name=opt/NAME,file=PATH")
+        ->check(non_empty);
     run->add_flag("--trace-exits", flags->trace_exits,
                   "Print a table of VM exits by reason and by port when the guest stops");
     run->add_option("--trace", flags->trace,
@@ -159,7 +160,7 @@ void add_vm_command(CLI::App& app, Action& action) {
                 try {
                     fw_cfg_files.push_back(machine::parse_fw_cfg_file(value));
                 } catch (const Error& e) {
-                    throw e.with_context("--fw-cfg " + value);
+                    throw e.with_context("--fw-cfg " + quote(value));
                 }
             }
             if (!flags->kernel.empty() || !flags->image.empty()) {

@@ -6,6 +6,7 @@
 
 #include "vmm/common/error.hpp"
 #include "vmm/common/file.hpp"
+#include "vmm/common/quote.hpp"
 
 namespace berth::machine {
 
@@ -20,13 +21,13 @@ FwCfgFileSpec parse_fw_cfg_file(std::string_view value) {
         const std::string_view part = value.substr(start, comma - start);
         const std::size_t equals = part.find('=');
         if (equals == std::string_view::npos || equals + 1 == part.size()) {
-            throw bad_input(fmt::format("\"{}\" is not KEY=VALUE; {}", part, usage));
+            throw bad_input(fmt::format("{} is not KEY=VALUE; {}", quote(part), usage));
         }
         const std::string_view key = part.substr(0, equals);
         const std::string_view text = part.substr(equals + 1);
         if (key != "name" && key != "file") {
             throw bad_input(
-                fmt::format("unknown key \"{}\" (berth takes name and file); {}", key, usage));
+                fmt::format("unknown key {} (berth takes name and file); {}", quote(key), usage));
         }
         bool& seen = key == "name" ? have_name : have_file;
         if (seen) {
@@ -57,8 +58,9 @@ std::shared_ptr<devices::FwCfg> make_fw_cfg(const std::vector<FwCfgFileSpec>& fi
     for (const auto& spec : files) {
         devices::FwCfg::check_file_name(spec.name);
         if (!names.insert(spec.name).second) {
-            throw bad_input(fmt::format(
-                "fw_cfg file name \"{}\" is given twice; give each file its own name", spec.name));
+            throw bad_input(
+                fmt::format("fw_cfg file name {} is given twice; give each file its own name",
+                            quote(spec.name)));
         }
     }
     std::vector<devices::FwCfg::File> contents;
@@ -67,7 +69,7 @@ std::shared_ptr<devices::FwCfg> make_fw_cfg(const std::vector<FwCfgFileSpec>& fi
             contents.push_back({spec.name, read_input_file(spec.file, "fw_cfg file",
                                                            devices::FwCfg::max_file_size)});
         } catch (const Error& e) {
-            throw e.with_context(fmt::format("fw_cfg {}", spec.name));
+            throw e.with_context(fmt::format("fw_cfg {}", quote(spec.name)));
         }
     }
     try {
