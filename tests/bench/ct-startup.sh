@@ -10,6 +10,10 @@
 # Usage: tests/bench/ct-startup.sh [BUILD_DIR] [RUNS]   (defaults: build, 30)
 #        env BERTH_BENCH_BASELINE: an older berth binary, run interleaved as "baseline"
 #        (same flags as berth), so that a change's cost is a ratio from the same run.
+#        env GAP_MS: a pause before every run (default 0). Back to back, each run finds
+#        the kernel warm from the one before; with GAP_MS=50 every run starts as a single
+#        `ct run` typed at a shell does (e.g. the cgroup core's RCU sync has gone idle:
+#        a pid written to cgroup.procs then waits out a grace period, 5-16 ms here).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build=$(cd "${1:-$root/build}" && pwd)
@@ -54,9 +58,11 @@ PY
     commands+=("runc --root $work/runc-state run --bundle $work/bundle berth-bench-@")
 fi
 
-python3 - "$runs" "${names[@]}" -- "${commands[@]}" <<'PY'
+python3 - "$runs" "${GAP_MS:-0}" "${names[@]}" -- "${commands[@]}" <<'PY'
 import os, shlex, statistics, subprocess, sys, time
 runs = int(sys.argv[1])
+gap = float(sys.argv[2]) / 1000
+del sys.argv[2]
 rest = sys.argv[2:]
 split = rest.index("--")
 names, commands = rest[:split], rest[split + 1:]
@@ -64,6 +70,8 @@ times = {name: [] for name in names}
 cpu = {name: [] for name in names}
 def run(name, command, i):
     argv = [word.replace("@", str(i)) for word in shlex.split(command)]
+    if gap:
+        time.sleep(gap)
     start = time.perf_counter()
     process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     # wait4's usage covers the process and every descendant it waited for.
@@ -89,7 +97,9 @@ for i in range(runs):
 medians = {name: statistics.median(values) for name, values in times.items()}
 minima = {name: min(values) for name, values in times.items()}
 cpu_medians = {name: statistics.median(values) for name, values in cpu.items()}
-print(f"start-to-exit of /bin/true, {runs} runs each, interleaved (ms); load average {os.getloadavg()[0]:.1f}")
+spacing = f", {gap * 1000:g} ms apart" if gap else ", back to back"
+print(f"start-to-exit of /bin/true, {runs} runs each, interleaved{spacing} (ms); "
+      f"load average {os.getloadavg()[0]:.1f}")
 print(f"{'tool':<11}{'median':>8}{'min':>8}{'max':>8}{'cpu':>8}")
 for name in names:
     print(f"{name:<11}{medians[name]:>8.2f}{minima[name]:>8.2f}{max(times[name]):>8.2f}{cpu_medians[name]:>8.2f}")

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <span>
 #include <string>
 
 #include "vmm/common/error.hpp"
@@ -23,13 +24,16 @@ TEST_CASE("init's messages arrive typed, with value, text and descriptor", "[ini
     berth::UniqueFd read_end(ends[0]);
     berth::UniqueFd write_end(ends[1]);
 
-    REQUIRE(init_end.send(InitMessage::terminal, 0, {}, write_end.get()));
+    const int passed = write_end.get();
+    REQUIRE(init_end.send(InitMessage::terminal, 0, {}, std::span(&passed, 1)));
     REQUIRE(init_end.send(InitMessage::command_exited, 137));
     auto terminal = berth_end.receive();
     REQUIRE(terminal);
     CHECK(terminal->kind == InitMessage::terminal);
-    REQUIRE(terminal->fd.valid());
-    REQUIRE(::write(terminal->fd.get(), "x", 1) == 1);
+    berth::UniqueFd master = terminal->take_fd();
+    REQUIRE(master.valid());
+    CHECK_FALSE(terminal->take_fd(1).valid());  // only one came
+    REQUIRE(::write(master.get(), "x", 1) == 1);
     char byte = 0;
     CHECK(::read(read_end.get(), &byte, 1) == 1);
     CHECK(byte == 'x');
@@ -37,7 +41,7 @@ TEST_CASE("init's messages arrive typed, with value, text and descriptor", "[ini
     REQUIRE(exited);
     CHECK(exited->kind == InitMessage::command_exited);
     CHECK(exited->value == 137);
-    CHECK_FALSE(exited->fd.valid());
+    CHECK(exited->fds.empty());
 }
 
 TEST_CASE("init's error comes back whole, with its status, after berth finished sending",

@@ -8,6 +8,7 @@
 #include <optional>
 #include <span>
 #include <utility>
+#include <vector>
 
 #include "vmm/common/unique_fd.hpp"
 
@@ -16,14 +17,17 @@ namespace berth {
 // A connected pair, both ends close-on-exec. Throws berth::Error.
 std::pair<UniqueFd, UniqueFd> message_socket_pair();
 
-// Sends `data` (not empty: that would read as the end) as one message, with a copy of `fd` attached
-// unless it is -1. Never raises SIGPIPE: false when the peer is gone (EPIPE, ECONNRESET); throws
-// berth::Error on any other failure.
-bool send_message(int socket, std::span<const std::byte> data, int fd = -1);
+// The most descriptors one message carries.
+constexpr std::size_t max_passed_fds = 8;
+
+// Sends `data` (not empty: that would read as the end) as one message, with a copy of each of
+// `fds` attached (at most max_passed_fds). Never raises SIGPIPE: false when the peer is gone
+// (EPIPE, ECONNRESET); throws berth::Error on any other failure.
+bool send_message(int socket, std::span<const std::byte> data, std::span<const int> fds = {});
 
 struct ReceivedMessage {
-    std::size_t size = 0;  // bytes in the buffer; a longer message was cut to fit
-    UniqueFd fd;           // the descriptor that came with it (close-on-exec), if any
+    std::size_t size = 0;       // bytes in the buffer; a longer message was cut to fit
+    std::vector<UniqueFd> fds;  // the descriptors that came with it (close-on-exec), in order
 };
 
 // Waits for the next message and puts it in `buffer`; nullopt once the peer has

@@ -251,22 +251,29 @@ ContainerCgroup::~ContainerCgroup() {
     remove();
 }
 
-void ContainerCgroup::add_process(pid_t pid) const {
-    for (const auto& dir : directories_) {
-        write_file(dir.path + "/cgroup.procs", std::to_string(pid));
+void move_self_through(std::span<const UniqueFd> doors) {
+    for (const UniqueFd& door : doors) {
+        if (::write(door.get(), "0", 1) != 1) {
+            throw_errno("cannot move into a cgroup", errno);
+        }
     }
 }
 
-bool ContainerCgroup::release_process(pid_t pid) const {
-    try {
-        for (const auto& dir : directories_) {
-            write_file(dir.path.substr(0, dir.path.rfind('/')) + "/cgroup.procs",
-                       std::to_string(pid));
+CgroupDoors ContainerCgroup::open_doors() const {
+    const auto open_door = [](const std::string& dir, CgroupVersion version) {
+        const std::string path = dir + (version == CgroupVersion::v1 ? "/tasks" : "/cgroup.procs");
+        UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
+        if (!fd) {
+            throw_errno(fmt::format("cannot open {}", path), errno);
         }
-    } catch (const Error&) {
-        return false;
+        return fd;
+    };
+    CgroupDoors doors;
+    for (const auto& dir : directories_) {
+        doors.entries.push_back(open_door(dir.path, dir.version));
+        doors.exits.push_back(open_door(dir.path.substr(0, dir.path.rfind('/')), dir.version));
     }
-    return true;
+    return doors;
 }
 
 std::uint64_t ContainerCgroup::oom_kills() const {

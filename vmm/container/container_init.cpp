@@ -14,8 +14,10 @@
 #include <cstring>
 #include <exception>
 #include <memory>
+#include <span>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -35,6 +37,7 @@
 #include "vmm/common/process.hpp"
 #include "vmm/common/quote.hpp"
 #include "vmm/common/unique_fd.hpp"
+#include "vmm/container/container_cgroup.hpp"
 #include "vmm/container/container_runtime.hpp"
 #include "vmm/container/image_rootfs.hpp"
 #include "vmm/container/pseudo_terminal.hpp"
@@ -139,14 +142,34 @@ void enter_network_namespace(const UniqueFd& network_namespace) {
 // berth gets the master, init keeps the slave for the command.
 PtyPair open_terminal(const InitChannel& berth) {
     PtyPair tty = PtyPair::open();
-    if (!berth.send(InitMessage::terminal, 0, {}, tty.master.get())) {
+    const int master = tty.master.get();
+    if (!berth.send(InitMessage::terminal, 0, {}, std::span(&master, 1))) {
         ::_exit(static_cast<int>(runtime_failure));  // berth is gone
     }
     tty.master.reset();
     return tty;
 }
 
-// Now that berth has put init in its cgroups, they become the container's cgroup root.
+// setup_done's doors (init_channel.hpp): the cgroups to enter, then those to leave by.
+struct CgroupPassage {
+    std::vector<UniqueFd> entries;
+    std::vector<UniqueFd> exits;
+};
+
+CgroupPassage cgroup_passage(InitNote& setup_done) {
+    const auto entries = static_cast<std::size_t>(setup_done.value);
+    if (setup_done.value < 0 || setup_done.fds.size() != 2 * entries) {
+        throw Error(fmt::format("berth sent setup_done with {} cgroup files for {} cgroups",
+                                setup_done.fds.size(), setup_done.value));
+    }
+    CgroupPassage passage;
+    for (std::size_t i = 0; i < setup_done.fds.size(); ++i) {
+        (i < entries ? passage.entries : passage.exits).push_back(setup_done.take_fd(i));
+    }
+    return passage;
+}
+
+// Now that init is in its cgroups, they become the container's cgroup root.
 void enter_own_cgroup_namespace() {
     if (::unshare(CLONE_NEWCGROUP) != 0) {
         throw_errno("cannot create a cgroup namespace", errno);
@@ -338,7 +361,7 @@ pid_t start_command(const InitPlan& plan, const std::string& command_path,
 }
 
 // Reaps everything and passes signals on; leaves with the command's status.
-[[noreturn]] void reap_until_command_exits(const InitPlan& plan, pid_t command) {
+[[noreturn]] void reap_until_command_exits(const InitPlan& plan, pid_t command, bool notify_exit) {
     const sigset_t set = supervised_signals();
     for (;;) {
         siginfo_t info{};
@@ -351,7 +374,7 @@ pid_t start_command(const InitPlan& plan, const std::string& command_path,
             while ((pid = ::waitpid(-1, &status, WNOHANG)) > 0) {
                 if (pid == command) {
                     const int code = encode_wait_status(status);
-                    if (plan.notify_exit) {
+                    if (notify_exit) {
                         try {
                             plan.channel->send(InitMessage::command_exited, code);
                         } catch (const Error&) {
@@ -372,9 +395,10 @@ pid_t start_command(const InitPlan& plan, const std::string& command_path,
 [[noreturn]] void run_init(const InitPlan& plan) {
     const InitChannel& berth = *plan.channel;
     ::close(plan.berth_end);
-    bool setup_done = false;  // berth has put init in its cgroups and plugged in its veth
+    bool setup_done = false;  // berth has made init's cgroups and plugged in its veth
     std::optional<PtyPair> tty;
     pid_t command = -1;
+    std::vector<UniqueFd> exits;  // the cgroups' parents, once init is in the cgroups
     try {
         await(berth, InitMessage::user_namespace_mapped);
         // Not dumpable: the container's processes cannot ptrace init or open /proc/1/exe
@@ -384,15 +408,19 @@ pid_t start_command(const InitPlan& plan, const std::string& command_path,
         set_hostname(plan.options->hostname);
         const std::string command_path = build_rootfs(plan);
         if (plan.network_namespace_from_berth) {
-            enter_network_namespace(await(berth, InitMessage::network_namespace).fd);
+            enter_network_namespace(await(berth, InitMessage::network_namespace).take_fd());
         }
         in_context(rootfs_context(plan), [&] { finish_rootfs(plan.rootfs); });
         phase_mark("rootfs");  // pivoted, /proc, /dev and /sys in place
         if (plan.terminal) {
             tty = open_terminal(berth);
         }
-        await(berth, InitMessage::setup_done);
+        InitNote go = await(berth, InitMessage::setup_done);
         setup_done = true;
+        CgroupPassage cgroups = cgroup_passage(go);
+        in_context([] { return std::string("cannot join the container's cgroups"); },
+                   [&] { move_self_through(cgroups.entries); });
+        exits = std::move(cgroups.exits);
         enter_own_cgroup_namespace();
         bring_up_network(plan);
         command = start_command(plan, command_path, tty);
@@ -407,7 +435,18 @@ pid_t start_command(const InitPlan& plan, const std::string& command_path,
         // berth then sees the channel's end and waits for init's status as usual.
     }
     tty.reset();
-    reap_until_command_exits(plan, command);
+    // The command runs, so init is needed in the cgroups no more: out of them, it does
+    // not keep them busy while it exits, and berth can remove them as soon as the
+    // command has ended (command_exited says when). Where init cannot leave (a v2
+    // parent that delegates controllers may hold no process), berth waits for its exit.
+    bool left = !exits.empty();
+    try {
+        move_self_through(exits);
+    } catch (const Error&) {
+        left = false;
+    }
+    exits.clear();
+    reap_until_command_exits(plan, command, plan.notify_exit && left);
 }
 
 }  // namespace berth::container

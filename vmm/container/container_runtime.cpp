@@ -153,10 +153,10 @@ int run_container(const RunOptions& options) {
         throw e.with_context("cannot start container");
     }
 
-    // The command runs, so init is needed in the cgroups no more: out of them, it does
-    // not keep them busy while it exits, and they can go as soon as the command has
-    // ended (init tells berth when: command_exited).
-    const bool init_released = limits.any() && held.cgroup.release_process(init.pid());
+    // Init leaves the cgroups once the command runs and then tells berth when the
+    // command has ended (command_exited), so that they can go while the kernel still
+    // tears init's namespaces down; an init that could not leave sends nothing.
+    bool removed_early = false;
     // The OOM killer's SIGKILL either ends the command (128+9) or fails it through a
     // killed child; a command that succeeded was not stopped by it, so a clean exit
     // skips the read (it is on every run's way out).
@@ -166,15 +166,16 @@ int run_container(const RunOptions& options) {
             oom_kills = held.cgroup.oom_kills();
         }
         held.cgroup.remove();  // waits out descendants that init's exit is killing
+        removed_early = true;
     };
     std::optional<RawTerminal> raw_terminal;
     if (held.terminal) {
         raw_terminal.emplace(0, RawTerminal::Output::raw);
     }
     const int status = supervise(init, held.terminal.get(), options.keep_stdin,
-                                 init_released ? &channel : nullptr, command_exited);
+                                 limits.any() ? &channel : nullptr, command_exited);
     raw_terminal.reset();
-    if (!init_released && status != 0) {
+    if (!removed_early && status != 0) {
         oom_kills = held.cgroup.oom_kills();
     }
     if (oom_kills > 0) {

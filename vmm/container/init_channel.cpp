@@ -54,7 +54,12 @@ std::pair<InitChannel, InitChannel> InitChannel::open() {
     }
 }
 
-bool InitChannel::send(InitMessage kind, int value, std::string_view text, int fd) const {
+UniqueFd InitNote::take_fd(std::size_t index) {
+    return index < fds.size() ? std::move(fds[index]) : UniqueFd();
+}
+
+bool InitChannel::send(InitMessage kind, int value, std::string_view text,
+                       std::span<const int> fds) const {
     std::array<std::byte, largest_message> wire;
     text = text.substr(0, wire.size() - header_size);
     wire[0] = static_cast<std::byte>(kind);
@@ -63,7 +68,7 @@ bool InitChannel::send(InitMessage kind, int value, std::string_view text, int f
     // must never be given, even for zero bytes.
     std::copy(text.begin(), text.end(), reinterpret_cast<char*>(wire.data() + header_size));
     try {
-        return send_message(socket_.get(), std::span(wire.data(), header_size + text.size()), fd);
+        return send_message(socket_.get(), std::span(wire.data(), header_size + text.size()), fds);
     } catch (const Error& e) {
         throw e.with_context(fmt::format("cannot send {}", name_of(kind)));
     }
@@ -93,7 +98,7 @@ std::optional<InitNote> InitChannel::receive() const {
     std::memcpy(&note.value, wire.data() + 1, sizeof note.value);
     note.text.assign(reinterpret_cast<const char*>(wire.data() + header_size),
                      received->size - header_size);
-    note.fd = std::move(received->fd);
+    note.fds = std::move(received->fds);
     return note;
 }
 

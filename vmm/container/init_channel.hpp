@@ -9,8 +9,11 @@
 //                          waits for it)
 //   network_namespace      the namespace berth made, attached (as root, not --net
 //                          host); init enters it after its rootfs, before /sys
-//   setup_done             init is in its cgroups and its veth is plugged in: it may
-//                          start the command
+//   setup_done             init's veth is plugged in and its cgroups are made: it may
+//                          join them and start the command. With cgroups, the
+//                          message carries their membership files (CgroupDoors,
+//                          container_cgroup.hpp): `value` files to enter, then as
+//                          many to leave by
 // What berth knows before clone3 is in the socket before init runs, so init waits only
 // where berth's part of the set-up (maps, network namespace, cgroups, veth) is still
 // running alongside init's rootfs. Once berth has sent all it has (or given up) it
@@ -26,11 +29,14 @@
 //                          berth can remove the cgroups while the kernel still tears
 //                          the namespaces down
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "vmm/common/error.hpp"
 #include "vmm/common/unique_fd.hpp"
@@ -51,9 +57,13 @@ const char* name_of(InitMessage kind);
 
 struct InitNote {
     InitMessage kind{};
-    int value = 0;     // start_failed: an ExitStatus; command_exited: the command's status
+    int value = 0;     // start_failed: an ExitStatus; command_exited: the command's status;
+                       // setup_done: how many cgroups to enter
     std::string text;  // start_failed: what failed
-    UniqueFd fd;       // network_namespace, terminal
+    std::vector<UniqueFd> fds;  // network_namespace, terminal: one; setup_done: see above
+
+    // The descriptor at `index`, moved out; invalid when the message had none there.
+    UniqueFd take_fd(std::size_t index = 0);
 };
 
 class InitChannel {
@@ -67,7 +77,8 @@ public:
     void close() { socket_.reset(); }
 
     // False when the other side has gone (its own report, or its exit status, says why).
-    bool send(InitMessage kind, int value = 0, std::string_view text = {}, int fd = -1) const;
+    bool send(InitMessage kind, int value = 0, std::string_view text = {},
+              std::span<const int> fds = {}) const;
     bool send_failure(const Error& error) const;
     // The next message; nullopt once the other side has closed or finished sending.
     std::optional<InitNote> receive() const;

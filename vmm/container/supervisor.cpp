@@ -10,6 +10,8 @@
 
 #include <cerrno>
 #include <exception>
+#include <span>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -31,9 +33,9 @@ namespace {
 bool set_up(ChildProcess& init, const InitChannel& channel, const HostSetup& setup,
             HostResources& held) {
     bool init_listening = true;
-    const auto tell_init = [&](InitMessage kind, int fd = -1) {
+    const auto tell_init = [&](InitMessage kind, int value = 0, std::span<const int> fds = {}) {
         if (init_listening) {
-            init_listening = channel.send(kind, 0, {}, fd);
+            init_listening = channel.send(kind, value, {}, fds);
         }
     };
     if (setup.map_user) {
@@ -45,10 +47,12 @@ bool set_up(ChildProcess& init, const InitChannel& channel, const HostSetup& set
     // before the command). The cgroups are made meanwhile on a thread of their own (the
     // network namespace takes ~0.6 ms, the cgroups ~0.3 ms; both are mostly kernel
     // work, and the thread is made after clone3, so init never inherits a lock it holds).
+    // Init moves itself in, through the doors that go with setup_done.
+    CgroupDoors doors;
     const auto make_cgroups = [&] {
         held.cgroup = ContainerCgroup::plan(setup.cgroup_name, setup.limits);
         held.cgroup.create();
-        held.cgroup.add_process(init.pid());
+        doors = held.cgroup.open_doors();
         phase_mark("cgroup");
     };
     std::exception_ptr cgroup_error;
@@ -66,7 +70,8 @@ bool set_up(ChildProcess& init, const InitChannel& channel, const HostSetup& set
     if (setup.make_network_namespace) {
         network_namespace = net::make_network_namespace();
         phase_mark("netns");
-        tell_init(InitMessage::network_namespace, network_namespace.get());
+        const int fd = network_namespace.get();
+        tell_init(InitMessage::network_namespace, 0, std::span(&fd, 1));
     }
     if (cgroup_maker.joinable()) {
         cgroup_maker.join();
@@ -84,7 +89,13 @@ bool set_up(ChildProcess& init, const InitChannel& channel, const HostSetup& set
         }
     }
     if (!setup.setup_done_sent) {
-        tell_init(InitMessage::setup_done);
+        std::vector<int> door_fds;
+        for (const auto* side : {&doors.entries, &doors.exits}) {
+            for (const UniqueFd& door : *side) {
+                door_fds.push_back(door.get());
+            }
+        }
+        tell_init(InitMessage::setup_done, static_cast<int>(doors.entries.size()), door_fds);
     }
     return init_listening;
 }
@@ -96,7 +107,7 @@ bool await_start(ChildProcess& init, const InitChannel& channel, HostResources& 
     while (std::optional<InitNote> note = channel.receive()) {
         switch (note->kind) {
             case InitMessage::terminal:
-                held.terminal = std::move(note->fd);
+                held.terminal = note->take_fd();
                 if (held.terminal) {
                     copy_window_size(0, held.terminal.get());
                 }
