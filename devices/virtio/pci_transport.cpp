@@ -335,7 +335,10 @@ void PciTransport::write_status(std::uint8_t value) {
         return;
     }
     const std::uint8_t old = status_.load();
-    value = static_cast<std::uint8_t>((value & ~status_needs_reset) | (old & status_needs_reset));
+    // Only a reset (0) clears bits: a driver must not clear any other way (virtio 1.2,
+    // 2.1.2), and a hostile one that dropped DRIVER_OK and set it again would otherwise
+    // start a second worker over the running one. NEEDS_RESET is the device's to set.
+    value = static_cast<std::uint8_t>((value & ~status_needs_reset) | old);
     if ((value & status_features_ok) != 0 && (old & status_features_ok) == 0) {
         const bool acceptable =
             (driver_features_ & ~offered_) == 0 && (driver_features_ & feature_version_1) != 0;
@@ -413,6 +416,7 @@ void PciTransport::enable_queue(Queue& queue) {
 // --- the worker ----------------------------------------------------------------------
 
 void PciTransport::start_worker() {
+    stop_worker();  // at most one worker: a running one is stopped and joined first
     stopping_ = false;
     stop_event_.consume();
     if (registrar_ && config_.memory_enabled()) {

@@ -223,6 +223,31 @@ TEST_CASE("a broken ring sets NEEDS_RESET and raises the config interrupt", "[vi
     CHECK(transport.needs_reset_reason().empty());
 }
 
+// Found by tests/fuzz/virtio_pci (its input is in the corpus): DRIVER_OK dropped by a
+// status write and set again started a second worker over the first, and the vCPU
+// thread waited forever to join the first.
+TEST_CASE("only a reset clears status bits: DRIVER_OK twice runs one worker", "[virtio][pci]") {
+    RingBuilder ring;
+    CountingSink sink;
+    PciTransport transport(ring.memory, std::make_shared<Rng>(), bar, sink);
+    Driver driver{transport};
+    driver.negotiate(feature_version_1);
+    driver.enable_msix();
+    driver.setup_queue(0, ring, 1);
+    const std::uint8_t running =
+        status_acknowledge | status_driver | status_features_ok | status_driver_ok;
+    driver.set_status(running);
+    driver.set_status(status_acknowledge | status_driver | status_features_ok);
+    CHECK(driver.status() == running);  // the clear is ignored
+    driver.set_status(running);         // returns: no second worker, no join
+    ring.set_desc(0, RingBuilder::data, 16, desc_flag_write);
+    ring.publish(0);
+    driver.write(notify_offset, 0, 2);
+    CHECK(eventually([&] { return ring.used_idx() == 1; }));  // the one worker serves
+    driver.set_status(0);
+    CHECK(driver.status() == 0);
+}
+
 TEST_CASE("enabling a queue outside guest RAM sets NEEDS_RESET", "[virtio][pci]") {
     RingBuilder ring;
     CountingSink sink;

@@ -1,0 +1,147 @@
+#!/usr/bin/env python3
+# make-seeds.py: writes the seed corpora in tests/fuzz/corpus/ (committed; run again
+# after changing an input format). Seeds are valid inputs that reach deep into the code
+# (a ring with real requests, a device brought up to DRIVER_OK, a bzImage that loads),
+# so that the fuzzer starts from there rather than from random bytes.
+import os
+import struct
+import subprocess
+import sys
+
+here = os.path.dirname(os.path.abspath(__file__))
+corpus = os.path.join(here, "corpus")
+
+DESC, AVAIL, USED, DATA = 0x0, 0x1000, 0x2000, 0x3000
+NEXT, WRITE, INDIRECT = 1, 2, 4
+
+
+def write_seed(harness, name, data):
+    os.makedirs(os.path.join(corpus, harness), exist_ok=True)
+    with open(os.path.join(corpus, harness, name), "wb") as f:
+        f.write(data)
+
+
+class Ram:
+    """The guest RAM image a ring harness reads after its two header bytes."""
+
+    def __init__(self, size_log2=3, features=0):
+        self.header = bytes([size_log2, features])
+        self.size = 1 << size_log2
+        self.bytes = bytearray(0x4000)
+        self.avail_idx = 0
+
+    def desc(self, index, address, length, flags=0, next_=0, table=DESC):
+        struct.pack_into("<QIHH", self.bytes, table + 16 * index, address, length, flags, next_)
+
+    def publish(self, head):
+        struct.pack_into("<H", self.bytes, AVAIL + 4 + 2 * (self.avail_idx % self.size), head)
+        self.avail_idx += 1
+        struct.pack_into("<H", self.bytes, AVAIL + 2, self.avail_idx)
+
+    def put(self, address, data):
+        self.bytes[address:address + len(data)] = data
+
+    def seed(self):
+        return self.header + bytes(self.bytes)
+
+
+def blk_request(ram, head, kind, sector, data_length, at):
+    """A three-descriptor virtio-blk request: header, data, status."""
+    ram.put(at, struct.pack("<IIQ", kind, 0, sector))
+    data_flags = NEXT | (WRITE if kind in (0, 8) else 0)
+    ram.desc(head, at, 16, NEXT, head + 1)
+    if data_length:
+        ram.desc(head + 1, at + 0x100, data_length, data_flags, head + 2)
+        ram.desc(head + 2, at + 0x300, 1, WRITE)
+    else:
+        ram.desc(head + 1, at + 0x300, 1, WRITE)
+    ram.publish(head)
+
+
+def ring_seeds():
+    # A plain chain, a chained pair, and an indirect table.
+    ram = Ram(3, 0)
+    ram.desc(0, DATA, 64)
+    ram.desc(1, DATA + 0x100, 32, NEXT, 2)
+    ram.desc(2, DATA + 0x200, 64, WRITE)
+    ram.publish(0)
+    ram.publish(1)
+    write_seed("split_queue", "two-chains", ram.seed())
+    ram = Ram(4, 3)  # EVENT_IDX and indirect descriptors
+    ram.desc(0, DATA + 0x800, 3 * 16, INDIRECT)
+    ram.desc(0, DATA, 16, NEXT, 1, table=DATA + 0x800)
+    ram.desc(1, DATA + 0x100, 512, NEXT | WRITE, 2, table=DATA + 0x800)
+    ram.desc(2, DATA + 0x300, 1, WRITE, table=DATA + 0x800)
+    ram.publish(0)
+    write_seed("split_queue", "indirect-event-idx", ram.seed())
+
+    # virtio-blk: a write, a read, a flush, get-id; then discard and write-zeroes.
+    ram = Ram(4, 0)
+    blk_request(ram, 0, 1, 2, 512, DATA)
+    blk_request(ram, 3, 0, 2, 512, DATA + 0x400)
+    blk_request(ram, 6, 4, 0, 0, DATA + 0x800)
+    blk_request(ram, 8, 8, 0, 20, DATA + 0xc00)
+    write_seed("virtio_blk", "write-read-flush-id", ram.seed())
+    ram = Ram(3, 1)
+    ram.put(DATA + 0x100, struct.pack("<QII", 4, 8, 0))  # discard sectors 4..11
+    blk_request(ram, 0, 11, 0, 16, DATA)
+    ram.put(DATA + 0x500, struct.pack("<QII", 16, 8, 0))
+    blk_request(ram, 3, 13, 0, 16, DATA + 0x400)
+    write_seed("virtio_blk", "discard-write-zeroes", ram.seed())
+    ram = Ram(3, 4)  # a read-only disk: the write fails with IOERR
+    blk_request(ram, 0, 1, 0, 512, DATA)
+    write_seed("virtio_blk", "read-only-write", ram.seed())
+
+
+def pci_seeds():
+    # Operations: kind | width << 2 (0 port read, 1 port write, 2 MMIO read, 3 MMIO
+    # write; width 0..3 for 1, 2, 4, 8 bytes), 16-bit offset, 8-byte value.
+    def op(kind, width_log2, offset, value=0):
+        return struct.pack("<BBHQ", kind | width_log2 << 2, 0, offset, value)
+
+    def config(register, value=None):
+        address = 0x80000000 | 1 << 11 | register  # bus 0, device 1 (slot 0 is the bridge)
+        ops = op(1, 2, 0, address)
+        return ops + (op(0, 2, 4) if value is None else op(1, 2, 4, value))
+
+    ops = config(0x00) + config(0x10) + config(0x04, 0x6)  # id, BAR 0, memory + master
+    ops += config(0x10, 0xFFFFFFFF) + config(0x10)  # BAR sizing
+    ops += config(0x10, 0xE0000004)                 # back in place
+    # The common configuration (virtio 1.2, 4.1.4.3): reset, ACKNOWLEDGE, DRIVER, read
+    # the features, accept VERSION_1 (bit 32), FEATURES_OK, set up queue 0 (8 entries),
+    # enable it, DRIVER_OK. (offset, width_log2, value; None reads)
+    common = [(0x14, 0, 0), (0x14, 0, 1), (0x14, 0, 3), (0x00, 2, 0), (0x04, 2, None),
+              (0x00, 2, 1), (0x04, 2, None), (0x08, 2, 1), (0x0C, 2, 1), (0x14, 0, 11),
+              (0x16, 1, 0), (0x18, 1, 8), (0x20, 3, DESC), (0x28, 3, AVAIL),
+              (0x30, 3, USED), (0x1C, 1, 1), (0x14, 0, 15)]
+    for offset, width, value in common:
+        ops += op(2, width, offset) if value is None else op(3, width, offset, value)
+    ops += op(3, 1, 0x3000, 0)  # notify queue 0
+    ops += op(2, 0, 0x1000)     # ISR
+    ram = Ram(3, 0)
+    ram.desc(0, DATA, 64, WRITE)
+    ram.publish(0)
+    write_seed("virtio_pci", "bring-up-and-notify", ram.header + ops + bytes(ram.bytes))
+    write_seed("virtio_pci", "config-only", bytes([0, 0]) + config(0x00) + config(0x34))
+
+
+def bzimage_seeds():
+    out = os.path.join(corpus, "bzimage")
+    os.makedirs(out, exist_ok=True)
+    maker = os.path.join(here, "..", "lib", "make-bzimage.py")
+    subprocess.run([sys.executable, maker, os.path.join(out, "valid")], check=True)
+    subprocess.run([sys.executable, maker, os.path.join(out, "old-protocol"), "version=0x20b"],
+                   check=True)
+
+
+def parser_seeds():
+    texts = ["256M", "10.88.0.5/16", "disk.img,ro", "name=opt/x,file=/tmp/x", "1000:1000",
+             "KEY=value", "0.5", "64", "1G", "bridge", "10.88.0.9", "ff"]
+    for parser, text in enumerate(texts):
+        write_seed("cli_parsers", f"parser-{parser:02d}", bytes([parser]) + text.encode())
+
+
+ring_seeds()
+pci_seeds()
+bzimage_seeds()
+parser_seeds()
