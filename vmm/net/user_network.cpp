@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 
 #include "vmm/common/error.hpp"
+#include "vmm/net/ipv4.hpp"
 
 namespace berth::net {
 
@@ -228,9 +229,11 @@ UserNetwork::UserNetwork(const UserNetworkConfig& config) : slirp_(std::make_uni
                                     forward.guest_port) != 0) {
             const int err = errno;
             throw bad_input(fmt::format(
-                "cannot listen on host port {}{}{}; the port is in use or not allowed here "
-                "(ports below 1024 need root): publish another host port",
-                forward.text(), err != 0 ? ": " : "", err != 0 ? std::strerror(err) : ""));
+                "cannot listen on host port {}:{} (for guest port {}/{}): {}; publish another "
+                "host port (one nothing else listens on; below 1024 only root may)",
+                ipv4_text(forward.host_address), forward.host_port, forward.guest_port,
+                forward.protocol == Protocol::udp ? "udp" : "tcp",
+                err != 0 ? std::strerror(err) : "refused"));
         }
     }
 }
