@@ -247,7 +247,9 @@ UserNetwork::~UserNetwork() {
         wake_.signal();
         thread_.join();
     }
-    // slirp_ goes now, on this thread: the loop is over.
+    // The stack goes first, while the members its callbacks reach (wake_, receive_)
+    // still exist: slirp_cleanup may call back.
+    slirp_.reset();
 }
 
 void UserNetwork::start(Receive receive) {
