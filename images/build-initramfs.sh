@@ -3,6 +3,8 @@
 # busybox and an /init that
 #   - writes to berth's phase-marker port 0x502 as soon as it starts;
 #   - mounts /proc, /sys and /dev and prints the marker "berth-guest: userspace ready";
+#   - when the VM has a NIC (berth vm run --net user), brings eth0 up by DHCP (udhcpc)
+#     before any command runs;
 #   - when the kernel command line has berth_run="COMMAND" (the kernel hands such
 #     parameters to init as environment variables), runs COMMAND with sh, prints
 #     "berth-guest: exit STATUS", writes STATUS to the debug-exit port 0x501 (berth
@@ -31,6 +33,9 @@ ln -s busybox "$root/bin/sh"
 # The Debian kernel's virtio drivers are modules: copy virtio_pci, virtio_blk,
 # virtio-rng and virtio_console with their dependencies (from modules.dep, in load
 # order, decompressed) to /lib/modules/berth; /init loads them (see load-order).
+# virtio_net and what it needs beyond those go in load-order-net, which /init loads
+# only when the VM has a virtio-net function, so that a VM without a NIC boots as
+# it did before (the same work, the same exits).
 # ext4 is a module too, and it needs the crc32c crypto driver, which it asks for by
 # name at mount time (no modprobe here): crc32c_generic goes in explicitly.
 # BERTH_MODULES_DIR picks the tree (default: the newest in /lib/modules).
@@ -51,12 +56,19 @@ if [[ -n $modules_dir && -f $modules_dir/modules.dep ]]; then
             *.ko.zst) zstd -qdc "$modules_dir/$rel" >"$root/lib/modules/berth/${base%.zst}"; base=${base%.zst} ;;
             *) cp "$modules_dir/$rel" "$root/lib/modules/berth/$base" ;;
         esac
-        echo "$base" >>"$root/lib/modules/berth/load-order"
+        echo "$base" >>"$root/lib/modules/berth/$order"
     }
-    for name in virtio_pci virtio_blk virtio-rng virtio_console crc32c_generic ext4; do
-        rel=$(awk -F: -v n="$name" '{ m = $1; sub(".*/", "", m); sub("\\.ko.*", "", m); if (m == n) { print $1; exit } }' "$modules_dir/modules.dep")
-        [[ -n $rel ]] && add_module "$rel"
-    done
+    add_named() {  # add_named NAME...: by module name
+        local name rel
+        for name in "$@"; do
+            rel=$(awk -F: -v n="$name" '{ m = $1; sub(".*/", "", m); sub("\\.ko.*", "", m); if (m == n) { print $1; exit } }' "$modules_dir/modules.dep")
+            [[ -n $rel ]] && add_module "$rel"
+        done
+    }
+    order=load-order
+    add_named virtio_pci virtio_blk virtio-rng virtio_console crc32c_generic ext4
+    order=load-order-net
+    add_named virtio_net
 fi
 
 cat >"$root/init" <<'INIT'
@@ -74,6 +86,13 @@ if [ -f /lib/modules/berth/load-order ]; then
     while read -r module; do
         insmod "/lib/modules/berth/$module" 2>/dev/null
     done </lib/modules/berth/load-order
+fi
+# virtio-net's PCI device ID is 0x1041 (0x1040 + its virtio device type, 1).
+if [ -f /lib/modules/berth/load-order-net ] &&
+    grep -qx 0x1041 /sys/bus/pci/devices/*/device 2>/dev/null; then
+    while read -r module; do
+        insmod "/lib/modules/berth/$module" 2>/dev/null
+    done </lib/modules/berth/load-order-net
 fi
 # The archive has no /dev/console node, so the kernel started us without stdio:
 # attach it now that devtmpfs provides the console.
@@ -120,6 +139,15 @@ if [ -n "$root_dev" ]; then
     fi
     echo "berth-guest: cannot mount root $root_dev; staying in the initramfs"
 fi
+# A NIC (virtio_net probed it during insmod): lo and eth0 up, eth0's address, route
+# and DNS server by DHCP (berth's user-mode network answers at once; -n: give up
+# rather than hang when nothing answers).
+if [ -e /sys/class/net/eth0 ]; then
+    ip link set lo up
+    ip link set eth0 up
+    udhcpc -i eth0 -s /etc/udhcpc.script -q -n -t 5 -T 2 >/dev/null 2>&1 ||
+        echo "berth-guest: eth0: no DHCP answer"
+fi
 echo "berth-guest: userspace ready"
 if [ -n "${berth_run:-}" ]; then
     sh -c "$berth_run"
@@ -137,6 +165,31 @@ cat >"$root/etc/inittab" <<'TAB'
 ::respawn:/bin/cttyhack /bin/sh -l
 ::shutdown:/bin/umount -a -r
 TAB
+# What udhcpc runs with the lease it got ($1: bound, renew, deconfig, ...; the lease
+# in $ip, $mask, $router, $dns): busybox has no default script.
+cat >"$root/etc/udhcpc.script" <<'DHCP'
+#!/bin/sh
+case $1 in
+    deconfig)
+        ip addr flush dev "$interface"
+        ip link set "$interface" up
+        ;;
+    bound | renew)
+        ip addr flush dev "$interface"
+        ip addr add "$ip/${mask:-24}" dev "$interface"
+        for gateway in $router; do
+            ip route replace default via "$gateway" dev "$interface"
+            break
+        done
+        : >/etc/resolv.conf
+        for server in $dns; do
+            echo "nameserver $server" >>/etc/resolv.conf
+        done
+        ;;
+esac
+exit 0
+DHCP
+chmod 755 "$root/etc/udhcpc.script"
 cat >"$root/etc/profile" <<'PROFILE'
 export PS1='berth# '
 PROFILE

@@ -1,10 +1,11 @@
 #pragma once
-// What a virtio device model (block, entropy, console) tells its transport, and what
+// What a virtio device model (network, block, entropy, console) tells its transport, and what
 // the transport calls back. The transport owns the queues, feature negotiation, the
 // status state machine and interrupts; the device only serves requests.
 
 #include <cstdint>
 #include <functional>
+#include <mutex>
 #include <span>
 #include <string_view>
 
@@ -17,7 +18,7 @@ inline constexpr std::uint64_t feature_event_idx = 1ULL << 29;
 inline constexpr std::uint64_t feature_version_1 = 1ULL << 32;
 inline constexpr std::uint64_t feature_ring_reset = 1ULL << 40;
 
-enum class DeviceType : std::uint16_t { block = 2, console = 3, entropy = 4 };
+enum class DeviceType : std::uint16_t { net = 1, block = 2, console = 3, entropy = 4 };
 
 class Device {
 public:
@@ -46,17 +47,24 @@ public:
     virtual void reset() {}
 
     // Set by the transport: makes the worker run process(index) soon (for devices
-    // with host-side input, such as the console).
-    void set_kick(std::function<void(std::uint16_t)> kick) { kick_ = std::move(kick); }
+    // with host-side input, such as the console and the network). Host input arrives
+    // on threads of its own (a backend's poll loop), which may kick while the
+    // transport comes or goes: the mutex keeps them from calling a half-set function.
+    void set_kick(std::function<void(std::uint16_t)> kick) {
+        const std::lock_guard lock(kick_mutex_);
+        kick_ = std::move(kick);
+    }
 
 protected:
     void kick(std::uint16_t index) const {
+        const std::lock_guard lock(kick_mutex_);
         if (kick_) {
             kick_(index);
         }
     }
 
 private:
+    mutable std::mutex kick_mutex_;
     std::function<void(std::uint16_t)> kick_;
 };
 

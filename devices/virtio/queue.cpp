@@ -11,6 +11,8 @@ namespace {
 constexpr std::uint16_t max_queue_size = 32768;
 constexpr std::uint64_t ring_header = 4;  // flags and idx
 
+std::atomic<std::uint64_t> next_queue_id{1};
+
 // The guest changes the ring indices under our feet from other vCPUs: read and write
 // them as single atomic accesses with the ordering the virtio memory model asks for.
 std::uint16_t load_u16(const memory::GuestMemory& memory, std::uint64_t address) {
@@ -43,7 +45,11 @@ std::uint64_t DescriptorChain::writable_bytes() const {
 
 SplitQueue::SplitQueue(memory::GuestMemory& memory, const QueueLayout& layout, EventIdx event_idx,
                        IndirectDescriptors indirect)
-    : memory_(memory), layout_(layout), event_idx_(event_idx), indirect_(indirect) {
+    : memory_(memory),
+      layout_(layout),
+      event_idx_(event_idx),
+      indirect_(indirect),
+      id_(next_queue_id.fetch_add(1, std::memory_order_relaxed)) {
     const std::uint16_t size = layout.size;
     if (size == 0 || size > max_queue_size || (size & (size - 1)) != 0) {
         throw QueueViolation(

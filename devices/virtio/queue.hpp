@@ -116,6 +116,10 @@ public:
                         std::span<const std::uint8_t> in);
 
     std::uint16_t size() const { return layout_.size; }
+    // Different for every queue made in this process: a device that keeps chains
+    // across process() calls (virtio-net's receive side) tells by it that the driver
+    // reset the queue under them.
+    std::uint64_t id() const { return id_; }
     std::uint16_t next_avail() const { return next_avail_; }
     memory::GuestMemory& memory() { return memory_; }
 
@@ -133,6 +137,7 @@ private:
     std::uint16_t next_avail_ = 0;
     std::uint16_t next_used_ = 0;
     std::uint16_t last_signalled_used_ = 0;  // used idx at the last should_interrupt()
+    std::uint64_t id_;
 };
 
 }  // namespace berth::devices::virtio

@@ -137,6 +137,35 @@ refused "the same --disk twice" 2 "disk 1 .*disk.img.*same file as another disk"
 refused "a --disk and a symlink to it" 2 "disk 1 .*disk-link.img.*same file as another disk" -- vm run --kernel "$k" --disk "$in/disk.img" --disk "$in/disk-link.img"
 refused "a --disk read-only and read-write" 2 "disk 1 .*same file as another disk" -- vm run --kernel "$k" --disk "$in/disk.img,ro" --disk "$in/disk.img"
 
+# 8. Networking flags: one line naming the flag and the fix, before /dev/kvm.
+refused "unknown --net backend" 2 "^berth: --net 'tap0': unknown network backend 'tap0'; use user .* or none$" -- vm run --kernel "$k" --net tap0
+refused "--net with a control byte" 2 "^berth: --net 'x\\\\ny': unknown network backend" -- vm run --kernel "$k" --net $'x\ny'
+refused "empty --net" 2 "^berth: --net: the value is empty" -- vm run --kernel "$k" --net ""
+refused "--publish without a NIC" 2 "^berth: --publish '8080:80': publishing a port needs a NIC with user-mode networking; add --net user$" -- vm run --kernel "$k" --publish 8080:80
+refused "--publish with --net none" 2 "^berth: --publish '8080:80': .*add --net user$" -- vm run --kernel "$k" --net none --publish 8080:80
+refused "--publish with one port" 2 "^berth: --publish '8080': '8080' names one port, not two; give \\[HOSTIP:\\]HOSTPORT:GUESTPORT" -- vm run --kernel "$k" --net user --publish 8080
+refused "--publish host port out of range" 2 "^berth: --publish '70000:80': host port 70000 is out of range 1-65535" -- vm run --kernel "$k" --net user --publish 70000:80
+refused "--publish guest port 0" 2 "^berth: --publish '8080:0': guest port 0 is out of range 1-65535" -- vm run --kernel "$k" --net user --publish 8080:0
+refused "--publish port not a number" 2 "^berth: --publish 'http:80': host port 'http' is not a number" -- vm run --kernel "$k" --net user --publish http:80
+refused "--publish bad host address" 2 "^berth: --publish '1.2.3:8080:80': host address '1.2.3' is not an IPv4 address" -- vm run --kernel "$k" --net user --publish 1.2.3:8080:80
+refused "--publish unknown protocol" 2 "^berth: --publish '8080:80/sctp': unknown protocol 'sctp'; use /tcp .* or /udp$" -- vm run --kernel "$k" --net user --publish 8080:80/sctp
+refused "empty --publish" 2 "^berth: --publish: the value is empty" -- vm run --kernel "$k" --net user --publish ""
+# A host port something else listens on: refused when the NIC is made, before KVM.
+busy_port_file=$scratch/busy-port
+python3 -c '
+import socket, sys, time
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+s.listen()
+open(sys.argv[1], "w").write(str(s.getsockname()[1]))
+time.sleep(60)' "$busy_port_file" &
+busy_pid=$!
+for _ in $(seq 50); do [[ -s $busy_port_file ]] && break; sleep 0.1; done
+busy_port=$(cat "$busy_port_file" 2>/dev/null)
+refused "--publish a host port in use" 2 "^berth: cannot start VM: nic 0 \\(user\\): cannot listen on host port 127.0.0.1:$busy_port \\(for guest port 80/tcp\\): Address already in use; publish another host port" -- vm run --kernel "$k" --net user --publish "127.0.0.1:$busy_port:80"
+kill "$busy_pid" 2>/dev/null
+wait "$busy_pid" 2>/dev/null
+
 # A read-only --image names --image and says how to boot it; root writes through a
 # mode of 0444, so a read-only bind mount makes the file unwritable.
 if [[ $(id -u) -eq 0 ]] && command -v unshare >/dev/null; then

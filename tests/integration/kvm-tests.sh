@@ -72,4 +72,8 @@ source "$(dirname "$0")/linux-tests.sh"
 # shellcheck source=virtio-tests.sh
 source "$(dirname "$0")/virtio-tests.sh"
 
+# --- virtio-net with user-mode networking --------------------------------------------
+# shellcheck source=net-tests.sh
+source "$(dirname "$0")/net-tests.sh"
+
 tap_done

@@ -20,6 +20,7 @@
 #include "vmm/machine/linux_vm.hpp"
 #include "vmm/machine/virtio_device_spec.hpp"
 #include "vmm/memory/platform_layout.hpp"
+#include "vmm/net/port_forward.hpp"
 
 namespace berth::cli {
 
@@ -43,6 +44,25 @@ machine::QemuDebugExit parse_debug_exit(const std::string& text) {
                     "isa-debug-exit: a value v ends berth with status (v << 1) | 1) or 0x501 "
                     "(berth's own, always on: v ends it with status v)",
                     quote(text)));
+}
+
+// --publish VALUE...: parsed here, then handed to the first user-mode NIC.
+void add_published_ports(machine::VirtioDeviceSpecs& devices,
+                         const std::vector<std::string>& values) {
+    std::vector<net::PortForward> forwards;
+    for (const auto& value : values) {
+        try {
+            forwards.push_back(net::PortForward::parse(value));
+        } catch (const Error& e) {
+            throw e.with_context("--publish " + quote(value));
+        }
+    }
+    if (!machine::add_port_forwards(devices, forwards)) {
+        throw bad_input(fmt::format(
+            "--publish {}: publishing a port needs a NIC with user-mode networking; add --net "
+            "user",
+            quote(values.front())));
+    }
 }
 
 }  // namespace
@@ -74,6 +94,7 @@ void add_vm_command(CLI::App& app, Action& action) {
         std::string reboot = "exit";
         std::string debug_exit;  // empty: berth's port 0x501 only
         std::vector<std::string> fw_cfg;
+        std::vector<std::string> publish;  // --publish, for the first --net user NIC
     };
     auto flags = std::make_shared<RunFlags>();
 
@@ -108,8 +129,15 @@ void add_vm_command(CLI::App& app, Action& action) {
         linux_only.push_back(device.value_name.empty()
                                  ? run->add_flag(name, given.given, help)
                                  : run->add_option(name, given.values, help)
-                                       ->type_name(std::string(device.value_name)));
+                                       ->type_name(std::string(device.value_name))
+                                       ->check(non_empty));
     }
+    linux_only.push_back(
+        run->add_option("--publish", flags->publish,
+                        "Forward a host port into the guest through its --net user NIC, as "
+                        "docker -p does (HOSTIP defaults to every host address); repeatable")
+            ->type_name("[HOSTIP:]HOSTPORT:GUESTPORT[/udp]")
+            ->check(non_empty));
     auto* console = run->add_option("--console", flags->console,
                                     "The guest's console: ttyS0 (the COM1 serial port, default) or "
                                     "hvc0 (a virtio-console, faster: no exit per byte)")
@@ -194,15 +222,18 @@ void add_vm_command(CLI::App& app, Action& action) {
                     const auto& device = machine::virtio_device_flags()[i];
                     for (const auto& value : flags->devices[i].values) {
                         try {
-                            options.pci.devices.push_back(device.make(value));
+                            if (auto spec = device.make(value)) {  // null: no device
+                                options.pci.devices.push_back(std::move(spec));
+                            }
                         } catch (const Error& e) {
-                            throw e.with_context(std::string(device.name) + " " + value);
+                            throw e.with_context(std::string(device.name) + " " + quote(value));
                         }
                     }
                     if (flags->devices[i].given) {
                         options.pci.devices.push_back(device.make(""));
                     }
                 }
+                add_published_ports(options.pci.devices, flags->publish);
                 options.pci.console = flags->console == "hvc0" ? machine::GuestConsole::virtio
                                                                : machine::GuestConsole::serial;
                 if (flags->reboot == "restart") {

@@ -8,9 +8,11 @@ namespace berth::machine {
 
 VirtioDeviceFlag virtio_blk_flag();  // virtio_blk_spec.cpp: --disk
 VirtioDeviceFlag virtio_rng_flag();  // virtio_rng_spec.cpp: --rng
+VirtioDeviceFlag virtio_net_flag();  // virtio_net_spec.cpp: --net
 
 std::span<const VirtioDeviceFlag> virtio_device_flags() {
-    static const VirtioDeviceFlag flags[] = {virtio_blk_flag(), virtio_rng_flag()};
+    static const VirtioDeviceFlag flags[] = {virtio_blk_flag(), virtio_rng_flag(),
+                                             virtio_net_flag()};
     return flags;
 }
 

@@ -16,6 +16,7 @@
 
 #include "devices/virtio/blk.hpp"
 #include "devices/virtio/device.hpp"
+#include "vmm/net/port_forward.hpp"
 
 namespace berth::machine {
 
@@ -40,8 +41,8 @@ struct VirtioDeviceFlag {
     // What the flag takes ("PATH[,ro]"; then it may repeat, one device each), or empty
     // for a flag without a value that adds one device however often it is given (--rng).
     std::string_view value_name;
-    // The spec for one use of the flag (`value` is empty for a flag without one); bad
-    // input throws.
+    // The spec for one use of the flag (`value` is empty for a flag without one), or
+    // null when that use adds no device (--net none); bad input throws.
     std::shared_ptr<const VirtioDeviceSpec> (*make)(const std::string& value);
 };
 
@@ -50,5 +51,9 @@ std::span<const VirtioDeviceFlag> virtio_device_flags();
 
 // A virtio-blk disk on `disk` (--image makes its image the first disk this way).
 std::shared_ptr<const VirtioDeviceSpec> virtio_disk(const devices::virtio::DiskSpec& disk);
+
+// Publishes `forwards` through the first NIC in `devices` with user-mode networking
+// (virtio_net_spec.cpp); false when there is no such NIC (and forwards to publish).
+bool add_port_forwards(VirtioDeviceSpecs& devices, const std::vector<net::PortForward>& forwards);
 
 }  // namespace berth::machine

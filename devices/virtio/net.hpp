@@ -1,0 +1,143 @@
+#pragma once
+// virtio-net (virtio 1.2 §5.1): one receive queue (0) and one transmit queue (1),
+// Ethernet frames to and from a PacketBackend, which is all the model knows of the
+// host side (user-mode NAT, a tap: vmm/machine/virtio_net_spec.cpp picks one).
+//
+// Offered: VERSION_1 (so every frame has the 12-byte virtio_net_hdr_v1), MAC, STATUS
+// (the link is always up), MTU, MRG_RXBUF (a received frame may fill several of the
+// guest's buffers; the first header's num_buffers says how many). No checksum or
+// segmentation offload: every frame is whole and checksummed both ways, so a header
+// that asks for either is refused.
+//
+// Threads: frames from the backend arrive on its thread (receive()); they wait in a
+// bounded list and kick queue 0, whose process() runs on the transport's worker and
+// copies them into the guest's buffers. The guest's frames go out from process(1), on
+// the same worker, straight to the backend. Neither ever runs on a vCPU thread.
+//
+// Hostile rings: a transmit chain that is malformed, has a device-writable buffer, a
+// header shorter than 12 bytes or a frame out of bounds is returned unsent; a receive
+// chain that is malformed, device-readable or shorter than a header is returned empty
+// (used length 0) and the frame goes to the next one. A broken ring (loops, indices
+// out of range) throws from the queue and the transport sets NEEDS_RESET.
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "devices/virtio/device.hpp"
+
+namespace berth::devices::virtio {
+
+inline constexpr std::uint64_t net_feature_csum = 1ULL << 0;
+inline constexpr std::uint64_t net_feature_guest_csum = 1ULL << 1;
+inline constexpr std::uint64_t net_feature_mtu = 1ULL << 3;
+inline constexpr std::uint64_t net_feature_mac = 1ULL << 5;
+inline constexpr std::uint64_t net_feature_mrg_rxbuf = 1ULL << 15;
+inline constexpr std::uint64_t net_feature_status = 1ULL << 16;
+
+inline constexpr std::uint16_t net_status_link_up = 1;
+inline constexpr std::uint8_t net_hdr_flag_needs_csum = 1;
+inline constexpr std::uint8_t net_hdr_gso_none = 0;
+
+inline constexpr std::uint16_t net_receive_queue = 0;
+inline constexpr std::uint16_t net_transmit_queue = 1;
+
+// struct virtio_net_hdr_v1, as the guest lays it out (little endian; x86 hosts only).
+struct NetHeader {
+    std::uint8_t flags;
+    std::uint8_t gso_type;
+    std::uint16_t hdr_len;
+    std::uint16_t gso_size;
+    std::uint16_t csum_start;
+    std::uint16_t csum_offset;
+    std::uint16_t num_buffers;
+};
+static_assert(sizeof(NetHeader) == 12);
+
+using MacAddress = std::array<std::uint8_t, 6>;
+
+// Carries Ethernet frames between the guest's NIC and the host. Implementations own
+// their threads; destroying one stops them (no receive call runs after).
+class PacketBackend {
+public:
+    using Receive = std::function<void(std::span<const std::uint8_t> frame)>;
+    virtual ~PacketBackend() = default;
+    // Starts delivering frames for the guest to `receive`, from the backend's own
+    // thread. Called once, by the device's constructor, before the first send.
+    virtual void start(Receive receive) = 0;
+    // One frame from the guest (a whole Ethernet frame, no virtio header). May drop it
+    // when the host side is congested, as a NIC may; must not block for long.
+    virtual void send(std::span<const std::uint8_t> frame) = 0;
+};
+
+struct NetCounters {
+    std::uint64_t sent = 0;                 // frames handed to the backend
+    std::uint64_t send_dropped = 0;         // transmit chains refused (bad chain or header)
+    std::uint64_t received = 0;             // frames put into the guest's buffers
+    std::uint64_t receive_dropped = 0;      // frames lost: list full, or no buffer fits
+    std::uint64_t bad_receive_buffers = 0;  // receive chains returned empty
+};
+
+class Net : public Device {
+public:
+    static constexpr std::uint16_t mtu = 1500;
+    // Ethernet header and one VLAN tag on top of the MTU: the longest frame either way.
+    static constexpr std::size_t max_frame = mtu + 14 + 4;
+    static constexpr std::size_t min_frame = 14;  // an Ethernet header
+    // Frames waiting for receive buffers; more are dropped (TCP sends them again).
+    static constexpr std::size_t pending_limit = 256;
+
+    Net(std::unique_ptr<PacketBackend> backend, MacAddress mac, std::string name);
+    ~Net() override;
+
+    std::string_view name() const override { return name_; }
+    DeviceType type() const override { return DeviceType::net; }
+    std::uint32_t pci_class() const override { return 0x020000; }  // network, Ethernet
+    std::uint64_t features() const override;
+    std::uint16_t queue_count() const override { return 2; }
+    std::uint32_t config_size() const override { return 12; }
+    void read_config(std::uint32_t offset, std::span<std::uint8_t> data) const override;
+    void negotiated(std::uint64_t features) override;
+    void process(std::uint16_t index, SplitQueue& queue) override;
+    void reset() override;
+
+    // A frame for the guest (any thread; the backend's). Copied; dropped when
+    // pending_limit frames wait already or it is not a plausible Ethernet frame.
+    void receive(std::span<const std::uint8_t> frame);
+
+    NetCounters counters() const;
+
+private:
+    void transmit(SplitQueue& queue);
+    bool transmit_one(SplitQueue& queue, const DescriptorChain& chain);
+    void fill_receive(SplitQueue& queue);
+    // Takes receive chains until `bytes` fit (one chain without MRG_RXBUF); false when
+    // the guest has posted too few.
+    bool hold_buffers(SplitQueue& queue, std::uint64_t bytes);
+    // Writes the header and `frame` into the held chains and returns the ones it used.
+    void deliver(SplitQueue& queue, std::span<const std::uint8_t> frame);
+
+    MacAddress mac_;
+    std::string name_;
+    std::unique_ptr<PacketBackend> backend_;
+    std::atomic<bool> mergeable_{false};
+
+    mutable std::mutex mutex_;  // what follows: backend thread and worker
+    std::deque<std::vector<std::uint8_t>> pending_;
+    NetCounters counters_;
+    // Receive chains taken from the ring for a frame that did not fit yet (popped, not
+    // used); they belong to queue `held_queue_`.
+    std::vector<DescriptorChain> held_;
+    std::uint64_t held_bytes_ = 0;
+    std::uint64_t held_queue_ = 0;
+    std::vector<std::uint8_t> transmit_buffer_;
+};
+
+}  // namespace berth::devices::virtio

@@ -1,0 +1,272 @@
+#include <catch2/catch.hpp>
+
+#include <array>
+#include <cstring>
+#include <span>
+#include <vector>
+
+#include "devices/virtio/net.hpp"
+#include "tests/unit/byte_compare.hpp"
+#include "tests/unit/virtio_ring_builder.hpp"
+
+using namespace berth::devices::virtio;
+using namespace berth::test;
+
+namespace {
+
+// Records what the device sends and hands it frames as the backend's thread would.
+class FakeBackend : public PacketBackend {
+public:
+    struct State {
+        std::vector<std::vector<std::uint8_t>> sent;
+        Receive receive;
+    };
+    explicit FakeBackend(State& state) : state_(state) {}
+    void start(Receive receive) override { state_.receive = std::move(receive); }
+    void send(std::span<const std::uint8_t> frame) override {
+        state_.sent.emplace_back(frame.begin(), frame.end());
+    }
+
+private:
+    State& state_;
+};
+
+constexpr MacAddress test_mac{0x52, 0x54, 0x00, 0xbe, 0x27, 0x00};
+
+std::vector<std::uint8_t> make_frame(std::size_t size, std::uint8_t seed) {
+    std::vector<std::uint8_t> frame(size);
+    for (std::size_t i = 0; i < size; ++i) {
+        frame[i] = static_cast<std::uint8_t>(i * 13 + seed);
+    }
+    return frame;
+}
+
+// A device with two rings and a fake backend, as the transport would drive it.
+struct NetRig {
+    explicit NetRig(std::uint64_t features = net_feature_mrg_rxbuf)
+        : net(std::make_unique<FakeBackend>(backend), test_mac, "virtio-net (test)") {
+        net.set_kick([this](std::uint16_t index) { kicks.push_back(index); });
+        net.negotiated(features | feature_version_1);
+    }
+
+    // Puts `frame` with a zero header at `at` and makes one readable descriptor of it.
+    void post_transmit(std::uint16_t index, std::uint64_t at, std::span<const std::uint8_t> frame,
+                       NetHeader header = {}) {
+        tx.memory.write(at, bytes(header));
+        tx.memory.write(at + sizeof header, frame);
+        tx.set_desc(index, at, static_cast<std::uint32_t>(sizeof header + frame.size()));
+        tx.publish(index);
+    }
+    void post_receive(std::uint16_t index, std::uint64_t at, std::uint32_t length) {
+        rx.set_desc(index, at, length, desc_flag_write);
+        rx.publish(index);
+    }
+    void receive(std::span<const std::uint8_t> frame) { backend.receive(frame); }
+    NetHeader header_at(std::uint64_t at) const { return rx.memory.read_object<NetHeader>(at); }
+    std::vector<std::uint8_t> read_rx(std::uint64_t at, std::size_t length) const {
+        std::vector<std::uint8_t> out(length);
+        rx.memory.read(at, out);
+        return out;
+    }
+    static std::span<const std::uint8_t> bytes(const NetHeader& header) {
+        return {reinterpret_cast<const std::uint8_t*>(&header), sizeof header};
+    }
+
+    FakeBackend::State backend;
+    std::vector<std::uint16_t> kicks;
+    Net net;
+    RingBuilder rx{16};
+    RingBuilder tx{16};
+    SplitQueue receive_queue{rx.memory, rx.layout(), EventIdx::off, IndirectDescriptors::on};
+    SplitQueue transmit_queue{tx.memory, tx.layout(), EventIdx::off, IndirectDescriptors::on};
+};
+
+constexpr std::uint64_t data = RingBuilder::data;
+
+}  // namespace
+
+TEST_CASE("virtio-net offers its features and configuration", "[virtio][net]") {
+    NetRig rig;
+    CHECK(rig.net.type() == DeviceType::net);
+    CHECK(rig.net.queue_count() == 2);
+    const std::uint64_t features = rig.net.features();
+    CHECK((features & net_feature_mac) != 0);
+    CHECK((features & net_feature_status) != 0);
+    CHECK((features & net_feature_mtu) != 0);
+    CHECK((features & net_feature_mrg_rxbuf) != 0);
+    CHECK((features & (net_feature_csum | net_feature_guest_csum)) == 0);
+    std::array<std::uint8_t, 12> config{};
+    rig.net.read_config(0, config);
+    CHECK(same_bytes(std::span(config).first(6), test_mac));
+    CHECK(config[6] == net_status_link_up);
+    CHECK(config[8] == 1);  // one queue pair
+    CHECK((config[10] | config[11] << 8) == Net::mtu);
+}
+
+TEST_CASE("virtio-net sends the guest's frames to the backend byte for byte", "[virtio][net]") {
+    NetRig rig;
+    const auto first = make_frame(60, 1);
+    rig.post_transmit(0, data, first);
+    // The second split anyhow: 5 bytes of header, the rest of it with 100 bytes of
+    // frame, then the frame's tail through an indirect table.
+    const auto second = make_frame(1514, 2);
+    rig.tx.memory.write(data + 0x1000, NetRig::bytes(NetHeader{}));
+    rig.tx.memory.write(data + 0x1000 + 12, second);
+    rig.tx.set_desc(1, data + 0x1000, 5, desc_flag_next, 2);
+    rig.tx.set_desc(2, data + 0x1000 + 5, 7 + 100, desc_flag_next, 3);
+    rig.tx.set_desc(3, data + 0x3000, 16, desc_flag_indirect);
+    rig.tx.memory.write_object(data + 0x3000, Descriptor{data + 0x1000 + 12 + 100, 1414, 0, 0});
+    rig.tx.publish(1);
+    rig.net.process(net_transmit_queue, rig.transmit_queue);
+    REQUIRE(rig.backend.sent.size() == 2);
+    CHECK(same_bytes(rig.backend.sent[0], first));
+    CHECK(same_bytes(rig.backend.sent[1], second));
+    CHECK(rig.tx.used_idx() == 2);
+    CHECK(rig.tx.used_element(0).length == 0);  // nothing written back
+    CHECK(rig.net.counters().sent == 2);
+}
+
+TEST_CASE("virtio-net spreads a frame over mergeable receive buffers", "[virtio][net]") {
+    NetRig rig;
+    const auto frame = make_frame(1000, 3);
+    rig.receive(frame);
+    CHECK(rig.kicks == std::vector<std::uint16_t>{net_receive_queue});
+    rig.net.process(net_receive_queue, rig.receive_queue);  // no buffer yet: it waits
+    CHECK(rig.rx.used_idx() == 0);
+
+    // 12 + 1000 bytes need three 400-byte buffers; two are not enough, so none is used.
+    rig.post_receive(0, data, 400);
+    rig.post_receive(1, data + 0x1000, 400);
+    rig.net.process(net_receive_queue, rig.receive_queue);
+    CHECK(rig.rx.used_idx() == 0);
+    rig.post_receive(2, data + 0x2000, 400);
+    rig.post_receive(3, data + 0x3000, 400);  // left for the next frame
+    rig.net.process(net_receive_queue, rig.receive_queue);
+    REQUIRE(rig.rx.used_idx() == 3);
+    CHECK(rig.rx.used_element(0).id == 0);
+    CHECK(rig.rx.used_element(0).length == 400);
+    CHECK(rig.rx.used_element(1).id == 1);
+    CHECK(rig.rx.used_element(1).length == 400);
+    CHECK(rig.rx.used_element(2).id == 2);
+    CHECK(rig.rx.used_element(2).length == 212);
+    const NetHeader header = rig.header_at(data);
+    CHECK(header.num_buffers == 3);
+    CHECK(header.flags == 0);
+    CHECK(header.gso_type == net_hdr_gso_none);
+    std::vector<std::uint8_t> got = rig.read_rx(data + 12, 388);
+    const auto middle = rig.read_rx(data + 0x1000, 400);
+    const auto tail = rig.read_rx(data + 0x2000, 212);
+    got.insert(got.end(), middle.begin(), middle.end());
+    got.insert(got.end(), tail.begin(), tail.end());
+    CHECK(same_bytes(got, frame));
+
+    // A small frame fits the buffer left over: num_buffers 1.
+    const auto small = make_frame(60, 4);
+    rig.receive(small);
+    rig.net.process(net_receive_queue, rig.receive_queue);
+    REQUIRE(rig.rx.used_idx() == 4);
+    CHECK(rig.rx.used_element(3).id == 3);
+    CHECK(rig.rx.used_element(3).length == 72);
+    CHECK(rig.header_at(data + 0x3000).num_buffers == 1);
+    CHECK(same_bytes(rig.read_rx(data + 0x3000 + 12, 60), small));
+    CHECK(rig.net.counters().received == 2);
+}
+
+TEST_CASE("virtio-net without MRG_RXBUF puts each frame in one buffer", "[virtio][net]") {
+    NetRig rig(0);
+    rig.post_receive(0, data, 100);  // too small for the first frame: it is dropped
+    rig.receive(make_frame(200, 5));
+    const auto fits = make_frame(80, 6);
+    rig.receive(fits);
+    rig.net.process(net_receive_queue, rig.receive_queue);
+    REQUIRE(rig.rx.used_idx() == 1);
+    CHECK(rig.rx.used_element(0).length == 92);
+    CHECK(rig.header_at(data).num_buffers == 1);
+    CHECK(same_bytes(rig.read_rx(data + 12, 80), fits));
+    CHECK(rig.net.counters().receive_dropped == 1);
+}
+
+TEST_CASE("virtio-net fails only the bad transmit chain", "[virtio][net]") {
+    NetRig rig;
+    const auto good = make_frame(100, 7);
+    // A buffer outside guest RAM.
+    rig.tx.set_desc(0, RingBuilder::ram_size - 16, 200);
+    rig.tx.publish(0);
+    // A device-writable descriptor in a transmit chain.
+    rig.tx.memory.write(data, NetRig::bytes(NetHeader{}));
+    rig.tx.memory.write(data + 12, good);
+    rig.tx.set_desc(1, data, 112, desc_flag_write);
+    rig.tx.publish(1);
+    // A header too short to be one, and a frame shorter than an Ethernet header.
+    rig.tx.set_desc(2, data, 8);
+    rig.tx.publish(2);
+    rig.tx.set_desc(3, data, 12 + 10);
+    rig.tx.publish(3);
+    // A frame longer than the MTU allows, and one asking for a checksum we never offered.
+    rig.tx.set_desc(4, data + 0x4000, 12 + Net::max_frame + 1);
+    rig.tx.publish(4);
+    NetHeader wants_csum{};
+    wants_csum.flags = net_hdr_flag_needs_csum;
+    rig.post_transmit(5, data + 0x1000, good, wants_csum);
+    // Then a good one.
+    rig.post_transmit(6, data + 0x2000, good);
+    rig.net.process(net_transmit_queue, rig.transmit_queue);
+    CHECK(rig.tx.used_idx() == 7);
+    REQUIRE(rig.backend.sent.size() == 1);
+    CHECK(same_bytes(rig.backend.sent[0], good));
+    CHECK(rig.net.counters().send_dropped == 6);
+}
+
+TEST_CASE("virtio-net gives back bad receive buffers empty and uses the next", "[virtio][net]") {
+    NetRig rig;
+    rig.post_receive(0, data, 8);                            // shorter than the 12-byte header
+    rig.post_receive(1, RingBuilder::ram_size - 100, 2000);  // outside guest RAM
+    rig.rx.set_desc(2, data + 0x1000, 2000);                 // device-readable
+    rig.rx.publish(2);
+    rig.post_receive(3, data + 0x2000, 2000);
+    const auto frame = make_frame(300, 8);
+    rig.receive(frame);
+    rig.net.process(net_receive_queue, rig.receive_queue);
+    REQUIRE(rig.rx.used_idx() == 4);
+    for (std::uint16_t i = 0; i < 3; ++i) {
+        CHECK(rig.rx.used_element(i).id == i);
+        CHECK(rig.rx.used_element(i).length == 0);
+    }
+    CHECK(rig.rx.used_element(3).length == 312);
+    CHECK(same_bytes(rig.read_rx(data + 0x2000 + 12, 300), frame));
+    CHECK(rig.net.counters().bad_receive_buffers == 3);
+}
+
+TEST_CASE("virtio-net turns a broken ring into a queue violation, not a hang", "[virtio][net]") {
+    NetRig rig;
+    // A descriptor loop on each queue: 0 -> 1 -> 0.
+    rig.tx.set_desc(0, data, 100, desc_flag_next, 1);
+    rig.tx.set_desc(1, data, 100, desc_flag_next, 0);
+    rig.tx.publish(0);
+    CHECK_THROWS_AS(rig.net.process(net_transmit_queue, rig.transmit_queue), QueueViolation);
+    CHECK(rig.backend.sent.empty());
+    rig.rx.set_desc(0, data, 100, desc_flag_write | desc_flag_next, 1);
+    rig.rx.set_desc(1, data, 100, desc_flag_write | desc_flag_next, 0);
+    rig.rx.publish(0);
+    rig.receive(make_frame(60, 9));
+    CHECK_THROWS_AS(rig.net.process(net_receive_queue, rig.receive_queue), QueueViolation);
+    // A head index past the ring.
+    rig.tx.publish(40);
+    CHECK_THROWS_AS(rig.net.process(net_transmit_queue, rig.transmit_queue), QueueViolation);
+}
+
+TEST_CASE("virtio-net bounds the frames waiting for buffers", "[virtio][net]") {
+    NetRig rig;
+    const auto frame = make_frame(64, 10);
+    for (std::size_t i = 0; i < Net::pending_limit + 10; ++i) {
+        rig.receive(frame);
+    }
+    rig.receive(make_frame(Net::max_frame + 1, 11));  // too long for the link
+    rig.receive(make_frame(10, 12));                  // too short to be a frame
+    CHECK(rig.net.counters().receive_dropped == 12);
+    rig.net.reset();  // the driver reset the device: nothing waits any more
+    rig.post_receive(0, data, 2000);
+    rig.net.negotiated(net_feature_mrg_rxbuf);
+    rig.net.process(net_receive_queue, rig.receive_queue);
+    CHECK(rig.rx.used_idx() == 0);
+}

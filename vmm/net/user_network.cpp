@@ -1,0 +1,304 @@
+#include "vmm/net/user_network.hpp"
+
+#include <arpa/inet.h>
+#include <dlfcn.h>
+#include <poll.h>
+#include <slirp/libslirp.h>
+#include <time.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "vmm/common/error.hpp"
+#include "vmm/net/ipv4.hpp"
+
+namespace berth::net {
+
+namespace {
+
+// The part of libslirp's API berth calls, looked up in the library loaded at run time.
+struct SlirpApi {
+    decltype(&::slirp_new) new_;
+    decltype(&::slirp_cleanup) cleanup;
+    decltype(&::slirp_pollfds_fill) pollfds_fill;
+    decltype(&::slirp_pollfds_poll) pollfds_poll;
+    decltype(&::slirp_input) input;
+    decltype(&::slirp_handle_timer) handle_timer;
+    decltype(&::slirp_add_hostfwd) add_hostfwd;
+};
+
+constexpr const char* slirp_library = "libslirp.so.0";
+
+template <typename F>
+void look_up(void* library, const char* name, F& function) {
+    function = reinterpret_cast<F>(::dlsym(library, name));
+    if (function == nullptr) {
+        throw Error(fmt::format("{} has no {}; install Debian's libslirp0 (4.7 or newer)",
+                                slirp_library, name));
+    }
+}
+
+// Loaded once and kept for the rest of the process: glib, which libslirp brings, does
+// not support being unloaded.
+const SlirpApi& slirp_api() {
+    static const SlirpApi api = [] {
+        void* library = ::dlopen(slirp_library, RTLD_NOW | RTLD_LOCAL);
+        if (library == nullptr) {
+            const char* why = ::dlerror();
+            throw Error(fmt::format(
+                "user-mode networking needs libslirp: cannot load {} ({}); install Debian's "
+                "libslirp0",
+                slirp_library, why != nullptr ? why : "unknown error"));
+        }
+        SlirpApi loaded{};
+        look_up(library, "slirp_new", loaded.new_);
+        look_up(library, "slirp_cleanup", loaded.cleanup);
+        look_up(library, "slirp_pollfds_fill", loaded.pollfds_fill);
+        look_up(library, "slirp_pollfds_poll", loaded.pollfds_poll);
+        look_up(library, "slirp_input", loaded.input);
+        look_up(library, "slirp_handle_timer", loaded.handle_timer);
+        look_up(library, "slirp_add_hostfwd", loaded.add_hostfwd);
+        return loaded;
+    }();
+    return api;
+}
+
+in_addr ipv4(const char* text) {
+    in_addr address{};
+    ::inet_pton(AF_INET, text, &address);
+    return address;
+}
+
+std::int64_t now_ns() {
+    timespec now{};
+    ::clock_gettime(CLOCK_MONOTONIC, &now);
+    return std::int64_t{now.tv_sec} * 1'000'000'000 + now.tv_nsec;
+}
+
+}  // namespace
+
+// libslirp's state and everything its callbacks reach. Only the poll loop's thread
+// touches it once the loop runs (before that, the constructor's).
+struct UserNetwork::Stack {
+    struct Timer {
+        SlirpTimerId id;
+        void* cb_opaque;
+        std::int64_t expire_ms = -1;  // -1: not armed
+    };
+
+    const SlirpApi& api = slirp_api();
+    ::Slirp* state = nullptr;
+    UserNetwork* owner = nullptr;
+    std::vector<pollfd> fds;
+    std::vector<std::unique_ptr<Timer>> timers;
+
+    ~Stack() {
+        if (state != nullptr) {
+            api.cleanup(state);  // closes its sockets, frees its timers
+        }
+    }
+
+    static Stack& of(void* opaque) { return *static_cast<Stack*>(opaque); }
+
+    // --- libslirp's callbacks (SlirpCb) ---------------------------------------------
+    static ssize_t send_packet(const void* data, std::size_t length, void* opaque) {
+        Stack& self = of(opaque);
+        if (self.owner->receive_) {
+            self.owner->receive_({static_cast<const std::uint8_t*>(data), length});
+        }
+        return static_cast<ssize_t>(length);
+    }
+    // The guest's mistakes are its own business; they must not reach berth's console.
+    static void guest_error(const char*, void*) {}
+    static std::int64_t clock_get_ns(void*) { return now_ns(); }
+    static void* timer_new_opaque(SlirpTimerId id, void* cb_opaque, void* opaque) {
+        auto& timers = of(opaque).timers;
+        timers.push_back(std::make_unique<Timer>(Timer{id, cb_opaque}));
+        return timers.back().get();
+    }
+    static void timer_free(void* timer, void* opaque) {
+        std::erase_if(of(opaque).timers, [&](const auto& t) { return t.get() == timer; });
+    }
+    static void timer_mod(void* timer, std::int64_t expire_ms, void*) {
+        static_cast<Timer*>(timer)->expire_ms = expire_ms;
+    }
+    // The loop asks slirp for its descriptors before every poll: nothing to keep here.
+    static void register_poll_fd(int, void*) {}
+    static void unregister_poll_fd(int, void*) {}
+    static void notify(void* opaque) { of(opaque).owner->wake_.signal(); }
+
+    static int add_poll(int fd, int events, void* opaque) {
+        short wanted = 0;
+        wanted |= (events & SLIRP_POLL_IN) != 0 ? POLLIN : 0;
+        wanted |= (events & SLIRP_POLL_OUT) != 0 ? POLLOUT : 0;
+        wanted |= (events & SLIRP_POLL_PRI) != 0 ? POLLPRI : 0;
+        auto& fds = of(opaque).fds;
+        fds.push_back({fd, wanted, 0});
+        return static_cast<int>(fds.size() - 1);
+    }
+    static int get_revents(int index, void* opaque) {
+        const auto& fds = of(opaque).fds;
+        if (index < 0 || static_cast<std::size_t>(index) >= fds.size()) {
+            return 0;
+        }
+        const short got = fds[static_cast<std::size_t>(index)].revents;
+        int events = 0;
+        events |= (got & POLLIN) != 0 ? SLIRP_POLL_IN : 0;
+        events |= (got & POLLOUT) != 0 ? SLIRP_POLL_OUT : 0;
+        events |= (got & POLLPRI) != 0 ? SLIRP_POLL_PRI : 0;
+        events |= (got & (POLLERR | POLLNVAL)) != 0 ? SLIRP_POLL_ERR : 0;
+        events |= (got & POLLHUP) != 0 ? SLIRP_POLL_HUP : 0;
+        return events;
+    }
+
+    // Milliseconds until the next armed timer, at most `limit`.
+    std::uint32_t timer_timeout(std::uint32_t limit) const {
+        const std::int64_t now = now_ns() / 1'000'000;
+        std::int64_t timeout = limit;
+        for (const auto& timer : timers) {
+            if (timer->expire_ms >= 0) {
+                timeout = std::min(timeout, std::max<std::int64_t>(0, timer->expire_ms - now));
+            }
+        }
+        return static_cast<std::uint32_t>(timeout);
+    }
+    void fire_timers() {
+        const std::int64_t now = now_ns() / 1'000'000;
+        // A handler may add, change or free timers: collect first.
+        std::vector<std::pair<SlirpTimerId, void*>> due;
+        for (auto& timer : timers) {
+            if (timer->expire_ms >= 0 && timer->expire_ms <= now) {
+                timer->expire_ms = -1;
+                due.emplace_back(timer->id, timer->cb_opaque);
+            }
+        }
+        for (const auto& [id, cb_opaque] : due) {
+            api.handle_timer(state, id, cb_opaque);
+        }
+    }
+};
+
+namespace {
+
+const SlirpCb slirp_callbacks = [] {
+    SlirpCb callbacks{};
+    callbacks.send_packet = UserNetwork::Stack::send_packet;
+    callbacks.guest_error = UserNetwork::Stack::guest_error;
+    callbacks.clock_get_ns = UserNetwork::Stack::clock_get_ns;
+    callbacks.timer_free = UserNetwork::Stack::timer_free;
+    callbacks.timer_mod = UserNetwork::Stack::timer_mod;
+    callbacks.register_poll_fd = UserNetwork::Stack::register_poll_fd;
+    callbacks.unregister_poll_fd = UserNetwork::Stack::unregister_poll_fd;
+    callbacks.notify = UserNetwork::Stack::notify;
+    callbacks.timer_new_opaque = UserNetwork::Stack::timer_new_opaque;
+    return callbacks;
+}();
+
+}  // namespace
+
+UserNetwork::UserNetwork(const UserNetworkConfig& config) : slirp_(std::make_unique<Stack>()) {
+    slirp_->owner = this;
+    SlirpConfig settings{};
+    settings.version = 4;  // up to disable_dhcp; libslirp 4.7 (Debian 12) knows it
+    settings.restricted = 0;
+    settings.in_enabled = true;
+    settings.vnetwork = ipv4("10.0.2.0");
+    settings.vnetmask = ipv4("255.255.255.0");
+    settings.vhost = ipv4("10.0.2.2");
+    settings.vdhcp_start = ipv4("10.0.2.15");
+    settings.vnameserver = ipv4("10.0.2.3");
+    settings.vhostname = "berth-guest";
+    // IPv6 stays off: the guest gets IPv4 by DHCP and nothing else to configure.
+    settings.in6_enabled = false;
+    settings.disable_host_loopback = false;  // 10.0.2.2 reaches the host's 127.0.0.1
+    settings.enable_emu = false;
+    slirp_->state = slirp_->api.new_(&settings, &slirp_callbacks, slirp_.get());
+    if (slirp_->state == nullptr) {
+        throw Error("libslirp cannot make a network stack (slirp_new failed)");
+    }
+    for (const PortForward& forward : config.forwards) {
+        in_addr host{};
+        host.s_addr = htonl(forward.host_address);
+        errno = 0;
+        if (slirp_->api.add_hostfwd(slirp_->state, forward.protocol == Protocol::udp ? 1 : 0, host,
+                                    forward.host_port, ipv4("10.0.2.15"),
+                                    forward.guest_port) != 0) {
+            const int err = errno;
+            throw bad_input(fmt::format(
+                "cannot listen on host port {}:{} (for guest port {}/{}): {}; publish another "
+                "host port (one nothing else listens on; below 1024 only root may)",
+                ipv4_text(forward.host_address), forward.host_port, forward.guest_port,
+                forward.protocol == Protocol::udp ? "udp" : "tcp",
+                err != 0 ? std::strerror(err) : "refused"));
+        }
+    }
+}
+
+UserNetwork::~UserNetwork() {
+    if (thread_.joinable()) {
+        {
+            const std::lock_guard lock(mutex_);
+            stopping_ = true;
+        }
+        wake_.signal();
+        thread_.join();
+    }
+    // The stack goes first, while the members its callbacks reach (wake_, receive_)
+    // still exist: slirp_cleanup may call back.
+    slirp_.reset();
+}
+
+void UserNetwork::start(Receive receive) {
+    receive_ = std::move(receive);
+    thread_ = Thread([this] { loop(); });
+}
+
+void UserNetwork::send(std::span<const std::uint8_t> frame) {
+    {
+        const std::lock_guard lock(mutex_);
+        if (outgoing_.size() >= outgoing_limit) {
+            return;  // congested: TCP sends it again, as on a full NIC queue
+        }
+        outgoing_.emplace_back(frame.begin(), frame.end());
+    }
+    wake_.signal();
+}
+
+void UserNetwork::loop() {
+    Stack& slirp = *slirp_;
+    std::deque<std::vector<std::uint8_t>> frames;
+    for (;;) {
+        {
+            const std::lock_guard lock(mutex_);
+            if (stopping_) {
+                return;
+            }
+            frames.swap(outgoing_);
+        }
+        for (const auto& frame : frames) {
+            slirp.api.input(slirp.state, frame.data(), static_cast<int>(frame.size()));
+        }
+        frames.clear();
+
+        slirp.fds.clear();
+        slirp.fds.push_back({wake_.fd(), POLLIN, 0});
+        std::uint32_t timeout = UINT32_MAX;
+        slirp.api.pollfds_fill(slirp.state, &timeout, Stack::add_poll, &slirp);
+        timeout = slirp.timer_timeout(std::min<std::uint32_t>(timeout, INT_MAX));
+        const int ready = ::poll(slirp.fds.data(), slirp.fds.size(), static_cast<int>(timeout));
+        if (ready < 0 && errno != EINTR) {
+            return;  // cannot happen with valid arguments; the guest's network goes quiet
+        }
+        if ((slirp.fds[0].revents & POLLIN) != 0) {
+            wake_.consume();
+        }
+        slirp.api.pollfds_poll(slirp.state, ready < 0 ? 1 : 0, Stack::get_revents, &slirp);
+        slirp.fire_timers();
+    }
+}
+
+}  // namespace berth::net
