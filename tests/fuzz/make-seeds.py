@@ -88,6 +88,24 @@ def ring_seeds():
     ram.put(DATA + 0x500, struct.pack("<QII", 16, 8, 0))
     blk_request(ram, 3, 13, 0, 16, DATA + 0x400)
     write_seed("virtio_blk", "discard-write-zeroes", ram.seed())
+    # virtio-net: a transmitted frame (header and frame in one buffer, then split), and
+    # receive buffers, one frame per buffer and (mergeable) a frame over three.
+    ram = Ram(3, 0)
+    ram.put(DATA, bytes(12) + bytes(range(6)) * 10)
+    ram.desc(0, DATA, 12 + 60)
+    ram.desc(1, DATA, 12, NEXT, 2)
+    ram.desc(2, DATA + 12, 60)
+    ram.publish(0)
+    ram.publish(1)
+    write_seed("virtio_net", "transmit", ram.seed())
+    for name, features, lengths in (("receive", 8, [2048, 2048, 2048]),
+                                    ("receive-mergeable", 12, [256, 1024, 512, 2048])):
+        ram = Ram(3, features)
+        for i, length in enumerate(lengths):
+            ram.desc(i, DATA + 0x800 * i, length, WRITE)
+            ram.publish(i)
+        write_seed("virtio_net", name, ram.seed())
+
     ram = Ram(3, 4)  # a read-only disk: the write fails with IOERR
     blk_request(ram, 0, 1, 0, 512, DATA)
     write_seed("virtio_blk", "read-only-write", ram.seed())
