@@ -38,6 +38,7 @@
 #include "vmm/container/container_runtime.hpp"
 #include "vmm/container/image_rootfs.hpp"
 #include "vmm/container/pseudo_terminal.hpp"
+#include "vmm/container/start_gate.hpp"
 #include "vmm/container/supervised_signals.hpp"
 #include "vmm/net/bridge_network.hpp"
 
@@ -395,6 +396,9 @@ pid_t start_command(const InitPlan& plan, const std::string& command_path,
         setup_done = true;
         enter_own_cgroup_namespace();
         bring_up_network(plan);
+        if (plan.start_gate >= 0) {
+            wait_at_start_gate(berth, plan.start_gate);
+        }
         command = start_command(plan, command_path, tty);
     } catch (const Error& e) {
         report_and_exit(berth, setup_done, as_start_failure(e));

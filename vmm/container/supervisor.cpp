@@ -102,6 +102,7 @@ bool await_start(ChildProcess& init, const InitChannel& channel, HostResources& 
                 }
                 break;
             case InitMessage::command_started:
+            case InitMessage::awaiting_start:  // OCI create: started later, by berth start
                 return true;
             case InitMessage::start_failed:
                 init.wait();

@@ -1,0 +1,117 @@
+#include "vmm/container/oci_run_options.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <climits>
+
+#include <fmt/format.h>
+
+#include "vmm/common/error.hpp"
+#include "vmm/common/quote.hpp"
+
+namespace berth::container::oci {
+
+namespace {
+
+[[noreturn]] void not_supported(const std::string& path, std::string_view what) {
+    throw bad_input(fmt::format("{}: {} is not supported by berth yet", path, what));
+}
+
+// berth always makes new pid, mount, uts and ipc namespaces (and init a cgroup one);
+// the network namespace is the one that may be the host's.
+NetMode network_of(const Spec& spec) {
+    bool pid = false;
+    bool mount = false;
+    NetMode net = NetMode::host;
+    for (std::size_t i = 0; i < spec.namespaces.size(); ++i) {
+        const Namespace& ns = spec.namespaces[i];
+        const std::string path = fmt::format("linux.namespaces[{}]", i);
+        if (!ns.path.empty()) {
+            not_supported(path + ".path", fmt::format("joining an existing {} namespace ({})",
+                                                      name_of(ns.type), quote(ns.path)));
+        }
+        switch (ns.type) {
+            case NamespaceType::pid:
+                pid = true;
+                break;
+            case NamespaceType::mount:
+                mount = true;
+                break;
+            case NamespaceType::network:
+                net = NetMode::none;
+                break;
+            case NamespaceType::user:
+            case NamespaceType::time:
+                not_supported(path + ".type", fmt::format("a {} namespace", name_of(ns.type)));
+            case NamespaceType::ipc:
+            case NamespaceType::uts:
+            case NamespaceType::cgroup:
+                break;
+        }
+    }
+    if (!pid || !mount) {
+        not_supported("linux.namespaces",
+                      "sharing the host's pid or mount namespace (list both pid and mount)");
+    }
+    return net;
+}
+
+void apply_resources(const Resources& resources, RunOptions& options) {
+    // The spec's "no limit" values (-1, or 0 for pids) leave the controller unused.
+    if (resources.memory_limit && *resources.memory_limit > 0) {
+        options.memory_bytes = static_cast<std::uint64_t>(*resources.memory_limit);
+    }
+    if (resources.pids_limit && *resources.pids_limit > 0) {
+        options.pids = static_cast<std::uint64_t>(*resources.pids_limit);
+    }
+    if (resources.cpu_quota && *resources.cpu_quota > 0) {
+        // berth's cgroups use a fixed period; the same share of it.
+        const std::uint64_t period = resources.cpu_period.value_or(cpu_period_us);
+        const auto quota =
+            static_cast<std::uint64_t>(*resources.cpu_quota) * cpu_period_us / period;
+        if (quota < 1000 || quota > UINT32_MAX) {
+            throw bad_input(fmt::format(
+                "linux.resources.cpu: quota {} per period {} is outside what berth can set (1 ms "
+                "to {} s of CPU time per 100 ms)",
+                *resources.cpu_quota, period, UINT32_MAX / 1000000));
+        }
+        options.cpu_quota_us = static_cast<std::uint32_t>(quota);
+    }
+}
+
+std::string host_hostname() {
+    char name[HOST_NAME_MAX + 1] = {};
+    ::gethostname(name, sizeof name - 1);
+    return name;
+}
+
+}  // namespace
+
+RunOptions run_options_from(const Spec& spec, const std::string& bundle, const std::string& id) {
+    if (!spec.process) {
+        throw bad_input("process: is missing; berth create needs the process to start");
+    }
+    const Process& process = *spec.process;
+    if (process.terminal) {
+        not_supported("process.terminal", "a terminal (--console-socket)");
+    }
+    RunOptions options;
+    options.rootfs = spec.root.path.front() == '/' ? spec.root.path
+                                                   : fmt::format("{}/{}", bundle, spec.root.path);
+    options.name = id;
+    // Without a hostname the new uts namespace keeps the host's, as with runc.
+    options.hostname = spec.hostname.empty() ? host_hostname() : spec.hostname;
+    options.net = network_of(spec);
+    apply_resources(spec.resources, options);
+    options.env = process.env;
+    options.workdir = process.cwd;
+    options.user = UserSpec{process.user.uid, process.user.gid};
+    options.root_mode = spec.root.readonly ? RootMode::read_only : RootMode::writable;
+    // The runtime's caller (conmon, containerd's shim) hands the container its stdio.
+    options.keep_stdin = true;
+    options.command = process.args;
+    return options;
+}
+
+}  // namespace berth::container::oci
