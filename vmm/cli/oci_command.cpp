@@ -203,7 +203,7 @@ int run_oci_command(int argc, char** argv) {
     } catch (const CLI::CallForVersion& e) {
         return app.exit(e);
     } catch (const CLI::ParseError& e) {
-        return report(*global, fmt::format("{} (see berth --root DIR create --help)", e.what()),
+        return report(*global, fmt::format("{} (see berth create --help)", e.what()),
                       ExitStatus::bad_input);
     }
     try {

@@ -1,8 +1,10 @@
 #include "vmm/container/oci_run_options.hpp"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <climits>
 
 #include <fmt/format.h>
@@ -99,6 +101,13 @@ RunOptions run_options_from(const Spec& spec, const std::string& bundle, const s
     RunOptions options;
     options.rootfs = spec.root.path.front() == '/' ? spec.root.path
                                                    : fmt::format("{}/{}", bundle, spec.root.path);
+    // Named as the config names it here; ct run's own check would name its flag.
+    struct stat root {};
+    const int err = ::stat(options.rootfs.c_str(), &root) != 0 ? errno : 0;
+    if (err != 0 || !S_ISDIR(root.st_mode)) {
+        throw bad_input(fmt::format("root.path: {} is not a directory{}", quote(options.rootfs),
+                                    err == ENOENT ? " (it does not exist)" : ""));
+    }
     options.name = id;
     // Without a hostname the new uts namespace keeps the host's, as with runc.
     options.hostname = spec.hostname.empty() ? host_hostname() : spec.hostname;

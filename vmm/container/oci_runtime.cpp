@@ -117,7 +117,12 @@ void create(const StateStore& store, const CreateRequest& request) {
     // Everything that can be wrong with the input is found before anything is made.
     const std::string bundle = bundle_directory(request.bundle);
     const Spec spec = load_spec(bundle);
-    const RunOptions options = run_options_from(spec, bundle, request.id);
+    RunOptions options;
+    try {
+        options = run_options_from(spec, bundle, request.id);
+    } catch (const Error& e) {
+        throw e.with_context("config.json");
+    }
 
     PendingContainer pending(store, request.id);
     ContainerRecord& record = pending.record();
