@@ -24,11 +24,10 @@ trap 'rm -rf "$scratch"' EXIT
 # BERTH must be an absolute path: podman runs it from elsewhere.
 berth=$(realpath "$BERTH")
 
-# podman run ARGS...: output in $scratch/out and err, status in $st. The network: berth
-# does not join podman's CNI namespace by path yet, so a namespace of its own (none).
+# podman run ARGS...: output in $scratch/out and err, status in $st.
 prun() {
     st=0
-    timeout 120 podman --runtime "$berth" run --rm --network none "$@" \
+    timeout 120 podman --runtime "$berth" run --rm "$@" \
         >"$scratch/out" 2>"$scratch/err" </dev/null || st=$?
 }
 fail() {
@@ -47,9 +46,11 @@ prun "$image" echo hi
 check "podman run --rm IMAGE echo hi: prints hi, status 0" test "$st" -eq 0 -a "$(cat "$scratch/out")" = hi
 prun "$image" sh -c 'exit 3'
 check "the command's exit status comes back through podman" test "$st" -eq 3
-prun "$image" sh -c 'echo $$; hostname; ls /sys/class/net'
-check "PID namespace, podman's hostname, only lo" \
+prun --network none "$image" sh -c 'echo $$; hostname; ls /sys/class/net'
+check "--network none: a pid namespace, podman's hostname, only lo" \
     test "$(sed -n 1p "$scratch/out")" -le 2 -a -n "$(sed -n 2p "$scratch/out")" -a "$(sed -n '3,$p' "$scratch/out")" = lo
+prun "$image" ls /sys/class/net
+check "the default network: the namespace podman made (CNI), eth0 in it" grep -qx eth0 "$scratch/out"
 left=$(ls /run/berth/oci 2>/dev/null | wc -l)
 check "podman's delete left no state under /run/berth/oci" test "$left" -eq 0
 

@@ -135,6 +135,24 @@ check "init is gone" test ! -d "/proc/$pid" -o "$(awk '{print $3}' "/proc/$pid/s
 oci state "$id"
 check "state of a deleted container: does not exist" one_line_error "does not exist"
 
+# --- joining a network namespace by path (podman hands over the one CNI set up)
+netns="berth-oci-test-$$"
+if ip netns add "$netns" 2>/dev/null; then
+    bundle join '["readlink", "/proc/self/ns/net"]' \
+        "c['linux']['namespaces'][1]['path'] = '/run/netns/$netns'"
+    id="$prefix-join"
+    "$BERTH" --root "$ROOT" create --bundle "$scratch/join" "$id" >"$scratch/join.stdout" \
+        2>"$scratch/err" </dev/null
+    "$BERTH" --root "$ROOT" start "$id" 2>>"$scratch/err"
+    wait_status "$id" stopped
+    "$BERTH" --root "$ROOT" delete "$id" 2>>"$scratch/err"
+    check "linux.namespaces network with a path: the container is in that namespace" \
+        test "$(cat "$scratch/join.stdout")" = "net:[$(stat -L -c %i "/run/netns/$netns")]"
+    ip netns del "$netns"
+else
+    tap_skip "linux.namespaces network with a path" "ip netns add failed here"
+fi
+
 # --- kill by name and number; the command's signal passes through init
 id="$prefix-b"
 oci create --bundle "$scratch/hello" "$id"
@@ -192,9 +210,14 @@ bundle v2 '["true"]' 'c["ociVersion"] = "2.0.0"'
 oci create --bundle "$scratch/v2" "$prefix-h"
 check "an ociVersion major berth does not speak: status 2" \
     test "$st" -eq 2 -a "$(grep -c "ociVersion: '2.0.0' is not a version berth speaks" "$scratch/err")" -eq 1
-bundle join '["true"]' 'c["linux"]["namespaces"][1]["path"] = "/run/netns/x"'
-oci create --bundle "$scratch/join" "$prefix-i"
-check "joining a namespace by path is refused clearly" one_line_error "is not supported by berth yet"
+bundle join-uts '["true"]' 'c["linux"]["namespaces"][3]["path"] = "/proc/1/ns/uts"'
+oci create --bundle "$scratch/join-uts" "$prefix-i"
+check "joining a uts namespace by path is refused clearly" \
+    one_line_error "linux.namespaces[3].path: joining an existing uts namespace ('/proc/1/ns/uts') is not supported by berth yet"
+bundle join-file '["true"]' 'c["linux"]["namespaces"][1]["path"] = "/etc/hostname"'
+oci create --bundle "$scratch/join-file" "$prefix-i"
+check "a network namespace path that is no namespace: status 2" \
+    test "$st" -eq 2 -a "$(grep -c "linux.namespaces\[1\].path: '/etc/hostname' is not a network namespace" "$scratch/err")" -eq 1
 oci create --bundle "$scratch/missing" "$prefix-j"
 check "a missing bundle: status 2" test "$st" -eq 2
 bundle no-rootfs '["true"]' 'c["root"]["path"] = "/nonexistent/rootfs"'

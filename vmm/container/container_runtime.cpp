@@ -104,6 +104,7 @@ void launch(const RunOptions& options, const CgroupLimits& limits, int start_gat
             .map_user = rootless,
             .make_network_namespace = netns_by_berth,
             .attach_bridge = options.net == NetMode::bridge,
+            .join_network_namespace = options.network_namespace,
             .cgroup_name = options.name.empty() ? std::to_string(::getpid()) : options.name,
             .limits = limits,
             // Root with --net host and no limits: nothing to wait for.

@@ -11,6 +11,7 @@
 
 #include "vmm/common/error.hpp"
 #include "vmm/common/quote.hpp"
+#include "vmm/net/network_namespace.hpp"
 
 namespace berth::container::oci {
 
@@ -21,15 +22,27 @@ namespace {
 }
 
 // berth always makes new pid, mount, uts and ipc namespaces (and init a cgroup one);
-// the network namespace is the one that may be the host's.
-NetMode network_of(const Spec& spec) {
+// the network namespace is the one that may be the host's, or one to join (its path
+// goes to `network_namespace`).
+NetMode network_of(const Spec& spec, std::string& network_namespace) {
     bool pid = false;
     bool mount = false;
     NetMode net = NetMode::host;
     for (std::size_t i = 0; i < spec.namespaces.size(); ++i) {
         const Namespace& ns = spec.namespaces[i];
         const std::string path = fmt::format("linux.namespaces[{}]", i);
-        if (!ns.path.empty()) {
+        if (ns.type == NamespaceType::network && !ns.path.empty()) {
+            // Checked now, so that a wrong path is bad input before anything is made.
+            try {
+                net::open_network_namespace(ns.path);
+            } catch (const Error& e) {
+                throw e.with_context(path + ".path");
+            }
+            if (::geteuid() != 0) {
+                not_supported(path + ".path", "joining a network namespace rootless");
+            }
+            network_namespace = ns.path;
+        } else if (!ns.path.empty()) {
             not_supported(path + ".path", fmt::format("joining an existing {} namespace ({})",
                                                       name_of(ns.type), quote(ns.path)));
         }
@@ -111,7 +124,7 @@ RunOptions run_options_from(const Spec& spec, const std::string& bundle, const s
     options.name = id;
     // Without a hostname the new uts namespace keeps the host's, as with runc.
     options.hostname = spec.hostname.empty() ? host_hostname() : spec.hostname;
-    options.net = network_of(spec);
+    options.net = network_of(spec, options.network_namespace);
     apply_resources(spec.resources, options);
     options.env = process.env;
     options.workdir = process.cwd;

@@ -33,6 +33,8 @@ struct RunOptions {
     std::optional<std::uint32_t> cpu_quota_us;  // per cpu_period_us
     NetMode net = NetMode::none;
     std::optional<net::Ipv4Cidr> ip;
+    // OCI, as root: the network namespace to join (a path), with NetMode::none.
+    std::string network_namespace;
     std::vector<std::string> env;  // "KEY=VALUE", the user's after our defaults
     std::string workdir = "/";
     UserSpec user;

@@ -64,7 +64,9 @@ bool set_up(ChildProcess& init, const InitChannel& channel, const HostSetup& set
     }
     UniqueFd network_namespace;
     if (setup.make_network_namespace) {
-        network_namespace = net::make_network_namespace();
+        network_namespace = setup.join_network_namespace.empty()
+                                ? net::make_network_namespace()
+                                : net::open_network_namespace(setup.join_network_namespace);
         phase_mark("netns");
         tell_init(InitMessage::network_namespace, network_namespace.get());
     }
