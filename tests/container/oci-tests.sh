@@ -135,6 +135,38 @@ check "init is gone" test ! -d "/proc/$pid" -o "$(awk '{print $3}' "/proc/$pid/s
 oci state "$id"
 check "state of a deleted container: does not exist" one_line_error "does not exist"
 
+# run_bundle NAME: create, start, wait for the end and delete a container of bundle
+# NAME; its stdout in $scratch/NAME.stdout.
+run_bundle() {
+    local id="$prefix-run-$1"
+    "$BERTH" --root "$ROOT" create --bundle "$scratch/$1" "$id" >"$scratch/$1.stdout" \
+        2>"$scratch/err" </dev/null
+    "$BERTH" --root "$ROOT" start "$id" 2>>"$scratch/err"
+    wait_status "$id" stopped
+    "$BERTH" --root "$ROOT" delete "$id" 2>>"$scratch/err"
+}
+
+# --- process: capabilities and the environment as config.json gives them
+bundle caps '["sh", "-c", "grep -E ^Cap /proc/self/status"]' \
+    'c["process"]["capabilities"] = {"bounding": ["CAP_KILL", "CAP_CHOWN"], "effective": ["CAP_KILL"], "permitted": ["CAP_KILL", "CAP_CHOWN"]}'
+run_bundle caps
+# As root, execve makes the permitted and effective sets the bounding set (the kernel's
+# rule for uid 0, as under runc): the bounding set is what shows.
+check "process.capabilities: the bounding set as given (CAP_CHOWN, CAP_KILL)" \
+    test "$(grep -E 'Cap(Prm|Eff|Bnd)' "$scratch/caps.stdout" | awk '{print $2}' | tr '\n' ' ')" = \
+    "0000000000000021 0000000000000021 0000000000000021 "
+bundle no-caps '["sh", "-c", "grep -E ^CapEff /proc/self/status"]'
+run_bundle no-caps
+check "no process.capabilities: no capabilities (as the spec reads)" \
+    grep -q "0000000000000000" "$scratch/no-caps.stdout"
+bundle env '["env"]' 'c["process"]["env"] = ["PATH=/usr/bin:/bin", "ONLY=this"]'
+run_bundle env
+check "process.env is the whole environment" test "$(tr '\n' ' ' <"$scratch/env.stdout")" = "PATH=/usr/bin:/bin ONLY=this "
+bundle bad-cap '["true"]' 'c["process"]["capabilities"] = {"bounding": ["CAP_KILL", "CAP_NOPE"]}'
+oci create --bundle "$scratch/bad-cap" "$prefix-bad-cap"
+check "an unknown capability: status 2 naming its path" \
+    test "$st" -eq 2 -a "$(grep -c "process.capabilities.bounding\[1\]: 'CAP_NOPE' is not a capability" "$scratch/err")" -eq 1
+
 # --- joining a network namespace by path (podman hands over the one CNI set up)
 netns="berth-oci-test-$$"
 if ip netns add "$netns" 2>/dev/null; then

@@ -274,8 +274,7 @@ Error exec_failure(const std::string& command, int err) {
     }
     // Only stdin, stdout and stderr go to the command, whatever berth's caller left open.
     ::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
-    drop_capabilities();
-    switch_user(options.user, plan.user_namespace);
+    drop_privileges(options.capabilities, options.user, plan.user_namespace);
     set_no_new_privileges();
     ::umask(022);
     std::vector<char*> argv;

@@ -7,6 +7,8 @@
 #include <cerrno>
 #include <climits>
 
+#include <cap-ng.h>
+
 #include <fmt/format.h>
 
 #include "vmm/common/error.hpp"
@@ -95,6 +97,32 @@ void apply_resources(const Resources& resources, RunOptions& options) {
     }
 }
 
+// One set of process.capabilities as a mask; `path` names it for errors.
+std::uint64_t capability_mask(const std::vector<std::string>& names, const std::string& path) {
+    std::uint64_t mask = 0;
+    for (std::size_t i = 0; i < names.size(); ++i) {
+        // libcap-ng knows the names without the prefix ("chown"), in any case.
+        const int cap = capng_name_to_capability(names[i].c_str() + 4);
+        if (cap < 0 || cap > 63) {
+            throw bad_input(fmt::format("{}[{}]: {} is not a capability this berth knows", path, i,
+                                        quote(names[i])));
+        }
+        mask |= std::uint64_t{1} << cap;
+    }
+    return mask;
+}
+
+CapabilitySets capability_sets(const Capabilities& caps) {
+    if (!caps.inheritable.empty() || !caps.ambient.empty()) {
+        not_supported("process.capabilities", "an inheritable or ambient capability set");
+    }
+    return CapabilitySets{
+        capability_mask(caps.bounding, "process.capabilities.bounding"),
+        capability_mask(caps.effective, "process.capabilities.effective"),
+        capability_mask(caps.permitted, "process.capabilities.permitted"),
+    };
+}
+
 std::string host_hostname() {
     char name[HOST_NAME_MAX + 1] = {};
     ::gethostname(name, sizeof name - 1);
@@ -127,6 +155,10 @@ RunOptions run_options_from(const Spec& spec, const std::string& bundle, const s
     options.net = network_of(spec, options.network_namespace);
     apply_resources(spec.resources, options);
     options.env = process.env;
+    options.env_as_given = true;
+    // No capabilities named: none at all, as the spec reads (runc does the same).
+    options.capabilities =
+        process.capabilities ? capability_sets(*process.capabilities) : CapabilitySets{};
     options.workdir = process.cwd;
     options.user = UserSpec{process.user.uid, process.user.gid};
     options.root_mode = spec.root.readonly ? RootMode::read_only : RootMode::writable;

@@ -23,6 +23,14 @@ struct UserSpec {
     gid_t gid = 0;
 };
 
+// Capability sets as masks (bit N: capability N). An OCI config.json names its own;
+// `ct run` gives Docker's default set (security.hpp) in all three.
+struct CapabilitySets {
+    std::uint64_t bounding = 0;
+    std::uint64_t effective = 0;
+    std::uint64_t permitted = 0;
+};
+
 struct RunOptions {
     std::string rootfs;
     std::string image;     // instead of rootfs: a raw ext4 image (read-only + tmpfs overlay)
@@ -38,6 +46,9 @@ struct RunOptions {
     std::vector<std::string> env;  // "KEY=VALUE", the user's after our defaults
     std::string workdir = "/";
     UserSpec user;
+    std::optional<CapabilitySets> capabilities;  // unset: Docker's default set
+    // OCI: `env` is the whole environment (process.env), without berth's defaults.
+    bool env_as_given = false;
     RootMode root_mode = RootMode::writable;
     bool keep_stdin = false;  // -i
     bool tty = false;         // -t
@@ -58,7 +69,8 @@ NetMode parse_net_mode(std::string_view text);
 void check_name(std::string_view name, std::string_view what);  // --name, --hostname
 
 // The environment the command starts with: PATH, HOSTNAME, HOME, TERM (with -t),
-// then the user's entries, later ones replacing earlier ones with the same key.
+// then the user's entries, later ones replacing earlier ones with the same key (with
+// env_as_given, the user's entries alone).
 std::vector<std::string> container_environment(const RunOptions& options);
 // The value of PATH in `env` (our default when unset).
 std::string environment_path(const std::vector<std::string>& env);
