@@ -51,6 +51,12 @@ check "--network none: a pid namespace, podman's hostname, only lo" \
     test "$(sed -n 1p "$scratch/out")" -le 2 -a -n "$(sed -n 2p "$scratch/out")" -a "$(sed -n '3,$p' "$scratch/out")" = lo
 prun "$image" ls /sys/class/net
 check "the default network: the namespace podman made (CNI), eth0 in it" grep -qx eth0 "$scratch/out"
+prun -t "$image" tty
+check "podman run -t: the terminal through --console-socket, the container's own devpts" \
+    test "$st" -eq 0 -a "$(tr -d '\r' <"$scratch/out")" = /dev/pts/0
+st=0
+echo piped | timeout 120 podman --runtime "$berth" run --rm -i "$image" cat >"$scratch/out" 2>"$scratch/err" || st=$?
+check "podman run -i: stdin reaches the command" test "$st" -eq 0 -a "$(cat "$scratch/out")" = piped
 left=$(ls /run/berth/oci 2>/dev/null | wc -l)
 check "podman's delete left no state under /run/berth/oci" test "$left" -eq 0
 

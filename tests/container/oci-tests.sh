@@ -167,6 +167,41 @@ oci create --bundle "$scratch/bad-cap" "$prefix-bad-cap"
 check "an unknown capability: status 2 naming its path" \
     test "$st" -eq 2 -a "$(grep -c "process.capabilities.bounding\[1\]: 'CAP_NOPE' is not a capability" "$scratch/err")" -eq 1
 
+# --- process.terminal: the master goes to --console-socket
+bundle tty '["sh", "-c", "tty; sleep 1"]' 'c["process"]["terminal"] = True'
+oci create --bundle "$scratch/tty" "$prefix-tty"
+check "process.terminal without --console-socket: status 2" \
+    one_line_error "process.terminal is true: give --console-socket"
+oci create --bundle "$scratch/tty" --console-socket "$scratch/none.sock" "$prefix-tty"
+check "a --console-socket nobody listens on: status 2, no state left" \
+    test "$st" -eq 2 -a ! -e "$ROOT/$prefix-tty"
+oci create --bundle "$scratch/hello" --console-socket "$scratch/none.sock" "$prefix-tty"
+check "--console-socket without process.terminal: status 2" \
+    one_line_error "--console-socket needs process.terminal true"
+# A console socket as conmon holds one: accept, take the master, read the command's output.
+python3 - "$scratch/console.sock" "$scratch/console.out" <<'PYTHON' &
+import array, os, socket, sys
+server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+server.bind(sys.argv[1]); server.listen(1); server.settimeout(20)
+connection, _ = server.accept()
+fds = array.array("i")
+message, ancillary, _, _ = connection.recvmsg(64, socket.CMSG_LEN(fds.itemsize))
+fds.frombytes(ancillary[0][2][:fds.itemsize])
+output = b""
+while b"\n" not in output:
+    output += os.read(fds[0], 100)
+open(sys.argv[2], "wb").write(output)
+PYTHON
+listener=$!
+for _ in $(seq 100); do [[ -S $scratch/console.sock ]] && break; sleep 0.05; done
+oci create --bundle "$scratch/tty" --console-socket "$scratch/console.sock" "$prefix-tty"
+check "create with process.terminal and --console-socket exits 0" test "$st" -eq 0
+oci start "$prefix-tty"
+wait "$listener"
+check "the console socket got the master; the command's tty is /dev/pts/0" \
+    test "$(tr -d '\r' <"$scratch/console.out" 2>/dev/null)" = /dev/pts/0
+oci delete --force "$prefix-tty"
+
 # --- joining a network namespace by path (podman hands over the one CNI set up)
 netns="berth-oci-test-$$"
 if ip netns add "$netns" 2>/dev/null; then

@@ -90,8 +90,10 @@ void add_commands(CLI::App& app, const std::shared_ptr<GlobalFlags>& global, Act
     request->bundle = ".";
     create->add_option("--bundle,-b", request->bundle, "The bundle (default: .)")->check(non_empty);
     create->add_option("--pid-file", request->pid_file, "Write init's pid here")->check(non_empty);
-    auto console_socket = std::make_shared<std::string>();
-    create->add_option("--console-socket", *console_socket, "Not supported yet")->check(non_empty);
+    create
+        ->add_option("--console-socket", request->console_socket,
+                     "Unix socket that gets the terminal's master (process.terminal)")
+        ->check(non_empty);
     // Accepted and without effect: berth always pivots, and makes no session keyring.
     create->add_flag("--no-pivot")->description("Accepted; berth always uses pivot_root");
     create->add_flag("--no-new-keyring")->description("Accepted; berth makes no session keyring");
@@ -99,11 +101,8 @@ void add_commands(CLI::App& app, const std::shared_ptr<GlobalFlags>& global, Act
         ->description("Not supported yet (0 only)")
         ->check(CLI::Range(0, 0));
     create->add_option("id", request->id, "Container ID")->required();
-    create->callback([global, request, console_socket, &action] {
-        action = [global, request, console_socket] {
-            if (!console_socket->empty()) {
-                throw bad_input("--console-socket: a terminal is not supported by berth yet");
-            }
+    create->callback([global, request, &action] {
+        action = [global, request] {
             try {
                 oci::create(oci::StateStore(global->root), *request);
             } catch (const Error& e) {

@@ -207,7 +207,8 @@ CreatedContainer create_container(const RunOptions& options, int start_gate) {
     const CgroupLimits limits{options.memory_bytes, options.pids, options.cpu_quota_us};
     launch(options, limits, start_gate, started);
     // From here on nothing may fail: init and its cgroups now belong to the container.
-    return CreatedContainer{started.init.release(), started.held.cgroup.keep()};
+    return CreatedContainer{started.init.release(), started.held.cgroup.keep(),
+                            std::move(started.held.terminal)};
 }
 
 }  // namespace berth::container

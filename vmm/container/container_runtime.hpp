@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "vmm/common/error.hpp"
+#include "vmm/common/unique_fd.hpp"
 #include "vmm/container/exit_status.hpp"
 #include "vmm/container/run_options.hpp"
 
@@ -29,6 +30,7 @@ int run_container(const RunOptions& options);
 struct CreatedContainer {
     pid_t init_pid = -1;
     std::vector<std::string> cgroups;  // the directories berth delete removes
+    UniqueFd terminal;                 // with options.tty: the pseudo-terminal's master
 };
 
 // Builds the container as run_container does, but init stops at the start gate

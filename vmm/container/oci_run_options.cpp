@@ -136,9 +136,6 @@ RunOptions run_options_from(const Spec& spec, const std::string& bundle, const s
         throw bad_input("process: is missing; berth create needs the process to start");
     }
     const Process& process = *spec.process;
-    if (process.terminal) {
-        not_supported("process.terminal", "a terminal (--console-socket)");
-    }
     RunOptions options;
     options.rootfs = spec.root.path.front() == '/' ? spec.root.path
                                                    : fmt::format("{}/{}", bundle, spec.root.path);
@@ -162,8 +159,10 @@ RunOptions run_options_from(const Spec& spec, const std::string& bundle, const s
     options.workdir = process.cwd;
     options.user = UserSpec{process.user.uid, process.user.gid};
     options.root_mode = spec.root.readonly ? RootMode::read_only : RootMode::writable;
-    // The runtime's caller (conmon, containerd's shim) hands the container its stdio.
+    // The runtime's caller (conmon, containerd's shim) hands the container its stdio,
+    // or with a terminal gets the pseudo-terminal's master (--console-socket).
     options.keep_stdin = true;
+    options.tty = process.terminal;
     options.command = process.args;
     return options;
 }

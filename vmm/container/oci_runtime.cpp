@@ -1,6 +1,8 @@
 #include "vmm/container/oci_runtime.hpp"
 
 #include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -8,6 +10,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <span>
 
 #include <fmt/format.h>
 
@@ -15,6 +18,7 @@
 #include "vmm/common/file.hpp"
 #include "vmm/common/parse_number.hpp"
 #include "vmm/common/quote.hpp"
+#include "vmm/common/unix_socket.hpp"
 #include "vmm/container/container_runtime.hpp"
 #include "vmm/container/oci_run_options.hpp"
 #include "vmm/container/oci_spec.hpp"
@@ -104,6 +108,38 @@ private:
     bool committed_ = false;
 };
 
+// The caller's console socket, connected before anything is made, so that a wrong path
+// is bad input that leaves nothing behind.
+UniqueFd connect_console_socket(const std::string& path) {
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    if (path.size() >= sizeof address.sun_path) {
+        throw bad_input(
+            fmt::format("--console-socket {}: the path is longer than a unix socket's "
+                        "({} bytes at most)",
+                        quote(path), sizeof address.sun_path - 1));
+    }
+    path.copy(address.sun_path, path.size());
+    UniqueFd socket(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    if (!socket) {
+        throw_errno("cannot make a unix socket", errno);
+    }
+    if (::connect(socket.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0) {
+        throw bad_input(
+            errno_message(fmt::format("--console-socket {}: cannot connect", quote(path)), errno));
+    }
+    return socket;
+}
+
+// The master goes to the caller as runc sends it: one message with the descriptor.
+void send_console(const UniqueFd& socket, const UniqueFd& master) {
+    constexpr std::string_view payload = "berth-console";
+    if (!send_message(socket.get(), std::as_bytes(std::span(payload.data(), payload.size())),
+                      master.get())) {
+        throw Error("cannot pass the terminal: the console socket's other end has closed");
+    }
+}
+
 void write_pid_file(const std::string& path, pid_t pid) {
     OutputFile file = OutputFile::create(path, "pid file");
     file.write(std::to_string(pid));
@@ -124,6 +160,17 @@ void create(const StateStore& store, const CreateRequest& request) {
         throw e.with_context("config.json");
     }
 
+    if (options.tty != !request.console_socket.empty()) {
+        throw bad_input(options.tty ? "process.terminal is true: give --console-socket, where "
+                                      "the pseudo-terminal's master goes"
+                                    : "--console-socket needs process.terminal true in "
+                                      "config.json");
+    }
+    UniqueFd console;
+    if (options.tty) {
+        console = connect_console_socket(request.console_socket);
+    }
+
     PendingContainer pending(store, request.id);
     ContainerRecord& record = pending.record();
     record.bundle = bundle;
@@ -134,6 +181,9 @@ void create(const StateStore& store, const CreateRequest& request) {
         const CreatedContainer created = create_container(options, gate.get());
         record.pid = created.init_pid;
         record.cgroups = created.cgroups;
+        if (console) {
+            send_console(console, created.terminal);
+        }
     }
     // Init waits at the gate, so it is there to be looked at.
     record.start_time = process_start_time(record.pid).value_or(0);

@@ -23,6 +23,8 @@ struct CreateRequest {
     std::string id;
     std::string bundle;    // the directory holding config.json
     std::string pid_file;  // empty: none; else init's pid is written there
+    // With process.terminal: a unix socket that gets the pseudo-terminal's master.
+    std::string console_socket;
 };
 
 void create(const StateStore& store, const CreateRequest& request);
