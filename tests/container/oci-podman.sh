@@ -57,6 +57,11 @@ check "podman run -t: the terminal through --console-socket, the container's own
 st=0
 echo piped | timeout 120 podman --runtime "$berth" run --rm -i "$image" cat >"$scratch/out" 2>"$scratch/err" || st=$?
 check "podman run -i: stdin reaches the command" test "$st" -eq 0 -a "$(cat "$scratch/out")" = piped
+mkdir -p "$scratch/volume"
+echo from-the-host >"$scratch/volume/file"
+prun -v "$scratch/volume:/data:ro" "$image" sh -c 'cat /data/file; touch /data/x 2>/dev/null || echo read-only; cat /etc/hostname'
+check "podman -v DIR:/data:ro and its own /etc/hostname bind mount" \
+    test "$st" -eq 0 -a "$(head -2 "$scratch/out" | tr '\n' ' ')" = "from-the-host read-only " -a -n "$(sed -n 3p "$scratch/out")"
 left=$(ls /run/berth/oci 2>/dev/null | wc -l)
 check "podman's delete left no state under /run/berth/oci" test "$left" -eq 0
 

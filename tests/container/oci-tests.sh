@@ -202,6 +202,38 @@ check "the console socket got the master; the command's tty is /dev/pts/0" \
     test "$(tr -d '\r' <"$scratch/console.out" 2>/dev/null)" = /dev/pts/0
 oci delete --force "$prefix-tty"
 
+# --- bind mounts: host paths into the rootfs, options applied, symlinks kept inside
+mkdir -p "$scratch/hostdir" "$scratch/escape-target"
+echo host-file >"$scratch/hostfile"
+cp -a "$ROOTFS" "$scratch/rootfs-copy"
+# The link's target exists on the host and, under the same path, inside the rootfs: the
+# binding must land in the rootfs's.
+ln -s "$scratch/escape-target" "$scratch/rootfs-copy/escape"
+mkdir -p "$scratch/rootfs-copy/$scratch/escape-target"
+bundle binds '["sh", "-c", "cat /etc/berth-test; echo x > /data/new && echo rw; echo y > /etc/berth-test || echo ro; cat /escape/f"]' "
+c['root']['path'] = '$scratch/rootfs-copy'
+c['mounts'] += [
+    {'destination': '/etc/berth-test', 'type': 'bind', 'source': '$scratch/hostfile', 'options': ['rbind', 'ro']},
+    {'destination': '/data', 'type': 'bind', 'source': '$scratch/hostdir', 'options': ['bind', 'rw']},
+    {'destination': '/escape/f', 'type': 'bind', 'source': '$scratch/hostfile', 'options': ['bind']},
+]"
+run_bundle binds
+check "a read-only bind mount of a host file, a writable one of a directory" \
+    test "$(head -3 "$scratch/binds.stdout" | tr '\n' ' ')" = "host-file rw ro " -a -f "$scratch/hostdir/new"
+check "a destination through a symlink in the rootfs stays inside the rootfs" \
+    test "$(sed -n 4p "$scratch/binds.stdout")" = host-file -a ! -e "$scratch/escape-target/f" \
+    -a -f "$scratch/rootfs-copy/$scratch/escape-target/f"
+check "the host's file is unchanged" test "$(cat "$scratch/hostfile")" = host-file
+rm -rf "${scratch:?}/rootfs-copy/${scratch:?}"
+run_bundle binds
+check "a mount point through a symlink that dangles inside the rootfs is refused, not made on the host" \
+    test "$(grep -c "mount '/escape/f': cannot open directory '/escape'" "$scratch/err")" -ge 1 \
+    -a ! -e "$scratch/escape-target/f"
+bundle bind-missing '["true"]' "c['mounts'].append({'destination': '/x', 'type': 'bind', 'source': '$scratch/nope'})"
+oci create --bundle "$scratch/bind-missing" "$prefix-bind-missing"
+check "a bind mount whose source is missing: status 2 naming mounts[1].source" \
+    test "$st" -eq 2 -a "$(grep -c "mounts\[1\].source: '$scratch/nope'" "$scratch/err")" -eq 1
+
 # --- joining a network namespace by path (podman hands over the one CNI set up)
 netns="berth-oci-test-$$"
 if ip netns add "$netns" 2>/dev/null; then

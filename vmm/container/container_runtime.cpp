@@ -121,7 +121,8 @@ void launch(const RunOptions& options, const CgroupLimits& limits, int start_gat
                                  rootless ? DeviceMode::bind_host : DeviceMode::create_nodes,
                                  rootless && options.net == NetMode::host ? SysfsMode::bind_host
                                  : netns_by_berth                         ? SysfsMode::after_netns
-                                                                          : SysfsMode::fresh},
+                                                                          : SysfsMode::fresh,
+                                 options.binds},
             .image_loop = loop ? loop->path() : std::string(),
             .network_namespace_from_berth = netns_by_berth,
             .terminal = options.tty,

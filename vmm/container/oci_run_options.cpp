@@ -1,5 +1,6 @@
 #include "vmm/container/oci_run_options.hpp"
 
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -123,6 +124,43 @@ CapabilitySets capability_sets(const Capabilities& caps) {
     };
 }
 
+// config.json's bind mounts (type bind, or a bind/rbind option). berth mounts /proc,
+// /sys, /dev, /dev/pts and /dev/shm its own way; other kinds are not applied yet.
+std::vector<BindMount> bind_mounts_of(const Spec& spec, const std::string& bundle) {
+    std::vector<BindMount> binds;
+    for (std::size_t i = 0; i < spec.mounts.size(); ++i) {
+        const Mount& mount = spec.mounts[i];
+        const auto has = [&](std::string_view option) {
+            return std::find(mount.options.begin(), mount.options.end(), option) !=
+                   mount.options.end();
+        };
+        if (mount.type != "bind" && !has("bind") && !has("rbind")) {
+            continue;
+        }
+        const std::string path = fmt::format("mounts[{}]", i);
+        if (mount.source.empty()) {
+            throw bad_input(path + ".source: a bind mount needs a source");
+        }
+        // The spec: a relative source is relative to the bundle.
+        BindMount bind{
+            mount.source.front() == '/' ? mount.source : fmt::format("{}/{}", bundle, mount.source),
+            mount.destination, has("rbind"), 0};
+        if (::access(bind.source.c_str(), F_OK) != 0) {
+            throw bad_input(
+                errno_message(fmt::format("{}.source: {}", path, quote(bind.source)), errno));
+        }
+        const std::pair<std::string_view, unsigned long> flags[] = {
+            {"ro", MS_RDONLY}, {"nosuid", MS_NOSUID}, {"nodev", MS_NODEV}, {"noexec", MS_NOEXEC}};
+        for (const auto& [option, flag] : flags) {
+            if (has(option)) {
+                bind.flags |= flag;
+            }
+        }
+        binds.push_back(std::move(bind));
+    }
+    return binds;
+}
+
 std::string host_hostname() {
     char name[HOST_NAME_MAX + 1] = {};
     ::gethostname(name, sizeof name - 1);
@@ -153,6 +191,7 @@ RunOptions run_options_from(const Spec& spec, const std::string& bundle, const s
     apply_resources(spec.resources, options);
     options.env = process.env;
     options.env_as_given = true;
+    options.binds = bind_mounts_of(spec, bundle);
     // No capabilities named: none at all, as the spec reads (runc does the same).
     options.capabilities =
         process.capabilities ? capability_sets(*process.capabilities) : CapabilitySets{};

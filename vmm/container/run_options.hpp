@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "vmm/container/bind_mounts.hpp"
 #include "vmm/net/ipv4.hpp"
 
 namespace berth::container {
@@ -49,6 +50,7 @@ struct RunOptions {
     std::optional<CapabilitySets> capabilities;  // unset: Docker's default set
     // OCI: `env` is the whole environment (process.env), without berth's defaults.
     bool env_as_given = false;
+    std::vector<BindMount> binds;  // OCI: host paths bound into the rootfs (bind_mounts.hpp)
     RootMode root_mode = RootMode::writable;
     bool keep_stdin = false;  // -i
     bool tty = false;         // -t
