@@ -159,6 +159,11 @@ bundle no-caps '["sh", "-c", "grep -E ^CapEff /proc/self/status"]'
 run_bundle no-caps
 check "no process.capabilities: no capabilities (as the spec reads)" \
     grep -q "0000000000000000" "$scratch/no-caps.stdout"
+bundle groups '["sh", "-c", "id -u; id -g; id -G"]' \
+    'c["process"]["user"] = {"uid": 1000, "gid": 100, "additionalGids": [5, 27]}'
+run_bundle groups
+check "process.user: uid, gid and additionalGids" \
+    test "$(tr '\n' ' ' <"$scratch/groups.stdout")" = "1000 100 100 5 27 "
 bundle env '["env"]' 'c["process"]["env"] = ["PATH=/usr/bin:/bin", "ONLY=this"]'
 run_bundle env
 check "process.env is the whole environment" test "$(tr '\n' ' ' <"$scratch/env.stdout")" = "PATH=/usr/bin:/bin ONLY=this "

@@ -196,7 +196,10 @@ RunOptions run_options_from(const Spec& spec, const std::string& bundle, const s
     options.capabilities =
         process.capabilities ? capability_sets(*process.capabilities) : CapabilitySets{};
     options.workdir = process.cwd;
-    options.user = UserSpec{process.user.uid, process.user.gid};
+    options.user = UserSpec{process.user.uid, process.user.gid, process.user.additional_gids};
+    if (::geteuid() != 0 && !options.user.additional_gids.empty()) {
+        not_supported("process.user.additionalGids", "supplementary groups rootless");
+    }
     options.root_mode = spec.root.readonly ? RootMode::read_only : RootMode::writable;
     // The runtime's caller (conmon, containerd's shim) hands the container its stdio,
     // or with a terminal gets the pseudo-terminal's master (--console-socket).

@@ -22,6 +22,7 @@ enum class RootMode { writable, read_only };
 struct UserSpec {
     uid_t uid = 0;
     gid_t gid = 0;
+    std::vector<gid_t> additional_gids;  // supplementary groups (OCI); ct run has none
 };
 
 // Capability sets as masks (bit N: capability N). An OCI config.json names its own;

@@ -103,8 +103,9 @@ void drop_privileges(const std::optional<CapabilitySets>& sets, const UserSpec& 
 void switch_user(const UserSpec& user, UserNamespace user_namespace) {
     // setgroups is denied in a rootless user namespace ("deny" in /proc/PID/setgroups),
     // where the only group is ours anyway.
-    if (user_namespace == UserNamespace::shared && ::setgroups(0, nullptr) != 0) {
-        throw_errno("cannot clear supplementary groups", errno);
+    if (user_namespace == UserNamespace::shared &&
+        ::setgroups(user.additional_gids.size(), user.additional_gids.data()) != 0) {
+        throw_errno("cannot set the supplementary groups", errno);
     }
     if (::setresgid(user.gid, user.gid, user.gid) != 0) {
         throw_errno(
