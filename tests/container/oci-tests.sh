@@ -327,6 +327,10 @@ check "a missing bundle: status 2" test "$st" -eq 2
 bundle no-rootfs '["true"]' 'c["root"]["path"] = "/nonexistent/rootfs"'
 oci create --bundle "$scratch/no-rootfs" "$prefix-k"
 check "a missing rootfs: status 2, no state left" test "$st" -eq 2 -a ! -e "$ROOT/$prefix-k"
+oci create --bundle "$scratch/hello" --pid-file "$scratch/missing/pid" "$prefix-pidfile"
+leftover=$(find /sys/fs/cgroup -maxdepth 6 -name "berth-$prefix-pidfile" 2>/dev/null; pgrep -f -- "$prefix-pidfile")
+check "a pid file that cannot be written: status 2; the init and cgroups made meanwhile are gone" \
+    test "$st" -eq 2 -a ! -e "$ROOT/$prefix-pidfile" -a -z "$leftover"
 oci create --bundle "$scratch/hello" "bad/id"
 check "an ID with a slash: status 2" test "$st" -eq 2
 oci --systemd-cgroup create --bundle "$scratch/hello" "$prefix-l"

@@ -180,13 +180,14 @@ void create(const StateStore& store, const CreateRequest& request) {
         const UniqueFd gate = make_start_gate(store.start_fifo(request.id));
         const CreatedContainer created = create_container(options, gate.get());
         record.pid = created.init_pid;
+        // Init waits at the gate, so it is there to be looked at; recorded at once, so
+        // that a failure from here on finds it alive and kills it (PendingContainer).
+        record.start_time = process_start_time(record.pid).value_or(0);
         record.cgroups = created.cgroups;
         if (console) {
             send_console(console, created.terminal);
         }
     }
-    // Init waits at the gate, so it is there to be looked at.
-    record.start_time = process_start_time(record.pid).value_or(0);
     store.save(record);
     if (!request.pid_file.empty()) {
         write_pid_file(request.pid_file, record.pid);
