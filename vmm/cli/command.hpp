@@ -31,4 +31,13 @@ void add_lesson_command(CLI::App& app, Action& action);
 void add_bench_command(CLI::App& app, Action& action);
 void add_image_command(CLI::App& app, Action& action);
 
+// runc's command line (oci_command.cpp): whether argv starts with one of its global
+// options or commands, and running it.
+bool is_oci_command_line(int argc, char** argv);
+int run_oci_command(int argc, char** argv);
+
+// What --version prints: berth's version and the OCI runtime-spec version it follows
+// (callers of an OCI runtime look for "spec:", as runc prints it).
+std::string version_text();
+
 }  // namespace berth::cli

@@ -106,9 +106,13 @@ void report(std::string_view message) {
 
 int main(int argc, char** argv) {
     berth::phase_mark("main");  // `berth bench startup` (BERTH_PHASES only)
+    // Called as an OCI runtime (by podman's conmon, containerd's shim): runc's command line.
+    if (berth::cli::is_oci_command_line(argc, argv)) {
+        return berth::cli::run_oci_command(argc, argv);
+    }
     CLI::App app{"berth: run a Linux workload as a KVM virtual machine or as a container"};
     app.name("berth");
-    app.set_version_flag("--version", std::string("berth ") + berth::version);
+    app.set_version_flag("--version", berth::cli::version_text());
     app.require_subcommand(1);
 
     berth::cli::Action action;

@@ -55,6 +55,9 @@ public:
     int wait();
     // Without blocking: the encoded status once the child has ended.
     std::optional<int> poll();
+    // Stops owning the child, which outlives this object (an OCI container's init after
+    // `berth create`); its pid.
+    pid_t release() { return std::exchange(pid_, -1); }
 
 private:
     void kill_and_reap() noexcept;

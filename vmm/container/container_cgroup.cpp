@@ -300,4 +300,14 @@ void ContainerCgroup::remove() {
     memory_.reset();
 }
 
+std::vector<std::string> ContainerCgroup::keep() {
+    std::vector<std::string> paths;
+    for (const auto& dir : directories_) {
+        paths.push_back(dir.path);
+    }
+    directories_.clear();
+    memory_.reset();
+    return paths;
+}
+
 }  // namespace berth::container

@@ -84,6 +84,9 @@ public:
     std::uint64_t oom_kills() const;
     // Removes the directories now (all processes must have exited).
     void remove();
+    // Stops owning the directories, which outlive this object (an OCI container's
+    // cgroups stay until `berth delete`); their paths, for whoever removes them then.
+    std::vector<std::string> keep();
 
 private:
     struct Directory {

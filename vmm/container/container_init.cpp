@@ -41,6 +41,7 @@
 #include "vmm/container/container_runtime.hpp"
 #include "vmm/container/image_rootfs.hpp"
 #include "vmm/container/pseudo_terminal.hpp"
+#include "vmm/container/start_gate.hpp"
 #include "vmm/container/supervised_signals.hpp"
 #include "vmm/net/bridge_network.hpp"
 
@@ -296,8 +297,7 @@ Error exec_failure(const std::string& command, int err) {
     }
     // Only stdin, stdout and stderr go to the command, whatever berth's caller left open.
     ::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
-    drop_capabilities();
-    switch_user(options.user, plan.user_namespace);
+    drop_privileges(options.capabilities, options.user, plan.user_namespace);
     set_no_new_privileges();
     ::umask(022);
     std::vector<char*> argv;
@@ -423,6 +423,9 @@ pid_t start_command(const InitPlan& plan, const std::string& command_path,
         exits = std::move(cgroups.exits);
         enter_own_cgroup_namespace();
         bring_up_network(plan);
+        if (plan.start_gate >= 0) {
+            wait_at_start_gate(berth, plan.start_gate);
+        }
         command = start_command(plan, command_path, tty);
     } catch (const Error& e) {
         report_and_exit(berth, setup_done, as_start_failure(e));

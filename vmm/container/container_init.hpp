@@ -34,6 +34,8 @@ struct InitPlan {
     bool notify_exit = false;              // with cgroups: send command_exited as the command ends
     int berth_end = -1;                    // berth's end of the channel, which init closes
     const InitChannel* channel = nullptr;  // init's end
+    // OCI create: the start FIFO (O_PATH) init waits at before the command (start_gate.hpp).
+    int start_gate = -1;
 };
 
 [[noreturn]] void run_init(const InitPlan& plan);

@@ -53,18 +53,22 @@ std::string canonical_rootfs(const std::string& rootfs) {
     return path;
 }
 
-}  // namespace
-
-int run_container(const RunOptions& options) {
-    // Held for the whole run, in this order: what is made first goes last, so init is
-    // killed and reaped before its cgroups are removed and its lease and loop released.
+// What a container holds while berth starts it, in this order: what is made first goes
+// last, so init is killed and reaped before its cgroups are removed and its lease and
+// loop released.
+struct Launch {
     std::optional<LoopDevice> loop;
     std::optional<net::IpLease> lease;
     HostResources held;
     InitChannel channel;  // berth's end
     std::optional<BlockedSignals> blocked;
     ChildProcess init;
-    const CgroupLimits limits{options.memory_bytes, options.pids, options.cpu_quota_us};
+};
+
+// Checks the options, makes init and sets it up from outside; returns once the command
+// has started or, with a `start_gate` (OCI create), once init waits at it.
+void launch(const RunOptions& options, const CgroupLimits& limits, int start_gate, Launch& launch) {
+    auto& [loop, lease, held, channel, blocked, init] = launch;
     try {
         // All checks that need no privilege come first.
         const auto env = container_environment(options);
@@ -100,6 +104,7 @@ int run_container(const RunOptions& options) {
             .map_user = rootless,
             .make_network_namespace = netns_by_berth,
             .attach_bridge = options.net == NetMode::bridge,
+            .join_network_namespace = options.network_namespace,
             .cgroup_name = options.name.empty() ? std::to_string(::getpid()) : options.name,
             .limits = limits,
             // Root with --net host and no limits: nothing to wait for.
@@ -116,13 +121,16 @@ int run_container(const RunOptions& options) {
                                  rootless ? DeviceMode::bind_host : DeviceMode::create_nodes,
                                  rootless && options.net == NetMode::host ? SysfsMode::bind_host
                                  : netns_by_berth                         ? SysfsMode::after_netns
-                                                                          : SysfsMode::fresh},
+                                                                          : SysfsMode::fresh,
+                                 options.binds},
             .image_loop = loop ? loop->path() : std::string(),
             .network_namespace_from_berth = netns_by_berth,
             .terminal = options.tty,
-            .notify_exit = limits.any(),
+            // OCI: nobody waits for the notice; the cgroups go with berth delete.
+            .notify_exit = limits.any() && start_gate < 0,
             .berth_end = channel.fd(),
             .channel = &init_end,
+            .start_gate = start_gate,
         };
         // What berth knows before clone3 is in the channel before init runs (both ends
         // are ours until then, so these sends cannot find init gone).
@@ -152,6 +160,17 @@ int run_container(const RunOptions& options) {
     } catch (const Error& e) {
         throw e.with_context("cannot start container");
     }
+}
+
+}  // namespace
+
+int run_container(const RunOptions& options) {
+    Launch started;
+    const CgroupLimits limits{options.memory_bytes, options.pids, options.cpu_quota_us};
+    launch(options, limits, -1, started);
+    HostResources& held = started.held;
+    ChildProcess& init = started.init;
+    const InitChannel& channel = started.channel;
 
     // Init leaves the cgroups once the command runs and then tells berth when the
     // command has ended (command_exited), so that they can go while the kernel still
@@ -183,6 +202,15 @@ int run_container(const RunOptions& options) {
                    format_size(*options.memory_bytes));
     }
     return status;
+}
+
+CreatedContainer create_container(const RunOptions& options, int start_gate) {
+    Launch started;
+    const CgroupLimits limits{options.memory_bytes, options.pids, options.cpu_quota_us};
+    launch(options, limits, start_gate, started);
+    // From here on nothing may fail: init and its cgroups now belong to the container.
+    return CreatedContainer{started.init.release(), started.held.cgroup.keep(),
+                            std::move(started.held.terminal)};
 }
 
 }  // namespace berth::container

@@ -12,12 +12,30 @@
 // which is reported on stderr); 2 for bad input; 125 when the runtime failed, 126 when
 // the command cannot be executed, 127 when it cannot be found (exit_status.hpp).
 
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
 #include "vmm/common/error.hpp"
+#include "vmm/common/unique_fd.hpp"
 #include "vmm/container/exit_status.hpp"
 #include "vmm/container/run_options.hpp"
 
 namespace berth::container {
 
 int run_container(const RunOptions& options);
+
+// OCI create: what outlives berth.
+struct CreatedContainer {
+    pid_t init_pid = -1;
+    std::vector<std::string> cgroups;  // the directories berth delete removes
+    UniqueFd terminal;                 // with options.tty: the pseudo-terminal's master
+};
+
+// Builds the container as run_container does, but init stops at the start gate
+// (`start_gate`: an O_PATH descriptor of the FIFO, start_gate.hpp) instead of starting
+// the command, and this returns: init, its namespaces and its cgroups outlive berth.
+CreatedContainer create_container(const RunOptions& options, int start_gate);
 
 }  // namespace berth::container

@@ -41,6 +41,8 @@ const char* name_of(InitMessage kind) {
             return "start_failed";
         case InitMessage::command_exited:
             return "command_exited";
+        case InitMessage::awaiting_start:
+            return "awaiting_start";
     }
     return "an unknown message";
 }

@@ -28,6 +28,8 @@
 //   command_exited         with cgroups: the command's status, as init exits, so that
 //                          berth can remove the cgroups while the kernel still tears
 //                          the namespaces down
+//   awaiting_start         OCI create: the container is built and init waits at its
+//                          start gate (start_gate.hpp) instead of starting the command
 
 #include <cstddef>
 #include <cstdint>
@@ -51,6 +53,7 @@ enum class InitMessage : std::uint8_t {
     command_started,
     start_failed,
     command_exited,
+    awaiting_start,
 };
 
 const char* name_of(InitMessage kind);

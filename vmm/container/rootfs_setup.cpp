@@ -14,6 +14,7 @@
 
 #include "vmm/common/error.hpp"
 #include "vmm/common/unique_fd.hpp"
+#include "vmm/container/bind_mounts.hpp"
 
 namespace berth::container {
 
@@ -184,6 +185,13 @@ void setup_rootfs(const RootfsPlan& plan) {
     }
     do_mount("tmpfs", "dev", "tmpfs", MS_NOSUID | MS_STRICTATIME, "mode=755,size=65536k");
     populate_dev(plan.devices);
+    if (!plan.binds.empty()) {
+        const UniqueFd root(::open(".", O_PATH | O_DIRECTORY | O_CLOEXEC));
+        if (!root) {
+            throw_errno("cannot open the rootfs", errno);
+        }
+        bind_mounts(root.get(), plan.binds);
+    }
 
     // pivot_root(".", "."): the old root ends up stacked on "." and is detached at once.
     if (::syscall(SYS_pivot_root, ".", ".") != 0) {

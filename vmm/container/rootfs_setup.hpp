@@ -6,6 +6,7 @@
 // paths. Throws Error naming the mount that failed.
 
 #include <string>
+#include <vector>
 
 #include "vmm/container/run_options.hpp"
 
@@ -24,6 +25,7 @@ struct RootfsPlan {
     RootMode root_mode = RootMode::writable;
     DeviceMode devices = DeviceMode::create_nodes;
     SysfsMode sysfs = SysfsMode::fresh;
+    std::vector<BindMount> binds;  // after /dev, before the pivot (bind_mounts.hpp)
 };
 
 // Everything up to the pivot, the detached old root and the /proc masks.

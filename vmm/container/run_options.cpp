@@ -177,6 +177,9 @@ void check_name(std::string_view name, std::string_view what) {
 }
 
 std::vector<std::string> container_environment(const RunOptions& options) {
+    if (options.env_as_given) {
+        return options.env;
+    }
     std::vector<std::string> env = {
         std::string("PATH=") + default_path,
         "HOSTNAME=" + (options.hostname.empty() ? std::string("berth") : options.hostname),

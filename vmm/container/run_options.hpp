@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "vmm/container/bind_mounts.hpp"
 #include "vmm/net/ipv4.hpp"
 
 namespace berth::container {
@@ -21,6 +22,15 @@ enum class RootMode { writable, read_only };
 struct UserSpec {
     uid_t uid = 0;
     gid_t gid = 0;
+    std::vector<gid_t> additional_gids;  // supplementary groups (OCI); ct run has none
+};
+
+// Capability sets as masks (bit N: capability N). An OCI config.json names its own;
+// `ct run` gives Docker's default set (security.hpp) in all three.
+struct CapabilitySets {
+    std::uint64_t bounding = 0;
+    std::uint64_t effective = 0;
+    std::uint64_t permitted = 0;
 };
 
 struct RunOptions {
@@ -33,9 +43,15 @@ struct RunOptions {
     std::optional<std::uint32_t> cpu_quota_us;  // per cpu_period_us
     NetMode net = NetMode::none;
     std::optional<net::Ipv4Cidr> ip;
+    // OCI, as root: the network namespace to join (a path), with NetMode::none.
+    std::string network_namespace;
     std::vector<std::string> env;  // "KEY=VALUE", the user's after our defaults
     std::string workdir = "/";
     UserSpec user;
+    std::optional<CapabilitySets> capabilities;  // unset: Docker's default set
+    // OCI: `env` is the whole environment (process.env), without berth's defaults.
+    bool env_as_given = false;
+    std::vector<BindMount> binds;  // OCI: host paths bound into the rootfs (bind_mounts.hpp)
     RootMode root_mode = RootMode::writable;
     bool keep_stdin = false;  // -i
     bool tty = false;         // -t
@@ -56,7 +72,8 @@ NetMode parse_net_mode(std::string_view text);
 void check_name(std::string_view name, std::string_view what);  // --name, --hostname
 
 // The environment the command starts with: PATH, HOSTNAME, HOME, TERM (with -t),
-// then the user's entries, later ones replacing earlier ones with the same key.
+// then the user's entries, later ones replacing earlier ones with the same key (with
+// env_as_given, the user's entries alone).
 std::vector<std::string> container_environment(const RunOptions& options);
 // The value of PATH in `env` (our default when unset).
 std::string environment_path(const std::vector<std::string>& env);

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <memory>
 
 #include <fmt/format.h>
@@ -29,24 +30,25 @@ constexpr unsigned default_capabilities[] = {
     CAP_KILL,    CAP_AUDIT_WRITE,
 };
 
-bool kept(unsigned cap) {
-    for (const unsigned wanted : default_capabilities) {
-        if (wanted == cap) {
-            return true;
-        }
-    }
-    return false;
+constexpr std::uint64_t mask_of(unsigned cap) {
+    return std::uint64_t{1} << cap;
 }
 
-}  // namespace
+std::uint64_t default_mask() {
+    std::uint64_t mask = 0;
+    for (const unsigned cap : default_capabilities) {
+        mask |= mask_of(cap);
+    }
+    return mask;
+}
 
-void drop_capabilities() {
-    // The bounding set first, while CAP_SETPCAP is surely effective: every capability
-    // the kernel knows that is not in the default set. PR_CAPBSET_DROP answers EINVAL
-    // past the last capability of the running kernel, which ends the loop (libcap-ng
-    // would read /proc/PID/status three times to do the same).
+// Every capability the kernel knows that is not in `keep` leaves the bounding set
+// (CAP_SETPCAP must still be effective). PR_CAPBSET_DROP answers EINVAL past the last
+// capability of the running kernel, which ends the loop (libcap-ng would read
+// /proc/PID/status three times to do the same).
+void limit_bounding_set(std::uint64_t keep) {
     for (unsigned cap = 0; cap < 64; ++cap) {
-        if (kept(cap)) {
+        if ((keep & mask_of(cap)) != 0) {
             continue;
         }
         if (::prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0) {
@@ -56,25 +58,54 @@ void drop_capabilities() {
             throw_errno(fmt::format("cannot drop capability {} from the bounding set", cap), errno);
         }
     }
-    // Effective and permitted with libcap-ng: one capset.
+}
+
+// Effective and permitted with libcap-ng: one capset.
+void set_capabilities(const CapabilitySets& sets) {
     capng_clear(CAPNG_SELECT_CAPS);
-    for (const unsigned cap : default_capabilities) {
-        if (capng_update(CAPNG_ADD, static_cast<capng_type_t>(CAPNG_EFFECTIVE | CAPNG_PERMITTED),
-                         cap) != 0) {
+    for (unsigned cap = 0; cap < 64; ++cap) {
+        const int types = ((sets.effective & mask_of(cap)) != 0 ? CAPNG_EFFECTIVE : 0) |
+                          ((sets.permitted & mask_of(cap)) != 0 ? CAPNG_PERMITTED : 0);
+        if (types != 0 && capng_update(CAPNG_ADD, static_cast<capng_type_t>(types), cap) != 0) {
             throw Error(
                 fmt::format("cannot add capability {} to the set", capng_capability_to_name(cap)));
         }
     }
     if (capng_apply(CAPNG_SELECT_CAPS) != 0) {
-        throw_errno("cannot reduce capabilities to the default set", errno);
+        throw_errno("cannot reduce the capabilities", errno);
     }
+}
+
+}  // namespace
+
+void drop_privileges(const std::optional<CapabilitySets>& sets, const UserSpec& user,
+                     UserNamespace user_namespace) {
+    if (!sets) {
+        // ct run: Docker's default set, which a switch to a user other than 0 then
+        // clears, as it does without keepcaps.
+        const std::uint64_t defaults = default_mask();
+        limit_bounding_set(defaults);
+        set_capabilities(CapabilitySets{defaults, defaults, defaults});
+        switch_user(user, user_namespace);
+        return;
+    }
+    // OCI: the config's sets whatever the user, as runc gives them; the user is switched
+    // while init still has CAP_SETUID and CAP_SETGID, keeping the permitted set across
+    // it (keepcaps; execve clears the flag).
+    limit_bounding_set(sets->bounding);
+    if (::prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) != 0) {
+        throw_errno("cannot keep capabilities across the user switch", errno);
+    }
+    switch_user(user, user_namespace);
+    set_capabilities(*sets);
 }
 
 void switch_user(const UserSpec& user, UserNamespace user_namespace) {
     // setgroups is denied in a rootless user namespace ("deny" in /proc/PID/setgroups),
     // where the only group is ours anyway.
-    if (user_namespace == UserNamespace::shared && ::setgroups(0, nullptr) != 0) {
-        throw_errno("cannot clear supplementary groups", errno);
+    if (user_namespace == UserNamespace::shared &&
+        ::setgroups(user.additional_gids.size(), user.additional_gids.data()) != 0) {
+        throw_errno("cannot set the supplementary groups", errno);
     }
     if (::setresgid(user.gid, user.gid, user.gid) != 0) {
         throw_errno(

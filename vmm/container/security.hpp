@@ -1,11 +1,13 @@
 #pragma once
 // The last steps before the command runs, in this order: capabilities cut to Docker's
-// default set (bounding set included, so they cannot come back), the user switched,
+// default set or the ones an OCI config names (bounding set included, so they cannot
+// come back), the user switched,
 // no_new_privs set, and a seccomp filter that answers EPERM to the system calls
 // Docker's default profile denies. Each throws Error naming the step.
 
 #include <linux/filter.h>
 
+#include <optional>
 #include <span>
 
 #include "vmm/container/run_options.hpp"
@@ -14,7 +16,10 @@ namespace berth::container {
 
 enum class UserNamespace { shared, private_ };
 
-void drop_capabilities();
+// Capabilities cut to `sets` (Docker's default set in all three when unset), then the
+// user switched; with `sets` given (OCI) the user keeps them, as with runc.
+void drop_privileges(const std::optional<CapabilitySets>& sets, const UserSpec& user,
+                     UserNamespace user_namespace);
 // setgroups/setgid/setuid to `user`; in a private user namespace only ids mapped there work.
 void switch_user(const UserSpec& user, UserNamespace user_namespace);
 void set_no_new_privileges();

@@ -68,7 +68,9 @@ bool set_up(ChildProcess& init, const InitChannel& channel, const HostSetup& set
     }
     UniqueFd network_namespace;
     if (setup.make_network_namespace) {
-        network_namespace = net::make_network_namespace();
+        network_namespace = setup.join_network_namespace.empty()
+                                ? net::make_network_namespace()
+                                : net::open_network_namespace(setup.join_network_namespace);
         phase_mark("netns");
         const int fd = network_namespace.get();
         tell_init(InitMessage::network_namespace, 0, std::span(&fd, 1));
@@ -113,6 +115,7 @@ bool await_start(ChildProcess& init, const InitChannel& channel, HostResources& 
                 }
                 break;
             case InitMessage::command_started:
+            case InitMessage::awaiting_start:  // OCI create: started later, by berth start
                 return true;
             case InitMessage::start_failed:
                 init.wait();

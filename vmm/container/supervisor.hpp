@@ -29,6 +29,7 @@ struct HostSetup {
     bool map_user = false;                // rootless: write the id maps, then tell init
     bool make_network_namespace = false;  // as root, unless --net host
     bool attach_bridge = false;           // --net bridge
+    std::string join_network_namespace;   // OCI: this namespace instead of a new one
     std::string cgroup_name;
     CgroupLimits limits;
     bool setup_done_sent = false;  // before clone3: nothing for init to wait for

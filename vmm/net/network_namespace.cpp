@@ -1,7 +1,9 @@
 #include "vmm/net/network_namespace.hpp"
 
 #include <fcntl.h>
+#include <linux/nsfs.h>
 #include <sched.h>
+#include <sys/ioctl.h>
 
 #include <cerrno>
 #include <cstdlib>
@@ -9,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "vmm/common/error.hpp"
+#include "vmm/common/quote.hpp"
 #include "vmm/net/bridge_network.hpp"
 
 namespace berth::net {
@@ -46,6 +49,19 @@ UniqueFd make_network_namespace() {
     }
     step_back();
     return container;
+}
+
+UniqueFd open_network_namespace(const std::string& path) {
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) {
+        throw bad_input(
+            errno_message(fmt::format("cannot open network namespace {}", quote(path)), errno));
+    }
+    // Any file opens; only a namespace file answers NS_GET_NSTYPE.
+    if (::ioctl(fd.get(), NS_GET_NSTYPE) != CLONE_NEWNET) {
+        throw bad_input(fmt::format("{} is not a network namespace", quote(path)));
+    }
+    return fd;
 }
 
 }  // namespace berth::net

@@ -8,6 +8,8 @@
 // enters it with setns. Only as root: unprivileged, the namespace must belong to the
 // container's user namespace, so clone3 makes it.
 
+#include <string>
+
 #include "vmm/common/unique_fd.hpp"
 
 namespace berth::net {
@@ -15,5 +17,10 @@ namespace berth::net {
 // A new network namespace with lo up, as an open descriptor; the caller stays in (or is
 // back in) its own. Throws Error naming the step that failed.
 UniqueFd make_network_namespace();
+
+// An existing network namespace, by path (/run/netns/NAME, /proc/PID/ns/net), as an
+// OCI caller that made one (podman with CNI) asks a container to join. A path that is
+// not a network namespace is bad input naming it.
+UniqueFd open_network_namespace(const std::string& path);
 
 }  // namespace berth::net

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# The real client: podman (4.3, Debian 12) with berth as its OCI runtime, on an image
+# imported offline from the busybox rootfs. podman's conmon calls `berth create`,
+# `start` and `delete --force`; the container's output and exit status must come back
+# through podman. Needs root and podman (a TAP skip without them). TAP.
+set -u
+# shellcheck source=../lib/tap.sh
+. "$(dirname "$0")/../lib/tap.sh"
+BERTH=${BERTH:?set BERTH to the berth binary}
+ROOTFS_SCRIPT=${ROOTFS_SCRIPT:?set ROOTFS_SCRIPT to images/busybox-rootfs.sh}
+CACHE=${CT_CACHE:?set CT_CACHE to a directory for the rootfs}
+
+[[ $(id -u) -eq 0 ]] || tap_skip_all "podman as root drives berth as root (namespaces, cgroups)"
+command -v podman >/dev/null || tap_skip_all "podman is not installed (apt-get install podman)"
+ROOTFS="$CACHE/ct-rootfs"
+"$ROOTFS_SCRIPT" "$ROOTFS" >&2 || tap_skip_all "cannot build the busybox rootfs (install busybox-static)"
+image=berth-busybox
+if ! podman image exists "$image"; then
+    tar -C "$ROOTFS" -c . | podman import - "$image" >/dev/null ||
+        tap_skip_all "podman cannot import an image here"
+fi
+scratch=$(mktemp -d)
+trap 'rm -rf "$scratch"' EXIT
+# BERTH must be an absolute path: podman runs it from elsewhere.
+berth=$(realpath "$BERTH")
+
+# podman run ARGS...: output in $scratch/out and err, status in $st.
+prun() {
+    st=0
+    timeout 120 podman --runtime "$berth" run --rm "$@" \
+        >"$scratch/out" 2>"$scratch/err" </dev/null || st=$?
+}
+fail() {
+    tap_not_ok "$1"
+    [[ -s $scratch/err ]] && head -5 "$scratch/err" | tap_diag "  err: "
+    [[ -s $scratch/out ]] && head -5 "$scratch/out" | tap_diag "  out: "
+    return 0
+}
+check() {
+    local name=$1
+    shift
+    if "$@"; then tap_ok "$name"; else fail "$name (status $st)"; fi
+}
+
+prun "$image" echo hi
+check "podman run --rm IMAGE echo hi: prints hi, status 0" test "$st" -eq 0 -a "$(cat "$scratch/out")" = hi
+prun "$image" sh -c 'exit 3'
+check "the command's exit status comes back through podman" test "$st" -eq 3
+prun --network none "$image" sh -c 'echo $$; hostname; ls /sys/class/net'
+check "--network none: a pid namespace, podman's hostname, only lo" \
+    test "$(sed -n 1p "$scratch/out")" -le 2 -a -n "$(sed -n 2p "$scratch/out")" -a "$(sed -n '3,$p' "$scratch/out")" = lo
+prun "$image" ls /sys/class/net
+check "the default network: the namespace podman made (CNI), eth0 in it" grep -qx eth0 "$scratch/out"
+prun -t "$image" tty
+check "podman run -t: the terminal through --console-socket, the container's own devpts" \
+    test "$st" -eq 0 -a "$(tr -d '\r' <"$scratch/out")" = /dev/pts/0
+st=0
+echo piped | timeout 120 podman --runtime "$berth" run --rm -i "$image" cat >"$scratch/out" 2>"$scratch/err" || st=$?
+check "podman run -i: stdin reaches the command" test "$st" -eq 0 -a "$(cat "$scratch/out")" = piped
+mkdir -p "$scratch/volume"
+echo from-the-host >"$scratch/volume/file"
+prun -v "$scratch/volume:/data:ro" "$image" sh -c 'cat /data/file; touch /data/x 2>/dev/null || echo read-only; cat /etc/hostname'
+check "podman -v DIR:/data:ro and its own /etc/hostname bind mount" \
+    test "$st" -eq 0 -a "$(head -2 "$scratch/out" | tr '\n' ' ')" = "from-the-host read-only " -a -n "$(sed -n 3p "$scratch/out")"
+left=$(ls /run/berth/oci 2>/dev/null | wc -l)
+check "podman's delete left no state under /run/berth/oci" test "$left" -eq 0
+
+tap_done

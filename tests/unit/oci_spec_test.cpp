@@ -1,0 +1,182 @@
+#include <catch2/catch.hpp>
+
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "vmm/common/error.hpp"
+#include "vmm/container/oci_spec.hpp"
+
+using namespace berth::container::oci;
+
+namespace {
+
+// A runc-spec-like config with `extra` spliced in at the top level (later keys win).
+std::string config(const std::string& extra = "") {
+    return R"({
+  "ociVersion": "1.0.2-dev",
+  "process": {
+    "terminal": false,
+    "user": {"uid": 1000, "gid": 100, "additionalGids": [5, 6]},
+    "args": ["sh", "-c", "echo hi"],
+    "env": ["PATH=/bin", "TERM=xterm"],
+    "cwd": "/tmp",
+    "capabilities": {"bounding": ["CAP_KILL"], "effective": ["CAP_KILL", "CAP_CHOWN"]},
+    "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 1024, "soft": 512}],
+    "noNewPrivileges": true
+  },
+  "root": {"path": "rootfs", "readonly": true},
+  "hostname": "box",
+  "mounts": [{"destination": "/proc", "type": "proc", "source": "proc"},
+             {"destination": "/data", "type": "bind", "source": "/srv", "options": ["rbind", "ro"]}],
+  "annotations": {"org.example.key": "value"},
+  "linux": {
+    "namespaces": [{"type": "pid"}, {"type": "network", "path": "/run/netns/x"}, {"type": "mount"}],
+    "resources": {"memory": {"limit": 67108864}, "pids": {"limit": 64},
+                  "cpu": {"quota": 50000, "period": 100000}},
+    "cgroupsPath": "/berth/x",
+    "maskedPaths": ["/proc/kcore"],
+    "readonlyPaths": ["/proc/sys"]
+  })" + extra +
+           "}";
+}
+
+// The parse error's text for a config whose `pointer` member is replaced by `value`.
+std::string error_with(const std::string& pointer, const std::string& value) {
+    auto document = nlohmann::json::parse(config());
+    const nlohmann::json::json_pointer where(pointer);
+    if (value == "DELETE") {
+        document[where.parent_pointer()].erase(where.back());
+    } else {
+        document[where] = nlohmann::json::parse(value);
+    }
+    try {
+        parse_spec(document.dump());
+    } catch (const berth::Error& e) {
+        CHECK(e.status() == berth::ExitStatus::bad_input);
+        return e.what();
+    }
+    FAIL("accepted " << pointer << " = " << value);
+    return {};
+}
+
+}  // namespace
+
+TEST_CASE("config.json parses into the typed spec", "[container][oci]") {
+    const Spec spec = parse_spec(config());
+    CHECK(spec.oci_version == "1.0.2-dev");
+    REQUIRE(spec.process);
+    const Process& process = *spec.process;
+    CHECK(process.args == std::vector<std::string>{"sh", "-c", "echo hi"});
+    CHECK(process.env == std::vector<std::string>{"PATH=/bin", "TERM=xterm"});
+    CHECK(process.cwd == "/tmp");
+    CHECK(process.user.uid == 1000);
+    CHECK(process.user.gid == 100);
+    CHECK(process.user.additional_gids == std::vector<gid_t>{5, 6});
+    CHECK_FALSE(process.terminal);
+    REQUIRE(process.capabilities);
+    CHECK(process.capabilities->bounding == std::vector<std::string>{"CAP_KILL"});
+    CHECK(process.capabilities->effective.size() == 2);
+    REQUIRE(process.rlimits.size() == 1);
+    CHECK(process.rlimits[0].type == "RLIMIT_NOFILE");
+    CHECK(process.rlimits[0].soft == 512);
+    CHECK(process.rlimits[0].hard == 1024);
+    CHECK(process.no_new_privileges);
+    CHECK(spec.root.path == "rootfs");
+    CHECK(spec.root.readonly);
+    CHECK(spec.hostname == "box");
+    REQUIRE(spec.mounts.size() == 2);
+    CHECK(spec.mounts[1].destination == "/data");
+    CHECK(spec.mounts[1].options == std::vector<std::string>{"rbind", "ro"});
+    REQUIRE(spec.namespaces.size() == 3);
+    CHECK(spec.namespaces[1].type == NamespaceType::network);
+    CHECK(spec.namespaces[1].path == "/run/netns/x");
+    CHECK(spec.resources.memory_limit == 67108864);
+    CHECK(spec.resources.pids_limit == 64);
+    CHECK(spec.resources.cpu_quota == 50000);
+    CHECK(spec.resources.cpu_period == 100000u);
+    CHECK(spec.cgroups_path == "/berth/x");
+    CHECK(spec.masked_paths == std::vector<std::string>{"/proc/kcore"});
+    CHECK(spec.readonly_paths == std::vector<std::string>{"/proc/sys"});
+    CHECK(spec.annotations.at("org.example.key") == "value");
+}
+
+TEST_CASE("config.json: only ociVersion and root are required", "[container][oci]") {
+    const Spec spec = parse_spec(R"({"ociVersion": "1.1.0", "root": {"path": "/r"}, "x": 1})");
+    CHECK_FALSE(spec.process);
+    CHECK(spec.root.path == "/r");
+    CHECK_FALSE(spec.root.readonly);
+    CHECK(spec.namespaces.empty());
+    CHECK_FALSE(spec.resources.memory_limit);
+}
+
+TEST_CASE("config.json errors name the JSON path and what is wrong", "[container][oci]") {
+    struct Case {
+        const char* pointer;
+        const char* value;
+        const char* message;
+    };
+    const Case cases[] = {
+        {"/ociVersion", "\"2.0.0\"",
+         "ociVersion: '2.0.0' is not a version berth speaks (runtime-spec 1.x)"},
+        {"/ociVersion", "DELETE", "ociVersion: is missing"},
+        {"/ociVersion", "1", "ociVersion: expected a string"},
+        {"/process/args", "[]", "process.args: expected a non-empty array of strings"},
+        {"/process/args", "[\"sh\", 1]", "process.args: expected a non-empty array of strings"},
+        {"/process/args", "DELETE", "process.args: is missing"},
+        {"/process/cwd", "\"tmp\"", "process.cwd: 'tmp' is not an absolute path"},
+        {"/process/env/1", "\"NOEQUALS\"", "process.env[1]: 'NOEQUALS' is not KEY=VALUE"},
+        {"/process/user/uid", "-1", "process.user.uid: expected an integer of 0 or more"},
+        {"/process/user/gid", "4294967296",
+         "process.user.gid: expected an integer from 0 to 4294967295"},
+        {"/process/user/additionalGids/1", "\"x\"",
+         "process.user.additionalGids[1]: expected an integer of 0 or more"},
+        {"/process/terminal", "\"yes\"", "process.terminal: expected true or false"},
+        {"/process/capabilities/effective/0", "\"KILL\"",
+         "process.capabilities.effective[0]: 'KILL' is not a capability name (CAP_...)"},
+        {"/process/rlimits/0/type", "\"NOFILE\"",
+         "process.rlimits[0].type: 'NOFILE' is not a resource limit name (RLIMIT_...)"},
+        {"/process/rlimits/0/soft", "2048", "process.rlimits[0]: soft is above hard"},
+        {"/process/noNewPrivileges", "1", "process.noNewPrivileges: expected true or false"},
+        {"/process", "[]", "process: expected an object"},
+        {"/root", "DELETE", "root: is missing"},
+        {"/root/path", "\"\"", "root.path: is empty"},
+        {"/hostname", "7", "hostname: expected a string"},
+        {"/mounts/1/destination", "\"data\"",
+         "mounts[1].destination: 'data' is not an absolute path"},
+        {"/mounts/0/options", "\"ro\"", "mounts[0].options: expected an array of strings"},
+        {"/linux/namespaces/2/type", "\"bogus\"",
+         "linux.namespaces[2].type: unknown namespace type 'bogus' (known: pid, network, mount, "
+         "ipc, uts, user, cgroup, time)"},
+        {"/linux/namespaces/2/type", "\"pid\"",
+         "linux.namespaces[2]: namespace pid is listed twice"},
+        {"/linux/namespaces", "{}", "linux.namespaces: expected an array"},
+        {"/linux/resources/memory/limit", "\"64M\"",
+         "linux.resources.memory.limit: expected an integer"},
+        {"/linux/resources/pids", "{}", "linux.resources.pids.limit: is missing"},
+        {"/linux/resources/cpu/period", "0", "linux.resources.cpu.period: must be more than 0"},
+        {"/linux/cgroupsPath", "[]", "linux.cgroupsPath: expected a string"},
+        {"/linux/maskedPaths", "[1]", "linux.maskedPaths: expected an array of strings"},
+        {"/annotations/org.example.key", "1", "annotations.org.example.key: expected a string"},
+    };
+    for (const auto& c : cases) {
+        INFO(c.pointer << " = " << c.value);
+        CHECK(error_with(c.pointer, c.value) == c.message);
+    }
+}
+
+TEST_CASE("config.json that is not JSON, or not an object", "[container][oci]") {
+    for (const char* text : {"", "{", "{\"ociVersion\": \"1.0.0\",}", "[1]", "\"x\""}) {
+        INFO(text);
+        try {
+            parse_spec(text);
+            FAIL("accepted");
+        } catch (const berth::Error& e) {
+            CHECK(e.status() == berth::ExitStatus::bad_input);
+            const std::string what = e.what();
+            CHECK((what.starts_with("not valid JSON: ") ||
+                   what == "(top level): expected an object"));
+            CHECK(what.find('\n') == std::string::npos);
+        }
+    }
+}

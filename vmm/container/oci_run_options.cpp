@@ -1,0 +1,212 @@
+#include "vmm/container/oci_run_options.hpp"
+
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+
+#include <cap-ng.h>
+
+#include <fmt/format.h>
+
+#include "vmm/common/error.hpp"
+#include "vmm/common/quote.hpp"
+#include "vmm/net/network_namespace.hpp"
+
+namespace berth::container::oci {
+
+namespace {
+
+[[noreturn]] void not_supported(const std::string& path, std::string_view what) {
+    throw bad_input(fmt::format("{}: {} is not supported by berth yet", path, what));
+}
+
+// berth always makes new pid, mount, uts and ipc namespaces (and init a cgroup one);
+// the network namespace is the one that may be the host's, or one to join (its path
+// goes to `network_namespace`).
+NetMode network_of(const Spec& spec, std::string& network_namespace) {
+    bool pid = false;
+    bool mount = false;
+    NetMode net = NetMode::host;
+    for (std::size_t i = 0; i < spec.namespaces.size(); ++i) {
+        const Namespace& ns = spec.namespaces[i];
+        const std::string path = fmt::format("linux.namespaces[{}]", i);
+        if (ns.type == NamespaceType::network && !ns.path.empty()) {
+            // Checked now, so that a wrong path is bad input before anything is made.
+            try {
+                net::open_network_namespace(ns.path);
+            } catch (const Error& e) {
+                throw e.with_context(path + ".path");
+            }
+            if (::geteuid() != 0) {
+                not_supported(path + ".path", "joining a network namespace rootless");
+            }
+            network_namespace = ns.path;
+        } else if (!ns.path.empty()) {
+            not_supported(path + ".path", fmt::format("joining an existing {} namespace ({})",
+                                                      name_of(ns.type), quote(ns.path)));
+        }
+        switch (ns.type) {
+            case NamespaceType::pid:
+                pid = true;
+                break;
+            case NamespaceType::mount:
+                mount = true;
+                break;
+            case NamespaceType::network:
+                net = NetMode::none;
+                break;
+            case NamespaceType::user:
+            case NamespaceType::time:
+                not_supported(path + ".type", fmt::format("a {} namespace", name_of(ns.type)));
+            case NamespaceType::ipc:
+            case NamespaceType::uts:
+            case NamespaceType::cgroup:
+                break;
+        }
+    }
+    if (!pid || !mount) {
+        not_supported("linux.namespaces",
+                      "sharing the host's pid or mount namespace (list both pid and mount)");
+    }
+    return net;
+}
+
+void apply_resources(const Resources& resources, RunOptions& options) {
+    // The spec's "no limit" values (-1, or 0 for pids) leave the controller unused.
+    if (resources.memory_limit && *resources.memory_limit > 0) {
+        options.memory_bytes = static_cast<std::uint64_t>(*resources.memory_limit);
+    }
+    if (resources.pids_limit && *resources.pids_limit > 0) {
+        options.pids = static_cast<std::uint64_t>(*resources.pids_limit);
+    }
+    if (resources.cpu_quota && *resources.cpu_quota > 0) {
+        // berth's cgroups use a fixed period; the same share of it.
+        const std::uint64_t period = resources.cpu_period.value_or(cpu_period_us);
+        const auto quota =
+            static_cast<std::uint64_t>(*resources.cpu_quota) * cpu_period_us / period;
+        if (quota < 1000 || quota > UINT32_MAX) {
+            throw bad_input(fmt::format(
+                "linux.resources.cpu: quota {} per period {} is outside what berth can set (1 ms "
+                "to {} s of CPU time per 100 ms)",
+                *resources.cpu_quota, period, UINT32_MAX / 1000000));
+        }
+        options.cpu_quota_us = static_cast<std::uint32_t>(quota);
+    }
+}
+
+// One set of process.capabilities as a mask; `path` names it for errors.
+std::uint64_t capability_mask(const std::vector<std::string>& names, const std::string& path) {
+    std::uint64_t mask = 0;
+    for (std::size_t i = 0; i < names.size(); ++i) {
+        // libcap-ng knows the names without the prefix ("chown"), in any case.
+        const int cap = capng_name_to_capability(names[i].c_str() + 4);
+        if (cap < 0 || cap > 63) {
+            throw bad_input(fmt::format("{}[{}]: {} is not a capability this berth knows", path, i,
+                                        quote(names[i])));
+        }
+        mask |= std::uint64_t{1} << cap;
+    }
+    return mask;
+}
+
+CapabilitySets capability_sets(const Capabilities& caps) {
+    if (!caps.inheritable.empty() || !caps.ambient.empty()) {
+        not_supported("process.capabilities", "an inheritable or ambient capability set");
+    }
+    return CapabilitySets{
+        capability_mask(caps.bounding, "process.capabilities.bounding"),
+        capability_mask(caps.effective, "process.capabilities.effective"),
+        capability_mask(caps.permitted, "process.capabilities.permitted"),
+    };
+}
+
+// config.json's bind mounts (type bind, or a bind/rbind option). berth mounts /proc,
+// /sys, /dev, /dev/pts and /dev/shm its own way; other kinds are not applied yet.
+std::vector<BindMount> bind_mounts_of(const Spec& spec, const std::string& bundle) {
+    std::vector<BindMount> binds;
+    for (std::size_t i = 0; i < spec.mounts.size(); ++i) {
+        const Mount& mount = spec.mounts[i];
+        const auto has = [&](std::string_view option) {
+            return std::find(mount.options.begin(), mount.options.end(), option) !=
+                   mount.options.end();
+        };
+        if (mount.type != "bind" && !has("bind") && !has("rbind")) {
+            continue;
+        }
+        const std::string path = fmt::format("mounts[{}]", i);
+        if (mount.source.empty()) {
+            throw bad_input(path + ".source: a bind mount needs a source");
+        }
+        // The spec: a relative source is relative to the bundle.
+        BindMount bind{
+            mount.source.front() == '/' ? mount.source : fmt::format("{}/{}", bundle, mount.source),
+            mount.destination, has("rbind"), 0};
+        if (::access(bind.source.c_str(), F_OK) != 0) {
+            throw bad_input(
+                errno_message(fmt::format("{}.source: {}", path, quote(bind.source)), errno));
+        }
+        const std::pair<std::string_view, unsigned long> flags[] = {
+            {"ro", MS_RDONLY}, {"nosuid", MS_NOSUID}, {"nodev", MS_NODEV}, {"noexec", MS_NOEXEC}};
+        for (const auto& [option, flag] : flags) {
+            if (has(option)) {
+                bind.flags |= flag;
+            }
+        }
+        binds.push_back(std::move(bind));
+    }
+    return binds;
+}
+
+std::string host_hostname() {
+    char name[HOST_NAME_MAX + 1] = {};
+    ::gethostname(name, sizeof name - 1);
+    return name;
+}
+
+}  // namespace
+
+RunOptions run_options_from(const Spec& spec, const std::string& bundle, const std::string& id) {
+    if (!spec.process) {
+        throw bad_input("process: is missing; berth create needs the process to start");
+    }
+    const Process& process = *spec.process;
+    RunOptions options;
+    options.rootfs = spec.root.path.front() == '/' ? spec.root.path
+                                                   : fmt::format("{}/{}", bundle, spec.root.path);
+    // Named as the config names it here; ct run's own check would name its flag.
+    struct stat root {};
+    const int err = ::stat(options.rootfs.c_str(), &root) != 0 ? errno : 0;
+    if (err != 0 || !S_ISDIR(root.st_mode)) {
+        throw bad_input(fmt::format("root.path: {} is not a directory{}", quote(options.rootfs),
+                                    err == ENOENT ? " (it does not exist)" : ""));
+    }
+    options.name = id;
+    // Without a hostname the new uts namespace keeps the host's, as with runc.
+    options.hostname = spec.hostname.empty() ? host_hostname() : spec.hostname;
+    options.net = network_of(spec, options.network_namespace);
+    apply_resources(spec.resources, options);
+    options.env = process.env;
+    options.env_as_given = true;
+    options.binds = bind_mounts_of(spec, bundle);
+    // No capabilities named: none at all, as the spec reads (runc does the same).
+    options.capabilities =
+        process.capabilities ? capability_sets(*process.capabilities) : CapabilitySets{};
+    options.workdir = process.cwd;
+    options.user = UserSpec{process.user.uid, process.user.gid, process.user.additional_gids};
+    if (::geteuid() != 0 && !options.user.additional_gids.empty()) {
+        not_supported("process.user.additionalGids", "supplementary groups rootless");
+    }
+    options.root_mode = spec.root.readonly ? RootMode::read_only : RootMode::writable;
+    // The runtime's caller (conmon, containerd's shim) hands the container its stdio,
+    // or with a terminal gets the pseudo-terminal's master (--console-socket).
+    options.keep_stdin = true;
+    options.tty = process.terminal;
+    options.command = process.args;
+    return options;
+}
+
+}  // namespace berth::container::oci

@@ -1,0 +1,18 @@
+#pragma once
+// A config.json (oci_spec.hpp) turned into the RunOptions that `berth ct run` builds
+// from its flags, so that an OCI container and `ct run` take the same code path. What
+// berth cannot apply yet is refused here, as bad input naming the JSON path, before
+// anything is created; what it applies its own way is listed in docs/containers.md.
+
+#include <string>
+
+#include "vmm/container/oci_spec.hpp"
+#include "vmm/container/run_options.hpp"
+
+namespace berth::container::oci {
+
+// `bundle` is the absolute bundle directory (root.path is relative to it), `id` the
+// container's ID (its cgroups are berth-ID).
+RunOptions run_options_from(const Spec& spec, const std::string& bundle, const std::string& id);
+
+}  // namespace berth::container::oci

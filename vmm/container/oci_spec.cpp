@@ -1,0 +1,400 @@
+#include "vmm/container/oci_spec.hpp"
+
+#include <array>
+#include <limits>
+#include <utility>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "vmm/common/error.hpp"
+#include "vmm/common/file.hpp"
+#include "vmm/common/quote.hpp"
+
+namespace berth::container::oci {
+
+namespace {
+
+using nlohmann::json;
+
+constexpr std::array namespace_types{
+    std::pair{NamespaceType::pid, "pid"},       std::pair{NamespaceType::network, "network"},
+    std::pair{NamespaceType::mount, "mount"},   std::pair{NamespaceType::ipc, "ipc"},
+    std::pair{NamespaceType::uts, "uts"},       std::pair{NamespaceType::user, "user"},
+    std::pair{NamespaceType::cgroup, "cgroup"}, std::pair{NamespaceType::time, "time"},
+};
+
+// A JSON value and where it is in the document ("process.user.uid"), so that every
+// complaint can name the path the user has to fix.
+class Node {
+public:
+    Node(const json& value, std::string path) : value_(&value), path_(std::move(path)) {}
+
+    const json& value() const { return *value_; }
+    const std::string& path() const { return path_; }
+
+    [[noreturn]] void fail(std::string_view what) const {
+        throw bad_input(fmt::format("{}: {}", path_.empty() ? "(top level)" : path_, what));
+    }
+    Node expect_object() const {
+        if (!value_->is_object()) {
+            fail("expected an object");
+        }
+        return *this;
+    }
+    // The member `key`, when present and not null.
+    std::optional<Node> member(std::string_view key) const {
+        const auto found = value_->find(key);
+        if (found == value_->end() || found->is_null()) {
+            return std::nullopt;
+        }
+        return Node(*found, path_.empty() ? std::string(key) : fmt::format("{}.{}", path_, key));
+    }
+    Node required(std::string_view key) const {
+        if (auto node = member(key)) {
+            return *node;
+        }
+        Node(*value_, path_.empty() ? std::string(key) : fmt::format("{}.{}", path_, key))
+            .fail("is missing");
+    }
+    Node element(std::size_t index) const {
+        return Node((*value_)[index], fmt::format("{}[{}]", path_, index));
+    }
+
+    std::string string() const {
+        if (!value_->is_string()) {
+            fail("expected a string");
+        }
+        return value_->get<std::string>();
+    }
+    bool boolean() const {
+        if (!value_->is_boolean()) {
+            fail("expected true or false");
+        }
+        return value_->get<bool>();
+    }
+    std::int64_t int64() const {
+        if (!value_->is_number_integer()) {
+            fail("expected an integer");
+        }
+        if (value_->is_number_unsigned() &&
+            value_->get<std::uint64_t>() >
+                static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
+            fail("is out of range");
+        }
+        return value_->get<std::int64_t>();
+    }
+    std::uint64_t uint64() const {
+        if (!value_->is_number_unsigned()) {
+            fail("expected an integer of 0 or more");
+        }
+        return value_->get<std::uint64_t>();
+    }
+    std::uint32_t uint32() const {
+        const std::uint64_t number = uint64();
+        if (number > std::numeric_limits<std::uint32_t>::max()) {
+            fail("expected an integer from 0 to 4294967295");
+        }
+        return static_cast<std::uint32_t>(number);
+    }
+    std::vector<std::string> strings(bool non_empty = false) const {
+        const char* expected =
+            non_empty ? "expected a non-empty array of strings" : "expected an array of strings";
+        if (!value_->is_array() || (non_empty && value_->empty())) {
+            fail(expected);
+        }
+        std::vector<std::string> result;
+        for (const auto& item : *value_) {
+            if (!item.is_string()) {
+                fail(expected);
+            }
+            result.push_back(item.get<std::string>());
+        }
+        return result;
+    }
+    std::size_t array_size() const {
+        if (!value_->is_array()) {
+            fail("expected an array");
+        }
+        return value_->size();
+    }
+
+private:
+    const json* value_;
+    std::string path_;
+};
+
+std::string absolute_path(const Node& node) {
+    std::string path = node.string();
+    if (path.empty() || path.front() != '/') {
+        node.fail(fmt::format("{} is not an absolute path", quote(path)));
+    }
+    return path;
+}
+
+void check_version(const Node& node) {
+    const std::string version = node.string();
+    // Semantic versioning: the major version is what decides compatibility.
+    if (!version.starts_with("1.")) {
+        node.fail(
+            fmt::format("{} is not a version berth speaks (runtime-spec 1.x)", quote(version)));
+    }
+}
+
+User parse_user(const Node& node) {
+    node.expect_object();
+    User user;
+    user.uid = node.required("uid").uint32();
+    user.gid = node.required("gid").uint32();
+    if (auto gids = node.member("additionalGids")) {
+        for (std::size_t i = 0, n = gids->array_size(); i < n; ++i) {
+            user.additional_gids.push_back(gids->element(i).uint32());
+        }
+    }
+    return user;
+}
+
+Capabilities parse_capabilities(const Node& node) {
+    node.expect_object();
+    Capabilities caps;
+    const auto set = [&](std::string_view key, std::vector<std::string>& into) {
+        if (auto list = node.member(key)) {
+            into = list->strings();
+            for (std::size_t i = 0; i < into.size(); ++i) {
+                if (!into[i].starts_with("CAP_")) {
+                    list->element(i).fail(
+                        fmt::format("{} is not a capability name (CAP_...)", quote(into[i])));
+                }
+            }
+        }
+    };
+    set("bounding", caps.bounding);
+    set("effective", caps.effective);
+    set("inheritable", caps.inheritable);
+    set("permitted", caps.permitted);
+    set("ambient", caps.ambient);
+    return caps;
+}
+
+Rlimit parse_rlimit(const Node& node) {
+    node.expect_object();
+    Rlimit limit;
+    limit.type = node.required("type").string();
+    if (!limit.type.starts_with("RLIMIT_")) {
+        node.required("type").fail(
+            fmt::format("{} is not a resource limit name (RLIMIT_...)", quote(limit.type)));
+    }
+    limit.soft = node.required("soft").uint64();
+    limit.hard = node.required("hard").uint64();
+    if (limit.soft > limit.hard) {
+        node.fail("soft is above hard");
+    }
+    return limit;
+}
+
+Process parse_process(const Node& node) {
+    node.expect_object();
+    Process process;
+    process.args = node.required("args").strings(true);
+    process.cwd = absolute_path(node.required("cwd"));
+    process.user = parse_user(node.required("user"));
+    if (auto terminal = node.member("terminal")) {
+        process.terminal = terminal->boolean();
+    }
+    if (auto env = node.member("env")) {
+        process.env = env->strings();
+        for (std::size_t i = 0; i < process.env.size(); ++i) {
+            if (process.env[i].find('=') == std::string::npos) {
+                env->element(i).fail(fmt::format("{} is not KEY=VALUE", quote(process.env[i])));
+            }
+        }
+    }
+    if (auto caps = node.member("capabilities")) {
+        process.capabilities = parse_capabilities(*caps);
+    }
+    if (auto rlimits = node.member("rlimits")) {
+        for (std::size_t i = 0, n = rlimits->array_size(); i < n; ++i) {
+            process.rlimits.push_back(parse_rlimit(rlimits->element(i)));
+        }
+    }
+    if (auto no_new_privileges = node.member("noNewPrivileges")) {
+        process.no_new_privileges = no_new_privileges->boolean();
+    }
+    return process;
+}
+
+Root parse_root(const Node& node) {
+    node.expect_object();
+    Root root;
+    root.path = node.required("path").string();
+    if (root.path.empty()) {
+        node.required("path").fail("is empty");
+    }
+    if (auto readonly = node.member("readonly")) {
+        root.readonly = readonly->boolean();
+    }
+    return root;
+}
+
+Mount parse_mount(const Node& node) {
+    node.expect_object();
+    Mount mount;
+    mount.destination = absolute_path(node.required("destination"));
+    if (auto type = node.member("type")) {
+        mount.type = type->string();
+    }
+    if (auto source = node.member("source")) {
+        mount.source = source->string();
+    }
+    if (auto options = node.member("options")) {
+        mount.options = options->strings();
+    }
+    return mount;
+}
+
+Namespace parse_namespace(const Node& node) {
+    node.expect_object();
+    const Node type = node.required("type");
+    const std::string name = type.string();
+    Namespace result;
+    bool known = false;
+    std::string names;
+    for (const auto& [kind, kind_name] : namespace_types) {
+        if (name == kind_name) {
+            result.type = kind;
+            known = true;
+        }
+        names += names.empty() ? kind_name : fmt::format(", {}", kind_name);
+    }
+    if (!known) {
+        type.fail(fmt::format("unknown namespace type {} (known: {})", quote(name), names));
+    }
+    if (auto path = node.member("path")) {
+        result.path = absolute_path(*path);
+    }
+    return result;
+}
+
+Resources parse_resources(const Node& node) {
+    node.expect_object();
+    Resources resources;
+    if (auto memory = node.member("memory")) {
+        if (auto limit = memory->expect_object().member("limit")) {
+            resources.memory_limit = limit->int64();
+        }
+    }
+    if (auto pids = node.member("pids")) {
+        resources.pids_limit = pids->expect_object().required("limit").int64();
+    }
+    if (auto cpu = node.member("cpu")) {
+        cpu->expect_object();
+        if (auto quota = cpu->member("quota")) {
+            resources.cpu_quota = quota->int64();
+        }
+        if (auto period = cpu->member("period")) {
+            resources.cpu_period = period->uint64();
+            if (*resources.cpu_period == 0) {
+                period->fail("must be more than 0");
+            }
+        }
+    }
+    return resources;
+}
+
+void parse_linux(const Node& node, Spec& spec) {
+    node.expect_object();
+    if (auto namespaces = node.member("namespaces")) {
+        for (std::size_t i = 0, n = namespaces->array_size(); i < n; ++i) {
+            const Node item = namespaces->element(i);
+            Namespace ns = parse_namespace(item);
+            for (const auto& seen : spec.namespaces) {
+                if (seen.type == ns.type) {
+                    item.fail(fmt::format("namespace {} is listed twice", name_of(ns.type)));
+                }
+            }
+            spec.namespaces.push_back(std::move(ns));
+        }
+    }
+    if (auto resources = node.member("resources")) {
+        spec.resources = parse_resources(*resources);
+    }
+    if (auto path = node.member("cgroupsPath")) {
+        spec.cgroups_path = path->string();
+    }
+    if (auto masked = node.member("maskedPaths")) {
+        spec.masked_paths = masked->strings();
+    }
+    if (auto readonly = node.member("readonlyPaths")) {
+        spec.readonly_paths = readonly->strings();
+    }
+}
+
+}  // namespace
+
+const char* name_of(NamespaceType type) {
+    for (const auto& [kind, name] : namespace_types) {
+        if (kind == type) {
+            return name;
+        }
+    }
+    return "?";
+}
+
+Spec parse_spec(std::string_view json_text) {
+    json document;
+    try {
+        document = json::parse(json_text);
+    } catch (const json::parse_error& e) {
+        // nlohmann's text: "[json.exception.parse_error.101] parse error at line 3, ...".
+        std::string what = e.what();
+        const auto start = what.find("] ");
+        throw bad_input(fmt::format("not valid JSON: {}",
+                                    start == std::string::npos ? what : what.substr(start + 2)));
+    }
+    const Node top = Node(document, "").expect_object();
+    Spec spec;
+    const Node version = top.required("ociVersion");
+    check_version(version);
+    spec.oci_version = version.string();
+    if (auto process = top.member("process")) {
+        spec.process = parse_process(*process);
+    }
+    spec.root = parse_root(top.required("root"));
+    if (auto hostname = top.member("hostname")) {
+        spec.hostname = hostname->string();
+    }
+    if (auto mounts = top.member("mounts")) {
+        for (std::size_t i = 0, n = mounts->array_size(); i < n; ++i) {
+            spec.mounts.push_back(parse_mount(mounts->element(i)));
+        }
+    }
+    if (auto linux_node = top.member("linux")) {
+        parse_linux(*linux_node, spec);
+    }
+    if (auto annotations = top.member("annotations")) {
+        annotations->expect_object();
+        for (const auto& [key, value] : annotations->value().items()) {
+            spec.annotations[key] = annotations->required(key).string();
+        }
+    }
+    return spec;
+}
+
+Spec load_spec(const std::string& bundle) {
+    std::vector<std::uint8_t> bytes;
+    try {
+        // A config.json is a few KiB; a huge one is a mistake, not something to read.
+        bytes =
+            read_input_file(std::filesystem::path(bundle) / "config.json", "config.json", 16 << 20);
+    } catch (const Error& e) {
+        throw e.with_context(fmt::format("bundle {}", quote(bundle)));
+    }
+    try {
+        return parse_spec(
+            std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+    } catch (const Error& e) {
+        throw e.with_context("config.json");
+    }
+}
+
+}  // namespace berth::container::oci
