@@ -134,8 +134,9 @@ UniqueFd connect_console_socket(const std::string& path) {
 // The master goes to the caller as runc sends it: one message with the descriptor.
 void send_console(const UniqueFd& socket, const UniqueFd& master) {
     constexpr std::string_view payload = "berth-console";
+    const int fd = master.get();
     if (!send_message(socket.get(), std::as_bytes(std::span(payload.data(), payload.size())),
-                      master.get())) {
+                      std::span(&fd, 1))) {
         throw Error("cannot pass the terminal: the console socket's other end has closed");
     }
 }
