@@ -30,5 +30,7 @@ void add_ct_command(CLI::App& app, Action& action);
 void add_lesson_command(CLI::App& app, Action& action);
 void add_bench_command(CLI::App& app, Action& action);
 void add_image_command(CLI::App& app, Action& action);
+// `image create` and `image info`, under `image`.
+void add_image_disk_commands(CLI::App& image, Action& action);
 
 }  // namespace berth::cli
