@@ -68,6 +68,12 @@ DiskSpec DiskSpec::parse(const std::string& text) {
     return spec;
 }
 
+bool starts_like_qcow2(int fd) {
+    std::array<std::uint8_t, 4> magic{};
+    return ::pread(fd, magic.data(), magic.size(), 0) == 4 &&
+           std::memcmp(magic.data(), qcow2::magic.data(), magic.size()) == 0;
+}
+
 std::unique_ptr<BlockBackend> open_disk(const DiskSpec& spec) {
     if (spec.format == DiskFormat::qcow2) {
         return Qcow2Disk::open(spec.path, spec.access);
@@ -75,9 +81,7 @@ std::unique_ptr<BlockBackend> open_disk(const DiskSpec& spec) {
     DiskImage image = DiskImage::open(spec.path, spec.access);
     if (spec.format == DiskFormat::unspecified) {
         // Probed only to refuse: see disk_spec.hpp.
-        std::array<std::uint8_t, 4> magic{};
-        if (::pread(image.fd.get(), magic.data(), magic.size(), 0) == 4 &&
-            std::memcmp(magic.data(), qcow2::magic.data(), magic.size()) == 0) {
+        if (starts_like_qcow2(image.fd.get())) {
             throw bad_input(
                 "starts with a qcow2 header, and berth never takes a disk's format from its "
                 "content; add ,format=qcow2 if it is a qcow2 image you trust, or ,format=raw "

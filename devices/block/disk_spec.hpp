@@ -27,6 +27,10 @@ struct DiskSpec {
     static DiskSpec parse(const std::string& text);
 };
 
+// Whether the file open on `fd` starts with the qcow2 magic (to refuse a raw disk that
+// does, never to choose a format).
+bool starts_like_qcow2(int fd);
+
 // Opens and checks the disk (bad input → Error with status 2, its message naming the
 // structure at fault, not the path: the caller says which disk).
 std::unique_ptr<BlockBackend> open_disk(const DiskSpec& spec);

@@ -2,6 +2,7 @@
 // at without qemu-img. The disk code itself is devices/block; this file is the command
 // line around it.
 
+#include <fcntl.h>
 #include <sys/stat.h>
 
 #include <filesystem>
@@ -18,6 +19,7 @@
 #include "vmm/common/file.hpp"
 #include "vmm/common/quote.hpp"
 #include "vmm/common/size.hpp"
+#include "vmm/common/unique_fd.hpp"
 
 namespace berth::cli {
 
@@ -33,6 +35,11 @@ DiskFormat format_named(const std::string& name) {
                            : DiskFormat::raw;
 }
 
+// A read-only descriptor of `path`, for a look at its first bytes.
+UniqueFd fd_of(const std::string& path) {
+    return UniqueFd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
+}
+
 struct CreateFlags {
     std::string output;
     std::string size;
@@ -45,13 +52,24 @@ int create_image(const CreateFlags& flags) {
     if (flags.backing.empty() && flags.size.empty()) {
         throw bad_input("image create needs --size, or --backing to take the size from");
     }
+    // Open for the whole command: the output may then not be the base (OutputFile
+    // refuses an input of this run).
+    std::unique_ptr<devices::block::BlockBackend> base;
     if (!flags.backing.empty()) {
         // The base is checked as a disk would be: its format is the user's word, not
         // its content's.
-        std::unique_ptr<devices::block::BlockBackend> base;
         try {
+            const DiskFormat format = format_named(flags.backing_format);
             base = devices::block::open_disk(
-                {flags.backing, Access::read_only, format_named(flags.backing_format)});
+                {flags.backing, Access::read_only,
+                 format == DiskFormat::unspecified ? DiskFormat::raw : format});
+            if (format == DiskFormat::unspecified && base->format() == "raw" &&
+                devices::block::starts_like_qcow2(fd_of(flags.backing).get())) {
+                throw bad_input(
+                    "starts with a qcow2 header, and berth never takes a format from a file's "
+                    "content; add --backing-format qcow2 if it is a qcow2 image you trust, or "
+                    "--backing-format raw");
+            }
         } catch (const Error& e) {
             throw e.with_context(fmt::format("--backing {}", quote(flags.backing)));
         }
