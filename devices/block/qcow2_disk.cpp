@@ -430,6 +430,9 @@ void Qcow2Disk::release(const Cluster& cluster) {
     const std::uint64_t first = cluster.freed_first & ~(cluster_ - 1);
     const std::uint64_t last = (cluster.freed_first + cluster.freed_bytes - 1) & ~(cluster_ - 1);
     for (std::uint64_t host = first; host <= last; host += cluster_) {
+        if (overlaps_metadata(host)) {
+            continue;  // a hostile entry named the header or a table: never uncount those
+        }
         std::uint64_t count = 0;
         if (refcount(host, count) && count > 0) {
             set_refcount(host, count - 1);  // a failure leaks the cluster, nothing worse

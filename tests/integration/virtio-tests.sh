@@ -120,7 +120,7 @@ if command -v qemu-img >/dev/null; then
     status=0
     "$BERTH" vm run --kernel "$kernel" --initrd "$initramfs" \
         --disk "$scratch/over.qcow2,format=qcow2" \
-        --cmdline 'quiet berth_run="head -c 16 /dev/vda | grep -q berth.qcow2.base && echo qcow2-base=ok; seq -w 0 99999 | sed s/^/berth-qcow2-/ | head -c 2097152 | dd of=/dev/vda bs=64k seek=16 conv=fsync 2>/dev/null && echo qcow2-flushed=ok; sleep 600"' \
+        --cmdline 'quiet berth_run="head -c 16 /dev/vda | grep -q berth.qcow2.base && echo qcow2-base=ok; seq -w 0 199999 | sed s/^/berth-qcow2-/ | head -c 2097152 | dd of=/dev/vda bs=64k seek=16 conv=fsync 2>/dev/null && echo qcow2-flushed=ok; sleep 600"' \
         >"$scratch/out" 2>"$scratch/err" </dev/null &
     berth_pid=$!
     for ((i = 0; i < 1500; ++i)); do
@@ -130,7 +130,7 @@ if command -v qemu-img >/dev/null; then
     done
     kill -KILL "$berth_pid" 2>/dev/null
     wait "$berth_pid" 2>/dev/null || status=$?
-    seq -w 0 99999 | sed s/^/berth-qcow2-/ | head -c 2097152 >"$scratch/qcow2.want"
+    seq -w 0 199999 | sed s/^/berth-qcow2-/ | head -c 2097152 >"$scratch/qcow2.want"
     qemu-img convert -O raw "$scratch/over.qcow2" "$scratch/over.raw"
     dd if="$scratch/over.raw" of="$scratch/qcow2.got" bs=1M skip=1 count=2 status=none
     if has qcow2-base=ok && has qcow2-flushed=ok && [[ $status -eq 137 ]] &&
