@@ -164,7 +164,7 @@ expect_bad_input "image create with an empty size" "--size: the value is empty" 
 expect_bad_input "image create with size 0" "--size '0' is out of range" -- image create --size 0 "$scratch/new.qcow2"
 expect_bad_input "image create over a missing base" "--backing '.*no-such.raw': cannot open" -- image create --backing "$scratch/no-such.raw" "$scratch/new.qcow2"
 expect_bad_input "image create over itself" "is also an input of this run" -- image create --backing "$scratch/disk.img" "$scratch/disk.img"
-expect_bad_input "image info of a missing file" "image .*no-such.qcow2: cannot open" -- image info "$scratch/no-such.qcow2"
+expect_bad_input "image info of a missing file" "image .*no-such.qcow2.: cannot open" -- image info "$scratch/no-such.qcow2"
 expect_bad_input "image build unknown kind" "^berth: 'floppy' is not a subcommand of berth image build \(see berth image build --help\)$" -- image build floppy
 # Linux guest devices.
 expect_bad_input "vm: unknown --console" "--console: foo not in" -- vm run --kernel "$scratch/vmlinuz" --console foo

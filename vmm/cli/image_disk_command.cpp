@@ -96,7 +96,7 @@ int create_image(const CreateFlags& flags) {
     try {
         devices::block::qcow2::write_new_image(output.fd(), image);
     } catch (const Error& e) {
-        throw e.with_context(fmt::format("image {}", flags.output));
+        throw e.with_context(fmt::format("image {}", quote(flags.output)));
     }
     output.commit();
     fmt::print("berth: wrote {} (qcow2, {}{})\n", flags.output, format_size(image.virtual_size),
@@ -115,10 +115,10 @@ int image_info(const std::string& path) {
         try {
             disk = devices::block::open_disk({path, Access::read_only, DiskFormat::raw});
         } catch (const Error&) {
-            throw e.with_context(fmt::format("image {}", path));
+            throw e.with_context(fmt::format("image {}", quote(path)));
         }
         if (std::string_view(e.what()).find("no qcow2 magic") == std::string_view::npos) {
-            throw e.with_context(fmt::format("image {}", path));
+            throw e.with_context(fmt::format("image {}", quote(path)));
         }
     }
     struct stat info {};
