@@ -1,24 +1,12 @@
 #include "devices/virtio/blk.hpp"
 
-#include <fcntl.h>
-#include <linux/falloc.h>
-#include <linux/fs.h>
-#include <sys/ioctl.h>
-#include <sys/stat.h>
 #include <sys/uio.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
-#include <climits>
 #include <cstring>
 #include <vector>
 
 #include <fmt/format.h>
-
-#include "devices/virtio/sigbus_guard.hpp"
-#include "vmm/common/error.hpp"
-#include "vmm/common/quote.hpp"
 
 namespace berth::devices::virtio {
 
@@ -62,106 +50,27 @@ std::vector<iovec> host_iovecs(memory::GuestMemory& memory, const std::vector<Bu
     return iovecs;
 }
 
-enum class Direction { read, write };
-
-// Moves all of `iovecs` between the file at `offset` and guest memory; false on error.
-bool transfer_all(int fd, std::vector<iovec> iovecs, std::uint64_t offset, Direction direction) {
-    std::size_t first = 0;
-    while (first < iovecs.size()) {
-        const int count = static_cast<int>(std::min<std::size_t>(iovecs.size() - first, IOV_MAX));
-        const ssize_t done = direction == Direction::read
-                                 ? ::preadv(fd, &iovecs[first], count, static_cast<off_t>(offset))
-                                 : ::pwritev(fd, &iovecs[first], count, static_cast<off_t>(offset));
-        if (done < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
-            return false;
-        }
-        if (done == 0) {
-            return false;  // end of file inside the disk: the image shrank under us
-        }
-        offset += static_cast<std::uint64_t>(done);
-        std::size_t left = static_cast<std::size_t>(done);
-        while (first < iovecs.size() && left >= iovecs[first].iov_len) {
-            left -= iovecs[first].iov_len;
-            ++first;
-        }
-        if (left > 0) {
-            iovecs[first].iov_base = static_cast<std::uint8_t*>(iovecs[first].iov_base) + left;
-            iovecs[first].iov_len -= left;
-        }
-    }
-    return true;
-}
-
 bool in_range(std::uint64_t sector, std::uint64_t bytes, std::uint64_t disk_bytes) {
     return sector <= disk_bytes / sector_size && bytes <= disk_bytes - sector * sector_size;
 }
 
 }  // namespace
 
-DiskImage DiskImage::open(const std::filesystem::path& path, Access access) {
-    // The caller names the disk ("disk 0 (x.img)"); these messages say what is wrong
-    // with the file.
-    InputFile input = open_input_file(
-        path,
-        access == Access::read_only ? InputUse::attach_read_only : InputUse::attach_read_write,
-        InputKinds::regular_file_or_block_device,
-        {"give the path of a raw disk image",
-         "make the file writable, or attach the disk read-only"});
-    std::uint64_t size = input.size;
-    if (input.block_device && ::ioctl(input.fd.get(), BLKGETSIZE64, &size) != 0) {
-        throw_errno("cannot size the block device", errno);
-    }
-    if (size < sector_size) {
-        throw bad_input(
-            fmt::format("is {} bytes, less than one 512-byte sector; give a disk image "
-                        "(make one with truncate -s 64M FILE)",
-                        size));
-    }
-    return DiskImage{path, access, std::move(input.fd), size, std::move(input.claim)};
-}
-
-DiskSpec DiskSpec::parse(const std::string& text) {
-    // The command line puts the option's name in front of these.
-    DiskSpec spec;
-    std::string path = text;
-    const auto comma = text.rfind(',');
-    if (comma != std::string::npos) {
-        const std::string option = text.substr(comma + 1);
-        if (option == "ro") {
-            spec.access = Access::read_only;
-        } else if (option == "rw") {
-            spec.access = Access::read_write;
-        } else {
-            throw bad_input(
-                fmt::format("unknown disk option {}; use PATH or PATH,ro", quote(option)));
-        }
-        path = text.substr(0, comma);
-    }
-    if (path.empty()) {
-        throw bad_input("no path before the comma; use PATH or PATH,ro");
-    }
-    spec.path = path;
-    return spec;
-}
-
-Blk::Blk(DiskImage image, std::string serial, ReadPath read_path)
-    : image_(std::move(image)),
+Blk::Blk(std::unique_ptr<block::BlockBackend> disk, std::string serial)
+    : disk_(std::move(disk)),
       serial_(std::move(serial)),
-      name_(fmt::format("virtio-blk ({})", image_.path.filename().string())) {
-    if (read_path == ReadPath::mapping_if_possible) {
-        mapping_ = FileMapping::map_read_only(image_.fd.get(), image_.size);
-    }
+      name_(fmt::format("virtio-blk ({})", disk_->path().filename().string())) {
     if (serial_.size() > id_bytes) {
         serial_.resize(id_bytes);
     }
 }
 
+Blk::Blk(DiskImage image, std::string serial, ReadPath read_path)
+    : Blk(std::make_unique<block::RawDisk>(std::move(image), read_path), std::move(serial)) {}
+
 std::uint64_t Blk::features() const {
     std::uint64_t features = blk_feature_seg_max | blk_feature_blk_size | blk_feature_flush;
-    if (image_.access == Access::read_only) {
+    if (disk_->access() == Access::read_only) {
         features |= blk_feature_ro;
     } else {
         features |= blk_feature_discard | blk_feature_write_zeroes;
@@ -225,14 +134,14 @@ std::uint32_t Blk::serve(SplitQueue& queue, const DescriptorChain& chain) {
 
 BlkStatus Blk::transfer(SplitQueue& queue, const DescriptorChain& chain, BlkRequestType type,
                         std::uint64_t sector, std::uint64_t& written) {
-    const bool read_only = image_.access == Access::read_only;
+    const bool read_only = disk_->access() == Access::read_only;
     // Data lies after the 16-byte header (device-readable) or before the status byte
     // (device-writable).
     const std::uint64_t out_bytes = chain.readable_bytes() - header_size;
     const std::uint64_t in_bytes = chain.writable_bytes() - 1;
     switch (type) {
         case BlkRequestType::in: {
-            if (out_bytes != 0 || !in_range(sector, in_bytes, image_.size)) {
+            if (out_bytes != 0 || !in_range(sector, in_bytes, disk_->size())) {
                 return BlkStatus::ioerr;
             }
             const BlkStatus status = read(queue, chain, sector * sector_size, in_bytes);
@@ -242,20 +151,17 @@ BlkStatus Blk::transfer(SplitQueue& queue, const DescriptorChain& chain, BlkRequ
             return status;
         }
         case BlkRequestType::out: {
-            if (read_only || in_bytes != 0 || !in_range(sector, out_bytes, image_.size)) {
+            if (read_only || in_bytes != 0 || !in_range(sector, out_bytes, disk_->size())) {
                 return BlkStatus::ioerr;
             }
-            auto iovecs = host_iovecs(queue.memory(), chain.readable, header_size, out_bytes);
-            return transfer_all(image_.fd.get(), std::move(iovecs), sector * sector_size,
-                                Direction::write)
-                       ? BlkStatus::ok
-                       : BlkStatus::ioerr;
+            const auto iovecs = host_iovecs(queue.memory(), chain.readable, header_size, out_bytes);
+            return disk_->write(iovecs, sector * sector_size) ? BlkStatus::ok : BlkStatus::ioerr;
         }
         case BlkRequestType::flush:
             if (read_only) {
                 return BlkStatus::ok;  // nothing was ever written
             }
-            return ::fdatasync(image_.fd.get()) == 0 ? BlkStatus::ok : BlkStatus::ioerr;
+            return disk_->flush() ? BlkStatus::ok : BlkStatus::ioerr;
         case BlkRequestType::get_id: {
             std::array<std::uint8_t, id_bytes> id{};
             std::memcpy(id.data(), serial_.data(), serial_.size());
@@ -277,22 +183,8 @@ BlkStatus Blk::transfer(SplitQueue& queue, const DescriptorChain& chain, BlkRequ
 // (checked against the disk's size by the caller).
 BlkStatus Blk::read(SplitQueue& queue, const DescriptorChain& chain, std::uint64_t offset,
                     std::uint64_t length) {
-    auto iovecs = host_iovecs(queue.memory(), chain.writable, 0, length);
-    if (!mapping_) {
-        return transfer_all(image_.fd.get(), std::move(iovecs), offset, Direction::read)
-                   ? BlkStatus::ok
-                   : BlkStatus::ioerr;
-    }
-    std::vector<CopyPiece> pieces;
-    pieces.reserve(iovecs.size());
-    const std::uint8_t* from = mapping_->bytes().data() + offset;
-    for (const iovec& to : iovecs) {
-        pieces.push_back({static_cast<std::uint8_t*>(to.iov_base), from, to.iov_len});
-        from += to.iov_len;
-    }
-    // bus_error: the file is shorter than the disk now (truncated by someone else);
-    // preadv would have met end of file there.
-    return copy_guarding_sigbus(pieces) == CopyResult::copied ? BlkStatus::ok : BlkStatus::ioerr;
+    const auto iovecs = host_iovecs(queue.memory(), chain.writable, 0, length);
+    return disk_->read(iovecs, offset) ? BlkStatus::ok : BlkStatus::ioerr;
 }
 
 BlkStatus Blk::ranges(SplitQueue& queue, const DescriptorChain& chain, BlkRequestType type) {
@@ -306,37 +198,16 @@ BlkStatus Blk::ranges(SplitQueue& queue, const DescriptorChain& chain, BlkReques
         queue.gather(chain, header_size + at,
                      std::span(reinterpret_cast<std::uint8_t*>(&segment), sizeof segment));
         const std::uint64_t length = std::uint64_t{segment.sectors} * sector_size;
-        if (segment.sectors > max_range_sectors || !in_range(segment.sector, length, image_.size) ||
-            (segment.flags & ~1u) != 0 || (type == BlkRequestType::discard && segment.flags != 0)) {
+        if (segment.sectors > max_range_sectors ||
+            !in_range(segment.sector, length, disk_->size()) || (segment.flags & ~1u) != 0 ||
+            (type == BlkRequestType::discard && segment.flags != 0)) {
             return BlkStatus::ioerr;
         }
-        const auto offset = static_cast<off_t>(segment.sector * sector_size);
-        const int fd = image_.fd.get();
-        if (type == BlkRequestType::discard) {
-            // A hole reads back as zeros; a file system that cannot punch one simply
-            // keeps the data, which discard allows.
-            ::fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, offset,
-                        static_cast<off_t>(length));
-            continue;
-        }
-        if (::fallocate(fd, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE, offset,
-                        static_cast<off_t>(length)) == 0 ||
-            ::fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, offset,
-                        static_cast<off_t>(length)) == 0) {
-            continue;
-        }
-        // No fallocate support: write the zeros.
-        const std::vector<std::uint8_t> zeros(std::min<std::uint64_t>(length, 1 << 20), 0);
-        for (std::uint64_t done = 0; done < length;) {
-            const std::size_t count = std::min<std::uint64_t>(zeros.size(), length - done);
-            const ssize_t n = ::pwrite(fd, zeros.data(), count, offset + static_cast<off_t>(done));
-            if (n <= 0) {
-                if (n < 0 && errno == EINTR) {
-                    continue;
-                }
-                return BlkStatus::ioerr;
-            }
-            done += static_cast<std::uint64_t>(n);
+        const std::uint64_t offset = segment.sector * sector_size;
+        const bool done = type == BlkRequestType::discard ? disk_->discard(offset, length)
+                                                          : disk_->write_zeroes(offset, length);
+        if (!done) {
+            return BlkStatus::ioerr;
         }
     }
     return BlkStatus::ok;

@@ -165,6 +165,44 @@ busy_port=$(cat "$busy_port_file" 2>/dev/null)
 refused "--publish a host port in use" 2 "^berth: cannot start VM: nic 0 \\(user\\): cannot listen on host port 127.0.0.1:$busy_port \\(for guest port 80/tcp\\): Address already in use; publish another host port" -- vm run --kernel "$k" --net user --publish "127.0.0.1:$busy_port:80"
 kill "$busy_pid" 2>/dev/null
 wait "$busy_pid" 2>/dev/null
+# qcow2 disks: hostile headers and tables, each refused naming the structure, the image
+# unchanged (qemu-img makes the images; the pokes are big-endian header fields).
+poke() {  # poke FILE OFFSET BYTES VALUE: a big-endian field
+    python3 -c 'import sys; f=open(sys.argv[1],"r+b"); f.seek(int(sys.argv[2],0)); f.write(int(sys.argv[4],0).to_bytes(int(sys.argv[3]),"big"))' "$@"
+}
+if command -v qemu-img >/dev/null; then
+    qemu-img create -q -f qcow2 "$in/good.qcow2" 1M
+    qemu-io -f qcow2 -c 'write -q -P 1 0 4k' "$in/good.qcow2" >/dev/null
+    mutant() { cp "$in/good.qcow2" "$in/$1.qcow2"; poke "$in/$1.qcow2" "${@:2}"; }
+    head -c 60 "$in/good.qcow2" >"$in/truncated.qcow2"
+    mutant cluster-bits 20 4 30
+    mutant l1-huge 36 4 0xffffffff
+    mutant l1-outside 40 8 0x10000000000
+    mutant l1-unaligned 40 8 0x30200
+    mutant refcount-outside 48 8 0xffffffffffff0000
+    mutant l2-outside 0x30000 8 0x8000010000000000
+    mutant refblock-outside 0x10000 8 0x100000000000
+    mutant feature 72 8 0x400
+    qemu-img create -q -f qcow2 "$in/loop-a.qcow2" 1M
+    qemu-img create -q -f qcow2 -b loop-a.qcow2 -F qcow2 "$in/loop-b.qcow2" 1M
+    qemu-img rebase -u -b loop-b.qcow2 -F qcow2 "$in/loop-a.qcow2"
+    qemu-img create -q -f qcow2 -u -b /etc/passwd -F raw "$in/guest-made.img" 1M
+    d="vm run --kernel $k --disk"
+    refused "qcow2: truncated header" 2 "disk 0 \(.*truncated.qcow2\): header: truncated" -- $d "$in/truncated.qcow2,format=qcow2"
+    refused "qcow2: cluster_bits out of range" 2 "disk 0 \(.*\): header: cluster_bits 30 is out of range" -- $d "$in/cluster-bits.qcow2,format=qcow2"
+    refused "qcow2: L1 size overflows" 2 "disk 0 \(.*\): header: L1 table of 4294967295 entries" -- $d "$in/l1-huge.qcow2,format=qcow2"
+    refused "qcow2: L1 table outside the file" 2 "disk 0 \(.*\): L1 table at offset 0x10000000000 .*outside the file" -- $d "$in/l1-outside.qcow2,format=qcow2"
+    refused "qcow2: L1 table unaligned" 2 "disk 0 \(.*\): L1 table at offset 0x30200: not aligned" -- $d "$in/l1-unaligned.qcow2,format=qcow2"
+    refused "qcow2: refcount table outside the file" 2 "disk 0 \(.*\): refcount table at offset .*outside the file" -- $d "$in/refcount-outside.qcow2,format=qcow2"
+    refused "qcow2: L2 table outside the file" 2 "disk 0 \(.*\): L1 table entry 0: L2 table at offset 0x10000000000: outside the file" -- $d "$in/l2-outside.qcow2,format=qcow2"
+    refused "qcow2: refcount block outside the file" 2 "disk 0 \(.*\): refcount table entry 0: refcount block at offset .*outside the file" -- $d "$in/refblock-outside.qcow2,format=qcow2"
+    refused "qcow2: unknown incompatible feature" 2 "disk 0 \(.*\): header: uses the incompatible feature bit 10" -- $d "$in/feature.qcow2,format=qcow2"
+    refused "qcow2: backing chain loops" 2 "disk 0 \(.*loop-b.qcow2\): backing file 'loop-a.qcow2': backing file 'loop-b.qcow2': the backing chain loops" -- $d "$in/loop-b.qcow2,format=qcow2"
+    refused "raw disk with a guest-made qcow2 header" 2 "disk 0 \(.*guest-made.img\): starts with a qcow2 header.*format=qcow2" -- $d "$in/guest-made.img"
+    refused "qcow2: format=vmdk" 2 "unknown disk format 'vmdk'" -- $d "$in/good.qcow2,format=vmdk"
+else
+    tap_skip "qcow2 hostile images" "needs qemu-img (qemu-utils)"
+fi
 
 # A read-only --image names --image and says how to boot it; root writes through a
 # mode of 0444, so a read-only bind mount makes the file unwritable.

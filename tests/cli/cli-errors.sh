@@ -91,7 +91,7 @@ expect_bad_input "initrd without kernel" "--initrd requires --kernel" -- vm run 
 truncate -s 1M "$scratch/disk.img"
 expect_bad_input "missing disk" "^berth: cannot start VM: disk 0 \(.*no-such.img\): cannot open: No such file or directory \(errno 2\); give the path of a raw disk image$" -- vm run --kernel "$scratch/vmlinuz" --disk "$scratch/no-such.img"
 expect_bad_input "zero-length disk" "cannot start VM: disk 0 \(.*empty.img\): is 0 bytes, less than one 512-byte sector; give a disk image" -- vm run --kernel "$scratch/vmlinuz" --disk "$scratch/empty.img"
-expect_bad_input "disk option" "^berth: --disk '.*disk.img,rx': unknown disk option 'rx'; use PATH or PATH,ro$" -- vm run --kernel "$scratch/vmlinuz" --disk "$scratch/disk.img,rx"
+expect_bad_input "disk option" "^berth: --disk '.*disk.img,rx': unknown disk option 'rx'; use PATH\[,format=raw\|qcow2\]\[,ro\]$" -- vm run --kernel "$scratch/vmlinuz" --disk "$scratch/disk.img,rx"
 expect_bad_input "disk is a directory" "cannot start VM: disk 0 \(.*dir.bin\): is a directory, not a regular file or block device; give the path of a raw disk image$" -- vm run --kernel "$scratch/vmlinuz" --disk "$scratch/dir.bin,ro"
 # The chain, seam by seam: the CLI's "cannot start VM", the machine's "disk N (PATH)"
 # (the --image disk is 0, the first --disk 1), the device's own words and errno.
@@ -103,7 +103,7 @@ if [[ $(id -u) -ne 0 ]]; then
     chmod 444 "$scratch/readonly.img"
     expect_bad_input "disk without write permission" "^berth: cannot start VM: disk 0 \(.*readonly.img\): cannot open: Permission denied \(errno 13\); make the file writable, or attach the disk read-only$" -- vm run --kernel "$scratch/vmlinuz" --disk "$scratch/readonly.img"
 fi
-expect_bad_input "disk with no path" "^berth: --disk ',ro': no path before the comma; use PATH or PATH,ro$" -- vm run --kernel "$scratch/vmlinuz" --disk ,ro
+expect_bad_input "disk with no path" "^berth: --disk ',ro': no path before the comma; use PATH\[,format=raw\|qcow2\]\[,ro\]$" -- vm run --kernel "$scratch/vmlinuz" --disk ,ro
 expect_bad_input "kernel is a directory" "^berth: cannot start VM: cannot read kernel .*dir.bin: is a directory, not a regular file; give the path of a readable file$" -- vm run --kernel "$scratch/dir.bin"
 expect_bad_input "initrd too big for memory with the kernel" "^berth: cannot start VM: memory 40 MiB is too small for kernel .*vmlinuz with initrd .*initrd-33M: .*; give the guest [0-9]+ MiB or more$" -- vm run --kernel "$scratch/vmlinuz" --initrd "$scratch/initrd-33M" --memory 40M
 expect_bad_input "trace file in a missing directory" "^berth: cannot start VM: trace file .*no-such-dir/t.json: cannot create: No such file or directory \(errno 2\); give a writable path$" -- vm run --firmware "$HELLO" --trace "$scratch/no-such-dir/t.json"
@@ -158,6 +158,13 @@ expect_bad_input "image build size too small" "--size 1M is too small for a busy
 expect_bad_input "image build size not a size" "--size 'big' is not a size" -- image build debian -o "$scratch/out.img" --size big
 expect_bad_input "image build debian without -o" "--output is required" -- image build debian
 expect_bad_input "image build busybox-disk missing kernel" "--kernel: File does not exist" -- image build busybox-disk -o "$scratch/out.img" --kernel "$scratch/no-such-kernel"
+# berth image create and info: qcow2 images.
+expect_bad_input "image create without a size" "image create needs --size, or --backing" -- image create "$scratch/new.qcow2"
+expect_bad_input "image create with an empty size" "--size: the value is empty" -- image create --size "" "$scratch/new.qcow2"
+expect_bad_input "image create with size 0" "--size '0' is out of range" -- image create --size 0 "$scratch/new.qcow2"
+expect_bad_input "image create over a missing base" "--backing '.*no-such.raw': cannot open" -- image create --backing "$scratch/no-such.raw" "$scratch/new.qcow2"
+expect_bad_input "image create over itself" "is also an input of this run" -- image create --backing "$scratch/disk.img" "$scratch/disk.img"
+expect_bad_input "image info of a missing file" "image .*no-such.qcow2.: cannot open" -- image info "$scratch/no-such.qcow2"
 expect_bad_input "image build unknown kind" "^berth: 'floppy' is not a subcommand of berth image build \(see berth image build --help\)$" -- image build floppy
 # Linux guest devices.
 expect_bad_input "vm: unknown --console" "--console: foo not in" -- vm run --kernel "$scratch/vmlinuz" --console foo

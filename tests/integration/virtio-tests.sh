@@ -108,6 +108,46 @@ else
     not_ok "data the guest flushed is in the disk file after kill -9 of berth (status $status)"
 fi
 
+# A qcow2 overlay (berth image create) over a raw base: the guest reads the base through
+# it, writes and flushes 2 MiB at 1 MiB (clusters, L2 tables and refcounts allocated),
+# berth is killed with SIGKILL; qemu then finds the image consistent, holding the data,
+# and the base unchanged.
+if command -v qemu-img >/dev/null; then
+    printf 'berth qcow2 base\n' | dd of="$scratch/base.raw" bs=512 conv=sync status=none
+    truncate -s 8M "$scratch/base.raw"
+    base_sum=$(md5sum <"$scratch/base.raw")
+    "$BERTH" image create --backing "$scratch/base.raw" "$scratch/over.qcow2" >/dev/null
+    status=0
+    "$BERTH" vm run --kernel "$kernel" --initrd "$initramfs" \
+        --disk "$scratch/over.qcow2,format=qcow2" \
+        --cmdline 'quiet berth_run="head -c 16 /dev/vda | grep -q berth.qcow2.base && echo qcow2-base=ok; seq -w 0 199999 | sed s/^/berth-qcow2-/ | head -c 2097152 | dd of=/dev/vda bs=64k seek=16 conv=fsync 2>/dev/null && echo qcow2-flushed=ok; sleep 600"' \
+        >"$scratch/out" 2>"$scratch/err" </dev/null &
+    berth_pid=$!
+    for ((i = 0; i < 1500; ++i)); do
+        has qcow2-flushed=ok && break
+        kill -0 "$berth_pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -KILL "$berth_pid" 2>/dev/null
+    wait "$berth_pid" 2>/dev/null || status=$?
+    seq -w 0 199999 | sed s/^/berth-qcow2-/ | head -c 2097152 >"$scratch/qcow2.want"
+    qemu-img convert -O raw "$scratch/over.qcow2" "$scratch/over.raw"
+    dd if="$scratch/over.raw" of="$scratch/qcow2.got" bs=1M skip=1 count=2 status=none
+    if has qcow2-base=ok && has qcow2-flushed=ok && [[ $status -eq 137 ]] &&
+        qemu-img check "$scratch/over.qcow2" >"$scratch/check" 2>&1 &&
+        cmp -s "$scratch/qcow2.want" "$scratch/qcow2.got" &&
+        cmp -s -n 512 "$scratch/base.raw" "$scratch/over.raw" &&
+        [[ $(md5sum <"$scratch/base.raw") == "$base_sum" ]]; then
+        tap_ok "a qcow2 disk over a raw base: the guest reads the base, its flushed writes survive kill -9, qemu-img check passes"
+    else
+        not_ok "a qcow2 disk over a raw base: the guest reads the base, its flushed writes survive kill -9, qemu-img check passes (status $status)"
+        tap_diag <"$scratch/check"
+        tap_diag <"$scratch/err"
+    fi
+else
+    tap_skip "a qcow2 disk over a raw base" "needs qemu-img (qemu-utils)"
+fi
+
 # --console hvc0: the virtio-console is the guest's console, both ways.
 boot_linux 1 'echo active=$(cat /sys/class/tty/console/active); exit 5' --console hvc0
 if [[ $status -eq 5 ]] && has "active=hvc0" && has "berth-guest: exit 5"; then

@@ -54,7 +54,7 @@ TEST_CASE("virtio device flags: one per kind, named like flags, with help", "[vi
     }
     CHECK(names.count("--disk") == 1);
     CHECK(names.count("--rng") == 1);
-    CHECK(flag("--disk").value_name == "PATH[,ro]");
+    CHECK(flag("--disk").value_name == "PATH[,format=raw|qcow2][,ro]");
     CHECK(flag("--rng").value_name.empty());
 }
 

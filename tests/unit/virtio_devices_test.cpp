@@ -173,7 +173,7 @@ TEST_CASE("a disk's error says what is wrong with the file; the machine adds whi
     CHECK_THAT(message_of([&] { DiskImage::open(empty.path, Access::read_write); }),
                Catch::StartsWith("is 0 bytes, less than one 512-byte sector; "));
     CHECK_THAT(message_of([] { DiskSpec::parse("a.img,rw2"); }),
-               Catch::Equals("unknown disk option 'rw2'; use PATH or PATH,ro"));
+               Catch::Equals("unknown disk option 'rw2'; use PATH[,format=raw|qcow2][,ro]"));
 
     TempImage good(1 << 20);
     const berth::machine::VirtioDeviceSpecs specs = {

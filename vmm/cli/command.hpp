@@ -30,6 +30,8 @@ void add_ct_command(CLI::App& app, Action& action);
 void add_lesson_command(CLI::App& app, Action& action);
 void add_bench_command(CLI::App& app, Action& action);
 void add_image_command(CLI::App& app, Action& action);
+// `image create` and `image info`, under `image`.
+void add_image_disk_commands(CLI::App& image, Action& action);
 
 // runc's command line (oci_command.cpp): whether argv starts with one of its global
 // options or commands, and running it.

@@ -137,8 +137,10 @@ int run_script(const fs::path& script, const std::vector<std::string>& args,
 }  // namespace
 
 void add_image_command(CLI::App& app, Action& action) {
-    auto* image = app.add_subcommand("image", "Build guest images (initramfs, disk images)");
+    auto* image = app.add_subcommand(
+        "image", "Build guest images (initramfs, disk images); create and inspect qcow2 disks");
     image->require_subcommand(1);
+    add_image_disk_commands(*image, action);
     auto* build = image->add_subcommand("build", "Build a guest image");
     build->require_subcommand(1);
 

@@ -1,4 +1,5 @@
-// --disk PATH[,ro]: a virtio-blk disk on a raw image file or block device.
+// --disk PATH[,format=raw|qcow2][,ro]: a virtio-blk disk on a raw image file, a block
+// device or a qcow2 image (devices/block).
 
 #include <fmt/format.h>
 
@@ -18,9 +19,8 @@ public:
     std::shared_ptr<devices::virtio::Device> open(unsigned index) const override {
         try {
             // vda, vdb, ...: the serial is what /sys/block/vdX/serial shows.
-            return std::make_shared<devices::virtio::Blk>(
-                devices::virtio::DiskImage::open(disk_.path, disk_.access),
-                fmt::format("berth-disk-{}", index));
+            return std::make_shared<devices::virtio::Blk>(devices::block::open_disk(disk_),
+                                                          fmt::format("berth-disk-{}", index));
         } catch (const Error& e) {
             throw e.with_context(fmt::format("disk {} ({})", index, disk_.path.string()));
         }
@@ -42,9 +42,10 @@ std::shared_ptr<const VirtioDeviceSpec> virtio_disk(const devices::virtio::DiskS
 
 VirtioDeviceFlag virtio_blk_flag() {
     return {"--disk",
-            "Raw disk image as a virtio-blk disk (/dev/vda, vdb, ...); PATH,ro for read-only; "
+            "Disk image as a virtio-blk disk (/dev/vda, vdb, ...): raw unless format=qcow2 "
+            "(a raw disk that starts with a qcow2 header is refused); ,ro for read-only; "
             "repeatable",
-            "PATH[,ro]", parse_disk_flag};
+            "PATH[,format=raw|qcow2][,ro]", parse_disk_flag};
 }
 
 }  // namespace berth::machine
