@@ -152,6 +152,33 @@ def bzimage_seeds():
                    check=True)
 
 
+def qcow2_seeds():
+    """Small images from qemu-img (qemu-utils): v2 and v3, 512-byte and 4 KiB clusters,
+    data, zero and compressed (zlib, zstd) clusters."""
+    import tempfile
+    out = os.path.join(corpus, "qcow2")
+    os.makedirs(out, exist_ok=True)
+    with tempfile.TemporaryDirectory() as work:
+        def make(name, options, commands=(), size="64K"):
+            path = os.path.join(work, name)
+            subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-o", options, path, size],
+                           check=True)
+            for command in commands:
+                subprocess.run(["qemu-io", "-f", "qcow2", "-c", command, path], check=True,
+                               stdout=subprocess.DEVNULL)
+            os.replace(path, os.path.join(out, name))
+        make("v3-512", "cluster_size=512", ["write -P 1 0 1k", "write -z 2k 1k"])
+        make("v2-512", "cluster_size=512,compat=0.10", ["write -P 2 512 1k"])
+        make("v3-4k-refcount16", "cluster_size=4096,refcount_bits=16", ["write -P 3 0 8k"])
+        for name, options in (("compressed-zlib", "cluster_size=4096"),
+                              ("compressed-zstd", "cluster_size=4096,compression_type=zstd")):
+            raw = os.path.join(work, "raw")
+            with open(raw, "wb") as f:
+                f.write(bytes(range(256)) * 64)
+            subprocess.run(["qemu-img", "convert", "-q", "-c", "-O", "qcow2", "-o", options, raw,
+                            os.path.join(out, name)], check=True)
+
+
 def parser_seeds():
     texts = ["256M", "10.88.0.5/16", "disk.img,ro", "name=opt/x,file=/tmp/x", "1000:1000",
              "KEY=value", "0.5", "64", "1G", "bridge", "10.88.0.9", "ff"]
@@ -162,4 +189,5 @@ def parser_seeds():
 ring_seeds()
 pci_seeds()
 bzimage_seeds()
+qcow2_seeds()
 parser_seeds()
