@@ -4,51 +4,23 @@
 // a discard and a flush, each of which may fail (IOERR for the guest) but must never
 // read or write outside the file's clusters, crash or loop.
 
-#include <fcntl.h>
 #include <sys/uio.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
-#include <cstdlib>
-#include <filesystem>
+#include <span>
 #include <vector>
 
 #include "devices/block/qcow2_disk.hpp"
+#include "tests/fuzz/scratch_file.hpp"
 #include "vmm/common/error.hpp"
-#include "vmm/common/unique_fd.hpp"
-
-namespace {
-
-// The image file, rewritten for every input (removed at exit).
-struct ScratchImage {
-    std::filesystem::path path;
-    ScratchImage() {
-        char name[] = "/tmp/berth-fuzz-qcow2-XXXXXX";
-        const berth::UniqueFd fd(::mkstemp(name));
-        if (!fd) {
-            std::abort();
-        }
-        path = name;
-    }
-    ~ScratchImage() { std::filesystem::remove(path); }
-    void write(const std::uint8_t* data, std::size_t size) const {
-        const berth::UniqueFd fd(::open(path.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC));
-        if (!fd || ::write(fd.get(), data, size) != static_cast<ssize_t>(size)) {
-            std::abort();
-        }
-    }
-};
-
-}  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-    static const ScratchImage image;
-    image.write(data, size);
+    const auto image = berth::fuzz::scratch_file("image.qcow2", std::span(data, size));
     try {
         auto disk = berth::devices::block::Qcow2Disk::open(
-            image.path, berth::devices::block::Access::read_write);
+            image, berth::devices::block::Access::read_write);
         std::vector<std::uint8_t> buffer(4096, 0x5a);
         const iovec io{buffer.data(), buffer.size()};
         const std::uint64_t disk_size = disk->size();

@@ -3,12 +3,8 @@
 // request must end with a status or be returned untouched; the device may only read
 // and write inside the disk and the guest RAM.
 
-#include <unistd.h>
-
 #include <cstddef>
 #include <cstdint>
-#include <cstdlib>
-#include <filesystem>
 #include <memory>
 #include <span>
 #include <string>
@@ -16,32 +12,20 @@
 
 #include "devices/virtio/blk.hpp"
 #include "tests/fuzz/guest_ring.hpp"
-#include "vmm/common/unique_fd.hpp"
+#include "tests/fuzz/scratch_file.hpp"
 #include "vmm/memory/guest_memory.hpp"
 
 using namespace berth::devices::virtio;
 
 namespace {
 
-// A 64 KiB disk for the whole run (made at the first input, removed at exit).
-struct ScratchDisk {
-    std::filesystem::path path;
-    ScratchDisk() {
-        char name[] = "/tmp/berth-fuzz-blk-XXXXXX";
-        const berth::UniqueFd fd(::mkstemp(name));
-        if (!fd || ::ftruncate(fd.get(), 64 * 1024) != 0) {
-            std::abort();
-        }
-        path = name;
-    }
-    ~ScratchDisk() { std::filesystem::remove(path); }
-};
-
 Blk& disk(Access access) {
-    // Two files: berth attaches a file once per run.
-    static ScratchDisk writable, readable;
-    static Blk read_write(DiskImage::open(writable.path, Access::read_write), "fuzz-rw");
-    static Blk read_only(DiskImage::open(readable.path, Access::read_only), "fuzz-ro");
+    // Two 64 KiB disks for the whole run (berth attaches a file once per run).
+    static const std::vector<std::uint8_t> zeros(64 * 1024);
+    static Blk read_write(
+        DiskImage::open(berth::fuzz::scratch_file("rw.img", zeros), Access::read_write), "fuzz-rw");
+    static Blk read_only(
+        DiskImage::open(berth::fuzz::scratch_file("ro.img", zeros), Access::read_only), "fuzz-ro");
     return access == Access::read_only ? read_only : read_write;
 }
 
