@@ -151,23 +151,19 @@ PtyPair open_terminal(const InitChannel& berth) {
     return tty;
 }
 
-// setup_done's doors (init_channel.hpp): the cgroups to enter, then those to leave by.
-struct CgroupPassage {
-    std::vector<UniqueFd> entries;
-    std::vector<UniqueFd> exits;
-};
-
-CgroupPassage cgroup_passage(InitNote& setup_done) {
+// The doors setup_done carries (init_channel.hpp): `value` to enter, then as many to
+// leave by.
+CgroupDoors doors_of(InitNote& setup_done) {
     const auto entries = static_cast<std::size_t>(setup_done.value);
     if (setup_done.value < 0 || setup_done.fds.size() != 2 * entries) {
         throw Error(fmt::format("berth sent setup_done with {} cgroup files for {} cgroups",
                                 setup_done.fds.size(), setup_done.value));
     }
-    CgroupPassage passage;
+    CgroupDoors doors;
     for (std::size_t i = 0; i < setup_done.fds.size(); ++i) {
-        (i < entries ? passage.entries : passage.exits).push_back(setup_done.take_fd(i));
+        (i < entries ? doors.entries : doors.exits).push_back(setup_done.take_fd(i));
     }
-    return passage;
+    return doors;
 }
 
 // Now that init is in its cgroups, they become the container's cgroup root.
@@ -417,7 +413,7 @@ pid_t start_command(const InitPlan& plan, const std::string& command_path,
         }
         InitNote go = await(berth, InitMessage::setup_done);
         setup_done = true;
-        CgroupPassage cgroups = cgroup_passage(go);
+        CgroupDoors cgroups = doors_of(go);
         in_context([] { return std::string("cannot join the container's cgroups"); },
                    [&] { move_self_through(cgroups.entries); });
         exits = std::move(cgroups.exits);
