@@ -369,6 +369,7 @@ pid_t start_command(const InitPlan& plan, const std::string& command_path,
             pid_t pid;
             while ((pid = ::waitpid(-1, &status, WNOHANG)) > 0) {
                 if (pid == command) {
+                    phase_mark("command_ended");  // BERTH_PHASES only
                     const int code = encode_wait_status(status);
                     if (notify_exit) {
                         try {

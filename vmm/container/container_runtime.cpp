@@ -186,6 +186,7 @@ int run_container(const RunOptions& options) {
         }
         held.cgroup.remove();  // waits out descendants that init's exit is killing
         removed_early = true;
+        phase_mark("cgroups_removed");
     };
     std::optional<RawTerminal> raw_terminal;
     if (held.terminal) {

@@ -219,6 +219,7 @@ int supervise(ChildProcess& init, int master, bool relay_stdin, const InitChanne
                 const int signal = static_cast<int>(info.ssi_signo);
                 if (signal == SIGCHLD) {
                     if (auto status = init.poll()) {
+                        phase_mark("init_reaped");
                         if (master_open) {
                             ::fcntl(master, F_SETFL, O_NONBLOCK);
                             while (relay(master, 1)) {
