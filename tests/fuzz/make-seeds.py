@@ -186,8 +186,31 @@ def parser_seeds():
         write_seed("cli_parsers", f"parser-{parser:02d}", bytes([parser]) + text.encode())
 
 
+def dhcp_message(kind, options=b"", ciaddr=0):
+    """A guest's broadcast DHCP message (RFC 2131) from the MAC the harness's offer names."""
+    mac = bytes([0x52, 0x54, 0x0a, 0x58, 0x12, 0x34])
+    bootp = bytearray(300)
+    struct.pack_into(">BBBBIHHI", bootp, 0, 1, 1, 6, 0, 0xdeadbeef, 0, 0, ciaddr)
+    bootp[28:34] = mac
+    struct.pack_into(">I", bootp, 236, 0x63825363)
+    opts = bytes([53, 1, kind]) + options + bytes([255])
+    bootp[240:240 + len(opts)] = opts
+    udp = struct.pack(">HHHH", 68, 67, 8 + len(bootp), 0) + bootp
+    ip = struct.pack(">BBHHHBBHII", 0x45, 0, 20 + len(udp), 0, 0, 64, 17, 0, 0, 0xffffffff) + udp
+    return b"\xff" * 6 + mac + b"\x08\x00" + ip
+
+
+def dhcp_seeds():
+    write_seed("dhcp_server", "discover", dhcp_message(1))
+    write_seed("dhcp_server", "request-selecting",
+               dhcp_message(3, bytes([50, 4, 10, 88, 0x12, 0x34, 54, 4, 10, 88, 0, 1])))
+    write_seed("dhcp_server", "request-renewing", dhcp_message(3, ciaddr=0x0a581234))
+    write_seed("dhcp_server", "request-other-address", dhcp_message(3, bytes([50, 4, 10, 88, 9, 9])))
+
+
 ring_seeds()
 pci_seeds()
 bzimage_seeds()
 qcow2_seeds()
 parser_seeds()
+dhcp_seeds()

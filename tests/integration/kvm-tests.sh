@@ -76,4 +76,7 @@ source "$(dirname "$0")/virtio-tests.sh"
 # shellcheck source=net-tests.sh
 source "$(dirname "$0")/net-tests.sh"
 
+# shellcheck source=bridge-tests.sh
+source "$(dirname "$0")/bridge-tests.sh"
+
 tap_done

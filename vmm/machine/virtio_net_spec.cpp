@@ -1,7 +1,10 @@
-// --net user|none: a virtio-net NIC and the host side it is plugged into. `user` is
-// NAT in berth's own process (libslirp, vmm/net/user_network.hpp); `none`, the
-// default, adds no device at all. --publish adds port forwards to the first user-mode
+// --net user|bridge|none: a virtio-net NIC and the host side it is plugged into. `user`
+// is NAT in berth's own process (libslirp, vmm/net/user_network.hpp); `bridge` a tap on
+// berth0, the containers' bridge (vmm/net/tap_network.hpp); `none`, the default, adds no
+// device at all. --publish adds port forwards to the first user-mode
 // NIC (add_port_forwards).
+
+#include <unistd.h>
 
 #include <fmt/format.h>
 
@@ -9,6 +12,7 @@
 #include "vmm/common/error.hpp"
 #include "vmm/common/quote.hpp"
 #include "vmm/machine/virtio_device_spec.hpp"
+#include "vmm/net/tap_network.hpp"
 #include "vmm/net/user_network.hpp"
 
 namespace berth::machine {
@@ -29,6 +33,35 @@ public:
 
 private:
     net::UserNetwork network_;
+};
+
+// The virtio-net model's view of a tap on berth0.
+class TapBackend final : public devices::virtio::PacketBackend {
+public:
+    explicit TapBackend(const std::string& tap_name) : network_(tap_name) {}
+    void start(Receive receive) override { network_.start(std::move(receive)); }
+    void send(std::span<const std::uint8_t> frame) override { network_.send(frame); }
+    const net::TapNetwork& network() const { return network_; }
+
+private:
+    net::TapNetwork network_;
+};
+
+class BridgeNetSpec final : public VirtioDeviceSpec {
+public:
+    std::string_view kind() const override { return "nic"; }
+    std::shared_ptr<devices::virtio::Device> open(unsigned index) const override {
+        try {
+            // Named after berth's pid, as the containers' veths are (bv<pid>).
+            auto backend = std::make_unique<TapBackend>(fmt::format("bt{}n{}", ::getpid(), index));
+            const auto mac = backend->network().guest_mac();
+            const std::string name = fmt::format("virtio-net {} (bridge, {})", index,
+                                                 backend->network().guest_address().text());
+            return std::make_shared<devices::virtio::Net>(std::move(backend), mac, name);
+        } catch (const Error& e) {
+            throw e.with_context(fmt::format("nic {} (bridge)", index));
+        }
+    }
 };
 
 class UserNetSpec final : public VirtioDeviceSpec {
@@ -55,11 +88,15 @@ std::shared_ptr<const VirtioDeviceSpec> parse_net_flag(const std::string& value)
     if (value == "user") {
         return std::make_shared<UserNetSpec>(net::UserNetworkConfig{});
     }
+    if (value == "bridge") {
+        return std::make_shared<BridgeNetSpec>();
+    }
     if (value == "none") {
         return nullptr;
     }
     throw bad_input(fmt::format(
-        "unknown network backend {}; use user (NAT through the host, no root needed) or none",
+        "unknown network backend {}; use user (NAT through the host, no root needed), bridge "
+        "(a tap on berth0, the containers' bridge; needs root) or none",
         quote(value)));
 }
 
@@ -80,9 +117,11 @@ bool add_port_forwards(VirtioDeviceSpecs& devices, const std::vector<net::PortFo
 VirtioDeviceFlag virtio_net_flag() {
     return {"--net",
             "Network for the guest: user (a virtio-net NIC with NAT through the host: DHCP "
-            "gives the guest 10.0.2.15, the host is 10.0.2.2; no root needed) or none (no NIC, "
-            "the default); repeatable",
-            "user|none", parse_net_flag};
+            "gives the guest 10.0.2.15, the host is 10.0.2.2; no root needed), bridge (a tap "
+            "on berth0, the bridge of `berth ct run --net bridge`: berth's DHCP gives the guest "
+            "an address in 10.88.0.0/16 beside the containers, the host is 10.88.0.1; needs "
+            "root) or none (no NIC, the default); repeatable",
+            "user|bridge|none", parse_net_flag};
 }
 
 }  // namespace berth::machine

@@ -92,15 +92,22 @@ IpLease::~IpLease() {
     }
 }
 
+namespace {
+
+// berth0 exists, has its address and is up (made on first use, then kept).
+void ensure_bridge(Netlink& netlink) {
+    // Whether we made it or found it, another berth may be making it right now: both of
+    // us make sure of the address.
+    netlink.create_bridge(bridge_name);
+    netlink.add_address(bridge_name, bridge_gateway, bridge_prefix, IfExists::ok);
+    netlink.set_up(bridge_name);
+}
+
+}  // namespace
+
 BridgePort BridgePort::attach(pid_t container_pid, int netns_fd) {
     Netlink netlink;
-    if (netlink.create_bridge(bridge_name)) {
-        netlink.add_address(bridge_name, bridge_gateway, bridge_prefix, IfExists::ok);
-    } else {
-        // Another berth may be creating it right now: make sure, both of us.
-        netlink.add_address(bridge_name, bridge_gateway, bridge_prefix, IfExists::ok);
-    }
-    netlink.set_up(bridge_name);
+    ensure_bridge(netlink);
     BridgePort port;
     const std::string host_name = fmt::format("bv{}", container_pid);
     netlink.create_veth(host_name, container_interface, netns_fd);
@@ -108,6 +115,13 @@ BridgePort BridgePort::attach(pid_t container_pid, int netns_fd) {
     netlink.set_master(host_name, bridge_name);
     netlink.set_up(host_name);
     return port;
+}
+
+void plug_into_bridge(const std::string& interface) {
+    Netlink netlink;
+    ensure_bridge(netlink);
+    netlink.set_master(interface, bridge_name);
+    netlink.set_up(interface);
 }
 
 BridgePort::BridgePort(BridgePort&& other) noexcept

@@ -1,8 +1,9 @@
 #pragma once
 // `--net bridge`: the host bridge berth0 (10.88.0.1/16, created on first use and kept,
-// like docker0), an address lease so concurrent containers never share an address,
-// and a veth pair whose container end is born inside the container's network
-// namespace as eth0. The host end, and with it the pair, is deleted on destruction.
+// like docker0), an address lease so concurrent containers and VMs never share an
+// address, a VM's tap as a port of it (plug_into_bridge), and a veth pair whose container end is
+// born inside the container's network namespace as eth0. The host end, and with it the pair, is
+// deleted on destruction.
 
 #include <sys/types.h>
 
@@ -59,6 +60,10 @@ public:
 private:
     std::string host_name_;
 };
+
+// Makes sure berth0 exists and is up, then makes the host interface `interface` (a VM's
+// tap) a port of it, up.
+void plug_into_bridge(const std::string& interface);
 
 // In the caller's (the container's) network namespace: lo up.
 void set_loopback_up();
