@@ -418,6 +418,16 @@ check "exec without a command or --process: status 2" test "$st" -eq 2
 check "... the bad execs left no process in the container (init, sleep 30, sleep 20)" \
     test "$("$BERTH" --root "$ROOT" ps --format json "$id" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')" -eq 3
 
+bundle quick '["true"]'
+oci create --bundle "$scratch/quick" "$prefix-stopped"
+oci start "$prefix-stopped"
+wait_status "$prefix-stopped" stopped
+oci exec "$prefix-stopped" true
+check "exec in a stopped container: refused, one line" test "$st" -ne 0 && one_line_error "it has stopped"
+oci pause "$prefix-stopped"
+check "pause of a stopped container: refused" test "$st" -ne 0 && one_line_error "is stopped: only a running or created"
+oci delete "$prefix-stopped"
+
 # --- list
 oci list
 check "list: the table's header and the running container" \
@@ -478,6 +488,9 @@ check "spec writes config.json in the current directory" test -s "$scratch/specb
 oci spec --bundle "$scratch/specbundle"
 check "spec with a config.json there: status 2, not overwritten" \
     test "$st" -eq 2 && one_line_error "config.json' exists; remove it first"
+oci spec --rootless --bundle "$scratch"
+check "spec --rootless: refused (status 2), nothing written" \
+    test "$st" -eq 2 -a ! -e "$scratch/config.json" && one_line_error "spec --rootless"
 python3 - "$scratch/specbundle/config.json" "$ROOTFS" <<'EOF2'
 import json, sys
 c = json.load(open(sys.argv[1]))
