@@ -46,6 +46,8 @@ cleanup() {
     for id in $(ctr container ls -q 2>/dev/null); do ctr container rm "$id" >/dev/null 2>&1; done
     kill "$containerd_pid" 2>/dev/null
     wait "$containerd_pid" 2>/dev/null
+    # The shim's --root for the namespace, empty once the tasks are gone.
+    rmdir "/run/containerd/runc/$namespace" 2>/dev/null
     rm -rf "$scratch"
 }
 trap cleanup EXIT
