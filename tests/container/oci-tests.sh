@@ -347,6 +347,189 @@ check "--log (text): the error in logrus's form" grep -q '^time=".*" level=error
 left=$(ls "$ROOT" 2>/dev/null | wc -l)
 check "the bad inputs left no state directory" test "$left" -eq 0
 
+# --- run: create + start + wait + delete, the command's status
+bundle run7 '["sh", "-c", "echo ran in $(hostname); exit 7"]'
+oci run --bundle "$scratch/run7" "$prefix-run7"
+check "run: the command's output and its exit status (7)" \
+    test "$st" -eq 7 -a "$(cat "$scratch/out")" = "ran in ocibox"
+check "run: the container is deleted after it" test ! -e "$ROOT/$prefix-run7"
+bundle sleeper '["sleep", "30"]'
+oci run -d --bundle "$scratch/sleeper" --pid-file "$scratch/d.pid" "$prefix-run-d"
+check "run -d: returns 0 with the container running" \
+    test "$st" -eq 0 -a "$(status_of "$prefix-run-d")" = running -a -s "$scratch/d.pid"
+oci run --bundle "$scratch/sleeper" "$prefix-run-d"
+check "run with an ID in use: status 2, one line" \
+    test "$st" -eq 2 && one_line_error "container '$prefix-run-d' exists"
+oci run --bundle "$scratch/tty" -d "$prefix-run-tty"
+check "run -d with process.terminal and no --console-socket: status 2, nothing left" \
+    test "$st" -eq 2 -a ! -e "$ROOT/$prefix-run-tty"
+
+# --- exec into the running container
+id="$prefix-run-d"
+oci exec "$id" sh -c 'hostname; readlink /proc/self/ns/pid; echo $$'
+check "exec: runs in the container (its hostname)" test "$st" -eq 0 -a "$(sed -n 1p "$scratch/out")" = ocibox
+init_pidns=$(readlink "/proc/$(cat "$scratch/d.pid")/ns/pid")
+check "exec: in the container's pid namespace" test "$(sed -n 2p "$scratch/out")" = "$init_pidns"
+oci exec "$id" sh -c 'exit 5'
+check "exec: the process's exit status (5)" test "$st" -eq 5
+oci exec --env FOO=bar --cwd /tmp "$id" sh -c 'echo $FOO; pwd'
+check "exec --env and --cwd" test "$(tr '\n' ' ' <"$scratch/out")" = "bar /tmp "
+oci exec --user 1000:100 "$id" id -u
+check "exec --user" test "$(cat "$scratch/out")" = 1000
+cat >"$scratch/process.json" <<'JSON'
+{"terminal": false, "user": {"uid": 33, "gid": 33}, "args": ["sh", "-c", "id -u; echo $ONLY"],
+ "env": ["PATH=/bin:/usr/bin", "ONLY=from-process-json"], "cwd": "/"}
+JSON
+oci exec --process "$scratch/process.json" "$id"
+check "exec --process FILE: its user, args and env" \
+    test "$st" -eq 0 -a "$(tr '\n' ' ' <"$scratch/out")" = "33 from-process-json "
+oci exec -d --pid-file "$scratch/exec.pid" "$id" sleep 20
+exec_pid=$(cat "$scratch/exec.pid" 2>/dev/null)
+check "exec -d --pid-file: returns at once, the process runs" \
+    test "$st" -eq 0 -a -n "$exec_pid" -a -d "/proc/$exec_pid"
+cgroup_of() { grep -E ':(memory|freezer):' "/proc/$1/cgroup" | sort; }
+check "exec: the process is in the container's cgroups" \
+    test -n "$(cgroup_of "$exec_pid")" -a "$(cgroup_of "$exec_pid")" = "$(cgroup_of "$(pgrep -P "$(cat "$scratch/d.pid")" sleep | head -1)")"
+oci ps --format json "$id"
+check "ps --format json: init and the exec'd process" python3 - "$scratch/out" "$(cat "$scratch/d.pid")" "$exec_pid" <<'EOF2'
+import json, sys
+pids = json.load(open(sys.argv[1]))
+sys.exit(not (int(sys.argv[2]) in pids and int(sys.argv[3]) in pids and len(pids) == 3))
+EOF2
+oci ps "$id"
+check "ps (table): ps -ef's header and the container's rows only" \
+    test "$(head -1 "$scratch/out" | awk '{print $2}')" = PID -a "$(sed 1d "$scratch/out" | wc -l)" -eq 3 \
+    -a "$(grep -c "sleep 20" "$scratch/out")" -eq 1
+oci exec "$id" no-such-command
+check "exec of a command the container lacks: 127, one line" \
+    test "$st" -eq 127 && one_line_error "no-such-command"
+echo '{"args": "sh", "cwd": "/", "user": {"uid": 0, "gid": 0}}' >"$scratch/bad-process.json"
+oci exec --process "$scratch/bad-process.json" "$id"
+check "exec --process with a malformed process: status 2, one line naming the file and path" \
+    test "$st" -eq 2 && one_line_error "--process '$scratch/bad-process.json': args: expected"
+echo '{"args": [' >"$scratch/broken.json"
+oci exec --process "$scratch/broken.json" "$id"
+check "exec --process with broken JSON: status 2, one line" \
+    test "$st" -eq 2 && one_line_error "not valid JSON"
+oci exec "$prefix-none" true
+check "exec in an unknown container: status 2" test "$st" -eq 2 && one_line_error "does not exist"
+oci exec "$id"
+check "exec without a command or --process: status 2" test "$st" -eq 2
+check "... the bad execs left no process in the container (init, sleep 30, sleep 20)" \
+    test "$("$BERTH" --root "$ROOT" ps --format json "$id" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')" -eq 3
+
+bundle quick '["true"]'
+oci create --bundle "$scratch/quick" "$prefix-stopped"
+oci start "$prefix-stopped"
+wait_status "$prefix-stopped" stopped
+oci exec "$prefix-stopped" true
+check "exec in a stopped container: refused, one line" test "$st" -ne 0 && one_line_error "it has stopped"
+oci pause "$prefix-stopped"
+check "pause of a stopped container: refused" test "$st" -ne 0 && one_line_error "is stopped: only a running or created"
+oci delete "$prefix-stopped"
+
+# --- list
+oci list
+check "list: the table's header and the running container" \
+    test "$(head -1 "$scratch/out" | tr -s ' ')" = "ID PID STATUS BUNDLE CREATED OWNER" \
+    -a "$(grep "^$id " "$scratch/out" | awk '{print $3}')" = running
+oci list --format json
+check "list --format json: id, pid, status, bundle, rootfs" python3 - "$scratch/out" "$id" "$(cat "$scratch/d.pid")" "$ROOTFS" <<'EOF2'
+import json, sys
+entries = {c["id"]: c for c in json.load(open(sys.argv[1]))}
+c = entries[sys.argv[2]]
+sys.exit(not (c["pid"] == int(sys.argv[3]) and c["status"] == "running" and c["rootfs"] == sys.argv[4]
+              and c["owner"] == "root"))
+EOF2
+oci list -q
+check "list -q: the IDs" grep -qx "$id" "$scratch/out"
+oci list --format yaml
+check "list --format yaml: status 2" test "$st" -eq 2 && one_line_error "--format 'yaml' is not table or json"
+
+# --- pause and resume (the freezer cgroup)
+oci pause "$id"
+check "pause exits 0; state says paused" test "$st" -eq 0 -a "$(status_of "$id")" = paused
+freezer=$(python3 -c 'import json,sys; print([d for d in json.load(open(sys.argv[1]))["cgroups"] if "freezer" in d][0])' "$ROOT/$id/record.json")
+check "... the container's freezer cgroup is FROZEN" grep -qx FROZEN "$freezer/freezer.state"
+check "... and its process is frozen (stopped in the freezer)" \
+    test "$(awk '{print $3}' "/proc/$exec_pid/stat")" = D
+oci pause "$id"
+check "pause of a paused container: refused" test "$st" -ne 0 && one_line_error "is paused: only a running or created"
+oci exec "$id" true
+check "exec in a paused container: refused" test "$st" -ne 0 && one_line_error "it is paused"
+oci delete "$id"
+check "delete of a paused container without --force: refused" test "$st" -ne 0 && one_line_error "is paused; stop it first"
+oci resume "$id"
+check "resume exits 0; state says running" test "$st" -eq 0 -a "$(status_of "$id")" = running
+oci resume "$id"
+check "resume of a running container: refused" test "$st" -ne 0 && one_line_error "only a paused container can be resumed"
+oci pause "$prefix-none"
+check "pause of an unknown container: status 2" test "$st" -eq 2
+oci pause "$id"
+oci delete --force "$id"
+check "delete --force of a paused container: exit 0, nothing left" \
+    test "$st" -eq 0 -a ! -e "$ROOT/$id" -a ! -e "$freezer" -a ! -d "/proc/$exec_pid"
+oci resume "$id"
+check "resume of a deleted container: does not exist" one_line_error "does not exist"
+
+# --- features and spec
+oci features
+check "features: the runtime-spec features document" python3 - "$scratch/out" <<'EOF2'
+import json, sys
+f = json.load(open(sys.argv[1]))
+l = f["linux"]
+sys.exit(not (f["ociVersionMin"] == "1.0.0" and f["ociVersionMax"].startswith("1.")
+              and "pid" in l["namespaces"] and "user" not in l["namespaces"]
+              and "CAP_SYS_ADMIN" in l["capabilities"] and l["cgroup"]["systemd"] is False))
+EOF2
+mkdir -p "$scratch/specbundle"
+(cd "$scratch/specbundle" && "$BERTH" spec) >"$scratch/out" 2>"$scratch/err"
+check "spec writes config.json in the current directory" test -s "$scratch/specbundle/config.json"
+oci spec --bundle "$scratch/specbundle"
+check "spec with a config.json there: status 2, not overwritten" \
+    test "$st" -eq 2 && one_line_error "config.json' exists; remove it first"
+oci spec --rootless --bundle "$scratch"
+check "spec --rootless: refused (status 2), nothing written" \
+    test "$st" -eq 2 -a ! -e "$scratch/config.json" && one_line_error "spec --rootless"
+python3 - "$scratch/specbundle/config.json" "$ROOTFS" <<'EOF2'
+import json, sys
+c = json.load(open(sys.argv[1]))
+assert c["process"]["args"] == ["sh"] and c["root"]["path"] == "rootfs"
+c["process"]["terminal"] = False
+c["process"]["args"] = ["sh", "-c", "hostname; grep CapEff /proc/self/status; exit 4"]
+c["root"]["path"] = sys.argv[2]
+json.dump(c, open(sys.argv[1], "w"))
+EOF2
+oci run --bundle "$scratch/specbundle" "$prefix-spec"
+check "berth runs its own default spec (hostname berth, its capabilities, the status)" \
+    test "$st" -eq 4 -a "$(sed -n 1p "$scratch/out")" = berth -a "$(sed -n 2p "$scratch/out" | awk '{print $2}')" = 0000000020000420
+
+# --- a create killed part-way: init does not wait forever, delete cleans up
+bundle gate '["sh", "-c", "echo started"]'
+leftovers=0
+waiting=0
+for delay in 0.002 0.005 0.01 0.02 0.03 0.05 0.08; do
+    id="$prefix-killed-${delay#0.}"
+    "$BERTH" --root "$ROOT" create --bundle "$scratch/gate" "$id" >"$scratch/killed.out" 2>/dev/null </dev/null &
+    sleep "$delay"
+    kill -9 $! 2>/dev/null
+    wait $! 2>/dev/null
+    if [[ ! -e $ROOT/$id/record.json ]]; then
+        # Not recorded: init must end by itself.
+        for _ in $(seq 50); do pgrep -f -- "create --bundle $scratch/gate $id\$" >/dev/null || break; sleep 0.02; done
+        pgrep -f -- "create --bundle $scratch/gate $id\$" >/dev/null && waiting=$((waiting + 1))
+    fi
+    # Nothing to delete when create was killed before it made the state directory.
+    [[ -e $ROOT/$id ]] && "$BERTH" --root "$ROOT" delete "$id" 2>>"$scratch/killed.err"
+    sleep 0.05
+    [[ -e $ROOT/$id ]] && leftovers=$((leftovers + 1))
+    pgrep -f -- "create --bundle $scratch/gate $id\$" >/dev/null && leftovers=$((leftovers + 1))
+    [[ -n $(find /sys/fs/cgroup -maxdepth 6 -name "berth-$id" 2>/dev/null) ]] && leftovers=$((leftovers + 1))
+done
+check "a create killed before it recorded the container: its init exits by itself" test "$waiting" -eq 0
+check "... and delete removes all of it (no state, process or cgroup)" test "$leftovers" -eq 0 -a ! -s "$scratch/killed.out"
+if [[ -s $scratch/killed.err ]]; then head -3 "$scratch/killed.err" | tap_diag "  delete: "; fi
+
 # --- 20 cycles of create, start, delete leave nothing behind
 bundle true '["true"]'
 mounts_before=$(wc -l </proc/self/mountinfo)
@@ -368,7 +551,7 @@ check "20 cycles: no state directory left" test "$(ls "$ROOT" | wc -l)" -eq 0
 check "20 cycles: no mount left" test "$(wc -l </proc/self/mountinfo)" -eq "$mounts_before"
 left=0
 for dir in "${cycle_cgroups[@]}"; do [[ -e $dir ]] && left=$((left + 1)); done
-check "20 cycles made memory and pids cgroups" test "${#cycle_cgroups[@]}" -eq 40
+check "20 cycles made memory, pids and freezer cgroups" test "${#cycle_cgroups[@]}" -eq 60
 check "20 cycles: no cgroup directory left" test "$left" -eq 0
 alive=0
 for pid in "${pids[@]}"; do

@@ -180,3 +180,38 @@ TEST_CASE("config.json that is not JSON, or not an object", "[container][oci]") 
         }
     }
 }
+
+TEST_CASE("a process object alone (berth exec --process)", "[container][oci]") {
+    const Process process = parse_process_document(
+        R"({"args": ["id", "-u"], "cwd": "/srv", "user": {"uid": 33, "gid": 34},
+            "env": ["A=1"], "terminal": true})");
+    CHECK(process.args == std::vector<std::string>{"id", "-u"});
+    CHECK(process.cwd == "/srv");
+    CHECK(process.user.uid == 33);
+    CHECK(process.user.gid == 34);
+    CHECK(process.env == std::vector<std::string>{"A=1"});
+    CHECK(process.terminal);
+
+    const struct {
+        const char* text;
+        const char* message;
+    } cases[] = {
+        {R"({"args": "sh", "cwd": "/", "user": {"uid": 0, "gid": 0}})",
+         "args: expected a non-empty array of strings"},
+        {R"({"args": ["sh"], "user": {"uid": 0, "gid": 0}})", "cwd: is missing"},
+        {R"({"args": ["sh"], "cwd": "/", "user": {"uid": 0, "gid": 0}, "env": ["NOEQUALS"]})",
+         "env[0]: 'NOEQUALS' is not KEY=VALUE"},
+        {"[]", "(top level): expected an object"},
+    };
+    for (const auto& c : cases) {
+        INFO(c.text);
+        try {
+            parse_process_document(c.text);
+            FAIL("accepted");
+        } catch (const berth::Error& e) {
+            CHECK(e.status() == berth::ExitStatus::bad_input);
+            CHECK(std::string(e.what()) == c.message);
+        }
+    }
+    CHECK_THROWS_AS(parse_process_document("{"), berth::Error);
+}

@@ -6,13 +6,17 @@
 // `--log-format` asked for: that is where the caller reads them.
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -20,8 +24,12 @@
 #include "vmm/cli/command.hpp"
 #include "vmm/cli/version.hpp"
 #include "vmm/common/error.hpp"
+#include "vmm/common/parse_number.hpp"
+#include "vmm/common/process.hpp"
 #include "vmm/common/quote.hpp"
 #include "vmm/common/unique_fd.hpp"
+#include "vmm/container/oci_documents.hpp"
+#include "vmm/container/oci_exec.hpp"
 #include "vmm/container/oci_runtime.hpp"
 #include "vmm/container/oci_spec.hpp"
 
@@ -34,7 +42,8 @@ namespace oci = container::oci;
 // /run/berth itself holds the bridge's address leases (net/).
 constexpr const char* default_root = "/run/berth/oci";
 
-constexpr std::array oci_words{"create", "start", "state", "kill", "delete"};
+constexpr std::array oci_words{"create", "start", "state", "kill",   "delete",   "run", "exec",
+                               "ps",     "list",  "pause", "resume", "features", "spec"};
 constexpr std::array oci_global_options{"--root", "--log", "--log-format", "--debug",
                                         "--systemd-cgroup"};
 
@@ -84,23 +93,262 @@ void check_global_flags(const GlobalFlags& flags) {
     }
 }
 
-void add_commands(CLI::App& app, const std::shared_ptr<GlobalFlags>& global, Action& action) {
-    auto* create = app.add_subcommand("create", "Create a container from a bundle; start runs it");
-    auto request = std::make_shared<oci::CreateRequest>();
-    request->bundle = ".";
-    create->add_option("--bundle,-b", request->bundle, "The bundle (default: .)")->check(non_empty);
-    create->add_option("--pid-file", request->pid_file, "Write init's pid here")->check(non_empty);
-    create
-        ->add_option("--console-socket", request->console_socket,
+// create's and run's flags.
+void add_create_flags(CLI::App* command, oci::CreateRequest& request) {
+    request.bundle = ".";
+    command->add_option("--bundle,-b", request.bundle, "The bundle (default: .)")->check(non_empty);
+    command->add_option("--pid-file", request.pid_file, "Write init's pid here")->check(non_empty);
+    command
+        ->add_option("--console-socket", request.console_socket,
                      "Unix socket that gets the terminal's master (process.terminal)")
         ->check(non_empty);
     // Accepted and without effect: berth always pivots, and makes no session keyring.
-    create->add_flag("--no-pivot")->description("Accepted; berth always uses pivot_root");
-    create->add_flag("--no-new-keyring")->description("Accepted; berth makes no session keyring");
-    create->add_option("--preserve-fds")
+    command->add_flag("--no-pivot")->description("Accepted; berth always uses pivot_root");
+    command->add_flag("--no-new-keyring")->description("Accepted; berth makes no session keyring");
+    command->add_option("--preserve-fds")
         ->description("Not supported yet (0 only)")
         ->check(CLI::Range(0, 0));
-    create->add_option("id", request->id, "Container ID")->required();
+    command->add_option("id", request.id, "Container ID")->required();
+}
+
+void print_table(const std::vector<std::vector<std::string>>& rows) {
+    std::vector<std::size_t> widths;
+    for (const auto& row : rows) {
+        widths.resize(std::max(widths.size(), row.size()));
+        for (std::size_t i = 0; i < row.size(); ++i) {
+            widths[i] = std::max(widths[i], row[i].size());
+        }
+    }
+    for (const auto& row : rows) {
+        std::string line;
+        for (std::size_t i = 0; i < row.size(); ++i) {
+            line += i + 1 == row.size() ? row[i] : fmt::format("{:<{}}   ", row[i], widths[i]);
+        }
+        fmt::print("{}\n", line);
+    }
+}
+
+void check_format(const std::string& format) {
+    if (format != "table" && format != "json") {
+        throw bad_input(fmt::format("--format {} is not table or json", quote(format)));
+    }
+}
+
+// `ps --format table`: ps's own table (ps -ef, or the arguments given), the rows of the
+// container's processes only, as runc prints it.
+int print_ps_table(const std::vector<pid_t>& pids, const std::vector<std::string>& ps_arguments) {
+    std::vector<std::string> argv{"ps"};
+    if (ps_arguments.empty()) {
+        argv.emplace_back("-ef");
+    } else {
+        argv.insert(argv.end(), ps_arguments.begin(), ps_arguments.end());
+    }
+    const UniqueFd output(::memfd_create("berth-ps", MFD_CLOEXEC));
+    if (!output) {
+        throw_errno("cannot make a file for ps's output", errno);
+    }
+    SpawnRequest request(argv);
+    request.descriptors = {{output.get(), 1}};
+    const int status = run_to_end(request);
+    if (status != 0) {
+        throw Error(fmt::format("ps {} failed with status {}", quote(argv[1]), status));
+    }
+    std::string text;
+    char buffer[4096];
+    ssize_t got;
+    ::lseek(output.get(), 0, SEEK_SET);
+    while ((got = ::read(output.get(), buffer, sizeof buffer)) > 0) {
+        text.append(buffer, static_cast<std::size_t>(got));
+    }
+    std::istringstream lines(text);
+    std::string header;
+    std::getline(lines, header);
+    // The PID column: the header's word "PID".
+    std::istringstream words(header);
+    std::size_t column = 0;
+    std::string word;
+    bool found = false;
+    while (words >> word) {
+        if (word == "PID") {
+            found = true;
+            break;
+        }
+        ++column;
+    }
+    if (!found) {
+        throw bad_input(
+            "ps's output has no PID column; give ps options that print one (-o pid,...)");
+    }
+    fmt::print("{}\n", header);
+    std::string line;
+    while (std::getline(lines, line)) {
+        std::istringstream fields(line);
+        std::string field;
+        for (std::size_t i = 0; i <= column && fields >> field; ++i) {
+        }
+        int pid = 0;
+        if (parse_whole_number(field, pid) &&
+            std::find(pids.begin(), pids.end(), pid) != pids.end()) {
+            fmt::print("{}\n", line);
+        }
+    }
+    return 0;
+}
+
+void add_more_commands(CLI::App& app, const std::shared_ptr<GlobalFlags>& global, Action& action) {
+    auto* run = app.add_subcommand("run", "Create and start a container, wait for it, delete it");
+    auto run_request = std::make_shared<oci::CreateRequest>();
+    auto detach = std::make_shared<bool>(false);
+    add_create_flags(run, *run_request);
+    run->add_flag("--detach,-d", *detach, "Return once the command runs (berth delete later)");
+    run->callback([global, run_request, detach, &action] {
+        action = [global, run_request, detach] {
+            return oci::run(oci::StateStore(global->root), *run_request, *detach);
+        };
+    });
+
+    auto* exec = app.add_subcommand("exec", "Run another process in a running container");
+    auto exec_request = std::make_shared<oci::ExecRequest>();
+    exec->add_option("--process,-p", exec_request->process_file,
+                     "A runtime-spec process (JSON) instead of the command line")
+        ->check(non_empty);
+    exec->add_flag("--detach,-d", exec_request->detach, "Return once the process runs");
+    exec->add_option("--pid-file", exec_request->pid_file, "Write the process's pid here")
+        ->check(non_empty);
+    exec->add_option("--console-socket", exec_request->console_socket,
+                     "Unix socket that gets the terminal's master (-t)")
+        ->check(non_empty);
+    exec->add_flag("--tty,-t", exec_request->tty, "Give the process a terminal");
+    exec->add_option("--cwd", exec_request->cwd, "Working directory in the container")
+        ->check(non_empty);
+    exec->add_option("--env,-e", exec_request->env, "K=V added to the environment");
+    exec->add_option("--user,-u", exec_request->user, "UID[:GID]")->check(non_empty);
+    exec->add_option("--preserve-fds")
+        ->description("Not supported yet (0 only)")
+        ->check(CLI::Range(0, 0));
+    exec->add_option("id", exec_request->id, "Container ID")->required();
+    // After the ID everything is the command's, its options included.
+    exec->prefix_command();
+    exec->footer("After the ID: the command and its arguments (unless --process)");
+    exec->callback([global, exec_request, exec, &action] {
+        exec_request->command = exec->remaining();
+        action = [global, exec_request] {
+            return oci::exec(oci::StateStore(global->root), *exec_request);
+        };
+    });
+
+    auto id = std::make_shared<std::string>();
+    auto format = std::make_shared<std::string>("table");
+    auto* ps = app.add_subcommand("ps", "List a container's processes");
+    auto ps_arguments = std::make_shared<std::vector<std::string>>();
+    ps->add_option("--format,-f", *format, "table (ps's own) or json (host pids)");
+    ps->add_option("id", *id, "Container ID")->required();
+    ps->add_option("ps-options", *ps_arguments, "Options for ps in place of -ef");
+    ps->callback([global, id, format, ps_arguments, &action] {
+        action = [global, id, format, ps_arguments] {
+            check_format(*format);
+            const std::vector<pid_t> pids = oci::processes(oci::StateStore(global->root), *id);
+            if (*format == "json") {
+                fmt::print("{}\n", nlohmann::json(pids).dump());
+                return 0;
+            }
+            return print_ps_table(pids, *ps_arguments);
+        };
+    });
+
+    auto* list = app.add_subcommand("list", "List the containers under --root");
+    auto quiet = std::make_shared<bool>(false);
+    list->add_option("--format,-f", *format, "table or json");
+    list->add_flag("--quiet,-q", *quiet, "IDs only");
+    list->callback([global, format, quiet, &action] {
+        action = [global, format, quiet] {
+            check_format(*format);
+            const auto containers = oci::list(oci::StateStore(global->root));
+            if (*quiet) {
+                for (const auto& entry : containers) {
+                    fmt::print("{}\n", entry.record.id);
+                }
+            } else if (*format == "json") {
+                nlohmann::json array = nlohmann::json::array();
+                for (const auto& entry : containers) {
+                    const auto& record = entry.record;
+                    const bool stopped = entry.status == oci::Status::stopped;
+                    nlohmann::json item = {{"ociVersion", std::string(oci::spec_version)},
+                                           {"id", record.id},
+                                           {"pid", stopped ? 0 : record.pid},
+                                           {"status", oci::name_of(entry.status)},
+                                           {"bundle", record.bundle},
+                                           {"rootfs", record.rootfs},
+                                           {"created", record.created},
+                                           {"owner", entry.owner}};
+                    if (!record.annotations.empty()) {
+                        item["annotations"] = record.annotations;
+                    }
+                    array.push_back(std::move(item));
+                }
+                fmt::print("{}\n", array.dump());
+            } else {
+                std::vector<std::vector<std::string>> rows{
+                    {"ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"}};
+                for (const auto& entry : containers) {
+                    const bool stopped = entry.status == oci::Status::stopped;
+                    rows.push_back({entry.record.id, std::to_string(stopped ? 0 : entry.record.pid),
+                                    oci::name_of(entry.status), entry.record.bundle,
+                                    entry.record.created, entry.owner});
+                }
+                print_table(rows);
+            }
+            return 0;
+        };
+    });
+
+    auto* pause = app.add_subcommand("pause", "Freeze a container's processes");
+    pause->add_option("id", *id, "Container ID")->required();
+    pause->callback([global, id, &action] {
+        action = [global, id] {
+            oci::pause(oci::StateStore(global->root), *id);
+            return 0;
+        };
+    });
+    auto* resume = app.add_subcommand("resume", "Thaw a paused container");
+    resume->add_option("id", *id, "Container ID")->required();
+    resume->callback([global, id, &action] {
+        action = [global, id] {
+            oci::resume(oci::StateStore(global->root), *id);
+            return 0;
+        };
+    });
+
+    app.add_subcommand("features", "What this runtime supports (runtime-spec features.md)")
+        ->callback([&action] {
+            action = [] {
+                fmt::print("{}\n", oci::features_json());
+                return 0;
+            };
+        });
+
+    auto* spec = app.add_subcommand("spec", "Write a default config.json into the bundle");
+    auto bundle = std::make_shared<std::string>(".");
+    auto rootless = std::make_shared<bool>(false);
+    spec->add_option("--bundle,-b", *bundle, "The bundle (default: .)")->check(non_empty);
+    spec->add_flag("--rootless", *rootless, "Refused: berth's OCI runtime runs as root");
+    spec->callback([bundle, rootless, &action] {
+        action = [bundle, rootless] {
+            if (*rootless) {
+                throw bad_input(
+                    "spec --rootless: berth's OCI runtime takes no user namespace from "
+                    "config.json yet; run it as root");
+            }
+            oci::write_default_spec(*bundle);
+            return 0;
+        };
+    });
+}
+
+void add_commands(CLI::App& app, const std::shared_ptr<GlobalFlags>& global, Action& action) {
+    auto* create = app.add_subcommand("create", "Create a container from a bundle; start runs it");
+    auto request = std::make_shared<oci::CreateRequest>();
+    add_create_flags(create, *request);
     create->callback([global, request, &action] {
         action = [global, request] {
             try {
@@ -154,6 +402,7 @@ void add_commands(CLI::App& app, const std::shared_ptr<GlobalFlags>& global, Act
             return 0;
         };
     });
+    add_more_commands(app, global, action);
 }
 
 }  // namespace
@@ -202,7 +451,7 @@ int run_oci_command(int argc, char** argv) {
     } catch (const CLI::CallForVersion& e) {
         return app.exit(e);
     } catch (const CLI::ParseError& e) {
-        return report(*global, fmt::format("{} (see berth create --help)", e.what()),
+        return report(*global, fmt::format("{} (see berth --help)", e.what()),
                       ExitStatus::bad_input);
     }
     try {

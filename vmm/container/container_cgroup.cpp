@@ -150,11 +150,24 @@ ContainerCgroup ContainerCgroup::plan(const std::string& name, const CgroupLimit
     if (limits.cpu_quota_us) {
         wanted.push_back({"cpu", "--cpus"});
     }
+    if (limits.freezer) {
+        wanted.push_back({"freezer", "pause"});
+    }
     // Resolve and check everything first: a missing controller, a name in use or a
     // cgroup we may not create is bad input before any namespace exists. create()
     // still reports the same should things change in between.
     for (const auto& want : wanted) {
-        const std::string parent = controller_directory(layout, self, want.controller);
+        // Where the cgroup goes: the controller's hierarchy. A v2-only host has no freezer
+        // controller, as every v2 cgroup has cgroup.freeze: any v2 controller's place.
+        std::string_view located_by = want.controller;
+        if (located_by == "freezer" && layout.find("freezer") == nullptr) {
+            for (const auto& hierarchy : layout.hierarchies) {
+                if (hierarchy.version == CgroupVersion::v2 && !hierarchy.controllers.empty()) {
+                    located_by = hierarchy.controllers.front();
+                }
+            }
+        }
+        const std::string parent = controller_directory(layout, self, located_by);
         if (parent.empty()) {
             throw bad_input(fmt::format(
                 "{} needs the {} cgroup controller, which this host does not offer ({})", want.flag,
@@ -168,9 +181,24 @@ ContainerCgroup ContainerCgroup::plan(const std::string& name, const CgroupLimit
             throw no_permission(want.flag, dir, errno);
         }
         cgroup.places_.push_back(
-            {want.controller, want.flag, parent, dir, layout.find(want.controller)->version});
+            {want.controller, want.flag, parent, dir, layout.find(located_by)->version});
     }
     return cgroup;
+}
+
+std::vector<std::string> ContainerCgroup::existing(const std::string& name) {
+    const CgroupLayout layout = host_cgroup_layout();
+    const auto self = parse_proc_cgroup(read_small_file("/proc/self/cgroup"));
+    std::vector<std::string> found;
+    for (const char* controller : {"memory", "pids", "cpu", "freezer"}) {
+        const std::string parent = controller_directory(layout, self, controller);
+        const std::string dir = parent + "/berth-" + name;
+        if (!parent.empty() && ::access(dir.c_str(), F_OK) == 0 &&
+            std::find(found.begin(), found.end(), dir) == found.end()) {
+            found.push_back(dir);
+        }
+    }
+    return found;
 }
 
 void ContainerCgroup::create() {
@@ -180,7 +208,9 @@ void ContainerCgroup::create() {
         const bool known = std::any_of(directories_.begin(), directories_.end(),
                                        [&](const Directory& d) { return d.path == dir; });
         if (!known) {
-            if (place.version == CgroupVersion::v2) {
+            // The freezer is no controller on v2: nothing to enable.
+            if (place.version == CgroupVersion::v2 &&
+                place.controller != std::string_view("freezer")) {
                 // v2 hands a controller to children only when the parent delegates it.
                 const std::string enable = std::string("+") + place.controller;
                 try {

@@ -37,7 +37,10 @@ struct CgroupLimits {
     std::optional<std::uint64_t> memory_bytes;
     std::optional<std::uint64_t> pids;
     std::optional<std::uint32_t> cpu_quota_us;
-    bool any() const { return memory_bytes || pids || cpu_quota_us; }
+    // OCI: a cgroup for the freezer (pause/resume), with no limit of its own; on v2,
+    // where every cgroup can be frozen, the v2 one.
+    bool freezer = false;
+    bool any() const { return memory_bytes || pids || cpu_quota_us || freezer; }
 };
 
 // The membership files of a container's cgroups, through which its init moves itself
@@ -65,6 +68,10 @@ public:
     // Finds where the directories go and checks, creating nothing: a missing controller,
     // a name in use or a parent we may not write (rootless) is bad input naming the flag.
     static ContainerCgroup plan(const std::string& name, const CgroupLimits& limits);
+    // The directories a container named `name` has where berth makes them (berth-NAME
+    // under this process's cgroups), for when the berth that made them died before it
+    // recorded them anywhere.
+    static std::vector<std::string> existing(const std::string& name);
     // Creates the directories and writes the limits (berth does it while the container's
     // init builds its rootfs). A refused mkdir is bad input as in plan(); other failures
     // are runtime errors. What was created is removed on destruction.

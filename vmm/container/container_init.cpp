@@ -49,12 +49,6 @@ namespace berth::container {
 
 namespace {
 
-// The status a failure before exec ends the run with: a failure of the host is the
-// runtime's; bad input (2) and a command that cannot run (126, 127) keep theirs.
-Error as_start_failure(const Error& error) {
-    return error.status() == ExitStatus::failure ? Error(error.what(), runtime_failure) : error;
-}
-
 // Runs `step`; an Error from it gets the text `context()` makes in front (made only
 // then: this is on every start's path).
 template <typename Context, typename Step>
@@ -81,14 +75,18 @@ InitNote await(const InitChannel& berth, InitMessage kind) {
 }
 
 // A failure before the command runs goes to berth as text. Failing before berth has set
-// init up (cgroups, veth), init first lets berth finish: it reads the channel to its end
-// (berth finishes sending once done) and only then exits. Were init gone earlier, its
+// init up (cgroups, veth), init first lets berth finish: it reads the channel up to setup_done,
+// berth's last word, or to its end (berth finishes sending when it gives up), and only
+// then exits. Were init gone earlier, its
 // namespaces would be too, berth's setup would fail (ESRCH on the veth, say) and that
 // error would hide init's own.
 [[noreturn]] void report_and_exit(const InitChannel& berth, bool setup_done, const Error& error) {
     try {
         if (!setup_done) {
-            while (berth.receive()) {
+            while (const auto note = berth.receive()) {
+                if (note->kind == InitMessage::setup_done) {
+                    break;
+                }
             }
         }
         berth.send_failure(error);
@@ -265,6 +263,8 @@ Error exec_failure(const std::string& command, int err) {
     return Error(errno_message(fmt::format("cannot execute {}", quote(command)), err));
 }
 
+}  // namespace
+
 // In the command's process: the last steps, then exec.
 [[noreturn]] void exec_command(const InitPlan& plan, const std::string& command_path,
                                int tty_slave) {
@@ -312,6 +312,12 @@ Error exec_failure(const std::string& command, int err) {
     ::execve(command_path.c_str(), argv.data(), envp.data());
     throw exec_failure(command_path, errno);
 }
+
+Error as_start_failure(const Error& error) {
+    return error.status() == ExitStatus::failure ? Error(error.what(), runtime_failure) : error;
+}
+
+namespace {
 
 int run_command(void* argument) {
     auto& start = *static_cast<CommandStart*>(argument);

@@ -40,4 +40,14 @@ struct InitPlan {
 
 [[noreturn]] void run_init(const InitPlan& plan);
 
+// The last steps of the command's process, then execve (also `berth exec`'s process,
+// once inside the container's namespaces): signals unblocked, a new session (with
+// `tty_slave` >= 0 its controlling terminal and stdio), the workdir, privileges
+// dropped, the seccomp filter. Throws the Error that stopped it (exit_status.hpp).
+[[noreturn]] void exec_command(const InitPlan& plan, const std::string& command_path,
+                               int tty_slave);
+// A failure before exec with the status it ends the run with: a failure of the host is
+// the runtime's (125); bad input and a command that cannot run keep theirs.
+Error as_start_failure(const Error& error);
+
 }  // namespace berth::container

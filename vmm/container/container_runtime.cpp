@@ -108,7 +108,8 @@ void launch(const RunOptions& options, const CgroupLimits& limits, int start_gat
             .cgroup_name = options.name.empty() ? std::to_string(::getpid()) : options.name,
             .limits = limits,
             // Root with --net host and no limits: nothing to wait for.
-            .setup_done_sent = !rootless && !netns_by_berth && !limits.any()};
+            .setup_done_sent = !rootless && !netns_by_berth && !limits.any(),
+            .keep_sending = start_gate >= 0};
         InitChannel init_end;
         std::tie(channel, init_end) = InitChannel::open();
         const InitPlan plan{
@@ -207,11 +208,12 @@ int run_container(const RunOptions& options) {
 
 CreatedContainer create_container(const RunOptions& options, int start_gate) {
     Launch started;
-    const CgroupLimits limits{options.memory_bytes, options.pids, options.cpu_quota_us};
+    const CgroupLimits limits{options.memory_bytes, options.pids, options.cpu_quota_us,
+                              ::geteuid() == 0};
     launch(options, limits, start_gate, started);
     // From here on nothing may fail: init and its cgroups now belong to the container.
     return CreatedContainer{started.init.release(), started.held.cgroup.keep(),
-                            std::move(started.held.terminal)};
+                            std::move(started.held.terminal), std::move(started.channel)};
 }
 
 }  // namespace berth::container

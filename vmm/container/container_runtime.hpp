@@ -20,6 +20,7 @@
 #include "vmm/common/error.hpp"
 #include "vmm/common/unique_fd.hpp"
 #include "vmm/container/exit_status.hpp"
+#include "vmm/container/init_channel.hpp"
 #include "vmm/container/run_options.hpp"
 
 namespace berth::container {
@@ -31,11 +32,15 @@ struct CreatedContainer {
     pid_t init_pid = -1;
     std::vector<std::string> cgroups;  // the directories berth delete removes
     UniqueFd terminal;                 // with options.tty: the pseudo-terminal's master
+    // berth's end: send `recorded` once the container is in the state, so that init goes
+    // on to wait at the gate; closed without it, init exits (init_channel.hpp).
+    InitChannel channel;
 };
 
 // Builds the container as run_container does, but init stops at the start gate
 // (`start_gate`: an O_PATH descriptor of the FIFO, start_gate.hpp) instead of starting
 // the command, and this returns: init, its namespaces and its cgroups outlive berth.
+// As root the cgroups include a freezer one, for pause and resume.
 CreatedContainer create_container(const RunOptions& options, int start_gate);
 
 }  // namespace berth::container

@@ -43,6 +43,8 @@ const char* name_of(InitMessage kind) {
             return "command_exited";
         case InitMessage::awaiting_start:
             return "awaiting_start";
+        case InitMessage::recorded:
+            return "recorded";
     }
     return "an unknown message";
 }

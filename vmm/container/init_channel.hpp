@@ -14,6 +14,10 @@
 //                          message carries their membership files (CgroupDoors,
 //                          container_cgroup.hpp): `value` files to enter, then as
 //                          many to leave by
+//   recorded               OCI create: the container is in berth's state, so init may
+//                          wait at the start gate. A create that dies before this
+//                          (killed, say) leaves no record to find init by: init sees the
+//                          channel's end instead and exits, so nothing waits forever
 // What berth knows before clone3 is in the socket before init runs, so init waits only
 // where berth's part of the set-up (maps, network namespace, cgroups, veth) is still
 // running alongside init's rootfs. Once berth has sent all it has (or given up) it
@@ -54,6 +58,7 @@ enum class InitMessage : std::uint8_t {
     start_failed,
     command_exited,
     awaiting_start,
+    recorded,
 };
 
 const char* name_of(InitMessage kind);

@@ -189,9 +189,15 @@ RunOptions run_options_from(const Spec& spec, const std::string& bundle, const s
     options.hostname = spec.hostname.empty() ? host_hostname() : spec.hostname;
     options.net = network_of(spec, options.network_namespace);
     apply_resources(spec.resources, options);
+    options.binds = bind_mounts_of(spec, bundle);
+    options.root_mode = spec.root.readonly ? RootMode::read_only : RootMode::writable;
+    apply_process(process, options);
+    return options;
+}
+
+void apply_process(const Process& process, RunOptions& options) {
     options.env = process.env;
     options.env_as_given = true;
-    options.binds = bind_mounts_of(spec, bundle);
     // No capabilities named: none at all, as the spec reads (runc does the same).
     options.capabilities =
         process.capabilities ? capability_sets(*process.capabilities) : CapabilitySets{};
@@ -200,13 +206,11 @@ RunOptions run_options_from(const Spec& spec, const std::string& bundle, const s
     if (::geteuid() != 0 && !options.user.additional_gids.empty()) {
         not_supported("process.user.additionalGids", "supplementary groups rootless");
     }
-    options.root_mode = spec.root.readonly ? RootMode::read_only : RootMode::writable;
     // The runtime's caller (conmon, containerd's shim) hands the container its stdio,
     // or with a terminal gets the pseudo-terminal's master (--console-socket).
     options.keep_stdin = true;
     options.tty = process.terminal;
     options.command = process.args;
-    return options;
 }
 
 }  // namespace berth::container::oci

@@ -15,4 +15,8 @@ namespace berth::container::oci {
 // container's ID (its cgroups are berth-ID).
 RunOptions run_options_from(const Spec& spec, const std::string& bundle, const std::string& id);
 
+// The process part alone (args, env, cwd, user, capabilities, terminal), for create and
+// for `berth exec`; errors name the path under "process.".
+void apply_process(const Process& process, RunOptions& options);
+
 }  // namespace berth::container::oci

@@ -1,7 +1,9 @@
 #include "vmm/container/oci_runtime.hpp"
 
+#include <pwd.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -10,6 +12,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <optional>
 #include <span>
 
 #include <fmt/format.h>
@@ -17,12 +20,19 @@
 #include "vmm/common/error.hpp"
 #include "vmm/common/file.hpp"
 #include "vmm/common/parse_number.hpp"
+#include "vmm/common/process.hpp"
 #include "vmm/common/quote.hpp"
+#include "vmm/common/raw_terminal.hpp"
 #include "vmm/common/unix_socket.hpp"
+#include "vmm/container/cgroup_freezer.hpp"
+#include "vmm/container/container_cgroup.hpp"
 #include "vmm/container/container_runtime.hpp"
+#include "vmm/container/oci_handoff.hpp"
 #include "vmm/container/oci_run_options.hpp"
 #include "vmm/container/oci_spec.hpp"
 #include "vmm/container/start_gate.hpp"
+#include "vmm/container/supervised_signals.hpp"
+#include "vmm/container/supervisor.hpp"
 
 namespace berth::container::oci {
 
@@ -68,8 +78,17 @@ void remove_cgroups(const ContainerRecord& record) {
 
 // Everything of the container goes: its processes, its cgroups, its state.
 void destroy(const StateStore& store, const ContainerRecord& record) {
-    if (init_alive(record)) {
+    const bool alive = init_alive(record);
+    if (alive) {
         ::kill(record.pid, SIGKILL);
+    }
+    // Init's end kills the rest of its pid namespace, but a frozen process dies only once
+    // thawed (and may outlive init: a paused container killed).
+    const std::string freezer = freezer_directory(record.cgroups);
+    if (!freezer.empty() && is_frozen(freezer)) {
+        set_frozen(freezer, false);
+    }
+    if (alive) {
         if (!wait_for_exit(record, 1000)) {
             throw Error(fmt::format("container {}: init (pid {}) did not exit after SIGKILL",
                                     quote(record.id), record.pid));
@@ -108,48 +127,29 @@ private:
     bool committed_ = false;
 };
 
-// The caller's console socket, connected before anything is made, so that a wrong path
-// is bad input that leaves nothing behind.
-UniqueFd connect_console_socket(const std::string& path) {
-    sockaddr_un address{};
-    address.sun_family = AF_UNIX;
-    if (path.size() >= sizeof address.sun_path) {
-        throw bad_input(
-            fmt::format("--console-socket {}: the path is longer than a unix socket's "
-                        "({} bytes at most)",
-                        quote(path), sizeof address.sun_path - 1));
-    }
-    path.copy(address.sun_path, path.size());
-    UniqueFd socket(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    if (!socket) {
-        throw_errno("cannot make a unix socket", errno);
-    }
-    if (::connect(socket.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0) {
-        throw bad_input(
-            errno_message(fmt::format("--console-socket {}: cannot connect", quote(path)), errno));
-    }
-    return socket;
-}
-
-// The master goes to the caller as runc sends it: one message with the descriptor.
-void send_console(const UniqueFd& socket, const UniqueFd& master) {
-    constexpr std::string_view payload = "berth-console";
-    const int fd = master.get();
-    if (!send_message(socket.get(), std::as_bytes(std::span(payload.data(), payload.size())),
-                      std::span(&fd, 1))) {
-        throw Error("cannot pass the terminal: the console socket's other end has closed");
-    }
-}
-
-void write_pid_file(const std::string& path, pid_t pid) {
-    OutputFile file = OutputFile::create(path, "pid file");
-    file.write(std::to_string(pid));
-    file.commit();
-}
-
 }  // namespace
 
-void create(const StateStore& store, const CreateRequest& request) {
+namespace {
+
+// A created container: recorded under --root, init at the gate, still waiting for the
+// word that it has been recorded (send_recorded) before it goes on to wait there.
+struct Recorded {
+    pid_t pid = -1;
+    UniqueFd terminal;  // with process.terminal and no console socket: the master
+    InitChannel channel;
+    void send_recorded() const {
+        // An init that has died meanwhile shows as stopped; delete cleans up after it.
+        try {
+            channel.send(InitMessage::recorded);
+        } catch (const Error&) {
+        }
+    }
+};
+
+// create, up to the record; `keep_terminal`: without a console socket, the terminal's
+// master stays with berth (run relays it).
+Recorded create_recorded(const StateStore& store, const CreateRequest& request,
+                         bool keep_terminal) {
     check_container_id(request.id);
     // Everything that can be wrong with the input is found before anything is made.
     const std::string bundle = bundle_directory(request.bundle);
@@ -161,11 +161,13 @@ void create(const StateStore& store, const CreateRequest& request) {
         throw e.with_context("config.json");
     }
 
-    if (options.tty != !request.console_socket.empty()) {
-        throw bad_input(options.tty ? "process.terminal is true: give --console-socket, where "
-                                      "the pseudo-terminal's master goes"
-                                    : "--console-socket needs process.terminal true in "
-                                      "config.json");
+    if (options.tty && request.console_socket.empty() && !keep_terminal) {
+        throw bad_input(
+            "process.terminal is true: give --console-socket, where the pseudo-terminal's "
+            "master goes");
+    }
+    if (!options.tty && !request.console_socket.empty()) {
+        throw bad_input("--console-socket needs process.terminal true in config.json");
     }
     UniqueFd console;
     if (options.tty) {
@@ -175,11 +177,14 @@ void create(const StateStore& store, const CreateRequest& request) {
     PendingContainer pending(store, request.id);
     ContainerRecord& record = pending.record();
     record.bundle = bundle;
+    record.rootfs = options.rootfs;
     record.annotations = spec.annotations;
     record.created = rfc3339_now();
+    Recorded recorded;
     {
         const UniqueFd gate = make_start_gate(store.start_fifo(request.id));
-        const CreatedContainer created = create_container(options, gate.get());
+        CreatedContainer created = create_container(options, gate.get());
+        recorded.channel = std::move(created.channel);
         record.pid = created.init_pid;
         // Init waits at the gate, so it is there to be looked at; recorded at once, so
         // that a failure from here on finds it alive and kills it (PendingContainer).
@@ -187,6 +192,8 @@ void create(const StateStore& store, const CreateRequest& request) {
         record.cgroups = created.cgroups;
         if (console) {
             send_console(console, created.terminal);
+        } else {
+            recorded.terminal = std::move(created.terminal);
         }
     }
     store.save(record);
@@ -194,6 +201,40 @@ void create(const StateStore& store, const CreateRequest& request) {
         write_pid_file(request.pid_file, record.pid);
     }
     pending.commit();
+    recorded.pid = record.pid;
+    return recorded;
+}
+
+}  // namespace
+
+void create(const StateStore& store, const CreateRequest& request) {
+    create_recorded(store, request, false).send_recorded();
+}
+
+int run(const StateStore& store, const CreateRequest& request, bool detach) {
+    // Blocked before init exists, as supervise() reads them from a signalfd.
+    const BlockedSignals blocked;
+    Recorded recorded = create_recorded(store, request, !detach);
+    recorded.send_recorded();
+    ChildProcess init(recorded.pid);
+    try {
+        start(store, request.id);
+    } catch (const Error&) {
+        remove(store, request.id, DeleteMode::force);
+        throw;
+    }
+    if (detach) {
+        init.release();  // it outlives berth, as after create and start
+        return 0;
+    }
+    std::optional<RawTerminal> raw_terminal;
+    if (recorded.terminal && ::isatty(0)) {
+        raw_terminal.emplace(0, RawTerminal::Output::raw);
+    }
+    const int status = supervise(init, recorded.terminal.get(), true, nullptr, {});
+    raw_terminal.reset();
+    remove(store, request.id, DeleteMode::force);
+    return status;
 }
 
 void start(const StateStore& store, const std::string& id) {
@@ -232,23 +273,100 @@ void kill(const StateStore& store, const std::string& id, int signal) {
 void remove(const StateStore& store, const std::string& id, DeleteMode mode) {
     check_container_id(id);
     if (!store.exists(id)) {
-        if (mode == DeleteMode::force) {
-            store.remove(id);  // a create that died half-way may have left the directory
-            return;
+        const bool half_made = std::filesystem::is_directory(store.directory(id));
+        if (half_made && store.creator_alive(id)) {
+            throw Error(fmt::format("container {} is being created (its berth create still runs)",
+                                    quote(id)));
         }
-        store.load(id);  // throws "does not exist"
+        if (!half_made && mode != DeleteMode::force) {
+            store.load(id);  // throws "does not exist"
+        }
+        // A create that died before it recorded the container: init has exited (it
+        // waits at the gate only once recorded), its cgroups are where berth makes them.
+        ContainerRecord leftover;
+        leftover.id = id;
+        leftover.cgroups = ContainerCgroup::existing(id);
+        try {
+            remove_cgroups(leftover);
+        } catch (const Error& e) {
+            throw e.with_context(fmt::format("cannot delete container {}", quote(id)));
+        }
+        store.remove(id);
+        return;
     }
     const ContainerRecord record = store.load(id);
-    if (mode != DeleteMode::force && status_of(store, record) == Status::running) {
+    const Status status = status_of(store, record);
+    if (mode != DeleteMode::force && (status == Status::running || status == Status::paused)) {
         throw Error(
-            fmt::format("container {} is running; stop it first (berth kill) or use delete --force",
-                        quote(id)));
+            fmt::format("container {} is {}; stop it first (berth kill) or use delete --force",
+                        quote(id), name_of(status)));
     }
     try {
         destroy(store, record);
     } catch (const Error& e) {
         throw e.with_context(fmt::format("cannot delete container {}", quote(id)));
     }
+}
+
+void pause(const StateStore& store, const std::string& id) {
+    check_container_id(id);
+    const ContainerRecord record = store.load(id);
+    const Status status = status_of(store, record);
+    if (status != Status::running && status != Status::created) {
+        throw Error(
+            fmt::format("container {} is {}: only a running or created container can be "
+                        "paused",
+                        quote(id), name_of(status)));
+    }
+    const std::string freezer = freezer_directory(record.cgroups);
+    if (freezer.empty()) {
+        throw Error(fmt::format(
+            "container {} has no freezer cgroup (it was created rootless): it cannot be paused",
+            quote(id)));
+    }
+    try {
+        set_frozen(freezer, true);
+    } catch (const Error& e) {
+        throw e.with_context(fmt::format("cannot pause container {}", quote(id)));
+    }
+}
+
+void resume(const StateStore& store, const std::string& id) {
+    check_container_id(id);
+    const ContainerRecord record = store.load(id);
+    const Status status = status_of(store, record);
+    if (status != Status::paused) {
+        throw Error(fmt::format("container {} is {}: only a paused container can be resumed",
+                                quote(id), name_of(status)));
+    }
+    try {
+        set_frozen(freezer_directory(record.cgroups), false);
+    } catch (const Error& e) {
+        throw e.with_context(fmt::format("cannot resume container {}", quote(id)));
+    }
+}
+
+std::vector<pid_t> processes(const StateStore& store, const std::string& id) {
+    check_container_id(id);
+    return container_pids(store.load(id));
+}
+
+std::vector<ListedContainer> list(const StateStore& store) {
+    std::vector<ListedContainer> listed;
+    for (const auto& id : store.ids()) {
+        if (!store.exists(id)) {
+            continue;  // being created, or a create that died (delete cleans it)
+        }
+        ListedContainer entry;
+        entry.record = store.load(id);
+        entry.status = status_of(store, entry.record);
+        struct stat info {};
+        ::stat(store.directory(id).c_str(), &info);
+        const passwd* user = ::getpwuid(info.st_uid);
+        entry.owner = user != nullptr ? user->pw_name : std::to_string(info.st_uid);
+        listed.push_back(std::move(entry));
+    }
+    return listed;
 }
 
 int parse_signal(std::string_view text) {

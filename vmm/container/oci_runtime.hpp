@@ -9,11 +9,18 @@
 //   state   the spec's state JSON, the status read from the processes each time
 //   kill    a signal to init, which passes the usual ones on to the command
 //   delete  kills what is left, removes the cgroups and the state
+//   run     create + start, then waits for the command (its status) and deletes
+//   pause   freezes the container's processes (its freezer cgroup); resume thaws them
+//   ps      the container's processes; list: the containers under --root
+// `exec` (oci_exec.hpp) runs another process in a running container.
 // Errors are berth::Error: bad input (a malformed config.json, an ID in use) status 2,
 // the rest status 1, as runc's callers expect a non-zero status and read the message.
 
+#include <sys/types.h>
+
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "vmm/container/oci_state.hpp"
 
@@ -28,11 +35,26 @@ struct CreateRequest {
 };
 
 void create(const StateStore& store, const CreateRequest& request);
+// create + start; without `detach` waits for the command, relaying the terminal when
+// there is one and no console socket, deletes the container and returns the
+// command's status. With `detach` returns 0 once the command has started.
+int run(const StateStore& store, const CreateRequest& request, bool detach);
 void start(const StateStore& store, const std::string& id);
 std::string state(const StateStore& store, const std::string& id);
 void kill(const StateStore& store, const std::string& id, int signal);
 enum class DeleteMode { stopped_only, force };
 void remove(const StateStore& store, const std::string& id, DeleteMode mode);
+void pause(const StateStore& store, const std::string& id);
+void resume(const StateStore& store, const std::string& id);
+// The host pids of the container's processes.
+std::vector<pid_t> processes(const StateStore& store, const std::string& id);
+
+struct ListedContainer {
+    ContainerRecord record;
+    Status status{};
+    std::string owner;  // the user name of the state directory's owner
+};
+std::vector<ListedContainer> list(const StateStore& store);
 
 // "TERM", "SIGTERM", "term" or "15"; bad input otherwise.
 int parse_signal(std::string_view text);

@@ -340,10 +340,11 @@ const char* name_of(NamespaceType type) {
     return "?";
 }
 
-Spec parse_spec(std::string_view json_text) {
-    json document;
+namespace {
+
+json parse_json(std::string_view json_text) {
     try {
-        document = json::parse(json_text);
+        return json::parse(json_text);
     } catch (const json::parse_error& e) {
         // nlohmann's text: "[json.exception.parse_error.101] parse error at line 3, ...".
         std::string what = e.what();
@@ -351,6 +352,17 @@ Spec parse_spec(std::string_view json_text) {
         throw bad_input(fmt::format("not valid JSON: {}",
                                     start == std::string::npos ? what : what.substr(start + 2)));
     }
+}
+
+}  // namespace
+
+Process parse_process_document(std::string_view json_text) {
+    const json document = parse_json(json_text);
+    return parse_process(Node(document, ""));
+}
+
+Spec parse_spec(std::string_view json_text) {
+    const json document = parse_json(json_text);
     const Node top = Node(document, "").expect_object();
     Spec spec;
     const Node version = top.required("ociVersion");

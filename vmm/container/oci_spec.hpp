@@ -94,6 +94,9 @@ struct Spec {
 
 // Parses config.json's text. Throws a bad-input Error "PATH: what is wrong".
 Spec parse_spec(std::string_view json_text);
+// Parses a process object alone (`berth exec --process FILE`, as runc takes it). Throws
+// a bad-input Error "PATH: what is wrong", the path inside that object ("args: ...").
+Process parse_process_document(std::string_view json_text);
 // Reads and parses BUNDLE/config.json; errors start with "config.json: ".
 Spec load_spec(const std::string& bundle);
 

@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <ctime>
@@ -16,6 +17,7 @@
 #include "vmm/common/error.hpp"
 #include "vmm/common/file.hpp"
 #include "vmm/common/quote.hpp"
+#include "vmm/container/cgroup_freezer.hpp"
 #include "vmm/container/oci_spec.hpp"
 
 namespace berth::container::oci {
@@ -25,6 +27,8 @@ namespace {
 using nlohmann::json;
 
 constexpr const char* record_file = "/record.json";
+// "PID START_TIME" of the berth create that reserved the directory.
+constexpr const char* creator_file = "/creator";
 
 }  // namespace
 
@@ -34,6 +38,8 @@ const char* name_of(Status status) {
             return "created";
         case Status::running:
             return "running";
+        case Status::paused:
+            return "paused";
         case Status::stopped:
             return "stopped";
     }
@@ -69,12 +75,36 @@ void StateStore::reserve(const std::string& id) const {
         throw_errno(fmt::format("cannot create the state directory {}", quote(directory(id))),
                     errno);
     }
+    const pid_t self = ::getpid();
+    OutputFile creator = OutputFile::create(directory(id) + creator_file, "container creator");
+    creator.write(fmt::format("{} {}", self, process_start_time(self).value_or(0)));
+    creator.commit();
+}
+
+bool StateStore::creator_alive(const std::string& id) const {
+    std::ifstream file(directory(id) + creator_file);
+    pid_t pid = 0;
+    std::uint64_t start_time = 0;
+    return file >> pid >> start_time && pid > 0 && process_start_time(pid) == start_time;
+}
+
+std::vector<std::string> StateStore::ids() const {
+    std::vector<std::string> ids;
+    std::error_code error;
+    for (const auto& entry : std::filesystem::directory_iterator(root_, error)) {
+        if (entry.is_directory()) {
+            ids.push_back(entry.path().filename().string());
+        }
+    }
+    std::sort(ids.begin(), ids.end());
+    return ids;
 }
 
 void StateStore::save(const ContainerRecord& record) const {
     json document = {
         {"id", record.id},
         {"bundle", record.bundle},
+        {"rootfs", record.rootfs},
         {"pid", record.pid},
         {"startTime", record.start_time},
         {"annotations", record.annotations},
@@ -84,6 +114,7 @@ void StateStore::save(const ContainerRecord& record) const {
     OutputFile file = OutputFile::create(directory(record.id) + record_file, "container state");
     file.write(document.dump());
     file.commit();
+    ::unlink((directory(record.id) + creator_file).c_str());
 }
 
 bool StateStore::exists(const std::string& id) const {
@@ -101,6 +132,7 @@ ContainerRecord StateStore::load(const std::string& id) const {
         ContainerRecord record;
         record.id = document.at("id").get<std::string>();
         record.bundle = document.at("bundle").get<std::string>();
+        record.rootfs = document.value("rootfs", std::string());
         record.pid = document.at("pid").get<pid_t>();
         record.start_time = document.at("startTime").get<std::uint64_t>();
         record.annotations = document.at("annotations").get<std::map<std::string, std::string>>();
@@ -160,8 +192,34 @@ Status status_of(const StateStore& store, const ContainerRecord& record) {
     if (!init_alive(record)) {
         return Status::stopped;
     }
-    return ::access(store.start_fifo(record.id).c_str(), F_OK) == 0 ? Status::created
-                                                                    : Status::running;
+    if (::access(store.start_fifo(record.id).c_str(), F_OK) == 0) {
+        return Status::created;
+    }
+    const std::string freezer = freezer_directory(record.cgroups);
+    return !freezer.empty() && is_frozen(freezer) ? Status::paused : Status::running;
+}
+
+std::vector<pid_t> container_pids(const ContainerRecord& record) {
+    std::vector<pid_t> pids;
+    struct stat init_ns {};
+    if (!init_alive(record) ||
+        ::stat(fmt::format("/proc/{}/ns/pid", record.pid).c_str(), &init_ns) != 0) {
+        return pids;
+    }
+    std::error_code error;
+    for (const auto& entry : std::filesystem::directory_iterator("/proc", error)) {
+        const std::string name = entry.path().filename().string();
+        if (name.empty() || !std::isdigit(static_cast<unsigned char>(name.front()))) {
+            continue;
+        }
+        struct stat ns {};
+        if (::stat((entry.path() / "ns/pid").c_str(), &ns) == 0 && ns.st_ino == init_ns.st_ino &&
+            ns.st_dev == init_ns.st_dev) {
+            pids.push_back(static_cast<pid_t>(std::stol(name)));
+        }
+    }
+    std::sort(pids.begin(), pids.end());
+    return pids;
 }
 
 std::string state_json(const ContainerRecord& record, Status status) {

@@ -17,13 +17,14 @@
 
 namespace berth::container::oci {
 
-enum class Status { created, running, stopped };
+enum class Status { created, running, paused, stopped };
 const char* name_of(Status status);
 
 struct ContainerRecord {
     std::string id;
     std::string bundle;
-    pid_t pid = 0;  // init's, on the host
+    std::string rootfs;  // absolute (`list --format json` shows it)
+    pid_t pid = 0;       // init's, on the host
     // Init's start time (/proc/PID/stat): the pid is still the container's only while
     // it matches, not once a new process has been given the same number.
     std::uint64_t start_time = 0;
@@ -44,8 +45,13 @@ public:
     std::string directory(const std::string& id) const { return root_ + "/" + id; }
     std::string start_fifo(const std::string& id) const { return directory(id) + "/start.fifo"; }
 
-    // Makes ID's directory (and the root, mode 0700); an ID in use is bad input.
+    // Makes ID's directory (and the root, mode 0700), with the calling process noted as
+    // its creator until the record is saved; an ID in use is bad input.
     void reserve(const std::string& id) const;
+    // Whether the berth that reserved ID (and has not saved its record) still runs.
+    bool creator_alive(const std::string& id) const;
+    // The IDs with a directory here, sorted.
+    std::vector<std::string> ids() const;
     // Writes the record (atomically: a reader sees the old one or the new one).
     void save(const ContainerRecord& record) const;
     // Throws a bad-input Error when there is no such container.
@@ -63,7 +69,12 @@ private:
 std::optional<std::uint64_t> process_start_time(pid_t pid);
 // Whether the record's init still runs.
 bool init_alive(const ContainerRecord& record);
+// Created (init waits at the start gate), running, paused (its freezer cgroup is
+// frozen) or stopped (init is gone).
 Status status_of(const StateStore& store, const ContainerRecord& record);
+// The host pids of the container's processes: those in init's pid namespace; none once
+// init has gone.
+std::vector<pid_t> container_pids(const ContainerRecord& record);
 // The runtime spec's state document.
 std::string state_json(const ContainerRecord& record, Status status);
 // Now, RFC 3339 in UTC with nanoseconds ("2026-12-06T01:22:19.074278911Z").

@@ -31,6 +31,12 @@ void wait_at_start_gate(const InitChannel& berth, int gate) {
     if (!berth.send(InitMessage::awaiting_start)) {
         throw Error("berth create went away before the container was created");
     }
+    // Only a recorded container can be started or deleted; a create that died before
+    // recording it ends here, and init with it.
+    const std::optional<InitNote> recorded = berth.receive();
+    if (!recorded || recorded->kind != InitMessage::recorded) {
+        throw Error("berth create ended before it recorded the container; nothing will start it");
+    }
     // The FIFO's host path is not reachable after pivot_root; its descriptor is, through
     // the container's own /proc.
     const std::string reopen = fmt::format("/proc/self/fd/{}", gate);

@@ -22,7 +22,8 @@ namespace berth::container {
 // for init. Throws Error.
 UniqueFd make_start_gate(const std::string& path);
 
-// init: sends awaiting_start on `berth`, then waits until the gate opens. Throws Error.
+// init: sends awaiting_start on `berth`, waits for `recorded` (its absence, the channel's
+// end, is an Error: create died), then waits until the gate opens. Throws Error.
 void wait_at_start_gate(const InitChannel& berth, int gate);
 
 // start: opens the gate and waits until init has gone through (or `init_alive` says it

@@ -173,7 +173,9 @@ void set_up_and_start(ChildProcess& init, const InitChannel& channel, const Host
         await_start(init, channel, held);  // throws init's error, if it sent one
         throw;
     }
-    channel.finish_sending();
+    if (!setup.keep_sending) {
+        channel.finish_sending();
+    }
     if (!await_start(init, channel, held) && !init_listening) {
         throw Error("the container's init exited before it could start the command");
     }

@@ -33,6 +33,9 @@ struct HostSetup {
     std::string cgroup_name;
     CgroupLimits limits;
     bool setup_done_sent = false;  // before clone3: nothing for init to wait for
+    // OCI create: berth still sends `recorded` once init waits at the start gate, so the
+    // channel stays open for sending when the set-up has gone well.
+    bool keep_sending = false;
 };
 
 // What berth holds for the container until it has ended. Made before init, so that it
