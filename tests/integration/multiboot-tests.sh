@@ -52,3 +52,29 @@ expect_multiboot_info "multiboot ELF64: the same kernel in an ELF64 file, --memo
     "$BERTH_FIRMWARE_DIR/multiboot-info-elf64.elf" 24 1 "" ""
 expect_multiboot_info "multiboot address fields: a flat binary whose header says where it goes" \
     "$BERTH_FIRMWARE_DIR/multiboot-info-flat.bin" 16 1 " flat" "" --cmdline flat
+
+# --- lesson 8: a kernel in C brings up its CPUs --------------------------------------
+# lesson8_expected CPUS: the whole trace of `berth lesson 8 --cpus CPUS` (the kernel's
+# path on the command line shown as LESSON8).
+lesson8_expected() {
+    printf 'Lesson 8: a kernel in C\nBooted by berth\nCommand line: LESSON8 berth_lesson=8\n'
+    printf 'GDT and IDT loaded; a breakpoint to prove the IDT works:\n'
+    printf 'CPU 0: breakpoint (int3) handled\n'
+    printf 'fw_cfg: %d CPUs, 256 MiB of RAM\n' "$1"
+    printf 'Hello from CPU 0 (the bootstrap processor)\n'
+    for ((cpu = 1; cpu < $1; cpu++)); do
+        printf 'Hello from CPU %d\n' "$cpu"
+    done
+    printf 'Goodbye\n'
+}
+for cpus in 1 4; do
+    lesson8_expected "$cpus" >"$scratch/expected"
+    run_berth lesson 8 --cpus "$cpus"
+    sed -i 's|^Command line: .*/lesson8\.elf |Command line: LESSON8 |' "$scratch/out"
+    if [[ $status -eq 0 ]] && cmp -s "$scratch/out" "$scratch/expected"; then
+        tap_ok "lesson 8 with $cpus CPU(s): its own GDT/IDT, fw_cfg, and every CPU says hello"
+    else
+        not_ok "lesson 8 with $cpus CPU(s): its own GDT/IDT, fw_cfg, and every CPU says hello (status $status)"
+        diff "$scratch/expected" "$scratch/out" | sed 's/^/# diff: /'
+    fi
+done
