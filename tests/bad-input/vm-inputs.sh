@@ -69,6 +69,14 @@ make_bzimage "$in/cmdline-size-0" cmdline_size=0
 make_bzimage "$in/pref-huge" pref_address=0xffffffff00000000
 make_bzimage "$in/pref-wraps" pref_address=0xffffffffff000000 init_size=0x2000000
 make_bzimage "$in/init-size-huge" init_size=0xffffffff
+make_multiboot() { python3 "$(dirname "$0")/../lib/make-multiboot.py" "$@"; }
+make_multiboot "$in/mb.elf"
+make_multiboot "$in/mb-checksum.elf" checksum=0x12345678
+make_multiboot "$in/mb-video.elf" flags=0x7
+make_multiboot "$in/mb-flag5.elf" flags=0x23
+make_multiboot "$in/mb-high.elf" paddr=0x20000000
+make_multiboot "$in/mb-bios.elf" paddr=0xf0000
+make_multiboot "$in/mb-info.elf" paddr=0x10000
 mkfifo "$in/fifo"
 mkdir "$in/dir"
 truncate -s 100G "$in/sparse-100G"
@@ -128,6 +136,18 @@ refused "cmdline_size 0 blames the kernel, not --cmdline" 2 "cmdline-size-0 acce
 refused "pref_address beyond 4 GiB" 2 "pref-huge asks for .*beyond the 3 GiB of RAM below 4 GiB" -- vm run --kernel "$in/pref-huge"
 refused "pref_address + init_size wraps around" 2 "pref-wraps asks for .*header is corrupt" -- vm run --kernel "$in/pref-wraps"
 refused "init_size of 4 GiB" 2 "init-size-huge asks for 4294967295 bytes" -- vm run --kernel "$in/init-size-huge"
+# 6b. Multiboot kernels: the header, where the segments go, the modules.
+refused "multiboot: bad checksum" 2 "Multiboot kernel .*mb-checksum.elf has a Multiboot header at offset 0x1000 with a bad checksum: 0x12345678" -- vm run --kernel "$in/mb-checksum.elf"
+refused "multiboot: video mode required" 2 "mb-video.elf requires a video mode \(Multiboot header flags bit 2\)" -- vm run --kernel "$in/mb-video.elf"
+refused "multiboot: unknown required flag" 2 "mb-flag5.elf requires something berth does not know \(Multiboot header flags bit 5" -- vm run --kernel "$in/mb-flag5.elf"
+refused "multiboot: segment beyond --memory" 2 "mb-high.elf has a segment at 0x20000000-0x20002000, outside the guest's usable RAM .* --memory 256 MiB" -- vm run --kernel "$in/mb-high.elf"
+refused "multiboot: segment in the BIOS area" 2 "mb-bios.elf has a segment at 0xf0000-0xf2000, outside the guest's usable RAM" -- vm run --kernel "$in/mb-bios.elf"
+refused "multiboot: segment over berth's boot information" 2 "mb-info.elf has a segment at 0x10000-0x12000 that overlaps berth's boot information" -- vm run --kernel "$in/mb-info.elf"
+refused "multiboot: --memory 1M" 2 "memory 1 MiB is too small for Multiboot kernel .*mb.elf: .*give the guest 2 MiB or more" -- vm run --kernel "$in/mb.elf" --memory 1M
+refused "multiboot: missing module file" 2 "cannot read module .*no-such.bin: .*No such file" -- vm run --kernel "$in/mb.elf" --module "$in/no-such.bin,args"
+refused "multiboot: module of 100 GiB (sparse)" 2 "cannot read module .*sparse-100G: is 100 GiB, larger than the guest's memory" -- vm run --kernel "$in/mb.elf" --module "$in/sparse-100G"
+refused "multiboot: module without a file" 2 "--module ',x': no file before the comma" -- vm run --kernel "$in/mb.elf" --module ",x"
+refused "--module with a bzImage" 2 "--module .*firmware.bin: modules are for Multiboot kernels, and kernel .*vmlinuz is not one" -- vm run --kernel "$k" --module "$in/firmware.bin"
 refused "unknown option before a command names it" 2 "unknown option '--bogus'" -- --bogus
 refused "unknown image kind names it" 2 "'bogus' is not a subcommand of berth image build" -- image build bogus
 

@@ -107,6 +107,8 @@ expect_bad_input "disk with no path" "^berth: --disk ',ro': no path before the c
 expect_bad_input "kernel is a directory" "^berth: cannot start VM: cannot read kernel .*dir.bin: is a directory, not a regular file; give the path of a readable file$" -- vm run --kernel "$scratch/dir.bin"
 expect_bad_input "initrd too big for memory with the kernel" "^berth: cannot start VM: memory 40 MiB is too small for kernel .*vmlinuz with initrd .*initrd-33M: .*; give the guest [0-9]+ MiB or more$" -- vm run --kernel "$scratch/vmlinuz" --initrd "$scratch/initrd-33M" --memory 40M
 expect_bad_input "trace file in a missing directory" "^berth: cannot start VM: trace file .*no-such-dir/t.json: cannot create: No such file or directory \(errno 2\); give a writable path$" -- vm run --firmware "$HELLO" --trace "$scratch/no-such-dir/t.json"
+expect_bad_input "lesson: --cpus for a firmware-machine lesson" "^berth: --cpus: lesson 3 runs on the firmware machine, which has one vCPU; lessons 7 and 8 take --cpus$" -- lesson 3 --cpus 2
+expect_bad_input "--module without --kernel" "--module requires --kernel" -- vm run --firmware "$HELLO" --module "$HELLO"
 expect_bad_input "lesson: trace file in a missing directory" "^berth: cannot start lesson 1: trace file .*no-such-dir/t.json: cannot create: " -- lesson 1 --trace "$scratch/no-such-dir/t.json"
 expect_bad_input "long command line" "^berth: cannot start VM: kernel command line is [0-9]+ bytes, kernel .*vmlinuz accepts at most 2047; give fewer kernel parameters$" -- vm run --kernel "$scratch/vmlinuz" --cmdline "$(head -c 2100 /dev/zero | tr '\0' x)"
 # Disk images (--image): berth reads /boot out of the ext4 file system before KVM.

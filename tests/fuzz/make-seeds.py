@@ -152,6 +152,21 @@ def bzimage_seeds():
                    check=True)
 
 
+def multiboot_seeds():
+    out = os.path.join(corpus, "multiboot")
+    os.makedirs(out, exist_ok=True)
+    maker = os.path.join(here, "..", "lib", "make-multiboot.py")
+    subprocess.run([sys.executable, maker, os.path.join(out, "valid")], check=True)
+    subprocess.run([sys.executable, maker, os.path.join(out, "bad-checksum"), "checksum=1"],
+                   check=True)
+    # A flat image whose header carries the load addresses (flags bit 16).
+    flags = 0x10003
+    header = struct.pack("<8I", 0x1BADB002, flags, -(0x1BADB002 + flags) & 0xFFFFFFFF,
+                         0x100000, 0x100000, 0, 0x102000, 0x100020)
+    with open(os.path.join(out, "address-fields"), "wb") as f:
+        f.write(header + b"\xf4" * 0x100)
+
+
 def qcow2_seeds():
     """Small images from qemu-img (qemu-utils): v2 and v3, 512-byte and 4 KiB clusters,
     data, zero and compressed (zlib, zstd) clusters."""
@@ -211,6 +226,7 @@ def dhcp_seeds():
 ring_seeds()
 pci_seeds()
 bzimage_seeds()
+multiboot_seeds()
 qcow2_seeds()
 parser_seeds()
 dhcp_seeds()

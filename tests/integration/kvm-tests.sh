@@ -64,6 +64,10 @@ source "$(dirname "$0")/lesson-tests.sh"
 # shellcheck source=fw-cfg-tests.sh
 source "$(dirname "$0")/fw-cfg-tests.sh"
 
+# --- Multiboot kernels: the information structure, ELF32, ELF64 and flat ------------
+# shellcheck source=multiboot-tests.sh
+source "$(dirname "$0")/multiboot-tests.sh"
+
 # --- Linux guests: Debian's kernel with the busybox initramfs ------------------------
 # shellcheck source=linux-tests.sh
 source "$(dirname "$0")/linux-tests.sh"

@@ -16,19 +16,19 @@ port_count() { awk -v p="$1" -v d="$2" '$1 == p && $2 == d { print $3 }' "$scrat
 
 # --- berth lesson: the list, lesson 1 through the lesson command ---------------------
 run_berth lesson
-if [[ $status -eq 0 ]] && [[ $(grep -c '^  [1-7]  ' "$scratch/out") == 7 ]]; then
-    tap_ok "berth lesson lists lessons 1-7"
+if [[ $status -eq 0 ]] && [[ $(grep -c '^  [1-8]  ' "$scratch/out") == 8 ]]; then
+    tap_ok "berth lesson lists lessons 1-8"
 else
-    not_ok "berth lesson lists lessons 1-7 (status $status)"
+    not_ok "berth lesson lists lessons 1-8 (status $status)"
 fi
 printf 'Hello from the berth guest firmware!\n' >"$scratch/expected"
 run_berth lesson 1
 expect_output "berth lesson 1 finds hello.bin next to berth and prints the greeting"
-run_berth lesson 9
-if [[ $status -eq 2 && $(wc -l <"$scratch/err") == 1 ]] && grep -q "no lesson 9" "$scratch/err"; then
-    tap_ok "berth lesson 9: one line, status 2"
+run_berth lesson 10
+if [[ $status -eq 2 && $(wc -l <"$scratch/err") == 1 ]] && grep -q "no lesson 10" "$scratch/err"; then
+    tap_ok "berth lesson 10: one line, status 2"
 else
-    not_ok "berth lesson 9: one line, status 2 (status $status)"
+    not_ok "berth lesson 10: one line, status 2 (status $status)"
 fi
 
 # --- lesson 2: protected mode ---------------------------------------------------------

@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "vmm/boot/multiboot.hpp"
 #include "vmm/common/error.hpp"
 #include "vmm/common/file.hpp"
 #include "vmm/common/size.hpp"
@@ -24,13 +25,13 @@ constexpr std::uint32_t header_magic = 0x53726448;  // "HdrS"
 // Everything up to and including init_size (0x260, 4 bytes) must be present.
 constexpr std::size_t min_header_end = 0x264;
 
-std::uint16_t load16(const std::vector<std::uint8_t>& file, std::size_t offset) {
+std::uint16_t load16(std::span<const std::uint8_t> file, std::size_t offset) {
     std::uint16_t value;
     std::memcpy(&value, file.data() + offset, sizeof value);
     return value;
 }
 
-std::uint32_t load32(const std::vector<std::uint8_t>& file, std::size_t offset) {
+std::uint32_t load32(std::span<const std::uint8_t> file, std::size_t offset) {
     std::uint32_t value;
     std::memcpy(&value, file.data() + offset, sizeof value);
     return value;
@@ -47,17 +48,22 @@ std::uint64_t BzImage::runtime_start() const {
     return std::max(kernel_load_address, pref_address);
 }
 
+bool looks_like_bzimage(std::span<const std::uint8_t> file) {
+    return file.size() >= header_magic_offset + 4 && load16(file, boot_flag_offset) == boot_flag &&
+           load32(file, header_magic_offset) == header_magic;
+}
+
 BzImage parse_bzimage(std::vector<std::uint8_t> file, std::string name) {
     const auto fail = [&](const std::string& why) {
         return bad_input(fmt::format("kernel {} {}", name, why));
     };
     const std::string want = "give a Linux x86-64 bzImage such as /boot/vmlinuz-*";
-    if (file.size() < header_magic_offset + 4 || load16(file, boot_flag_offset) != boot_flag ||
-        load32(file, header_magic_offset) != header_magic) {
+    if (!looks_like_bzimage(file)) {
         throw fail(
             fmt::format("is not a bzImage (no boot sector signature and \"HdrS\" "
-                        "header; {} bytes): {}",
-                        file.size(), want));
+                        "header; {} bytes) nor a Multiboot kernel (no magic {:#x} in its first "
+                        "{} bytes): {}, or a Multiboot ELF",
+                        file.size(), multiboot_header_magic, multiboot_search_bytes, want));
     }
     if (file.size() < min_header_end) {
         throw fail(fmt::format("is truncated: {} bytes, the setup header alone needs {}",

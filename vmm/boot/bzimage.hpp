@@ -41,6 +41,9 @@ struct BzImage {
     std::uint64_t runtime_end() const { return runtime_start() + header.init_size; }
 };
 
+// Whether `file` starts like a bzImage: the boot sector signature and the "HdrS" magic.
+bool looks_like_bzimage(std::span<const std::uint8_t> file);
+
 // Checks the image as boot.rst describes (boot sector signature, "HdrS", protocol,
 // 64-bit entry, relocatable, complete). Every problem is a bad-input Error naming `name`.
 BzImage parse_bzimage(std::vector<std::uint8_t> file, std::string name);

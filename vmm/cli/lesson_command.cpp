@@ -27,15 +27,17 @@ namespace berth::cli {
 
 namespace {
 
-// Which machine runs the lesson's binary.
+// Which machine runs the lesson's binary: the firmware machine, or the Linux machine's
+// loader (a bzImage for lesson 7, a Multiboot kernel for lesson 8).
 enum class LessonMachine { firmware, linux_loader };
 
 struct Lesson {
     int number;
-    const char* firmware;  // guest-firmware/<firmware>.asm, built as <firmware>.bin
+    const char* firmware;  // guest-firmware/<firmware>.asm, built as <firmware><suffix>
     const char* title;
     const char* doc;
     LessonMachine machine = LessonMachine::firmware;
+    const char* suffix = ".bin";
 };
 
 constexpr std::array lessons = {
@@ -52,11 +54,9 @@ constexpr std::array lessons = {
            "docs/lessons/06-paravirtual.md"},
     Lesson{7, "bootparams", "boot_params: what the VMM sets up before Linux can boot",
            "docs/lessons/07-boot-params.md", LessonMachine::linux_loader},
+    Lesson{8, "lesson8", "a kernel in C: Multiboot, GDT/IDT, UART, fw_cfg, SMP",
+           "docs/lessons/08-kernel-in-c.md", LessonMachine::linux_loader, ".elf"},
 };
-// What lesson 7 passes after berth's own kernel parameters, so the guest has
-// something of the user's to find on its command line.
-constexpr const char* lesson7_cmdline = "berth_lesson=7";
-
 std::filesystem::path executable_dir() {
     std::error_code error;
     const auto exe = std::filesystem::read_symlink("/proc/self/exe", error);
@@ -71,7 +71,7 @@ std::filesystem::path executable_dir() {
 
 std::filesystem::path find_firmware(const Lesson& lesson) {
     const auto dir = executable_dir();
-    const std::string file = std::string(lesson.firmware) + ".bin";
+    const std::string file = std::string(lesson.firmware) + lesson.suffix;
     const std::array candidates = {dir / "guest-firmware" / file,
                                    dir.parent_path() / "share" / "berth" / "lessons" / file};
     for (const auto& candidate : candidates) {
@@ -97,6 +97,7 @@ void list_lessons() {
 void add_lesson_command(CLI::App& app, Action& action) {
     struct Flags {
         std::optional<int> number;
+        std::uint32_t cpus = 1;
         bool trace_exits = false;
         std::string trace;
     };
@@ -104,14 +105,16 @@ void add_lesson_command(CLI::App& app, Action& action) {
     auto* lesson = app.add_subcommand(
         "lesson", "Run a hardware-virtualization lesson (docs/lessons/); without N, list them");
     lesson->add_option("N", flags->number, "Lesson number");
+    auto* cpus = lesson->add_option("--cpus", flags->cpus,
+                                    "vCPUs, for the lessons on the Linux machine (7, 8)");
     lesson->add_flag("--trace-exits", flags->trace_exits,
                      "Print a table of VM exits by reason and by port when the guest stops");
     lesson
         ->add_option("--trace", flags->trace,
                      "Write every VM exit to FILE as Chrome trace-event JSON")
         ->type_name("FILE");
-    lesson->callback([flags, &action] {
-        action = [flags] {
+    lesson->callback([flags, cpus, &action] {
+        action = [flags, cpus] {
             if (!flags->number) {
                 list_lessons();
                 return 0;
@@ -134,11 +137,18 @@ void add_lesson_command(CLI::App& app, Action& action) {
             if (chosen->machine == LessonMachine::linux_loader) {
                 machine::LinuxVmOptions options;
                 options.kernel = find_firmware(*chosen);
-                options.extra_cmdline = lesson7_cmdline;
+                options.extra_cmdline = fmt::format("berth_lesson={}", number);
+                options.cpus = flags->cpus;
                 options.trace_exits = trace_exits;
                 options.trace_file = flags->trace;
                 return run_vm(fmt::format("lesson {}", number),
                               [&] { return machine::run_linux_vm(options); });
+            }
+            if (cpus->count() > 0) {
+                throw bad_input(fmt::format(
+                    "--cpus: lesson {} runs on the firmware machine, which has one vCPU; "
+                    "lessons 7 and 8 take --cpus",
+                    number));
             }
             machine::FirmwareVmOptions options;
             options.firmware = find_firmware(*chosen);

@@ -75,6 +75,7 @@ void add_vm_command(CLI::App& app, Action& action) {
         std::string firmware;
         std::string kernel;
         std::string initrd;
+        std::vector<std::string> modules;
         std::string image;
         std::string cmdline;
         std::uint32_t cpus = 1;
@@ -103,20 +104,29 @@ void add_vm_command(CLI::App& app, Action& action) {
         run->add_option("--firmware", flags->firmware,
                         "Flat real-mode binary loaded at 0000:7C00 (see guest-firmware/)");
     auto* kernel = run->add_option("--kernel", flags->kernel,
-                                   "Linux x86-64 bzImage to boot, e.g. /boot/vmlinuz-*");
+                                   "Linux x86-64 bzImage to boot, e.g. /boot/vmlinuz-*, or a "
+                                   "Multiboot kernel (ELF32, ELF64 or a.out kludge)");
     kernel->excludes(firmware);
-    auto* initrd =
-        run->add_option("--initrd", flags->initrd, "Initial RAM disk (cpio archive) for --kernel")
-            ->needs(kernel);
+    auto* initrd = run->add_option("--initrd", flags->initrd,
+                                   "Initial RAM disk (cpio archive) for --kernel; for a Multiboot "
+                                   "kernel, its first module")
+                       ->needs(kernel);
+    run->add_option("--module", flags->modules,
+                    "A module for a Multiboot --kernel, with ARGS after the kernel-visible path "
+                    "in its string (repeatable; after --initrd's)")
+        ->type_name("FILE[,ARGS]")
+        ->check(non_empty)
+        ->needs(kernel);
     auto* image = run->add_option(
         "--image", flags->image,
         std::string("Raw ext4 disk image to boot (e.g. from `berth image build debian`): its "
                     "/boot kernel and initrd, the image as the first disk (/dev/vda), \"") +
             machine::linux_image_root_cmdline + "\"");
     image->excludes(firmware)->excludes(kernel)->excludes(initrd);
-    auto* cmdline = run->add_option(
-        "--cmdline", flags->cmdline,
-        std::string("Kernel parameters, appended to \"") + machine::linux_base_cmdline + "\"");
+    auto* cmdline = run->add_option("--cmdline", flags->cmdline,
+                                    std::string("Kernel parameters, appended to \"") +
+                                        machine::linux_base_cmdline +
+                                        "\" (for a Multiboot kernel: to the kernel's path)");
     auto* cpus =
         run->add_option("--cpus", flags->cpus, "vCPUs for --kernel or --image (default 1)");
     // These work with --kernel or --image, which CLI11's needs() cannot say.
@@ -196,6 +206,13 @@ void add_vm_command(CLI::App& app, Action& action) {
                 options.kernel = flags->kernel;
                 if (!flags->initrd.empty()) {
                     options.initrd = flags->initrd;
+                }
+                for (const auto& value : flags->modules) {
+                    try {
+                        options.modules.push_back(machine::MultibootModuleSpec::parse(value));
+                    } catch (const Error& e) {
+                        throw e.with_context("--module " + quote(value));
+                    }
                 }
                 options.extra_cmdline = flags->cmdline;
                 if (!flags->image.empty()) {

@@ -25,6 +25,7 @@
 #include "vmm/boot/bzimage.hpp"
 #include "vmm/boot/ext4_image.hpp"
 #include "vmm/boot/linux_layout.hpp"
+#include "vmm/boot/multiboot.hpp"
 #include "vmm/boot/zero_page.hpp"
 #include "vmm/common/error.hpp"
 #include "vmm/common/file.hpp"
@@ -53,13 +54,71 @@ namespace {
 // The MADT numbers APIC IDs with one byte.
 constexpr std::uint32_t max_cpus = 255;
 
-// Everything read from disk and checked before KVM is opened.
+// A Multiboot kernel with its modules and where everything goes.
+struct MultibootInputs {
+    boot::MultibootKernel kernel;
+    std::vector<boot::MultibootModule> modules;
+    boot::MultibootPlan plan;
+};
+
+// Everything read from disk and checked before KVM is opened: a Linux bzImage with its
+// initrd, or a Multiboot kernel with its modules.
 struct BootInputs {
     boot::BzImage kernel;
     std::vector<std::uint8_t> initrd;
     std::optional<boot::InitrdPlacement> initrd_place;
     std::string cmdline;
+    std::optional<MultibootInputs> multiboot;  // set: `kernel` and the rest are unused
 };
+
+// Where the boot processor of a Multiboot guest starts, and its EBX.
+struct MultibootEntry {
+    std::uint32_t entry;
+    std::uint32_t info;
+};
+
+// A module's file, read whole: checked against the guest's memory by its size first,
+// so a huge (sparse) file is refused without costing its size.
+boot::MultibootModule read_module(const std::filesystem::path& path, std::string string,
+                                  std::uint64_t memory_size) {
+    const std::string name = path.string();
+    try {
+        const InputFile file = open_input_file(path, InputUse::read, InputKinds::regular_file,
+                                               {"give the path of a readable file"});
+        if (file.size > memory_size) {
+            throw bad_input(
+                fmt::format("is {}, larger than the guest's memory ({}); give "
+                            "the guest more --memory",
+                            format_size(file.size), format_size(memory_size)));
+        }
+        return {name, std::move(string), read_all(file)};
+    } catch (const Error& e) {
+        throw e.with_context("cannot read module " + name);
+    }
+}
+
+// The Multiboot boot: argv[0] is the kernel's path, the initrd is the first module.
+MultibootInputs read_multiboot_inputs(const LinuxVmOptions& options,
+                                      std::vector<std::uint8_t> file) {
+    MultibootInputs inputs{boot::parse_multiboot(std::move(file), options.kernel.string()), {}, {}};
+    if (options.initrd) {
+        inputs.modules.push_back(
+            read_module(*options.initrd, options.initrd->string(), options.memory_size));
+    }
+    for (const auto& module : options.modules) {
+        std::string string = module.path.string();
+        if (!module.arguments.empty()) {
+            string += ' ' + module.arguments;
+        }
+        inputs.modules.push_back(read_module(module.path, std::move(string), options.memory_size));
+    }
+    std::string cmdline = options.kernel.string();
+    if (!options.extra_cmdline.empty()) {
+        cmdline += ' ' + options.extra_cmdline;
+    }
+    inputs.plan = boot::plan_multiboot(inputs.kernel, options.memory_size, cmdline, inputs.modules);
+    return inputs;
+}
 
 BootInputs read_boot_inputs(const LinuxVmOptions& options) {
     if (options.cpus == 0) {
@@ -85,14 +144,31 @@ BootInputs read_boot_inputs(const LinuxVmOptions& options) {
     if (!options.image.empty()) {
         image = boot::read_image_boot_files(options.image);
     }
+    std::vector<std::uint8_t> kernel_file;
+    if (!image) {
+        // A kernel runs in the RAM below the PCI hole: a larger file cannot be one.
+        kernel_file = read_input_file(options.kernel, "kernel", layout::low_ram_limit);
+        if (!boot::looks_like_bzimage(kernel_file) && boot::has_multiboot_header(kernel_file)) {
+            BootInputs inputs;
+            inputs.multiboot = read_multiboot_inputs(options, std::move(kernel_file));
+            return inputs;
+        }
+        if (!options.modules.empty()) {
+            throw bad_input(fmt::format(
+                "--module {}: modules are for Multiboot kernels, and kernel {} is not one; "
+                "give a Linux kernel its initramfs with --initrd",
+                options.modules.front().path.string(), options.kernel.string()));
+        }
+    }
     BootInputs inputs{
         image ? boot::parse_bzimage(std::move(image->kernel),
                                     fmt::format("{} in disk image {}", quote(image->kernel_path),
                                                 options.image.string()))
-              : boot::read_bzimage(options.kernel),
+              : boot::parse_bzimage(std::move(kernel_file), options.kernel.string()),
         {},
         std::nullopt,
-        linux_cmdline(options)};
+        linux_cmdline(options),
+        std::nullopt};
     const boot::RamLayout layout = boot::RamLayout::for_size(options.memory_size);
     const std::uint64_t needed = inputs.kernel.runtime_end();
     if (layout.low_size < needed) {
@@ -134,6 +210,21 @@ BootInputs read_boot_inputs(const LinuxVmOptions& options) {
 
 void write_boot_memory(memory::GuestMemory& memory, const BootInputs& inputs,
                        const LinuxVmOptions& options) {
+    // PCI0 is described even with no PCI device: the kernel then finds configuration
+    // mechanism #1 (the bus is always on port 0xcf8) and probes bus 0 only. Without
+    // it the kernel needs pci=off, which prints "PCI: Fatal: No config space access
+    // function found" on every boot; the early whole-bus scans are pci=noearly's job
+    // (linux_base_cmdline). The RSDP at acpi_tables_address lies on a 16-byte boundary
+    // in the BIOS area, where a kernel without a zero page (Multiboot) searches for it.
+    const x86::AcpiTables acpi = x86::build_acpi_tables(
+        boot::acpi_tables_address, options.cpus,
+        x86::PciHostBridge{layout::pci_window_base, layout::pci_window_size});
+    memory.write(boot::acpi_tables_address, acpi.bytes);
+    if (inputs.multiboot) {
+        boot::load_multiboot(inputs.multiboot->kernel, inputs.multiboot->modules,
+                             inputs.multiboot->plan, memory);
+        return;
+    }
     boot::load_bzimage(inputs.kernel, memory);
     if (inputs.initrd_place) {
         memory.write(inputs.initrd_place->address, inputs.initrd);
@@ -142,15 +233,6 @@ void write_boot_memory(memory::GuestMemory& memory, const BootInputs& inputs,
     memory.write(
         boot::cmdline_address,
         std::span(reinterpret_cast<const std::uint8_t*>(cmdline.c_str()), cmdline.size() + 1));
-    // PCI0 is described even with no PCI device: the kernel then finds configuration
-    // mechanism #1 (the bus is always on port 0xcf8) and probes bus 0 only. Without
-    // it the kernel needs pci=off, which prints "PCI: Fatal: No config space access
-    // function found" on every boot; the early whole-bus scans are pci=noearly's job
-    // (linux_base_cmdline).
-    const x86::AcpiTables acpi = x86::build_acpi_tables(
-        boot::acpi_tables_address, options.cpus,
-        x86::PciHostBridge{layout::pci_window_base, layout::pci_window_size});
-    memory.write(boot::acpi_tables_address, acpi.bytes);
     boot::ZeroPageInputs zero_page{options.memory_size, boot::cmdline_address, inputs.initrd_place,
                                    acpi.rsdp_address};
     memory.write_object(boot::zero_page_address, boot::build_zero_page(inputs.kernel, zero_page));
@@ -159,7 +241,8 @@ void write_boot_memory(memory::GuestMemory& memory, const BootInputs& inputs,
 }
 
 void configure_vcpu(kvm::Vcpu& vcpu, std::uint32_t index, std::uint32_t count,
-                    const std::vector<kvm_cpuid_entry2>& supported_cpuid) {
+                    const std::vector<kvm_cpuid_entry2>& supported_cpuid,
+                    const std::optional<MultibootEntry>& multiboot) {
     vcpu.set_cpuid(x86::guest_cpuid(supported_cpuid, index, count));
     vcpu.set_msrs(x86::initial_msrs());
     vcpu.set_fpu(x86::initial_fpu());
@@ -170,6 +253,20 @@ void configure_vcpu(kvm::Vcpu& vcpu, std::uint32_t index, std::uint32_t count,
         return;  // application processors wait for INIT/SIPI from the kernel
     }
     kvm_sregs sregs = vcpu.sregs();
+    if (multiboot) {
+        // Multiboot 0.6.96, 3.2 "Machine state": protected mode, paging off, flat
+        // segments, interrupts off, the magic in EAX and the information in EBX.
+        x86::set_protected_mode_sregs(sregs, boot::multiboot_info_base, boot::multiboot_gdt,
+                                      boot::multiboot_code_selector, boot::multiboot_data_selector);
+        vcpu.set_sregs(sregs);
+        kvm_regs regs{};
+        regs.rip = multiboot->entry;
+        regs.rax = boot::multiboot_bootloader_magic;
+        regs.rbx = multiboot->info;
+        regs.rflags = 0x2;
+        vcpu.set_regs(regs);
+        return;
+    }
     x86::set_long_mode_sregs(sregs, boot::gdt_address, boot::page_tables_address);
     vcpu.set_sregs(sregs);
     kvm_regs regs{};
@@ -323,6 +420,16 @@ void wait_for_stop(VmStop& stop, const StopSignals& signals) {
 
 }  // namespace
 
+MultibootModuleSpec MultibootModuleSpec::parse(const std::string& value) {
+    const auto comma = value.find(',');
+    MultibootModuleSpec spec{value.substr(0, comma),
+                             comma == std::string::npos ? "" : value.substr(comma + 1)};
+    if (spec.path.empty()) {
+        throw bad_input("no file before the comma; give FILE[,ARGS]");
+    }
+    return spec;
+}
+
 std::string linux_cmdline(const LinuxVmOptions& options) {
     std::string cmdline = linux_base_cmdline;
     if (options.pci.console == GuestConsole::virtio) {
@@ -383,6 +490,12 @@ int boot_linux_once(const LinuxVmOptions& options, bool& rebooted) {
         vm.set_user_memory_region(slot, region.guest_address, region.size(), region.mapping.data());
     }
     write_boot_memory(memory, *inputs, options);
+    std::optional<MultibootEntry> multiboot;
+    if (inputs->multiboot) {
+        multiboot =
+            MultibootEntry{inputs->multiboot->kernel.entry,
+                           static_cast<std::uint32_t>(inputs->multiboot->plan.info_address)};
+    }
     // The kernel and initrd now live in guest RAM. berth's own copies (~9 MiB for
     // Debian's kernel and the busybox initramfs) would otherwise stay resident for the
     // VM's whole life and count as VMM overhead.
@@ -438,7 +551,7 @@ int boot_linux_once(const LinuxVmOptions& options, bool& rebooted) {
     vcpus.reserve(options.cpus);
     for (std::uint32_t i = 0; i < options.cpus; ++i) {
         vcpus.push_back(vm.create_vcpu(i));
-        configure_vcpu(vcpus.back(), i, options.cpus, supported_cpuid);
+        configure_vcpu(vcpus.back(), i, options.cpus, supported_cpuid, multiboot);
         if (machine.timing.trace) {
             machine.timing.trace->add_vcpu(i);
         }

@@ -1,10 +1,14 @@
 #pragma once
 // The Linux machine: a PC without a BIOS. berth loads a bzImage and an initrd, writes
 // the zero page, ACPI tables and page tables itself, and starts the kernel at its
-// 64-bit entry point. Devices: in-kernel irqchip (PIC, IOAPIC, LAPICs) and PIT, COM1
-// on IRQ 4 as the console, an i8042 for reboot, ACPI sleep control for poweroff, the
-// debug-exit port and fw_cfg (QEMU's, at 0x510; not in the DSDT, so Linux's own fw_cfg
-// driver does not bind: it is there for the user's programs). One thread per vCPU.
+// 64-bit entry point. The same machine boots Multiboot kernels (vmm/boot/multiboot.hpp,
+// told apart by their header): the kernel, its modules and the information structure
+// in memory, the boot processor in 32-bit protected mode at the kernel's entry, the
+// application processors waiting for the kernel's INIT/SIPI, as on Linux. Devices: in-kernel
+// irqchip (PIC, IOAPIC, LAPICs) and PIT, COM1 on IRQ 4 as the console, an i8042 for reboot, ACPI
+// sleep control for poweroff, the debug-exit port and fw_cfg (QEMU's, at 0x510; not in the DSDT, so
+// Linux's own fw_cfg driver does not bind: it is there for the user's programs). One thread per
+// vCPU.
 //
 // Exit status: 0 when the guest powers off or reboots (unless --reboot restart), the byte it wrote
 // to the debug-exit port (0x501), (v << 1) | 1 for a value v written to QEMU's debug-exit port 0xf4
@@ -50,14 +54,26 @@ inline constexpr const char* linux_image_root_cmdline = "root=/dev/vda rw";
 // the guest again (as QEMU does without -no-reboot).
 enum class OnReboot { exit, restart };
 
+// --module FILE[,ARGS]: a Multiboot module, whose string is "FILE ARGS".
+struct MultibootModuleSpec {
+    std::filesystem::path path;
+    std::string arguments;
+
+    // FILE[,ARGS]: everything after the first comma is the arguments.
+    static MultibootModuleSpec parse(const std::string& value);
+};
+
 struct LinuxVmOptions {
     std::filesystem::path kernel;
     // --image: a raw ext4 disk image whose /boot holds the kernel and initrd (then
     // `kernel` and `initrd` are unused). The caller attaches it as the first disk
     // and puts linux_image_root_cmdline into extra_cmdline.
     std::filesystem::path image;
+    // With a Multiboot kernel, the initrd is its first module.
     std::optional<std::filesystem::path> initrd;
-    std::string extra_cmdline;  // appended to linux_base_cmdline
+    std::vector<MultibootModuleSpec> modules;  // --module, Multiboot kernels only
+    // Appended to linux_base_cmdline; for a Multiboot kernel, to the kernel's path.
+    std::string extra_cmdline;
     std::uint32_t cpus = 1;
     std::uint64_t memory_size = linux_default_memory;
     // --hugepages: guest RAM from the host's 2 MiB hugetlbfs pool instead of ordinary

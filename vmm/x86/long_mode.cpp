@@ -20,8 +20,7 @@ constexpr std::uint64_t cr4_pae = 1ULL << 5;
 constexpr std::uint64_t efer_lme = 1ULL << 8;
 constexpr std::uint64_t efer_lma = 1ULL << 10;
 
-kvm_segment segment_from_gdt(std::uint16_t selector) {
-    const std::uint64_t entry = gdt_entries[selector >> 3];
+kvm_segment segment_from_descriptor(std::uint64_t entry, std::uint16_t selector) {
     kvm_segment segment{};
     segment.selector = selector;
     segment.base = 0;
@@ -35,6 +34,10 @@ kvm_segment segment_from_gdt(std::uint16_t selector) {
     segment.db = static_cast<std::uint8_t>((entry >> 54) & 1);
     segment.g = static_cast<std::uint8_t>((entry >> 55) & 1);
     return segment;
+}
+
+kvm_segment segment_from_gdt(std::uint16_t selector) {
+    return segment_from_descriptor(gdt_entries[selector >> 3], selector);
 }
 
 }  // namespace
@@ -74,6 +77,24 @@ void set_long_mode_sregs(kvm_sregs& sregs, std::uint64_t gdt, std::uint64_t page
     sregs.cr3 = page_tables;
     sregs.cr4 = cr4_pae;
     sregs.efer = efer_lme | efer_lma;
+}
+
+void set_protected_mode_sregs(kvm_sregs& sregs, std::uint64_t gdt,
+                              std::span<const std::uint64_t> entries, std::uint16_t code,
+                              std::uint16_t data) {
+    sregs.gdt.base = gdt;
+    sregs.gdt.limit = static_cast<std::uint16_t>(entries.size_bytes() - 1);
+    sregs.idt.base = 0;
+    sregs.idt.limit = 0;
+    sregs.cs = segment_from_descriptor(entries[code >> 3], code);
+    const kvm_segment data_segment = segment_from_descriptor(entries[data >> 3], data);
+    sregs.ds = sregs.es = sregs.fs = sregs.gs = sregs.ss = data_segment;
+    // Paging, caches' CD/NW and everything in CR4 and EFER off: only PE (and ET, which
+    // is hard-wired to 1 on every CPU since the 486).
+    sregs.cr0 = cr0_pe | cr0_et;
+    sregs.cr3 = 0;
+    sregs.cr4 = 0;
+    sregs.efer = 0;
 }
 
 }  // namespace berth::x86

@@ -6,6 +6,7 @@
 #include "vmm/kvm/kvm_abi.hpp"
 
 #include <cstdint>
+#include <span>
 
 #include "vmm/memory/guest_memory.hpp"
 
@@ -32,5 +33,11 @@ void write_gdt(memory::GuestMemory& memory, std::uint64_t address);
 
 // Long mode, paging on (CR3 = page_tables), flat segments from the GDT at `gdt`.
 void set_long_mode_sregs(kvm_sregs& sregs, std::uint64_t gdt, std::uint64_t page_tables);
+
+// 32-bit protected mode without paging, flat `code` and `data` segments from the GDT
+// `entries` at `gdt`, interrupts off: the state Multiboot kernels are entered in.
+void set_protected_mode_sregs(kvm_sregs& sregs, std::uint64_t gdt,
+                              std::span<const std::uint64_t> entries, std::uint16_t code,
+                              std::uint16_t data);
 
 }  // namespace berth::x86
