@@ -76,4 +76,8 @@ source "$(dirname "$0")/virtio-tests.sh"
 # shellcheck source=net-tests.sh
 source "$(dirname "$0")/net-tests.sh"
 
+# --- the control API: pause, resume, stats, stop -------------------------------------
+# shellcheck source=api-tests.sh
+source "$(dirname "$0")/api-tests.sh"
+
 tap_done
