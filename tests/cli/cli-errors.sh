@@ -76,6 +76,19 @@ expect_bad_input "memory unknown unit" "unknown unit" -- vm run --firmware "$HEL
 expect_bad_input "memory too small" "^berth: cannot start VM: memory 64 KiB is too small: a real-mode guest needs at least 1 MiB; give it that or more$" -- vm run --firmware "$HELLO" --memory 64K
 expect_bad_input "memory not page multiple" "cannot start VM: memory 1048577 bytes is not a multiple of 4 KiB; give" -- vm run --firmware "$HELLO" --memory 1048577
 # Linux kernels: every check happens before /dev/kvm is opened.
+# The control API: a path berth cannot serve on (checked before KVM is opened), and
+# `vm ctl` at a path no VM serves.
+: >"$scratch/not-a-socket"
+expect_bad_input "--api-socket over a regular file" "^berth: cannot start VM: API socket '.*not-a-socket': the path exists and is not a socket" -- vm run --kernel "$scratch/vmlinuz" --api-socket "$scratch/not-a-socket"
+expect_bad_input "--api-socket in a missing directory" "^berth: cannot start VM: API socket '.*no-such-dir/api.sock': cannot listen on it: No such file or directory" -- vm run --kernel "$scratch/vmlinuz" --api-socket "$scratch/no-such-dir/api.sock"
+expect_bad_input "--api-socket path too long" "longer than a unix socket allows" -- vm run --kernel "$scratch/vmlinuz" --api-socket "$scratch/$(printf 'x%.0s' {1..120})"
+expect_bad_input "--api-socket with --firmware" "^berth: --api-socket: needs --kernel or --image" -- vm run --firmware "$HELLO" --api-socket "$scratch/api.sock"
+expect_bad_input "vm ctl: missing socket" "^berth: API socket '.*no-such.sock': no such file; give the --api-socket path of a running" -- vm ctl "$scratch/no-such.sock" info
+expect_bad_input "vm ctl: not a socket" "^berth: API socket '.*not-a-socket': not a socket" -- vm ctl "$scratch/not-a-socket" info
+python3 -c 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' "$scratch/stale.sock"
+expect_bad_input "vm ctl: a stale socket" "^berth: API socket '.*stale.sock': nobody listens on it" -- vm ctl "$scratch/stale.sock" stats
+expect_bad_input "vm ctl: unknown command" "^berth: command: reboot not in \\{info,stats,pause,resume,stop\\}" -- vm ctl "$scratch/stale.sock" reboot
+expect_bad_input "vm ctl: no command" "^berth: command is required" -- vm ctl "$scratch/stale.sock"
 expect_bad_input "kernel not a bzImage" "kernel .*not-a-kernel is not a bzImage" -- vm run --kernel "$scratch/not-a-kernel"
 expect_bad_input "kernel truncated" "kernel .*vmlinuz-truncated is truncated" -- vm run --kernel "$scratch/vmlinuz-truncated"
 expect_bad_input "kernel boot protocol too old" "boot protocol 2.11, berth needs 2.12" -- vm run --kernel "$scratch/vmlinuz-old"

@@ -83,4 +83,8 @@ source "$(dirname "$0")/net-tests.sh"
 # shellcheck source=bridge-tests.sh
 source "$(dirname "$0")/bridge-tests.sh"
 
+# --- the control API: pause, resume, stats, stop -------------------------------------
+# shellcheck source=api-tests.sh
+source "$(dirname "$0")/api-tests.sh"
+
 tap_done

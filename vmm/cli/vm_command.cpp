@@ -10,6 +10,7 @@
 
 #include <fmt/format.h>
 
+#include "vmm/api/api_client.hpp"
 #include "vmm/cli/command.hpp"
 #include "vmm/cli/vm_start.hpp"
 #include "vmm/common/error.hpp"
@@ -96,6 +97,7 @@ void add_vm_command(CLI::App& app, Action& action) {
         std::string debug_exit;  // empty: berth's port 0x501 only
         std::vector<std::string> fw_cfg;
         std::vector<std::string> publish;  // --publish, for the first --net user NIC
+        std::string api_socket;            // --api-socket; empty: no control API
     };
     auto flags = std::make_shared<RunFlags>();
 
@@ -177,7 +179,14 @@ void add_vm_command(CLI::App& app, Action& action) {
                     "Write every VM exit to FILE as Chrome trace-event JSON (open it in "
                     "ui.perfetto.dev or chrome://tracing)")
         ->type_name("FILE");
-    linux_only.insert(linux_only.end(), {console, hugepages, reboot});
+    auto* api_socket =
+        run->add_option("--api-socket", flags->api_socket,
+                        "Serve the control API (JSON over HTTP/1.1; docs/api/openapi.yaml) on "
+                        "a unix socket at PATH: info, pause, resume, stop, stats; see `berth vm "
+                        "ctl`")
+            ->type_name("PATH")
+            ->check(non_empty);
+    linux_only.insert(linux_only.end(), {console, hugepages, reboot, api_socket});
     run->callback([flags, linux_only, &action] {
         if (flags->kernel.empty() && flags->image.empty()) {
             for (const auto* option : linux_only) {
@@ -266,6 +275,7 @@ void add_vm_command(CLI::App& app, Action& action) {
                 options.trace_file = flags->trace;
                 options.qemu_debug_exit = qemu_debug_exit;
                 options.fw_cfg_files = fw_cfg_files;
+                options.api_socket = flags->api_socket;
                 return run_vm("VM", [&] { return machine::run_linux_vm(options); });
             }
             if (flags->firmware.empty()) {
@@ -284,6 +294,33 @@ void add_vm_command(CLI::App& app, Action& action) {
             options.qemu_debug_exit = qemu_debug_exit;
             options.fw_cfg_files = fw_cfg_files;
             return run_vm("VM", [&] { return machine::run_firmware_vm(options); });
+        };
+    });
+
+    struct CtlFlags {
+        std::string socket;
+        std::string command;
+    };
+    auto ctl_flags = std::make_shared<CtlFlags>();
+    auto* ctl = vm->add_subcommand(
+        "ctl", "Ask a VM started with `vm run --api-socket` for its state, or change it");
+    std::vector<std::string> command_names;
+    std::string command_help = "What to do:";
+    for (const auto& command : api::api_commands()) {
+        command_names.emplace_back(command.name);
+        command_help += fmt::format(" {} ({} {})", command.name, command.method, command.path);
+    }
+    ctl->add_option("socket", ctl_flags->socket, "The VM's API socket (vm run --api-socket)")
+        ->type_name("SOCKET")
+        ->required()
+        ->check(non_empty);
+    ctl->add_option("command", ctl_flags->command, command_help)
+        ->type_name("COMMAND")
+        ->required()
+        ->check(CLI::IsMember(command_names));
+    ctl->callback([ctl_flags, &action] {
+        action = [ctl_flags] {
+            return api::run_api_command(ctl_flags->socket, ctl_flags->command);
         };
     });
 }

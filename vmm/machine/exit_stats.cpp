@@ -1,6 +1,7 @@
 #include "vmm/machine/exit_stats.hpp"
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "vmm/kvm/vcpu.hpp"
 
@@ -98,6 +99,41 @@ std::string ExitStats::table() const {
         }
     }
     return out;
+}
+
+nlohmann::json ExitStats::json() const {
+    nlohmann::json by_reason = nlohmann::json::object();
+    for (const auto& [reason, count] : by_reason_) {
+        by_reason[std::string(kvm::exit_reason_name(reason))] = count;
+    }
+    nlohmann::json by_device = nlohmann::json::object();
+    auto add_to_device = [&by_device](const std::string& device, std::uint64_t count) {
+        const std::string name = device.empty() ? "(none)" : device;
+        by_device[name] = by_device.value(name, std::uint64_t{0}) + count;
+    };
+    nlohmann::json ports = nlohmann::json::array();
+    for (const auto& [key, entry] : by_port_) {
+        const auto& [port, direction] = key;
+        ports.push_back({{"port", port},
+                         {"direction", direction == IoDirection::in ? "in" : "out"},
+                         {"count", entry.count},
+                         {"device", entry.device.empty() ? "(none)" : entry.device}});
+        add_to_device(entry.device, entry.count);
+    }
+    nlohmann::json mmio = nlohmann::json::array();
+    for (const auto& [key, entry] : by_mmio_) {
+        const auto& [address, direction] = key;
+        mmio.push_back({{"address", address},
+                        {"direction", direction == MmioDirection::read ? "read" : "write"},
+                        {"count", entry.count},
+                        {"device", entry.device.empty() ? "(none)" : entry.device}});
+        add_to_device(entry.device, entry.count);
+    }
+    return {{"total_exits", total()},
+            {"exits_by_reason", std::move(by_reason)},
+            {"exits_by_device", std::move(by_device)},
+            {"ports", std::move(ports)},
+            {"mmio", std::move(mmio)}};
 }
 
 }  // namespace berth::machine

@@ -12,6 +12,8 @@
 #include <string>
 #include <tuple>
 
+#include <nlohmann/json_fwd.hpp>
+
 namespace berth::machine {
 
 enum class IoDirection { in, out };
@@ -55,6 +57,10 @@ public:
     // The table `--trace-exits` prints: exits by reason (count first, then total and
     // mean microseconds when timed), then port I/O by port, then MMIO by address.
     std::string table() const;
+    // The same counts for the control API (GET /vm/stats; docs/api/openapi.yaml,
+    // VmStats): total, by reason, by device (port and MMIO exits summed per device
+    // name), and the port and MMIO rows.
+    nlohmann::json json() const;
 
 private:
     struct PortEntry {

@@ -22,6 +22,7 @@
 #include "devices/power/acpi_sleep_control.hpp"
 #include "devices/serial/uart_8250.hpp"
 #include "devices/virtio/console.hpp"
+#include "vmm/api/api_server.hpp"
 #include "vmm/boot/bzimage.hpp"
 #include "vmm/boot/ext4_image.hpp"
 #include "vmm/boot/linux_layout.hpp"
@@ -38,6 +39,7 @@
 #include "vmm/kvm/vm.hpp"
 #include "vmm/machine/console.hpp"
 #include "vmm/machine/pci_devices.hpp"
+#include "vmm/machine/running_vm.hpp"
 #include "vmm/machine/vcpu_loop.hpp"
 #include "vmm/machine/vm_stop.hpp"
 #include "vmm/memory/guest_memory.hpp"
@@ -313,6 +315,7 @@ struct Machine final : ExitHooks {
         stop.request(status);
     }
     void halted(const kvm::Vcpu&) override {}  // the in-kernel LAPIC handles hlt
+    void interrupted(kvm::Vcpu& vcpu) override { stop.park_while_paused(vcpu.run_state()); }
     bool system_event(std::uint32_t type) override {
         if (type == KVM_SYSTEM_EVENT_RESET) {
             reboot();
@@ -462,6 +465,12 @@ int boot_linux_once(const LinuxVmOptions& options, bool& rebooted) {
         trace = ExitTraceWriter::create(options.trace_file,
                                         fmt::format("berth linux {}", guest.filename().string()));
     }
+    // Bound before KVM is opened (a taken path is bad input, reported at once); it
+    // answers once the vCPUs run.
+    std::unique_ptr<api::ApiServer> api;
+    if (!options.api_socket.empty()) {
+        api = std::make_unique<api::ApiServer>(options.api_socket);
+    }
 
     const kvm::System kvm = kvm::System::open();
     if (kvm::host_kvm_is_pvm()) {
@@ -503,6 +512,13 @@ int boot_linux_once(const LinuxVmOptions& options, bool& rebooted) {
     phase_mark("vm_ready");
 
     Machine machine;
+    VmFacts facts{options.cpus, options.memory_size, {}};
+    // Every port device goes on the bus through here, so that the API's info names it.
+    auto attach_port = [&machine, &facts](std::uint16_t port, std::uint16_t count,
+                                          std::shared_ptr<devices::PortIoDevice> device) {
+        facts.devices.emplace_back(device->name());
+        machine.buses.ports.attach(port, count, std::move(device));
+    };
     machine.timing.timed = options.trace_exits == TraceExits::on || trace != nullptr;
     machine.timing.trace = std::move(trace);
     auto uart = std::make_shared<devices::Uart8250>(
@@ -512,28 +528,23 @@ int boot_linux_once(const LinuxVmOptions& options, bool& rebooted) {
             write_console_byte(byte);
         },
         [&vm](bool level) { vm.set_irq_line(layout::com1_irq, level); });
-    machine.buses.ports.attach(layout::com1_port, devices::Uart8250::register_count, uart);
-    machine.buses.ports.attach(layout::i8042_port, devices::I8042::port_count,
-                               std::make_shared<devices::I8042>([&machine] { machine.reboot(); }));
-    machine.buses.ports.attach(
-        layout::acpi_sleep_control_port, devices::AcpiSleepControl::port_count,
-        std::make_shared<devices::AcpiSleepControl>([&machine](std::uint8_t type) {
-            if (type == x86::acpi_s5_sleep_type) {
-                machine.stop.request(0);
-            }
-        }));
-    machine.buses.ports.attach(layout::debug_exit_port, devices::DebugExit::register_count,
-                               machine.debug_exit);
-    machine.buses.ports.attach(layout::fw_cfg_port, devices::FwCfg::register_count,
-                               std::move(fw_cfg));
+    attach_port(layout::com1_port, devices::Uart8250::register_count, uart);
+    attach_port(layout::i8042_port, devices::I8042::port_count,
+                std::make_shared<devices::I8042>([&machine] { machine.reboot(); }));
+    attach_port(layout::acpi_sleep_control_port, devices::AcpiSleepControl::port_count,
+                std::make_shared<devices::AcpiSleepControl>([&machine](std::uint8_t type) {
+                    if (type == x86::acpi_s5_sleep_type) {
+                        machine.stop.request(0);
+                    }
+                }));
+    attach_port(layout::debug_exit_port, devices::DebugExit::register_count, machine.debug_exit);
+    attach_port(layout::fw_cfg_port, devices::FwCfg::register_count, std::move(fw_cfg));
     if (options.qemu_debug_exit == QemuDebugExit::on) {
-        machine.buses.ports.attach(layout::qemu_debug_exit_port,
-                                   devices::QemuDebugExit::register_count,
-                                   std::make_shared<devices::QemuDebugExit>(machine.debug_exit));
+        attach_port(layout::qemu_debug_exit_port, devices::QemuDebugExit::register_count,
+                    std::make_shared<devices::QemuDebugExit>(machine.debug_exit));
     }
-    machine.buses.ports.attach(
-        layout::phase_port, devices::PhasePort::register_count,
-        std::make_shared<devices::PhasePort>([&machine] { machine.guest_init.mark(); }));
+    attach_port(layout::phase_port, devices::PhasePort::register_count,
+                std::make_shared<devices::PhasePort>([&machine] { machine.guest_init.mark(); }));
     std::shared_ptr<devices::virtio::Console> virtio_console;
     if (options.pci.console == GuestConsole::virtio) {
         virtio_console = std::make_shared<devices::virtio::Console>(
@@ -542,6 +553,9 @@ int boot_linux_once(const LinuxVmOptions& options, bool& rebooted) {
                 write_console_bytes(bytes);
             });
         virtio_devices.push_back(virtio_console);
+    }
+    for (const auto& device : virtio_devices) {
+        facts.devices.emplace_back(device->name());
     }
     PciDevices pci(std::move(virtio_devices));
     pci.attach(vm, memory, machine.buses);
@@ -570,6 +584,7 @@ int boot_linux_once(const LinuxVmOptions& options, bool& rebooted) {
     }
     const ConsoleInput console(STDIN_FILENO, receiver, [&machine] { machine.stop.request(0); });
     std::vector<ExitStats> stats(options.cpus);
+    RunningVm running(machine.stop, stats, std::move(facts));
     {
         VcpuThreads threads(machine.stop);
         for (std::uint32_t i = 0; i < options.cpus; ++i) {
@@ -581,6 +596,9 @@ int boot_linux_once(const LinuxVmOptions& options, bool& rebooted) {
                 }
             });
         }
+        // Its threads start after StopSignals, so that they too leave SIGINT, SIGTERM
+        // and SIGHUP to the signalfd. It stops answering before `running` goes away.
+        const auto serving = api ? api->serve(running) : nullptr;
         wait_for_stop(machine.stop, signals);
         threads.join_all();
     }

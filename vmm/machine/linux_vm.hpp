@@ -86,6 +86,9 @@ struct LinuxVmOptions {
     PciDeviceOptions pci;  // --disk, --rng, --console: the virtio-pci devices
     // Where to write the Chrome trace-event JSON of every exit; empty for none.
     std::filesystem::path trace_file;
+    // --api-socket: where to serve the control API (vmm/api/api_server.hpp); empty
+    // for none.
+    std::filesystem::path api_socket;
 };
 
 // The full kernel command line for `options`.

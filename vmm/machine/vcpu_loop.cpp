@@ -24,6 +24,7 @@ void run_vcpu_loop(kvm::Vcpu& vcpu, std::uint32_t index, ExitStats& stats,
     kvm_run& run = vcpu.run_state();
     while (!machine.hooks.stopped()) {
         if (vcpu.run() == kvm::RunOutcome::interrupted) {
+            machine.hooks.interrupted(vcpu);
             continue;
         }
         const ExitTimer timer(machine.timing, run, index, stats, machine.buses);

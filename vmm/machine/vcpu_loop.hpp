@@ -26,6 +26,9 @@ public:
     virtual ~ExitHooks() = default;
     // Checked before each KVM_RUN: true once the machine is over.
     virtual bool stopped() const = 0;
+    // KVM_RUN returned without an exit (a signal, or immediate_exit set by a kick):
+    // where a paused machine parks its vCPU (VmStop::park_while_paused).
+    virtual void interrupted(kvm::Vcpu&) {}
     // A port access, before the port bus dispatches it.
     virtual void port_access(std::uint16_t) {}
     // The guest has written `status` to the debug-exit port (asked after every port exit).

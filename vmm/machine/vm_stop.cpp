@@ -25,7 +25,7 @@ int VmStop::kick_signal() {
 void VmStop::add_vcpu(pthread_t thread, kvm_run* run) {
     std::lock_guard lock(mutex_);
     vcpus_.push_back({thread, run});
-    if (requested_.load()) {
+    if (requested_.load() || paused_) {
         run->immediate_exit = 1;
     }
 }
@@ -54,13 +54,63 @@ void VmStop::request_error(std::exception_ptr error) {
     finish_request();
 }
 
-void VmStop::finish_request() {
-    std::lock_guard lock(mutex_);
+void VmStop::kick_all() {
     for (const auto& vcpu : vcpus_) {
         vcpu.run->immediate_exit = 1;
         ::pthread_kill(vcpu.thread, kick_signal());
     }
+}
+
+void VmStop::finish_request() {
+    {
+        std::lock_guard lock(mutex_);
+        kick_all();
+    }
+    parking_.notify_all();  // parked vCPUs leave, a pause() stops waiting
     event_.signal();
+}
+
+bool VmStop::pause() {
+    std::unique_lock lock(mutex_);
+    if (paused_) {
+        return false;
+    }
+    paused_ = true;
+    kick_all();
+    parking_.wait(lock, [this] { return parked_ == vcpus_.size() || requested_.load(); });
+    return true;
+}
+
+bool VmStop::resume() {
+    {
+        std::lock_guard lock(mutex_);
+        if (!paused_) {
+            return false;
+        }
+        paused_ = false;
+    }
+    parking_.notify_all();
+    return true;
+}
+
+bool VmStop::paused() const {
+    std::lock_guard lock(mutex_);
+    return paused_;
+}
+
+void VmStop::park_while_paused(kvm_run& run) {
+    std::unique_lock lock(mutex_);
+    if (paused_ && !requested_.load()) {
+        ++parked_;
+        parking_.notify_all();
+        parking_.wait(lock, [this] { return !paused_ || requested_.load(); });
+        --parked_;
+    }
+    // A pause's kick set immediate_exit; a stop's must stay set. Under mutex_, which
+    // every kick holds, so a kick cannot fall between the test and the clear.
+    if (!requested_.load()) {
+        run.immediate_exit = 0;
+    }
 }
 
 int VmStop::result() const {

@@ -1,0 +1,71 @@
+#include "vmm/machine/running_vm.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include "vmm/common/error.hpp"
+
+namespace berth::machine {
+
+namespace {
+
+Error stopping(const char* what) {
+    return bad_input(std::string("cannot ") + what + ": the VM is stopping");
+}
+
+}  // namespace
+
+RunningVm::RunningVm(VmStop& stop, const std::vector<ExitStats>& stats, VmFacts facts)
+    : stop_(stop), stats_(stats), facts_(std::move(facts)) {}
+
+nlohmann::json RunningVm::info() {
+    const auto uptime = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::steady_clock::now() - started_);
+    const char* state = stop_.requested() ? "stopping" : stop_.paused() ? "paused" : "running";
+    return {{"state", state},
+            {"vcpus", facts_.vcpus},
+            {"memory_bytes", facts_.memory_bytes},
+            {"uptime_ms", uptime.count()},
+            {"devices", facts_.devices}};
+}
+
+void RunningVm::pause() {
+    const std::lock_guard lock(mutex_);
+    if (stop_.requested()) {
+        throw stopping("pause");
+    }
+    if (!stop_.pause()) {
+        throw bad_input("cannot pause: the VM is paused already");
+    }
+}
+
+void RunningVm::resume() {
+    const std::lock_guard lock(mutex_);
+    if (stop_.requested()) {
+        throw stopping("resume");
+    }
+    if (!stop_.resume()) {
+        throw bad_input("cannot resume: the VM is not paused");
+    }
+}
+
+void RunningVm::stop() {
+    stop_.request(0);
+}
+
+nlohmann::json RunningVm::stats() {
+    const std::lock_guard lock(mutex_);
+    ExitStats total;
+    stop_.with_vcpus_parked([&] {
+        // A stop may have ended the wait for the vCPUs before all of them parked: the
+        // others may still be counting their last exit.
+        if (stop_.requested()) {
+            throw stopping("read statistics");
+        }
+        for (const auto& one : stats_) {
+            total.merge(one);
+        }
+    });
+    return total.json();
+}
+
+}  // namespace berth::machine

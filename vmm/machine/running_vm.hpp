@@ -1,0 +1,45 @@
+#pragma once
+// The control API's view of a running multi-vCPU machine (api::VmController, for
+// berth vm run --api-socket): its state, pause and resume (VmStop's parking), a hard
+// stop, and its exit statistics, read while every vCPU is parked so that the vCPU
+// threads keep counting without locks.
+
+#include <chrono>
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "vmm/api/vm_controller.hpp"
+#include "vmm/machine/exit_stats.hpp"
+#include "vmm/machine/vm_stop.hpp"
+
+namespace berth::machine {
+
+// What does not change while the VM runs.
+struct VmFacts {
+    std::uint32_t vcpus = 0;
+    std::uint64_t memory_bytes = 0;
+    std::vector<std::string> devices;  // names, as traces and --trace-exits show them
+};
+
+class RunningVm final : public api::VmController {
+public:
+    // `stats`: one per vCPU, written by its thread.
+    RunningVm(VmStop& stop, const std::vector<ExitStats>& stats, VmFacts facts);
+
+    nlohmann::json info() override;
+    void pause() override;
+    void resume() override;
+    void stop() override;
+    nlohmann::json stats() override;
+
+private:
+    VmStop& stop_;
+    const std::vector<ExitStats>& stats_;
+    const VmFacts facts_;
+    const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+    std::mutex mutex_;  // one request at a time changes or reads the vCPUs' state
+};
+
+}  // namespace berth::machine
