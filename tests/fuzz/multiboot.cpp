@@ -14,8 +14,8 @@
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     constexpr std::uint64_t memory_size = 16 << 20;
     try {
-        const auto kernel = berth::boot::parse_multiboot(
-            std::vector<std::uint8_t>(data, data + size), "fuzz");
+        const auto kernel =
+            berth::boot::parse_multiboot(std::vector<std::uint8_t>(data, data + size), "fuzz");
         const std::vector<berth::boot::MultibootModule> modules = {
             {"module", "module arguments", std::vector<std::uint8_t>(5000, 1)}};
         const auto plan = berth::boot::plan_multiboot(kernel, memory_size, "fuzz", modules);
