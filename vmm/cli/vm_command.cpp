@@ -108,11 +108,14 @@ void add_vm_command(CLI::App& app, Action& action) {
     auto* initrd =
         run->add_option("--initrd", flags->initrd, "Initial RAM disk (cpio archive) for --kernel")
             ->needs(kernel);
-    auto* image = run->add_option(
-        "--image", flags->image,
-        std::string("Raw ext4 disk image to boot (e.g. from `berth image build debian`): its "
-                    "/boot kernel and initrd, the image as the first disk (/dev/vda), \"") +
-            machine::linux_image_root_cmdline + "\"");
+    auto* image =
+        run->add_option("--image", flags->image,
+                        "Disk image to boot, attached read-write as the first disk (/dev/vda): "
+                        "ext4 on the whole disk (`berth image build debian`; root=/dev/vda) "
+                        "or a GPT/MBR disk whose boot loader entry (grub.cfg or "
+                        "/loader/entries) gives the kernel, initrd and root=")
+            ->type_name("FILE[,format=raw|qcow2]")
+            ->check(non_empty);
     image->excludes(firmware)->excludes(kernel)->excludes(initrd);
     auto* cmdline = run->add_option(
         "--cmdline", flags->cmdline,
@@ -199,22 +202,31 @@ void add_vm_command(CLI::App& app, Action& action) {
                 }
                 options.extra_cmdline = flags->cmdline;
                 if (!flags->image.empty()) {
+                    devices::virtio::DiskSpec spec;
+                    try {
+                        spec = devices::virtio::DiskSpec::parse(flags->image);
+                    } catch (const Error& e) {
+                        throw e.with_context("--image " + quote(flags->image));
+                    }
+                    if (spec.access == devices::block::Access::read_only) {
+                        throw bad_input(fmt::format(
+                            "--image {}: ,ro cannot boot: the image is the guest's root disk, "
+                            "attached read-write; drop ,ro or boot a writable copy",
+                            quote(flags->image)));
+                    }
                     // Said here, in the image's terms: the disk layer would suggest
                     // attaching it read-only, which --image cannot do.
-                    if (::access(flags->image.c_str(), W_OK) != 0 &&
+                    if (::access(spec.path.c_str(), W_OK) != 0 &&
                         (errno == EACCES || errno == EROFS)) {
                         throw bad_input(fmt::format(
                             "--image {} is not writable ({}): berth boots the image read-write "
                             "as the guest's root disk /dev/vda; make it writable (chmod u+w) "
                             "or boot a writable copy",
-                            flags->image, std::strerror(errno)));
+                            spec.path.string(), std::strerror(errno)));
                     }
                     // The image is /dev/vda: the first disk, before any --disk.
-                    options.image = flags->image;
-                    options.pci.devices.push_back(
-                        machine::virtio_disk(devices::virtio::DiskSpec{flags->image}));
-                    options.extra_cmdline = std::string(machine::linux_image_root_cmdline) +
-                                            (flags->cmdline.empty() ? "" : " " + flags->cmdline);
+                    options.image = spec;
+                    options.pci.devices.push_back(machine::virtio_disk(spec));
                 }
                 options.cpus = flags->cpus;
                 // Devices take PCI slots in the flags' order, each flag's in command-line order.

@@ -23,7 +23,7 @@
 #include "devices/serial/uart_8250.hpp"
 #include "devices/virtio/console.hpp"
 #include "vmm/boot/bzimage.hpp"
-#include "vmm/boot/ext4_image.hpp"
+#include "vmm/boot/disk_boot.hpp"
 #include "vmm/boot/linux_layout.hpp"
 #include "vmm/boot/zero_page.hpp"
 #include "vmm/common/error.hpp"
@@ -82,17 +82,19 @@ BootInputs read_boot_inputs(const LinuxVmOptions& options) {
     }
     // --image: the kernel and initrd come out of the disk image's /boot.
     std::optional<boot::ImageBootFiles> image;
-    if (!options.image.empty()) {
-        image = boot::read_image_boot_files(options.image);
+    std::string image_options;
+    if (options.image) {
+        image = boot::read_image_boot_files(*options.image);
+        image_options = image->cmdline;
     }
     BootInputs inputs{
-        image ? boot::parse_bzimage(std::move(image->kernel),
-                                    fmt::format("{} in disk image {}", quote(image->kernel_path),
-                                                options.image.string()))
+        image ? boot::parse_bzimage(
+                    std::move(image->kernel),
+                    fmt::format("{} in disk image {}", quote(image->kernel_path), image->source))
               : boot::read_bzimage(options.kernel),
         {},
         std::nullopt,
-        linux_cmdline(options)};
+        linux_cmdline(options, image_options)};
     const boot::RamLayout layout = boot::RamLayout::for_size(options.memory_size);
     const std::uint64_t needed = inputs.kernel.runtime_end();
     if (layout.low_size < needed) {
@@ -104,12 +106,13 @@ BootInputs read_boot_inputs(const LinuxVmOptions& options) {
     }
     LinuxVmOptions without_extra = options;
     without_extra.extra_cmdline.clear();
-    boot::check_cmdline(inputs.kernel, inputs.cmdline, linux_cmdline(without_extra).size());
-    if (image) {
+    boot::check_cmdline(inputs.kernel, inputs.cmdline,
+                        linux_cmdline(without_extra, image_options).size());
+    if (image && !image->initrd.empty()) {
         inputs.initrd = std::move(image->initrd);
         inputs.initrd_place = boot::place_initrd(
             inputs.kernel, options.memory_size, inputs.initrd.size(),
-            fmt::format("{} in disk image {}", quote(image->initrd_path), options.image.string()));
+            fmt::format("{} in disk image {}", quote(image->initrd_path), image->source));
     } else if (options.initrd) {
         const std::string name = options.initrd->string();
         InputFile initrd;
@@ -323,7 +326,7 @@ void wait_for_stop(VmStop& stop, const StopSignals& signals) {
 
 }  // namespace
 
-std::string linux_cmdline(const LinuxVmOptions& options) {
+std::string linux_cmdline(const LinuxVmOptions& options, std::string_view image_options) {
     std::string cmdline = linux_base_cmdline;
     if (options.pci.console == GuestConsole::virtio) {
         // One console only: with both, every kernel message would reach stdout twice.
@@ -331,6 +334,10 @@ std::string linux_cmdline(const LinuxVmOptions& options) {
         // replays them on hvc0.
         cmdline.replace(cmdline.find(linux_serial_console), std::strlen(linux_serial_console),
                         linux_virtio_console);
+    }
+    if (!image_options.empty()) {
+        cmdline += ' ';
+        cmdline += image_options;
     }
     if (!options.extra_cmdline.empty()) {
         cmdline += ' ';
@@ -351,7 +358,7 @@ int boot_linux_once(const LinuxVmOptions& options, bool& rebooted) {
     if (!options.trace_file.empty()) {
         // Created before KVM is opened, so a bad path is bad input reported at once, and
         // after every input is open, so that the trace can be refused when it is one.
-        const auto& guest = options.image.empty() ? options.kernel : options.image;
+        const auto& guest = options.image ? options.image->path : options.kernel;
         trace = ExitTraceWriter::create(options.trace_file,
                                         fmt::format("berth linux {}", guest.filename().string()));
     }

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Booting the images people have (issue 15), sourced by kvm-tests.sh (which sets
+# BERTH, scratch, not_ok, has and the TAP helpers). Runs alone too:
+#   BERTH=build/berth BERTH_GPT_DISK=build/images/busybox-gpt.qcow2 bash tests/integration/image-tests.sh
+if [[ -z ${scratch:-} ]]; then
+    set -u
+    # shellcheck source=../lib/tap.sh
+    . "$(dirname "$0")/../lib/tap.sh"
+    : "${BERTH:?}"
+    scratch=$(mktemp -d "${TMPDIR:-/tmp}/image-tests.XXXXXX")
+    trap 'rm -rf "$scratch"' EXIT
+    not_ok() {
+        tap_not_ok "$1"
+        [[ -f $scratch/out ]] && tap_diag "stdout: " <"$scratch/out"
+        [[ -f $scratch/err ]] && tap_diag "stderr: " <"$scratch/err"
+    }
+    has() { grep -qF -- "$1" "$scratch/out"; }
+    image_tests_alone=1
+fi
+
+# A GPT + qcow2 disk (images/build-gpt-disk.sh): berth finds the ext4 root in partition
+# 2, reads grub.cfg's default entry, its kernel and initrd through the qcow2 clusters,
+# and boots with the entry's own root=UUID=..., its console= options replaced by
+# berth's. No --kernel, --initrd or root=: --cmdline only adds the guest's probe.
+if [[ -n ${BERTH_GPT_DISK:-} && -r $BERTH_GPT_DISK ]]; then
+    cp "$BERTH_GPT_DISK" "$scratch/gpt.qcow2"
+    status=0
+    timeout 150 "$BERTH" vm run --image "$scratch/gpt.qcow2,format=qcow2" \
+        --cmdline 'quiet berth_run="echo cmdline: $(cat /proc/cmdline); echo written >/root/gpt-mark"' \
+        >"$scratch/out" 2>"$scratch/err" </dev/null || status=$?
+    cmdline=$(sed -n 's/^cmdline: //p' "$scratch/out" | tr -d '\r')
+    consoles=$(grep -o 'console=[^ ]*' <<<"$cmdline" | tr '\n' ' ')
+    if [[ $status -eq 0 ]] && has "disk root ready: /dev/vda2 ext4 rw" &&
+       [[ $cmdline == *"root=UUID=5e3f1c2a-8b7d-4e6f-9a1b-2c3d4e5f6a7b rw"* &&
+          $cmdline == *berth_image_entry=gpt* && $consoles == "console=ttyS0 " ]] &&
+       qemu-img check -q "$scratch/gpt.qcow2"; then
+        tap_ok "--image boots a GPT qcow2 disk by its grub.cfg default entry (root=UUID from the image, partition 2, berth's console only)"
+    else
+        not_ok "--image boots a GPT qcow2 disk by its grub.cfg default entry (status $status, cmdline '$cmdline')"
+    fi
+else
+    tap_skip "--image boots a GPT qcow2 disk" "no GPT disk image (BERTH_GPT_DISK)"
+fi
+
+if [[ -n ${image_tests_alone:-} ]]; then
+    tap_done
+fi
