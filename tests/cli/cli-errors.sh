@@ -130,13 +130,16 @@ expect_bad_input "image superblock magic overwritten" "badmagic.img is not an ex
 expect_bad_input "image superblock corrupt" "badsuper.img has a corrupt ext4 file system.*e2fsck" -- vm run --image "$scratch/badsuper.img"
 expect_bad_input "image without a kernel" "nokernel.img has no kernel" -- vm run --image "$scratch/nokernel.img"
 expect_bad_input "image kernel without initrd" "noinitrd.img has kernel '/boot/vmlinuz-6.1.0-18-amd64' but no initrd" -- vm run --image "$scratch/noinitrd.img"
-expect_bad_input "image ,ro" "^berth: --image '.*nokernel.img,ro': ,ro cannot boot: the image is the guest's root disk, attached read-write; drop ,ro or boot a writable copy$" -- vm run --image "$scratch/nokernel.img,ro"
+expect_bad_input "image ,ro" "^berth: --image '.*nokernel.img,ro': ,ro cannot boot: the image is the guest's root disk, attached read-write; drop ,ro, add --ephemeral or boot a writable copy$" -- vm run --image "$scratch/nokernel.img,ro"
 expect_bad_input "image unknown format" "^berth: --image '.*nokernel.img,format=vmdk': unknown disk format 'vmdk'" -- vm run --image "$scratch/nokernel.img,format=vmdk"
 # Partitioned disks (sfdisk, from fdisk): a GPT with only an EFI system partition.
 truncate -s 8M "$scratch/gpt-noroot.img"
 printf 'label: gpt\nstart=2048, type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B\n' |
     PATH=$PATH:/usr/sbin:/sbin sfdisk -q "$scratch/gpt-noroot.img" >/dev/null
 expect_bad_input "partitioned image without a Linux root" "^berth: cannot start VM: disk image .*gpt-noroot.img: its GPT partition table has no Linux root file system \(no ext2/3/4 partition; partitions: 1 EFI system\); give an image with an ext4 root, or boot with --kernel and --disk$" -- vm run --image "$scratch/gpt-noroot.img"
+expect_bad_input "--ephemeral without --image" "--ephemeral requires --image" -- vm run --kernel "$scratch/vmlinuz" --ephemeral
+qemu-img create -q -f qcow2 "$scratch/plain.qcow2" 8M
+expect_bad_input "--ephemeral over a qcow2 image without format=qcow2" "^berth: --image '.*plain.qcow2' --ephemeral: starts with a qcow2 header, and berth never takes a disk's format from its content; add ,format=qcow2" -- vm run --image "$scratch/plain.qcow2" --ephemeral
 expect_bad_input "image with kernel" "--kernel excludes --image" -- vm run --image "$scratch/noinitrd.img" --kernel "$scratch/vmlinuz"
 expect_bad_input "disk without a Linux guest" "--disk: needs --kernel or --image" -- vm run --firmware "$HELLO" --disk "$scratch/disk.img"
 # berth bench startup: checked before anything is started (no KVM, no rig, no container).

@@ -42,6 +42,30 @@ else
     tap_skip "--image boots a GPT qcow2 disk" "no GPT disk image (BERTH_GPT_DISK)"
 fi
 
+# --ephemeral: the guest writes to its root (and reads it back), the writes land in a
+# temporary overlay in $TMPDIR; afterwards the image has the same bytes and $TMPDIR is
+# empty again. The image is made read-only: berth must not need to write it.
+if [[ -n ${BERTH_GPT_DISK:-} && -r $BERTH_GPT_DISK ]]; then
+    cp "$BERTH_GPT_DISK" "$scratch/base.qcow2"
+    chmod 444 "$scratch/base.qcow2"
+    before=$(sha256sum <"$scratch/base.qcow2")
+    mkdir -p "$scratch/eph-tmp"
+    status=0
+    TMPDIR=$scratch/eph-tmp timeout 150 "$BERTH" vm run --ephemeral \
+        --image "$scratch/base.qcow2,format=qcow2" \
+        --cmdline 'quiet berth_run="dd if=/dev/urandom of=/root/big bs=1M count=4 2>/dev/null; echo ephemeral-write >/root/eph-mark; sync; echo read-back: $(cat /root/eph-mark)"' \
+        >"$scratch/out" 2>"$scratch/err" </dev/null || status=$?
+    after=$(sha256sum <"$scratch/base.qcow2")
+    left=$(ls -A "$scratch/eph-tmp")
+    if [[ $status -eq 0 ]] && has "read-back: ephemeral-write" && [[ $before == "$after" && -z $left ]]; then
+        tap_ok "--ephemeral: the guest's writes are seen by the guest, the image's bytes are unchanged and nothing is left in \$TMPDIR"
+    else
+        not_ok "--ephemeral: the image unchanged and nothing left (status $status, left '$left', same bytes: $([[ $before == "$after" ]] && echo yes || echo no))"
+    fi
+else
+    tap_skip "--ephemeral leaves the image unchanged" "no GPT disk image (BERTH_GPT_DISK)"
+fi
+
 if [[ -n ${image_tests_alone:-} ]]; then
     tap_done
 fi

@@ -5,11 +5,13 @@
 #include <cerrno>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <fmt/format.h>
 
+#include "devices/block/ephemeral_overlay.hpp"
 #include "vmm/cli/command.hpp"
 #include "vmm/cli/vm_start.hpp"
 #include "vmm/common/error.hpp"
@@ -76,6 +78,7 @@ void add_vm_command(CLI::App& app, Action& action) {
         std::string kernel;
         std::string initrd;
         std::string image;
+        bool ephemeral = false;
         std::string cmdline;
         std::uint32_t cpus = 1;
         std::string memory;  // empty: the machine's default
@@ -117,6 +120,10 @@ void add_vm_command(CLI::App& app, Action& action) {
             ->type_name("FILE[,format=raw|qcow2]")
             ->check(non_empty);
     image->excludes(firmware)->excludes(kernel)->excludes(initrd);
+    run->add_flag("--ephemeral", flags->ephemeral,
+                  "Send the guest's writes to --image into a temporary qcow2 overlay in $TMPDIR, "
+                  "deleted when berth exits: the image stays unchanged (it is only read)")
+        ->needs(image);
     auto* cmdline = run->add_option(
         "--cmdline", flags->cmdline,
         std::string("Kernel parameters, appended to \"") + machine::linux_base_cmdline + "\"");
@@ -195,6 +202,8 @@ void add_vm_command(CLI::App& app, Action& action) {
                 }
             }
             if (!flags->kernel.empty() || !flags->image.empty()) {
+                // --ephemeral: removed when this block ends, after the VM.
+                std::optional<devices::block::EphemeralOverlay> overlay;
                 machine::LinuxVmOptions options;
                 options.kernel = flags->kernel;
                 if (!flags->initrd.empty()) {
@@ -208,25 +217,34 @@ void add_vm_command(CLI::App& app, Action& action) {
                     } catch (const Error& e) {
                         throw e.with_context("--image " + quote(flags->image));
                     }
-                    if (spec.access == devices::block::Access::read_only) {
+                    if (spec.access == devices::block::Access::read_only && !flags->ephemeral) {
                         throw bad_input(fmt::format(
                             "--image {}: ,ro cannot boot: the image is the guest's root disk, "
-                            "attached read-write; drop ,ro or boot a writable copy",
+                            "attached read-write; drop ,ro, add --ephemeral or boot a writable "
+                            "copy",
                             quote(flags->image)));
                     }
                     // Said here, in the image's terms: the disk layer would suggest
                     // attaching it read-only, which --image cannot do.
-                    if (::access(spec.path.c_str(), W_OK) != 0 &&
+                    if (!flags->ephemeral && ::access(spec.path.c_str(), W_OK) != 0 &&
                         (errno == EACCES || errno == EROFS)) {
                         throw bad_input(fmt::format(
                             "--image {} is not writable ({}): berth boots the image read-write "
-                            "as the guest's root disk /dev/vda; make it writable (chmod u+w) "
-                            "or boot a writable copy",
+                            "as the guest's root disk /dev/vda; make it writable (chmod u+w), "
+                            "add --ephemeral or boot a writable copy",
                             spec.path.string(), std::strerror(errno)));
                     }
                     // The image is /dev/vda: the first disk, before any --disk.
                     options.image = spec;
-                    options.pci.devices.push_back(machine::virtio_disk(spec));
+                    if (flags->ephemeral) {
+                        try {
+                            overlay.emplace(devices::block::EphemeralOverlay::create(spec));
+                        } catch (const Error& e) {
+                            throw e.with_context("--image " + quote(flags->image) + " --ephemeral");
+                        }
+                    }
+                    options.pci.devices.push_back(
+                        machine::virtio_disk(overlay ? overlay->disk() : spec));
                 }
                 options.cpus = flags->cpus;
                 // Devices take PCI slots in the flags' order, each flag's in command-line order.
