@@ -5,6 +5,7 @@
 # /boot/grub/grub.cfg names the kernel, the initrd and root=UUID=... (the file
 # system's UUID, fixed here so tests can look for it). Converted with qemu-img.
 # The grub entry adds berth_image_entry=gpt, and console= options berth must drop.
+# /lib/modules/isofs.ko (the kernel's iso9660 driver) lets a test mount a cloud-init seed.
 # No root needed (sfdisk and debugfs work on files).
 #
 # Usage: build-gpt-disk.sh BUSYBOX_DISK.img OUTPUT.qcow2
@@ -51,6 +52,18 @@ debugfs -w -R "mkdir /boot/grub" "$root" >/dev/null 2>&1
 debugfs -w -R "write $work/grub.cfg /boot/grub/grub.cfg" "$root" >/dev/null 2>&1
 debugfs -R "cat /boot/grub/grub.cfg" "$root" 2>/dev/null | grep -q berth-gpt ||
     fail "could not write /boot/grub/grub.cfg into the root file system"
+# iso9660 for the cloud-init seed test: the guest insmods /lib/modules/isofs.ko to mount
+# the cidata volume (berth's initramfs loads only the disk drivers).
+isofs=$(find "/lib/modules/$version/kernel/fs/isofs" -name 'isofs.ko*' 2>/dev/null | head -n 1)
+if [[ -n $isofs ]]; then
+    case $isofs in
+        *.xz) xz -dc "$isofs" >"$work/isofs.ko" ;;
+        *.zst) zstd -qdc "$isofs" >"$work/isofs.ko" ;;
+        *) cp "$isofs" "$work/isofs.ko" ;;
+    esac
+    debugfs -w -R "mkdir /lib/modules" "$root" >/dev/null 2>&1
+    debugfs -w -R "write $work/isofs.ko /lib/modules/isofs.ko" "$root" >/dev/null 2>&1
+fi
 
 # 1 MiB in front (the GPT and alignment), the EFI partition, the root, 1 MiB behind
 # (the backup GPT).

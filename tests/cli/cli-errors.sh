@@ -140,6 +140,13 @@ expect_bad_input "partitioned image without a Linux root" "^berth: cannot start 
 expect_bad_input "--ephemeral without --image" "--ephemeral requires --image" -- vm run --kernel "$scratch/vmlinuz" --ephemeral
 qemu-img create -q -f qcow2 "$scratch/plain.qcow2" 8M
 expect_bad_input "--ephemeral over a qcow2 image without format=qcow2" "^berth: --image '.*plain.qcow2' --ephemeral: starts with a qcow2 header, and berth never takes a disk's format from its content; add ,format=qcow2" -- vm run --image "$scratch/plain.qcow2" --ephemeral
+# cloud-init seed flags: checked before the guest runs.
+printf -- '-----BEGIN OPENSSH PRIVATE KEY-----\nx\n-----END OPENSSH PRIVATE KEY-----\n' >"$scratch/id_ed25519"
+expect_bad_input "--ssh-key given a private key" "^berth: --ssh-key '.*id_ed25519' is a private key; give the public key \(the .pub file next to it\)$" -- vm run --kernel "$scratch/vmlinuz" --ssh-key "$scratch/id_ed25519"
+expect_bad_input "--ssh-key unreadable" "no-such.pub" -- vm run --kernel "$scratch/vmlinuz" --ssh-key "$scratch/no-such.pub"
+expect_bad_input "--user-data with --password" "^berth: --user-data is a whole cloud-config, used as it is" -- vm run --kernel "$scratch/vmlinuz" --user-data "$scratch/id_ed25519" --password x
+expect_bad_input "--hostname not a DNS label" "^berth: --hostname 'a b': give a host name of letters, digits and dashes" -- vm run --kernel "$scratch/vmlinuz" --hostname "a b"
+expect_bad_input "--ssh-key without a Linux guest" "--ssh-key: needs --kernel or --image" -- vm run --firmware "$HELLO" --ssh-key "$scratch/id_ed25519"
 expect_bad_input "image with kernel" "--kernel excludes --image" -- vm run --image "$scratch/noinitrd.img" --kernel "$scratch/vmlinuz"
 expect_bad_input "disk without a Linux guest" "--disk: needs --kernel or --image" -- vm run --firmware "$HELLO" --disk "$scratch/disk.img"
 # berth bench startup: checked before anything is started (no KVM, no rig, no container).

@@ -50,10 +50,13 @@ if [[ -n ${BERTH_GPT_DISK:-} && -r $BERTH_GPT_DISK ]]; then
     chmod 444 "$scratch/base.qcow2"
     before=$(sha256sum <"$scratch/base.qcow2")
     mkdir -p "$scratch/eph-tmp"
+    echo "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB0b3Yx8mNq4LwRk7yJ1xq2T4xQhQy2l7p8cQ9m3TqZl rig@berth" >"$scratch/key.pub"
     status=0
+    # The same boot carries a cloud-init seed (--ssh-key, --hostname): the guest finds
+    # the volume labelled cidata, mounts it and prints its files.
     TMPDIR=$scratch/eph-tmp timeout 150 "$BERTH" vm run --ephemeral \
-        --image "$scratch/base.qcow2,format=qcow2" \
-        --cmdline 'quiet berth_run="dd if=/dev/urandom of=/root/big bs=1M count=4 2>/dev/null; echo ephemeral-write >/root/eph-mark; sync; echo read-back: $(cat /root/eph-mark)"' \
+        --image "$scratch/base.qcow2,format=qcow2" --ssh-key "$scratch/key.pub" --hostname seeded-guest \
+        --cmdline 'quiet berth_run="dd if=/dev/urandom of=/root/big bs=1M count=4 2>/dev/null; echo ephemeral-write >/root/eph-mark; sync; echo read-back: $(cat /root/eph-mark); insmod /lib/modules/isofs.ko; dev=$(findfs LABEL=cidata); echo seed-device: $dev; mkdir -p /mnt/seed; mount -t iso9660 -o ro $dev /mnt/seed && sed s/^/seed:/ /mnt/seed/meta-data /mnt/seed/user-data"' \
         >"$scratch/out" 2>"$scratch/err" </dev/null || status=$?
     after=$(sha256sum <"$scratch/base.qcow2")
     left=$(ls -A "$scratch/eph-tmp")
@@ -62,8 +65,16 @@ if [[ -n ${BERTH_GPT_DISK:-} && -r $BERTH_GPT_DISK ]]; then
     else
         not_ok "--ephemeral: the image unchanged and nothing left (status $status, left '$left', same bytes: $([[ $before == "$after" ]] && echo yes || echo no))"
     fi
+    if [[ $status -eq 0 ]] && has "seed-device: /dev/vdb" && has "seed:instance-id: berth-" &&
+       has "seed:local-hostname: seeded-guest" && has "seed:#cloud-config" &&
+       has "seed:  - \"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB0b3Yx8mNq4LwRk7yJ1xq2T4xQhQy2l7p8cQ9m3TqZl rig@berth\""; then
+        tap_ok "--ssh-key/--hostname: the guest mounts the volume labelled cidata and reads meta-data (instance-id, local-hostname) and the key in user-data"
+    else
+        not_ok "--ssh-key/--hostname: the guest reads the cidata seed (status $status)"
+    fi
 else
     tap_skip "--ephemeral leaves the image unchanged" "no GPT disk image (BERTH_GPT_DISK)"
+    tap_skip "the guest reads the cidata seed" "no GPT disk image (BERTH_GPT_DISK)"
 fi
 
 if [[ -n ${image_tests_alone:-} ]]; then

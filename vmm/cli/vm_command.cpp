@@ -12,12 +12,14 @@
 #include <fmt/format.h>
 
 #include "devices/block/ephemeral_overlay.hpp"
+#include "vmm/boot/cloud_init_seed.hpp"
 #include "vmm/cli/command.hpp"
 #include "vmm/cli/vm_start.hpp"
 #include "vmm/common/error.hpp"
 #include "vmm/common/parse_number.hpp"
 #include "vmm/common/quote.hpp"
 #include "vmm/common/size.hpp"
+#include "vmm/common/temp_dir.hpp"
 #include "vmm/machine/firmware_vm.hpp"
 #include "vmm/machine/linux_vm.hpp"
 #include "vmm/machine/virtio_device_spec.hpp"
@@ -79,6 +81,10 @@ void add_vm_command(CLI::App& app, Action& action) {
         std::string initrd;
         std::string image;
         bool ephemeral = false;
+        std::vector<std::string> ssh_keys;  // cloud-init seed: --ssh-key ...
+        std::string password;
+        std::string hostname;
+        std::string user_data;
         std::string cmdline;
         std::uint32_t cpus = 1;
         std::string memory;  // empty: the machine's default
@@ -142,6 +148,28 @@ void add_vm_command(CLI::App& app, Action& action) {
                                        ->type_name(std::string(device.value_name))
                                        ->check(non_empty));
     }
+    // cloud-init NoCloud seed (boot/cloud_init_seed.hpp).
+    linux_only.push_back(run->add_option("--ssh-key", flags->ssh_keys,
+                                         "cloud-init: authorize this OpenSSH public key (a .pub "
+                                         "file) for the image's default user; repeatable")
+                             ->type_name("FILE")
+                             ->check(non_empty));
+    auto* run_password =
+        run->add_option("--password", flags->password,
+                        "cloud-init: set the image's default user's password (visible to "
+                        "other users in the process list; prefer --ssh-key)")
+            ->type_name("PW");
+    linux_only.push_back(run_password);
+    linux_only.push_back(run->add_option("--hostname", flags->hostname,
+                                         "cloud-init: the guest's host name (meta-data "
+                                         "local-hostname)")
+                             ->type_name("H")
+                             ->check(non_empty));
+    linux_only.push_back(run->add_option("--user-data", flags->user_data,
+                                         "cloud-init: a whole user-data file (#cloud-config), "
+                                         "used as it is")
+                             ->type_name("FILE")
+                             ->check(non_empty));
     linux_only.push_back(
         run->add_option("--publish", flags->publish,
                         "Forward a host port into the guest through its --net user NIC, as "
@@ -178,7 +206,7 @@ void add_vm_command(CLI::App& app, Action& action) {
                     "ui.perfetto.dev or chrome://tracing)")
         ->type_name("FILE");
     linux_only.insert(linux_only.end(), {console, hugepages, reboot});
-    run->callback([flags, linux_only, &action] {
+    run->callback([flags, linux_only, run_password, &action] {
         if (flags->kernel.empty() && flags->image.empty()) {
             for (const auto* option : linux_only) {
                 if (option->count() > 0) {
@@ -187,7 +215,7 @@ void add_vm_command(CLI::App& app, Action& action) {
                 }
             }
         }
-        action = [flags] {
+        action = [flags, run_password] {
             const auto trace =
                 flags->trace_exits ? machine::TraceExits::on : machine::TraceExits::off;
             const auto qemu_debug_exit = flags->debug_exit.empty()
@@ -204,6 +232,7 @@ void add_vm_command(CLI::App& app, Action& action) {
             if (!flags->kernel.empty() || !flags->image.empty()) {
                 // --ephemeral: removed when this block ends, after the VM.
                 std::optional<devices::block::EphemeralOverlay> overlay;
+                std::optional<TempDir> seed_dir;  // the cloud-init seed volume
                 machine::LinuxVmOptions options;
                 options.kernel = flags->kernel;
                 if (!flags->initrd.empty()) {
@@ -264,6 +293,26 @@ void add_vm_command(CLI::App& app, Action& action) {
                     }
                 }
                 add_published_ports(options.pci.devices, flags->publish);
+                boot::CloudInitOptions cloud_init;
+                for (const auto& key : flags->ssh_keys) {
+                    cloud_init.ssh_key_files.emplace_back(key);
+                }
+                if (run_password->count() > 0) {
+                    cloud_init.password = flags->password;
+                }
+                cloud_init.hostname = flags->hostname;
+                if (!flags->user_data.empty()) {
+                    cloud_init.user_data_file = flags->user_data;
+                }
+                if (cloud_init.wanted()) {
+                    // The last disk: the image stays /dev/vda, --disk keeps its names.
+                    const auto files = boot::make_seed_files(cloud_init, boot::new_instance_id());
+                    seed_dir.emplace("berth-seed.");
+                    const auto seed = seed_dir->path() / "seed.iso";
+                    boot::write_seed_volume(seed, files);
+                    options.pci.devices.push_back(machine::virtio_disk(devices::virtio::DiskSpec{
+                        seed, devices::block::Access::read_only, devices::block::DiskFormat::raw}));
+                }
                 options.pci.console = flags->console == "hvc0" ? machine::GuestConsole::virtio
                                                                : machine::GuestConsole::serial;
                 if (flags->reboot == "restart") {
