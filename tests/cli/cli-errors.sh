@@ -136,6 +136,15 @@ expect_bad_input "image unknown format" "^berth: --image '.*nokernel.img,format=
 truncate -s 8M "$scratch/gpt-noroot.img"
 printf 'label: gpt\nstart=2048, type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B\n' |
     PATH=$PATH:/usr/sbin:/sbin sfdisk -q "$scratch/gpt-noroot.img" >/dev/null
+# image info lists the partitions (not an error, but the same disk).
+if "$BERTH" image info "$scratch/gpt-noroot.img" >"$scratch/out" 2>&1 &&
+   grep -qx "partitions: GPT (disk id [0-9a-f-]*)" "$scratch/out" &&
+   grep -qE "^  1: offset 1048576 bytes, [0-9.]+ [KM]iB, type c12a7328-f81f-11d2-ba4b-00a0c93ec93b, PARTUUID=[0-9a-f-]{36}$" "$scratch/out"; then
+    tap_ok "image info lists a GPT's partitions"
+else
+    tap_not_ok "image info lists a GPT's partitions"
+    tap_diag <"$scratch/out"
+fi
 expect_bad_input "partitioned image without a Linux root" "^berth: cannot start VM: disk image .*gpt-noroot.img: its GPT partition table has no Linux root file system \(no ext2/3/4 partition; partitions: 1 EFI system\); give an image with an ext4 root, or boot with --kernel and --disk$" -- vm run --image "$scratch/gpt-noroot.img"
 expect_bad_input "--ephemeral without --image" "--ephemeral requires --image" -- vm run --kernel "$scratch/vmlinuz" --ephemeral
 qemu-img create -q -f qcow2 "$scratch/plain.qcow2" 8M
