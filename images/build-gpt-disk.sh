@@ -61,8 +61,12 @@ if [[ -n $isofs ]]; then
         *.zst) zstd -qdc "$isofs" >"$work/isofs.ko" ;;
         *) cp "$isofs" "$work/isofs.ko" ;;
     esac
+    # The busybox root has no /lib (busybox is static).
+    debugfs -w -R "mkdir /lib" "$root" >/dev/null 2>&1
     debugfs -w -R "mkdir /lib/modules" "$root" >/dev/null 2>&1
     debugfs -w -R "write $work/isofs.ko /lib/modules/isofs.ko" "$root" >/dev/null 2>&1
+    debugfs -R "stat /lib/modules/isofs.ko" "$root" 2>/dev/null | grep -q "Type: regular" ||
+        fail "could not write /lib/modules/isofs.ko into the root file system"
 fi
 
 # 1 MiB in front (the GPT and alignment), the EFI partition, the root, 1 MiB behind

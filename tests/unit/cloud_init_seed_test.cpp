@@ -59,10 +59,10 @@ TEST_CASE("seed files: keys, password and host name become meta-data and a cloud
           "[cloud-init]") {
     const TempDir dir("berth-seed-test.");
     boot::CloudInitOptions options;
-    options.ssh_key_files = {
-        write_text(dir, "a.pub", std::string(ed25519) + "\n"),
-        write_text(dir, "b.pub", "# two keys\nssh-rsa AAAAB3Nza \"quoted\" b@host\r\n\n"
-                                 "ecdsa-sha2-nistp256 AAAAE2 c@host\n")};
+    options.ssh_key_files = {write_text(dir, "a.pub", std::string(ed25519) + "\n"),
+                             write_text(dir, "b.pub",
+                                        "# two keys\nssh-rsa AAAAB3Nza \"quoted\" b@host\r\n\n"
+                                        "ecdsa-sha2-nistp256 AAAAE2 c@host\n")};
     options.password = "pa\"ss\\word";
     options.hostname = "guest-1";
     const auto files = boot::make_seed_files(options, "berth-0123456789abcdef");
@@ -93,9 +93,10 @@ TEST_CASE("seed files: bad flags are refused by name", "[cloud-init]") {
     const TempDir dir("berth-seed-test.");
     boot::CloudInitOptions options;
     SECTION("a private key") {
-        options.ssh_key_files = {write_text(
-            dir, "id_ed25519", "-----BEGIN OPENSSH PRIVATE KEY-----\nb3Blbn\n-----END OPENSSH "
-                               "PRIVATE KEY-----\n")};
+        options.ssh_key_files = {
+            write_text(dir, "id_ed25519",
+                       "-----BEGIN OPENSSH PRIVATE KEY-----\nb3Blbn\n-----END OPENSSH "
+                       "PRIVATE KEY-----\n")};
         check_refused(options, {"id_ed25519", "is a private key", ".pub"});
     }
     SECTION("not a key") {
@@ -125,8 +126,8 @@ TEST_CASE("the seed volume: ISO 9660 labelled cidata with meta-data and user-dat
           "[cloud-init]") {
     const TempDir dir("berth-seed-test.");
     const fs::path seed = dir.path() / "seed.iso";
-    boot::write_seed_volume(seed, {"instance-id: berth-42\nlocal-hostname: box\n",
-                                   "#cloud-config\npassword: \"x\"\n"});
+    boot::write_seed_volume(
+        seed, {"instance-id: berth-42\nlocal-hostname: box\n", "#cloud-config\npassword: \"x\"\n"});
     const std::string probe = "blkid -p -o value -s ";
     CHECK(output_of(probe + "TYPE '" + seed.string() + "'") == "iso9660\n");
     CHECK(output_of(probe + "LABEL '" + seed.string() + "'") == "cidata\n");
