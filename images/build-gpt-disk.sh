@@ -5,7 +5,7 @@
 # /boot/grub/grub.cfg names the kernel, the initrd and root=UUID=... (the file
 # system's UUID, fixed here so tests can look for it). Converted with qemu-img.
 # The grub entry adds berth_image_entry=gpt, and console= options berth must drop.
-# /lib/modules/isofs.ko (the kernel's iso9660 driver) lets a test mount a cloud-init seed.
+# /lib/modules/{cdrom,isofs}.ko (the kernel's iso9660 driver) let a test mount a cloud-init seed.
 # No root needed (sfdisk and debugfs work on files).
 #
 # Usage: build-gpt-disk.sh BUSYBOX_DISK.img OUTPUT.qcow2
@@ -52,22 +52,24 @@ debugfs -w -R "mkdir /boot/grub" "$root" >/dev/null 2>&1
 debugfs -w -R "write $work/grub.cfg /boot/grub/grub.cfg" "$root" >/dev/null 2>&1
 debugfs -R "cat /boot/grub/grub.cfg" "$root" 2>/dev/null | grep -q berth-gpt ||
     fail "could not write /boot/grub/grub.cfg into the root file system"
-# iso9660 for the cloud-init seed test: the guest insmods /lib/modules/isofs.ko to mount
-# the cidata volume (berth's initramfs loads only the disk drivers).
-isofs=$(find "/lib/modules/$version/kernel/fs/isofs" -name 'isofs.ko*' 2>/dev/null | head -n 1)
-if [[ -n $isofs ]]; then
-    case $isofs in
-        *.xz) xz -dc "$isofs" >"$work/isofs.ko" ;;
-        *.zst) zstd -qdc "$isofs" >"$work/isofs.ko" ;;
-        *) cp "$isofs" "$work/isofs.ko" ;;
+# iso9660 for the cloud-init seed test: the guest insmods /lib/modules/cdrom.ko and
+# isofs.ko (isofs needs cdrom) to mount the cidata volume; berth's initramfs loads only
+# the disk drivers. The busybox root has no /lib (busybox is static).
+debugfs -w -R "mkdir /lib" "$root" >/dev/null 2>&1
+debugfs -w -R "mkdir /lib/modules" "$root" >/dev/null 2>&1
+for module in drivers/cdrom/cdrom fs/isofs/isofs; do
+    name=$(basename "$module")
+    file=$(ls "/lib/modules/$version/kernel/$module".ko* 2>/dev/null | head -n 1)
+    [[ -n $file ]] || fail "no $name module for kernel $version"
+    case $file in
+        *.xz) xz -dc "$file" >"$work/$name.ko" ;;
+        *.zst) zstd -qdc "$file" >"$work/$name.ko" ;;
+        *) cp "$file" "$work/$name.ko" ;;
     esac
-    # The busybox root has no /lib (busybox is static).
-    debugfs -w -R "mkdir /lib" "$root" >/dev/null 2>&1
-    debugfs -w -R "mkdir /lib/modules" "$root" >/dev/null 2>&1
-    debugfs -w -R "write $work/isofs.ko /lib/modules/isofs.ko" "$root" >/dev/null 2>&1
-    debugfs -R "stat /lib/modules/isofs.ko" "$root" 2>/dev/null | grep -q "Type: regular" ||
-        fail "could not write /lib/modules/isofs.ko into the root file system"
-fi
+    debugfs -w -R "write $work/$name.ko /lib/modules/$name.ko" "$root" >/dev/null 2>&1
+    debugfs -R "stat /lib/modules/$name.ko" "$root" 2>/dev/null | grep -q "Type: regular" ||
+        fail "could not write /lib/modules/$name.ko into the root file system"
+done
 
 # 1 MiB in front (the GPT and alignment), the EFI partition, the root, 1 MiB behind
 # (the backup GPT).

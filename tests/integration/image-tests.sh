@@ -56,11 +56,13 @@ if [[ -n ${BERTH_GPT_DISK:-} && -r $BERTH_GPT_DISK ]]; then
     # the volume labelled cidata, mounts it and prints its files.
     TMPDIR=$scratch/eph-tmp timeout 150 "$BERTH" vm run --ephemeral \
         --image "$scratch/base.qcow2,format=qcow2" --ssh-key "$scratch/key.pub" --hostname seeded-guest \
-        --cmdline 'quiet berth_run="dd if=/dev/urandom of=/root/big bs=1M count=4 2>/dev/null; echo ephemeral-write >/root/eph-mark; sync; echo read-back: $(cat /root/eph-mark); insmod /lib/modules/isofs.ko; dev=$(findfs LABEL=cidata); echo seed-device: $dev; mkdir -p /mnt/seed; mount -t iso9660 -o ro $dev /mnt/seed && sed s/^/seed:/ /mnt/seed/meta-data /mnt/seed/user-data"' \
+        --cmdline 'quiet berth_run="dd if=/dev/urandom of=/root/big bs=1M count=4 2>/dev/null; echo ephemeral-write >/root/eph-mark; sync; echo read-back: $(cat /root/eph-mark); insmod /lib/modules/cdrom.ko; insmod /lib/modules/isofs.ko; dev=$(findfs LABEL=cidata); echo seed-device: $dev; mkdir -p /mnt/seed; mount -t iso9660 -o ro $dev /mnt/seed && sed s/^/seed:/ /mnt/seed/meta-data /mnt/seed/user-data"' \
         >"$scratch/out" 2>"$scratch/err" </dev/null || status=$?
     after=$(sha256sum <"$scratch/base.qcow2")
     left=$(ls -A "$scratch/eph-tmp")
-    if [[ $status -eq 0 ]] && has "read-back: ephemeral-write" && [[ $before == "$after" && -z $left ]]; then
+    # The guest ran to its end (the seed check below owns the exit status).
+    if has "read-back: ephemeral-write" && has "berth-guest: exit" &&
+       [[ $before == "$after" && -z $left ]]; then
         tap_ok "--ephemeral: the guest's writes are seen by the guest, the image's bytes are unchanged and nothing is left in \$TMPDIR"
     else
         not_ok "--ephemeral: the image unchanged and nothing left (status $status, left '$left', same bytes: $([[ $before == "$after" ]] && echo yes || echo no))"
