@@ -139,12 +139,38 @@ cp "$scratch/nokernel.img" "$scratch/badsuper.img"
 printf '\036' | dd of="$scratch/badsuper.img" bs=1 seek=1048 conv=notrunc status=none
 expect_bad_input "missing image" "cannot open disk image .*no-such.img" -- vm run --image "$scratch/no-such.img"
 expect_bad_input "unreadable image" "cannot open disk image" -- vm run --image "$unreadable"
-expect_bad_input "zero-length image" "disk image .*empty.img is empty" -- vm run --image "$scratch/empty.img"
+expect_bad_input "zero-length image" "disk image .*empty.img: is 0 bytes, less than one 512-byte sector" -- vm run --image "$scratch/empty.img"
 expect_bad_input "image not ext4" "disk image .*not-a-kernel is not an ext2/3/4 file system" -- vm run --image "$scratch/not-a-kernel"
 expect_bad_input "image superblock magic overwritten" "badmagic.img is not an ext2/3/4" -- vm run --image "$scratch/badmagic.img"
 expect_bad_input "image superblock corrupt" "badsuper.img has a corrupt ext4 file system.*e2fsck" -- vm run --image "$scratch/badsuper.img"
 expect_bad_input "image without a kernel" "nokernel.img has no kernel" -- vm run --image "$scratch/nokernel.img"
 expect_bad_input "image kernel without initrd" "noinitrd.img has kernel '/boot/vmlinuz-6.1.0-18-amd64' but no initrd" -- vm run --image "$scratch/noinitrd.img"
+expect_bad_input "image ,ro" "^berth: --image '.*nokernel.img,ro': ,ro cannot boot: the image is the guest's root disk, attached read-write; drop ,ro, add --ephemeral or boot a writable copy$" -- vm run --image "$scratch/nokernel.img,ro"
+expect_bad_input "image unknown format" "^berth: --image '.*nokernel.img,format=vmdk': unknown disk format 'vmdk'" -- vm run --image "$scratch/nokernel.img,format=vmdk"
+# Partitioned disks (sfdisk, from fdisk): a GPT with only an EFI system partition.
+truncate -s 8M "$scratch/gpt-noroot.img"
+printf 'label: gpt\nstart=2048, type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B\n' |
+    PATH=$PATH:/usr/sbin:/sbin sfdisk -q "$scratch/gpt-noroot.img" >/dev/null
+# image info lists the partitions (not an error, but the same disk).
+if "$BERTH" image info "$scratch/gpt-noroot.img" >"$scratch/out" 2>&1 &&
+   grep -qx "partitions: GPT (disk id [0-9a-f-]*)" "$scratch/out" &&
+   grep -qE "^  1: offset 1048576 bytes, [0-9.]+ [KM]iB, type c12a7328-f81f-11d2-ba4b-00a0c93ec93b, PARTUUID=[0-9a-f-]{36}$" "$scratch/out"; then
+    tap_ok "image info lists a GPT's partitions"
+else
+    tap_not_ok "image info lists a GPT's partitions"
+    tap_diag <"$scratch/out"
+fi
+expect_bad_input "partitioned image without a Linux root" "^berth: cannot start VM: disk image .*gpt-noroot.img: its GPT partition table has no Linux root file system \(no ext2/3/4 partition; partitions: 1 EFI system\); give an image with an ext4 root, or boot with --kernel and --disk$" -- vm run --image "$scratch/gpt-noroot.img"
+expect_bad_input "--ephemeral without --image" "--ephemeral requires --image" -- vm run --kernel "$scratch/vmlinuz" --ephemeral
+qemu-img create -q -f qcow2 "$scratch/plain.qcow2" 8M
+expect_bad_input "--ephemeral over a qcow2 image without format=qcow2" "^berth: --image '.*plain.qcow2' --ephemeral: starts with a qcow2 header, and berth never takes a disk's format from its content; add ,format=qcow2" -- vm run --image "$scratch/plain.qcow2" --ephemeral
+# cloud-init seed flags: checked before the guest runs.
+printf -- '-----BEGIN OPENSSH PRIVATE KEY-----\nx\n-----END OPENSSH PRIVATE KEY-----\n' >"$scratch/id_ed25519"
+expect_bad_input "--ssh-key given a private key" "^berth: --ssh-key '.*id_ed25519' is a private key; give the public key \(the .pub file next to it\)$" -- vm run --kernel "$scratch/vmlinuz" --ssh-key "$scratch/id_ed25519"
+expect_bad_input "--ssh-key unreadable" "no-such.pub" -- vm run --kernel "$scratch/vmlinuz" --ssh-key "$scratch/no-such.pub"
+expect_bad_input "--user-data with --password" "^berth: --user-data is a whole cloud-config, used as it is" -- vm run --kernel "$scratch/vmlinuz" --user-data "$scratch/id_ed25519" --password x
+expect_bad_input "--hostname not a DNS label" "^berth: --hostname 'a b': give a host name of letters, digits and dashes" -- vm run --kernel "$scratch/vmlinuz" --hostname "a b"
+expect_bad_input "--ssh-key without a Linux guest" "--ssh-key: needs --kernel or --image" -- vm run --firmware "$HELLO" --ssh-key "$scratch/id_ed25519"
 expect_bad_input "image with kernel" "--kernel excludes --image" -- vm run --image "$scratch/noinitrd.img" --kernel "$scratch/vmlinuz"
 expect_bad_input "disk without a Linux guest" "--disk: needs --kernel or --image" -- vm run --firmware "$HELLO" --disk "$scratch/disk.img"
 # berth bench startup: checked before anything is started (no KVM, no rig, no container).

@@ -223,6 +223,41 @@ def dhcp_seeds():
     write_seed("dhcp_server", "request-other-address", dhcp_message(3, bytes([50, 4, 10, 88, 9, 9])))
 
 
+def disk_boot_seeds():
+    """A 256 KiB GPT disk (sfdisk, from fdisk) with ext4 (mke2fs -E offset=) holding a
+    kernel, an initrd and a grub.cfg; an MBR disk with an extended partition; a grub.cfg
+    and a BLS entry as text (first byte: 0 disk, 1 grub.cfg, 2 BLS)."""
+    import tempfile
+    grub = ("set default=\"0\"\nmenuentry 'x' --id x {\n linux /boot/vmlinuz-1 root=UUID=1 ro "
+            "console=ttyS0 run=\"a b\"\n initrd /boot/initrd.img-1\n}\n"
+            "submenu 's' {\n menuentry 'y' {\n  linux /boot/vmlinuz-1\n }\n}\n")
+    with tempfile.TemporaryDirectory() as work:
+        tree = os.path.join(work, "tree")
+        os.makedirs(os.path.join(tree, "boot", "grub"))
+        for name, text in (("boot/vmlinuz-1", "kernel"), ("boot/initrd.img-1", "initrd"),
+                           ("boot/grub/grub.cfg", grub)):
+            with open(os.path.join(tree, name), "w") as f:
+                f.write(text)
+        for name, table, fs_at in (
+                ("gpt-ext4", "label: gpt\nfirst-lba: 34\nstart=40, size=400, "
+                 "type=0FC63DAF-8483-4772-8E79-3D69D8477DE4\n", 40),
+                ("mbr-logical", "label: dos\nstart=8, size=40, type=82\nstart=48, type=5\n"
+                 "start=56, size=400, type=83\n", 56)):
+            disk = os.path.join(work, name)
+            with open(disk, "wb") as f:
+                f.truncate(256 * 1024)
+            subprocess.run(["sfdisk", "-q", disk], input=table.encode(), check=True,
+                           env=dict(os.environ, PATH=os.environ["PATH"] + ":/usr/sbin:/sbin"))
+            subprocess.run(["mke2fs", "-q", "-F", "-t", "ext4", "-O", "^has_journal", "-E",
+                            f"offset={fs_at * 512}", "-d", tree, disk, "200K"], check=True,
+                           env=dict(os.environ, PATH=os.environ["PATH"] + ":/usr/sbin:/sbin"))
+            with open(disk, "rb") as f:
+                write_seed("disk_boot", name, b"\x00" + f.read())
+    write_seed("disk_boot", "grub-cfg", b"\x01" + grub.encode())
+    write_seed("disk_boot", "bls-entry", b"\x02title T\nversion 2\nlinux /vmlinuz-2\n"
+               b"initrd /initrd-2\noptions root=UUID=1 console=tty0\n")
+
+
 ring_seeds()
 pci_seeds()
 bzimage_seeds()
@@ -230,3 +265,4 @@ multiboot_seeds()
 qcow2_seeds()
 parser_seeds()
 dhcp_seeds()
+disk_boot_seeds()

@@ -76,6 +76,10 @@ source "$(dirname "$0")/linux-tests.sh"
 # shellcheck source=virtio-tests.sh
 source "$(dirname "$0")/virtio-tests.sh"
 
+# --- the images people have: partitioned qcow2 disks ----------------------------------
+# shellcheck source=image-tests.sh
+source "$(dirname "$0")/image-tests.sh"
+
 # --- virtio-net with user-mode networking --------------------------------------------
 # shellcheck source=net-tests.sh
 source "$(dirname "$0")/net-tests.sh"

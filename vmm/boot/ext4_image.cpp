@@ -1,9 +1,6 @@
 #include "vmm/boot/ext4_image.hpp"
 
-#include <fcntl.h>
 #include <string.h>  // strverscmp
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <array>
@@ -15,9 +12,7 @@
 #include <fmt/format.h>
 
 #include "vmm/common/error.hpp"
-#include "vmm/common/file.hpp"
 #include "vmm/common/quote.hpp"
-#include "vmm/common/unique_fd.hpp"
 
 namespace berth::boot {
 
@@ -27,21 +22,11 @@ namespace {
 constexpr std::uint64_t max_boot_file_size = 2ULL << 30;
 constexpr int max_symlink_depth = 16;
 constexpr const char* build_hint = "build one with `berth image build debian`";
-constexpr const char* build_hint_fix =
-    "give the path of a raw ext4 disk image (build one with `berth image build debian`)";
 
 std::string ext2_message(long error) {
     static std::once_flag once;
     std::call_once(once, [] { initialize_ext2_error_table(); });
     return error_message(error);
-}
-
-// The first sector of a partitioned disk ends in the MBR signature 55 AA (GPT disks
-// carry a protective MBR): say so, rather than "not ext4", for such images.
-bool has_partition_table(int fd) {
-    std::array<std::uint8_t, 512> sector{};
-    return pread(fd, sector.data(), sector.size(), 0) == static_cast<ssize_t>(sector.size()) &&
-           sector[510] == 0x55 && sector[511] == 0xaa;
 }
 
 std::string parent_of(const std::string& path) {
@@ -59,60 +44,52 @@ void Ext4Image::Closer::operator()(struct_ext2_filsys* fs) const {
     ext2fs_close_free(&fs);
 }
 
-Ext4Image::Ext4Image(std::filesystem::path image, struct_ext2_filsys* fs)
-    : image_(std::move(image)), fs_(fs) {}
+Ext4Image::Ext4Image(std::string name, struct_ext2_filsys* fs) : name_(std::move(name)), fs_(fs) {}
 
-Ext4Image Ext4Image::open(const std::filesystem::path& image) {
-    const std::string name = image.string();
-    // Check the file ourselves first: libext2fs's "short read" says less than this, and
-    // its open would wait forever on a FIFO.
-    InputFile input;
-    try {
-        input = open_input_file(image, InputUse::read, InputKinds::regular_file_or_block_device,
-                                {build_hint_fix});
-    } catch (const Error& e) {
-        throw e.with_context("cannot open disk image " + name);
-    }
-    if (!input.block_device && input.size == 0) {
-        throw bad_input(fmt::format("disk image {} is empty (0 bytes); {}", name, build_hint));
-    }
-    const UniqueFd& fd = input.fd;
+std::optional<Ext4Image> Ext4Image::open_if_ext4(const DiskRange& range, const std::string& name) {
     ext2_filsys fs = nullptr;
-    const errcode_t error =
-        ext2fs_open2(name.c_str(), nullptr, EXT2_FLAG_64BITS, 0, 0, unix_io_manager, &fs);
+    const errcode_t error = open_ext2fs_on(range, name, &fs);
+    if (error == 0) {
+        return Ext4Image(name, fs);
+    }
+    if (error == EXT2_ET_BAD_MAGIC || error == EXT2_ET_SHORT_READ) {
+        return std::nullopt;
+    }
+    throw bad_input(
+        fmt::format("disk image {} has a corrupt ext4 file system ({}); check it "
+                    "with e2fsck -f or rebuild it",
+                    name, ext2_message(error)));
+}
+
+Ext4Image Ext4Image::open(const DiskRange& range, const std::string& name) {
+    ext2_filsys fs = nullptr;
+    const errcode_t error = open_ext2fs_on(range, name, &fs);
+    if (error == EXT2_ET_BAD_MAGIC) {
+        throw bad_input(
+            fmt::format("disk image {} is not an ext2/3/4 file system (no "
+                        "superblock magic at byte 1080); {}",
+                        name, build_hint));
+    }
+    if (error == EXT2_ET_SHORT_READ) {
+        throw bad_input(
+            fmt::format("disk image {} is too short ({} bytes) to hold an ext4 "
+                        "file system; {}",
+                        name, range.size, build_hint));
+    }
     if (error != 0) {
-        if (error == EXT2_ET_BAD_MAGIC && has_partition_table(fd.get())) {
-            throw bad_input(fmt::format(
-                "disk image {} has a partition table; berth boots an image with ext4 on the "
-                "whole disk (no partitions), as `berth image build debian` makes; boot a "
-                "partitioned disk from a separate kernel and initrd instead",
-                name));
-        }
-        if (error == EXT2_ET_BAD_MAGIC) {
-            throw bad_input(
-                fmt::format("disk image {} is not an ext2/3/4 file system (no "
-                            "superblock magic at byte 1080); {}",
-                            name, build_hint));
-        }
-        if (error == EXT2_ET_SHORT_READ) {
-            throw bad_input(
-                fmt::format("disk image {} is too short ({} bytes) to hold an ext4 "
-                            "file system; {}",
-                            name, input.size, build_hint));
-        }
         throw bad_input(
             fmt::format("disk image {} has a corrupt ext4 file system ({}); check it "
-                        "with `e2fsck -f {}` or rebuild it",
-                        name, ext2_message(error), name));
+                        "with e2fsck -f or rebuild it",
+                        name, ext2_message(error)));
     }
-    return Ext4Image(image, fs);
+    return Ext4Image(name, fs);
 }
 
 void Ext4Image::fail(const std::string& what, long error) const {
     throw bad_input(
-        fmt::format("disk image {}: cannot read {} ({}); check it with `e2fsck -f "
-                    "{}` or rebuild it",
-                    image_.string(), what, ext2_message(error), image_.string()));
+        fmt::format("disk image {}: cannot read {} ({}); check it with e2fsck -f "
+                    "or rebuild it",
+                    name_, what, ext2_message(error)));
 }
 
 std::string Ext4Image::read_link(std::uint32_t inode_number, const std::string& path) const {
@@ -146,13 +123,13 @@ std::optional<Ext4Image::Entry> Ext4Image::find(const std::string& path) const {
             throw bad_input(
                 fmt::format("disk image {}: {} is a symlink to {}, which does not "
                             "exist in the image; fix the link or remove it",
-                            image_.string(), path, quote(current)));
+                            name_, path, quote(current)));
         }
         if (error == EXT2_ET_SYMLINK_LOOP) {
             throw bad_input(
                 fmt::format("disk image {}: {} leads into a symlink loop; fix the "
                             "links in the image",
-                            image_.string(), path));
+                            name_, path));
         }
         if (error != 0) {
             fail(current, error);
@@ -169,7 +146,7 @@ std::optional<Ext4Image::Entry> Ext4Image::find(const std::string& path) const {
             throw bad_input(
                 fmt::format("disk image {}: {} leads through more than {} symlinks "
                             "(a loop?); fix the links in the image",
-                            image_.string(), path, max_symlink_depth));
+                            name_, path, max_symlink_depth));
         }
         const std::string target = read_link(number, current);
         current = !target.empty() && target[0] == '/' ? target : join(parent_of(current), target);
@@ -217,11 +194,10 @@ std::vector<std::uint8_t> Ext4Image::read_file(const Entry& entry) const {
     if (size > max_boot_file_size || size > fs_bytes) {
         throw bad_input(
             fmt::format("disk image {}: {} claims {} bytes, more than {}; check the image "
-                        "with `e2fsck -f {}`",
-                        image_.string(), quote(entry.path), size,
+                        "with e2fsck -f",
+                        name_, quote(entry.path), size,
                         size > fs_bytes ? fmt::format("the whole {}-byte file system", fs_bytes)
-                                        : std::string("a kernel or initrd can be"),
-                        image_.string()));
+                                        : std::string("a kernel or initrd can be")));
     }
     std::vector<std::uint8_t> bytes(size);
     std::size_t done = 0;
@@ -236,8 +212,8 @@ std::vector<std::uint8_t> Ext4Image::read_file(const Entry& entry) const {
         if (got == 0) {
             throw bad_input(
                 fmt::format("disk image {}: {} ends after {} of its {} bytes; check "
-                            "the image with `e2fsck -f {}`",
-                            image_.string(), quote(entry.path), done, size, image_.string()));
+                            "the image with e2fsck -f",
+                            name_, quote(entry.path), done, size));
         }
         done += got;
     }
@@ -258,9 +234,23 @@ std::optional<std::string> newest_kernel_name(const std::vector<std::string>& na
     return newest;
 }
 
-ImageBootFiles read_image_boot_files(const std::filesystem::path& path) {
-    const Ext4Image image = Ext4Image::open(path);
-    const std::string name = path.string();
+bool Ext4Image::exists(const std::string& path) const {
+    try {
+        return find(path).has_value();
+    } catch (const Error&) {
+        return false;
+    }
+}
+
+bool has_default_kernel(const Ext4Image& image) {
+    if (image.exists("/vmlinuz")) {
+        return true;
+    }
+    return newest_kernel_name(image.list_directory("/boot")).has_value();
+}
+
+ImageBootFiles read_default_boot_files(const Ext4Image& image) {
+    const std::string& name = image.name();
 
     auto kernel = image.find("/vmlinuz");
     const bool from_root_link = kernel.has_value();

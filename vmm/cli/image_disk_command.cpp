@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 
 #include "devices/block/disk_spec.hpp"
+#include "devices/block/partition_table.hpp"
 #include "devices/block/qcow2_create.hpp"
 #include "devices/block/qcow2_disk.hpp"
 #include "vmm/cli/command.hpp"
@@ -106,6 +107,29 @@ int create_image(const CreateFlags& flags) {
     return 0;
 }
 
+// The partition table as the guest will see it (through qcow2 clusters and backing
+// files); a damaged one is reported, not fatal: info is how one finds out.
+void print_partitions(devices::block::BlockBackend& disk) {
+    devices::block::PartitionTable table;
+    try {
+        table = devices::block::read_partition_table(disk);
+    } catch (const Error& e) {
+        fmt::print("partitions: damaged table: {}\n", e.what());
+        return;
+    }
+    if (table.scheme == devices::block::PartitionScheme::none) {
+        fmt::print("partitions: none (no partition table)\n");
+        return;
+    }
+    fmt::print("partitions: {} (disk id {}{})\n", devices::block::scheme_name(table.scheme),
+               table.disk_id, table.used_backup_gpt ? ", read from the backup GPT" : "");
+    for (const auto& partition : table.partitions) {
+        fmt::print("  {}: offset {} bytes, {}, type {}, PARTUUID={}{}\n", partition.number,
+                   partition.offset, format_size(partition.size), partition.type, partition.uuid,
+                   partition.name.empty() ? std::string() : ", name " + quote(partition.name));
+    }
+}
+
 int image_info(const std::string& path) {
     // Reading a header to report it attaches nothing, so here the content decides.
     std::unique_ptr<devices::block::BlockBackend> disk;
@@ -129,6 +153,7 @@ int image_info(const std::string& path) {
     auto* qcow2 = dynamic_cast<devices::block::Qcow2Disk*>(disk.get());
     if (qcow2 == nullptr) {
         fmt::print("format: raw\n");
+        print_partitions(*disk);
         return 0;
     }
     fmt::print("format: qcow2 (version {}, {} clusters)\n", qcow2->header().version,
@@ -144,6 +169,7 @@ int image_info(const std::string& path) {
         const auto* image = dynamic_cast<const devices::block::Qcow2Disk*>(link);
         link = image != nullptr ? image->backing() : nullptr;
     }
+    print_partitions(*disk);
     return 0;
 }
 
@@ -172,7 +198,8 @@ void add_image_disk_commands(CLI::App& image, Action& action) {
 
     auto path = std::make_shared<std::string>();
     auto* info = image.add_subcommand(
-        "info", "Show a disk image's format, virtual size, allocation and backing chain");
+        "info",
+        "Show a disk image's format, virtual size, allocation, backing chain and partitions");
     info->add_option("file", *path, "The image")->required()->check(non_empty);
     info->callback([path, &action] { action = [path] { return image_info(*path); }; });
 }

@@ -5,18 +5,22 @@
 #include <cerrno>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <fmt/format.h>
 
 #include "vmm/api/api_client.hpp"
+#include "devices/block/ephemeral_overlay.hpp"
+#include "vmm/boot/cloud_init_seed.hpp"
 #include "vmm/cli/command.hpp"
 #include "vmm/cli/vm_start.hpp"
 #include "vmm/common/error.hpp"
 #include "vmm/common/parse_number.hpp"
 #include "vmm/common/quote.hpp"
 #include "vmm/common/size.hpp"
+#include "vmm/common/temp_dir.hpp"
 #include "vmm/machine/firmware_vm.hpp"
 #include "vmm/machine/linux_vm.hpp"
 #include "vmm/machine/virtio_device_spec.hpp"
@@ -78,6 +82,11 @@ void add_vm_command(CLI::App& app, Action& action) {
         std::string initrd;
         std::vector<std::string> modules;
         std::string image;
+        bool ephemeral = false;
+        std::vector<std::string> ssh_keys;  // cloud-init seed: --ssh-key ...
+        std::string password;
+        std::string hostname;
+        std::string user_data;
         std::string cmdline;
         std::uint32_t cpus = 1;
         std::string memory;  // empty: the machine's default
@@ -119,12 +128,19 @@ void add_vm_command(CLI::App& app, Action& action) {
         ->type_name("FILE[,ARGS]")
         ->check(non_empty)
         ->needs(kernel);
-    auto* image = run->add_option(
-        "--image", flags->image,
-        std::string("Raw ext4 disk image to boot (e.g. from `berth image build debian`): its "
-                    "/boot kernel and initrd, the image as the first disk (/dev/vda), \"") +
-            machine::linux_image_root_cmdline + "\"");
+    auto* image =
+        run->add_option("--image", flags->image,
+                        "Disk image to boot, attached read-write as the first disk (/dev/vda): "
+                        "ext4 on the whole disk (`berth image build debian`; root=/dev/vda) "
+                        "or a GPT/MBR disk whose boot loader entry (grub.cfg or "
+                        "/loader/entries) gives the kernel, initrd and root=")
+            ->type_name("FILE[,format=raw|qcow2]")
+            ->check(non_empty);
     image->excludes(firmware)->excludes(kernel)->excludes(initrd);
+    run->add_flag("--ephemeral", flags->ephemeral,
+                  "Send the guest's writes to --image into a temporary qcow2 overlay in $TMPDIR, "
+                  "deleted when berth exits: the image stays unchanged (it is only read)")
+        ->needs(image);
     auto* cmdline = run->add_option("--cmdline", flags->cmdline,
                                     std::string("Kernel parameters, appended to \"") +
                                         machine::linux_base_cmdline +
@@ -144,6 +160,28 @@ void add_vm_command(CLI::App& app, Action& action) {
                                        ->type_name(std::string(device.value_name))
                                        ->check(non_empty));
     }
+    // cloud-init NoCloud seed (boot/cloud_init_seed.hpp).
+    linux_only.push_back(run->add_option("--ssh-key", flags->ssh_keys,
+                                         "cloud-init: authorize this OpenSSH public key (a .pub "
+                                         "file) for the image's default user; repeatable")
+                             ->type_name("FILE")
+                             ->check(non_empty));
+    auto* run_password =
+        run->add_option("--password", flags->password,
+                        "cloud-init: set the image's default user's password (visible to "
+                        "other users in the process list; prefer --ssh-key)")
+            ->type_name("PW");
+    linux_only.push_back(run_password);
+    linux_only.push_back(run->add_option("--hostname", flags->hostname,
+                                         "cloud-init: the guest's host name (meta-data "
+                                         "local-hostname)")
+                             ->type_name("H")
+                             ->check(non_empty));
+    linux_only.push_back(run->add_option("--user-data", flags->user_data,
+                                         "cloud-init: a whole user-data file (#cloud-config), "
+                                         "used as it is")
+                             ->type_name("FILE")
+                             ->check(non_empty));
     linux_only.push_back(
         run->add_option("--publish", flags->publish,
                         "Forward a host port into the guest through its --net user NIC, as "
@@ -187,7 +225,7 @@ void add_vm_command(CLI::App& app, Action& action) {
             ->type_name("PATH")
             ->check(non_empty);
     linux_only.insert(linux_only.end(), {console, hugepages, reboot, api_socket});
-    run->callback([flags, linux_only, &action] {
+    run->callback([flags, linux_only, run_password, &action] {
         if (flags->kernel.empty() && flags->image.empty()) {
             for (const auto* option : linux_only) {
                 if (option->count() > 0) {
@@ -196,7 +234,7 @@ void add_vm_command(CLI::App& app, Action& action) {
                 }
             }
         }
-        action = [flags] {
+        action = [flags, run_password] {
             const auto trace =
                 flags->trace_exits ? machine::TraceExits::on : machine::TraceExits::off;
             const auto qemu_debug_exit = flags->debug_exit.empty()
@@ -211,6 +249,9 @@ void add_vm_command(CLI::App& app, Action& action) {
                 }
             }
             if (!flags->kernel.empty() || !flags->image.empty()) {
+                // --ephemeral: removed when this block ends, after the VM.
+                std::optional<devices::block::EphemeralOverlay> overlay;
+                std::optional<TempDir> seed_dir;  // the cloud-init seed volume
                 machine::LinuxVmOptions options;
                 options.kernel = flags->kernel;
                 if (!flags->initrd.empty()) {
@@ -225,22 +266,40 @@ void add_vm_command(CLI::App& app, Action& action) {
                 }
                 options.extra_cmdline = flags->cmdline;
                 if (!flags->image.empty()) {
+                    devices::virtio::DiskSpec spec;
+                    try {
+                        spec = devices::virtio::DiskSpec::parse(flags->image);
+                    } catch (const Error& e) {
+                        throw e.with_context("--image " + quote(flags->image));
+                    }
+                    if (spec.access == devices::block::Access::read_only && !flags->ephemeral) {
+                        throw bad_input(fmt::format(
+                            "--image {}: ,ro cannot boot: the image is the guest's root disk, "
+                            "attached read-write; drop ,ro, add --ephemeral or boot a writable "
+                            "copy",
+                            quote(flags->image)));
+                    }
                     // Said here, in the image's terms: the disk layer would suggest
                     // attaching it read-only, which --image cannot do.
-                    if (::access(flags->image.c_str(), W_OK) != 0 &&
+                    if (!flags->ephemeral && ::access(spec.path.c_str(), W_OK) != 0 &&
                         (errno == EACCES || errno == EROFS)) {
                         throw bad_input(fmt::format(
                             "--image {} is not writable ({}): berth boots the image read-write "
-                            "as the guest's root disk /dev/vda; make it writable (chmod u+w) "
-                            "or boot a writable copy",
-                            flags->image, std::strerror(errno)));
+                            "as the guest's root disk /dev/vda; make it writable (chmod u+w), "
+                            "add --ephemeral or boot a writable copy",
+                            spec.path.string(), std::strerror(errno)));
                     }
                     // The image is /dev/vda: the first disk, before any --disk.
-                    options.image = flags->image;
+                    options.image = spec;
+                    if (flags->ephemeral) {
+                        try {
+                            overlay.emplace(devices::block::EphemeralOverlay::create(spec));
+                        } catch (const Error& e) {
+                            throw e.with_context("--image " + quote(flags->image) + " --ephemeral");
+                        }
+                    }
                     options.pci.devices.push_back(
-                        machine::virtio_disk(devices::virtio::DiskSpec{flags->image}));
-                    options.extra_cmdline = std::string(machine::linux_image_root_cmdline) +
-                                            (flags->cmdline.empty() ? "" : " " + flags->cmdline);
+                        machine::virtio_disk(overlay ? overlay->disk() : spec));
                 }
                 options.cpus = flags->cpus;
                 // Devices take PCI slots in the flags' order, each flag's in command-line order.
@@ -260,6 +319,26 @@ void add_vm_command(CLI::App& app, Action& action) {
                     }
                 }
                 add_published_ports(options.pci.devices, flags->publish);
+                boot::CloudInitOptions cloud_init;
+                for (const auto& key : flags->ssh_keys) {
+                    cloud_init.ssh_key_files.emplace_back(key);
+                }
+                if (run_password->count() > 0) {
+                    cloud_init.password = flags->password;
+                }
+                cloud_init.hostname = flags->hostname;
+                if (!flags->user_data.empty()) {
+                    cloud_init.user_data_file = flags->user_data;
+                }
+                if (cloud_init.wanted()) {
+                    // The last disk: the image stays /dev/vda, --disk keeps its names.
+                    const auto files = boot::make_seed_files(cloud_init, boot::new_instance_id());
+                    seed_dir.emplace("berth-seed.");
+                    const auto seed = seed_dir->path() / "seed.iso";
+                    boot::write_seed_volume(seed, files);
+                    options.pci.devices.push_back(machine::virtio_disk(devices::virtio::DiskSpec{
+                        seed, devices::block::Access::read_only, devices::block::DiskFormat::raw}));
+                }
                 options.pci.console = flags->console == "hvc0" ? machine::GuestConsole::virtio
                                                                : machine::GuestConsole::serial;
                 if (flags->reboot == "restart") {

@@ -24,7 +24,7 @@
 #include "devices/virtio/console.hpp"
 #include "vmm/api/api_server.hpp"
 #include "vmm/boot/bzimage.hpp"
-#include "vmm/boot/ext4_image.hpp"
+#include "vmm/boot/disk_boot.hpp"
 #include "vmm/boot/linux_layout.hpp"
 #include "vmm/boot/multiboot.hpp"
 #include "vmm/boot/zero_page.hpp"
@@ -143,8 +143,10 @@ BootInputs read_boot_inputs(const LinuxVmOptions& options) {
     }
     // --image: the kernel and initrd come out of the disk image's /boot.
     std::optional<boot::ImageBootFiles> image;
-    if (!options.image.empty()) {
-        image = boot::read_image_boot_files(options.image);
+    std::string image_options;
+    if (options.image) {
+        image = boot::read_image_boot_files(*options.image);
+        image_options = image->cmdline;
     }
     std::vector<std::uint8_t> kernel_file;
     if (!image) {
@@ -163,13 +165,13 @@ BootInputs read_boot_inputs(const LinuxVmOptions& options) {
         }
     }
     BootInputs inputs{
-        image ? boot::parse_bzimage(std::move(image->kernel),
-                                    fmt::format("{} in disk image {}", quote(image->kernel_path),
-                                                options.image.string()))
+        image ? boot::parse_bzimage(
+                    std::move(image->kernel),
+                    fmt::format("{} in disk image {}", quote(image->kernel_path), image->source))
               : boot::parse_bzimage(std::move(kernel_file), options.kernel.string()),
         {},
         std::nullopt,
-        linux_cmdline(options),
+        linux_cmdline(options, image_options),
         std::nullopt};
     const boot::RamLayout layout = boot::RamLayout::for_size(options.memory_size);
     const std::uint64_t needed = inputs.kernel.runtime_end();
@@ -182,12 +184,13 @@ BootInputs read_boot_inputs(const LinuxVmOptions& options) {
     }
     LinuxVmOptions without_extra = options;
     without_extra.extra_cmdline.clear();
-    boot::check_cmdline(inputs.kernel, inputs.cmdline, linux_cmdline(without_extra).size());
-    if (image) {
+    boot::check_cmdline(inputs.kernel, inputs.cmdline,
+                        linux_cmdline(without_extra, image_options).size());
+    if (image && !image->initrd.empty()) {
         inputs.initrd = std::move(image->initrd);
         inputs.initrd_place = boot::place_initrd(
             inputs.kernel, options.memory_size, inputs.initrd.size(),
-            fmt::format("{} in disk image {}", quote(image->initrd_path), options.image.string()));
+            fmt::format("{} in disk image {}", quote(image->initrd_path), image->source));
     } else if (options.initrd) {
         const std::string name = options.initrd->string();
         InputFile initrd;
@@ -433,7 +436,7 @@ MultibootModuleSpec MultibootModuleSpec::parse(const std::string& value) {
     return spec;
 }
 
-std::string linux_cmdline(const LinuxVmOptions& options) {
+std::string linux_cmdline(const LinuxVmOptions& options, std::string_view image_options) {
     std::string cmdline = linux_base_cmdline;
     if (options.pci.console == GuestConsole::virtio) {
         // One console only: with both, every kernel message would reach stdout twice.
@@ -441,6 +444,10 @@ std::string linux_cmdline(const LinuxVmOptions& options) {
         // replays them on hvc0.
         cmdline.replace(cmdline.find(linux_serial_console), std::strlen(linux_serial_console),
                         linux_virtio_console);
+    }
+    if (!image_options.empty()) {
+        cmdline += ' ';
+        cmdline += image_options;
     }
     if (!options.extra_cmdline.empty()) {
         cmdline += ' ';
@@ -461,7 +468,7 @@ int boot_linux_once(const LinuxVmOptions& options, bool& rebooted) {
     if (!options.trace_file.empty()) {
         // Created before KVM is opened, so a bad path is bad input reported at once, and
         // after every input is open, so that the trace can be refused when it is one.
-        const auto& guest = options.image.empty() ? options.kernel : options.image;
+        const auto& guest = options.image ? options.image->path : options.kernel;
         trace = ExitTraceWriter::create(options.trace_file,
                                         fmt::format("berth linux {}", guest.filename().string()));
     }

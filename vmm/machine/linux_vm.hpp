@@ -19,7 +19,10 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <string_view>
 
+#include "devices/block/disk_spec.hpp"
+#include "vmm/boot/disk_boot.hpp"
 #include "vmm/machine/firmware_vm.hpp"
 #include "vmm/machine/pci_devices.hpp"
 #include "vmm/memory/mapping.hpp"
@@ -47,8 +50,9 @@ inline constexpr const char* linux_base_cmdline = "console=ttyS0 reboot=k panic=
 inline constexpr const char* linux_serial_console = "console=ttyS0";
 inline constexpr const char* linux_virtio_console = "console=hvc0";
 
-// What --image adds to the command line: the image is the first virtio-blk disk.
-inline constexpr const char* linux_image_root_cmdline = "root=/dev/vda rw";
+// What --image adds to the command line for a disk without partitions: the image is the
+// first virtio-blk disk. A partitioned image brings its boot entry's options instead.
+inline constexpr const char* linux_image_root_cmdline = boot::whole_disk_root_options;
 
 // What a guest reboot does: end berth with status 0 (as Firecracker does), or start
 // the guest again (as QEMU does without -no-reboot).
@@ -65,10 +69,11 @@ struct MultibootModuleSpec {
 
 struct LinuxVmOptions {
     std::filesystem::path kernel;
-    // --image: a raw ext4 disk image whose /boot holds the kernel and initrd (then
-    // `kernel` and `initrd` are unused). The caller attaches it as the first disk
-    // and puts linux_image_root_cmdline into extra_cmdline.
-    std::filesystem::path image;
+    // --image: a disk image (raw or qcow2, whole-disk ext4 or partitioned) holding the
+    // kernel, initrd and command line (boot/disk_boot.hpp; then `kernel` and `initrd`
+    // are unused). The caller attaches it as the first disk; its boot options go in
+    // front of extra_cmdline.
+    std::optional<devices::block::DiskSpec> image;
     // With a Multiboot kernel, the initrd is its first module.
     std::optional<std::filesystem::path> initrd;
     std::vector<MultibootModuleSpec> modules;  // --module, Multiboot kernels only
@@ -91,8 +96,9 @@ struct LinuxVmOptions {
     std::filesystem::path api_socket;
 };
 
-// The full kernel command line for `options`.
-std::string linux_cmdline(const LinuxVmOptions& options);
+// The full kernel command line for `options`; `image_options` (what an --image's boot
+// entry says) go between berth's own and extra_cmdline.
+std::string linux_cmdline(const LinuxVmOptions& options, std::string_view image_options = {});
 
 // Validates everything it can before touching KVM (bad input throws), boots the guest
 // and returns berth's exit status.
