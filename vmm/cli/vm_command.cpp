@@ -11,8 +11,8 @@
 
 #include <fmt/format.h>
 
-#include "vmm/api/api_client.hpp"
 #include "devices/block/ephemeral_overlay.hpp"
+#include "vmm/api/api_client.hpp"
 #include "vmm/boot/cloud_init_seed.hpp"
 #include "vmm/cli/command.hpp"
 #include "vmm/cli/vm_start.hpp"
