@@ -1,6 +1,5 @@
 #include "vmm/boot/cloud_init_seed.hpp"
 
-#include <dlfcn.h>
 #include <sys/random.h>
 
 #include <archive.h>
@@ -13,6 +12,7 @@
 
 #include "vmm/common/error.hpp"
 #include "vmm/common/file.hpp"
+#include "vmm/common/loaded_library.hpp"
 #include "vmm/common/quote.hpp"
 
 namespace berth::boot {
@@ -43,43 +43,27 @@ struct ArchiveApi {
     decltype(&::archive_entry_set_mtime) entry_set_mtime;
 };
 
-template <typename F>
-void look_up(void* library, const char* name, F& function) {
-    function = reinterpret_cast<F>(::dlsym(library, name));
-    if (function == nullptr) {
-        throw Error(
-            fmt::format("{} has no {}; install Debian's libarchive13", archive_library, name));
-    }
-}
-
-// Loaded once, on the first seed, and kept.
+// Loaded once, on the first seed, and kept (common/loaded_library.hpp).
 const ArchiveApi& archive_api() {
     static const ArchiveApi api = [] {
-        void* library = ::dlopen(archive_library, RTLD_NOW | RTLD_LOCAL);
-        if (library == nullptr) {
-            const char* why = ::dlerror();
-            throw Error(
-                fmt::format("a cloud-init seed needs libarchive: cannot load {} ({}); "
-                            "install Debian's libarchive13",
-                            archive_library, why != nullptr ? why : "unknown error"));
-        }
+        const LoadedLibrary library(archive_library, "a cloud-init seed", "libarchive13");
         ArchiveApi loaded{};
-        look_up(library, "archive_write_new", loaded.write_new);
-        look_up(library, "archive_write_set_format_iso9660", loaded.set_format_iso9660);
-        look_up(library, "archive_write_set_option", loaded.set_option);
-        look_up(library, "archive_write_open_filename", loaded.open_filename);
-        look_up(library, "archive_write_header", loaded.write_header);
-        look_up(library, "archive_write_data", loaded.write_data);
-        look_up(library, "archive_write_close", loaded.close);
-        look_up(library, "archive_write_free", loaded.free);
-        look_up(library, "archive_error_string", loaded.error_string);
-        look_up(library, "archive_entry_new", loaded.entry_new);
-        look_up(library, "archive_entry_free", loaded.entry_free);
-        look_up(library, "archive_entry_set_pathname", loaded.entry_set_pathname);
-        look_up(library, "archive_entry_set_size", loaded.entry_set_size);
-        look_up(library, "archive_entry_set_filetype", loaded.entry_set_filetype);
-        look_up(library, "archive_entry_set_perm", loaded.entry_set_perm);
-        look_up(library, "archive_entry_set_mtime", loaded.entry_set_mtime);
+        library.look_up("archive_write_new", loaded.write_new);
+        library.look_up("archive_write_set_format_iso9660", loaded.set_format_iso9660);
+        library.look_up("archive_write_set_option", loaded.set_option);
+        library.look_up("archive_write_open_filename", loaded.open_filename);
+        library.look_up("archive_write_header", loaded.write_header);
+        library.look_up("archive_write_data", loaded.write_data);
+        library.look_up("archive_write_close", loaded.close);
+        library.look_up("archive_write_free", loaded.free);
+        library.look_up("archive_error_string", loaded.error_string);
+        library.look_up("archive_entry_new", loaded.entry_new);
+        library.look_up("archive_entry_free", loaded.entry_free);
+        library.look_up("archive_entry_set_pathname", loaded.entry_set_pathname);
+        library.look_up("archive_entry_set_size", loaded.entry_set_size);
+        library.look_up("archive_entry_set_filetype", loaded.entry_set_filetype);
+        library.look_up("archive_entry_set_perm", loaded.entry_set_perm);
+        library.look_up("archive_entry_set_mtime", loaded.entry_set_mtime);
         return loaded;
     }();
     return api;

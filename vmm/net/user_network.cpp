@@ -1,7 +1,6 @@
 #include "vmm/net/user_network.hpp"
 
 #include <arpa/inet.h>
-#include <dlfcn.h>
 #include <poll.h>
 #include <slirp/libslirp.h>
 #include <time.h>
@@ -14,6 +13,7 @@
 #include <fmt/format.h>
 
 #include "vmm/common/error.hpp"
+#include "vmm/common/loaded_library.hpp"
 #include "vmm/net/ipv4.hpp"
 
 namespace berth::net {
@@ -33,35 +33,19 @@ struct SlirpApi {
 
 constexpr const char* slirp_library = "libslirp.so.0";
 
-template <typename F>
-void look_up(void* library, const char* name, F& function) {
-    function = reinterpret_cast<F>(::dlsym(library, name));
-    if (function == nullptr) {
-        throw Error(fmt::format("{} has no {}; install Debian's libslirp0 (4.7 or newer)",
-                                slirp_library, name));
-    }
-}
-
-// Loaded once and kept for the rest of the process: glib, which libslirp brings, does
-// not support being unloaded.
+// Loaded once and kept for the rest of the process (common/loaded_library.hpp).
 const SlirpApi& slirp_api() {
     static const SlirpApi api = [] {
-        void* library = ::dlopen(slirp_library, RTLD_NOW | RTLD_LOCAL);
-        if (library == nullptr) {
-            const char* why = ::dlerror();
-            throw Error(fmt::format(
-                "user-mode networking needs libslirp: cannot load {} ({}); install Debian's "
-                "libslirp0",
-                slirp_library, why != nullptr ? why : "unknown error"));
-        }
+        const LoadedLibrary library(slirp_library, "user-mode networking",
+                                    "libslirp0 (4.7 or newer)");
         SlirpApi loaded{};
-        look_up(library, "slirp_new", loaded.new_);
-        look_up(library, "slirp_cleanup", loaded.cleanup);
-        look_up(library, "slirp_pollfds_fill", loaded.pollfds_fill);
-        look_up(library, "slirp_pollfds_poll", loaded.pollfds_poll);
-        look_up(library, "slirp_input", loaded.input);
-        look_up(library, "slirp_handle_timer", loaded.handle_timer);
-        look_up(library, "slirp_add_hostfwd", loaded.add_hostfwd);
+        library.look_up("slirp_new", loaded.new_);
+        library.look_up("slirp_cleanup", loaded.cleanup);
+        library.look_up("slirp_pollfds_fill", loaded.pollfds_fill);
+        library.look_up("slirp_pollfds_poll", loaded.pollfds_poll);
+        library.look_up("slirp_input", loaded.input);
+        library.look_up("slirp_handle_timer", loaded.handle_timer);
+        library.look_up("slirp_add_hostfwd", loaded.add_hostfwd);
         return loaded;
     }();
     return api;
