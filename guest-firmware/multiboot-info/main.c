@@ -37,6 +37,11 @@ static inline uint8_t inb(uint16_t port) {
     __asm__ volatile("inb %1, %0" : "=a"(value) : "Nd"(port));
     return value;
 }
+static inline uint32_t inl(uint16_t port) {
+    uint32_t value;
+    __asm__ volatile("inl %1, %0" : "=a"(value) : "Nd"(port));
+    return value;
+}
 
 static void putc(char c) {
     while ((inb(COM1 + 5) & LSR_THR_EMPTY) == 0) {
@@ -91,10 +96,13 @@ static void print_acpi_cpus(void) {
         const int revision = *(const uint8_t*)(at + 15);
         const uint32_t sdt = *(const uint32_t*)(at + (revision >= 2 ? 24 : 16));
         const uint32_t sdt_length = *(const uint32_t*)(sdt + 4);
-        uint32_t cpus = 0;
+        uint32_t cpus = 0, pm_timer = 0;
         for (uint32_t entry = sdt + 36; entry < sdt + sdt_length;
              entry += revision >= 2 ? 8 : 4) {
             const uint32_t table = *(const uint32_t*)entry;
+            if (same((const char*)table, "FACP", 4)) {
+                pm_timer = *(const uint32_t*)(table + 76); /* PM_TMR_BLK */
+            }
             if (!same((const char*)table, "APIC", 4)) {
                 continue;
             }
@@ -111,6 +119,17 @@ static void print_acpi_cpus(void) {
         puts(" madt cpus ");
         put_dec(cpus);
         puts("\n");
+        if (pm_timer != 0) {
+            /* The FADT's PM timer: 24 bits at 3.579545 MHz; it moves between two reads. */
+            const uint32_t first = inl((uint16_t)pm_timer);
+            uint32_t later = first;
+            for (int i = 0; i < 100000 && later == first; ++i) {
+                later = inl((uint16_t)pm_timer);
+            }
+            puts("acpi pm-timer ");
+            put_hex(pm_timer);
+            puts(later != first && later < (1u << 24) ? " advances\n" : " stuck\n");
+        }
         return;
     }
     puts("acpi no rsdp in the BIOS area\n");

@@ -21,7 +21,9 @@ expect_multiboot_info() {
         printf 'mmap 0x100000 0x%x 1\n' $(((mib - 1) << 20))
         [[ -n $modules ]] && printf '%s\n' "$modules"
         # The kernel finds the RSDP in the BIOS area and counts the MADT's CPUs.
-        printf 'acpi rsdp 0xe0000 madt cpus %d\ndone\n' "$cpus"
+        printf 'acpi rsdp 0xe0000 madt cpus %d\n' "$cpus"
+        # ... and the FADT's PM timer, which counts.
+        printf 'acpi pm-timer 0x608 advances\ndone\n'
     } >"$scratch/expected"
     run_berth vm run --kernel "$kernel" --memory "${mib}M" --cpus "$cpus" --debug-exit 0xf4 "$@"
     if [[ $status -eq 67 ]] && cmp -s "$scratch/out" "$scratch/expected"; then

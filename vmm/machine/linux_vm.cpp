@@ -18,6 +18,7 @@
 #include "devices/misc/debug_exit.hpp"
 #include "devices/misc/fw_cfg.hpp"
 #include "devices/misc/phase_port.hpp"
+#include "devices/misc/pm_timer.hpp"
 #include "devices/misc/qemu_debug_exit.hpp"
 #include "devices/power/acpi_sleep_control.hpp"
 #include "devices/serial/uart_8250.hpp"
@@ -221,9 +222,11 @@ void write_boot_memory(memory::GuestMemory& memory, const BootInputs& inputs,
     // function found" on every boot; the early whole-bus scans are pci=noearly's job
     // (linux_base_cmdline). The RSDP at acpi_tables_address lies on a 16-byte boundary
     // in the BIOS area, where a kernel without a zero page (Multiboot) searches for it.
+    // A Multiboot kernel gets the ACPI PM timer to measure time with; Linux has kvm-clock.
     const x86::AcpiTables acpi = x86::build_acpi_tables(
         boot::acpi_tables_address, options.cpus,
-        x86::PciHostBridge{layout::pci_window_base, layout::pci_window_size});
+        x86::PciHostBridge{layout::pci_window_base, layout::pci_window_size},
+        inputs.multiboot ? std::optional(layout::acpi_pm_timer_port) : std::nullopt);
     memory.write(boot::acpi_tables_address, acpi.bytes);
     if (inputs.multiboot) {
         boot::load_multiboot(inputs.multiboot->kernel, inputs.multiboot->modules,
@@ -552,6 +555,10 @@ int boot_linux_once(const LinuxVmOptions& options, bool& rebooted) {
     }
     attach_port(layout::phase_port, devices::PhasePort::register_count,
                 std::make_shared<devices::PhasePort>([&machine] { machine.guest_init.mark(); }));
+    if (multiboot) {  // the FADT names it (write_boot_memory)
+        attach_port(layout::acpi_pm_timer_port, devices::PmTimer::register_count,
+                    std::make_shared<devices::PmTimer>());
+    }
     std::shared_ptr<devices::virtio::Console> virtio_console;
     if (options.pci.console == GuestConsole::virtio) {
         virtio_console = std::make_shared<devices::virtio::Console>(

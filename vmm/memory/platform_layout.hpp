@@ -42,6 +42,9 @@ inline constexpr std::uint16_t pv_console_port = 0x520;
 // ACPI's sleep control and status registers on the hardware-reduced platform (FADT).
 inline constexpr std::uint16_t acpi_sleep_control_port = 0x600;
 inline constexpr std::uint16_t acpi_sleep_status_port = 0x601;
+// The ACPI PM timer (Multiboot kernels only; FADT PM_TMR_BLK), 4 ports, where QEMU's
+// PIIX4 power management block has it.
+inline constexpr std::uint16_t acpi_pm_timer_port = 0x608;
 
 // --- Guest-physical addresses ---------------------------------------------------------
 

@@ -49,11 +49,12 @@ public:
         u32(1);  // creator revision
     }
     // Port I/O Generic Address Structure for one byte-wide register.
-    void io_register(std::uint16_t port) {
-        u8(1);  // system I/O space
-        u8(8);  // bit width
-        u8(0);  // bit offset
-        u8(1);  // access size: byte
+    // A Generic Address Structure for an I/O port register of `bits` (8 or 32).
+    void io_register(std::uint16_t port, std::uint8_t bits = 8) {
+        u8(1);                   // system I/O space
+        u8(bits);                // bit width
+        u8(0);                   // bit offset
+        u8(bits == 32 ? 3 : 1);  // access size: dword or byte
         u64(port);
     }
     std::vector<std::uint8_t> finish_table() {
@@ -123,7 +124,7 @@ std::vector<std::uint8_t> build_dsdt(const std::optional<PciHostBridge>& pci) {
     return t.finish_table();
 }
 
-std::vector<std::uint8_t> build_fadt(std::uint64_t dsdt) {
+std::vector<std::uint8_t> build_fadt(std::uint64_t dsdt, std::optional<std::uint16_t> pm_timer) {
     constexpr std::uint32_t flag_hw_reduced_acpi = 1U << 20;
     constexpr std::uint16_t boot_arch_vga_not_present = 1U << 2;
     constexpr std::uint16_t boot_arch_no_cmos_rtc = 1U << 5;
@@ -133,7 +134,12 @@ std::vector<std::uint8_t> build_fadt(std::uint64_t dsdt) {
     t.u32(static_cast<std::uint32_t>(dsdt));  // 40 DSDT
     t.u8(0);                                  // 44 reserved
     t.u8(0);                                  // 45 preferred PM profile: unspecified
-    t.zeros(109 - 46);                        // 46..108: SCI, SMI, legacy PM blocks: none
+    // 46..108: SCI, SMI, legacy PM blocks: none, but for the PM timer when asked.
+    t.zeros(76 - 46);
+    t.u32(pm_timer.value_or(0));  // 76 PM_TMR_BLK
+    t.zeros(91 - 80);
+    t.u8(pm_timer ? 4 : 0);  // 91 PM_TMR_LEN
+    t.zeros(109 - 92);
     // 109 IA-PC boot architecture flags: no 8042 bit (so Linux does not probe one),
     // no VGA, no CMOS RTC (kvm-clock gives the wall clock).
     t.u16(boot_arch_vga_not_present | boot_arch_no_cmos_rtc);
@@ -145,7 +151,13 @@ std::vector<std::uint8_t> build_fadt(std::uint64_t dsdt) {
     t.u8(0);                      // 131 FADT minor version
     t.u64(0);                     // 132 X_FIRMWARE_CTRL
     t.u64(dsdt);                  // 140 X_DSDT
-    t.zeros(244 - 148);           // 148..243: X_PM1a_EVT_BLK .. X_GPE1_BLK: none
+    t.zeros(208 - 148);           // 148..207: X_PM1a_EVT_BLK .. X_PM2_CNT_BLK: none
+    if (pm_timer) {
+        t.io_register(*pm_timer, 32);  // 208 X_PM_TMR_BLK
+    } else {
+        t.zeros(12);
+    }
+    t.zeros(244 - 220);                              // 220..243: X_GPE0_BLK, X_GPE1_BLK: none
     t.io_register(layout::acpi_sleep_control_port);  // 244 SLEEP_CONTROL_REG
     t.io_register(layout::acpi_sleep_status_port);   // 256 SLEEP_STATUS_REG
     t.text("BERTH", 8);                              // 268 hypervisor vendor identity
@@ -197,7 +209,8 @@ std::uint8_t acpi_checksum(std::span<const std::uint8_t> bytes) {
 }
 
 AcpiTables build_acpi_tables(std::uint64_t base, std::uint32_t cpu_count,
-                             const std::optional<PciHostBridge>& pci) {
+                             const std::optional<PciHostBridge>& pci,
+                             std::optional<std::uint16_t> pm_timer_port) {
     AcpiTables tables{};
     auto& out = tables.bytes;
     auto append = [&](const std::vector<std::uint8_t>& table) {
@@ -210,7 +223,7 @@ AcpiTables build_acpi_tables(std::uint64_t base, std::uint32_t cpu_count,
     out.resize(rsdp_size, 0);  // filled in last, it points at the XSDT
     tables.rsdp_address = base;
     tables.dsdt_address = append(build_dsdt(pci));
-    tables.fadt_address = append(build_fadt(tables.dsdt_address));
+    tables.fadt_address = append(build_fadt(tables.dsdt_address, pm_timer_port));
     tables.madt_address = append(build_madt(cpu_count));
     TableWriter xsdt;
     xsdt.header("XSDT", 1);

@@ -32,9 +32,11 @@ struct PciHostBridge {
 };
 
 // Builds the tables for a guest of `cpu_count` vCPUs, to live at guest address `base`;
-// with `pci`, the DSDT also describes the PCI host bridge.
+// with `pci`, the DSDT also describes the PCI host bridge; with `pm_timer_port`, the
+// FADT names an ACPI PM timer there (PM_TMR_BLK and X_PM_TMR_BLK, 24 bits).
 AcpiTables build_acpi_tables(std::uint64_t base, std::uint32_t cpu_count,
-                             const std::optional<PciHostBridge>& pci = std::nullopt);
+                             const std::optional<PciHostBridge>& pci = std::nullopt,
+                             std::optional<std::uint16_t> pm_timer_port = std::nullopt);
 
 // The byte that makes `bytes` sum to zero (mod 256) when stored in a zeroed checksum field.
 std::uint8_t acpi_checksum(std::span<const std::uint8_t> bytes);
