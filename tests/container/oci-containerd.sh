@@ -59,17 +59,8 @@ cr() {
     st=0
     timeout 120 "$(command -v ctr)" -a "$socket" -n "$namespace" "$@" >"$scratch/out" 2>"$scratch/err" </dev/null || st=$?
 }
-fail() {
-    tap_not_ok "$1"
-    [[ -s $scratch/err ]] && head -5 "$scratch/err" | tap_diag "  err: "
-    [[ -s $scratch/out ]] && head -5 "$scratch/out" | tap_diag "  out: "
-    return 0
-}
-check() {
-    local name=$1
-    shift
-    if "$@"; then tap_ok "$name"; else fail "$name (status $st)"; fi
-}
+# shellcheck source=client-checks.sh
+. "$(dirname "$0")/client-checks.sh"
 
 st=0
 podman save -o "$scratch/image.tar" "$image" >/dev/null 2>"$scratch/err" || st=$?

@@ -30,17 +30,8 @@ prun() {
     timeout 120 podman --runtime "$berth" run --rm "$@" \
         >"$scratch/out" 2>"$scratch/err" </dev/null || st=$?
 }
-fail() {
-    tap_not_ok "$1"
-    [[ -s $scratch/err ]] && head -5 "$scratch/err" | tap_diag "  err: "
-    [[ -s $scratch/out ]] && head -5 "$scratch/out" | tap_diag "  out: "
-    return 0
-}
-check() {
-    local name=$1
-    shift
-    if "$@"; then tap_ok "$name"; else fail "$name (status $st)"; fi
-}
+# shellcheck source=client-checks.sh
+. "$(dirname "$0")/client-checks.sh"
 
 prun "$image" echo hi
 check "podman run --rm IMAGE echo hi: prints hi, status 0" test "$st" -eq 0 -a "$(cat "$scratch/out")" = hi
