@@ -69,6 +69,10 @@ if [[ -n $modules_dir && -f $modules_dir/modules.dep ]]; then
     add_named virtio_pci virtio_blk virtio-rng virtio_console crc32c_generic ext4
     order=load-order-net
     add_named virtio_net
+    # The ACPI power button (a VM with --api-socket has one; `vm ctl SOCKET shutdown`
+    # presses it) reports through an input device.
+    order=load-order-power
+    add_named button evdev
 fi
 
 cat >"$root/init" <<'INIT'
@@ -147,6 +151,34 @@ if [ -e /sys/class/net/eth0 ]; then
     ip link set eth0 up
     udhcpc -i eth0 -s /etc/udhcpc.script -q -n -t 5 -T 2 >/dev/null 2>&1 ||
         echo "berth-guest: eth0: no DHCP answer"
+fi
+# The ACPI power button (present when berth serves a control API; `berth vm ctl
+# SOCKET shutdown` presses it): its driver reports KEY_POWER on an input device, and a
+# watcher waits for the first event there. With berth_run it stops every process but
+# this script, which then ends the VM as usual with the command's status (143 for
+# SIGTERM); under busybox init, `poweroff` shuts down in order (inittab's shutdown
+# line, then SIGTERM and SIGKILL to all) and berth exits 0.
+if [ -f /lib/modules/berth/load-order-power ] && [ -e /sys/bus/acpi/devices/PNP0C0C:00 ]; then
+    while read -r module; do
+        insmod "/lib/modules/berth/$module" 2>/dev/null
+    done </lib/modules/berth/load-order-power
+    for input in /sys/class/input/input*; do
+        [ "$(cat "$input/name" 2>/dev/null)" = "Power Button" ] || continue
+        for event in "$input"/event*; do
+            (
+                # One struct input_event is 24 bytes on x86-64.
+                dd if="/dev/input/${event##*/}" of=/dev/null bs=24 count=1 2>/dev/null || exit
+                echo "berth-guest: power button pressed, shutting down"
+                if [ -n "${berth_run:-}" ]; then
+                    kill -TERM -1
+                    sleep 5
+                    kill -KILL -1
+                else
+                    poweroff
+                fi
+            ) &
+        done
+    done
 fi
 echo "berth-guest: userspace ready"
 if [ -n "${berth_run:-}" ]; then

@@ -151,6 +151,31 @@ else
     tap_diag "stderr: " <"$scratch/api-err"
 fi
 
+# The graceful way: the ACPI power button. A guest at busybox init's shell (stdin held
+# open) gets `vm ctl shutdown`; its power-button watcher runs `poweroff`, init shuts
+# down in order, and berth exits 0.
+(sleep 300) | timeout 300 "$BERTH" vm run --kernel "$kernel" --initrd "$initramfs" \
+    --api-socket "$api_socket" --cmdline quiet >"$scratch/shutdown-out" 2>"$scratch/shutdown-err" &
+shutdown_pid=$!
+deadline=$((SECONDS + 240))
+while ((SECONDS < deadline)) && ! grep -q "$marker" "$scratch/shutdown-out" &&
+    kill -0 "$shutdown_pid" 2>/dev/null; do
+    sleep 1
+done
+sleep 2  # the shell's prompt: init has started
+ctl shutdown shutdown
+status=0
+wait "$shutdown_pid" || status=$?
+if [[ $ctl_status -eq 0 && $status -eq 0 && ! -e $api_socket ]] &&
+    grep -q "berth-guest: power button pressed, shutting down" "$scratch/shutdown-out" &&
+    in_json shutdown '"state":"running"'; then
+    tap_ok "vm ctl shutdown: the guest sees its ACPI power button, powers off in order; berth exits 0"
+else
+    not_ok "vm ctl shutdown (status $ctl_status, berth status $status)"
+    tap_diag "stdout: " <"$scratch/shutdown-out"
+    tap_diag "stderr: " <"$scratch/shutdown-err"
+fi
+
 # Every answer vm ctl printed, against the spec.
 cat >"$scratch/answers" <<EOF_BATCH
 --validate${tab}GET${tab}/vm${tab}200${tab}$scratch/info.json
@@ -159,9 +184,10 @@ cat >"$scratch/answers" <<EOF_BATCH
 --validate${tab}PUT${tab}/vm/resume${tab}200${tab}$scratch/resume.json
 --validate${tab}GET${tab}/vm/stats${tab}200${tab}$scratch/stats-running.json
 --validate${tab}PUT${tab}/vm/stop${tab}200${tab}$scratch/stop.json
+--validate${tab}PUT${tab}/vm/shutdown${tab}200${tab}$scratch/shutdown.json
 EOF_BATCH
 if api_batch "$scratch/answers" 2>"$scratch/batch.err"; then
-    tap_ok "every answer of info, pause, stats, resume and stop matches docs/api/openapi.yaml"
+    tap_ok "every answer of info, pause, stats, resume, stop and shutdown matches docs/api/openapi.yaml"
 else
     not_ok "answers against docs/api/openapi.yaml: $(tr '\n' '|' <"$scratch/batch.err")"
 fi

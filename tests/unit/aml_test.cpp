@@ -98,7 +98,8 @@ TEST_CASE("address space descriptors describe the PCI windows", "[x86][aml]") {
 TEST_CASE("the DSDT names a PCI host bridge only when the machine has PCI", "[x86][acpi]") {
     constexpr std::uint64_t base = 0xe0000;
     const auto without = x86::build_acpi_tables(base, 1);
-    const auto with = x86::build_acpi_tables(base, 1, x86::PciHostBridge{0xe0000000, 0x10000000});
+    const auto with =
+        x86::build_acpi_tables(base, 1, {x86::PciHostBridge{0xe0000000, 0x10000000}, {}, {}});
     const Bytes hid = {'_', 'H', 'I', 'D', 0x0c, 0x41, 0xd0, 0x0a, 0x03};
     CHECK_FALSE(contains(without.bytes, hid));
     CHECK(contains(with.bytes, hid));
@@ -107,4 +108,54 @@ TEST_CASE("the DSDT names a PCI host bridge only when the machine has PCI", "[x8
     CHECK(contains(with.bytes, x86::aml::io_port(0xcf8, 8)));
     // COM1 is still there, in the same \_SB_ scope.
     CHECK(contains(with.bytes, {'C', 'O', 'M', '1'}));
+}
+
+TEST_CASE("AML strings, name paths, methods and Notify encode as the spec says", "[x86][aml]") {
+    CHECK(same_bytes(x86::aml::string("AB"), Bytes{0x0d, 'A', 'B', 0x00}));
+    CHECK(same_bytes(x86::aml::name_path("PWRB"), Bytes{'P', 'W', 'R', 'B'}));
+    // RootChar, DualNamePrefix, two segments.
+    CHECK(same_bytes(x86::aml::name_path("\\_SB_.PWRB"),
+                     Bytes{0x5c, 0x2e, '_', 'S', 'B', '_', 'P', 'W', 'R', 'B'}));
+    // Three or more segments: MultiNamePrefix and a count.
+    CHECK(same_bytes(
+        x86::aml::name_path("\\_SB_.PCI0.GED0"),
+        Bytes{0x5c, 0x2f, 3, '_', 'S', 'B', '_', 'P', 'C', 'I', '0', 'G', 'E', 'D', '0'}));
+    // Notify (PWRB, 0x80): NotifyOp, the target, BytePrefix 0x80.
+    const Bytes notify = x86::aml::notify(x86::aml::name_path("PWRB"), 0x80);
+    CHECK(same_bytes(notify, Bytes{0x86, 'P', 'W', 'R', 'B', 0x0a, 0x80}));
+    // Method (_EVT, 1) { body }: MethodOp, PkgLength (name + flags + body + itself),
+    // the name, flags (argument count 1, NotSerialized).
+    const Bytes method = x86::aml::method("_EVT", 1, notify);
+    REQUIRE(method.size() == 2 + 4 + 1 + notify.size());
+    CHECK(method[0] == 0x14);
+    CHECK(method[1] == 4 + 1 + notify.size() + 1);
+    CHECK(method[6] == 0x01);
+    CHECK(std::equal(notify.begin(), notify.end(), method.begin() + 7));
+    CHECK_THROWS(x86::aml::method("_EVT", 8, {}));
+}
+
+TEST_CASE("an extended interrupt descriptor names any GSI, edge and active high", "[x86][aml]") {
+    const Bytes irq = x86::aml::edge_interrupt(16);
+    // Large item 0x89, length 6, flags (consumer | edge), one interrupt, GSI 16.
+    CHECK(same_bytes(irq, Bytes{0x89, 0x06, 0x00, 0x03, 0x01, 0x10, 0x00, 0x00, 0x00}));
+}
+
+TEST_CASE("the DSDT has a power button behind a GED only when asked for", "[x86][acpi]") {
+    constexpr std::uint64_t base = 0xe0000;
+    const auto without = x86::build_acpi_tables(base, 1);
+    const auto with = x86::build_acpi_tables(base, 1, {std::nullopt, std::nullopt, 16});
+    // Name (_HID, EisaId ("PNP0C0C")) and Name (_HID, "ACPI0013").
+    const Bytes button_hid = {'_', 'H', 'I', 'D', 0x0c, 0x41, 0xd0, 0x0c, 0x0c};
+    Bytes ged_hid = {'_', 'H', 'I', 'D'};
+    x86::aml::append(ged_hid, x86::aml::string("ACPI0013"));
+    CHECK_FALSE(contains(without.bytes, button_hid));
+    CHECK_FALSE(contains(without.bytes, ged_hid));
+    CHECK(contains(with.bytes, button_hid));
+    CHECK(contains(with.bytes, ged_hid));
+    CHECK(contains(with.bytes, x86::aml::edge_interrupt(16)));
+    CHECK(contains(with.bytes, x86::aml::notify(x86::aml::name_path("\\_SB_.PWRB"), 0x80)));
+    // The table still sums to zero with the longer DSDT.
+    const std::uint64_t dsdt = with.dsdt_address - base;
+    const std::uint32_t length = with.bytes[dsdt + 4] | (with.bytes[dsdt + 5] << 8);
+    CHECK(x86::acpi_checksum(std::span(with.bytes).subspan(dsdt, length)) == 0);
 }

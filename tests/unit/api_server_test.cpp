@@ -37,12 +37,14 @@ public:
         ++pauses;
     }
     void resume() override { paused = false; }
+    void shutdown() override { ++power_button_presses; }
     void stop() override { stopped = true; }
     nlohmann::json stats() override { throw berth::Error("KVM_RUN failed: the host broke"); }
 
     bool paused = false;
     bool stopped = false;
     int pauses = 0;
+    int power_button_presses = 0;
 };
 
 httplib::Client client_for(const std::filesystem::path& socket) {
@@ -88,6 +90,8 @@ TEST_CASE("the API answers its endpoints with the VM's JSON", "[api]") {
     // {} is no parameters too.
     CHECK(client.Put("/vm/resume", "{}", "application/json")->status == 200);
     CHECK_FALSE(vm.paused);
+    CHECK(client.Put("/vm/shutdown", "", "application/json")->status == 200);
+    CHECK(vm.power_button_presses == 1);
     CHECK(client.Put("/vm/stop", "", "application/json")->status == 200);
     CHECK(vm.stopped);
 }

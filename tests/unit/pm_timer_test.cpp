@@ -56,7 +56,7 @@ TEST_CASE("the PM timer wraps at 24 bits and reads by byte") {
 }
 
 TEST_CASE("the FADT names the PM timer only when asked") {
-    const auto with = berth::x86::build_acpi_tables(0xe0000, 1, std::nullopt, 0x608);
+    const auto with = berth::x86::build_acpi_tables(0xe0000, 1, {{}, 0x608, {}});
     const auto without = berth::x86::build_acpi_tables(0xe0000, 1);
     const auto* fadt = with.bytes.data() + (with.fadt_address - 0xe0000);
     const auto* plain = without.bytes.data() + (without.fadt_address - 0xe0000);

@@ -29,8 +29,11 @@ std::string named(const std::filesystem::path& socket) {
 
 const std::vector<ApiCommand>& api_commands() {
     static const std::vector<ApiCommand> commands = {
-        {"info", "GET", "/vm"},        {"stats", "GET", "/vm/stats"},
-        {"pause", "PUT", "/vm/pause"}, {"resume", "PUT", "/vm/resume"},
+        {"info", "GET", "/vm"},
+        {"stats", "GET", "/vm/stats"},
+        {"pause", "PUT", "/vm/pause"},
+        {"resume", "PUT", "/vm/resume"},
+        {"shutdown", "PUT", "/vm/shutdown"},
         {"stop", "PUT", "/vm/stop"},
     };
     return commands;
@@ -44,8 +47,8 @@ int run_api_command(const std::filesystem::path& socket, std::string_view name) 
         }
     }
     if (command == nullptr) {
-        throw bad_input(
-            fmt::format("no API command {}; give info, stats, pause, resume or stop", quote(name)));
+        throw bad_input(fmt::format(
+            "no API command {}; give info, stats, pause, resume, shutdown or stop", quote(name)));
     }
     switch (probe_socket_path(socket)) {
         case SocketPath::listening:

@@ -37,8 +37,8 @@ constexpr std::size_t worker_count = 2;
 // The endpoints and the one method each answers (for 405's Allow header).
 const std::map<std::string, std::string>& endpoints() {
     static const std::map<std::string, std::string> table = {
-        {"/vm", "GET"},        {"/vm/stats", "GET"}, {"/vm/pause", "PUT"},
-        {"/vm/resume", "PUT"}, {"/vm/stop", "PUT"},
+        {"/vm", "GET"},        {"/vm/stats", "GET"},    {"/vm/pause", "PUT"},
+        {"/vm/resume", "PUT"}, {"/vm/shutdown", "PUT"}, {"/vm/stop", "PUT"},
     };
     return table;
 }
@@ -190,6 +190,7 @@ void ApiServer::add_routes() {
                }));
     http_->Put("/vm/pause", action(&VmController::pause));
     http_->Put("/vm/resume", action(&VmController::resume));
+    http_->Put("/vm/shutdown", action(&VmController::shutdown));
     http_->Put("/vm/stop", action(&VmController::stop));
     // Every other answer of 400 and up without a body of its own (httplib's: no route,
     // a malformed request, a body too large) gets the API's JSON error body.

@@ -19,6 +19,9 @@ public:
     // Parks every vCPU outside KVM_RUN; returns once all are parked.
     virtual void pause() = 0;
     virtual void resume() = 0;
+    // Presses the guest's ACPI power button and returns: the guest's OS decides what
+    // to do (a Linux with a power-key handler powers off, and berth exits 0).
+    virtual void shutdown() = 0;
     // Ends the VM at once, as a power cut would; berth exits with status 0.
     virtual void stop() = 0;
     // VM exits by reason and by device (docs/api/openapi.yaml, VmStats).

@@ -218,10 +218,11 @@ void add_vm_command(CLI::App& app, Action& action) {
                     "ui.perfetto.dev or chrome://tracing)")
         ->type_name("FILE");
     auto* api_socket =
-        run->add_option("--api-socket", flags->api_socket,
-                        "Serve the control API (JSON over HTTP/1.1; docs/api/openapi.yaml) on "
-                        "a unix socket at PATH: info, pause, resume, stop, stats; see `berth vm "
-                        "ctl`")
+        run->add_option(
+               "--api-socket", flags->api_socket,
+               "Serve the control API (JSON over HTTP/1.1; docs/api/openapi.yaml) on "
+               "a unix socket at PATH: info, pause, resume, shutdown, stop, stats; see `berth vm "
+               "ctl`")
             ->type_name("PATH")
             ->check(non_empty);
     linux_only.insert(linux_only.end(), {console, hugepages, reboot, api_socket});

@@ -223,10 +223,18 @@ void write_boot_memory(memory::GuestMemory& memory, const BootInputs& inputs,
     // (linux_base_cmdline). The RSDP at acpi_tables_address lies on a 16-byte boundary
     // in the BIOS area, where a kernel without a zero page (Multiboot) searches for it.
     // A Multiboot kernel gets the ACPI PM timer to measure time with; Linux has kvm-clock.
-    const x86::AcpiTables acpi = x86::build_acpi_tables(
-        boot::acpi_tables_address, options.cpus,
-        x86::PciHostBridge{layout::pci_window_base, layout::pci_window_size},
-        inputs.multiboot ? std::optional(layout::acpi_pm_timer_port) : std::nullopt);
+    // The power button is there only for a control API to press (PUT /vm/shutdown): a
+    // guest without one would load its drivers for nothing.
+    x86::AcpiDevices devices;
+    devices.pci = x86::PciHostBridge{layout::pci_window_base, layout::pci_window_size};
+    if (inputs.multiboot) {
+        devices.pm_timer_port = layout::acpi_pm_timer_port;
+    }
+    if (!options.api_socket.empty()) {
+        devices.power_button_gsi = layout::acpi_power_button_gsi;
+    }
+    const x86::AcpiTables acpi =
+        x86::build_acpi_tables(boot::acpi_tables_address, options.cpus, devices);
     memory.write(boot::acpi_tables_address, acpi.bytes);
     if (inputs.multiboot) {
         boot::load_multiboot(inputs.multiboot->kernel, inputs.multiboot->modules,
@@ -598,7 +606,12 @@ int boot_linux_once(const LinuxVmOptions& options, bool& rebooted) {
     }
     const ConsoleInput console(STDIN_FILENO, receiver, [&machine] { machine.stop.request(0); });
     std::vector<ExitStats> stats(options.cpus);
-    RunningVm running(machine.stop, stats, std::move(facts));
+    // The power button's Generic Event Device interrupts on an edge: a pulse.
+    const auto press_power_button = [&vm] {
+        vm.set_irq_line(layout::acpi_power_button_gsi, true);
+        vm.set_irq_line(layout::acpi_power_button_gsi, false);
+    };
+    RunningVm running(machine.stop, stats, std::move(facts), press_power_button);
     {
         VcpuThreads threads(machine.stop);
         for (std::uint32_t i = 0; i < options.cpus; ++i) {

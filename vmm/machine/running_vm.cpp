@@ -14,8 +14,12 @@ Error stopping(const char* what) {
 
 }  // namespace
 
-RunningVm::RunningVm(VmStop& stop, const std::vector<ExitStats>& stats, VmFacts facts)
-    : stop_(stop), stats_(stats), facts_(std::move(facts)) {}
+RunningVm::RunningVm(VmStop& stop, const std::vector<ExitStats>& stats, VmFacts facts,
+                     std::function<void()> press_power_button)
+    : stop_(stop),
+      stats_(stats),
+      facts_(std::move(facts)),
+      press_power_button_(std::move(press_power_button)) {}
 
 nlohmann::json RunningVm::info() {
     const auto uptime = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -46,6 +50,15 @@ void RunningVm::resume() {
     if (!stop_.resume()) {
         throw bad_input("cannot resume: the VM is not paused");
     }
+}
+
+void RunningVm::shutdown() {
+    const std::lock_guard lock(mutex_);
+    if (stop_.requested()) {
+        throw stopping("shut down");
+    }
+    // A paused guest finds the interrupt pending in its IOAPIC when it resumes.
+    press_power_button_();
 }
 
 void RunningVm::stop() {

@@ -1,11 +1,12 @@
 #pragma once
 // The control API's view of a running multi-vCPU machine (api::VmController, for
-// berth vm run --api-socket): its state, pause and resume (VmStop's parking), a hard
-// stop, and its exit statistics, read while every vCPU is parked so that the vCPU
-// threads keep counting without locks.
+// berth vm run --api-socket): its state, pause and resume (VmStop's parking), the
+// ACPI power button, a hard stop, and its exit statistics, read while every vCPU is parked so that
+// the vCPU threads keep counting without locks.
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -25,12 +26,15 @@ struct VmFacts {
 
 class RunningVm final : public api::VmController {
 public:
-    // `stats`: one per vCPU, written by its thread.
-    RunningVm(VmStop& stop, const std::vector<ExitStats>& stats, VmFacts facts);
+    // `stats`: one per vCPU, written by its thread; `press_power_button` interrupts
+    // the guest through its ACPI power button (x86::AcpiDevices::power_button_gsi).
+    RunningVm(VmStop& stop, const std::vector<ExitStats>& stats, VmFacts facts,
+              std::function<void()> press_power_button);
 
     nlohmann::json info() override;
     void pause() override;
     void resume() override;
+    void shutdown() override;
     void stop() override;
     nlohmann::json stats() override;
 
@@ -38,6 +42,7 @@ private:
     VmStop& stop_;
     const std::vector<ExitStats>& stats_;
     const VmFacts facts_;
+    const std::function<void()> press_power_button_;
     const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
     std::mutex mutex_;  // one request at a time changes or reads the vCPUs' state
 };

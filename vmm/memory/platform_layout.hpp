@@ -21,6 +21,9 @@ inline constexpr std::uint16_t i8042_port = 0x60;
 // COM1, an 8250 UART (eight registers), and its ISA interrupt line.
 inline constexpr std::uint16_t com1_port = 0x3f8;
 inline constexpr std::uint32_t com1_irq = 4;
+// The ACPI power button's interrupt (its Generic Event Device's, edge-triggered): the
+// first IOAPIC pin past the ISA range, where no legacy device is assumed.
+inline constexpr std::uint32_t acpi_power_button_gsi = 16;
 // PCI configuration mechanism #1: address at 0xCF8, data at 0xCFC (eight ports).
 inline constexpr std::uint16_t pci_config_port = 0xcf8;
 // The debug-exit port QEMU users write to (`-device isa-debug-exit,iobase=0xf4`):

@@ -110,7 +110,23 @@ aml::Bytes pci_host_bridge(const PciHostBridge& bridge) {
     return aml::device("PCI0", body);
 }
 
-std::vector<std::uint8_t> build_dsdt(const std::optional<PciHostBridge>& pci) {
+// The power button and the Generic Event Device that presses it. The GED's _CRS
+// names its one interrupt; on it, Linux's GED driver runs _EVT (with the GSI as
+// argument, ignored: there is one event), which sends the button notification 0x80.
+aml::Bytes power_button_devices(std::uint32_t gsi) {
+    aml::Bytes button = aml::name("_HID", aml::eisa_id("PNP0C0C"));
+    aml::Bytes resources = aml::edge_interrupt(gsi);
+    aml::append(resources, aml::end_tag());
+    aml::Bytes ged = aml::name("_HID", aml::string("ACPI0013"));
+    aml::append(ged, aml::name("_CRS", aml::buffer(resources)));
+    aml::append(ged, aml::method("_EVT", 1, aml::notify(aml::name_path("\\_SB_.PWRB"), 0x80)));
+    aml::Bytes out = aml::device("PWRB", button);
+    aml::append(out, aml::device("GED0", ged));
+    return out;
+}
+
+std::vector<std::uint8_t> build_dsdt(const std::optional<PciHostBridge>& pci,
+                                     std::optional<std::uint32_t> power_button_gsi) {
     TableWriter t;
     t.header("DSDT", 2);
     // Name (_S5_, Package () { SLP_TYPa, SLP_TYPb, reserved, reserved }): soft-off.
@@ -119,6 +135,9 @@ std::vector<std::uint8_t> build_dsdt(const std::optional<PciHostBridge>& pci) {
     aml::Bytes devices = com1_device();
     if (pci) {
         aml::append(devices, pci_host_bridge(*pci));
+    }
+    if (power_button_gsi) {
+        aml::append(devices, power_button_devices(*power_button_gsi));
     }
     aml::append(t.bytes(), aml::scope("_SB_", devices));
     return t.finish_table();
@@ -209,8 +228,7 @@ std::uint8_t acpi_checksum(std::span<const std::uint8_t> bytes) {
 }
 
 AcpiTables build_acpi_tables(std::uint64_t base, std::uint32_t cpu_count,
-                             const std::optional<PciHostBridge>& pci,
-                             std::optional<std::uint16_t> pm_timer_port) {
+                             const AcpiDevices& devices) {
     AcpiTables tables{};
     auto& out = tables.bytes;
     auto append = [&](const std::vector<std::uint8_t>& table) {
@@ -222,8 +240,8 @@ AcpiTables build_acpi_tables(std::uint64_t base, std::uint32_t cpu_count,
     constexpr std::size_t rsdp_size = 36;
     out.resize(rsdp_size, 0);  // filled in last, it points at the XSDT
     tables.rsdp_address = base;
-    tables.dsdt_address = append(build_dsdt(pci));
-    tables.fadt_address = append(build_fadt(tables.dsdt_address, pm_timer_port));
+    tables.dsdt_address = append(build_dsdt(devices.pci, devices.power_button_gsi));
+    tables.fadt_address = append(build_fadt(tables.dsdt_address, devices.pm_timer_port));
     tables.madt_address = append(build_madt(cpu_count));
     TableWriter xsdt;
     xsdt.header("XSDT", 1);

@@ -2,7 +2,8 @@
 // The smallest ACPI that a stock Linux needs to count its CPUs and to power off:
 // RSDP -> XSDT -> {FADT -> DSDT, MADT}. The FADT declares a hardware-reduced platform
 // (no PM timer, no SCI, no legacy PIC) whose sleep control register is one I/O port;
-// the DSDT defines \_S5_ (soft-off), COM1 and, when given one, the PCI host bridge.
+// the DSDT defines \_S5_ (soft-off), COM1 and, when asked for, the PCI host bridge
+// and a power button.
 // Guest `poweroff` then writes SLP_TYP=5 with SLP_EN to that port and berth ends the
 // VM. The MADT lists one local APIC per vCPU and the in-kernel IOAPIC.
 
@@ -31,12 +32,22 @@ struct PciHostBridge {
     std::uint64_t window_size;
 };
 
-// Builds the tables for a guest of `cpu_count` vCPUs, to live at guest address `base`;
-// with `pci`, the DSDT also describes the PCI host bridge; with `pm_timer_port`, the
-// FADT names an ACPI PM timer there (PM_TMR_BLK and X_PM_TMR_BLK, 24 bits).
+// What the tables describe beyond the CPUs, COM1 and soft-off; each only when given.
+struct AcpiDevices {
+    // The DSDT describes the PCI host bridge.
+    std::optional<PciHostBridge> pci;
+    // The FADT names an ACPI PM timer there (PM_TMR_BLK and X_PM_TMR_BLK, 24 bits).
+    std::optional<std::uint16_t> pm_timer_port;
+    // A power button (PNP0C0C) behind a Generic Event Device (ACPI0013) that
+    // interrupts on this GSI, edge-triggered: its _EVT notifies the button (0x80,
+    // "pressed"), and the guest's OS decides what to do, as on a real machine. A
+    // hardware-reduced platform has no fixed power button; this is its way.
+    std::optional<std::uint32_t> power_button_gsi;
+};
+
+// Builds the tables for a guest of `cpu_count` vCPUs, to live at guest address `base`.
 AcpiTables build_acpi_tables(std::uint64_t base, std::uint32_t cpu_count,
-                             const std::optional<PciHostBridge>& pci = std::nullopt,
-                             std::optional<std::uint16_t> pm_timer_port = std::nullopt);
+                             const AcpiDevices& devices = {});
 
 // The byte that makes `bytes` sum to zero (mod 256) when stored in a zeroed checksum field.
 std::uint8_t acpi_checksum(std::span<const std::uint8_t> bytes);

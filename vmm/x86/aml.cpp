@@ -17,6 +17,12 @@ constexpr std::uint8_t qword_prefix = 0x0e;
 constexpr std::uint8_t scope_op = 0x10;
 constexpr std::uint8_t buffer_op = 0x11;
 constexpr std::uint8_t package_op = 0x12;
+constexpr std::uint8_t string_prefix = 0x0d;
+constexpr std::uint8_t method_op = 0x14;
+constexpr std::uint8_t root_char = 0x5c;
+constexpr std::uint8_t dual_name_prefix = 0x2e;
+constexpr std::uint8_t multi_name_prefix = 0x2f;
+constexpr std::uint8_t notify_op = 0x86;
 constexpr std::uint8_t ext_op_prefix = 0x5b;
 constexpr std::uint8_t device_op = 0x82;
 
@@ -129,6 +135,53 @@ Bytes name(std::string_view seg, const Bytes& value) {
     return out;
 }
 
+Bytes string(std::string_view text) {
+    Bytes out{string_prefix};
+    out.insert(out.end(), text.begin(), text.end());
+    out.push_back(0);
+    return out;
+}
+
+Bytes name_path(std::string_view path) {
+    Bytes out;
+    if (!path.empty() && path.front() == '\\') {
+        out.push_back(root_char);
+        path.remove_prefix(1);
+    }
+    std::vector<std::string_view> segs;
+    while (!path.empty()) {
+        const std::size_t dot = path.find('.');
+        segs.push_back(path.substr(0, dot));
+        path = dot == std::string_view::npos ? std::string_view() : path.substr(dot + 1);
+    }
+    if (segs.size() == 2) {
+        out.push_back(dual_name_prefix);
+    } else if (segs.size() > 2) {
+        out.push_back(multi_name_prefix);
+        out.push_back(static_cast<std::uint8_t>(segs.size()));
+    }
+    for (const std::string_view seg : segs) {
+        name_seg(out, seg);
+    }
+    return out;
+}
+
+Bytes method(std::string_view seg, unsigned argument_count, const Bytes& body) {
+    if (argument_count > 7) {
+        throw std::logic_error("AML methods take at most seven arguments");
+    }
+    Bytes flags_and_body{static_cast<std::uint8_t>(argument_count)};  // NotSerialized, level 0
+    append(flags_and_body, body);
+    return named_block({method_op}, seg, flags_and_body);
+}
+
+Bytes notify(const Bytes& target, std::uint64_t value) {
+    Bytes out{notify_op};
+    append(out, target);
+    append(out, integer(value));
+    return out;
+}
+
 Bytes buffer(const Bytes& bytes) {
     Bytes inner = integer(bytes.size());
     append(inner, bytes);
@@ -171,6 +224,15 @@ Bytes irq_no_flags(unsigned irq) {
     assert(irq < 16);
     Bytes out{0x22};  // small item "IRQ", 2 bytes: the mask
     little_endian(out, 1U << irq, 2);
+    return out;
+}
+
+Bytes edge_interrupt(std::uint32_t gsi) {
+    // Large item "Extended Interrupt" (0x89): length 6, flags, one entry, the GSI.
+    // Flags: consumer (bit 0), edge (bit 1); active high and exclusive are zeros.
+    constexpr std::uint8_t consumer_edge_active_high = 0x03;
+    Bytes out{0x89, 6, 0, consumer_edge_active_high, 1};
+    little_endian(out, gsi, 4);
     return out;
 }
 
