@@ -245,3 +245,14 @@ wait_status "$prefix-pr" stopped
 check "create --preserve-fds 1: fd 3 reaches the command, fd 4 does not" \
     test "$(tr '\n' ' ' <"$scratch/pr.stdout")" = "through-fd-3 no-fd-4 "
 oci delete "$prefix-pr"
+
+# --- linux.sysctl
+bundle sysctl '["sh", "-c", "cat /proc/sys/net/ipv4/ip_forward /proc/sys/kernel/shmmni; echo 0 >/proc/sys/net/ipv4/ip_forward 2>/dev/null || echo read-only"]' '
+c["linux"]["sysctl"] = {"net.ipv4.ip_forward": "1", "kernel.shmmni": "1234"}'
+run_bundle sysctl "$prefix-sy"
+check "linux.sysctl: net.ipv4.ip_forward 1 (its own network namespace) and kernel.shmmni 1234 inside" \
+    test "$(tr '\n' ' ' <"$scratch/$prefix-sy.stdout")" = "1 1234 read-only " -a "$(cat /proc/sys/kernel/shmmni)" != 1234
+bundle sysctl-host '["true"]' 'c["linux"]["sysctl"] = {"kernel.panic": "5"}'
+oci create --bundle "$scratch/sysctl-host" "$prefix-sh"
+check "a sysctl no namespace holds (kernel.panic): status 2, one line" \
+    one_line_error "linux.sysctl['kernel.panic']: is not a namespaced sysctl"

@@ -136,6 +136,9 @@ check "--security-opt seccomp=PROFILE: its errnoRet (28, ENOSPC) comes back" \
 prun --ulimit nofile=256:512 --ulimit nproc=1000:2000 --ulimit core=0:0 "$image" sh -c 'ulimit -Sn; ulimit -Hn; ulimit -c'
 check "podman --ulimit nofile=256:512 core=0: process.rlimits inside" \
     test "$st" -eq 0 -a "$(tr '\n' ' ' <"$scratch/out")" = "256 512 0 "
+prun --sysctl net.ipv4.ip_forward=1 --sysctl kernel.shmmni=2345 "$image" cat /proc/sys/net/ipv4/ip_forward /proc/sys/kernel/shmmni
+check "podman --sysctl net.ipv4.ip_forward=1 kernel.shmmni=2345 (linux.sysctl)" \
+    test "$st" -eq 0 -a "$(tr '\n' ' ' <"$scratch/out")" = "1 2345 "
 prun --oom-score-adj 222 "$image" cat /proc/self/oom_score_adj
 check "podman --oom-score-adj 222: process.oomScoreAdj" test "$(cat "$scratch/out")" = 222
 memory_root=$(awk '$3 == "cgroup" && $4 ~ /(^|,)memory(,|$)/ {print $2; exit}' /proc/self/mounts)

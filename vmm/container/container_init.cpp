@@ -448,6 +448,7 @@ pid_t start_command(const InitPlan& plan, const std::string& command_path,
             enter_network_namespace(await(berth, InitMessage::network_namespace).take_fd());
         }
         in_context(rootfs_context(plan), [&] { finish_rootfs(plan.rootfs); });
+        write_sysctls(plan.rootfs);
         phase_mark("rootfs");  // pivoted, /proc, /dev and /sys in place
         if (plan.terminal) {
             tty = open_terminal(berth);

@@ -137,7 +137,7 @@ void launch(const RunOptions& options, const CgroupLimits& limits, int start_gat
                                  rootless && options.net == NetMode::host ? SysfsMode::bind_host
                                  : netns_by_berth                         ? SysfsMode::after_netns
                                                                           : SysfsMode::fresh,
-                                 options.binds},
+                                 options.binds, options.sysctls},
             .image_loop = loop ? loop->path() : std::string(),
             .network_namespace_from_berth = netns_by_berth,
             .terminal = options.tty,

@@ -240,6 +240,43 @@ std::string cgroups_path_of(const std::string& path) {
     return clean;
 }
 
+// linux.sysctl: only what the container's own namespaces hold (as runc allows): ipc's
+// kernel.msg*, kernel.sem, kernel.shm*, fs.mqueue.*, uts's kernel.hostname and
+// kernel.domainname, and net.* in a network namespace of its own. Keys become paths
+// below /proc/sys.
+std::vector<std::pair<std::string, std::string>> sysctls_of(const Spec& spec, NetMode net) {
+    std::vector<std::pair<std::string, std::string>> sysctls;
+    for (const auto& [key, value] : spec.sysctl) {
+        const std::string path = fmt::format("linux.sysctl[{}]", quote(key));
+        if (key.empty() || key.find("..") != std::string::npos ||
+            key.find('/') != std::string::npos || key.front() == '.') {
+            throw bad_input(
+                fmt::format("{}: is not a sysctl name (like net.ipv4.ip_forward)", path));
+        }
+        const bool ipc = key.starts_with("kernel.msg") || key == "kernel.sem" ||
+                         key.starts_with("kernel.shm") || key.starts_with("fs.mqueue.");
+        const bool uts = key == "kernel.hostname" || key == "kernel.domainname";
+        const bool network = key.starts_with("net.");
+        if (network && net == NetMode::host) {
+            throw bad_input(
+                fmt::format("{}: a net.* sysctl needs a network namespace of the container's own "
+                            "(linux.namespaces has none: it would change the host's)",
+                            path));
+        }
+        if (!ipc && !uts && !network) {
+            throw bad_input(
+                fmt::format("{}: is not a namespaced sysctl (berth sets only "
+                            "kernel.msg*, kernel.sem, kernel.shm*, fs.mqueue.*, "
+                            "kernel.hostname, kernel.domainname and net.*)",
+                            path));
+        }
+        std::string relative = key;
+        std::replace(relative.begin(), relative.end(), '.', '/');
+        sysctls.emplace_back(std::move(relative), value);
+    }
+    return sysctls;
+}
+
 std::string host_hostname() {
     char name[HOST_NAME_MAX + 1] = {};
     ::gethostname(name, sizeof name - 1);
@@ -274,6 +311,7 @@ RunOptions run_options_from(const Spec& spec, const std::string& bundle, const s
                                               : host_hostname();
     apply_resources(spec.resources, options);
     options.cgroups_path = cgroups_path_of(spec.cgroups_path);
+    options.sysctls = sysctls_of(spec, options.net);
     options.binds = bind_mounts_of(spec, bundle);
     options.root_mode = spec.root.readonly ? RootMode::read_only : RootMode::writable;
     apply_process(process, options);

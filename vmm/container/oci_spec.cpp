@@ -396,6 +396,12 @@ void parse_linux(const Node& node, Spec& spec) {
     if (auto seccomp = node.member("seccomp")) {
         spec.seccomp = parse_seccomp(*seccomp);
     }
+    if (auto sysctl = node.member("sysctl")) {
+        sysctl->expect_object();
+        for (const auto& [key, value] : sysctl->value().items()) {
+            spec.sysctl[key] = sysctl->required(key).string();
+        }
+    }
 }
 
 std::vector<Hook> parse_hook_list(const Node& node) {

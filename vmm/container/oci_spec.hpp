@@ -135,7 +135,8 @@ struct Spec {
     std::string cgroups_path;
     std::vector<std::string> masked_paths;
     std::vector<std::string> readonly_paths;
-    std::optional<Seccomp> seccomp;  // absent: no filter at all, as with runc
+    std::optional<Seccomp> seccomp;             // absent: no filter at all, as with runc
+    std::map<std::string, std::string> sysctl;  // "net.ipv4.ip_forward": "1"
     std::map<std::string, std::string> annotations;
     Hooks hooks;
 };

@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "vmm/container/bind_mounts.hpp"
@@ -80,6 +81,8 @@ struct RunOptions {
     std::vector<Rlimit> rlimits;
     std::optional<int> oom_score_adj;
     mode_t umask = 022;
+    // OCI linux.sysctl: (/proc/sys path below /proc/sys, value), namespaced ones only.
+    std::vector<std::pair<std::string, std::string>> sysctls;
     // OCI --preserve-fds: descriptors 3 to 3+N-1 that berth inherited go to the command.
     unsigned preserve_fds = 0;
     // OCI: `env` is the whole environment (process.env), without berth's defaults.
