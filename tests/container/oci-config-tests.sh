@@ -78,6 +78,11 @@ check "process.user.umask 027" test "$(sed -n 5p "$scratch/$prefix-pl.stdout")" 
 check "process.user.additionalGids 5 and 7 beside gid 1000" test "$(sed -n 6p "$scratch/$prefix-pl.stdout")" = "1000 5 7"
 check "process.capabilities.ambient: CAP_NET_BIND_SERVICE (bit 10) for uid 1000 after exec" \
     grep -q "CapAmb:.0000000000000400" "$scratch/$prefix-pl.stdout"
+bundle ambient-only '["sh", "-c", "grep ^CapAmb /proc/self/status"]' '
+c["process"]["capabilities"] = {k: ["CAP_KILL"] for k in ["bounding", "effective", "permitted", "ambient"]}'
+run_bundle ambient-only "$prefix-ao"
+check "ambient without inheritable (as runc spec writes it): runs, the kernel's refusal skipped as runc does" \
+    test "$st" -eq 0 -a "$(cat "$scratch/$prefix-ao.stdout")" = "CapAmb:	0000000000000000"
 bundle bad-rlimit '["true"]' 'c["process"]["rlimits"] = [{"type": "RLIMIT_SPEED", "soft": 1, "hard": 1}]'
 oci create --bundle "$scratch/bad-rlimit" "$prefix-br"
 check "an unknown rlimit: status 2, one line naming it" \

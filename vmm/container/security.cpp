@@ -80,16 +80,22 @@ void set_capabilities(const CapabilitySets& sets) {
     }
 }
 
-// Ambient capabilities survive execve of an unprivileged program; the kernel takes one
-// only when it is permitted and inheritable already (set_capabilities).
-void raise_ambient(std::uint64_t ambient) {
+// Ambient capabilities survive execve of an unprivileged program. The kernel takes one
+// only when it is permitted and inheritable already; runc's own `runc spec` lists
+// ambient capabilities without an inheritable set, and runc skips what the kernel
+// refuses, so berth does the same for those (any other failure is an error).
+void raise_ambient(const CapabilitySets& sets) {
     for (unsigned cap = 0; cap < 64; ++cap) {
-        if ((ambient & mask_of(cap)) != 0 &&
-            ::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) != 0) {
-            throw_errno(fmt::format("cannot raise ambient capability {} (it must be permitted "
-                                    "and inheritable too)",
-                                    capng_capability_to_name(cap)),
-                        errno);
+        if ((sets.ambient & mask_of(cap)) == 0) {
+            continue;
+        }
+        const bool allowed =
+            (sets.inheritable & mask_of(cap)) != 0 && (sets.permitted & mask_of(cap)) != 0;
+        if (::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) != 0 &&
+            (allowed || errno != EPERM)) {
+            throw_errno(
+                fmt::format("cannot raise ambient capability {}", capng_capability_to_name(cap)),
+                errno);
         }
     }
 }
@@ -116,7 +122,7 @@ void drop_privileges(const std::optional<CapabilitySets>& sets, const UserSpec& 
     }
     switch_user(user, user_namespace);
     set_capabilities(*sets);
-    raise_ambient(sets->ambient);
+    raise_ambient(*sets);
 }
 
 void switch_user(const UserSpec& user, UserNamespace user_namespace) {
