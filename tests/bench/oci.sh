@@ -2,7 +2,7 @@
 # berth against runc as an OCI runtime, on the same bundle in the same run: cycles of
 # `create` + `start` + wait for the container's end + `delete` of /bin/true in the
 # busybox rootfs with a memory and a pids limit (the bundle is `runc spec`'s with those
-# limits, without its inheritable and ambient capability sets), rounds interleaved so that both see the same machine load. The waiting is
+# limits), rounds interleaved so that both see the same machine load. The waiting is
 # what a caller (conmon, containerd's shim) does: the benchmark makes itself a
 # subreaper, so the container's init, orphaned when `create` exits, becomes its child
 # and is reaped with waitpid. Prints each runtime's median and minimum per cycle, the
@@ -29,10 +29,6 @@ config["root"] = {"path": rootfs, "readonly": False}
 config["process"]["terminal"] = False
 config["process"]["args"] = ["/bin/true"]
 config["linux"]["resources"] = {"memory": {"limit": 64 << 20}, "pids": {"limit": 64}}
-# berth refuses inheritable and ambient sets (not applied yet); runc spec's are the same
-# three capabilities as the other sets, and they change nothing for /bin/true as root.
-for kind in ("inheritable", "ambient"):
-    config["process"]["capabilities"].pop(kind, None)
 json.dump(config, open(path, "w"), indent=1)
 PY
 python3 - "$build/berth" "$(command -v runc)" "$work" "$cycles" <<'PY'

@@ -21,6 +21,13 @@ if ! podman image exists "$image"; then
 fi
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
+# podman as root asks for RLIMIT_NOFILE 1048576 and NPROC 32768 unless told otherwise;
+# berth applies process.rlimits as runc does, so on a host whose hard limits are lower
+# and that withholds CAP_SYS_RESOURCE (this one) that fails create, for runc too. The
+# suite gives podman limits within the host's (oci-tests.sh covers that failure).
+printf '[containers]\ndefault_ulimits = ["nofile=1024:4096", "nproc=1000:2000"]\n' \
+    >"$scratch/containers.conf"
+export CONTAINERS_CONF="$scratch/containers.conf"
 # BERTH must be an absolute path: podman runs it from elsewhere.
 berth=$(realpath "$BERTH")
 
@@ -97,6 +104,75 @@ if command -v script >/dev/null; then
 else
     tap_skip "podman run -it" "script (util-linux) is not installed"
 fi
+# --- config.json fields podman writes: its seccomp profile, --ulimit, cgroupsPath, hooks
+# add_key is in no rule of podman's profile: its defaultAction answers ENOSYS (38). The
+# probe is a static program of ours, bound into the busybox image.
+probe_ok=false
+if printf '%s\n' '#include <errno.h>' '#include <stdio.h>' '#include <unistd.h>' \
+    '#include <sys/syscall.h>' \
+    'int main(void) { long r = syscall(SYS_add_key, "user", "berth", "x", 1, -2);' \
+    '  printf("add_key %s\n", r < 0 && errno == ENOSYS ? "ENOSYS" : "not-ENOSYS"); return 0; }' \
+    >"$scratch/probe.c" && cc -static -O -o "$scratch/probe" "$scratch/probe.c" 2>/dev/null; then
+    probe_ok=true
+fi
+if $probe_ok; then
+    prun -v "$scratch/probe:/probe:ro" "$image" sh -c 'grep ^Seccomp: /proc/self/status; /probe'
+    check "podman's default seccomp profile is applied (mode 2; add_key: its defaultErrnoRet ENOSYS)" \
+        test "$st" -eq 0 -a "$(grep -c -e 'Seccomp:.2' -e 'add_key ENOSYS' "$scratch/out")" -eq 2
+    prun --security-opt seccomp=unconfined -v "$scratch/probe:/probe:ro" "$image" sh -c 'grep ^Seccomp: /proc/self/status; /probe'
+    check "--security-opt seccomp=unconfined: no filter (add_key reaches the kernel)" \
+        test "$st" -eq 0 -a "$(grep -c -e 'Seccomp:.0' -e 'add_key not-ENOSYS' "$scratch/out")" -eq 2
+else
+    tap_skip "podman's default seccomp profile" "no static C compiler for the probe (cc -static)"
+    tap_skip "--security-opt seccomp=unconfined" "no static C compiler for the probe"
+fi
+cat >"$scratch/profile.json" <<'EOF'
+{"defaultAction": "SCMP_ACT_ALLOW",
+ "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 28}]}
+EOF
+prun --security-opt seccomp="$scratch/profile.json" "$image" sh -c 'mkdir /tmp/d 2>&1; true'
+check "--security-opt seccomp=PROFILE: its errnoRet (28, ENOSPC) comes back" \
+    grep -q "No space left on device" "$scratch/out"
+prun --ulimit nofile=256:512 --ulimit nproc=1000:2000 --ulimit core=0:0 "$image" sh -c 'ulimit -Sn; ulimit -Hn; ulimit -c'
+check "podman --ulimit nofile=256:512 core=0: process.rlimits inside" \
+    test "$st" -eq 0 -a "$(tr '\n' ' ' <"$scratch/out")" = "256 512 0 "
+prun --sysctl net.ipv4.ip_forward=1 --sysctl kernel.shmmni=2345 "$image" cat /proc/sys/net/ipv4/ip_forward /proc/sys/kernel/shmmni
+check "podman --sysctl net.ipv4.ip_forward=1 kernel.shmmni=2345 (linux.sysctl)" \
+    test "$st" -eq 0 -a "$(tr '\n' ' ' <"$scratch/out")" = "1 2345 "
+prun --oom-score-adj 222 "$image" cat /proc/self/oom_score_adj
+check "podman --oom-score-adj 222: process.oomScoreAdj" test "$(cat "$scratch/out")" = 222
+memory_root=$(awk '$3 == "cgroup" && $4 ~ /(^|,)memory(,|$)/ {print $2; exit}' /proc/self/mounts)
+pman run -d --name "$name" --memory 96m "$image" sleep 60
+full_id=$(podman inspect -f '{{.Id}}' "$name" 2>/dev/null)
+cgroup="$memory_root/libpod_parent/libpod-$full_id"
+if [[ -n $memory_root ]]; then
+    check "podman's cgroupsPath (/libpod_parent/libpod-ID) holds the container, with its --memory" \
+        test -n "$full_id" -a "$(cat "$cgroup/memory.limit_in_bytes" 2>/dev/null)" = 100663296 -a -n "$(cat "$cgroup/cgroup.procs" 2>/dev/null)"
+    pman update --memory 128m --cpu-quota 50000 --cpu-period 100000 "$name"
+    cpu_quota=$(cat "${memory_root%/memory}/cpu/libpod_parent/libpod-$full_id/cpu.cfs_quota_us" 2>/dev/null)
+    check "podman update --memory 128m --cpu-quota 50000: berth update writes the new limits" \
+        test "$st" -eq 0 -a "$(cat "$cgroup/memory.limit_in_bytes" 2>/dev/null)" = 134217728 -a "$cpu_quota" = 50000
+else
+    tap_skip "podman's cgroupsPath" "no v1 memory hierarchy here"
+    tap_skip "podman update" "no v1 memory hierarchy here"
+fi
+pman rm -f -t 0 "$name"
+mkdir -p "$scratch/hooks.d"
+cat >"$scratch/hook.sh" <<EOF
+#!/bin/sh
+cat >"$scratch/hook-state.json"
+EOF
+chmod +x "$scratch/hook.sh"
+cat >"$scratch/hooks.d/berth-test.json" <<EOF
+{"version": "1.0.0", "hook": {"path": "$scratch/hook.sh"},
+ "when": {"always": true}, "stages": ["prestart"]}
+EOF
+st=0
+timeout 120 podman --runtime "$berth" --hooks-dir "$scratch/hooks.d" run --rm "$image" true \
+    >"$scratch/out" 2>"$scratch/err" </dev/null || st=$?
+check "podman --hooks-dir: the prestart hook ran with the container's state on stdin" \
+    test "$st" -eq 0 && grep -q '"status": *"created"' "$scratch/hook-state.json"
+
 left=$(ls /run/berth/oci 2>/dev/null | wc -l)
 check "podman's delete left no state under /run/berth/oci" test "$left" -eq 0
 

@@ -314,10 +314,10 @@ bundle v2 '["true"]' 'c["ociVersion"] = "2.0.0"'
 oci create --bundle "$scratch/v2" "$prefix-h"
 check "an ociVersion major berth does not speak: status 2" \
     test "$st" -eq 2 -a "$(grep -c "ociVersion: '2.0.0' is not a version berth speaks" "$scratch/err")" -eq 1
-bundle join-uts '["true"]' 'c["linux"]["namespaces"][3]["path"] = "/proc/1/ns/uts"'
-oci create --bundle "$scratch/join-uts" "$prefix-i"
-check "joining a uts namespace by path is refused clearly" \
-    one_line_error "linux.namespaces[3].path: joining an existing uts namespace ('/proc/1/ns/uts') is not supported by berth yet"
+bundle join-pid '["true"]' 'c["linux"]["namespaces"][0]["path"] = "/proc/1/ns/pid"'
+oci create --bundle "$scratch/join-pid" "$prefix-i"
+check "joining a pid namespace by path is refused clearly" \
+    one_line_error "linux.namespaces[0].path: joining an existing pid namespace ('/proc/1/ns/pid') is not supported by berth yet"
 bundle join-file '["true"]' 'c["linux"]["namespaces"][1]["path"] = "/etc/hostname"'
 oci create --bundle "$scratch/join-file" "$prefix-i"
 check "a network namespace path that is no namespace: status 2" \
@@ -530,6 +530,10 @@ check "a create killed before it recorded the container: its init exits by itsel
 check "... and delete removes all of it (no state, process or cgroup)" test "$leftovers" -eq 0 -a ! -s "$scratch/killed.out"
 if [[ -s $scratch/killed.err ]]; then head -3 "$scratch/killed.err" | tap_diag "  delete: "; fi
 
+# --- config.json fields: seccomp, rlimits, hooks, cgroupsPath and update, joined namespaces
+# shellcheck source=oci-config-tests.sh
+. "$(dirname "$0")/oci-config-tests.sh"
+
 # --- 20 cycles of create, start, delete leave nothing behind
 bundle true '["true"]'
 mounts_before=$(wc -l </proc/self/mountinfo)
@@ -551,7 +555,7 @@ check "20 cycles: no state directory left" test "$(ls "$ROOT" | wc -l)" -eq 0
 check "20 cycles: no mount left" test "$(wc -l </proc/self/mountinfo)" -eq "$mounts_before"
 left=0
 for dir in "${cycle_cgroups[@]}"; do [[ -e $dir ]] && left=$((left + 1)); done
-check "20 cycles made memory, pids and freezer cgroups" test "${#cycle_cgroups[@]}" -eq 60
+check "20 cycles made memory, pids, cpu and freezer cgroups" test "${#cycle_cgroups[@]}" -eq 80
 check "20 cycles: no cgroup directory left" test "$left" -eq 0
 alive=0
 for pid in "${pids[@]}"; do

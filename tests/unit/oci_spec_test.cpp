@@ -6,6 +6,7 @@
 
 #include "vmm/common/error.hpp"
 #include "vmm/container/oci_spec.hpp"
+#include "vmm/container/seccomp_config.hpp"
 
 using namespace berth::container::oci;
 
@@ -138,6 +139,24 @@ TEST_CASE("config.json errors name the JSON path and what is wrong", "[container
          "process.rlimits[0].type: 'NOFILE' is not a resource limit name (RLIMIT_...)"},
         {"/process/rlimits/0/soft", "2048", "process.rlimits[0]: soft is above hard"},
         {"/process/noNewPrivileges", "1", "process.noNewPrivileges: expected true or false"},
+        {"/process/oomScoreAdj", "1001", "process.oomScoreAdj: 1001 is outside -1000 to 1000"},
+        {"/process/user/umask", "512", "process.user.umask: 1000 is not a umask (0 to 0777)"},
+        {"/linux/seccomp", "{\"syscalls\": []}", "linux.seccomp.defaultAction: is missing"},
+        {"/linux/seccomp",
+         "{\"defaultAction\": \"SCMP_ACT_ALLOW\", \"syscalls\": [{\"names\": [\"getpid\"], "
+         "\"action\": \"SCMP_ACT_ERRNO\", \"args\": [{\"index\": 6, \"value\": 1, \"op\": "
+         "\"SCMP_CMP_EQ\"}]}]}",
+         "linux.seccomp.syscalls[0].args[0].index: 6 is not a system call argument (0 to 5)"},
+        {"/linux/seccomp",
+         "{\"defaultAction\": \"SCMP_ACT_ALLOW\", \"syscalls\": [{\"names\": [], "
+         "\"action\": \"SCMP_ACT_ERRNO\"}]}",
+         "linux.seccomp.syscalls[0].names: expected a non-empty array of strings"},
+        {"/linux/sysctl", "{\"net.ipv4.ip_forward\": 1}",
+         "linux.sysctl.net.ipv4.ip_forward: expected a string"},
+        {"/hooks", "{\"prestart\": [{\"path\": \"hook\"}]}",
+         "hooks.prestart[0].path: 'hook' is not an absolute path"},
+        {"/hooks", "{\"poststop\": [{\"path\": \"/bin/true\", \"timeout\": 0}]}",
+         "hooks.poststop[0].timeout: must be more than 0 (seconds)"},
         {"/process", "[]", "process: expected an object"},
         {"/root", "DELETE", "root: is missing"},
         {"/root/path", "\"\"", "root.path: is empty"},
@@ -214,4 +233,39 @@ TEST_CASE("a process object alone (berth exec --process)", "[container][oci]") {
         }
     }
     CHECK_THROWS_AS(parse_process_document("{"), berth::Error);
+}
+
+TEST_CASE("linux.seccomp, hooks and sysctl parse; the filter compiles", "[container][oci]") {
+    const Spec spec = parse_spec(config(R"(,
+  "hooks": {"createRuntime": [{"path": "/bin/hook", "args": ["hook", "a"], "env": ["K=V"],
+                               "timeout": 5}]},
+  "linux": {"namespaces": [{"type": "pid"}, {"type": "mount"}],
+            "sysctl": {"net.ipv4.ip_forward": "1"},
+            "seccomp": {"defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": 38,
+                        "architectures": ["SCMP_ARCH_X86_64"],
+                        "syscalls": [{"names": ["getpid", "no_such_call"], "action": "SCMP_ACT_ALLOW"},
+                                     {"names": ["chmod"], "action": "SCMP_ACT_ERRNO", "errnoRet": 28,
+                                      "args": [{"index": 1, "value": 56, "valueTwo": 56,
+                                                "op": "SCMP_CMP_MASKED_EQ"}]}]}})"));
+    REQUIRE(spec.hooks.create_runtime.size() == 1);
+    CHECK(spec.hooks.create_runtime[0].args == std::vector<std::string>{"hook", "a"});
+    CHECK(spec.hooks.create_runtime[0].timeout == 5U);
+    CHECK(spec.sysctl.at("net.ipv4.ip_forward") == "1");
+    REQUIRE(spec.seccomp);
+    CHECK(spec.seccomp->default_errno_ret == 38U);
+    REQUIRE(spec.seccomp->syscalls.size() == 2);
+    CHECK(spec.seccomp->syscalls[1].args[0].value_two == 56);
+    // An unknown name is skipped; the program is there.
+    CHECK(!compile_seccomp(*spec.seccomp).program.empty());
+
+    Seccomp bad = *spec.seccomp;
+    bad.syscalls[0].action = "SCMP_ACT_MAYBE";
+    try {
+        compile_seccomp(bad);
+        FAIL("accepted an unknown action");
+    } catch (const berth::Error& e) {
+        CHECK(e.status() == berth::ExitStatus::bad_input);
+        CHECK(std::string(e.what()).starts_with(
+            "linux.seccomp.syscalls[0].action: 'SCMP_ACT_MAYBE' is not a seccomp action"));
+    }
 }

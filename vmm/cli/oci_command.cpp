@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cerrno>
 #include <cstdio>
 #include <memory>
 #include <sstream>
@@ -24,6 +25,7 @@
 #include "vmm/cli/command.hpp"
 #include "vmm/cli/version.hpp"
 #include "vmm/common/error.hpp"
+#include "vmm/common/file.hpp"
 #include "vmm/common/parse_number.hpp"
 #include "vmm/common/process.hpp"
 #include "vmm/common/quote.hpp"
@@ -42,8 +44,8 @@ namespace oci = container::oci;
 // /run/berth itself holds the bridge's address leases (net/).
 constexpr const char* default_root = "/run/berth/oci";
 
-constexpr std::array oci_words{"create", "start", "state", "kill",   "delete",   "run", "exec",
-                               "ps",     "list",  "pause", "resume", "features", "spec"};
+constexpr std::array oci_words{"create", "start", "state", "kill",   "delete",   "run",  "exec",
+                               "ps",     "list",  "pause", "resume", "features", "spec", "update"};
 constexpr std::array oci_global_options{"--root", "--log", "--log-format", "--debug",
                                         "--systemd-cgroup"};
 
@@ -105,10 +107,31 @@ void add_create_flags(CLI::App* command, oci::CreateRequest& request) {
     // Accepted and without effect: berth always pivots, and makes no session keyring.
     command->add_flag("--no-pivot")->description("Accepted; berth always uses pivot_root");
     command->add_flag("--no-new-keyring")->description("Accepted; berth makes no session keyring");
-    command->add_option("--preserve-fds")
-        ->description("Not supported yet (0 only)")
-        ->check(CLI::Range(0, 0));
+    command
+        ->add_option("--preserve-fds", request.preserve_fds,
+                     "Pass descriptors 3 to 3+N-1 on to the command")
+        ->check(CLI::Range(0, 1024));
     command->add_option("id", request.id, "Container ID")->required();
+}
+
+// All of stdin (`update --resources -`), at most `limit` bytes.
+std::vector<std::uint8_t> read_stdin(std::size_t limit) {
+    std::vector<std::uint8_t> bytes;
+    std::uint8_t buffer[4096];
+    ssize_t got;
+    while ((got = ::read(0, buffer, sizeof buffer)) != 0) {
+        if (got < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            throw_errno("cannot read stdin", errno);
+        }
+        bytes.insert(bytes.end(), buffer, buffer + got);
+        if (bytes.size() > limit) {
+            throw bad_input(fmt::format("is more than {} bytes", limit));
+        }
+    }
+    return bytes;
 }
 
 void print_table(const std::vector<std::vector<std::string>>& rows) {
@@ -223,9 +246,9 @@ void add_more_commands(CLI::App& app, const std::shared_ptr<GlobalFlags>& global
         ->check(non_empty);
     exec->add_option("--env,-e", exec_request->env, "K=V added to the environment");
     exec->add_option("--user,-u", exec_request->user, "UID[:GID]")->check(non_empty);
-    exec->add_option("--preserve-fds")
-        ->description("Not supported yet (0 only)")
-        ->check(CLI::Range(0, 0));
+    exec->add_option("--preserve-fds", exec_request->preserve_fds,
+                     "Pass descriptors 3 to 3+N-1 on to the process")
+        ->check(CLI::Range(0, 1024));
     exec->add_option("id", exec_request->id, "Container ID")->required();
     // After the ID everything is the command's, its options included.
     exec->prefix_command();
@@ -315,6 +338,33 @@ void add_more_commands(CLI::App& app, const std::shared_ptr<GlobalFlags>& global
     resume->callback([global, id, &action] {
         action = [global, id] {
             oci::resume(oci::StateStore(global->root), *id);
+            return 0;
+        };
+    });
+
+    auto* update = app.add_subcommand("update", "Set new cgroup limits of a container");
+    auto resources_file = std::make_shared<std::string>();
+    update
+        ->add_option("--resources,-r", *resources_file,
+                     "A runtime-spec linux.resources object (JSON), or - for stdin")
+        ->required()
+        ->check(non_empty);
+    update->add_option("id", *id, "Container ID")->required();
+    update->callback([global, id, resources_file, &action] {
+        action = [global, id, resources_file] {
+            const bool from_stdin = *resources_file == "-";
+            std::vector<std::uint8_t> bytes;
+            oci::Resources resources;
+            try {
+                bytes = from_stdin ? read_stdin(1 << 20)
+                                   : read_input_file(*resources_file, "resources file", 1 << 20);
+                resources = oci::parse_resources_document(
+                    std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+            } catch (const Error& e) {
+                throw e.with_context(
+                    fmt::format("--resources {}", from_stdin ? "-" : quote(*resources_file)));
+            }
+            oci::update(oci::StateStore(global->root), *id, resources);
             return 0;
         };
     });

@@ -141,13 +141,15 @@ ContainerCgroup ContainerCgroup::plan(const std::string& name, const CgroupLimit
     const auto self = parse_proc_cgroup(read_small_file("/proc/self/cgroup"));
 
     std::vector<Wanted> wanted;
-    if (limits.memory_bytes) {
+    // Without a limit, a controller the host lacks is no error (every_controller).
+    const auto offered = [&](const char* controller) { return layout.find(controller) != nullptr; };
+    if (limits.memory_bytes || (limits.every_controller && offered("memory"))) {
         wanted.push_back({"memory", "--memory"});
     }
-    if (limits.pids) {
+    if (limits.pids || (limits.every_controller && offered("pids"))) {
         wanted.push_back({"pids", "--pids"});
     }
-    if (limits.cpu_quota_us) {
+    if (limits.cpu_quota_us || (limits.every_controller && offered("cpu"))) {
         wanted.push_back({"cpu", "--cpus"});
     }
     if (limits.freezer) {
@@ -173,15 +175,23 @@ ContainerCgroup ContainerCgroup::plan(const std::string& name, const CgroupLimit
                 "{} needs the {} cgroup controller, which this host does not offer ({})", want.flag,
                 quote(want.controller), layout.describe()));
         }
-        const std::string dir = parent + "/berth-" + name;
+        const CgroupHierarchy& hierarchy = *layout.find(located_by);
+        const std::string dir = limits.path.empty()          ? parent + "/berth-" + name
+                                : limits.path.front() == '/' ? hierarchy.mount_point + limits.path
+                                                             : parent + "/" + limits.path;
         if (::access(dir.c_str(), F_OK) == 0) {
+            if (!limits.path.empty()) {
+                throw bad_input(fmt::format(
+                    "linux.cgroupsPath {}: cgroup {} exists already (another container's?)",
+                    quote(limits.path), dir));
+            }
             throw name_in_use(dir, name);
         }
-        if (::access(parent.c_str(), W_OK) != 0) {
+        if (limits.path.empty() && ::access(parent.c_str(), W_OK) != 0) {
             throw no_permission(want.flag, dir, errno);
         }
         cgroup.places_.push_back(
-            {want.controller, want.flag, parent, dir, layout.find(located_by)->version});
+            {want.controller, want.flag, dir.substr(0, dir.rfind('/')), dir, hierarchy.version});
     }
     return cgroup;
 }
@@ -208,6 +218,9 @@ void ContainerCgroup::create() {
         const bool known = std::any_of(directories_.begin(), directories_.end(),
                                        [&](const Directory& d) { return d.path == dir; });
         if (!known) {
+            if (!limits.path.empty()) {
+                make_parents(place);
+            }
             // The freezer is no controller on v2: nothing to enable.
             if (place.version == CgroupVersion::v2 &&
                 place.controller != std::string_view("freezer")) {
@@ -236,6 +249,10 @@ void ContainerCgroup::create() {
         const bool v1 = place.version == CgroupVersion::v1;
         const std::string_view controller = place.controller;
         if (controller == "memory") {
+            memory_ = Directory{dir, place.version};
+            if (!limits.memory_bytes) {
+                continue;
+            }
             const std::string bytes = std::to_string(*limits.memory_bytes);
             write_file(dir + (v1 ? "/memory.limit_in_bytes" : "/memory.max"), bytes);
             // No swap either, so the limit is the limit (the file exists only with swap
@@ -245,10 +262,9 @@ void ContainerCgroup::create() {
             if (::access(swap.c_str(), W_OK) == 0) {
                 write_file(swap, v1 ? bytes : "0");
             }
-            memory_ = Directory{dir, place.version};
-        } else if (controller == "pids") {
+        } else if (controller == "pids" && limits.pids) {
             write_file(dir + "/pids.max", std::to_string(*limits.pids));
-        } else if (controller == "cpu") {
+        } else if (controller == "cpu" && limits.cpu_quota_us) {
             if (v1) {
                 write_file(dir + "/cpu.cfs_period_us", std::to_string(cpu_period_us));
                 write_file(dir + "/cpu.cfs_quota_us", std::to_string(*limits.cpu_quota_us));
@@ -256,6 +272,25 @@ void ContainerCgroup::create() {
                 write_file(dir + "/cpu.max",
                            fmt::format("{} {}", *limits.cpu_quota_us, cpu_period_us));
             }
+        }
+    }
+}
+
+// linux.cgroupsPath: the parents of `place.dir` that do not exist yet, from the top
+// (on v2 each handing the controller down to the next).
+void ContainerCgroup::make_parents(const Place& place) {
+    std::vector<std::string> missing;
+    for (std::string dir = place.parent; ::access(dir.c_str(), F_OK) != 0;
+         dir = dir.substr(0, dir.rfind('/'))) {
+        missing.push_back(dir);
+    }
+    for (auto it = missing.rbegin(); it != missing.rend(); ++it) {
+        const std::string above = it->substr(0, it->rfind('/'));
+        if (place.version == CgroupVersion::v2 && place.controller != std::string_view("freezer")) {
+            write_file(above + "/cgroup.subtree_control", std::string("+") + place.controller);
+        }
+        if (::mkdir(it->c_str(), 0755) != 0 && errno != EEXIST) {
+            throw_errno(fmt::format("linux.cgroupsPath: cannot create cgroup {}", *it), errno);
         }
     }
 }

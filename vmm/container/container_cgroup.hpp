@@ -40,7 +40,14 @@ struct CgroupLimits {
     // OCI: a cgroup for the freezer (pause/resume), with no limit of its own; on v2,
     // where every cgroup can be frozen, the v2 one.
     bool freezer = false;
-    bool any() const { return memory_bytes || pids || cpu_quota_us || freezer; }
+    // OCI as root: a memory, pids and cpu cgroup even without a limit (where the host
+    // has the controller), so that `berth update` can set one later.
+    bool every_controller = false;
+    // OCI linux.cgroupsPath: where the directories go instead of berth-NAME under the
+    // caller's cgroups. Absolute: under each hierarchy's root; relative: under the
+    // caller's cgroup. Missing parents are made (and stay, as with runc).
+    std::string path;
+    bool any() const { return memory_bytes || pids || cpu_quota_us || freezer || every_controller; }
 };
 
 // The membership files of a container's cgroups, through which its init moves itself
@@ -107,6 +114,8 @@ private:
         std::string dir;
         CgroupVersion version;
     };
+    void make_parents(const Place& place);
+
     CgroupLimits limits_;
     std::vector<Place> places_;
     std::vector<Directory> directories_;

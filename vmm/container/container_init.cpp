@@ -164,8 +164,32 @@ CgroupDoors doors_of(InitNote& setup_done) {
     return doors;
 }
 
-// Now that init is in its cgroups, they become the container's cgroup root.
-void enter_own_cgroup_namespace() {
+// Joins the namespaces of `types` among the plan's joined ones (linux.namespaces with a
+// path), true when there was one.
+bool join_namespaces(const InitPlan& plan, int types) {
+    bool joined = false;
+    for (const auto& [fd, type] : plan.joined_namespaces) {
+        if ((type & types) == 0) {
+            continue;
+        }
+        if (::setns(fd, type) != 0) {
+            throw_errno(fmt::format("cannot join the {} namespace of linux.namespaces",
+                                    type == CLONE_NEWIPC   ? "ipc"
+                                    : type == CLONE_NEWUTS ? "uts"
+                                                           : "cgroup"),
+                        errno);
+        }
+        joined = true;
+    }
+    return joined;
+}
+
+// Now that init is in its cgroups, they become the container's cgroup root (or the
+// container joins the cgroup namespace its config names).
+void enter_own_cgroup_namespace(const InitPlan& plan) {
+    if (join_namespaces(plan, CLONE_NEWCGROUP)) {
+        return;
+    }
     if (::unshare(CLONE_NEWCGROUP) != 0) {
         throw_errno("cannot create a cgroup namespace", errno);
     }
@@ -291,11 +315,12 @@ Error exec_failure(const std::string& command, int err) {
         throw bad_input(fmt::format("--workdir {} cannot be entered in the rootfs: {}",
                                     quote(options.workdir), std::strerror(errno)));
     }
-    // Only stdin, stdout and stderr go to the command, whatever berth's caller left open.
-    ::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
+    // Only stdin, stdout and stderr go to the command, whatever berth's caller left open
+    // (and with --preserve-fds N, the caller's next N).
+    ::close_range(3 + options.preserve_fds, ~0U, CLOSE_RANGE_CLOEXEC);
     drop_privileges(options.capabilities, options.user, plan.user_namespace);
     set_no_new_privileges();
-    ::umask(022);
+    ::umask(options.umask);
     std::vector<char*> argv;
     for (const auto& arg : options.command) {
         argv.push_back(const_cast<char*>(arg.c_str()));
@@ -307,7 +332,11 @@ Error exec_failure(const std::string& command, int err) {
     }
     envp.push_back(nullptr);
     // Last: after this only the system calls the command itself makes are filtered.
-    load_seccomp_program(default_seccomp_program());
+    if (options.seccomp) {
+        load_seccomp_program(options.seccomp->program, options.seccomp->flags);
+    } else if (!options.config_seccomp) {
+        load_seccomp_program(default_seccomp_program());
+    }
     phase_mark("exec");  // `berth bench startup` (BERTH_PHASES only)
     ::execve(command_path.c_str(), argv.data(), envp.data());
     throw exec_failure(command_path, errno);
@@ -408,23 +437,32 @@ pid_t start_command(const InitPlan& plan, const std::string& command_path,
         // (the berth binary on the host). Only now: rootless berth needed /proc/PID
         // writable for the maps.
         ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-        set_hostname(plan.options->hostname);
+        if (!plan.joined_namespaces.empty()) {
+            join_namespaces(plan, CLONE_NEWIPC | CLONE_NEWUTS);
+        }
+        if (!plan.options->hostname.empty()) {
+            set_hostname(plan.options->hostname);
+        }
         const std::string command_path = build_rootfs(plan);
         if (plan.network_namespace_from_berth) {
             enter_network_namespace(await(berth, InitMessage::network_namespace).take_fd());
         }
         in_context(rootfs_context(plan), [&] { finish_rootfs(plan.rootfs); });
+        write_sysctls(plan.rootfs);
         phase_mark("rootfs");  // pivoted, /proc, /dev and /sys in place
         if (plan.terminal) {
             tty = open_terminal(berth);
         }
+        // OCI only (ct run has neither), here so that a limit the host refuses fails
+        // create, not the command after start; the command inherits them.
+        apply_process_limits(*plan.options);
         InitNote go = await(berth, InitMessage::setup_done);
         setup_done = true;
         CgroupDoors cgroups = doors_of(go);
         in_context([] { return std::string("cannot join the container's cgroups"); },
                    [&] { move_self_through(cgroups.entries); });
         exits = std::move(cgroups.exits);
-        enter_own_cgroup_namespace();
+        enter_own_cgroup_namespace(plan);
         bring_up_network(plan);
         if (plan.start_gate >= 0) {
             wait_at_start_gate(berth, plan.start_gate);

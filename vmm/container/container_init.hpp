@@ -8,6 +8,7 @@
 
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "vmm/container/init_channel.hpp"
@@ -36,6 +37,8 @@ struct InitPlan {
     const InitChannel* channel = nullptr;  // init's end
     // OCI create: the start FIFO (O_PATH) init waits at before the command (start_gate.hpp).
     int start_gate = -1;
+    // OCI: namespaces to join (descriptor, CLONE_NEW*), opened by berth before clone3.
+    std::vector<std::pair<int, int>> joined_namespaces;
 };
 
 [[noreturn]] void run_init(const InitPlan& plan);

@@ -1,8 +1,10 @@
 #include "vmm/container/container_runtime.hpp"
 
+#include <fcntl.h>
 #include <sched.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
@@ -110,6 +112,18 @@ void launch(const RunOptions& options, const CgroupLimits& limits, int start_gat
             // Root with --net host and no limits: nothing to wait for.
             .setup_done_sent = !rootless && !netns_by_berth && !limits.any(),
             .keep_sending = start_gate >= 0};
+        // linux.namespaces with a path (OCI): open here, as bad input is found before
+        // anything is made; init inherits the descriptors and joins them.
+        std::vector<UniqueFd> joined;
+        std::vector<std::pair<int, int>> joined_fds;
+        for (const auto& ns : options.joined_namespaces) {
+            joined.emplace_back(::open(ns.path.c_str(), O_RDONLY | O_CLOEXEC));
+            if (!joined.back()) {
+                throw bad_input(
+                    errno_message(fmt::format("cannot open namespace {}", quote(ns.path)), errno));
+            }
+            joined_fds.emplace_back(joined.back().get(), ns.type);
+        }
         InitChannel init_end;
         std::tie(channel, init_end) = InitChannel::open();
         const InitPlan plan{
@@ -123,7 +137,7 @@ void launch(const RunOptions& options, const CgroupLimits& limits, int start_gat
                                  rootless && options.net == NetMode::host ? SysfsMode::bind_host
                                  : netns_by_berth                         ? SysfsMode::after_netns
                                                                           : SysfsMode::fresh,
-                                 options.binds},
+                                 options.binds, options.sysctls},
             .image_loop = loop ? loop->path() : std::string(),
             .network_namespace_from_berth = netns_by_berth,
             .terminal = options.tty,
@@ -132,6 +146,7 @@ void launch(const RunOptions& options, const CgroupLimits& limits, int start_gat
             .berth_end = channel.fd(),
             .channel = &init_end,
             .start_gate = start_gate,
+            .joined_namespaces = joined_fds,
         };
         // What berth knows before clone3 is in the channel before init runs (both ends
         // are ours until then, so these sends cannot find init gone).
@@ -142,7 +157,15 @@ void launch(const RunOptions& options, const CgroupLimits& limits, int start_gat
             channel.send(InitMessage::setup_done);
         }
 
-        std::uint64_t flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC;
+        std::uint64_t flags = CLONE_NEWPID | CLONE_NEWNS;
+        for (const std::uint64_t type : {CLONE_NEWUTS, CLONE_NEWIPC}) {
+            const bool join =
+                std::any_of(options.joined_namespaces.begin(), options.joined_namespaces.end(),
+                            [&](const RunOptions::JoinedNamespace& ns) {
+                                return static_cast<std::uint64_t>(ns.type) == type;
+                            });
+            flags |= join ? 0 : type;
+        }
         if (options.net != NetMode::host && !netns_by_berth) {
             flags |= CLONE_NEWNET;
         }
@@ -167,7 +190,8 @@ void launch(const RunOptions& options, const CgroupLimits& limits, int start_gat
 
 int run_container(const RunOptions& options) {
     Launch started;
-    const CgroupLimits limits{options.memory_bytes, options.pids, options.cpu_quota_us};
+    const CgroupLimits limits{
+        options.memory_bytes, options.pids, options.cpu_quota_us, false, false, {}};
     launch(options, limits, -1, started);
     HostResources& held = started.held;
     ChildProcess& init = started.init;
@@ -208,8 +232,9 @@ int run_container(const RunOptions& options) {
 
 CreatedContainer create_container(const RunOptions& options, int start_gate) {
     Launch started;
-    const CgroupLimits limits{options.memory_bytes, options.pids, options.cpu_quota_us,
-                              ::geteuid() == 0};
+    const bool root = ::geteuid() == 0;
+    const CgroupLimits limits{options.memory_bytes, options.pids, options.cpu_quota_us, root, root,
+                              options.cgroups_path};
     launch(options, limits, start_gate, started);
     // From here on nothing may fail: init and its cgroups now belong to the container.
     return CreatedContainer{started.init.release(), started.held.cgroup.keep(),

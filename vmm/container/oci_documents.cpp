@@ -46,8 +46,10 @@ std::string features_json() {
     const json document = {
         {"ociVersionMin", "1.0.0"},
         {"ociVersionMax", std::string(spec_version)},
-        // No hooks yet (config.json's hooks are not run).
-        {"hooks", json::array()},
+        // config.json's hooks berth runs (oci_hooks.hpp).
+        {"hooks",
+         {"prestart", "createRuntime", "createContainer", "startContainer", "poststart",
+          "poststop"}},
         // The options berth applies to a bind mount; its other mounts are its own.
         {"mountOptions", {"bind", "rbind", "ro", "nosuid", "nodev", "noexec"}},
         {"linux",
@@ -55,8 +57,22 @@ std::string features_json() {
              {"namespaces", {"pid", "network", "ipc", "uts", "mount", "cgroup"}},
              {"capabilities", capability_names()},
              {"cgroup", {{"v1", true}, {"v2", true}, {"systemd", false}, {"systemdUser", false}}},
-             // berth applies its own default filter, not linux.seccomp.
-             {"seccomp", {{"enabled", false}}},
+             // linux.seccomp, compiled by libseccomp (seccomp_config.hpp).
+             {"seccomp",
+              {{"enabled", true},
+               {"actions",
+                {"SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO", "SCMP_ACT_KILL", "SCMP_ACT_KILL_THREAD",
+                 "SCMP_ACT_KILL_PROCESS", "SCMP_ACT_TRAP", "SCMP_ACT_TRACE", "SCMP_ACT_LOG"}},
+               {"operators",
+                {"SCMP_CMP_NE", "SCMP_CMP_LT", "SCMP_CMP_LE", "SCMP_CMP_EQ", "SCMP_CMP_GE",
+                 "SCMP_CMP_GT", "SCMP_CMP_MASKED_EQ"}},
+               {"archs", {"SCMP_ARCH_X86", "SCMP_ARCH_X86_64", "SCMP_ARCH_X32"}},
+               {"knownFlags",
+                {"SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_LOG",
+                 "SECCOMP_FILTER_FLAG_SPEC_ALLOW"}},
+               {"supportedFlags",
+                {"SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_LOG",
+                 "SECCOMP_FILTER_FLAG_SPEC_ALLOW"}}}},
              {"apparmor", {{"enabled", false}}},
              {"selinux", {{"enabled", false}}},
          }},

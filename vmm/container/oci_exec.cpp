@@ -142,6 +142,7 @@ std::vector<UniqueFd> cgroup_doors(const ContainerRecord& record) {
                                    const std::vector<UniqueFd>& doors, const InitChannel& berth) {
     try {
         move_self_through(doors);
+        apply_process_limits(*plan.options);
         for (const auto& [type, fd] : namespaces.others) {
             if (::setns(fd.get(), type) != 0) {
                 throw_errno("cannot join the container's namespaces (setns)", errno);
@@ -177,6 +178,10 @@ int exec(const StateStore& store, const ExecRequest& request) {
     try {
         apply_process(exec_process(request, record), options);
         apply_flags(request, options);
+        // The container's own filter (or none, as it has); never berth's default.
+        options.config_seccomp = true;
+        options.preserve_fds = request.preserve_fds;
+        options.seccomp = store.load_seccomp(request.id);
     } catch (const Error& e) {
         throw e.with_context(fmt::format("cannot exec in container {}", quote(request.id)));
     }

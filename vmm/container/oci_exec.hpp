@@ -29,6 +29,7 @@ struct ExecRequest {
     bool detach = false;               // -d
     std::string pid_file;              // the process's host pid is written here
     std::string console_socket;        // with a terminal: where its master goes
+    unsigned preserve_fds = 0;         // descriptors 3.. of berth's caller kept for it
 };
 
 // The process's exit status (0 with -d). Bad input (a malformed --process, no such

@@ -1,5 +1,9 @@
 #include "vmm/container/oci_run_options.hpp"
 
+#include <fcntl.h>
+#include <linux/nsfs.h>
+#include <sched.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -14,6 +18,9 @@
 
 #include "vmm/common/error.hpp"
 #include "vmm/common/quote.hpp"
+#include "vmm/common/unique_fd.hpp"
+#include "vmm/container/resource_limits.hpp"
+#include "vmm/container/seccomp_config.hpp"
 #include "vmm/net/network_namespace.hpp"
 
 namespace berth::container::oci {
@@ -27,7 +34,29 @@ namespace {
 // berth always makes new pid, mount, uts and ipc namespaces (and init a cgroup one);
 // the network namespace is the one that may be the host's, or one to join (its path
 // goes to `network_namespace`).
-NetMode network_of(const Spec& spec, std::string& network_namespace) {
+// An ipc, uts or cgroup namespace to join: checked now (it must be a namespace of that
+// type), joined by init.
+RunOptions::JoinedNamespace joined_namespace(const Namespace& ns, const std::string& path) {
+    const int type = ns.type == NamespaceType::ipc   ? CLONE_NEWIPC
+                     : ns.type == NamespaceType::uts ? CLONE_NEWUTS
+                                                     : CLONE_NEWCGROUP;
+    const UniqueFd fd(::open(ns.path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) {
+        throw bad_input(errno_message(fmt::format("{}: {}", path, quote(ns.path)), errno));
+    }
+    // Any file opens; only a namespace file answers NS_GET_NSTYPE.
+    if (::ioctl(fd.get(), NS_GET_NSTYPE) != type) {
+        throw bad_input(
+            fmt::format("{}: {} is not {} namespace", path, quote(ns.path), name_of(ns.type)));
+    }
+    if (::geteuid() != 0) {
+        not_supported(path, "joining a namespace rootless");
+    }
+    return {type, ns.path};
+}
+
+NetMode network_of(const Spec& spec, std::string& network_namespace,
+                   std::vector<RunOptions::JoinedNamespace>& joined) {
     bool pid = false;
     bool mount = false;
     NetMode net = NetMode::host;
@@ -45,6 +74,10 @@ NetMode network_of(const Spec& spec, std::string& network_namespace) {
                 not_supported(path + ".path", "joining a network namespace rootless");
             }
             network_namespace = ns.path;
+        } else if (!ns.path.empty() &&
+                   (ns.type == NamespaceType::ipc || ns.type == NamespaceType::uts ||
+                    ns.type == NamespaceType::cgroup)) {
+            joined.push_back(joined_namespace(ns, path + ".path"));
         } else if (!ns.path.empty()) {
             not_supported(path + ".path", fmt::format("joining an existing {} namespace ({})",
                                                       name_of(ns.type), quote(ns.path)));
@@ -114,14 +147,28 @@ std::uint64_t capability_mask(const std::vector<std::string>& names, const std::
 }
 
 CapabilitySets capability_sets(const Capabilities& caps) {
-    if (!caps.inheritable.empty() || !caps.ambient.empty()) {
-        not_supported("process.capabilities", "an inheritable or ambient capability set");
-    }
     return CapabilitySets{
         capability_mask(caps.bounding, "process.capabilities.bounding"),
         capability_mask(caps.effective, "process.capabilities.effective"),
         capability_mask(caps.permitted, "process.capabilities.permitted"),
+        capability_mask(caps.inheritable, "process.capabilities.inheritable"),
+        capability_mask(caps.ambient, "process.capabilities.ambient"),
     };
+}
+
+std::vector<RunOptions::Rlimit> resource_limits(const std::vector<Rlimit>& rlimits) {
+    std::vector<RunOptions::Rlimit> limits;
+    for (std::size_t i = 0; i < rlimits.size(); ++i) {
+        const std::optional<int> resource = rlimit_resource(rlimits[i].type);
+        if (!resource) {
+            throw bad_input(
+                fmt::format("process.rlimits[{}].type: {} is not a resource limit "
+                            "(known: {})",
+                            i, quote(rlimits[i].type), rlimit_names()));
+        }
+        limits.push_back({*resource, rlimits[i].soft, rlimits[i].hard});
+    }
+    return limits;
 }
 
 // config.json's bind mounts (type bind, or a bind/rbind option). berth mounts /proc,
@@ -161,6 +208,75 @@ std::vector<BindMount> bind_mounts_of(const Spec& spec, const std::string& bundl
     return binds;
 }
 
+// linux.cgroupsPath as a path of cgroupfs: absolute, or relative to berth's own cgroup;
+// systemd's "slice:prefix:name" needs systemd, which berth does not drive.
+std::string cgroups_path_of(const std::string& path) {
+    if (path.find(':') != std::string::npos) {
+        not_supported(
+            "linux.cgroupsPath",
+            fmt::format("{}, a systemd slice path (berth manages cgroupfs only)", quote(path)));
+    }
+    std::string clean;
+    std::size_t start = 0;
+    while (start < path.size()) {
+        const auto slash = path.find('/', start);
+        const std::string part =
+            path.substr(start, slash == std::string::npos ? std::string::npos : slash - start);
+        if (part == "..") {
+            throw bad_input(
+                fmt::format("linux.cgroupsPath {}: \"..\" is not allowed", quote(path)));
+        }
+        if (!part.empty() && part != ".") {
+            clean += clean.empty() && path.front() != '/' ? part : "/" + part;
+        }
+        if (slash == std::string::npos) {
+            break;
+        }
+        start = slash + 1;
+    }
+    if (clean.empty() && !path.empty()) {
+        throw bad_input(fmt::format("linux.cgroupsPath {}: names no cgroup", quote(path)));
+    }
+    return clean;
+}
+
+// linux.sysctl: only what the container's own namespaces hold (as runc allows): ipc's
+// kernel.msg*, kernel.sem, kernel.shm*, fs.mqueue.*, uts's kernel.hostname and
+// kernel.domainname, and net.* in a network namespace of its own. Keys become paths
+// below /proc/sys.
+std::vector<std::pair<std::string, std::string>> sysctls_of(const Spec& spec, NetMode net) {
+    std::vector<std::pair<std::string, std::string>> sysctls;
+    for (const auto& [key, value] : spec.sysctl) {
+        const std::string path = fmt::format("linux.sysctl[{}]", quote(key));
+        if (key.empty() || key.find("..") != std::string::npos ||
+            key.find('/') != std::string::npos || key.front() == '.') {
+            throw bad_input(
+                fmt::format("{}: is not a sysctl name (like net.ipv4.ip_forward)", path));
+        }
+        const bool ipc = key.starts_with("kernel.msg") || key == "kernel.sem" ||
+                         key.starts_with("kernel.shm") || key.starts_with("fs.mqueue.");
+        const bool uts = key == "kernel.hostname" || key == "kernel.domainname";
+        const bool network = key.starts_with("net.");
+        if (network && net == NetMode::host) {
+            throw bad_input(
+                fmt::format("{}: a net.* sysctl needs a network namespace of the container's own "
+                            "(linux.namespaces has none: it would change the host's)",
+                            path));
+        }
+        if (!ipc && !uts && !network) {
+            throw bad_input(
+                fmt::format("{}: is not a namespaced sysctl (berth sets only "
+                            "kernel.msg*, kernel.sem, kernel.shm*, fs.mqueue.*, "
+                            "kernel.hostname, kernel.domainname and net.*)",
+                            path));
+        }
+        std::string relative = key;
+        std::replace(relative.begin(), relative.end(), '.', '/');
+        sysctls.emplace_back(std::move(relative), value);
+    }
+    return sysctls;
+}
+
 std::string host_hostname() {
     char name[HOST_NAME_MAX + 1] = {};
     ::gethostname(name, sizeof name - 1);
@@ -186,13 +302,28 @@ RunOptions run_options_from(const Spec& spec, const std::string& bundle, const s
     }
     options.name = id;
     // Without a hostname the new uts namespace keeps the host's, as with runc.
-    options.hostname = spec.hostname.empty() ? host_hostname() : spec.hostname;
-    options.net = network_of(spec, options.network_namespace);
+    options.net = network_of(spec, options.network_namespace, options.joined_namespaces);
+    const bool joins_uts =
+        std::any_of(options.joined_namespaces.begin(), options.joined_namespaces.end(),
+                    [](const RunOptions::JoinedNamespace& ns) { return ns.type == CLONE_NEWUTS; });
+    options.hostname = !spec.hostname.empty() ? spec.hostname
+                       : joins_uts            ? std::string()
+                                              : host_hostname();
     apply_resources(spec.resources, options);
+    options.cgroups_path = cgroups_path_of(spec.cgroups_path);
+    options.sysctls = sysctls_of(spec, options.net);
     options.binds = bind_mounts_of(spec, bundle);
     options.root_mode = spec.root.readonly ? RootMode::read_only : RootMode::writable;
     apply_process(process, options);
+    apply_seccomp(spec, options);
     return options;
+}
+
+void apply_seccomp(const Spec& spec, RunOptions& options) {
+    options.config_seccomp = true;
+    if (spec.seccomp) {
+        options.seccomp = compile_seccomp(*spec.seccomp);
+    }
 }
 
 void apply_process(const Process& process, RunOptions& options) {
@@ -203,6 +334,9 @@ void apply_process(const Process& process, RunOptions& options) {
         process.capabilities ? capability_sets(*process.capabilities) : CapabilitySets{};
     options.workdir = process.cwd;
     options.user = UserSpec{process.user.uid, process.user.gid, process.user.additional_gids};
+    options.umask = process.user.umask.value_or(022);
+    options.rlimits = resource_limits(process.rlimits);
+    options.oom_score_adj = process.oom_score_adj;
     if (::geteuid() != 0 && !options.user.additional_gids.empty()) {
         not_supported("process.user.additionalGids", "supplementary groups rootless");
     }

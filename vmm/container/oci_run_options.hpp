@@ -18,5 +18,8 @@ RunOptions run_options_from(const Spec& spec, const std::string& bundle, const s
 // The process part alone (args, env, cwd, user, capabilities, terminal), for create and
 // for `berth exec`; errors name the path under "process.".
 void apply_process(const Process& process, RunOptions& options);
+// linux.seccomp compiled (seccomp_config.hpp), or no filter when the config has none;
+// for create and for `berth exec`, whose process the container's filter confines too.
+void apply_seccomp(const Spec& spec, RunOptions& options);
 
 }  // namespace berth::container::oci

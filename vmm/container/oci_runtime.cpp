@@ -25,9 +25,11 @@
 #include "vmm/common/raw_terminal.hpp"
 #include "vmm/common/unix_socket.hpp"
 #include "vmm/container/cgroup_freezer.hpp"
+#include "vmm/container/cgroup_update.hpp"
 #include "vmm/container/container_cgroup.hpp"
 #include "vmm/container/container_runtime.hpp"
 #include "vmm/container/oci_handoff.hpp"
+#include "vmm/container/oci_hooks.hpp"
 #include "vmm/container/oci_run_options.hpp"
 #include "vmm/container/oci_spec.hpp"
 #include "vmm/container/start_gate.hpp"
@@ -146,6 +148,34 @@ struct Recorded {
     }
 };
 
+// The hooks of create, once init waits at the gate (oci_hooks.hpp); a failure
+// removes the container (PendingContainer).
+void run_create_hooks(const Hooks& hooks, const ContainerRecord& record) {
+    if (hooks.prestart.empty() && hooks.create_runtime.empty() && hooks.create_container.empty()) {
+        return;
+    }
+    const std::string state = state_json(record, Status::created);
+    try {
+        run_hooks(hooks.prestart, "prestart", state, HookPlace::runtime, record.pid);
+        run_hooks(hooks.create_runtime, "createRuntime", state, HookPlace::runtime, record.pid);
+        run_hooks(hooks.create_container, "createContainer", state, HookPlace::container,
+                  record.pid);
+    } catch (const Error& e) {
+        throw e.with_context(fmt::format("cannot create container {}", quote(record.id)));
+    }
+}
+
+// config.json's hooks for start and delete, from the bundle as it is now (runc keeps
+// its own copy; containerd and podman keep the bundle until delete). None when it is
+// gone or unreadable: delete must still work then.
+Hooks bundle_hooks(const ContainerRecord& record) {
+    try {
+        return load_spec(record.bundle).hooks;
+    } catch (const Error&) {
+        return {};
+    }
+}
+
 // create, up to the record; `keep_terminal`: without a console socket, the terminal's
 // master stays with berth (run relays it).
 Recorded create_recorded(const StateStore& store, const CreateRequest& request,
@@ -157,10 +187,12 @@ Recorded create_recorded(const StateStore& store, const CreateRequest& request,
     RunOptions options;
     try {
         options = run_options_from(spec, bundle, request.id);
+        check_hooks(spec.hooks);
     } catch (const Error& e) {
         throw e.with_context("config.json");
     }
 
+    options.preserve_fds = request.preserve_fds;
     if (options.tty && request.console_socket.empty() && !keep_terminal) {
         throw bad_input(
             "process.terminal is true: give --console-socket, where the pseudo-terminal's "
@@ -196,6 +228,10 @@ Recorded create_recorded(const StateStore& store, const CreateRequest& request,
             recorded.terminal = std::move(created.terminal);
         }
     }
+    if (options.seccomp) {
+        store.save_seccomp(request.id, *options.seccomp);
+    }
+    run_create_hooks(spec.hooks, record);
     store.save(record);
     if (!request.pid_file.empty()) {
         write_pid_file(request.pid_file, record.pid);
@@ -245,8 +281,31 @@ void start(const StateStore& store, const std::string& id) {
         throw Error(fmt::format("container {} is {}: only a created container can be started",
                                 quote(id), name_of(status)));
     }
+    const Hooks hooks = bundle_hooks(record);
     try {
+        // A failing hook leaves a container that will never run its command: killed, as
+        // runc does (delete removes it).
+        const auto killing = [&](const auto& step) {
+            try {
+                step();
+            } catch (const Error&) {
+                ::kill(record.pid, SIGKILL);
+                throw;
+            }
+        };
+        if (!hooks.start_container.empty()) {
+            killing([&] {
+                run_hooks(hooks.start_container, "startContainer",
+                          state_json(record, Status::created), HookPlace::container, record.pid);
+            });
+        }
         open_start_gate(store.start_fifo(id), [&] { return init_alive(record); });
+        if (!hooks.poststart.empty()) {
+            killing([&] {
+                run_hooks(hooks.poststart, "poststart", state_json(record, Status::running),
+                          HookPlace::runtime, record.pid);
+            });
+        }
     } catch (const Error& e) {
         throw e.with_context(fmt::format("cannot start container {}", quote(id)));
     }
@@ -301,11 +360,15 @@ void remove(const StateStore& store, const std::string& id, DeleteMode mode) {
             fmt::format("container {} is {}; stop it first (berth kill) or use delete --force",
                         quote(id), name_of(status)));
     }
+    const Hooks hooks = bundle_hooks(record);
     try {
         destroy(store, record);
     } catch (const Error& e) {
         throw e.with_context(fmt::format("cannot delete container {}", quote(id)));
     }
+    // The spec: a poststop hook that fails is a warning, and delete goes on.
+    run_hooks(hooks.poststop, "poststop", state_json(record, Status::stopped), HookPlace::runtime,
+              record.pid, HookFailure::warn);
 }
 
 void pause(const StateStore& store, const std::string& id) {
@@ -343,6 +406,19 @@ void resume(const StateStore& store, const std::string& id) {
         set_frozen(freezer_directory(record.cgroups), false);
     } catch (const Error& e) {
         throw e.with_context(fmt::format("cannot resume container {}", quote(id)));
+    }
+}
+
+void update(const StateStore& store, const std::string& id, const Resources& resources) {
+    check_container_id(id);
+    const ContainerRecord record = store.load(id);
+    if (status_of(store, record) == Status::stopped) {
+        throw Error(fmt::format("cannot update container {}: it has stopped", quote(id)));
+    }
+    try {
+        update_cgroups(record.cgroups, resources);
+    } catch (const Error& e) {
+        throw e.with_context(fmt::format("cannot update container {}", quote(id)));
     }
 }
 

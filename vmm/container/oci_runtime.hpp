@@ -11,6 +11,7 @@
 //   delete  kills what is left, removes the cgroups and the state
 //   run     create + start, then waits for the command (its status) and deletes
 //   pause   freezes the container's processes (its freezer cgroup); resume thaws them
+//   update  new memory, pids and cpu limits in the container's cgroups
 //   ps      the container's processes; list: the containers under --root
 // `exec` (oci_exec.hpp) runs another process in a running container.
 // Errors are berth::Error: bad input (a malformed config.json, an ID in use) status 2,
@@ -22,6 +23,7 @@
 #include <string_view>
 #include <vector>
 
+#include "vmm/container/oci_spec.hpp"
 #include "vmm/container/oci_state.hpp"
 
 namespace berth::container::oci {
@@ -32,6 +34,8 @@ struct CreateRequest {
     std::string pid_file;  // empty: none; else init's pid is written there
     // With process.terminal: a unix socket that gets the pseudo-terminal's master.
     std::string console_socket;
+    // --preserve-fds N: descriptors 3 to 3+N-1 of berth's caller go on to the command.
+    unsigned preserve_fds = 0;
 };
 
 void create(const StateStore& store, const CreateRequest& request);
@@ -46,6 +50,8 @@ enum class DeleteMode { stopped_only, force };
 void remove(const StateStore& store, const std::string& id, DeleteMode mode);
 void pause(const StateStore& store, const std::string& id);
 void resume(const StateStore& store, const std::string& id);
+// New cgroup limits for a created, running or paused container (cgroup_update.hpp).
+void update(const StateStore& store, const std::string& id, const Resources& resources);
 // The host pids of the container's processes.
 std::vector<pid_t> processes(const StateStore& store, const std::string& id);
 

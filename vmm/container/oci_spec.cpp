@@ -146,6 +146,13 @@ User parse_user(const Node& node) {
     User user;
     user.uid = node.required("uid").uint32();
     user.gid = node.required("gid").uint32();
+    if (auto umask = node.member("umask")) {
+        const std::uint32_t mask = umask->uint32();
+        if (mask > 0777) {
+            umask->fail(fmt::format("{:o} is not a umask (0 to 0777)", mask));
+        }
+        user.umask = static_cast<mode_t>(mask);
+    }
     if (auto gids = node.member("additionalGids")) {
         for (std::size_t i = 0, n = gids->array_size(); i < n; ++i) {
             user.additional_gids.push_back(gids->element(i).uint32());
@@ -219,6 +226,13 @@ Process parse_process(const Node& node) {
     }
     if (auto no_new_privileges = node.member("noNewPrivileges")) {
         process.no_new_privileges = no_new_privileges->boolean();
+    }
+    if (auto oom_score_adj = node.member("oomScoreAdj")) {
+        const std::int64_t value = oom_score_adj->int64();
+        if (value < -1000 || value > 1000) {
+            oom_score_adj->fail(fmt::format("{} is outside -1000 to 1000", value));
+        }
+        process.oom_score_adj = static_cast<int>(value);
     }
     return process;
 }
@@ -301,6 +315,58 @@ Resources parse_resources(const Node& node) {
     return resources;
 }
 
+SeccompRule parse_seccomp_rule(const Node& node) {
+    node.expect_object();
+    SeccompRule rule;
+    rule.names = node.required("names").strings(true);
+    rule.action = node.required("action").string();
+    if (auto errno_ret = node.member("errnoRet")) {
+        rule.errno_ret = errno_ret->uint32();
+    }
+    if (auto args = node.member("args")) {
+        for (std::size_t i = 0, n = args->array_size(); i < n; ++i) {
+            const Node item = args->element(i).expect_object();
+            SeccompArg arg;
+            const Node index = item.required("index");
+            arg.index = index.uint32();
+            if (arg.index > 5) {
+                index.fail(fmt::format("{} is not a system call argument (0 to 5)", arg.index));
+            }
+            arg.value = item.required("value").uint64();
+            if (auto value_two = item.member("valueTwo")) {
+                arg.value_two = value_two->uint64();
+            }
+            arg.op = item.required("op").string();
+            rule.args.push_back(std::move(arg));
+        }
+    }
+    return rule;
+}
+
+Seccomp parse_seccomp(const Node& node) {
+    node.expect_object();
+    Seccomp seccomp;
+    seccomp.default_action = node.required("defaultAction").string();
+    if (auto errno_ret = node.member("defaultErrnoRet")) {
+        seccomp.default_errno_ret = errno_ret->uint32();
+    }
+    if (auto architectures = node.member("architectures")) {
+        seccomp.architectures = architectures->strings();
+    }
+    if (auto flags = node.member("flags")) {
+        seccomp.flags = flags->strings();
+    }
+    if (auto listener = node.member("listenerPath")) {
+        seccomp.listener_path = listener->string();
+    }
+    if (auto syscalls = node.member("syscalls")) {
+        for (std::size_t i = 0, n = syscalls->array_size(); i < n; ++i) {
+            seccomp.syscalls.push_back(parse_seccomp_rule(syscalls->element(i)));
+        }
+    }
+    return seccomp;
+}
+
 void parse_linux(const Node& node, Spec& spec) {
     node.expect_object();
     if (auto namespaces = node.member("namespaces")) {
@@ -327,6 +393,57 @@ void parse_linux(const Node& node, Spec& spec) {
     if (auto readonly = node.member("readonlyPaths")) {
         spec.readonly_paths = readonly->strings();
     }
+    if (auto seccomp = node.member("seccomp")) {
+        spec.seccomp = parse_seccomp(*seccomp);
+    }
+    if (auto sysctl = node.member("sysctl")) {
+        sysctl->expect_object();
+        for (const auto& [key, value] : sysctl->value().items()) {
+            spec.sysctl[key] = sysctl->required(key).string();
+        }
+    }
+}
+
+std::vector<Hook> parse_hook_list(const Node& node) {
+    std::vector<Hook> hooks;
+    for (std::size_t i = 0, n = node.array_size(); i < n; ++i) {
+        const Node item = node.element(i).expect_object();
+        Hook hook;
+        hook.path = absolute_path(item.required("path"));
+        if (auto args = item.member("args")) {
+            hook.args = args->strings();
+        }
+        if (auto env = item.member("env")) {
+            hook.env = env->strings();
+        }
+        if (auto timeout = item.member("timeout")) {
+            hook.timeout = timeout->uint32();
+            if (*hook.timeout == 0) {
+                timeout->fail("must be more than 0 (seconds)");
+            }
+        }
+        hooks.push_back(std::move(hook));
+    }
+    return hooks;
+}
+
+Hooks parse_hooks(const Node& node) {
+    node.expect_object();
+    Hooks hooks;
+    const std::pair<std::string_view, std::vector<Hook>*> stages[] = {
+        {"prestart", &hooks.prestart},
+        {"createRuntime", &hooks.create_runtime},
+        {"createContainer", &hooks.create_container},
+        {"startContainer", &hooks.start_container},
+        {"poststart", &hooks.poststart},
+        {"poststop", &hooks.poststop},
+    };
+    for (const auto& [name, list] : stages) {
+        if (auto stage = node.member(name)) {
+            *list = parse_hook_list(*stage);
+        }
+    }
+    return hooks;
 }
 
 }  // namespace
@@ -361,6 +478,11 @@ Process parse_process_document(std::string_view json_text) {
     return parse_process(Node(document, ""));
 }
 
+Resources parse_resources_document(std::string_view json_text) {
+    const json document = parse_json(json_text);
+    return parse_resources(Node(document, ""));
+}
+
 Spec parse_spec(std::string_view json_text) {
     const json document = parse_json(json_text);
     const Node top = Node(document, "").expect_object();
@@ -382,6 +504,9 @@ Spec parse_spec(std::string_view json_text) {
     }
     if (auto linux_node = top.member("linux")) {
         parse_linux(*linux_node, spec);
+    }
+    if (auto hooks = top.member("hooks")) {
+        spec.hooks = parse_hooks(*hooks);
     }
     if (auto annotations = top.member("annotations")) {
         annotations->expect_object();

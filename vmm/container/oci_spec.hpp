@@ -23,6 +23,7 @@ inline constexpr std::string_view spec_version = "1.1.0";
 struct User {
     uid_t uid = 0;
     gid_t gid = 0;
+    std::optional<mode_t> umask;
     std::vector<gid_t> additional_gids;
 };
 
@@ -49,6 +50,7 @@ struct Process {
     std::optional<Capabilities> capabilities;
     std::vector<Rlimit> rlimits;
     bool no_new_privileges = false;
+    std::optional<int> oom_score_adj;  // -1000 to 1000
 };
 
 struct Root {
@@ -78,6 +80,50 @@ struct Resources {
     std::optional<std::uint64_t> cpu_period;   // microseconds
 };
 
+// linux.seccomp. Names of actions, operators, architectures and flags are kept as
+// written: what berth can apply is decided where the filter is compiled
+// (seccomp_config.hpp), which names the JSON path of anything it cannot.
+struct SeccompArg {
+    unsigned index = 0;  // 0 to 5
+    std::uint64_t value = 0;
+    std::uint64_t value_two = 0;
+    std::string op;  // "SCMP_CMP_MASKED_EQ"
+};
+
+struct SeccompRule {
+    std::vector<std::string> names;
+    std::string action;
+    std::optional<std::uint32_t> errno_ret;
+    std::vector<SeccompArg> args;
+};
+
+struct Seccomp {
+    std::string default_action;
+    std::optional<std::uint32_t> default_errno_ret;
+    std::vector<std::string> architectures;
+    std::vector<std::string> flags;
+    std::string listener_path;  // SCMP_ACT_NOTIFY's socket (refused)
+    std::vector<SeccompRule> syscalls;
+};
+
+// One of config.json's hooks: `path` run with `args` (args[0] is its argv[0]) and
+// exactly `env`, the state on its stdin, killed after `timeout` seconds.
+struct Hook {
+    std::string path;
+    std::vector<std::string> args;
+    std::vector<std::string> env;
+    std::optional<std::uint32_t> timeout;  // seconds, more than 0
+};
+
+struct Hooks {
+    std::vector<Hook> prestart;  // deprecated by the spec, still what podman's hooks use
+    std::vector<Hook> create_runtime;
+    std::vector<Hook> create_container;
+    std::vector<Hook> start_container;
+    std::vector<Hook> poststart;
+    std::vector<Hook> poststop;
+};
+
 struct Spec {
     std::string oci_version;
     std::optional<Process> process;  // required by create (checked there)
@@ -89,7 +135,10 @@ struct Spec {
     std::string cgroups_path;
     std::vector<std::string> masked_paths;
     std::vector<std::string> readonly_paths;
+    std::optional<Seccomp> seccomp;             // absent: no filter at all, as with runc
+    std::map<std::string, std::string> sysctl;  // "net.ipv4.ip_forward": "1"
     std::map<std::string, std::string> annotations;
+    Hooks hooks;
 };
 
 // Parses config.json's text. Throws a bad-input Error "PATH: what is wrong".
@@ -97,6 +146,9 @@ Spec parse_spec(std::string_view json_text);
 // Parses a process object alone (`berth exec --process FILE`, as runc takes it). Throws
 // a bad-input Error "PATH: what is wrong", the path inside that object ("args: ...").
 Process parse_process_document(std::string_view json_text);
+// Parses a linux.resources object alone (`berth update --resources FILE`). Throws a
+// bad-input Error "memory.limit: ...".
+Resources parse_resources_document(std::string_view json_text);
 // Reads and parses BUNDLE/config.json; errors start with "config.json: ".
 Spec load_spec(const std::string& bundle);
 

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <cstring>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
@@ -29,6 +30,8 @@ using nlohmann::json;
 constexpr const char* record_file = "/record.json";
 // "PID START_TIME" of the berth create that reserved the directory.
 constexpr const char* creator_file = "/creator";
+// The flags (4 bytes), then the program's instructions, in this machine's byte order.
+constexpr const char* seccomp_file = "/seccomp.bpf";
 
 }  // namespace
 
@@ -115,6 +118,36 @@ void StateStore::save(const ContainerRecord& record) const {
     file.write(document.dump());
     file.commit();
     ::unlink((directory(record.id) + creator_file).c_str());
+}
+
+void StateStore::save_seccomp(const std::string& id, const SeccompFilter& filter) const {
+    OutputFile file = OutputFile::create(directory(id) + seccomp_file, "container seccomp filter");
+    const std::uint32_t flags = filter.flags;
+    file.write(std::string_view(reinterpret_cast<const char*>(&flags), sizeof flags));
+    file.write(std::string_view(reinterpret_cast<const char*>(filter.program.data()),
+                                filter.program.size() * sizeof(sock_filter)));
+    file.commit();
+}
+
+std::optional<SeccompFilter> StateStore::load_seccomp(const std::string& id) const {
+    const std::string path = directory(id) + seccomp_file;
+    if (::access(path.c_str(), F_OK) != 0) {
+        return std::nullopt;
+    }
+    const std::vector<std::uint8_t> bytes =
+        read_input_file(path, "container seccomp filter", 1 << 20);
+    std::uint32_t flags = 0;
+    if (bytes.size() < sizeof flags + sizeof(sock_filter) ||
+        (bytes.size() - sizeof flags) % sizeof(sock_filter) != 0) {
+        throw Error(fmt::format("{} is damaged ({} bytes)", quote(path), bytes.size()));
+    }
+    std::memcpy(&flags, bytes.data(), sizeof flags);
+    SeccompFilter filter;
+    filter.flags = flags;
+    filter.program.resize((bytes.size() - sizeof flags) / sizeof(sock_filter));
+    std::memcpy(filter.program.data(), bytes.data() + sizeof flags,
+                filter.program.size() * sizeof(sock_filter));
+    return filter;
 }
 
 bool StateStore::exists(const std::string& id) const {

@@ -15,6 +15,8 @@
 #include <string_view>
 #include <vector>
 
+#include "vmm/container/run_options.hpp"
+
 namespace berth::container::oci {
 
 enum class Status { created, running, paused, stopped };
@@ -57,6 +59,10 @@ public:
     // Throws a bad-input Error when there is no such container.
     ContainerRecord load(const std::string& id) const;
     bool exists(const std::string& id) const;
+    // The container's seccomp program (linux.seccomp compiled at create), which `berth
+    // exec` loads too, whether or not the bundle's config.json is still there.
+    void save_seccomp(const std::string& id, const SeccompFilter& filter) const;
+    std::optional<SeccompFilter> load_seccomp(const std::string& id) const;
     // The container's directory and everything in it.
     void remove(const std::string& id) const;
 

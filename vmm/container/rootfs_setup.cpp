@@ -9,10 +9,12 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <string_view>
 
 #include <fmt/format.h>
 
 #include "vmm/common/error.hpp"
+#include "vmm/common/quote.hpp"
 #include "vmm/common/unique_fd.hpp"
 #include "vmm/container/bind_mounts.hpp"
 
@@ -207,8 +209,25 @@ void setup_rootfs(const RootfsPlan& plan) {
         mask_path(path);
     }
     for (const char* path : read_only_paths) {
-        make_read_only(path);
+        if (plan.sysctls.empty() || std::string_view(path) != "/proc/sys") {
+            make_read_only(path);
+        }
     }
+}
+
+void write_sysctls(const RootfsPlan& plan) {
+    if (plan.sysctls.empty()) {
+        return;
+    }
+    for (const auto& [key, value] : plan.sysctls) {
+        const std::string path = "/proc/sys/" + key;
+        UniqueFd file(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
+        if (!file ||
+            ::write(file.get(), value.data(), value.size()) != static_cast<ssize_t>(value.size())) {
+            throw_errno(fmt::format("cannot set linux.sysctl {} to {}", path, quote(value)), errno);
+        }
+    }
+    make_read_only("/proc/sys");
 }
 
 void finish_rootfs(const RootfsPlan& plan) {

@@ -26,6 +26,8 @@ struct RootfsPlan {
     DeviceMode devices = DeviceMode::create_nodes;
     SysfsMode sysfs = SysfsMode::fresh;
     std::vector<BindMount> binds;  // after /dev, before the pivot (bind_mounts.hpp)
+    // OCI linux.sysctl: /proc/sys stays writable until write_sysctls has set them.
+    std::vector<std::pair<std::string, std::string>> sysctls;
 };
 
 // Everything up to the pivot, the detached old root and the /proc masks.
@@ -33,5 +35,8 @@ void setup_rootfs(const RootfsPlan& plan);
 // Then, in the container's network namespace: /sys (after_netns), its masks, and
 // --read-only, which comes last.
 void finish_rootfs(const RootfsPlan& plan);
+// With sysctls (OCI, in the container's network namespace by now): writes each below
+// /proc/sys, then makes /proc/sys read-only as setup_rootfs does without them.
+void write_sysctls(const RootfsPlan& plan);
 
 }  // namespace berth::container

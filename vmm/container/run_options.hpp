@@ -3,12 +3,14 @@
 // it. Everything here is checked before any namespace, cgroup or link is created, so
 // bad input costs nothing and leaves nothing behind.
 
+#include <linux/filter.h>
 #include <sys/types.h>
 
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "vmm/container/bind_mounts.hpp"
@@ -31,24 +33,58 @@ struct CapabilitySets {
     std::uint64_t bounding = 0;
     std::uint64_t effective = 0;
     std::uint64_t permitted = 0;
+    std::uint64_t inheritable = 0;  // OCI only, as are ambient ones (kept across exec)
+    std::uint64_t ambient = 0;
+};
+
+// A seccomp program the command loads before exec, with the flags for seccomp(2)
+// (SECCOMP_FILTER_FLAG_*).
+struct SeccompFilter {
+    std::vector<sock_filter> program;
+    unsigned flags = 0;
 };
 
 struct RunOptions {
     std::string rootfs;
     std::string image;     // instead of rootfs: a raw ext4 image (read-only + tmpfs overlay)
     std::string name;      // empty: berth-<pid> is used for cgroups
-    std::string hostname;  // empty: the name, else "berth"
+    std::string hostname;  // ct run: never empty; OCI: empty keeps a joined uts namespace's
     std::optional<std::uint64_t> memory_bytes;
     std::optional<std::uint64_t> pids;
     std::optional<std::uint32_t> cpu_quota_us;  // per cpu_period_us
+    std::string cgroups_path;                   // OCI linux.cgroupsPath (container_cgroup.hpp)
     NetMode net = NetMode::none;
     std::optional<net::Ipv4Cidr> ip;
     // OCI, as root: the network namespace to join (a path), with NetMode::none.
     std::string network_namespace;
+    // OCI, as root: ipc, uts or cgroup namespaces to join instead of new ones (CLONE_NEW*
+    // and the path). With a uts namespace joined and no hostname, the hostname stays.
+    struct JoinedNamespace {
+        int type = 0;
+        std::string path;
+    };
+    std::vector<JoinedNamespace> joined_namespaces;
     std::vector<std::string> env;  // "KEY=VALUE", the user's after our defaults
     std::string workdir = "/";
     UserSpec user;
     std::optional<CapabilitySets> capabilities;  // unset: Docker's default set
+    // OCI: `seccomp` is the config's filter (linux.seccomp), or none at all when unset;
+    // ct run loads berth's default filter (security.hpp).
+    bool config_seccomp = false;
+    std::optional<SeccompFilter> seccomp;
+    // OCI: process.rlimits ({RLIMIT_*, soft, hard}), process.oomScoreAdj, user.umask.
+    struct Rlimit {
+        int resource = 0;
+        std::uint64_t soft = 0;
+        std::uint64_t hard = 0;
+    };
+    std::vector<Rlimit> rlimits;
+    std::optional<int> oom_score_adj;
+    mode_t umask = 022;
+    // OCI linux.sysctl: (/proc/sys path below /proc/sys, value), namespaced ones only.
+    std::vector<std::pair<std::string, std::string>> sysctls;
+    // OCI --preserve-fds: descriptors 3 to 3+N-1 that berth inherited go to the command.
+    unsigned preserve_fds = 0;
     // OCI: `env` is the whole environment (process.env), without berth's defaults.
     bool env_as_given = false;
     std::vector<BindMount> binds;  // OCI: host paths bound into the rootfs (bind_mounts.hpp)

@@ -1,12 +1,11 @@
 // Runs at build time only (berth-seccomp-gen): libseccomp turns the rules below into
 // a classic BPF program, which the build compiles into berth (default_seccomp.cpp).
-// berth itself then neither links libseccomp nor spends start-up time compiling.
+// `ct run` then spends no start-up time compiling (a config.json's own linux.seccomp
+// is compiled by berth create: seccomp_config).
 #include "vmm/container/seccomp_profile.hpp"
 
 #include <sched.h>
 #include <seccomp.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 #include <cerrno>
 #include <cstdint>
@@ -15,7 +14,7 @@
 #include <fmt/format.h>
 
 #include "vmm/common/error.hpp"
-#include "vmm/common/unique_fd.hpp"
+#include "vmm/container/seccomp_export.hpp"
 
 namespace berth::container {
 
@@ -85,8 +84,6 @@ constexpr const char* denied_syscalls[] = {
     "vm86old",
 };
 
-using FilterContext = std::unique_ptr<void, decltype(&seccomp_release)>;
-
 void add_rule(scmp_filter_ctx filter, std::uint32_t action, int syscall, const char* name,
               unsigned count = 0, scmp_arg_cmp compare = {}) {
     const int result = count == 0 ? seccomp_rule_add(filter, action, syscall, 0)
@@ -99,7 +96,7 @@ void add_rule(scmp_filter_ctx filter, std::uint32_t action, int syscall, const c
 }  // namespace
 
 std::vector<sock_filter> compile_seccomp_filter() {
-    FilterContext filter(seccomp_init(SCMP_ACT_ALLOW), seccomp_release);
+    SeccompContext filter(seccomp_init(SCMP_ACT_ALLOW), seccomp_release);
     if (!filter) {
         throw Error("cannot create a seccomp filter");
     }
@@ -145,22 +142,7 @@ std::vector<sock_filter> compile_seccomp_filter() {
     }
     add_rule(filter.get(), SCMP_ACT_ERRNO(ENOSYS), seccomp_syscall_resolve_name("clone3"),
              "clone3");
-    // libseccomp 2.5 exports only to a file descriptor: use an anonymous memory file.
-    UniqueFd memory(::memfd_create("berth-seccomp", MFD_CLOEXEC));
-    if (!memory) {
-        throw_errno("cannot create a memfd for the seccomp filter", errno);
-    }
-    if (const int result = seccomp_export_bpf(filter.get(), memory.get()); result != 0) {
-        throw_errno("cannot compile the seccomp filter", -result);
-    }
-    const off_t size = ::lseek(memory.get(), 0, SEEK_CUR);
-    std::vector<sock_filter> program(static_cast<std::size_t>(size) / sizeof(sock_filter));
-    const auto bytes = static_cast<ssize_t>(program.size() * sizeof(sock_filter));
-    if (size <= 0 ||
-        ::pread(memory.get(), program.data(), static_cast<std::size_t>(bytes), 0) != bytes) {
-        throw Error("cannot read back the compiled seccomp filter");
-    }
-    return program;
+    return export_seccomp_program(filter.get());
 }
 
 }  // namespace berth::container

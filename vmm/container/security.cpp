@@ -1,11 +1,13 @@
 #include "vmm/container/security.hpp"
 
 #include <cap-ng.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <linux/capability.h>
 #include <linux/seccomp.h>
 #include <sched.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -17,6 +19,7 @@
 
 #include "vmm/common/error.hpp"
 #include "vmm/common/unique_fd.hpp"
+#include "vmm/container/resource_limits.hpp"
 
 namespace berth::container {
 
@@ -60,12 +63,13 @@ void limit_bounding_set(std::uint64_t keep) {
     }
 }
 
-// Effective and permitted with libcap-ng: one capset.
+// Effective, permitted and inheritable with libcap-ng: one capset.
 void set_capabilities(const CapabilitySets& sets) {
     capng_clear(CAPNG_SELECT_CAPS);
     for (unsigned cap = 0; cap < 64; ++cap) {
         const int types = ((sets.effective & mask_of(cap)) != 0 ? CAPNG_EFFECTIVE : 0) |
-                          ((sets.permitted & mask_of(cap)) != 0 ? CAPNG_PERMITTED : 0);
+                          ((sets.permitted & mask_of(cap)) != 0 ? CAPNG_PERMITTED : 0) |
+                          ((sets.inheritable & mask_of(cap)) != 0 ? CAPNG_INHERITABLE : 0);
         if (types != 0 && capng_update(CAPNG_ADD, static_cast<capng_type_t>(types), cap) != 0) {
             throw Error(
                 fmt::format("cannot add capability {} to the set", capng_capability_to_name(cap)));
@@ -73,6 +77,26 @@ void set_capabilities(const CapabilitySets& sets) {
     }
     if (capng_apply(CAPNG_SELECT_CAPS) != 0) {
         throw_errno("cannot reduce the capabilities", errno);
+    }
+}
+
+// Ambient capabilities survive execve of an unprivileged program. The kernel takes one
+// only when it is permitted and inheritable already; runc's own `runc spec` lists
+// ambient capabilities without an inheritable set, and runc skips what the kernel
+// refuses, so berth does the same for those (any other failure is an error).
+void raise_ambient(const CapabilitySets& sets) {
+    for (unsigned cap = 0; cap < 64; ++cap) {
+        if ((sets.ambient & mask_of(cap)) == 0) {
+            continue;
+        }
+        const bool allowed =
+            (sets.inheritable & mask_of(cap)) != 0 && (sets.permitted & mask_of(cap)) != 0;
+        if (::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) != 0 &&
+            (allowed || errno != EPERM)) {
+            throw_errno(
+                fmt::format("cannot raise ambient capability {}", capng_capability_to_name(cap)),
+                errno);
+        }
     }
 }
 
@@ -98,6 +122,7 @@ void drop_privileges(const std::optional<CapabilitySets>& sets, const UserSpec& 
     }
     switch_user(user, user_namespace);
     set_capabilities(*sets);
+    raise_ambient(*sets);
 }
 
 void switch_user(const UserSpec& user, UserNamespace user_namespace) {
@@ -129,10 +154,41 @@ void set_no_new_privileges() {
     }
 }
 
-void load_seccomp_program(std::span<const sock_filter> program) {
+void set_resource_limits(const std::vector<RunOptions::Rlimit>& limits) {
+    for (const auto& limit : limits) {
+        const rlimit value{limit.soft, limit.hard};
+        if (::setrlimit(static_cast<__rlimit_resource>(limit.resource), &value) != 0) {
+            const int err = errno;
+            throw_errno(fmt::format("cannot set process.rlimits {} to soft {} hard {}{}",
+                                    rlimit_name(limit.resource), limit.soft, limit.hard,
+                                    err == EPERM ? " (above the hard limit berth has: raising "
+                                                   "it needs CAP_SYS_RESOURCE)"
+                                                 : ""),
+                        err);
+        }
+    }
+}
+
+void set_oom_score_adj(int value) {
+    UniqueFd file(::open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC));
+    const std::string text = std::to_string(value);
+    if (!file ||
+        ::write(file.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size())) {
+        throw_errno(fmt::format("cannot set process.oomScoreAdj to {}", value), errno);
+    }
+}
+
+void apply_process_limits(const RunOptions& options) {
+    set_resource_limits(options.rlimits);
+    if (options.oom_score_adj) {
+        set_oom_score_adj(*options.oom_score_adj);
+    }
+}
+
+void load_seccomp_program(std::span<const sock_filter> program, unsigned flags) {
     sock_fprog header{static_cast<unsigned short>(program.size()),
                       const_cast<sock_filter*>(program.data())};
-    if (::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &header) != 0) {
+    if (::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &header) != 0) {
         throw_errno("cannot load the seccomp filter", errno);
     }
 }

@@ -23,10 +23,19 @@ void drop_privileges(const std::optional<CapabilitySets>& sets, const UserSpec& 
 // setgroups/setgid/setuid to `user`; in a private user namespace only ids mapped there work.
 void switch_user(const UserSpec& user, UserNamespace user_namespace);
 void set_no_new_privileges();
+// OCI: process.rlimits, in order (before the capabilities go: raising a hard limit
+// needs CAP_SYS_RESOURCE); the limit's name in errors.
+void set_resource_limits(const std::vector<RunOptions::Rlimit>& limits);
+// OCI: process.oomScoreAdj, written to /proc/self/oom_score_adj (lowering it needs
+// CAP_SYS_RESOURCE too).
+void set_oom_score_adj(int value);
+// Both, as the options give them (OCI); nothing for ct run.
+void apply_process_limits(const RunOptions& options);
 // The default filter (seccomp_profile.hpp) as a classic BPF program, compiled by
 // libseccomp when berth was built (the generated default_seccomp.cpp).
 std::span<const sock_filter> default_seccomp_program();
-// Installs `program` on the calling thread (no_new_privs must be set).
-void load_seccomp_program(std::span<const sock_filter> program);
+// Installs `program` on the calling thread (no_new_privs must be set); `flags` are
+// seccomp(2)'s SECCOMP_FILTER_FLAG_*.
+void load_seccomp_program(std::span<const sock_filter> program, unsigned flags = 0);
 
 }  // namespace berth::container

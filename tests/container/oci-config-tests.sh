@@ -1,0 +1,263 @@
+# Sourced by oci-tests.sh (its bundle, oci, check, one_line_error, status_of, wait_status):
+# config.json fields applied by berth create, each seen from inside the container, and
+# the bad input for each. TAP.
+
+# run_bundle NAME ID: create, start, wait for the end, delete; the container's stdout in
+# $scratch/ID.stdout, create's stderr in $scratch/err and status in $st.
+run_bundle() {
+    st=0
+    "$BERTH" --root "$ROOT" create --bundle "$scratch/$1" "$2" \
+        >"$scratch/$2.stdout" 2>"$scratch/err" </dev/null || st=$?
+    if [[ $st -eq 0 ]]; then
+        "$BERTH" --root "$ROOT" start "$2" 2>>"$scratch/err" || st=$?
+        wait_status "$2" stopped
+        "$BERTH" --root "$ROOT" delete "$2" 2>>"$scratch/err" || st=$?
+    fi
+}
+
+# --- linux.seccomp
+bundle seccomp-errno '["sh", "-c", "touch /tmp/g /tmp/u; chmod 770 /tmp/g; chmod 700 /tmp/u && echo chmod-u; grep ^Seccomp: /proc/self/status"]' '
+def rule(name, index):
+    return {"names": [name, "no_such_syscall_berth"], "action": "SCMP_ACT_ERRNO", "errnoRet": 28,
+            "args": [{"index": index, "value": 0o070, "valueTwo": 0o070, "op": "SCMP_CMP_MASKED_EQ"}]}
+c["linux"]["seccomp"] = {"defaultAction": "SCMP_ACT_ALLOW",
+    "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+    "flags": ["SECCOMP_FILTER_FLAG_SPEC_ALLOW"],
+    "syscalls": [rule("chmod", 1), rule("fchmodat", 2),
+                 {"names": ["getpid"], "action": "SCMP_ACT_ALLOW"}]}'
+run_bundle seccomp-errno "$prefix-sc"
+check "linux.seccomp: a MASKED_EQ argument rule answers its errnoRet (28, ENOSPC)" \
+    grep -q "/tmp/g: No space left on device" "$scratch/err" "$scratch/$prefix-sc.stdout"
+check "... the same call with other arguments passes, and the filter is on (mode 2)" \
+    test "$(grep -c -e chmod-u -e 'Seccomp:.2' "$scratch/$prefix-sc.stdout")" -eq 2
+bundle seccomp-default '["sh", "-c", "swapon /dev/null 2>&1; mkdir -p /tmp/x && echo made"]' '
+c["linux"]["seccomp"] = {"defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": 38,
+    "syscalls": [{"names": ["swapoff"], "action": "SCMP_ACT_ERRNO"}]}
+allow = ["read","write","open","openat","close","fstat","newfstatat","stat","lstat","mmap","munmap","mprotect","brk","rt_sigaction","rt_sigprocmask","rt_sigreturn","ioctl","access","execve","exit","exit_group","wait4","fork","vfork","clone","getpid","getppid","getuid","geteuid","getgid","getegid","arch_prctl","set_tid_address","mkdir","mkdirat","fcntl","dup2","dup3","getcwd","chdir","uname","prlimit64","getrlimit","setpgid","getpgrp","setsid","stat","statx","readlink","poll","pipe","pipe2","lseek","getdents64","futex","sched_getaffinity","set_robust_list","rseq","getrandom","sysinfo","umask"]
+c["linux"]["seccomp"]["syscalls"].append({"names": allow, "action": "SCMP_ACT_ALLOW"})'
+run_bundle seccomp-default "$prefix-sd"
+check "linux.seccomp: defaultAction ERRNO with defaultErrnoRet 38 (swapon: ENOSYS, not EPERM)" \
+    grep -q "Function not implemented" "$scratch/$prefix-sd.stdout"
+check "... the allowed calls run (mkdir)" grep -qx made "$scratch/$prefix-sd.stdout"
+bundle seccomp-none '["sh", "-c", "grep ^Seccomp: /proc/self/status"]'
+run_bundle seccomp-none "$prefix-sn"
+check "no linux.seccomp: no filter at all, as with runc (mode 0)" \
+    grep -q "Seccomp:.0" "$scratch/$prefix-sn.stdout"
+bundle seccomp-bad-action '["true"]' '
+c["linux"]["seccomp"] = {"defaultAction": "SCMP_ACT_ALLOW",
+    "syscalls": [{"names": ["getpid"], "action": "SCMP_ACT_SOMETIMES"}]}'
+oci --log "$scratch/log.json" --log-format json create --bundle "$scratch/seccomp-bad-action" "$prefix-sb"
+check "an unknown seccomp action: status 2, one line naming it and its JSON path" \
+    one_line_error "linux.seccomp.syscalls[0].action: 'SCMP_ACT_SOMETIMES' is not a seccomp action"
+check "... the same line in --log as JSON, and no state left" \
+    test "$(grep -c '"level":"error".*SCMP_ACT_SOMETIMES' "$scratch/log.json")" -eq 1 -a "$st" -eq 2 -a ! -e "$ROOT/$prefix-sb"
+bundle seccomp-bad-op '["true"]' '
+c["linux"]["seccomp"] = {"defaultAction": "SCMP_ACT_ALLOW",
+    "syscalls": [{"names": ["getpid"], "action": "SCMP_ACT_ERRNO", "args": [{"index": 0, "value": 1, "op": "SCMP_CMP_ABOUT"}]}]}'
+oci create --bundle "$scratch/seccomp-bad-op" "$prefix-so"
+check "an unknown seccomp operator: status 2 naming its path" \
+    test "$st" -eq 2 -a "$(grep -c "linux.seccomp.syscalls\[0\].args\[0\].op: 'SCMP_CMP_ABOUT'" "$scratch/err")" -eq 1
+bundle seccomp-bad-arch '["true"]' 'c["linux"]["seccomp"] = {"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_Z80"]}'
+oci create --bundle "$scratch/seccomp-bad-arch" "$prefix-sa"
+check "an architecture libseccomp does not know: status 2 naming it" \
+    one_line_error "linux.seccomp.architectures[0]: 'SCMP_ARCH_Z80' is not an architecture libseccomp knows"
+
+# --- process: rlimits, oomScoreAdj, umask, additionalGids, ambient capabilities
+bundle process-limits '["sh", "-c", "ulimit -Sn; ulimit -Hn; ulimit -c; cat /proc/self/oom_score_adj; umask; id -G; grep ^CapAmb /proc/self/status"]' '
+c["process"]["rlimits"] = [{"type": "RLIMIT_NOFILE", "soft": 300, "hard": 400},
+                           {"type": "RLIMIT_CORE", "soft": 0, "hard": 0}]
+c["process"]["oomScoreAdj"] = 345
+c["process"]["user"] = {"uid": 1000, "gid": 1000, "umask": 0o027, "additionalGids": [5, 7]}
+c["process"]["capabilities"] = {k: ["CAP_NET_BIND_SERVICE"] for k in
+    ["bounding", "effective", "permitted", "inheritable", "ambient"]}'
+run_bundle process-limits "$prefix-pl"
+check "process.rlimits: RLIMIT_NOFILE soft 300 hard 400, RLIMIT_CORE 0 inside" \
+    test "$(head -3 "$scratch/$prefix-pl.stdout" | tr '\n' ' ')" = "300 400 0 "
+check "process.oomScoreAdj 345 in /proc/self/oom_score_adj" test "$(sed -n 4p "$scratch/$prefix-pl.stdout")" = 345
+check "process.user.umask 027" test "$(sed -n 5p "$scratch/$prefix-pl.stdout")" = 0027
+check "process.user.additionalGids 5 and 7 beside gid 1000" test "$(sed -n 6p "$scratch/$prefix-pl.stdout")" = "1000 5 7"
+check "process.capabilities.ambient: CAP_NET_BIND_SERVICE (bit 10) for uid 1000 after exec" \
+    grep -q "CapAmb:.0000000000000400" "$scratch/$prefix-pl.stdout"
+bundle ambient-only '["sh", "-c", "grep ^CapAmb /proc/self/status"]' '
+c["process"]["capabilities"] = {k: ["CAP_KILL"] for k in ["bounding", "effective", "permitted", "ambient"]}'
+run_bundle ambient-only "$prefix-ao"
+check "ambient without inheritable (as runc spec writes it): runs, the kernel's refusal skipped as runc does" \
+    test "$st" -eq 0 -a "$(cat "$scratch/$prefix-ao.stdout")" = "CapAmb:	0000000000000000"
+bundle bad-rlimit '["true"]' 'c["process"]["rlimits"] = [{"type": "RLIMIT_SPEED", "soft": 1, "hard": 1}]'
+oci create --bundle "$scratch/bad-rlimit" "$prefix-br"
+check "an unknown rlimit: status 2, one line naming it" \
+    one_line_error "process.rlimits[0].type: 'RLIMIT_SPEED' is not a resource limit (known: RLIMIT_AS,"
+check "... no state left" test "$st" -eq 2 -a ! -e "$ROOT/$prefix-br"
+bundle high-rlimit '["true"]' 'c["process"]["rlimits"] = [{"type": "RLIMIT_NOFILE", "soft": 1048576, "hard": 1048576}]'
+capeff=$(awk '/^CapEff/ {print $2}' /proc/self/status)
+if [[ $(ulimit -Hn) -lt 1048576 ]] && (( (0x$capeff >> 24 & 1) == 0 )); then
+    oci create --bundle "$scratch/high-rlimit" "$prefix-hr"
+    check "an rlimit above the hard limit without CAP_SYS_RESOURCE fails create (not the command), naming it" \
+        test "$st" -ne 0 -a "$(grep -c 'cannot set process.rlimits RLIMIT_NOFILE to soft 1048576' "$scratch/err")" -eq 1 -a ! -e "$ROOT/$prefix-hr"
+else
+    tap_skip "an rlimit berth may not raise" "this host lets berth raise RLIMIT_NOFILE"
+fi
+
+# --- hooks
+hookdir="$scratch/hooks"
+mkdir -p "$hookdir"
+cat >"$hookdir/record" <<'EOF'
+#!/bin/sh
+# record STAGE: the stage, argv, env and the state on stdin, appended to $HOOK_LOG.
+stage=$1
+shift
+state=$(cat)
+printf '%s args=%s env=%s pid=%s status=%s mnt=%s\n' "$stage" "$*" "$HOOK_ENV" \
+    "$(echo "$state" | sed -n 's/.*"pid": *\([0-9]*\).*/\1/p')" \
+    "$(echo "$state" | sed -n 's/.*"status": *"\([a-z]*\)".*/\1/p')" \
+    "$(readlink /proc/self/ns/mnt)" >>"$HOOK_LOG"
+EOF
+chmod +x "$hookdir/record"
+printf '#!/bin/sh\necho the hook says no >&2\nexit 3\n' >"$hookdir/fail"
+printf '#!/bin/sh\nsleep 30\n' >"$hookdir/slow"
+chmod +x "$hookdir/fail" "$hookdir/slow"
+# Hooks in the container's mount namespace see its rootfs: the log is in it (the shared
+# busybox rootfs), at the same place for both kinds.
+hook_log_inside="/tmp/berth-hooks-$$.log"
+hook_log="$ROOTFS$hook_log_inside"
+rm -f "$hook_log"
+bundle hooks '["sh", "-c", "echo command ran"]' '
+def hook(stage, log):
+    return {"path": "'"$hookdir/record"'", "args": ["record", stage, "a1"],
+            "env": ["HOOK_ENV=" + stage + "-env", "HOOK_LOG=" + log], "timeout": 10}
+outside, inside = "'"$hook_log"'", "'"$hook_log_inside"'"
+c["hooks"] = {"prestart": [hook("prestart", outside)], "createRuntime": [hook("createRuntime", outside)],
+              "createContainer": [hook("createContainer", inside)],
+              "startContainer": [hook("startContainer", inside)],
+              "poststart": [hook("poststart", outside)], "poststop": [hook("poststop", outside)]}'
+id="$prefix-hk"
+st=0
+"$BERTH" --root "$ROOT" create --bundle "$scratch/hooks" --pid-file "$scratch/hk.pid" "$id" \
+    >"$scratch/hk.stdout" 2>"$scratch/err" </dev/null || st=$?
+hk_pid=$(cat "$scratch/hk.pid" 2>/dev/null)
+check "hooks: create runs prestart, createRuntime, createContainer in order, with args and env" \
+    test "$(cut -d' ' -f1-3 "$hook_log" 2>/dev/null | tr '\n' ,)" = "prestart args=a1 env=prestart-env,createRuntime args=a1 env=createRuntime-env,createContainer args=a1 env=createContainer-env,"
+check "... the state on stdin: init's pid, status created" \
+    test "$(sed -n 1p "$hook_log" | grep -o "pid=[0-9]* status=[a-z]*")" = "pid=$hk_pid status=created"
+check "... createContainer in the container's mount namespace, createRuntime in berth's" \
+    test "$(sed -n 3p "$hook_log" | sed 's/.*mnt=//')" = "$(readlink "/proc/$hk_pid/ns/mnt")" -a \
+         "$(sed -n 2p "$hook_log" | sed 's/.*mnt=//')" = "$(readlink /proc/self/ns/mnt)"
+oci start "$id"
+wait_status "$id" stopped
+check "start runs startContainer (in the container) then poststart (status running)" \
+    test "$(sed -n '4,5p' "$hook_log" | cut -d' ' -f1 | tr '\n' ,)" = "startContainer,poststart," -a \
+         "$(sed -n 5p "$hook_log" | grep -o 'status=[a-z]*')" = "status=running"
+oci delete "$id"
+check "delete runs poststop with status stopped" \
+    test "$(sed -n 6p "$hook_log" | cut -d' ' -f1)" = poststop -a "$(sed -n 6p "$hook_log" | grep -o 'status=[a-z]*')" = status=stopped
+check "... and the command ran between them" grep -qx "command ran" "$scratch/hk.stdout"
+bundle hook-fails '["true"]' 'c["hooks"] = {"createRuntime": [{"path": "'"$hookdir/fail"'"}]}'
+oci --log "$scratch/hook.log" create --bundle "$scratch/hook-fails" "$prefix-hf"
+check "a failing createRuntime hook fails create, naming the hook, its status and its words" \
+    one_line_error "createRuntime hook 0 ('$hookdir/fail'): exited with status 3: the hook says no"
+check "... in --log too, and nothing is left (state, init)" \
+    test "$st" -ne 0 -a "$(grep -c 'level=error.*createRuntime hook 0' "$scratch/hook.log")" -eq 1 -a ! -e "$ROOT/$prefix-hf"
+bundle hook-slow '["true"]' 'c["hooks"] = {"prestart": [{"path": "'"$hookdir/slow"'", "timeout": 1}]}'
+oci create --bundle "$scratch/hook-slow" "$prefix-hs"
+check "a prestart hook past its timeout (1 s) is killed and fails create" \
+    one_line_error "prestart hook 0 ('$hookdir/slow'): timed out after 1 s"
+bundle hook-missing '["true"]' 'c["hooks"] = {"poststart": [{"path": "/nonexistent/hook"}]}'
+oci create --bundle "$scratch/hook-missing" "$prefix-hm"
+check "a hook program that does not exist: status 2 before anything is made" \
+    test "$st" -eq 2 -a ! -e "$ROOT/$prefix-hm" -a "$(grep -c "hooks.poststart\[0\].path: '/nonexistent/hook': No such file or directory" "$scratch/err")" -eq 1
+bundle poststop-fails '["true"]' 'c["hooks"] = {"poststop": [{"path": "'"$hookdir/fail"'"}]}'
+run_bundle poststop-fails "$prefix-pf"
+check "a failing poststop hook is a warning: delete succeeds" \
+    test "$st" -eq 0 -a ! -e "$ROOT/$prefix-pf" -a "$(grep -c 'warning: poststop hook 0' "$scratch/err")" -eq 1
+bundle startcontainer-fails '["true"]' 'c["hooks"] = {"startContainer": [{"path": "'"$hookdir/fail"'"}]}'
+oci create --bundle "$scratch/startcontainer-fails" "$prefix-sf"
+oci start "$prefix-sf"
+check "a failing startContainer hook fails start, naming it; the container is stopped" \
+    test "$st" -ne 0 -a "$(grep -c 'startContainer hook 0' "$scratch/err")" -eq 1 && wait_status "$prefix-sf" stopped
+oci delete --force "$prefix-sf"
+rm -f "$hook_log"
+
+# --- linux.cgroupsPath and update
+memory_root=$(awk '$3 == "cgroup" && $4 ~ /(^|,)memory(,|$)/ {print $2; exit}' /proc/self/mounts)
+[[ -z $memory_root ]] && memory_root=$(awk '$3 == "cgroup2" {print $2; exit}' /proc/self/mounts)
+bundle cgpath '["sleep", "30"]' 'c["linux"]["cgroupsPath"] = "/berth-test-'"$$"'/ctr"'
+id="$prefix-cg"
+oci create --bundle "$scratch/cgpath" --pid-file "$scratch/cg.pid" "$id"
+cg="$memory_root/berth-test-$$/ctr"
+check "linux.cgroupsPath (absolute): init is in the cgroup under the hierarchy's root, parents made" \
+    grep -qx "$(cat "$scratch/cg.pid" 2>/dev/null)" "$cg/cgroup.procs"
+oci start "$id"
+memory_file=$cg/memory.limit_in_bytes
+[[ -e $memory_file ]] || memory_file=$cg/memory.max
+pids_max=$(dirname "$(grep -l '' "$memory_root"/../pids/berth-test-$$/ctr/pids.max "$cg/pids.max" 2>/dev/null | head -1)")/pids.max
+echo '{"memory": {"limit": 134217728}, "pids": {"limit": 77}, "cpu": {"quota": 50000, "period": 100000}}' >"$scratch/resources.json"
+oci update --resources "$scratch/resources.json" "$id"
+check "update --resources FILE: memory 128 MiB and pids 77 in the cgroup files" \
+    test "$st" -eq 0 -a "$(cat "$memory_file")" = 134217728 -a "$(cat "$pids_max")" = 77
+cpu_dir=$(dirname "$pids_max" | sed 's|/pids/|/cpu/|')
+if [[ -e $cpu_dir/cpu.cfs_quota_us ]]; then
+    check "... cpu quota 50000 per 100000" test "$(cat "$cpu_dir/cpu.cfs_quota_us") $(cat "$cpu_dir/cpu.cfs_period_us")" = "50000 100000"
+else
+    check "... cpu quota 50000 per 100000" grep -qx "50000 100000" "$cg/cpu.max"
+fi
+st=0
+echo '{"memory": {"limit": -1}, "pids": {"limit": 0}}' | "$BERTH" --root "$ROOT" update -r - "$id" 2>"$scratch/err" || st=$?
+check "update --resources - (stdin): -1 and 0 lift the limits" \
+    test "$st" -eq 0 -a "$(cat "$pids_max")" = max -a "$(cat "$memory_file")" != 134217728
+echo '{"memory": {"limit": "lots"}}' >"$scratch/bad-resources.json"
+oci update --resources "$scratch/bad-resources.json" "$id"
+check "update with a malformed resources file: status 2 naming the JSON path" \
+    one_line_error "memory.limit: expected an integer"
+oci delete --force "$id"
+check "delete removes the cgroupsPath leaf (its made parent stays, as with runc)" \
+    test ! -e "$cg" -a -d "$memory_root/berth-test-$$"
+for dir in /sys/fs/cgroup/*/berth-test-$$ /sys/fs/cgroup/berth-test-$$; do [[ -d $dir ]] && rmdir "$dir"; done
+bundle cgrel '["true"]' 'c["linux"]["cgroupsPath"] = "berth-rel-'"$$"'"'
+oci create --bundle "$scratch/cgrel" "$prefix-cr"
+self_memory=$(awk -F: '$2 ~ /(^|,)memory(,|$)/ || $2 == "" {print $3; exit}' /proc/self/cgroup)
+check "linux.cgroupsPath (relative): under berth's own cgroup" \
+    test -d "$memory_root${self_memory%/}/berth-rel-$$"
+oci delete --force "$prefix-cr"
+bundle cgsystemd '["true"]' 'c["linux"]["cgroupsPath"] = "system.slice:berth:x"'
+oci create --bundle "$scratch/cgsystemd" "$prefix-cs"
+check "a systemd cgroupsPath (slice:prefix:name): status 2, one line" \
+    one_line_error "linux.cgroupsPath: 'system.slice:berth:x', a systemd slice path"
+
+# --- linux.namespaces joined by path, --preserve-fds
+bundle holder '["sleep", "30"]' 'c["hostname"] = "holder-host"'
+oci create --bundle "$scratch/holder" --pid-file "$scratch/holder.pid" "$prefix-ho"
+holder=$(cat "$scratch/holder.pid")
+bundle joiner '["sh", "-c", "hostname; readlink /proc/self/ns/uts; readlink /proc/self/ns/ipc"]' '
+c.pop("hostname")
+for ns in c["linux"]["namespaces"]:
+    if ns["type"] in ("uts", "ipc"):
+        ns["path"] = "/proc/'"$holder"'/ns/" + ns["type"]'
+run_bundle joiner "$prefix-jo"
+check "linux.namespaces uts and ipc with a path: the container is in them (the holder's hostname)" \
+    test "$(tr '\n' ' ' <"$scratch/$prefix-jo.stdout")" = "holder-host $(readlink "/proc/$holder/ns/uts") $(readlink "/proc/$holder/ns/ipc") "
+oci delete --force "$prefix-ho"
+bundle join-missing '["true"]' 'c["linux"]["namespaces"][2]["path"] = "/proc/999999999/ns/ipc"'
+oci create --bundle "$scratch/join-missing" "$prefix-jm"
+check "a namespace path that does not exist: status 2, one line naming it" \
+    one_line_error "linux.namespaces[2].path: '/proc/999999999/ns/ipc': No such file or directory"
+bundle preserve '["sh", "-c", "cat <&3; cat <&4 2>/dev/null || echo no-fd-4"]'
+echo through-fd-3 >"$scratch/fd3"
+st=0
+"$BERTH" --root "$ROOT" create --preserve-fds 1 --bundle "$scratch/preserve" "$prefix-pr" \
+    3<"$scratch/fd3" 4<"$scratch/fd3" >"$scratch/pr.stdout" 2>"$scratch/err" </dev/null || st=$?
+"$BERTH" --root "$ROOT" start "$prefix-pr"
+wait_status "$prefix-pr" stopped
+check "create --preserve-fds 1: fd 3 reaches the command, fd 4 does not" \
+    test "$(tr '\n' ' ' <"$scratch/pr.stdout")" = "through-fd-3 no-fd-4 "
+oci delete "$prefix-pr"
+
+# --- linux.sysctl
+bundle sysctl '["sh", "-c", "cat /proc/sys/net/ipv4/ip_forward /proc/sys/kernel/shmmni; echo 0 >/proc/sys/net/ipv4/ip_forward 2>/dev/null || echo read-only"]' '
+c["linux"]["sysctl"] = {"net.ipv4.ip_forward": "1", "kernel.shmmni": "1234"}'
+run_bundle sysctl "$prefix-sy"
+check "linux.sysctl: net.ipv4.ip_forward 1 (its own network namespace) and kernel.shmmni 1234 inside" \
+    test "$(tr '\n' ' ' <"$scratch/$prefix-sy.stdout")" = "1 1234 read-only " -a "$(cat /proc/sys/kernel/shmmni)" != 1234
+bundle sysctl-host '["true"]' 'c["linux"]["sysctl"] = {"kernel.panic": "5"}'
+oci create --bundle "$scratch/sysctl-host" "$prefix-sh"
+check "a sysctl no namespace holds (kernel.panic): status 2, one line" \
+    one_line_error "linux.sysctl['kernel.panic']: is not a namespaced sysctl"
