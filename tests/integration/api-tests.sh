@@ -151,8 +151,9 @@ else
     tap_diag "stderr: " <"$scratch/api-err"
 fi
 
-# The graceful way: the ACPI power button. A guest at busybox init's shell gets `vm ctl shutdown`; its power-button watcher runs `poweroff`, init shuts
-# down in order, and berth exits 0.
+# The graceful way: the ACPI power button. A guest at busybox init's shell gets
+# `vm ctl shutdown`; its power-button watcher runs `poweroff`, init shuts down in
+# order, and berth exits 0.
 timeout 300 "$BERTH" vm run --kernel "$kernel" --initrd "$initramfs" --api-socket "$api_socket" \
     --cmdline quiet >"$scratch/shutdown-out" 2>"$scratch/shutdown-err" </dev/null &
 shutdown_pid=$!
