@@ -181,8 +181,9 @@ case $1 in
         ip addr flush dev "$interface"
         ip addr add "$ip/${mask:-24}" dev "$interface"
         # With several NICs the first to get a lease keeps the default route and DNS.
-        if ! ip route show default | grep -q . ||
-            ip route show default | grep -q "dev $interface"; then
+        # (busybox ip has no "route show default" filter: grep for it.)
+        if ! ip route | grep -q '^default ' ||
+            ip route | grep -q "^default .* dev $interface"; then
             for gateway in $router; do
                 ip route replace default via "$gateway" dev "$interface"
                 break
