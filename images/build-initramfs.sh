@@ -3,7 +3,7 @@
 # busybox and an /init that
 #   - writes to berth's phase-marker port 0x502 as soon as it starts;
 #   - mounts /proc, /sys and /dev and prints the marker "berth-guest: userspace ready";
-#   - when the VM has a NIC (berth vm run --net user), brings eth0 up by DHCP (udhcpc)
+#   - when the VM has NICs (berth vm run --net ...), brings each ethN up by DHCP (udhcpc)
 #     before any command runs;
 #   - when the kernel command line has berth_run="COMMAND" (the kernel hands such
 #     parameters to init as environment variables), runs COMMAND with sh, prints
@@ -143,14 +143,17 @@ if [ -n "$root_dev" ]; then
     fi
     echo "berth-guest: cannot mount root $root_dev; staying in the initramfs"
 fi
-# A NIC (virtio_net probed it during insmod): lo and eth0 up, eth0's address, route
-# and DNS server by DHCP (berth's user-mode network answers at once; -n: give up
-# rather than hang when nothing answers).
+# NICs (virtio_net probed them during insmod): lo and each ethN up, its address, and
+# (the first NIC's) route and DNS server by DHCP (berth answers at once, in user mode
+# and on a bridge; -n: give up rather than hang when nothing answers).
 if [ -e /sys/class/net/eth0 ]; then
     ip link set lo up
-    ip link set eth0 up
-    udhcpc -i eth0 -s /etc/udhcpc.script -q -n -t 5 -T 2 >/dev/null 2>&1 ||
-        echo "berth-guest: eth0: no DHCP answer"
+    for nic in /sys/class/net/eth*; do
+        nic=${nic##*/}
+        ip link set "$nic" up
+        udhcpc -i "$nic" -s /etc/udhcpc.script -q -n -t 5 -T 2 >/dev/null 2>&1 ||
+            echo "berth-guest: $nic: no DHCP answer"
+    done
 fi
 # The ACPI power button (present when berth serves a control API; `berth vm ctl
 # SOCKET shutdown` presses it): its driver reports KEY_POWER on an input device, and a
@@ -209,14 +212,19 @@ case $1 in
     bound | renew)
         ip addr flush dev "$interface"
         ip addr add "$ip/${mask:-24}" dev "$interface"
-        for gateway in $router; do
-            ip route replace default via "$gateway" dev "$interface"
-            break
-        done
-        : >/etc/resolv.conf
-        for server in $dns; do
-            echo "nameserver $server" >>/etc/resolv.conf
-        done
+        # With several NICs the first to get a lease keeps the default route and DNS.
+        # (busybox ip has no "route show default" filter: grep for it.)
+        if ! ip route | grep -q '^default ' ||
+            ip route | grep -q "^default .* dev $interface"; then
+            for gateway in $router; do
+                ip route replace default via "$gateway" dev "$interface"
+                break
+            done
+            : >/etc/resolv.conf
+            for server in $dns; do
+                echo "nameserver $server" >>/etc/resolv.conf
+            done
+        fi
         ;;
 esac
 exit 0

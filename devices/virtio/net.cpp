@@ -22,11 +22,14 @@ bool usable_receive_chain(const DescriptorChain& chain) {
 }  // namespace
 
 Net::Net(std::unique_ptr<PacketBackend> backend, MacAddress mac, std::string name)
-    : mac_(mac), name_(std::move(name)), backend_(std::move(backend)) {
+    : mac_(mac),
+      name_(std::move(name)),
+      backend_(std::move(backend)),
+      offloads_(backend_->offloads() & net_offload_features) {
     // Frames that arrive before the driver is ready wait in `pending_` (bounded);
     // kicks before the transport is attached go nowhere, and its worker serves every
     // queue when it starts.
-    backend_->start([this](std::span<const std::uint8_t> frame) { receive(frame); });
+    backend_->start([this](FrameBuffer&& frame) { receive(std::move(frame)); });
 }
 
 Net::~Net() {
@@ -35,7 +38,8 @@ Net::~Net() {
 }
 
 std::uint64_t Net::features() const {
-    return net_feature_mac | net_feature_status | net_feature_mtu | net_feature_mrg_rxbuf;
+    return net_feature_mac | net_feature_status | net_feature_mtu | net_feature_mrg_rxbuf |
+           offloads_;
 }
 
 void Net::read_config(std::uint32_t offset, std::span<std::uint8_t> data) const {
@@ -53,6 +57,10 @@ void Net::read_config(std::uint32_t offset, std::span<std::uint8_t> data) const 
 
 void Net::negotiated(std::uint64_t features) {
     mergeable_ = (features & net_feature_mrg_rxbuf) != 0;
+    negotiated_ = features;
+    if (offloads_ != 0) {
+        backend_->enable_offloads(features & offloads_);
+    }
 }
 
 void Net::reset() {
@@ -61,6 +69,10 @@ void Net::reset() {
     held_.clear();
     held_bytes_ = 0;
     mergeable_ = false;
+    negotiated_ = 0;
+    if (offloads_ != 0) {
+        backend_->enable_offloads(0);
+    }
 }
 
 NetCounters Net::counters() const {
@@ -93,34 +105,78 @@ bool Net::transmit_one(SplitQueue& queue, const DescriptorChain& chain) {
         return false;  // outside RAM, or the guest wants something written back
     }
     const std::uint64_t total = chain.readable_bytes();
-    if (total < header_size + min_frame || total > header_size + max_frame) {
+    const std::size_t longest = offloads_ != 0 ? max_offload_frame : max_frame;
+    if (total < header_size + min_frame || total > header_size + longest) {
         return false;
     }
     NetHeader header{};
     queue.gather(chain, 0, std::span(reinterpret_cast<std::uint8_t*>(&header), sizeof header));
-    // Offloads we did not offer: the frame is not whole or not checksummed.
-    if (header.gso_type != net_hdr_gso_none || (header.flags & net_hdr_flag_needs_csum) != 0) {
+    if (!acceptable_transmit_header(header, total - header_size)) {
         return false;
     }
-    transmit_buffer_.resize(total - header_size);
-    if (queue.gather(chain, header_size, transmit_buffer_) != transmit_buffer_.size()) {
+    // With offloads the header goes along: the backend (a tap) does what it asks.
+    const std::uint64_t skip = offloads_ != 0 ? 0 : header_size;
+    transmit_buffer_.resize(total - skip);
+    if (queue.gather(chain, skip, transmit_buffer_) != transmit_buffer_.size()) {
         return false;
     }
     backend_->send(transmit_buffer_);
     return true;
 }
 
+bool Net::acceptable_transmit_header(const NetHeader& header, std::uint64_t frame_size) const {
+    const std::uint64_t features = negotiated_;
+    if ((header.flags & net_hdr_flag_needs_csum) != 0) {
+        // A checksum we did not offer, or one whose place lies outside the frame.
+        if ((features & net_feature_csum) == 0 ||
+            std::uint64_t{header.csum_start} + header.csum_offset + 2 > frame_size) {
+            return false;
+        }
+    }
+    switch (header.gso_type) {
+        case net_hdr_gso_none:
+            // A frame longer than the MTU allows is only for segmentation.
+            return frame_size <= max_frame;
+        case net_hdr_gso_tcpv4:
+            return (features & net_feature_host_tso4) != 0 && header.gso_size != 0 &&
+                   (header.flags & net_hdr_flag_needs_csum) != 0;
+        case net_hdr_gso_tcpv6:
+            return (features & net_feature_host_tso6) != 0 && header.gso_size != 0 &&
+                   (header.flags & net_hdr_flag_needs_csum) != 0;
+        default:
+            return false;  // UDP fragmentation, ECN: never offered
+    }
+}
+
 // --- host to guest ---------------------------------------------------------------------
 
+FrameBuffer FrameBuffer::copy_of(std::span<const std::uint8_t> frame) {
+    FrameBuffer buffer{std::make_unique_for_overwrite<std::uint8_t[]>(frame.size()), frame.size()};
+    std::copy(frame.begin(), frame.end(), buffer.bytes.get());
+    return buffer;
+}
+
 void Net::receive(std::span<const std::uint8_t> frame) {
+    receive(FrameBuffer::copy_of(frame));
+}
+
+void Net::receive(FrameBuffer&& frame) {
     {
+        // With offloads the backend's frames start with their header.
+        const std::uint64_t skip = offloads_ != 0 ? header_size : 0;
+        const std::size_t longest = offloads_ != 0 ? max_offload_frame : max_frame;
         const std::lock_guard lock(mutex_);
-        if (frame.size() < min_frame || frame.size() > max_frame ||
+        if (frame.size < skip + min_frame || frame.size > skip + longest ||
             pending_.size() >= pending_limit) {
             ++counters_.receive_dropped;
             return;
         }
-        pending_.emplace_back(frame.begin(), frame.end());
+        pending_.push_back(std::move(frame));
+        // Frames waiting already have a kick coming, or wait for the guest's buffers,
+        // whose notification serves them all: one wake-up per burst, not per frame.
+        if (pending_.size() > 1) {
+            return;
+        }
     }
     kick(net_receive_queue);
 }
@@ -134,8 +190,9 @@ void Net::fill_receive(SplitQueue& queue) {
         held_queue_ = queue.id();
     }
     while (!pending_.empty()) {
-        const std::vector<std::uint8_t>& frame = pending_.front();
-        if (!hold_buffers(queue, header_size + frame.size())) {
+        const std::span<const std::uint8_t> frame = pending_.front().view();
+        const std::uint64_t needed = frame.size() + (offloads_ != 0 ? 0 : header_size);
+        if (!hold_buffers(queue, needed)) {
             if (mergeable_ || held_.empty()) {
                 return;  // wait for the guest to post more buffers (it notifies us)
             }
@@ -168,16 +225,27 @@ bool Net::hold_buffers(SplitQueue& queue, std::uint64_t bytes) {
     return held_bytes_ >= bytes;
 }
 
-void Net::deliver(SplitQueue& queue, std::span<const std::uint8_t> frame) {
+void Net::deliver(SplitQueue& queue, std::span<const std::uint8_t> packet) {
+    // The header comes with the packet from a backend with offloads; else it is ours.
+    NetHeader header{};
+    header.gso_type = net_hdr_gso_none;
+    if (offloads_ != 0) {
+        std::memcpy(&header, packet.data(), sizeof header);
+        packet = packet.subspan(sizeof header);
+        // The host's "checksum already checked" means nothing to a driver without
+        // GUEST_CSUM, which must see 0 (virtio 1.2 §5.1.6.4.1).
+        if ((negotiated_ & net_feature_guest_csum) == 0) {
+            header.flags = 0;
+            header.gso_type = net_hdr_gso_none;
+        }
+    }
     // How many held chains the header and frame take, in order.
-    std::uint64_t left = header_size + frame.size();
+    std::uint64_t left = header_size + packet.size();
     std::size_t used = 0;
     while (left > 0 && used < held_.size()) {
         left -= std::min<std::uint64_t>(left, held_[used].writable_bytes());
         ++used;
     }
-    NetHeader header{};
-    header.gso_type = net_hdr_gso_none;
     // Without MRG_RXBUF the field is still there (VERSION_1) and must say 1.
     header.num_buffers = static_cast<std::uint16_t>(used);
     queue.scatter(held_[0], 0, bytes_of(header));
@@ -186,7 +254,7 @@ void Net::deliver(SplitQueue& queue, std::span<const std::uint8_t> frame) {
     std::uint64_t offset = header_size;  // within the current chain
     std::size_t copied = 0;
     for (std::size_t i = 0; i < used; ++i) {
-        const std::size_t count = queue.scatter(held_[i], offset, frame.subspan(copied));
+        const std::size_t count = queue.scatter(held_[i], offset, packet.subspan(copied));
         queue.push_used(held_[i].head, static_cast<std::uint32_t>(offset + count));
         copied += count;
         offset = 0;

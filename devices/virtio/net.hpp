@@ -5,9 +5,13 @@
 //
 // Offered: VERSION_1 (so every frame has the 12-byte virtio_net_hdr_v1), MAC, STATUS
 // (the link is always up), MTU, MRG_RXBUF (a received frame may fill several of the
-// guest's buffers; the first header's num_buffers says how many). No checksum or
-// segmentation offload: every frame is whole and checksummed both ways, so a header
-// that asks for either is refused.
+// guest's buffers; the first header's num_buffers says how many), and the checksum and
+// TCP segmentation offloads the backend can carry (PacketBackend::offloads(): a tap with
+// a vnet header can, user-mode NAT cannot). With none, every frame is whole and
+// checksummed both ways, and a header that asks for either is refused; with them, the
+// header travels with the frame to and from the backend, so the guest hands over and
+// takes TCP segments of up to 64 KiB with their checksums left to the host (one ring
+// entry and one exit where there would be 44 of each).
 //
 // Threads: frames from the backend arrive on its thread (receive()); they wait in a
 // bounded list and kick queue 0, whose process() runs on the transport's worker and
@@ -39,12 +43,22 @@ inline constexpr std::uint64_t net_feature_csum = 1ULL << 0;
 inline constexpr std::uint64_t net_feature_guest_csum = 1ULL << 1;
 inline constexpr std::uint64_t net_feature_mtu = 1ULL << 3;
 inline constexpr std::uint64_t net_feature_mac = 1ULL << 5;
+inline constexpr std::uint64_t net_feature_guest_tso4 = 1ULL << 7;
+inline constexpr std::uint64_t net_feature_guest_tso6 = 1ULL << 8;
+inline constexpr std::uint64_t net_feature_host_tso4 = 1ULL << 11;
+inline constexpr std::uint64_t net_feature_host_tso6 = 1ULL << 12;
 inline constexpr std::uint64_t net_feature_mrg_rxbuf = 1ULL << 15;
 inline constexpr std::uint64_t net_feature_status = 1ULL << 16;
 
 inline constexpr std::uint16_t net_status_link_up = 1;
 inline constexpr std::uint8_t net_hdr_flag_needs_csum = 1;
 inline constexpr std::uint8_t net_hdr_gso_none = 0;
+inline constexpr std::uint8_t net_hdr_gso_tcpv4 = 1;
+inline constexpr std::uint8_t net_hdr_gso_tcpv6 = 4;
+// The offloads a backend may carry, and each one's prerequisite (virtio 1.2 §5.1.3.1).
+inline constexpr std::uint64_t net_offload_features =
+    net_feature_csum | net_feature_guest_csum | net_feature_guest_tso4 | net_feature_guest_tso6 |
+    net_feature_host_tso4 | net_feature_host_tso6;
 
 inline constexpr std::uint16_t net_receive_queue = 0;
 inline constexpr std::uint16_t net_transmit_queue = 1;
@@ -63,18 +77,37 @@ static_assert(sizeof(NetHeader) == 12);
 
 using MacAddress = std::array<std::uint8_t, 6>;
 
+// A frame on its way to the guest in a buffer of its own, which the NIC keeps until the
+// guest has buffers for it: a backend that reads into a fresh buffer hands it over
+// without a copy (in the rig, a 64 KiB memcpy is emulated instruction by instruction).
+struct FrameBuffer {
+    std::unique_ptr<std::uint8_t[]> bytes;
+    std::size_t size = 0;
+
+    static FrameBuffer copy_of(std::span<const std::uint8_t> frame);
+    std::span<const std::uint8_t> view() const { return {bytes.get(), size}; }
+};
+
 // Carries Ethernet frames between the guest's NIC and the host. Implementations own
 // their threads; destroying one stops them (no receive call runs after).
 class PacketBackend {
 public:
-    using Receive = std::function<void(std::span<const std::uint8_t> frame)>;
+    using Receive = std::function<void(FrameBuffer&& frame)>;
     virtual ~PacketBackend() = default;
     // Starts delivering frames for the guest to `receive`, from the backend's own
     // thread. Called once, by the device's constructor, before the first send.
     virtual void start(Receive receive) = 0;
-    // One frame from the guest (a whole Ethernet frame, no virtio header). May drop it
-    // when the host side is congested, as a NIC may; must not block for long.
+    // One frame from the guest (a whole Ethernet frame, no virtio header; with
+    // offloads, the header and then the frame). May drop it when the host side is
+    // congested, as a NIC may; must not block for long.
     virtual void send(std::span<const std::uint8_t> frame) = 0;
+
+    // The net_offload_features the host side can carry. Not zero: every frame, both
+    // ways, starts with a NetHeader (num_buffers is 0 from the backend and ignored by it).
+    virtual std::uint64_t offloads() const { return 0; }
+    // The offloads the driver accepted (0 on reset): which of them the backend may hand
+    // the guest (segments not yet cut, checksums not yet filled in).
+    virtual void enable_offloads(std::uint64_t /*features*/) {}
 };
 
 struct NetCounters {
@@ -90,6 +123,8 @@ public:
     static constexpr std::uint16_t mtu = 1500;
     // Ethernet header and one VLAN tag on top of the MTU: the longest frame either way.
     static constexpr std::size_t max_frame = mtu + 14 + 4;
+    // With segmentation offload: a 64 KiB IP packet with the same.
+    static constexpr std::size_t max_offload_frame = 65535 + 14 + 4;
     static constexpr std::size_t min_frame = 14;  // an Ethernet header
     // Frames waiting for receive buffers; more are dropped (TCP sends them again).
     static constexpr std::size_t pending_limit = 256;
@@ -111,12 +146,16 @@ public:
     // A frame for the guest (any thread; the backend's). Copied; dropped when
     // pending_limit frames wait already or it is not a plausible Ethernet frame.
     void receive(std::span<const std::uint8_t> frame);
+    // The same, keeping the buffer.
+    void receive(FrameBuffer&& frame);
 
     NetCounters counters() const;
 
 private:
     void transmit(SplitQueue& queue);
     bool transmit_one(SplitQueue& queue, const DescriptorChain& chain);
+    // Whether the guest's header asks only for what was negotiated, within the frame.
+    bool acceptable_transmit_header(const NetHeader& header, std::uint64_t frame_size) const;
     void fill_receive(SplitQueue& queue);
     // Takes receive chains until `bytes` fit (one chain without MRG_RXBUF); false when
     // the guest has posted too few.
@@ -127,10 +166,12 @@ private:
     MacAddress mac_;
     std::string name_;
     std::unique_ptr<PacketBackend> backend_;
+    const std::uint64_t offloads_;  // backend_->offloads(): frames carry their header
     std::atomic<bool> mergeable_{false};
+    std::atomic<std::uint64_t> negotiated_{0};
 
     mutable std::mutex mutex_;  // what follows: backend thread and worker
-    std::deque<std::vector<std::uint8_t>> pending_;
+    std::deque<FrameBuffer> pending_;
     NetCounters counters_;
     // Receive chains taken from the ring for a frame that did not fit yet (popped, not
     // used); they belong to queue `held_queue_`.

@@ -107,11 +107,10 @@ std::optional<DescriptorChain> SplitQueue::pop() {
     }
     DescriptorChain chain = walk(head);
     ++next_avail_;
-    if (event_idx_ == EventIdx::on) {
-        // Keep asking for a notification for every new buffer: the worker sleeps
-        // only on the eventfd.
-        store_u16(memory_, layout_.device_area + ring_header + 8ULL * layout_.size, next_avail_);
-    }
+    // avail_event stays where enable_notifications() put it: while the device works
+    // through a burst, buffers the driver adds meanwhile cost it no notification (an
+    // exit each). The transport calls enable_notifications() when the device is done
+    // and looks again, so nothing is missed before the worker sleeps on the eventfd.
     return chain;
 }
 

@@ -161,8 +161,19 @@ refused "a --disk read-only and read-write" 2 "disk 1 .*same file as another dis
 refused "unknown --net backend" 2 "^berth: --net 'tap0': unknown network backend 'tap0'; use user .* or none$" -- vm run --kernel "$k" --net tap0
 refused "--net with a control byte" 2 "^berth: --net 'x\\\\ny': unknown network backend" -- vm run --kernel "$k" --net $'x\ny'
 refused "empty --net" 2 "^berth: --net: the value is empty" -- vm run --kernel "$k" --net ""
-refused "--publish without a NIC" 2 "^berth: --publish '8080:80': publishing a port needs a NIC with user-mode networking; add --net user$" -- vm run --kernel "$k" --publish 8080:80
-refused "--publish with --net none" 2 "^berth: --publish '8080:80': .*add --net user$" -- vm run --kernel "$k" --net none --publish 8080:80
+refused "--publish without a NIC" 2 "^berth: --publish '8080:80': publishing a port needs a NIC with user-mode networking; add --net user \\(a guest on a bridge needs none" -- vm run --kernel "$k" --publish 8080:80
+refused "--publish with --net none" 2 "^berth: --publish '8080:80': .*add --net user " -- vm run --kernel "$k" --net none --publish 8080:80
+refused "--publish with only --net bridge" 2 "^berth: --publish '8080:80': .*add --net user \\(a guest on a bridge needs none: the host reaches its own address\\)$" -- vm run --kernel "$k" --net bridge --publish 8080:80
+refused "--net bridge with an unknown option" 2 "^berth: --net 'bridge,vhost=maybe': unknown option 'vhost=maybe'; bridge takes" -- vm run --kernel "$k" --net bridge,vhost=maybe
+refused "--net bridge= without a name" 2 "^berth: --net 'bridge=': the bridge's name is empty" -- vm run --kernel "$k" --net bridge=
+refused "--net bridge,ip= not an address" 2 "^berth: --net 'bridge,ip=10.88.1/16': ip= '10.88.1/16' is not an IPv4 address" -- vm run --kernel "$k" --net bridge,ip=10.88.1/16
+refused "--ip without a bridge NIC" 2 "^berth: --ip '10.88.0.5/16': pinning an address needs a NIC on a bridge; add --net bridge" -- vm run --kernel "$k" --net user --ip 10.88.0.5/16
+refused "--ip not an address" 2 "^berth: --ip '10.88.0.5' is not an IPv4 address with prefix" -- vm run --kernel "$k" --net bridge --ip 10.88.0.5
+refused "--ip outside berth0's network" 2 "^berth: cannot start VM: nic 0 \\(bridge berth0\\): --ip 10.99.0.7/24 is not a host address in berth0's network 10.88.0.0/16; " -- vm run --kernel "$k" --net bridge --ip 10.99.0.7/24
+refused "--ip on berth0's own address" 2 "^berth: cannot start VM: nic 0 \\(bridge berth0\\): --ip 10.88.0.1/16 is not a host address" -- vm run --kernel "$k" --net bridge --ip 10.88.0.1/16
+refused "--ip twice for one NIC" 2 "^berth: --ip 10.88.0.6/16: --net bridge,ip=10.88.0.5/16 gives the address already" -- vm run --kernel "$k" --net bridge,ip=10.88.0.5/16 --ip 10.88.0.6/16
+refused "--net bridge=NAME that does not exist" 2 "^berth: cannot start VM: nic 0 \\(bridge nosuch0\\): --net bridge=nosuch0: there is no network interface 'nosuch0'; create the bridge" -- vm run --kernel "$k" --net bridge=nosuch0
+refused "--net bridge=NAME that is not a bridge" 2 "^berth: cannot start VM: nic 0 \\(bridge lo\\): --net bridge=lo: 'lo' is not a bridge; " -- vm run --kernel "$k" --net bridge=lo
 refused "--publish with one port" 2 "^berth: --publish '8080': '8080' names one port, not two; give \\[HOSTIP:\\]HOSTPORT:GUESTPORT" -- vm run --kernel "$k" --net user --publish 8080
 refused "--publish host port out of range" 2 "^berth: --publish '70000:80': host port 70000 is out of range 1-65535" -- vm run --kernel "$k" --net user --publish 70000:80
 refused "--publish guest port 0" 2 "^berth: --publish '8080:0': guest port 0 is out of range 1-65535" -- vm run --kernel "$k" --net user --publish 8080:0
@@ -170,6 +181,39 @@ refused "--publish port not a number" 2 "^berth: --publish 'http:80': host port 
 refused "--publish bad host address" 2 "^berth: --publish '1.2.3:8080:80': host address '1.2.3' is not an IPv4 address" -- vm run --kernel "$k" --net user --publish 1.2.3:8080:80
 refused "--publish unknown protocol" 2 "^berth: --publish '8080:80/sctp': unknown protocol 'sctp'; use /tcp .* or /udp$" -- vm run --kernel "$k" --net user --publish 8080:80/sctp
 refused "empty --publish" 2 "^berth: --publish: the value is empty" -- vm run --kernel "$k" --net user --publish ""
+# Bridges and taps need root: each case runs in a network namespace of its own (so the
+# host's links are never touched), with a bridge brtest on 10.99.0.0/24, a bridge without
+# an address, no /dev/net/tun, or without CAP_NET_ADMIN.
+if [[ $(id -u) -eq 0 ]] && unshare -n true 2>/dev/null && command -v capsh >/dev/null; then
+    real_berth=$BERTH
+    cat >"$scratch/in-netns" <<'SH'
+#!/bin/sh
+# in-netns MODE BERTH ARGS...: BERTH ARGS in a new network (and mount) namespace.
+mode=$1
+shift
+exec unshare -n -m sh -c '
+    mode=$1; shift
+    # sysfs shows the namespace of whoever mounted it: ours needs its own /sys.
+    mount -t sysfs sysfs /sys
+    modprobe -q tun 2>/dev/null; modprobe -q bridge 2>/dev/null
+    ip link add brtest type bridge && ip addr add 10.99.0.1/24 dev brtest
+    ip link add brbare type bridge
+    case $mode in
+        no-tun) mount -t tmpfs tmpfs /dev/net ;;
+        no-cap) exec capsh --drop=cap_net_admin -- -c "exec \"\$0\" \"\$@\"" "$@" ;;
+    esac
+    exec "$@"' sh "$mode" "$@"
+SH
+    chmod +x "$scratch/in-netns"
+    BERTH=$scratch/in-netns
+    refused "--ip outside a named bridge's network" 2 "^berth: cannot start VM: nic 0 \\(bridge brtest\\): --ip 10.88.0.5/16 is not a host address in brtest's network 10.99.0.0/24; " -- plain "$real_berth" vm run --kernel "$k" --net bridge=brtest --ip 10.88.0.5/16
+    refused "--net bridge=NAME without an IPv4 address" 2 "^berth: cannot start VM: nic 0 \\(bridge brbare\\): --net bridge=brbare: bridge 'brbare' has no IPv4 network .*ip addr add" -- plain "$real_berth" vm run --kernel "$k" --net bridge=brbare
+    refused "--net bridge without /dev/net/tun" 2 "^berth: cannot start VM: nic 0 \\(bridge berth0\\): cannot open /dev/net/tun: No such file or directory; load the tun module \\(modprobe tun\\) or use --net user$" -- no-tun "$real_berth" vm run --kernel "$k" --net bridge
+    refused "--net bridge without CAP_NET_ADMIN" 2 "^berth: cannot start VM: nic 0 \\(bridge berth0\\): cannot create tap bt[0-9]+n0: Operation not permitted; --net bridge needs root \\(or CAP_NET_ADMIN\\), --net user does not$" -- no-cap "$real_berth" vm run --kernel "$k" --net bridge
+    BERTH=$real_berth
+else
+    tap_skip "--net bridge privilege and bridge cases" "need root, unshare -n and capsh (libcap2-bin)"
+fi
 # A host port something else listens on: refused when the NIC is made, before KVM.
 busy_port_file=$scratch/busy-port
 python3 -c '

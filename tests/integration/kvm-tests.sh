@@ -87,6 +87,10 @@ source "$(dirname "$0")/net-tests.sh"
 # shellcheck source=bridge-tests.sh
 source "$(dirname "$0")/bridge-tests.sh"
 
+# --- two NICs, --net bridge=NAME and --ip ----------------------------------------------
+# shellcheck source=net-options-tests.sh
+source "$(dirname "$0")/net-options-tests.sh"
+
 # --- the control API: pause, resume, stats, stop -------------------------------------
 # shellcheck source=api-tests.sh
 source "$(dirname "$0")/api-tests.sh"

@@ -25,6 +25,7 @@
 #include "vmm/machine/linux_vm.hpp"
 #include "vmm/machine/virtio_device_spec.hpp"
 #include "vmm/memory/platform_layout.hpp"
+#include "vmm/net/ipv4.hpp"
 #include "vmm/net/port_forward.hpp"
 
 namespace berth::cli {
@@ -65,7 +66,7 @@ void add_published_ports(machine::VirtioDeviceSpecs& devices,
     if (!machine::add_port_forwards(devices, forwards)) {
         throw bad_input(fmt::format(
             "--publish {}: publishing a port needs a NIC with user-mode networking; add --net "
-            "user",
+            "user (a guest on a bridge needs none: the host reaches its own address)",
             quote(values.front())));
     }
 }
@@ -106,6 +107,7 @@ void add_vm_command(CLI::App& app, Action& action) {
         std::string debug_exit;  // empty: berth's port 0x501 only
         std::vector<std::string> fw_cfg;
         std::vector<std::string> publish;  // --publish, for the first --net user NIC
+        std::string ip;                    // --ip, for the first --net bridge NIC
         std::string api_socket;            // --api-socket; empty: no control API
     };
     auto flags = std::make_shared<RunFlags>();
@@ -187,6 +189,13 @@ void add_vm_command(CLI::App& app, Action& action) {
                         "Forward a host port into the guest through its --net user NIC, as "
                         "docker -p does (HOSTIP defaults to every host address); repeatable")
             ->type_name("[HOSTIP:]HOSTPORT:GUESTPORT[/udp]")
+            ->check(non_empty));
+    linux_only.push_back(
+        run->add_option("--ip", flags->ip,
+                        "Pin the address of the first --net bridge NIC (berth's DHCP hands it "
+                        "to the guest), e.g. 10.88.0.5/16: a host address of the bridge's "
+                        "network, with its prefix")
+            ->type_name("CIDR")
             ->check(non_empty));
     auto* console = run->add_option("--console", flags->console,
                                     "The guest's console: ttyS0 (the COM1 serial port, default) or "
@@ -320,6 +329,15 @@ void add_vm_command(CLI::App& app, Action& action) {
                     }
                 }
                 add_published_ports(options.pci.devices, flags->publish);
+                if (!flags->ip.empty()) {
+                    const auto address = net::parse_cidr(flags->ip, "--ip");
+                    if (!machine::add_bridge_address(options.pci.devices, address)) {
+                        throw bad_input(fmt::format(
+                            "--ip {}: pinning an address needs a NIC on a bridge; add --net "
+                            "bridge (--net user's address is always 10.0.2.15)",
+                            quote(flags->ip)));
+                    }
+                }
                 boot::CloudInitOptions cloud_init;
                 for (const auto& key : flags->ssh_keys) {
                     cloud_init.ssh_key_files.emplace_back(key);

@@ -56,10 +56,7 @@ void check_rootfs(int root, const std::function<std::string()>& where) {
 net::Ipv4Cidr parse_bridge_ip(std::string_view text) {
     const net::Ipv4Cidr cidr = net::parse_cidr(text, "--ip");
     const net::Ipv4Cidr bridge{net::bridge_network, net::bridge_prefix};
-    const std::uint32_t broadcast = net::bridge_network | ~bridge.netmask();
-    if (cidr.prefix != net::bridge_prefix || !bridge.contains(cidr.address) ||
-        cidr.address == net::bridge_network || cidr.address == net::bridge_gateway ||
-        cidr.address == broadcast) {
+    if (!net::default_bridge().is_host_address(cidr)) {
         throw bad_input(fmt::format(
             "--ip {} must be a host address in the berth0 bridge network {} (like 10.88.0.5/16; "
             "{} is the gateway)",

@@ -16,6 +16,7 @@
 
 #include "devices/virtio/blk.hpp"
 #include "devices/virtio/device.hpp"
+#include "vmm/net/ipv4.hpp"
 #include "vmm/net/port_forward.hpp"
 
 namespace berth::machine {
@@ -55,5 +56,10 @@ std::shared_ptr<const VirtioDeviceSpec> virtio_disk(const devices::virtio::DiskS
 // Publishes `forwards` through the first NIC in `devices` with user-mode networking
 // (virtio_net_spec.cpp); false when there is no such NIC (and forwards to publish).
 bool add_port_forwards(VirtioDeviceSpecs& devices, const std::vector<net::PortForward>& forwards);
+
+// Pins the address of the first NIC in `devices` on a bridge (--ip); false when there is
+// no such NIC. Bad input (checked when the NIC is opened) when the address is not one of
+// the bridge network's host addresses, or that NIC's ip= gives one already.
+bool add_bridge_address(VirtioDeviceSpecs& devices, const net::Ipv4Cidr& address);
 
 }  // namespace berth::machine

@@ -1,10 +1,15 @@
-// --net user|bridge|none: a virtio-net NIC and the host side it is plugged into. `user`
-// is NAT in berth's own process (libslirp, vmm/net/user_network.hpp); `bridge` a tap on
-// berth0, the containers' bridge (vmm/net/tap_network.hpp); `none`, the default, adds no
-// device at all. --publish adds port forwards to the first user-mode
-// NIC (add_port_forwards).
+// --net user|bridge[=NAME][,ip=CIDR]|none: a virtio-net NIC and the host side it is
+// plugged into. `user` is NAT in berth's own process (libslirp,
+// vmm/net/user_network.hpp); `bridge` a tap on berth0, the containers' bridge, or on the
+// existing bridge NAME (vmm/net/tap_network.hpp); `none`, the default, adds no device at
+// all. Each --net is one NIC, in order (eth0, eth1, ...). --publish adds port forwards to
+// the first user-mode NIC (add_port_forwards), --ip pins the first bridge NIC's address
+// (add_bridge_address).
 
+#include <linux/if_tun.h>
 #include <unistd.h>
+
+#include <optional>
 
 #include <fmt/format.h>
 
@@ -12,6 +17,8 @@
 #include "vmm/common/error.hpp"
 #include "vmm/common/quote.hpp"
 #include "vmm/machine/virtio_device_spec.hpp"
+#include "vmm/net/bridge_network.hpp"
+#include "vmm/net/ipv4.hpp"
 #include "vmm/net/tap_network.hpp"
 #include "vmm/net/user_network.hpp"
 
@@ -28,40 +35,113 @@ devices::virtio::MacAddress nic_mac(unsigned index) {
 class UserBackend final : public devices::virtio::PacketBackend {
 public:
     explicit UserBackend(const net::UserNetworkConfig& config) : network_(config) {}
-    void start(Receive receive) override { network_.start(std::move(receive)); }
+    void start(Receive receive) override {
+        // libslirp lends its output for the call only: a copy each.
+        network_.start([receive = std::move(receive)](std::span<const std::uint8_t> frame) {
+            receive(devices::virtio::FrameBuffer::copy_of(frame));
+        });
+    }
     void send(std::span<const std::uint8_t> frame) override { network_.send(frame); }
 
 private:
     net::UserNetwork network_;
 };
 
-// The virtio-net model's view of a tap on berth0.
+// The virtio-net model's view of a tap on a bridge.
 class TapBackend final : public devices::virtio::PacketBackend {
 public:
-    explicit TapBackend(const std::string& tap_name) : network_(tap_name) {}
-    void start(Receive receive) override { network_.start(std::move(receive)); }
+    TapBackend(const std::string& tap_name, const net::BridgeSubnet& bridge,
+               const std::optional<net::Ipv4Cidr>& address)
+        : network_(tap_name, bridge, address) {}
+    void start(Receive receive) override {
+        // The tap's reads land in buffers the NIC keeps: no copy on the way.
+        network_.start([receive = std::move(receive)](std::unique_ptr<std::uint8_t[]> bytes,
+                                                      std::size_t size) {
+            receive(devices::virtio::FrameBuffer{std::move(bytes), size});
+        });
+    }
     void send(std::span<const std::uint8_t> frame) override { network_.send(frame); }
     const net::TapNetwork& network() const { return network_; }
+
+    // The tap's TUN_F_* offloads as virtio-net features: each one both ways.
+    std::uint64_t offloads() const override {
+        using namespace devices::virtio;
+        const unsigned tap = network_.offloads();
+        std::uint64_t features = 0;
+        if ((tap & TUN_F_CSUM) != 0) {
+            features |= net_feature_csum | net_feature_guest_csum;
+            if ((tap & TUN_F_TSO4) != 0) {
+                features |= net_feature_host_tso4 | net_feature_guest_tso4;
+            }
+            if ((tap & TUN_F_TSO6) != 0) {
+                features |= net_feature_host_tso6 | net_feature_guest_tso6;
+            }
+        }
+        return features;
+    }
+    // What the driver takes: segments need its checksum offload too.
+    void enable_offloads(std::uint64_t features) override {
+        using namespace devices::virtio;
+        unsigned flags = 0;
+        if ((features & net_feature_guest_csum) != 0) {
+            flags |= TUN_F_CSUM;
+            flags |= (features & net_feature_guest_tso4) != 0 ? TUN_F_TSO4 : 0;
+            flags |= (features & net_feature_guest_tso6) != 0 ? TUN_F_TSO6 : 0;
+        }
+        try {
+            network_.enable_offloads(flags);
+        } catch (const Error&) {
+            // The probe at creation took these flags; should the kernel refuse them now,
+            // it keeps the ones before, and the NIC still clears what the driver did
+            // not accept from each received header.
+        }
+    }
 
 private:
     net::TapNetwork network_;
 };
 
+struct BridgeNicOptions {
+    std::string bridge = net::bridge_name;
+    std::optional<net::Ipv4Cidr> address;  // ip=CIDR or --ip; unset: a free one
+    std::string flag;                      // how the user spelled it, for errors
+};
+
 class BridgeNetSpec final : public VirtioDeviceSpec {
 public:
+    explicit BridgeNetSpec(BridgeNicOptions options) : options_(std::move(options)) {}
+
     std::string_view kind() const override { return "nic"; }
     std::shared_ptr<devices::virtio::Device> open(unsigned index) const override {
         try {
+            // The bridge and its network are looked up now, not when the flag is parsed:
+            // berth0 may appear meanwhile, and a reboot looks again.
+            const net::BridgeSubnet bridge = net::find_bridge(options_.bridge, options_.flag);
+            if (options_.address && !bridge.is_host_address(*options_.address)) {
+                const net::Ipv4Cidr network{bridge.gateway.address & bridge.gateway.netmask(),
+                                            bridge.gateway.prefix};
+                throw bad_input(fmt::format(
+                    "--ip {} is not a host address in {}'s network {}; give one with the same "
+                    "prefix, other than the network, broadcast and bridge ({}) addresses",
+                    options_.address->text(), bridge.name, network.text(),
+                    bridge.gateway.address_text()));
+            }
             // Named after berth's pid, as the containers' veths are (bv<pid>).
-            auto backend = std::make_unique<TapBackend>(fmt::format("bt{}n{}", ::getpid(), index));
+            auto backend = std::make_unique<TapBackend>(fmt::format("bt{}n{}", ::getpid(), index),
+                                                        bridge, options_.address);
             const auto mac = backend->network().guest_mac();
-            const std::string name = fmt::format("virtio-net {} (bridge, {})", index,
-                                                 backend->network().guest_address().text());
+            const std::string name =
+                fmt::format("virtio-net {} (bridge {}, {})", index, bridge.name,
+                            backend->network().guest_address().text());
             return std::make_shared<devices::virtio::Net>(std::move(backend), mac, name);
         } catch (const Error& e) {
-            throw e.with_context(fmt::format("nic {} (bridge)", index));
+            throw e.with_context(fmt::format("nic {} (bridge {})", index, options_.bridge));
         }
     }
+    const BridgeNicOptions& options() const { return options_; }
+
+private:
+    BridgeNicOptions options_;
 };
 
 class UserNetSpec final : public VirtioDeviceSpec {
@@ -84,19 +164,48 @@ private:
     net::UserNetworkConfig config_;
 };
 
+// bridge[=NAME][,ip=CIDR]
+std::shared_ptr<const VirtioDeviceSpec> parse_bridge(const std::string& value) {
+    BridgeNicOptions options;
+    options.flag = "--net " + value;
+    std::string_view rest(value);
+    bool first = true;
+    while (!rest.empty() || first) {
+        const auto comma = rest.find(',');
+        const std::string_view part = rest.substr(0, comma);
+        rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
+        if (first) {
+            first = false;
+            if (part.starts_with("bridge=")) {
+                options.bridge = std::string(part.substr(7));
+                if (options.bridge.empty()) {
+                    throw bad_input("the bridge's name is empty; give bridge=NAME or bridge");
+                }
+            }
+        } else if (part.starts_with("ip=")) {
+            options.address = net::parse_cidr(part.substr(3), "ip=");
+        } else {
+            throw bad_input(
+                fmt::format("unknown option {}; bridge takes =NAME and ip=CIDR", quote(part)));
+        }
+    }
+    return std::make_shared<BridgeNetSpec>(std::move(options));
+}
+
 std::shared_ptr<const VirtioDeviceSpec> parse_net_flag(const std::string& value) {
     if (value == "user") {
         return std::make_shared<UserNetSpec>(net::UserNetworkConfig{});
     }
-    if (value == "bridge") {
-        return std::make_shared<BridgeNetSpec>();
+    if (value == "bridge" || value.starts_with("bridge=") || value.starts_with("bridge,")) {
+        return parse_bridge(value);
     }
     if (value == "none") {
         return nullptr;
     }
     throw bad_input(fmt::format(
-        "unknown network backend {}; use user (NAT through the host, no root needed), bridge "
-        "(a tap on berth0, the containers' bridge; needs root) or none",
+        "unknown network backend {}; use user (NAT through the host, no root needed), "
+        "bridge[=NAME] (a tap on berth0, the containers' bridge, or on bridge NAME; needs "
+        "root) or none",
         quote(value)));
 }
 
@@ -114,14 +223,32 @@ bool add_port_forwards(VirtioDeviceSpecs& devices, const std::vector<net::PortFo
     return forwards.empty();
 }
 
+bool add_bridge_address(VirtioDeviceSpecs& devices, const net::Ipv4Cidr& address) {
+    for (auto& device : devices) {
+        if (const auto* bridge = dynamic_cast<const BridgeNetSpec*>(device.get())) {
+            BridgeNicOptions options = bridge->options();
+            if (options.address) {
+                throw bad_input(fmt::format("--ip {}: {} gives the address already", address.text(),
+                                            options.flag));
+            }
+            options.address = address;
+            device = std::make_shared<BridgeNetSpec>(std::move(options));
+            return true;
+        }
+    }
+    return false;
+}
+
 VirtioDeviceFlag virtio_net_flag() {
     return {"--net",
             "Network for the guest: user (a virtio-net NIC with NAT through the host: DHCP "
             "gives the guest 10.0.2.15, the host is 10.0.2.2; no root needed), bridge (a tap "
             "on berth0, the bridge of `berth ct run --net bridge`: berth's DHCP gives the guest "
             "an address in 10.88.0.0/16 beside the containers, the host is 10.88.0.1; needs "
-            "root) or none (no NIC, the default); repeatable",
-            "user|bridge|none", parse_net_flag};
+            "root; bridge=NAME: an existing bridge with an IPv4 address, whose network berth's "
+            "DHCP serves; ip=CIDR pins the address) or none (no NIC, the default); repeatable, "
+            "one NIC each (eth0, eth1, ...)",
+            "user|bridge[=NAME][,ip=CIDR]|none", parse_net_flag};
 }
 
 }  // namespace berth::machine

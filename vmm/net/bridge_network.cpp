@@ -1,16 +1,21 @@
 #include "vmm/net/bridge_network.hpp"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <bit>
 #include <cerrno>
 #include <utility>
 
 #include <fmt/format.h>
 
 #include "vmm/common/error.hpp"
+#include "vmm/common/quote.hpp"
 #include "vmm/net/netlink.hpp"
 
 namespace berth::net {
@@ -52,12 +57,72 @@ bool try_lock(const std::string& path, UniqueFd& lock) {
 
 }  // namespace
 
+bool BridgeSubnet::is_host_address(const Ipv4Cidr& address) const {
+    const std::uint32_t network = gateway.address & gateway.netmask();
+    const std::uint32_t broadcast = network | ~gateway.netmask();
+    return address.prefix == gateway.prefix && gateway.contains(address.address) &&
+           address.address != network && address.address != broadcast &&
+           address.address != gateway.address;
+}
+
+BridgeSubnet default_bridge() {
+    return {bridge_name, {bridge_gateway, bridge_prefix}};
+}
+
+BridgeSubnet find_bridge(const std::string& name, std::string_view flag) {
+    if (name == bridge_name) {
+        return default_bridge();
+    }
+    struct stat info {};
+    const std::string sys = "/sys/class/net/" + name;
+    if (name.empty() || name.find('/') != std::string::npos || ::stat(sys.c_str(), &info) != 0) {
+        throw bad_input(
+            fmt::format("{}: there is no network interface {}; create the bridge "
+                        "(ip link add {} type bridge) or use --net bridge (berth0, "
+                        "made by berth)",
+                        flag, quote(name), name));
+    }
+    if (::stat((sys + "/bridge").c_str(), &info) != 0) {
+        throw bad_input(
+            fmt::format("{}: {} is not a bridge; name a bridge (ip -d link show "
+                        "type bridge lists them) or use --net bridge (berth0)",
+                        flag, quote(name)));
+    }
+    ifaddrs* list = nullptr;
+    if (::getifaddrs(&list) != 0) {
+        throw_errno("cannot list the host's addresses", errno);
+    }
+    std::optional<Ipv4Cidr> found;
+    for (const ifaddrs* entry = list; entry != nullptr && !found; entry = entry->ifa_next) {
+        if (entry->ifa_addr != nullptr && entry->ifa_addr->sa_family == AF_INET &&
+            entry->ifa_netmask != nullptr && name == entry->ifa_name) {
+            const auto address = reinterpret_cast<const sockaddr_in*>(entry->ifa_addr);
+            const auto mask = reinterpret_cast<const sockaddr_in*>(entry->ifa_netmask);
+            found = Ipv4Cidr{ntohl(address->sin_addr.s_addr),
+                             std::popcount(ntohl(mask->sin_addr.s_addr))};
+        }
+    }
+    ::freeifaddrs(list);
+    // A /31 or /32 leaves no address to hand out beside the bridge's own.
+    if (!found || found->prefix > 30) {
+        throw bad_input(
+            fmt::format("{}: bridge {} has no IPv4 network to hand out addresses from; give it one "
+                        "(ip addr add 10.89.0.1/24 dev {}; berth's DHCP serves that network)",
+                        flag, quote(name), name));
+    }
+    return {name, *found};
+}
+
 IpLease IpLease::acquire(const std::optional<Ipv4Cidr>& wanted) {
+    return acquire(default_bridge(), wanted);
+}
+
+IpLease IpLease::acquire(const BridgeSubnet& subnet, const std::optional<Ipv4Cidr>& wanted) {
     make_directory("/run/berth");
     make_directory(lease_directory);
     IpLease lease;
     const auto take = [&](std::uint32_t address) {
-        Ipv4Cidr cidr{address, bridge_prefix};
+        Ipv4Cidr cidr{address, subnet.gateway.prefix};
         const std::string path = fmt::format("{}/{}", lease_directory, cidr.address_text());
         if (!try_lock(path, lease.lock_)) {
             return false;
@@ -68,21 +133,24 @@ IpLease IpLease::acquire(const std::optional<Ipv4Cidr>& wanted) {
     };
     if (wanted) {
         if (!take(wanted->address)) {
-            throw bad_input(
-                fmt::format("--ip {} is in use by another running container", wanted->text()));
+            throw bad_input(fmt::format("--ip {} is in use by another running container or VM",
+                                        wanted->text()));
         }
         return lease;
     }
-    // Host addresses 10.88.0.2 .. 10.88.255.254; start where our pid points to spread out.
-    constexpr std::uint32_t first = 2;
-    constexpr std::uint32_t count = (1u << (32 - bridge_prefix)) - 3;
+    // The network's host addresses but the gateway (for berth0 10.88.0.2 ..
+    // 10.88.255.254); start where our pid points to spread out.
+    const std::uint32_t network = subnet.gateway.address & subnet.gateway.netmask();
+    const std::uint32_t count = ~subnet.gateway.netmask() - 1;  // without network, broadcast
     const std::uint32_t start = static_cast<std::uint32_t>(::getpid()) % count;
     for (std::uint32_t i = 0; i < count; ++i) {
-        if (take(bridge_network + first + (start + i) % count)) {
+        const std::uint32_t address = network + 1 + (start + i) % count;
+        if (address != subnet.gateway.address && take(address)) {
             return lease;
         }
     }
-    throw Error("no free address left in 10.88.0.0/16 for --net bridge");
+    throw Error(fmt::format("no free address left in {} on {}",
+                            Ipv4Cidr{network, subnet.gateway.prefix}.text(), subnet.name));
 }
 
 IpLease::~IpLease() {
@@ -117,10 +185,12 @@ BridgePort BridgePort::attach(pid_t container_pid, int netns_fd) {
     return port;
 }
 
-void plug_into_bridge(const std::string& interface) {
+void plug_into_bridge(const std::string& interface, const BridgeSubnet& bridge) {
     Netlink netlink;
-    ensure_bridge(netlink);
-    netlink.set_master(interface, bridge_name);
+    if (bridge.name == bridge_name) {
+        ensure_bridge(netlink);
+    }
+    netlink.set_master(interface, bridge.name);
     netlink.set_up(interface);
 }
 

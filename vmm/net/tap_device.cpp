@@ -29,9 +29,8 @@ TapDevice TapDevice::create(const std::string& name) {
                         "tun) or use --net user",
                         std::strerror(err)));
     }
-    // No packet-information prefix and no virtio-net header: plain Ethernet frames, as
-    // the NIC model hands them over (it offers no offloads to need the header).
-    request.ifr_flags = IFF_TAP | IFF_NO_PI;
+    // No packet-information prefix; a virtio-net header (the NIC model's own layout).
+    request.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
     std::memcpy(request.ifr_name, name.data(), name.size());
     if (::ioctl(tap.fd_.get(), TUNSETIFF, &request) < 0) {
         const int err = errno;
@@ -44,7 +43,26 @@ TapDevice TapDevice::create(const std::string& name) {
         throw_errno(fmt::format("cannot create tap {}", name), err);
     }
     tap.name_ = name;
+    int header_size = vnet_header_size;
+    if (::ioctl(tap.fd_.get(), TUNSETVNETHDRSZ, &header_size) < 0) {
+        throw_errno(fmt::format("cannot set tap {}'s vnet header size", name), errno);
+    }
+    // Probe: the most first, then checksums alone; what the kernel takes, we offer.
+    constexpr unsigned tries[] = {TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6, TUN_F_CSUM};
+    for (const unsigned flags : tries) {
+        if (::ioctl(tap.fd_.get(), TUNSETOFFLOAD, static_cast<unsigned long>(flags)) == 0) {
+            tap.offloads_ = flags;
+            break;
+        }
+    }
+    tap.set_offloads(0);
     return tap;
+}
+
+void TapDevice::set_offloads(unsigned flags) const {
+    if (::ioctl(fd_.get(), TUNSETOFFLOAD, static_cast<unsigned long>(flags & offloads_)) < 0) {
+        throw_errno(fmt::format("cannot set tap {}'s offloads", name_), errno);
+    }
 }
 
 }  // namespace berth::net

@@ -1,9 +1,13 @@
 #pragma once
-// `--net bridge` for a VM: the guest's NIC is a tap that is a port of berth0, the bridge
-// `berth ct run --net bridge` plugs containers into, so VMs and containers reach each
-// other. The guest's address comes from the same pool as the containers' (IpLease) and
-// berth hands it to the guest by DHCP itself (dhcp_server.hpp): the guest's DHCP frames
-// are answered here and never reach the bridge.
+// `--net bridge[=NAME]` for a VM: the guest's NIC is a tap that is a port of a bridge,
+// by default berth0, the one `berth ct run --net bridge` plugs containers into, so VMs and
+// containers reach each other. The guest's address comes from the same pool as the
+// containers' (IpLease; on another bridge, from that bridge's network) or is pinned
+// (--ip), and berth hands it to the guest by DHCP itself (dhcp_server.hpp): the guest's
+// DHCP frames are answered here and never reach the bridge.
+//
+// Frames both ways start with the tap's 12-byte vnet header (tap_device.hpp), which the
+// guest's NIC passes through: checksum and segmentation offloads cost nothing here.
 //
 // Threads: frames from the tap (and DHCP replies) reach the guest through the receive
 // function, on this network's own thread; the guest's frames are written to the tap on
@@ -12,7 +16,9 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -27,11 +33,14 @@ namespace berth::net {
 
 class TapNetwork {
 public:
-    using Receive = std::function<void(std::span<const std::uint8_t> frame)>;
+    // A frame for the guest, in a buffer of its own that the callee keeps.
+    using Receive = std::function<void(std::unique_ptr<std::uint8_t[]> bytes, std::size_t size)>;
 
-    // Leases an address, creates tap `tap_name` and plugs it into berth0. The guest's
-    // MAC is derived from its address, so that two VMs on the bridge never share one.
-    explicit TapNetwork(const std::string& tap_name);
+    // Leases an address (`wanted`, a host address of `bridge`'s network, or a free one),
+    // creates tap `tap_name` and plugs it into `bridge`. The guest's MAC is derived from
+    // its address, so that two VMs on the bridge never share one.
+    TapNetwork(const std::string& tap_name, const BridgeSubnet& bridge,
+               const std::optional<Ipv4Cidr>& wanted);
     ~TapNetwork();
     TapNetwork(const TapNetwork&) = delete;
     TapNetwork& operator=(const TapNetwork&) = delete;
@@ -41,8 +50,12 @@ public:
 
     // Starts the reader thread; frames for the guest go to `receive`, from it.
     void start(Receive receive);
-    // A frame from the guest (any one thread at a time).
-    void send(std::span<const std::uint8_t> frame);
+    // A frame from the guest, behind its vnet header (any one thread at a time).
+    void send(std::span<const std::uint8_t> packet);
+    // The offloads the tap can carry (TUN_F_CSUM, TUN_F_TSO4, TUN_F_TSO6).
+    unsigned offloads() const { return tap_.offloads(); }
+    // The ones the guest takes (TUN_F_* bits): the tap may hand it such frames.
+    void enable_offloads(unsigned flags) { tap_.set_offloads(flags); }
 
 private:
     void loop();

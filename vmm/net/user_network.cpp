@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <climits>
+#include <csignal>
 #include <cstring>
 
 #include <fmt/format.h>
@@ -185,6 +186,11 @@ const SlirpCb slirp_callbacks = [] {
 }  // namespace
 
 UserNetwork::UserNetwork(const UserNetworkConfig& config) : slirp_(std::make_unique<Stack>()) {
+    // libslirp writes to the host's sockets with plain send(): a peer that closed its
+    // end (an iperf3 server ending a test, any client that hangs up) raises SIGPIPE,
+    // which would kill berth and the guest with it. The error it also returns (EPIPE)
+    // is what libslirp handles. QEMU ignores SIGPIPE for the same reason.
+    std::signal(SIGPIPE, SIG_IGN);
     slirp_->owner = this;
     SlirpConfig settings{};
     settings.version = 4;  // up to disable_dhcp; libslirp 4.7 (Debian 12) knows it

@@ -1,0 +1,159 @@
+#!/usr/bin/env bash
+# VM network throughput and latency: berth against QEMU (both on KVM) with the same
+# backend, kernel, initramfs, memory (256 MiB) and vCPUs (1), interleaved so both see the
+# same machine. Backends: user mode (berth --net user vs QEMU -netdev user) and a tap on
+# the bridge berth0 (berth --net bridge vs QEMU -netdev tap on a tap in berth0); both NICs
+# are virtio-net over PCI (QEMU: virtio-net-pci, modern only).
+# In each boot the guest (berth's initramfs plus iperf3 and its libraries) runs
+#   iperf3 -c HOST          TCP guest -> host, Mbit/s as the host's server received it
+#   iperf3 -c HOST -R       TCP host -> guest, Mbit/s as the guest received it
+#   ping -c 10 HOST         round-trip time, average in ms
+# against an iperf3 server and the host's end of the network (10.0.2.2 is the host's
+# 127.0.0.1 in user mode, 10.88.0.1 on berth0). Prints medians and the ratios berth/QEMU
+# (throughput: higher is better for berth; RTT: lower is). Not a pass/fail test.
+# Without a usable /dev/kvm for Linux guests (no KVM, or a PVM host) it re-runs itself
+# inside tools/kvm-rig, once for all runs; there every figure is 50-100x below hardware's.
+# Usage: tests/bench/net.sh [BUILD_DIR]   env: RUNS (default 5), KERNEL, INITRD,
+#        SECONDS_PER_TEST (iperf3 -t, default 3), BACKENDS (default "user tap"),
+#        BERTH_BENCH_BERTH (another berth binary than BUILD_DIR/berth)
+set -euo pipefail
+default_runs=5
+export BERTH_BENCH_SECONDS=${SECONDS_PER_TEST:-${BERTH_BENCH_SECONDS:-3}}
+export BERTH_BENCH_BACKENDS=${BACKENDS:-${BERTH_BENCH_BACKENDS:-user tap}}
+# shellcheck source=vm-bench-setup.sh
+source "$(dirname "$0")/vm-bench-setup.sh" "$@"
+
+command -v iperf3 >/dev/null || { echo "net.sh: needs iperf3 (apt-get install iperf3)" >&2; exit 1; }
+command -v qemu-system-x86_64 >/dev/null || { echo "net.sh: needs qemu-system-x86_64" >&2; exit 1; }
+
+work=$(mktemp -d /tmp/net-bench.XXXXXX)
+qemu_tap=qbench0
+cleanup() {
+    ip link del "$qemu_tap" 2>/dev/null || true
+    [[ -n ${server_pid:-} ]] && kill "$server_pid" 2>/dev/null
+    rm -rf "$work"
+}
+trap cleanup EXIT
+cp "${BERTH_BENCH_BERTH:-$build/berth}" "$work/berth"
+cp "$kernel" "$work/"
+k="$work/$(basename "$kernel")"
+
+# The guest's iperf3: the binary, its libraries and the loader at their own paths, in a
+# second cpio archive appended to berth's initramfs (the kernel unpacks both in turn).
+mkdir -p "$work/extra"
+for file in "$(command -v iperf3)" $(ldd "$(command -v iperf3)" | grep -o '/[^ ]*'); do
+    mkdir -p "$work/extra/$(dirname "$file")"
+    cp -L "$file" "$work/extra/$file"
+done
+(cd "$work/extra" && find . | LC_ALL=C sort | cpio -o -H newc --owner 0:0 --quiet | gzip -1) \
+    >"$work/extra.cpio.gz"
+cat "$initrd" "$work/extra.cpio.gz" >"$work/initramfs-iperf3.cpio.gz"
+i="$work/initramfs-iperf3.cpio.gz"
+
+# The host side: loopback up (the rig's machine starts with it down), unprivileged ICMP
+# sockets for any group (libslirp pings the host with them, for berth and QEMU alike),
+# the modules a host would load on demand, berth0 (berth makes it on first use; QEMU's
+# tap needs it first) and QEMU's tap in it.
+ip link set lo up
+sysctl -qw net.ipv4.ping_group_range="0 2147483647"
+modprobe -q tun 2>/dev/null || true
+modprobe -q bridge 2>/dev/null || true
+if [[ " $BERTH_BENCH_BACKENDS " == *" tap "* ]]; then
+    ip link show berth0 >/dev/null 2>&1 || {
+        ip link add berth0 type bridge
+        ip addr add 10.88.0.1/16 dev berth0
+    }
+    ip link set berth0 up
+    ip tuntap add dev "$qemu_tap" mode tap vnet_hdr
+    ip link set "$qemu_tap" master berth0 up
+fi
+iperf3 -s -p 5201 >/dev/null 2>&1 &
+server_pid=$!
+
+base=$("$work/berth" vm run --help | tr -s ' \n' ' ' | sed -n 's/.*appended to "\([^"]*\)".*/\1/p')
+[[ -n $base ]] || { echo "net.sh: cannot find berth's base command line in its --help" >&2; exit 1; }
+
+python3 - "$work" "$k" "$i" "$runs" "$base" "$qemu_tap" <<'PY'
+import os, re, statistics, subprocess, sys
+
+work, kernel, initrd, runs, base, qemu_tap = sys.argv[1:7]
+runs = int(runs)
+seconds = int(os.environ["BERTH_BENCH_SECONDS"])
+backends = os.environ["BERTH_BENCH_BACKENDS"].split()
+hosts = {"user": "10.0.2.2", "tap": "10.88.0.1"}
+
+def guest_script(host, static_ip):
+    # Travels inside double quotes on the kernel command line: none in it.
+    setup = ""
+    if static_ip:  # QEMU's tap has no DHCP server behind it
+        setup = f"ip addr add {static_ip} dev eth0; ip link set eth0 up; sleep 1; "
+    return (setup +
+            f"echo TX $(iperf3 -c {host} -t {seconds} -f m 2>&1 | grep receiver); "
+            f"echo RX $(iperf3 -c {host} -t {seconds} -f m -R 2>&1 | grep receiver); "
+            f"echo RTT $(ping -c 10 {host} 2>&1 | grep round-trip); exit 0")
+
+def command(vmm, backend):
+    host = hosts[backend]
+    if vmm == "berth":
+        net = {"user": "user", "tap": "bridge"}[backend]
+        script = guest_script(host, None)
+        return [f"{work}/berth", "vm", "run", "--kernel", kernel, "--initrd", initrd,
+                "--memory", "256M", "--cpus", "1", "--net", net,
+                "--cmdline", f'quiet berth_run="{script}"']
+    if backend == "user":
+        netdev = "user,id=n0"
+        script = guest_script(host, None)
+    else:
+        netdev = f"tap,id=n0,ifname={qemu_tap},script=no,downscript=no"
+        script = guest_script(host, "10.88.254.2/16")
+    return ["qemu-system-x86_64", "-M", "pc", "-accel", "kvm", "-cpu", "host", "-m", "256",
+            "-smp", "1", "-nographic", "-no-reboot", "-nodefaults", "-serial", "stdio",
+            "-device", "isa-debug-exit,iobase=0x501,iosize=1",
+            "-netdev", netdev, "-device", "virtio-net-pci,netdev=n0,disable-legacy=on",
+            "-kernel", kernel, "-initrd", initrd,
+            "-append", f'{base} quiet berth_run="{script}"']
+
+def number(pattern, text):
+    m = re.search(pattern, text)
+    return float(m.group(1)) if m else None
+
+def run_once(vmm, backend):
+    proc = subprocess.run(command(vmm, backend), stdin=subprocess.DEVNULL,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=1200)
+    out = proc.stdout.decode(errors="replace")
+    result = {
+        "tx": number(r"TX .*?([\d.]+) Mbits/sec", out),
+        "rx": number(r"RX .*?([\d.]+) Mbits/sec", out),
+        "rtt": number(r"RTT .*= [\d.]+/([\d.]+)/", out),
+    }
+    if None in result.values():
+        sys.stderr.write(f"{vmm} {backend}: a measurement is missing (status "
+                         f"{proc.returncode}); output:\n{out[-3000:]}\n")
+    return result
+
+results = {(v, b): [] for b in backends for v in ("berth", "qemu")}
+for r in range(runs):
+    for key in results:
+        res = run_once(*key)
+        results[key].append(res)
+        print(f"# run {r + 1} {key[0]} {key[1]}: guest->host {res['tx']} Mbit/s, "
+              f"host->guest {res['rx']} Mbit/s, rtt {res['rtt']} ms", flush=True)
+
+def med(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else float("nan")
+
+print(f"\nTCP (iperf3 -t {seconds}) and ping, medians of {runs} runs, 256 MiB, 1 vCPU, "
+      f"kernel {os.path.basename(kernel)}")
+print(f"{'backend':8} {'vmm':6} {'guest->host':>14} {'host->guest':>14} {'rtt':>10}")
+summary = {}
+for key, rs in results.items():
+    s = {m: med([r[m] for r in rs]) for m in ("tx", "rx", "rtt")}
+    summary[key] = s
+    print(f"{key[1]:8} {key[0]:6} {s['tx']:9.1f} Mb/s {s['rx']:9.1f} Mb/s {s['rtt']:7.3f} ms")
+for b in backends:
+    be, qe = summary[("berth", b)], summary[("qemu", b)]
+    print(f"ratio berth/qemu {b}: guest->host {be['tx'] / qe['tx']:.2f}, host->guest "
+          f"{be['rx'] / qe['rx']:.2f} (target >= 1.2), rtt {be['rtt'] / qe['rtt']:.2f} "
+          f"(target <= 0.8)")
+PY
