@@ -6,6 +6,8 @@
 
 #include <chrono>
 #include <cstdint>
+#include <filesystem>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -23,21 +25,27 @@ struct VmFacts {
     std::vector<std::string> devices;  // names, as traces and --trace-exits show them
 };
 
+// Saves the machine into a snapshot directory; called with every vCPU parked.
+using SaveSnapshot = std::function<void(const std::filesystem::path& dir)>;
+
 class RunningVm final : public api::VmController {
 public:
     // `stats`: one per vCPU, written by its thread.
-    RunningVm(VmStop& stop, const std::vector<ExitStats>& stats, VmFacts facts);
+    RunningVm(VmStop& stop, const std::vector<ExitStats>& stats, VmFacts facts,
+              SaveSnapshot save = {});
 
     nlohmann::json info() override;
     void pause() override;
     void resume() override;
     void stop() override;
     nlohmann::json stats() override;
+    void snapshot(const std::filesystem::path& dir) override;
 
 private:
     VmStop& stop_;
     const std::vector<ExitStats>& stats_;
     const VmFacts facts_;
+    const SaveSnapshot save_;
     const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
     std::mutex mutex_;  // one request at a time changes or reads the vCPUs' state
 };
