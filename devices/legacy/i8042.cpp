@@ -4,6 +4,19 @@
 
 namespace berth::devices {
 
+I8042::State I8042::state() {
+    const std::lock_guard lock(mutex_);
+    return {{output_.begin(), output_.end()}, control_, pending_command_, self_tested_};
+}
+
+void I8042::restore(const State& state) {
+    const std::lock_guard lock(mutex_);
+    output_.assign(state.output.begin(), state.output.end());
+    control_ = state.control;
+    pending_command_ = state.pending_command;
+    self_tested_ = state.self_tested;
+}
+
 namespace {
 
 constexpr std::uint16_t data_offset = 0;

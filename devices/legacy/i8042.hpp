@@ -8,6 +8,7 @@
 #include <deque>
 #include <functional>
 #include <mutex>
+#include <vector>
 
 #include "devices/bus/port_io_bus.hpp"
 
@@ -24,6 +25,16 @@ public:
     std::string_view name() const override { return "i8042 keyboard controller"; }
     void io_read(std::uint16_t offset, std::span<std::uint8_t> data) override;
     void io_write(std::uint16_t offset, std::span<const std::uint8_t> data) override;
+
+    // For snapshots.
+    struct State {
+        std::vector<std::uint8_t> output;
+        std::uint8_t control = 0;
+        std::uint8_t pending_command = 0;
+        bool self_tested = false;
+    };
+    State state();
+    void restore(const State& state);
 
 private:
     void command(std::uint8_t value);

@@ -56,6 +56,11 @@ public:
     std::uint64_t bar_size(unsigned index) const { return bars_[index].size; }
     bool memory_enabled() const { return (command() & command_memory) != 0; }
 
+    // All 256 bytes as the guest left them, for snapshots; restore_bytes() puts them
+    // back (the write masks and BAR sizes are the device's, made by its constructor).
+    const std::array<std::uint8_t, 256>& bytes() const { return bytes_; }
+    void restore_bytes(const std::array<std::uint8_t, 256>& bytes) { bytes_ = bytes; }
+
     std::uint8_t read8(std::uint32_t offset) const { return bytes_[offset]; }
     std::uint16_t read16(std::uint32_t offset) const;
     std::uint32_t read32(std::uint32_t offset) const;

@@ -57,6 +57,29 @@ void MsixTable::update_control(const ConfigSpace& config) {
     }
 }
 
+std::vector<MsixTable::VectorState> MsixTable::state() const {
+    const std::lock_guard lock(mutex_);
+    std::vector<VectorState> vectors;
+    vectors.reserve(entries_.size());
+    for (const auto& entry : entries_) {
+        vectors.push_back({entry.bytes, entry.pending});
+    }
+    return vectors;
+}
+
+void MsixTable::restore(const std::vector<VectorState>& vectors) {
+    const std::lock_guard lock(mutex_);
+    if (vectors.size() != entries_.size()) {
+        throw Error(fmt::format("MSI-X state of {} vectors for a table of {}", vectors.size(),
+                                entries_.size()));
+    }
+    for (std::size_t i = 0; i < vectors.size(); ++i) {
+        entries_[i].bytes = vectors[i].entry;
+        entries_[i].pending = vectors[i].pending;
+        entries_[i].has_route = false;
+    }
+}
+
 bool MsixTable::enabled() const {
     const std::lock_guard lock(mutex_);
     return enabled_;

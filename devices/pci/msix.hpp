@@ -57,6 +57,16 @@ public:
 
     bool enabled() const;
 
+    // The table and pending bits, for snapshots. restore() routes every vector anew
+    // through the sink; call update_control() after it with the restored configuration.
+    struct VectorState {
+        std::array<std::uint8_t, msix_entry_size> entry{};
+        bool pending = false;
+    };
+    std::vector<VectorState> state() const;
+    // Throws when `vectors` has another count than the table.
+    void restore(const std::vector<VectorState>& vectors);
+
 private:
     struct Entry {
         std::array<std::uint8_t, msix_entry_size> bytes{};

@@ -22,6 +22,16 @@ PciBus::PciBus(std::uint64_t window_base, std::uint64_t window_size)
     slots_[0] = std::make_shared<HostBridge>();
 }
 
+std::uint32_t PciBus::config_address() const {
+    const std::lock_guard lock(mutex_);
+    return config_address_;
+}
+
+void PciBus::set_config_address(std::uint32_t value) {
+    const std::lock_guard lock(mutex_);
+    config_address_ = value;
+}
+
 unsigned PciBus::add(std::shared_ptr<PciFunction> function) {
     for (unsigned slot = 0; slot < slot_count; ++slot) {
         if (!slots_[slot]) {

@@ -51,6 +51,12 @@ public:
     void mmio_read(std::uint64_t offset, std::span<std::uint8_t> data) override;
     void mmio_write(std::uint64_t offset, std::span<const std::uint8_t> data) override;
 
+    // For snapshots: the configuration address latch (0xCF8), and the function in
+    // `slot` (null when empty).
+    std::uint32_t config_address() const;
+    void set_config_address(std::uint32_t value);
+    PciFunction* function(unsigned slot) const { return slots_.at(slot).get(); }
+
 private:
     PciFunction* addressed_function() const;
     // The function and BAR whose range holds [address, +length), if decoding is on.

@@ -60,6 +60,39 @@ void Uart8250::io_write(std::uint16_t offset, std::span<const std::uint8_t> data
     update_interrupt_line();
 }
 
+Uart8250::State Uart8250::state() {
+    const std::lock_guard lock(mutex_);
+    return {{receive_fifo_.begin(), receive_fifo_.end()},
+            interrupt_enable_,
+            line_control_,
+            modem_control_,
+            scratch_,
+            fifo_control_,
+            divisor_low_,
+            divisor_high_,
+            transmit_empty_interrupt_};
+}
+
+void Uart8250::restore(const State& state) {
+    const std::lock_guard lock(mutex_);
+    receive_fifo_.assign(state.receive_fifo.begin(), state.receive_fifo.end());
+    if (receive_fifo_.size() > fifo_size) {
+        receive_fifo_.resize(fifo_size);
+    }
+    interrupt_enable_ = state.interrupt_enable;
+    line_control_ = state.line_control;
+    modem_control_ = state.modem_control;
+    scratch_ = state.scratch;
+    fifo_control_ = state.fifo_control;
+    divisor_low_ = state.divisor_low;
+    divisor_high_ = state.divisor_high;
+    transmit_empty_interrupt_ = state.transmit_empty_interrupt;
+    // A new UART's line is low: raise it if the state has an interrupt pending, so
+    // that the in-kernel irqchip (restored after the devices) sees the same level.
+    interrupt_level_ = false;
+    update_interrupt_line();
+}
+
 std::size_t Uart8250::receive(std::span<const std::uint8_t> bytes) {
     std::lock_guard lock(mutex_);
     std::size_t taken = 0;

@@ -12,6 +12,7 @@
 #include <mutex>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "devices/bus/port_io_bus.hpp"
 
@@ -44,6 +45,22 @@ public:
 
     // Host side: offers bytes to the receiver; returns how many fit into the FIFO.
     std::size_t receive(std::span<const std::uint8_t> bytes);
+
+    // Every register and the receive FIFO, for snapshots. restore() also sets the
+    // interrupt line to the level the state implies.
+    struct State {
+        std::vector<std::uint8_t> receive_fifo;
+        std::uint8_t interrupt_enable = 0;
+        std::uint8_t line_control = 0;
+        std::uint8_t modem_control = 0;
+        std::uint8_t scratch = 0;
+        std::uint8_t fifo_control = 0;
+        std::uint8_t divisor_low = 0;
+        std::uint8_t divisor_high = 0;
+        bool transmit_empty_interrupt = false;
+    };
+    State state();
+    void restore(const State& state);
 
 private:
     std::uint8_t read_register(std::uint16_t offset);

@@ -139,6 +139,96 @@ std::string PciTransport::needs_reset_reason() const {
     return reason_;
 }
 
+// --- snapshots ------------------------------------------------------------------------
+
+void PciTransport::pause_worker() {
+    const std::lock_guard lock(mutex_);
+    stop_worker();
+}
+
+void PciTransport::resume_worker() {
+    const std::lock_guard lock(mutex_);
+    const std::uint8_t status = status_.load();
+    if ((status & status_driver_ok) != 0 && (status & status_features_ok) != 0 &&
+        (status & status_needs_reset) == 0) {
+        start_worker();
+    }
+}
+
+PciTransport::State PciTransport::state() {
+    const std::lock_guard lock(mutex_);
+    State state;
+    state.config = config_.bytes();
+    state.msix = msix_.state();
+    state.device_feature_select = device_feature_select_;
+    state.driver_feature_select = driver_feature_select_;
+    state.driver_features = driver_features_;
+    state.queue_select = queue_select_;
+    state.status = status_.load();
+    state.isr = isr_.load();
+    state.config_vector = config_vector_.load();
+    for (const auto& queue : queues_) {
+        QueueState saved{queue->size, queue->vector.load(), queue->enabled, queue->layout, {}};
+        if (queue->ring) {
+            saved.position = queue->ring->position();
+        }
+        state.queues.push_back(saved);
+    }
+    return state;
+}
+
+void PciTransport::restore(const State& state) {
+    const std::lock_guard lock(mutex_);
+    if (state.queues.size() != queues_.size()) {
+        throw Error(fmt::format("{}: the snapshot has {} queues, the device {}", name(),
+                                state.queues.size(), queues_.size()));
+    }
+    config_.restore_bytes(state.config);
+    msix_.restore(state.msix);
+    msix_.update_control(config_);
+    device_feature_select_ = state.device_feature_select;
+    driver_feature_select_ = state.driver_feature_select;
+    driver_features_ = state.driver_features;
+    queue_select_ = state.queue_select;
+    isr_ = state.isr;
+    config_vector_ = state.config_vector;
+    if ((state.status & status_features_ok) != 0) {
+        device_->negotiated(driver_features_);
+    }
+    status_ = state.status;
+    for (std::size_t i = 0; i < queues_.size(); ++i) {
+        Queue& queue = *queues_[i];
+        const QueueState& saved = state.queues[i];
+        if (saved.size > device_->max_queue_size()) {
+            throw Error(fmt::format("{}: queue {} of size {} is more than the device's {}", name(),
+                                    i, saved.size, device_->max_queue_size()));
+        }
+        queue.size = saved.size;
+        queue.vector = saved.vector;
+        queue.layout = saved.layout;
+        queue.enabled = false;
+        queue.ring.reset();
+        if (saved.enabled) {
+            QueueLayout layout = saved.layout;
+            layout.size = saved.size;
+            queue.ring = std::make_unique<SplitQueue>(
+                memory_, layout,
+                (driver_features_ & feature_event_idx) != 0 ? EventIdx::on : EventIdx::off,
+                (driver_features_ & feature_indirect_desc) != 0 ? IndirectDescriptors::on
+                                                                : IndirectDescriptors::off);
+            queue.ring->set_position(saved.position);
+            queue.enabled = true;
+        }
+    }
+    // The worker serves every enabled queue once as it starts: a doorbell the guest
+    // rang just before the snapshot is not lost.
+    const std::uint8_t status = status_.load();
+    if ((status & status_driver_ok) != 0 && (status & status_features_ok) != 0 &&
+        (status & status_needs_reset) == 0) {
+        start_worker();
+    }
+}
+
 // --- configuration space -------------------------------------------------------------
 
 void PciTransport::config_read(std::uint32_t offset, std::span<std::uint8_t> data) {

@@ -14,6 +14,7 @@
 // queue at the same time. A broken ring sets DEVICE_NEEDS_RESET and raises the
 // configuration-change interrupt; the rest of the VM runs on.
 
+#include <array>
 #include <atomic>
 #include <functional>
 #include <memory>
@@ -79,6 +80,39 @@ public:
     // Why the device went to NEEDS_RESET (empty if it did not).
     std::string needs_reset_reason() const;
     static constexpr std::uint16_t msix_vectors(std::uint16_t queues) { return queues + 1; }
+
+    // For snapshots. pause_worker() stops the worker once the request it is serving is
+    // done (so no request is in flight), the vCPUs being parked; resume_worker() starts
+    // it again if the driver had the device running.
+    void pause_worker();
+    void resume_worker();
+
+    struct QueueState {
+        std::uint16_t size = 0;
+        std::uint16_t vector = no_vector;
+        bool enabled = false;
+        QueueLayout layout;
+        SplitQueue::Position position;  // of the ring; zero when not enabled
+    };
+    struct State {
+        std::array<std::uint8_t, 256> config{};
+        std::vector<pci::MsixTable::VectorState> msix;
+        std::uint32_t device_feature_select = 0;
+        std::uint32_t driver_feature_select = 0;
+        std::uint64_t driver_features = 0;
+        std::uint16_t queue_select = 0;
+        std::uint8_t status = 0;
+        std::uint8_t isr = 0;
+        std::uint16_t config_vector = no_vector;
+        std::vector<QueueState> queues;
+    };
+    // With the worker paused.
+    State state();
+    // On a transport that the guest has not touched, before the vCPUs run: the
+    // configuration space, MSI-X (routes included), the queues, the negotiated features
+    // (told to the device), and the worker if the driver had the device running. Throws
+    // when the state does not fit this device (another queue count, a ring outside RAM).
+    void restore(const State& state);
 
 private:
     struct Queue {

@@ -121,6 +121,19 @@ public:
     // reset the queue under them.
     std::uint64_t id() const { return id_; }
     std::uint16_t next_avail() const { return next_avail_; }
+
+    // Where the device is in the rings, for snapshots (all requests drained).
+    struct Position {
+        std::uint16_t next_avail = 0;
+        std::uint16_t next_used = 0;
+        std::uint16_t last_signalled_used = 0;
+    };
+    Position position() const { return {next_avail_, next_used_, last_signalled_used_}; }
+    void set_position(const Position& position) {
+        next_avail_ = position.next_avail;
+        next_used_ = position.next_used;
+        last_signalled_used_ = position.last_signalled_used;
+    }
     memory::GuestMemory& memory() { return memory_; }
 
 private:

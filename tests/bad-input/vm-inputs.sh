@@ -287,6 +287,37 @@ else
     tap_skip "read-only image names --image" "needs root and unshare for a read-only mount"
 fi
 
+# 9. Snapshots that cannot be restored (vm run --restore): damaged, truncated, of another
+# format version, with a missing or changed disk or a memory file of the wrong size. One
+# line naming the file and the fix, before /dev/kvm.
+make_snapshot() { python3 "$(dirname "$0")/../lib/make-snapshot.py" "$@"; }
+snaps=$scratch/snaps
+make_snapshot "$snaps/flipped" --flip-body
+make_snapshot "$snaps/truncated" --truncate 40
+make_snapshot "$snaps/short-header" --truncate 12
+make_snapshot "$snaps/version" --version 99
+make_snapshot "$snaps/garbage" --garbage
+make_snapshot "$snaps/empty-body" --empty-body
+make_snapshot "$snaps/no-disk" --disk "$in/no-such-disk.img" 8388608
+make_snapshot "$snaps/changed-disk" --disk "$in/disk.img" 4096
+make_snapshot "$snaps/short-memory" --memory-size 4096
+mkdir "$snaps/empty"
+refused "restore: no such directory" 2 "snapshot state file .*nowhere/state: .*No such file" -- vm run --restore "$snaps/nowhere"
+refused "restore: a directory without a state file" 2 "snapshot state file .*empty/state" -- vm run --restore "$snaps/empty"
+refused "restore: a flipped byte fails the checksum" 2 "flipped/state: damaged: its checksum does not match .*take the snapshot again" -- vm run --restore "$snaps/flipped"
+refused "restore: a truncated state file" 2 "truncated/state: truncated .*take the snapshot again" -- vm run --restore "$snaps/truncated"
+refused "restore: a state file cut in its header" 2 "short-header/state: truncated" -- vm run --restore "$snaps/short-header"
+refused "restore: another format version" 2 "version/state: snapshot format version 99, and this berth reads version 1" -- vm run --restore "$snaps/version"
+refused "restore: not a snapshot" 2 "garbage/state: not a berth snapshot state file" -- vm run --restore "$snaps/garbage"
+refused "restore: fields missing" 2 "empty-body/state: damaged: a field is missing" -- vm run --restore "$snaps/empty-body"
+refused "restore: the disk is missing" 2 "disk .*no-such-disk.img: No such file.*the disk image it was taken with" -- vm run --restore "$snaps/no-disk"
+refused "restore: the disk changed size" 2 "disk .*disk.img is 8388608 bytes, and the snapshot was taken with 4096" -- vm run --restore "$snaps/changed-disk"
+refused "restore: the memory file is short" 2 "snapshot memory file .*short-memory/memory is not 16777216 bytes" -- vm run --restore "$snaps/short-memory"
+refused "restore: --cpus goes with the snapshot" 2 "cpus.*cannot go with --restore" -- vm run --restore "$snaps/flipped" --cpus 2
+refused "restore: --disk goes with the snapshot" 2 "disk.*cannot go with --restore" -- vm run --restore "$snaps/flipped" --disk "$in/disk.img"
+refused "restore: --memory goes with the snapshot" 2 "memory.*cannot go with --restore" -- vm run --restore "$snaps/flipped" --memory 64M
+refused "restore: not with --kernel" 2 "restore.*excludes.*kernel|kernel.*excludes.*restore" -- vm run --restore "$snaps/flipped" --kernel "$k"
+
 # Nothing of berth's is left in the input folder (an output's temporary file).
 if compgen -G "$in/.*berth-*" >/dev/null; then
     tap_not_ok "no temporary output file left behind"

@@ -87,7 +87,9 @@ expect_bad_input "vm ctl: missing socket" "^berth: API socket '.*no-such.sock': 
 expect_bad_input "vm ctl: not a socket" "^berth: API socket '.*not-a-socket': not a socket" -- vm ctl "$scratch/not-a-socket" info
 python3 -c 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' "$scratch/stale.sock"
 expect_bad_input "vm ctl: a stale socket" "^berth: API socket '.*stale.sock': nobody listens on it" -- vm ctl "$scratch/stale.sock" stats
-expect_bad_input "vm ctl: unknown command" "^berth: command: reboot not in \\{info,stats,pause,resume,shutdown,stop\\}" -- vm ctl "$scratch/stale.sock" reboot
+expect_bad_input "vm ctl: unknown command" "^berth: command: reboot not in \\{info,stats,pause,resume,shutdown,stop,snapshot\\}" -- vm ctl "$scratch/stale.sock" reboot
+expect_bad_input "vm ctl: snapshot without DIR" "^berth: snapshot needs DIR; give it after snapshot" -- vm ctl "$scratch/stale.sock" snapshot
+expect_bad_input "vm ctl: info with an argument" "^berth: info takes no argument" -- vm ctl "$scratch/stale.sock" info extra
 expect_bad_input "vm ctl: no command" "^berth: command is required" -- vm ctl "$scratch/stale.sock"
 expect_bad_input "kernel not a bzImage" "kernel .*not-a-kernel is not a bzImage" -- vm run --kernel "$scratch/not-a-kernel"
 expect_bad_input "kernel truncated" "kernel .*vmlinuz-truncated is truncated" -- vm run --kernel "$scratch/vmlinuz-truncated"

@@ -95,4 +95,8 @@ source "$(dirname "$0")/net-options-tests.sh"
 # shellcheck source=api-tests.sh
 source "$(dirname "$0")/api-tests.sh"
 
+# --- snapshot and restore ------------------------------------------------------------
+# shellcheck source=snapshot-tests.sh
+source "$(dirname "$0")/snapshot-tests.sh"
+
 tap_done

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <fstream>
 #include <string>
+#include <vector>
 
 #include <httplib.h>
 #include <nlohmann/json.hpp>
@@ -40,7 +41,12 @@ public:
     void shutdown() override { ++power_button_presses; }
     void stop() override { stopped = true; }
     nlohmann::json stats() override { throw berth::Error("KVM_RUN failed: the host broke"); }
+    void snapshot(const std::filesystem::path& dir) override {
+        paused = true;
+        snapshots.push_back(dir);
+    }
 
+    std::vector<std::filesystem::path> snapshots;
     bool paused = false;
     bool stopped = false;
     int pauses = 0;
@@ -204,4 +210,32 @@ TEST_CASE("vm ctl's client refuses a path no VM serves as bad input", "[api]") {
     make_stale_socket(path);
     CHECK(status_of("info") == berth::ExitStatus::bad_input);    // stale
     CHECK(status_of("reboot") == berth::ExitStatus::bad_input);  // no such command
+}
+
+TEST_CASE("PUT /vm/snapshot takes an absolute snapshot_path and nothing else", "[api]") {
+    const berth::TempDir dir("berth-api-");
+    const auto path = dir.path() / "api.sock";
+    FakeVm vm;
+    ApiServer server(path);
+    const auto serving = server.serve(vm);
+    auto client = client_for(path);
+
+    auto taken =
+        client.Put("/vm/snapshot", R"({"snapshot_path": "/srv/snap"})", "application/json");
+    REQUIRE(taken);
+    CHECK(taken->status == 200);
+    CHECK(nlohmann::json::parse(taken->body).at("state") == "paused");
+    REQUIRE(vm.snapshots.size() == 1);
+    CHECK(vm.snapshots[0] == "/srv/snap");
+
+    for (const char* body : {"", "{}", "{\"snapshot_path\": 3}", "{\"snapshot_path\": \"\"}",
+                             "{\"snapshot_path\": \"rel/dir\"}",
+                             "{\"snapshot_path\": \"/a\", \"force\": 1}", "[\"/a\"]", "{"}) {
+        auto bad = client.Put("/vm/snapshot", body, "application/json");
+        REQUIRE(bad);
+        CHECK(bad->status == 400);
+        CHECK(error_of(bad).find("snapshot_path") != std::string::npos);
+    }
+    CHECK(vm.snapshots.size() == 1);
+    CHECK(client.Get("/vm/snapshot")->status == 405);
 }

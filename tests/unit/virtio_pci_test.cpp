@@ -291,3 +291,59 @@ TEST_CASE("queue reset returns one queue to its initial state", "[virtio][pci]")
     CHECK(eventually([&] { return ring.used_idx() == 1; }));
     driver.set_status(0);
 }
+
+TEST_CASE("a transport's saved state restores into a new one that serves on", "[virtio][pci]") {
+    // Snapshots (docs/snapshots.md): the rng device serves one request, its worker is
+    // paused and its state read; a second transport on the same guest memory gets the
+    // state and serves the next request from the ring position where the first stopped.
+    RingBuilder ring;
+    CountingSink sink;
+    PciTransport original(ring.memory, std::make_shared<Rng>(), bar, sink);
+    Driver driver{original};
+    driver.negotiate(feature_version_1 | feature_event_idx);
+    driver.enable_msix();
+    driver.setup_queue(0, ring, 1);
+    driver.set_status(status_acknowledge | status_driver | status_features_ok | status_driver_ok);
+    ring.set_desc(0, RingBuilder::data, 512, desc_flag_write);
+    ring.set_desc(1, RingBuilder::data + 512, 256, desc_flag_write);
+    ring.set_used_event(0);
+    ring.publish(0);
+    driver.write(notify_offset, 0, 2);
+    REQUIRE(eventually([&] { return ring.used_idx() == 1; }));
+    original.pause_worker();
+    const auto state = original.state();
+    CHECK(state.status == original.status());
+    REQUIRE(state.queues.size() == 1);
+    CHECK(state.queues[0].enabled);
+    CHECK(state.queues[0].vector == 1);
+    CHECK(state.queues[0].position.next_avail == 1);
+    CHECK(state.queues[0].position.next_used == 1);
+    original.stop();
+
+    struct RoutingSink : CountingSink {
+        std::vector<std::uint16_t> routed;
+        void route(std::uint16_t vector, const MsiMessage&) override { routed.push_back(vector); }
+    } restored_sink;
+    PciTransport restored(ring.memory, std::make_shared<Rng>(), bar, restored_sink);
+    restored.restore(state);
+    CHECK(restored.status() == state.status);
+    CHECK(restored.driver_features() == original.driver_features());
+    CHECK(same_bytes(restored.config().bytes(), original.config().bytes()));
+    CHECK(restored_sink.routed.size() == 2);  // both unmasked vectors routed anew
+    Driver again{restored};
+    CHECK(again.read(0x1a, 2) == 1);  // queue 0's vector (queue_select was 0)
+    ring.set_used_event(1);
+    ring.publish(1);
+    again.write(notify_offset, 0, 2);
+    REQUIRE(eventually([&] { return ring.used_idx() == 2; }));
+    CHECK(ring.used_element(1).id == 1);
+    CHECK(ring.used_element(1).length == 256);
+    CHECK(eventually([&] { return restored_sink.count(1) == 1; }));
+
+    // A state that does not fit (another queue count) is refused.
+    auto wrong = state;
+    wrong.queues.push_back(wrong.queues[0]);
+    PciTransport other(ring.memory, std::make_shared<Rng>(), bar, sink);
+    CHECK_THROWS_WITH(other.restore(wrong), Catch::Contains("queues"));
+    again.set_status(0);
+}

@@ -37,8 +37,9 @@ constexpr std::size_t worker_count = 2;
 // The endpoints and the one method each answers (for 405's Allow header).
 const std::map<std::string, std::string>& endpoints() {
     static const std::map<std::string, std::string> table = {
-        {"/vm", "GET"},        {"/vm/stats", "GET"},    {"/vm/pause", "PUT"},
-        {"/vm/resume", "PUT"}, {"/vm/shutdown", "PUT"}, {"/vm/stop", "PUT"},
+        {"/vm", "GET"},          {"/vm/stats", "GET"},    {"/vm/pause", "PUT"},
+        {"/vm/resume", "PUT"},   {"/vm/shutdown", "PUT"}, {"/vm/stop", "PUT"},
+        {"/vm/snapshot", "PUT"},
     };
     return table;
 }
@@ -70,6 +71,32 @@ std::string body_problem(const httplib::Request& request) {
                            quote(body.begin().key()), request.method, request.path);
     }
     return {};
+}
+
+// PUT /vm/snapshot's body: {"snapshot_path": "DIR"} and nothing else. Returns the path,
+// or throws a bad-input Error saying what is wrong.
+std::filesystem::path snapshot_path(const httplib::Request& request) {
+    const std::string usage = R"(; send {"snapshot_path": "/absolute/dir"})";
+    const auto body = nlohmann::json::parse(request.body, nullptr, false);
+    if (body.is_discarded() || !body.is_object()) {
+        throw bad_input("the request body is not a JSON object" + usage);
+    }
+    for (const auto& [key, value] : body.items()) {
+        if (key != "snapshot_path") {
+            throw bad_input(
+                fmt::format("unknown field {} in the request body{}", quote(key), usage));
+        }
+    }
+    const auto path = body.find("snapshot_path");
+    if (path == body.end() || !path->is_string() || path->get<std::string>().empty()) {
+        throw bad_input("snapshot_path is missing or not a non-empty string" + usage);
+    }
+    std::filesystem::path dir = path->get<std::string>();
+    if (!dir.is_absolute()) {
+        // The server's working directory is not the client's.
+        throw bad_input(fmt::format("snapshot_path {} is relative{}", quote(dir.string()), usage));
+    }
+    return dir;
 }
 
 // httplib's task queue on berth::Threads (small stacks; vmm/common/thread.hpp says
@@ -192,6 +219,11 @@ void ApiServer::add_routes() {
     http_->Put("/vm/resume", action(&VmController::resume));
     http_->Put("/vm/shutdown", action(&VmController::shutdown));
     http_->Put("/vm/stop", action(&VmController::stop));
+    http_->Put("/vm/snapshot",
+               handle([this](const httplib::Request& request, httplib::Response& response) {
+                   vm_->snapshot(snapshot_path(request));
+                   answer(response, 200, vm_->info());
+               }));
     // Every other answer of 400 and up without a body of its own (httplib's: no route,
     // a malformed request, a body too large) gets the API's JSON error body.
     http_->set_error_handler(httplib::Server::HandlerWithResponse(

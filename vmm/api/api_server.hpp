@@ -7,8 +7,9 @@
 //   PUT /vm/pause    park every vCPU
 //   PUT /vm/resume   run them again
 //   PUT /vm/stop     end the VM at once (berth exits with status 0)
+//   PUT /vm/snapshot {"snapshot_path": DIR}: save the VM into DIR; it stays paused
 // Errors are {"error": "..."}: 404 for an unknown path, 405 for a known path with
-// another method, 400 for a body that is not an empty JSON object or a request the
+// another method, 400 for a body that is not what the endpoint takes or a request the
 // VM cannot do in its state, 500 when the VM failed.
 //
 // The server is bound when it is made (before KVM is opened: a taken path is bad input

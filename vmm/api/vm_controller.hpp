@@ -6,6 +6,8 @@
 // A request the VM cannot do in its state (pause a paused VM) throws a bad_input
 // berth::Error, which the API answers with 400; any other Error is a 500.
 
+#include <filesystem>
+
 #include <nlohmann/json.hpp>
 
 namespace berth::api {
@@ -26,6 +28,10 @@ public:
     virtual void stop() = 0;
     // VM exits by reason and by device (docs/api/openapi.yaml, VmStats).
     virtual nlohmann::json stats() = 0;
+    // Pauses the VM (if it runs), saves it into `dir` (a new or empty directory; see
+    // docs/snapshots.md) and leaves it paused. Bad input: a directory that is not empty
+    // or not writable, a machine with a device a snapshot cannot keep.
+    virtual void snapshot(const std::filesystem::path& dir) = 0;
 };
 
 }  // namespace berth::api

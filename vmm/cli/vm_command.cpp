@@ -109,6 +109,7 @@ void add_vm_command(CLI::App& app, Action& action) {
         std::vector<std::string> publish;  // --publish, for the first --net user NIC
         std::string ip;                    // --ip, for the first --net bridge NIC
         std::string api_socket;            // --api-socket; empty: no control API
+        std::string restore;               // --restore DIR: a snapshot to resume
     };
     auto flags = std::make_shared<RunFlags>();
 
@@ -234,8 +235,46 @@ void add_vm_command(CLI::App& app, Action& action) {
                "ctl`")
             ->type_name("PATH")
             ->check(non_empty);
+    auto* restore =
+        run->add_option("--restore", flags->restore,
+                        "Resume the VM saved in DIR by `berth vm ctl SOCKET snapshot DIR` instead "
+                        "of booting one (its memory is mapped lazily, its disks reopened); the "
+                        "machine is the snapshot's, so only --api-socket and the trace flags go "
+                        "with it (docs/snapshots.md)")
+            ->type_name("DIR")
+            ->check(non_empty);
+    restore->excludes(firmware)->excludes(kernel)->excludes(image);
     linux_only.insert(linux_only.end(), {console, hugepages, reboot, api_socket});
-    run->callback([flags, linux_only, run_password, &action] {
+    // What the snapshot decides, besides the Linux-only flags.
+    const std::vector<CLI::Option*> machine_flags{
+        run->get_option("--memory"), run->get_option("--debug-exit"), run->get_option("--fw-cfg")};
+    run->callback([flags, linux_only, run_password, restore, machine_flags, api_socket, &action] {
+        if (restore->count() > 0) {
+            for (const auto* option : linux_only) {
+                if (option != api_socket && option->count() > 0) {
+                    throw CLI::ValidationError(
+                        option->get_name(),
+                        "cannot go with --restore: the snapshot says what the machine is");
+                }
+            }
+            for (const auto* option : machine_flags) {
+                if (option->count() > 0) {
+                    throw CLI::ValidationError(
+                        option->get_name(),
+                        "cannot go with --restore: the snapshot says what the machine is");
+                }
+            }
+            action = [flags] {
+                machine::LinuxVmOptions options;
+                options.restore = flags->restore;
+                options.api_socket = flags->api_socket;
+                options.trace_exits =
+                    flags->trace_exits ? machine::TraceExits::on : machine::TraceExits::off;
+                options.trace_file = flags->trace;
+                return run_vm("VM", [&] { return machine::run_linux_vm(options); });
+            };
+            return;
+        }
         if (flags->kernel.empty() && flags->image.empty()) {
             for (const auto* option : linux_only) {
                 if (option->count() > 0) {
@@ -398,6 +437,7 @@ void add_vm_command(CLI::App& app, Action& action) {
     struct CtlFlags {
         std::string socket;
         std::string command;
+        std::string argument;  // snapshot's DIR
     };
     auto ctl_flags = std::make_shared<CtlFlags>();
     auto* ctl = vm->add_subcommand(
@@ -406,7 +446,9 @@ void add_vm_command(CLI::App& app, Action& action) {
     std::string command_help = "What to do:";
     for (const auto& command : api::api_commands()) {
         command_names.emplace_back(command.name);
-        command_help += fmt::format(" {} ({} {})", command.name, command.method, command.path);
+        command_help +=
+            fmt::format(" {}{}{} ({} {})", command.name, command.argument.empty() ? "" : " ",
+                        command.argument, command.method, command.path);
     }
     ctl->add_option("socket", ctl_flags->socket, "The VM's API socket (vm run --api-socket)")
         ->type_name("SOCKET")
@@ -416,9 +458,12 @@ void add_vm_command(CLI::App& app, Action& action) {
         ->type_name("COMMAND")
         ->required()
         ->check(CLI::IsMember(command_names));
+    ctl->add_option("argument", ctl_flags->argument,
+                    "What the command takes: snapshot's DIR (a new or empty directory)")
+        ->type_name("DIR");
     ctl->callback([ctl_flags, &action] {
         action = [ctl_flags] {
-            return api::run_api_command(ctl_flags->socket, ctl_flags->command);
+            return api::run_api_command(ctl_flags->socket, ctl_flags->command, ctl_flags->argument);
         };
     });
 }

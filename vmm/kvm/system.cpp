@@ -83,6 +83,22 @@ std::vector<kvm_cpuid_entry2> System::supported_cpuid() const {
     throw Error("KVM_GET_SUPPORTED_CPUID failed: more than 4096 CPUID entries");
 }
 
+std::vector<std::uint32_t> System::msr_index_list() const {
+    // KVM says E2BIG and the count it needs while the buffer is too small.
+    for (std::uint32_t capacity = 256; capacity <= 65536; capacity *= 2) {
+        std::vector<std::uint32_t> buffer(1 + capacity);
+        auto* list = reinterpret_cast<kvm_msr_list*>(buffer.data());
+        list->nmsrs = capacity;
+        if (::ioctl(fd_.get(), KVM_GET_MSR_INDEX_LIST, list) == 0) {
+            return {list->indices, list->indices + list->nmsrs};
+        }
+        if (errno != E2BIG) {
+            throw_errno("KVM_GET_MSR_INDEX_LIST failed", errno);
+        }
+    }
+    throw Error("KVM_GET_MSR_INDEX_LIST failed: more than 65536 MSRs");
+}
+
 Vm System::create_vm() const {
     // Type 0 is the default x86 VM.
     UniqueFd vm_fd(KVM_IOCTL(fd_.get(), KVM_CREATE_VM, 0UL));

@@ -29,6 +29,9 @@ public:
     // The CPUID leaves this host's KVM can present to a guest.
     std::vector<kvm_cpuid_entry2> supported_cpuid() const;
 
+    // KVM_GET_MSR_INDEX_LIST: the MSRs a snapshot saves (those a vCPU can read back).
+    std::vector<std::uint32_t> msr_index_list() const;
+
     Vm create_vm() const;
 
     int fd() const { return fd_.get(); }

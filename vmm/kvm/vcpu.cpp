@@ -102,6 +102,76 @@ void Vcpu::set_lapic(const kvm_lapic_state& lapic) {
     KVM_IOCTL(fd_.get(), KVM_SET_LAPIC, &lapic);
 }
 
+std::vector<kvm_msr_entry> Vcpu::readable_msrs(const std::vector<std::uint32_t>& indices) const {
+    const std::size_t bytes = sizeof(kvm_msrs) + indices.size() * sizeof(kvm_msr_entry);
+    auto buffer = std::make_unique<std::uint8_t[]>(bytes);
+    auto* msrs = reinterpret_cast<kvm_msrs*>(buffer.get());
+    std::vector<kvm_msr_entry> read;
+    // KVM_GET_MSRS stops at the first MSR it cannot read and returns how many it read:
+    // skip that one and go on after it.
+    std::size_t next = 0;
+    while (next < indices.size()) {
+        msrs->nmsrs = static_cast<std::uint32_t>(indices.size() - next);
+        for (std::size_t i = next; i < indices.size(); ++i) {
+            msrs->entries[i - next] = kvm_msr_entry{indices[i], 0, 0};
+        }
+        const auto count = static_cast<std::size_t>(KVM_IOCTL(fd_.get(), KVM_GET_MSRS, msrs));
+        read.insert(read.end(), msrs->entries, msrs->entries + count);
+        next += count + 1;
+    }
+    return read;
+}
+
+kvm_xsave Vcpu::xsave() const {
+    kvm_xsave xsave{};
+    KVM_IOCTL(fd_.get(), KVM_GET_XSAVE, &xsave);
+    return xsave;
+}
+
+void Vcpu::set_xsave(const kvm_xsave& xsave) {
+    KVM_IOCTL(fd_.get(), KVM_SET_XSAVE, &xsave);
+}
+
+kvm_xcrs Vcpu::xcrs() const {
+    kvm_xcrs xcrs{};
+    KVM_IOCTL(fd_.get(), KVM_GET_XCRS, &xcrs);
+    return xcrs;
+}
+
+void Vcpu::set_xcrs(const kvm_xcrs& xcrs) {
+    KVM_IOCTL(fd_.get(), KVM_SET_XCRS, &xcrs);
+}
+
+kvm_vcpu_events Vcpu::events() const {
+    kvm_vcpu_events events{};
+    KVM_IOCTL(fd_.get(), KVM_GET_VCPU_EVENTS, &events);
+    return events;
+}
+
+void Vcpu::set_events(const kvm_vcpu_events& events) {
+    KVM_IOCTL(fd_.get(), KVM_SET_VCPU_EVENTS, &events);
+}
+
+kvm_debugregs Vcpu::debugregs() const {
+    kvm_debugregs debugregs{};
+    KVM_IOCTL(fd_.get(), KVM_GET_DEBUGREGS, &debugregs);
+    return debugregs;
+}
+
+void Vcpu::set_debugregs(const kvm_debugregs& debugregs) {
+    KVM_IOCTL(fd_.get(), KVM_SET_DEBUGREGS, &debugregs);
+}
+
+kvm_mp_state Vcpu::mp_state() const {
+    kvm_mp_state state{};
+    KVM_IOCTL(fd_.get(), KVM_GET_MP_STATE, &state);
+    return state;
+}
+
+void Vcpu::set_mp_state(const kvm_mp_state& state) {
+    KVM_IOCTL(fd_.get(), KVM_SET_MP_STATE, &state);
+}
+
 const char* exit_reason_name(std::uint32_t reason) {
     switch (reason) {
         case KVM_EXIT_UNKNOWN:

@@ -57,6 +57,21 @@ public:
     kvm_lapic_state lapic() const;
     void set_lapic(const kvm_lapic_state& lapic);
 
+    // The rest of a vCPU's state, for snapshots (vmm/machine/vcpu_snapshot.hpp). Read
+    // only while the vCPU is outside KVM_RUN with no exit left half done.
+    // KVM_GET_MSRS of `indices`, skipping the ones this vCPU cannot read back.
+    std::vector<kvm_msr_entry> readable_msrs(const std::vector<std::uint32_t>& indices) const;
+    kvm_xsave xsave() const;
+    void set_xsave(const kvm_xsave& xsave);
+    kvm_xcrs xcrs() const;
+    void set_xcrs(const kvm_xcrs& xcrs);
+    kvm_vcpu_events events() const;
+    void set_events(const kvm_vcpu_events& events);
+    kvm_debugregs debugregs() const;
+    void set_debugregs(const kvm_debugregs& debugregs);
+    kvm_mp_state mp_state() const;
+    void set_mp_state(const kvm_mp_state& state);
+
     int fd() const { return fd_.get(); }
 
 private:

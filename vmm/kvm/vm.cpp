@@ -58,6 +58,37 @@ void Vm::set_gsi_routing(std::span<const kvm_irq_routing_entry> entries) const {
     KVM_IOCTL(fd_.get(), KVM_SET_GSI_ROUTING, table);
 }
 
+kvm_irqchip Vm::irqchip(std::uint32_t chip_id) const {
+    kvm_irqchip chip{};
+    chip.chip_id = chip_id;
+    KVM_IOCTL(fd_.get(), KVM_GET_IRQCHIP, &chip);
+    return chip;
+}
+
+void Vm::set_irqchip(const kvm_irqchip& chip) {
+    KVM_IOCTL(fd_.get(), KVM_SET_IRQCHIP, &chip);
+}
+
+kvm_pit_state2 Vm::pit2() const {
+    kvm_pit_state2 pit{};
+    KVM_IOCTL(fd_.get(), KVM_GET_PIT2, &pit);
+    return pit;
+}
+
+void Vm::set_pit2(const kvm_pit_state2& pit) {
+    KVM_IOCTL(fd_.get(), KVM_SET_PIT2, &pit);
+}
+
+kvm_clock_data Vm::clock() const {
+    kvm_clock_data clock{};
+    KVM_IOCTL(fd_.get(), KVM_GET_CLOCK, &clock);
+    return clock;
+}
+
+void Vm::set_clock(const kvm_clock_data& clock) {
+    KVM_IOCTL(fd_.get(), KVM_SET_CLOCK, &clock);
+}
+
 int Vm::check_extension(int capability) const {
     return KVM_IOCTL(fd_.get(), KVM_CHECK_EXTENSION, capability);
 }

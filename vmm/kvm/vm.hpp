@@ -37,6 +37,15 @@ public:
     // Replaces the whole GSI routing table (see GsiRouting, which keeps the defaults).
     void set_gsi_routing(std::span<const kvm_irq_routing_entry> entries) const;
 
+    // The in-kernel platform's state, for snapshots: KVM_IRQCHIP_PIC_MASTER,
+    // KVM_IRQCHIP_PIC_SLAVE or KVM_IRQCHIP_IOAPIC; the PIT; the kvm-clock.
+    kvm_irqchip irqchip(std::uint32_t chip_id) const;
+    void set_irqchip(const kvm_irqchip& chip);
+    kvm_pit_state2 pit2() const;
+    void set_pit2(const kvm_pit_state2& pit);
+    kvm_clock_data clock() const;
+    void set_clock(const kvm_clock_data& clock);
+
     int check_extension(int capability) const;
     int fd() const { return fd_.get(); }
 

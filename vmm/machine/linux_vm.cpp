@@ -39,8 +39,12 @@
 #include "vmm/kvm/vcpu.hpp"
 #include "vmm/kvm/vm.hpp"
 #include "vmm/machine/console.hpp"
+#include "vmm/machine/device_snapshot.hpp"
+#include "vmm/machine/kvm_snapshot.hpp"
+#include "vmm/machine/linux_snapshot.hpp"
 #include "vmm/machine/pci_devices.hpp"
 #include "vmm/machine/running_vm.hpp"
+#include "vmm/machine/snapshot_file.hpp"
 #include "vmm/machine/vcpu_loop.hpp"
 #include "vmm/machine/vm_stop.hpp"
 #include "vmm/memory/guest_memory.hpp"
@@ -469,10 +473,31 @@ std::string linux_cmdline(const LinuxVmOptions& options, std::string_view image_
 
 namespace {
 
-// One boot, from reading the kernel to the guest's end; `rebooted` says whether the
-// guest asked for a reset.
-int boot_linux_once(const LinuxVmOptions& options, bool& rebooted) {
-    auto inputs = std::make_unique<BootInputs>(read_boot_inputs(options));
+// Puts the state a snapshot saved into a machine built like the saved one, before its
+// vCPUs run: the devices first (the UART drives its interrupt line), then the vCPUs,
+// then the in-kernel platform.
+void restore_machine(const nlohmann::json& state, kvm::Vm& vm, std::vector<kvm::Vcpu>& vcpus,
+                     devices::Uart8250& uart, devices::I8042& i8042, PciDevices& pci) {
+    const auto& devices = state.at("devices");
+    uart.restore(uart_state(devices.at("serial")));
+    i8042.restore(i8042_state(devices.at("i8042")));
+    pci.restore(devices.at("pci"));
+    for (std::size_t i = 0; i < vcpus.size(); ++i) {
+        try {
+            restore_vcpu(vcpus[i], state.at("vcpus").at(i));
+        } catch (const Error& e) {
+            throw e.with_context(fmt::format("vCPU {}", i));
+        }
+    }
+    restore_platform(vm, state.at("platform"));
+}
+
+// One boot, from reading the kernel to the guest's end, or one restore of a snapshot
+// (`snapshot`, with `options` set to its machine); `rebooted` says whether the guest
+// asked for a reset.
+int boot_linux_once(const LinuxVmOptions& options, bool& rebooted,
+                    const LoadedSnapshot* snapshot = nullptr) {
+    auto inputs = snapshot ? nullptr : std::make_unique<BootInputs>(read_boot_inputs(options));
     auto virtio_devices = open_virtio_devices(options.pci.devices);
     auto fw_cfg = make_fw_cfg(options.fw_cfg_files, options.memory_size, options.cpus);
     std::unique_ptr<ExitTraceWriter> trace;
@@ -507,22 +532,36 @@ int boot_linux_once(const LinuxVmOptions& options, bool& rebooted) {
     vm.create_pit2();
 
     memory::GuestRam memory;
-    const boot::RamLayout layout = boot::RamLayout::for_size(options.memory_size);
-    memory.add_ram(0, layout.low_size, options.guest_pages);
-    if (layout.high_size > 0) {
-        memory.add_ram(layout::high_ram_address, layout.high_size, options.guest_pages);
+    if (snapshot) {
+        // Copy-on-write from the memory file: a page is read when the guest first
+        // touches it, and the file is never written (so it restores again and again).
+        for (const auto& region : snapshot->state.at("memory")) {
+            memory.add_file_ram(region.at("guest_address").get<std::uint64_t>(),
+                                region.at("size").get<std::uint64_t>(), snapshot->memory.get(),
+                                region.at("offset").get<std::uint64_t>());
+        }
+    } else {
+        const boot::RamLayout layout = boot::RamLayout::for_size(options.memory_size);
+        memory.add_ram(0, layout.low_size, options.guest_pages);
+        if (layout.high_size > 0) {
+            memory.add_ram(layout::high_ram_address, layout.high_size, options.guest_pages);
+        }
     }
     for (std::uint32_t slot = 0; slot < memory.regions().size(); ++slot) {
         const auto& region = memory.regions()[slot];
         vm.set_user_memory_region(slot, region.guest_address, region.size(), region.mapping.data());
     }
-    write_boot_memory(memory, *inputs, options);
     std::optional<MultibootEntry> multiboot;
-    if (inputs->multiboot) {
-        multiboot =
-            MultibootEntry{inputs->multiboot->kernel.entry,
-                           static_cast<std::uint32_t>(inputs->multiboot->plan.info_address)};
+    if (inputs) {
+        write_boot_memory(memory, *inputs, options);
+        if (inputs->multiboot) {
+            multiboot =
+                MultibootEntry{inputs->multiboot->kernel.entry,
+                               static_cast<std::uint32_t>(inputs->multiboot->plan.info_address)};
+        }
     }
+    // The FADT of a Multiboot guest names the PM timer (write_boot_memory).
+    const bool pm_timer = snapshot ? snapshot->pm_timer : multiboot.has_value();
     // The kernel and initrd now live in guest RAM. berth's own copies (~9 MiB for
     // Debian's kernel and the busybox initramfs) would otherwise stay resident for the
     // VM's whole life and count as VMM overhead.
@@ -547,8 +586,8 @@ int boot_linux_once(const LinuxVmOptions& options, bool& rebooted) {
         },
         [&vm](bool level) { vm.set_irq_line(layout::com1_irq, level); });
     attach_port(layout::com1_port, devices::Uart8250::register_count, uart);
-    attach_port(layout::i8042_port, devices::I8042::port_count,
-                std::make_shared<devices::I8042>([&machine] { machine.reboot(); }));
+    auto i8042 = std::make_shared<devices::I8042>([&machine] { machine.reboot(); });
+    attach_port(layout::i8042_port, devices::I8042::port_count, i8042);
     attach_port(layout::acpi_sleep_control_port, devices::AcpiSleepControl::port_count,
                 std::make_shared<devices::AcpiSleepControl>([&machine](std::uint8_t type) {
                     if (type == x86::acpi_s5_sleep_type) {
@@ -563,7 +602,7 @@ int boot_linux_once(const LinuxVmOptions& options, bool& rebooted) {
     }
     attach_port(layout::phase_port, devices::PhasePort::register_count,
                 std::make_shared<devices::PhasePort>([&machine] { machine.guest_init.mark(); }));
-    if (multiboot) {  // the FADT names it (write_boot_memory)
+    if (pm_timer) {
         attach_port(layout::acpi_pm_timer_port, devices::PmTimer::register_count,
                     std::make_shared<devices::PmTimer>());
     }
@@ -587,12 +626,31 @@ int boot_linux_once(const LinuxVmOptions& options, bool& rebooted) {
     vcpus.reserve(options.cpus);
     for (std::uint32_t i = 0; i < options.cpus; ++i) {
         vcpus.push_back(vm.create_vcpu(i));
-        configure_vcpu(vcpus.back(), i, options.cpus, supported_cpuid, multiboot);
+        if (snapshot) {
+            // The rest of its state comes from the snapshot (restore_machine).
+            vcpus.back().set_cpuid(x86::guest_cpuid(supported_cpuid, i, options.cpus));
+        } else {
+            configure_vcpu(vcpus.back(), i, options.cpus, supported_cpuid, multiboot);
+        }
         if (machine.timing.trace) {
             machine.timing.trace->add_vcpu(i);
         }
     }
 
+    // Before the console's input thread can put bytes in the UART.
+    if (snapshot) {
+        try {
+            restore_machine(snapshot->state, vm, vcpus, *uart, *i8042, pci);
+        } catch (const nlohmann::json::exception&) {
+            throw bad_input(fmt::format(
+                "snapshot state file {}: damaged: a field is missing or has the wrong type; "
+                "take the snapshot again",
+                (snapshot->dir / snapshot_state_file).string()));
+        } catch (const Error& e) {
+            throw e.with_context("cannot restore snapshot " + snapshot->dir.string());
+        }
+        phase_mark("restored");
+    }
     VmStop::kick_signal();
     const StopSignals signals;
     const RawTerminal terminal(STDIN_FILENO);
@@ -605,13 +663,39 @@ int boot_linux_once(const LinuxVmOptions& options, bool& rebooted) {
         };
     }
     const ConsoleInput console(STDIN_FILENO, receiver, [&machine] { machine.stop.request(0); });
+    // PUT /vm/snapshot, with every vCPU parked: the devices finish the requests they
+    // serve and stop, then everything is read and written out; the devices run again
+    // (the vCPUs stay parked until the API resumes them).
+    SaveSnapshot save = [&](const std::filesystem::path& dir) {
+        nlohmann::json state;
+        state["machine"] = snapshot_machine_record(options, pm_timer);
+        prepare_snapshot_dir(dir);
+        pci.pause_workers();
+        try {
+            state["devices"] = {{"serial", to_json(uart->state())},
+                                {"i8042", to_json(i8042->state())},
+                                {"pci", pci.save()}};
+            state["vcpus"] = nlohmann::json::array();
+            const std::vector<std::uint32_t> msr_indices = kvm.msr_index_list();
+            for (const auto& vcpu : vcpus) {
+                state["vcpus"].push_back(save_vcpu(vcpu, msr_indices));
+            }
+            state["platform"] = save_platform(vm);
+            state["memory"] = write_snapshot_memory(dir, memory);
+            write_snapshot_state(dir, state);
+        } catch (...) {
+            pci.resume_workers();
+            throw;
+        }
+        pci.resume_workers();
+    };
     std::vector<ExitStats> stats(options.cpus);
     // The power button's Generic Event Device interrupts on an edge: a pulse.
     const auto press_power_button = [&vm] {
         vm.set_irq_line(layout::acpi_power_button_gsi, true);
         vm.set_irq_line(layout::acpi_power_button_gsi, false);
     };
-    RunningVm running(machine.stop, stats, std::move(facts), press_power_button);
+    RunningVm running(machine.stop, stats, std::move(facts), press_power_button, std::move(save));
     {
         VcpuThreads threads(machine.stop);
         for (std::uint32_t i = 0; i < options.cpus; ++i) {
@@ -647,6 +731,14 @@ int boot_linux_once(const LinuxVmOptions& options, bool& rebooted) {
 }  // namespace
 
 int run_linux_vm(const LinuxVmOptions& options) {
+    if (!options.restore.empty()) {
+        LinuxVmOptions restored = options;
+        const LoadedSnapshot snapshot = load_snapshot(options.restore, restored);
+        bool rebooted = false;
+        // A reset of a restored guest ends berth, as --reboot exit does: booting it
+        // again would need the kernel the snapshot does not name.
+        return boot_linux_once(restored, rebooted, &snapshot);
+    }
     for (;;) {
         bool rebooted = false;
         const int status = boot_linux_once(options, rebooted);

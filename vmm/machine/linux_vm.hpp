@@ -94,6 +94,10 @@ struct LinuxVmOptions {
     // --api-socket: where to serve the control API (vmm/api/api_server.hpp); empty
     // for none.
     std::filesystem::path api_socket;
+    // --restore DIR: resume the VM saved in DIR (docs/snapshots.md) instead of booting;
+    // the machine (vCPUs, memory, devices, console) is the snapshot's, and only
+    // api_socket and the trace options of these options count.
+    std::filesystem::path restore;
 };
 
 // The full kernel command line for `options`; `image_options` (what an --image's boot

@@ -1,5 +1,10 @@
 #include "vmm/machine/pci_devices.hpp"
 
+#include <fmt/format.h>
+
+#include "vmm/common/error.hpp"
+#include "vmm/machine/device_snapshot.hpp"
+
 #include "vmm/kvm/eventfd_bindings.hpp"
 #include "vmm/memory/platform_layout.hpp"
 
@@ -64,6 +69,53 @@ void PciDevices::attach_one(const kvm::Vm& vm, memory::GuestMemory& memory,
         memory, std::move(device), bar, *function.msi, registrar);
     bus_->add(function.transport);
     functions_.push_back(std::move(function));
+}
+
+void PciDevices::pause_workers() {
+    for (auto& function : functions_) {
+        function.transport->pause_worker();
+    }
+}
+
+void PciDevices::resume_workers() {
+    for (auto& function : functions_) {
+        function.transport->resume_worker();
+    }
+}
+
+nlohmann::json PciDevices::save() {
+    nlohmann::json functions = nlohmann::json::array();
+    for (auto& function : functions_) {
+        auto state = to_json(function.transport->state());
+        state["name"] = function.transport->name();
+        functions.push_back(std::move(state));
+    }
+    return {{"config_address", bus_->config_address()},
+            {"host_bridge", config_to_json(bus_->function(0)->config().bytes())},
+            {"functions", std::move(functions)}};
+}
+
+void PciDevices::restore(const nlohmann::json& state) {
+    const auto& functions = state.at("functions");
+    if (functions.size() != functions_.size()) {
+        throw bad_input(fmt::format("the snapshot has {} PCI devices, the machine {}",
+                                    functions.size(), functions_.size()));
+    }
+    bus_->set_config_address(state.at("config_address").get<std::uint32_t>());
+    bus_->function(0)->config().restore_bytes(config_bytes(state.at("host_bridge")));
+    for (std::size_t i = 0; i < functions_.size(); ++i) {
+        auto& transport = *functions_[i].transport;
+        if (functions[i].at("name").get<std::string>() != transport.name()) {
+            throw bad_input(fmt::format("PCI device {} is {} in the snapshot, {} in the machine", i,
+                                        functions[i].at("name").get<std::string>(),
+                                        transport.name()));
+        }
+        try {
+            transport.restore(transport_state(functions[i]));
+        } catch (const Error& e) {
+            throw bad_input(e.what());
+        }
+    }
 }
 
 }  // namespace berth::machine

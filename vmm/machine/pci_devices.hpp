@@ -8,6 +8,8 @@
 #include <memory>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "devices/pci/pci_bus.hpp"
 #include "devices/virtio/device.hpp"
 #include "devices/virtio/pci_transport.hpp"
@@ -46,6 +48,15 @@ public:
     // Attaches the PCI bus (its configuration ports to the port bus, its BAR window to
     // the MMIO bus) and every device. The VM must have its irqchip.
     void attach(const kvm::Vm& vm, memory::GuestMemory& memory, Buses& buses);
+
+    // Snapshots, with the vCPUs parked: pause_workers() lets every device finish the
+    // request it serves and stops it (nothing is in flight after it), save() reads the
+    // bus and every function, resume_workers() lets the devices run again. restore()
+    // is for a machine attached with the same device list, before its vCPUs run.
+    void pause_workers();
+    void resume_workers();
+    nlohmann::json save();
+    void restore(const nlohmann::json& state);
 
 private:
     struct Function {

@@ -15,11 +15,12 @@ Error stopping(const char* what) {
 }  // namespace
 
 RunningVm::RunningVm(VmStop& stop, const std::vector<ExitStats>& stats, VmFacts facts,
-                     std::function<void()> press_power_button)
+                     std::function<void()> press_power_button, SaveSnapshot save)
     : stop_(stop),
       stats_(stats),
       facts_(std::move(facts)),
-      press_power_button_(std::move(press_power_button)) {}
+      press_power_button_(std::move(press_power_button)),
+      save_(std::move(save)) {}
 
 nlohmann::json RunningVm::info() {
     const auto uptime = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -79,6 +80,34 @@ nlohmann::json RunningVm::stats() {
         }
     });
     return total.json();
+}
+
+void RunningVm::snapshot(const std::filesystem::path& dir) {
+    const std::lock_guard lock(mutex_);
+    if (!save_) {
+        throw bad_input("cannot snapshot: this machine has no snapshot support");
+    }
+    if (stop_.requested()) {
+        throw stopping("snapshot");
+    }
+    // Paused here it stays paused afterwards, as Firecracker's VMs do: the caller
+    // resumes it (PUT /vm/resume) or stops it. A snapshot that fails (a directory that
+    // is not empty, a disk full) leaves the VM as it found it.
+    const bool paused_here = stop_.pause();
+    try {
+        if (stop_.requested()) {
+            throw stopping("snapshot");
+        }
+        save_(dir);
+    } catch (const Error& e) {
+        if (paused_here) {
+            stop_.resume();
+        }
+        if (e.status() == ExitStatus::bad_input) {
+            throw e.with_context("cannot snapshot");
+        }
+        throw e.with_context("cannot snapshot into " + dir.string());
+    }
 }
 
 }  // namespace berth::machine

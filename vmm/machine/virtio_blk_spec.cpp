@@ -26,6 +26,19 @@ public:
         }
     }
 
+    SnapshotRecord snapshot_record() const override {
+        // Options always last, so that DiskSpec::parse takes every comma before them
+        // as part of the path.
+        std::string value = disk_.path.string();
+        if (disk_.format == devices::block::DiskFormat::qcow2) {
+            value += ",format=qcow2";
+        } else if (disk_.format == devices::block::DiskFormat::raw) {
+            value += ",format=raw";
+        }
+        value += disk_.access == devices::block::Access::read_only ? ",ro" : ",rw";
+        return {value, {disk_.path}};
+    }
+
 private:
     devices::virtio::DiskSpec disk_;
 };

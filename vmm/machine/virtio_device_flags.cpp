@@ -4,6 +4,11 @@
 
 #include "vmm/machine/virtio_device_spec.hpp"
 
+#include <fmt/format.h>
+
+#include "vmm/common/error.hpp"
+#include "vmm/common/quote.hpp"
+
 namespace berth::machine {
 
 VirtioDeviceFlag virtio_blk_flag();  // virtio_blk_spec.cpp: --disk
@@ -14,6 +19,20 @@ std::span<const VirtioDeviceFlag> virtio_device_flags() {
     static const VirtioDeviceFlag flags[] = {virtio_blk_flag(), virtio_rng_flag(),
                                              virtio_net_flag()};
     return flags;
+}
+
+std::shared_ptr<const VirtioDeviceSpec> spec_from_snapshot(const std::string& kind,
+                                                           const std::string& value) {
+    // A kind's flag is named after it ("disk": --disk), the NIC's aside (never saved).
+    for (const auto& flag : virtio_device_flags()) {
+        if (flag.name.substr(2) == kind) {
+            if (auto spec = flag.make(value)) {
+                return spec;
+            }
+        }
+    }
+    throw bad_input(fmt::format("device kind {} (value {}) is not one this berth can restore",
+                                quote(kind), quote(value)));
 }
 
 }  // namespace berth::machine

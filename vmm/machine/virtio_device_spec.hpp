@@ -8,6 +8,7 @@
 //
 // The kinds and their flags are registered in one place: virtio_device_flags.cpp.
 
+#include <filesystem>
 #include <memory>
 #include <span>
 #include <string>
@@ -21,6 +22,14 @@
 
 namespace berth::machine {
 
+// How a snapshot names a device so that a restore opens the same one again: the value
+// of its flag (what `berth vm run --disk` would take), and the files it must find with
+// the size they had (disk images).
+struct SnapshotRecord {
+    std::string value;
+    std::vector<std::filesystem::path> files;
+};
+
 class VirtioDeviceSpec {
 public:
     virtual ~VirtioDeviceSpec() = default;
@@ -30,6 +39,9 @@ public:
     // Opens and checks the host side (bad input throws) and makes device number `index`
     // of its kind. Called once per boot, before KVM is opened.
     virtual std::shared_ptr<devices::virtio::Device> open(unsigned index) const = 0;
+    // For a snapshot; throws a bad-input Error for a device whose host side a snapshot
+    // cannot keep (a NIC: its tap or user-mode stack lives outside the guest).
+    virtual SnapshotRecord snapshot_record() const = 0;
 };
 
 // In PCI slot order. Shared and immutable: a reboot (--reboot restart) opens them again.
@@ -49,6 +61,11 @@ struct VirtioDeviceFlag {
 
 // Every kind's flag, in the order their devices take PCI slots.
 std::span<const VirtioDeviceFlag> virtio_device_flags();
+
+// The spec a snapshot recorded as `kind` with flag value `value` (snapshot_record()),
+// through the kind's flag; bad input throws.
+std::shared_ptr<const VirtioDeviceSpec> spec_from_snapshot(const std::string& kind,
+                                                           const std::string& value);
 
 // A virtio-blk disk on `disk` (--image makes its image the first disk this way).
 std::shared_ptr<const VirtioDeviceSpec> virtio_disk(const devices::virtio::DiskSpec& disk);

@@ -107,6 +107,13 @@ struct BridgeNicOptions {
     std::string flag;                      // how the user spelled it, for errors
 };
 
+// A NIC's host side (a tap, libslirp's connections) is not the guest's to save.
+Error not_snapshot_able() {
+    return bad_input(
+        "virtio-net cannot be snapshotted yet (its host side is outside the guest); take "
+        "snapshots of VMs without --net");
+}
+
 class BridgeNetSpec final : public VirtioDeviceSpec {
 public:
     explicit BridgeNetSpec(BridgeNicOptions options) : options_(std::move(options)) {}
@@ -140,6 +147,8 @@ public:
     }
     const BridgeNicOptions& options() const { return options_; }
 
+    SnapshotRecord snapshot_record() const override { throw not_snapshot_able(); }
+
 private:
     BridgeNicOptions options_;
 };
@@ -158,6 +167,7 @@ public:
             throw e.with_context(fmt::format("nic {} (user)", index));
         }
     }
+    SnapshotRecord snapshot_record() const override { throw not_snapshot_able(); }
     const net::UserNetworkConfig& config() const { return config_; }
 
 private:

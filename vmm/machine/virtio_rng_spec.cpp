@@ -13,6 +13,7 @@ public:
     std::shared_ptr<devices::virtio::Device> open(unsigned) const override {
         return std::make_shared<devices::virtio::Rng>();
     }
+    SnapshotRecord snapshot_record() const override { return {}; }
 };
 
 std::shared_ptr<const VirtioDeviceSpec> make_rng(const std::string&) {

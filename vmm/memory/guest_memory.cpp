@@ -14,6 +14,17 @@ constexpr std::uint64_t page_size = 4096;
 }  // namespace
 
 void GuestRam::add_ram(std::uint64_t guest_address, std::uint64_t size, PageSize pages) {
+    check_new_region(guest_address, size);
+    insert(RamRegion{guest_address, Mapping(size, pages)});
+}
+
+void GuestRam::add_file_ram(std::uint64_t guest_address, std::uint64_t size, int fd,
+                            std::uint64_t offset) {
+    check_new_region(guest_address, size);
+    insert(RamRegion{guest_address, Mapping(fd, offset, size)});
+}
+
+void GuestRam::check_new_region(std::uint64_t guest_address, std::uint64_t size) const {
     if (size == 0 || guest_address % page_size != 0 || size % page_size != 0) {
         throw Error(fmt::format("guest RAM at {:#x} of {:#x} bytes is not page aligned",
                                 guest_address, size));
@@ -28,7 +39,10 @@ void GuestRam::add_ram(std::uint64_t guest_address, std::uint64_t size, PageSize
                                     region.guest_address));
         }
     }
-    regions_.push_back(RamRegion{guest_address, Mapping(size, pages)});
+}
+
+void GuestRam::insert(RamRegion region) {
+    regions_.push_back(std::move(region));
     std::sort(regions_.begin(), regions_.end(), [](const RamRegion& a, const RamRegion& b) {
         return a.guest_address < b.guest_address;
     });

@@ -90,7 +90,16 @@ public:
     void add_ram(std::uint64_t guest_address, std::uint64_t size,
                  PageSize pages = PageSize::normal);
 
+    // Adds RAM at [guest_address, +size) mapped copy-on-write from the file open on
+    // `fd` at `offset` (Mapping's file constructor); the same checks as add_ram.
+    void add_file_ram(std::uint64_t guest_address, std::uint64_t size, int fd,
+                      std::uint64_t offset);
+
     const std::vector<RamRegion>& regions() const { return regions_; }
+
+private:
+    void check_new_region(std::uint64_t guest_address, std::uint64_t size) const;
+    void insert(RamRegion region);
 };
 
 }  // namespace berth::memory

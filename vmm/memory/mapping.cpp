@@ -71,6 +71,16 @@ Mapping::Mapping(std::size_t size, PageSize pages) : size_(size) {
     data_ = static_cast<std::uint8_t*>(mapping);
 }
 
+Mapping::Mapping(int fd, std::uint64_t offset, std::size_t size) : size_(size) {
+    void* mapping = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_NORESERVE, fd,
+                           static_cast<off_t>(offset));
+    if (mapping == MAP_FAILED) {
+        throw Error(fmt::format("cannot map {} of guest RAM from its file: {}", format_size(size),
+                                errno_message("mmap", errno)));
+    }
+    data_ = static_cast<std::uint8_t*>(mapping);
+}
+
 Mapping::~Mapping() {
     if (data_ != nullptr) {
         ::munmap(data_, size_);

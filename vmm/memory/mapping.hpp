@@ -14,6 +14,10 @@ public:
     // Maps `size` bytes of zeroed, private-to-berth memory. Throws when the host
     // cannot provide it (with huge pages: when none are reserved).
     Mapping(std::size_t size, PageSize pages);
+    // Maps `size` bytes of the file open on `fd` from `offset` copy-on-write
+    // (MAP_PRIVATE): pages are read from the file when first touched, and writes stay
+    // in memory, never reaching the file (a snapshot's memory, restored).
+    Mapping(int fd, std::uint64_t offset, std::size_t size);
     ~Mapping();
     Mapping(Mapping&& other) noexcept;
     Mapping& operator=(Mapping&& other) noexcept;

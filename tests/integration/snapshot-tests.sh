@@ -1,0 +1,180 @@
+# Snapshot and restore (PUT /vm/snapshot, berth vm ctl SOCKET snapshot DIR, berth vm run
+# --restore DIR; docs/snapshots.md), sourced by kvm-tests.sh after linux-tests.sh (uses
+# its not_ok, $scratch, $kernel and $initramfs).
+#
+# One boot of a 2-vCPU guest with a disk serves every case. It writes random blocks to
+# its disk and prints their checksum, starts a job that waits for a line on its console,
+# and counts. It is snapshotted (after the API's error cases), and the snapshot is
+# restored twice side by side: both copies must go on counting from the count where the
+# original stopped, without booting. One copy is then given a line on its console: it
+# reads its disk back (the same checksum) and writes the line to it, which must be in
+# the host's file when it ends. The original is stopped before the copies start.
+if [[ -z ${linux_guest_ready:-} ]]; then
+    tap_skip "snapshot tests" "no Debian kernel in /boot or no initramfs (busybox-static)"
+    return 0 2>/dev/null || exit 0
+fi
+snap_here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+snap_spec=$snap_here/../../docs/api/openapi.yaml
+snap_dir=$scratch/snapshot
+snap_disk=$scratch/snap-disk.img
+truncate -s 1M "$snap_disk"
+# counts FILE: the last whole count=N line's N (console lines end in \r\n).
+last_count() { grep -aoE '^count=[0-9]+'$'\r' "$1" | tail -n 1 | tr -dc 0-9; }
+first_count() { grep -aoE '^count=[0-9]+'$'\r' "$1" | head -n 1 | tr -dc 0-9; }
+# snap_ctl SOCKET COMMAND [ARG]: berth vm ctl, JSON in $scratch/ctl.json, status in $ctl_status.
+snap_ctl() {
+    ctl_status=0
+    timeout 200 "$BERTH" vm ctl "$@" >"$scratch/ctl.json" 2>"$scratch/ctl.err" || ctl_status=$?
+}
+# wait_for FILE PATTERN SECONDS PID: until FILE has a line matching PATTERN.
+wait_for() {
+    local deadline=$((SECONDS + $3))
+    while ((SECONDS < deadline)) && ! grep -aqE "$2" "$1" && kill -0 "$4" 2>/dev/null; do
+        sleep 0.5
+    done
+    grep -aqE "$2" "$1"
+}
+# The guest's script travels inside double quotes on the command line: none in it.
+snap_guest='dd if=/dev/urandom of=/dev/vda bs=4096 count=16 conv=fsync 2>/dev/null
+echo before=$(head -c 65536 /dev/vda | md5sum | cut -c1-32)
+(read line </dev/console; echo got=$line; echo after=$(head -c 65536 /dev/vda | md5sum | cut -c1-32); echo $line | dd of=/dev/vda bs=4096 seek=32 conv=fsync 2>/dev/null && echo written=ok) &
+i=0; while :; do echo count=$i; i=$((i+1)); sleep 0.3; done'
+socket0=$scratch/snap0.sock
+timeout 400 "$BERTH" vm run --kernel "$kernel" --initrd "$initramfs" --cpus 2 --memory 128M \
+    --disk "$snap_disk" --api-socket "$socket0" --cmdline "quiet berth_run=\"$snap_guest\"" \
+    >"$scratch/snap0.out" 2>"$scratch/snap0.err" </dev/null &
+pid0=$!
+if ! wait_for "$scratch/snap0.out" '^count=3' 240 "$pid0"; then
+    not_ok "a 2-vCPU guest with a disk boots and counts, for snapshots"
+    tap_diag "stdout: " <"$scratch/snap0.out"
+    tap_diag "stderr: " <"$scratch/snap0.err"
+    kill "$pid0" 2>/dev/null
+    wait "$pid0" 2>/dev/null
+    return 0 2>/dev/null || exit 0
+fi
+before=$(sed -n 's/^before=\([0-9a-f]*\).*/\1/p' "$scratch/snap0.out")
+
+# Errors first, each answered with a JSON error and leaving the VM running: bodies that
+# are not {"snapshot_path": ABSOLUTE}, a directory that is not empty, one that cannot be
+# made (its parent is a file).
+mkdir "$scratch/full" && echo x >"$scratch/full/x"
+echo x >"$scratch/a-file"
+tab=$'\t'
+cat >"$scratch/snap-bad" <<EOF_BATCH
+PUT${tab}/vm/snapshot${tab}{}${tab}--status${tab}400
+PUT${tab}/vm/snapshot${tab}{"snapshot_path":"relative"}${tab}--status${tab}400
+PUT${tab}/vm/snapshot${tab}{"snapshot_path":"/x","force":1}${tab}--status${tab}400
+PUT${tab}/vm/snapshot${tab}not json${tab}--status${tab}400
+PUT${tab}/vm/snapshot${tab}{"snapshot_path":"$scratch/full"}${tab}--status${tab}400
+PUT${tab}/vm/snapshot${tab}{"snapshot_path":"$scratch/a-file/snap"}${tab}--status${tab}400
+GET${tab}/vm/snapshot${tab}--status${tab}405
+EOF_BATCH
+if python3 "$snap_here/api_check.py" "$snap_spec" "$socket0" --batch "$scratch/snap-bad" \
+        2>"$scratch/batch.err"; then
+    tap_ok "snapshot errors: a bad body, a directory not empty or not creatable: 400 with a JSON error"
+else
+    not_ok "snapshot errors: $(tr '\n' '|' <"$scratch/batch.err")"
+fi
+snap_ctl "$socket0" info
+running=$(last_count "$scratch/snap0.out")
+sleep 1.5
+if [[ $ctl_status -eq 0 && $(last_count "$scratch/snap0.out") -gt $running ]] &&
+   grep -q '"state":"running"' "$scratch/ctl.json" && [[ ! -e $scratch/a-file/snap ]] &&
+   [[ $(ls "$scratch/full") == x ]]; then
+    tap_ok "a refused snapshot leaves the VM running and the directories as they were"
+else
+    not_ok "a refused snapshot leaves the VM running (status $ctl_status): $(cat "$scratch/ctl.json" "$scratch/ctl.err")"
+fi
+
+snap_ctl "$socket0" snapshot "$snap_dir"
+saved=$(last_count "$scratch/snap0.out")
+sleep 1.5
+cp "$scratch/ctl.json" "$scratch/snapshot-answer.json"
+memory_kib=$(du -k "$snap_dir/memory" 2>/dev/null | cut -f1)
+if [[ $ctl_status -eq 0 && $(last_count "$scratch/snap0.out") == "$saved" && -s $snap_dir/state ]] &&
+   grep -q '"state":"paused"' "$scratch/ctl.json" &&
+   [[ $(stat -c %s "$snap_dir/memory") -eq $((128 << 20)) && $memory_kib -lt $((96 << 10)) ]] &&
+   python3 "$snap_here/api_check.py" "$snap_spec" "$socket0" --validate PUT /vm/snapshot 200 \
+       "$scratch/snapshot-answer.json" >/dev/null; then
+    tap_ok "vm ctl snapshot: the VM stays paused at count $saved; memory is sparse ($memory_kib KiB of 128 MiB)"
+else
+    not_ok "vm ctl snapshot (status $ctl_status, count $saved then $(last_count "$scratch/snap0.out"), memory $memory_kib KiB): $(cat "$scratch/ctl.json" "$scratch/ctl.err")"
+fi
+snap_ctl "$socket0" stop
+wait "$pid0" 2>/dev/null
+memory_stamp=$(stat -c '%s %Y' "$snap_dir/memory" 2>/dev/null)
+
+# Two copies side by side, each with its console on a FIFO the test holds open.
+restore_copy() {  # NAME: starts berth vm run --restore; sets pid_NAME
+    local name=$1
+    mkfifo "$scratch/$name.in"
+    timeout 300 "$BERTH" vm run --restore "$snap_dir" --api-socket "$scratch/$name.sock" \
+        <"$scratch/$name.in" >"$scratch/$name.out" 2>"$scratch/$name.err" &
+    eval "pid_$name=$!"
+}
+restore_copy copy1
+exec 7>"$scratch/copy1.in"
+restore_copy copy2
+exec 8>"$scratch/copy2.in"
+want=$((saved + 3))
+ok=1
+for copy in copy1 copy2; do
+    pid_var=pid_$copy
+    wait_for "$scratch/$copy.out" "^count=$want" 120 "${!pid_var}" || ok=0
+done
+first1=$(first_count "$scratch/copy1.out")
+first2=$(first_count "$scratch/copy2.out")
+# The pause may fall after the guest printed count=N or while it printed it.
+if ((ok)) && [[ $first1 == "$first2" ]] && ((first1 == saved || first1 == saved + 1)) &&
+   ! grep -aq 'berth-guest: userspace ready' "$scratch/copy1.out" "$scratch/copy2.out"; then
+    tap_ok "two restores of one snapshot run side by side, both counting on from $first1 (saved at $saved), no boot"
+else
+    not_ok "two restores count on from the snapshot (saved $saved; first counts $first1 and $first2)"
+    tap_diag "copy1: " < <(head -c 600 "$scratch/copy1.out"; cat "$scratch/copy1.err")
+    tap_diag "copy2: " < <(head -c 600 "$scratch/copy2.out"; cat "$scratch/copy2.err")
+fi
+
+snap_ctl "$scratch/copy1.sock" info
+if [[ $ctl_status -eq 0 ]] && grep -q '"state":"running"' "$scratch/ctl.json" &&
+   grep -q '"vcpus":2' "$scratch/ctl.json" && grep -q 'virtio-blk' "$scratch/ctl.json"; then
+    tap_ok "a restored VM serves its API: running, 2 vCPUs, its disk"
+else
+    not_ok "a restored VM's API info (status $ctl_status): $(cat "$scratch/ctl.json" "$scratch/ctl.err")"
+fi
+
+# The console and the disk of a restored guest: copy1 reads a line and its disk.
+echo restored-line >&7
+wait_for "$scratch/copy1.out" '^written=ok' 60 "$pid_copy1"
+after=$(sed -n 's/^after=\([0-9a-f]*\).*/\1/p' "$scratch/copy1.out")
+if grep -aq '^got=restored-line' "$scratch/copy1.out" && [[ -n $before && $after == "$before" ]] &&
+   grep -aq '^written=ok' "$scratch/copy1.out"; then
+    tap_ok "a restored guest reads its console and its disk (checksum $before as before the snapshot)"
+else
+    not_ok "a restored guest reads its console and disk (before $before, after $after)"
+    tap_diag "copy1: " < <(tail -c 600 "$scratch/copy1.out"; cat "$scratch/copy1.err")
+fi
+for copy in copy1 copy2; do
+    snap_ctl "$scratch/$copy.sock" stop
+done
+exec 7>&- 8>&-
+status1=0 status2=0
+wait "$pid_copy1" || status1=$?
+wait "$pid_copy2" || status2=$?
+if [[ $status1 -eq 0 && $status2 -eq 0 ]] &&
+   dd if="$snap_disk" bs=4096 skip=32 count=1 status=none | grep -aq '^restored-line' &&
+   [[ $(stat -c '%s %Y' "$snap_dir/memory") == "$memory_stamp" ]]; then
+    tap_ok "the restored guest's write is in the disk file; the snapshot's memory file is unchanged"
+else
+    not_ok "after the restores (status $status1 $status2; memory $memory_stamp -> $(stat -c '%s %Y' "$snap_dir/memory"))"
+fi
+
+# A disk that changed since the snapshot: one line, status 2, before KVM.
+truncate -s 2M "$snap_disk"
+status=0
+timeout 60 "$BERTH" vm run --restore "$snap_dir" >"$scratch/out" 2>"$scratch/err" </dev/null ||
+    status=$?
+if [[ $status -eq 2 && $(wc -l <"$scratch/err") -eq 1 ]] && grep -q "disk $snap_disk is" "$scratch/err"; then
+    tap_ok "restoring with a disk that changed size: one line naming the disk, status 2"
+else
+    not_ok "restoring with a changed disk (status $status)"
+fi
