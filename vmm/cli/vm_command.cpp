@@ -107,6 +107,7 @@ void add_vm_command(CLI::App& app, Action& action) {
         std::vector<std::string> fw_cfg;
         std::vector<std::string> publish;  // --publish, for the first --net user NIC
         std::string api_socket;            // --api-socket; empty: no control API
+        std::string seccomp = "on";
     };
     auto flags = std::make_shared<RunFlags>();
 
@@ -224,6 +225,11 @@ void add_vm_command(CLI::App& app, Action& action) {
                         "ctl`")
             ->type_name("PATH")
             ->check(non_empty);
+    run->add_option("--seccomp", flags->seccomp,
+                    "Confine each of berth's threads (vCPUs, device workers, console, API, "
+                    "network) to the system calls it needs: on (default) or off, for "
+                    "debugging (docs/sandbox.md)")
+        ->check(CLI::IsMember({"on", "off"}));
     linux_only.insert(linux_only.end(), {console, hugepages, reboot, api_socket});
     run->callback([flags, linux_only, run_password, &action] {
         if (flags->kernel.empty() && flags->image.empty()) {
@@ -237,6 +243,8 @@ void add_vm_command(CLI::App& app, Action& action) {
         action = [flags, run_password] {
             const auto trace =
                 flags->trace_exits ? machine::TraceExits::on : machine::TraceExits::off;
+            const auto seccomp =
+                flags->seccomp == "off" ? sandbox::Seccomp::off : sandbox::Seccomp::on;
             const auto qemu_debug_exit = flags->debug_exit.empty()
                                              ? machine::QemuDebugExit::off
                                              : parse_debug_exit(flags->debug_exit);
@@ -355,6 +363,7 @@ void add_vm_command(CLI::App& app, Action& action) {
                 options.qemu_debug_exit = qemu_debug_exit;
                 options.fw_cfg_files = fw_cfg_files;
                 options.api_socket = flags->api_socket;
+                options.seccomp = seccomp;
                 return run_vm("VM", [&] { return machine::run_linux_vm(options); });
             }
             if (flags->firmware.empty()) {
@@ -372,6 +381,7 @@ void add_vm_command(CLI::App& app, Action& action) {
             options.trace_file = flags->trace;
             options.qemu_debug_exit = qemu_debug_exit;
             options.fw_cfg_files = fw_cfg_files;
+            options.seccomp = seccomp;
             return run_vm("VM", [&] { return machine::run_firmware_vm(options); });
         };
     });

@@ -94,6 +94,8 @@ struct LinuxVmOptions {
     // --api-socket: where to serve the control API (vmm/api/api_server.hpp); empty
     // for none.
     std::filesystem::path api_socket;
+    // --seccomp: every thread confined by its kind's list (vmm/sandbox/lists/).
+    sandbox::Seccomp seccomp = sandbox::Seccomp::on;
 };
 
 // The full kernel command line for `options`; `image_options` (what an --image's boot
