@@ -5,8 +5,8 @@
 # flushed (dd conv=fsync: a virtio-blk flush) before it prints "flushed=N."; berth is
 # killed with SIGKILL at a random moment while it writes. Every record the guest said
 # was flushed (and whose line reached berth's stdout) must then be in the image: raw
-# images and qcow2 overlays in turn (qcow2 read back by qemu-img, which must also find
-# the image consistent). BERTH_KILL_RUNS runs (2 here; the slow suite gives 100).
+# images and qcow2 images in turn (qcow2 read back by qemu-img, which must find no
+# corruption; leaked clusters are allowed). BERTH_KILL_RUNS runs (2 here; the slow suite gives 100).
 if [[ -z ${linux_guest_ready:-} ]]; then
     tap_skip "durability tests" "no Debian kernel in /boot or no initramfs (busybox-static)"
     return 0 2>/dev/null || exit 0
@@ -67,7 +67,11 @@ for ((run = 1; run <= kill_runs; run++)); do
     raw=$image
     if [[ $format == qcow2 ]]; then
         raw=$scratch/records.qcow2.raw
-        if ! qemu-img check -q "$image" >"$scratch/kill-check" 2>&1 ||
+        # Status 3 is leaked clusters only (space, not data: an allocation the kill
+        # cut short); 2 would be corruption.
+        check_status=0
+        qemu-img check -q "$image" >"$scratch/kill-check" 2>&1 || check_status=$?
+        if [[ $check_status -ne 0 && $check_status -ne 3 ]] ||
            ! qemu-img convert -O raw "$image" "$raw"; then
             kill_failures+=("run $run ($format): qemu-img: $(head -c 200 "$scratch/kill-check")")
             continue
