@@ -2,7 +2,6 @@
 #include "vmm/sandbox/syscall_list.hpp"
 
 #include <fcntl.h>
-#include <linux/kvm.h>
 #include <seccomp.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -20,6 +19,8 @@
 
 #include "vmm/common/error.hpp"
 #include "vmm/common/unique_fd.hpp"
+// <linux/kvm.h> as the KVM code sees it: request numbers encode struct sizes.
+#include "vmm/kvm/kvm_abi.hpp"
 
 namespace berth::sandbox {
 
