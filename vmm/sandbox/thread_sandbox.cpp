@@ -2,11 +2,14 @@
 
 #include <linux/audit.h>
 #include <linux/seccomp.h>
+#include <malloc.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <sys/sysinfo.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -135,6 +138,11 @@ void install_forbidden_syscall_reporter() {
 
 VmmSandbox::VmmSandbox(Seccomp mode) : on_(mode == Seccomp::on) {
     if (on_) {
+        // glibc's malloc sizes its arena limit the first time a thread needs a new
+        // arena, by reading /sys/devices/system/cpu/online: an openat in whichever
+        // confined thread that happens to be (it trapped the API's worker in the rig).
+        // The same limit, set now, spares it.
+        ::mallopt(M_ARENA_MAX, 8 * std::max(1, ::get_nprocs()));
         install_forbidden_syscall_reporter();
         set_thread_start_hook(confine_new_thread);
     }
