@@ -78,6 +78,21 @@ bool overlaps(std::uint64_t offset, std::size_t size, std::uint32_t field, unsig
     return offset < field + width && field < offset + size;
 }
 
+// The worker thread's kind: its seccomp list's name (vmm/sandbox/lists/).
+std::string_view worker_kind(DeviceType type) {
+    switch (type) {
+        case DeviceType::net:
+            return "virtio-net";
+        case DeviceType::block:
+            return "virtio-blk";
+        case DeviceType::console:
+            return "virtio-console";
+        case DeviceType::entropy:
+            return "virtio-rng";
+    }
+    return "virtio";
+}
+
 }  // namespace
 
 PciTransport::PciTransport(memory::GuestMemory& memory, std::shared_ptr<Device> device,
@@ -122,11 +137,18 @@ PciTransport::PciTransport(memory::GuestMemory& memory, std::shared_ptr<Device> 
             queues_[index]->notify.signal();
         }
     });
+    worker_ = Thread(worker_kind(device_->type()), [this] { worker_loop(); });
 }
 
 PciTransport::~PciTransport() {
     device_->set_kick({});
     stop_worker();
+    {
+        const std::lock_guard lock(worker_mutex_);
+        exiting_ = true;
+    }
+    worker_wake_.notify_all();
+    worker_.join();
 }
 
 void PciTransport::stop() {
@@ -405,7 +427,7 @@ void PciTransport::common_write(std::uint64_t offset, std::span<const std::uint8
         }
     } else if (auto v = field(queue_reset, 2)) {
         if (queue != nullptr && *v == 1 && (driver_features_ & feature_ring_reset) != 0) {
-            const bool running = worker_.joinable();
+            const bool running = worker_started_;
             stop_worker();
             reset_queue(*queue);
             if (running) {
@@ -497,7 +519,7 @@ void PciTransport::enable_queue(Queue& queue) {
         return;
     }
     queue.enabled = true;
-    if (worker_.joinable()) {  // enabled again after a queue reset while running
+    if (worker_started_) {  // enabled again after a queue reset while running
         stop_worker();
         start_worker();
     }
@@ -518,16 +540,45 @@ void PciTransport::start_worker() {
             }
         }
     }
-    worker_ = Thread([this] { worker_main(); });
+    {
+        const std::lock_guard lock(worker_mutex_);
+        run_requested_ = true;
+        serving_ = true;
+    }
+    worker_started_ = true;
+    worker_wake_.notify_all();
 }
 
 void PciTransport::stop_worker() {
-    if (worker_.joinable()) {
+    if (worker_started_) {
         stopping_ = true;
         stop_event_.signal();
-        worker_.join();
+        std::unique_lock lock(worker_mutex_);
+        worker_wake_.wait(lock, [this] { return !serving_; });
+        worker_started_ = false;
     }
     ioeventfds_.clear();
+}
+
+// The worker thread's life: parked until start_worker asks, serving until stopped (or
+// the device needs a reset), parked again; until the transport goes.
+void PciTransport::worker_loop() {
+    for (;;) {
+        {
+            std::unique_lock lock(worker_mutex_);
+            worker_wake_.wait(lock, [this] { return run_requested_ || exiting_; });
+            if (exiting_) {
+                return;
+            }
+            run_requested_ = false;
+        }
+        worker_main();
+        {
+            const std::lock_guard lock(worker_mutex_);
+            serving_ = false;
+        }
+        worker_wake_.notify_all();
+    }
 }
 
 void PciTransport::worker_main() {

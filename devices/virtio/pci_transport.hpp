@@ -9,13 +9,17 @@
 // device's worker thread wakes. Without one (unit tests), the MMIO write reaches
 // bar_write and the transport bumps the eventfd itself.
 //
-// The worker thread runs while the driver has set DRIVER_OK; it is stopped (joined)
-// on reset and around a queue reset, so the vCPU threads and the worker never touch a
-// queue at the same time. A broken ring sets DEVICE_NEEDS_RESET and raises the
-// configuration-change interrupt; the rest of the VM runs on.
+// The worker thread serves the queues while the driver has set DRIVER_OK; it is
+// stopped (and waited for) on reset and around a queue reset, so the vCPU threads and
+// the worker never touch a queue at the same time. The thread itself lives as long as
+// the transport, made with it on the thread that builds the machine: one started later
+// by a vCPU's write of DRIVER_OK would inherit that vCPU's seccomp filter on top of
+// its own (vmm/sandbox/thread_sandbox.hpp). Between runs it waits, parked. A broken ring sets
+// DEVICE_NEEDS_RESET and raises the configuration-change interrupt; the rest of the VM runs on.
 
 #include <array>
 #include <atomic>
+#include <condition_variable>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -135,6 +139,7 @@ private:
 
     void start_worker();
     void stop_worker();
+    void worker_loop();
     void worker_main();
     void service(std::uint16_t index);
     void interrupt_queue(std::uint16_t index);
@@ -163,6 +168,13 @@ private:
 
     EventFd stop_event_;
     std::atomic<bool> stopping_{false};
+    // The worker's state, under worker_mutex_: asked to serve, serving, asked to end.
+    std::mutex worker_mutex_;
+    std::condition_variable worker_wake_;
+    bool run_requested_ = false;
+    bool serving_ = false;
+    bool exiting_ = false;
+    bool worker_started_ = false;  // start_worker ran and stop_worker has not (vCPU side)
     Thread worker_;
     std::vector<std::shared_ptr<void>> ioeventfds_;
 };

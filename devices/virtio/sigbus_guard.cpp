@@ -54,10 +54,14 @@ constexpr std::size_t copy_chunk = 4096;
 
 }  // namespace
 
-CopyResult copy_guarding_sigbus(std::span<const CopyPiece> pieces) {
+void install_sigbus_guard() {
     // Once per process; later calls only check the initialisation guard.
     static const bool filter_set = (set_signal_filter(SIGBUS, take_guarded_fault), true);
     static_cast<void>(filter_set);
+}
+
+CopyResult copy_guarding_sigbus(std::span<const CopyPiece> pieces) {
+    install_sigbus_guard();
     Guard& mine = guard;
     if (sigsetjmp(mine.jump, 0) != 0) {
         return CopyResult::bus_error;  // the handler cleared `active`

@@ -34,4 +34,9 @@ enum class CopyResult { copied, bus_error };
 // pieces before it, and part of that one, may have been copied.
 CopyResult copy_guarding_sigbus(std::span<const CopyPiece> pieces);
 
+// Sets the process's SIGBUS filter, once; copy_guarding_sigbus does it too. Called when
+// a mapping is made (during setup): a sigaction later, on a device worker, would have
+// to be in that thread's seccomp list.
+void install_sigbus_guard();
+
 }  // namespace berth::devices::virtio

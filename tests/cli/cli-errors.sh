@@ -213,6 +213,8 @@ expect_bad_input "image build unknown kind" "^berth: 'floppy' is not a subcomman
 expect_bad_input "vm: unknown --console" "--console: foo not in" -- vm run --kernel "$scratch/vmlinuz" --console foo
 expect_bad_input "vm: --console without a Linux guest" "--console: needs --kernel or --image" -- vm run --firmware "$scratch/vmlinuz" --console hvc0
 expect_bad_input "vm: unknown --reboot" "--reboot: later not in" -- vm run --kernel "$scratch/vmlinuz" --reboot later
+expect_bad_input "vm: unknown --seccomp" "--seccomp: maybe not in \\{on,off\\}" -- vm run --kernel "$scratch/vmlinuz" --seccomp maybe
+expect_bad_input "lesson: unknown --seccomp" "--seccomp: no not in \\{on,off\\}" -- lesson 1 --seccomp no
 expect_bad_input "vm: --hugepages with odd memory" "cannot start VM: memory 255 MiB is not a multiple of 2 MiB, the huge page size; give a multiple of 2 MiB or use normal pages$" -- vm run --kernel "$scratch/vmlinuz" --hugepages --memory 255M
 : "$unreadable_note"
 

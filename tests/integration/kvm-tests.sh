@@ -4,20 +4,8 @@
 set -u
 # shellcheck source=../lib/tap.sh
 . "$(dirname "$0")/../lib/tap.sh"
-: "${BERTH:?}" "${BERTH_FIRMWARE_DIR:?}"
-scratch=$(mktemp -d)
-trap 'rm -rf "$scratch"' EXIT
-
-not_ok() {  # the failure, then the last berth run's stdout and stderr
-    tap_not_ok "$1"
-    [[ -f $scratch/out ]] && tap_diag "stdout: " <"$scratch/out"
-    [[ -f $scratch/err ]] && tap_diag "stderr: " <"$scratch/err"
-}
-# run_berth ARGS...: runs berth with a timeout, output in $scratch/out and err, status in $status.
-run_berth() {
-    status=0
-    timeout 120 "$BERTH" "$@" >"$scratch/out" 2>"$scratch/err" </dev/null || status=$?
-}
+# shellcheck source=kvm-prelude.sh
+source "$(dirname "$0")/kvm-prelude.sh"
 
 # --- lesson 1: the greeting ---------------------------------------------------------
 hello=$BERTH_FIRMWARE_DIR/hello.bin
@@ -98,5 +86,17 @@ source "$(dirname "$0")/api-tests.sh"
 # --- snapshot and restore ------------------------------------------------------------
 # shellcheck source=snapshot-tests.sh
 source "$(dirname "$0")/snapshot-tests.sh"
+
+# --- the VMM's seccomp sandbox: every thread filtered -------------------------------
+# shellcheck source=sandbox-tests.sh
+source "$(dirname "$0")/sandbox-tests.sh"
+
+# --- nothing left behind: fds, threads, sockets, taps, temporary files, mounts ------
+# shellcheck source=leak-tests.sh
+source "$(dirname "$0")/leak-tests.sh"
+
+# --- durability: SIGKILL at random moments loses no flushed record ------------------
+# shellcheck source=durability-tests.sh
+source "$(dirname "$0")/durability-tests.sh"
 
 tap_done

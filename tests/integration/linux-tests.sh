@@ -1,26 +1,9 @@
-# Linux guest tests, sourced by kvm-tests.sh (uses its not_ok and $scratch).
-# Boots Debian's kernel with the busybox initramfs (images/build-initramfs.sh). Each
-# boot is bounded by a timeout; in the emulated rig one boot takes 15-50 s.
-kernel=${BERTH_LINUX_KERNEL:-$(ls -v /boot/vmlinuz-*-amd64 2>/dev/null | tail -n 1)}
-initramfs=${BERTH_INITRAMFS:-}
-marker="berth-guest: userspace ready"
-
-if [[ -z $kernel || ! -r $kernel || -z $initramfs || ! -r $initramfs ]]; then
+# Linux guest tests, sourced by kvm-tests.sh (uses kvm-prelude.sh's not_ok, $scratch,
+# boot_linux and has). Boots Debian's kernel with the busybox initramfs.
+if [[ -z $linux_guest_ready ]]; then
     tap_skip "Linux guest tests" "no Debian kernel in /boot or no initramfs (busybox-static)"
     return 0 2>/dev/null || exit 0
 fi
-linux_guest_ready=1
-
-# boot_linux CPUS RUN [ARGS...]: runs COMMAND RUN in the guest; output in $scratch/out.
-boot_linux() {
-    local cpus=$1 run=$2
-    shift 2
-    status=0
-    timeout 150 "$BERTH" vm run --kernel "$kernel" --initrd "$initramfs" --cpus "$cpus" \
-        --cmdline "quiet berth_test=cmdline-ok berth_run=\"$run\"" "$@" \
-        >"$scratch/out" 2>"$scratch/err" </dev/null || status=$?
-}
-has() { grep -qF -- "$1" "$scratch/out"; }
 
 # One vCPU: marker, CPU count, command line, a file from the initrd, status via port 0x501.
 boot_linux 1 'echo cpus=$(grep -c ^processor /proc/cpuinfo); cat /proc/cmdline; cat /etc/berth-release; exit 7'

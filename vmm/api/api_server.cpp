@@ -105,7 +105,7 @@ class Workers final : public httplib::TaskQueue {
 public:
     explicit Workers(std::size_t count) {
         for (std::size_t i = 0; i < count; ++i) {
-            threads_.emplace_back([this] { work(); });
+            threads_.emplace_back("api", [this] { work(); });
         }
     }
     ~Workers() override { shutdown(); }
@@ -260,7 +260,7 @@ std::unique_ptr<ApiServer::Serving> ApiServer::serve(VmController& vm) {
 }
 
 ApiServer::Serving::Serving(ApiServer& server)
-    : server_(server), thread_([this] {
+    : server_(server), thread_("api", [this] {
           server_.http_->listen_after_bind();
           ended_ = true;
       }) {

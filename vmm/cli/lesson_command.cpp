@@ -100,6 +100,7 @@ void add_lesson_command(CLI::App& app, Action& action) {
         std::uint32_t cpus = 1;
         bool trace_exits = false;
         std::string trace;
+        std::string seccomp = "on";
     };
     auto flags = std::make_shared<Flags>();
     auto* lesson = app.add_subcommand(
@@ -113,6 +114,11 @@ void add_lesson_command(CLI::App& app, Action& action) {
         ->add_option("--trace", flags->trace,
                      "Write every VM exit to FILE as Chrome trace-event JSON")
         ->type_name("FILE");
+    lesson
+        ->add_option("--seccomp", flags->seccomp,
+                     "Confine each of berth's threads to the system calls it needs: on "
+                     "(default) or off, for debugging (docs/sandbox.md)")
+        ->check(CLI::IsMember({"on", "off"}));
     lesson->callback([flags, cpus, &action] {
         action = [flags, cpus] {
             if (!flags->number) {
@@ -134,6 +140,8 @@ void add_lesson_command(CLI::App& app, Action& action) {
             }
             const auto trace_exits =
                 flags->trace_exits ? machine::TraceExits::on : machine::TraceExits::off;
+            const auto seccomp =
+                flags->seccomp == "off" ? sandbox::Seccomp::off : sandbox::Seccomp::on;
             if (chosen->machine == LessonMachine::linux_loader) {
                 machine::LinuxVmOptions options;
                 options.kernel = find_firmware(*chosen);
@@ -141,6 +149,7 @@ void add_lesson_command(CLI::App& app, Action& action) {
                 options.cpus = flags->cpus;
                 options.trace_exits = trace_exits;
                 options.trace_file = flags->trace;
+                options.seccomp = seccomp;
                 return run_vm(fmt::format("lesson {}", number),
                               [&] { return machine::run_linux_vm(options); });
             }
@@ -154,6 +163,7 @@ void add_lesson_command(CLI::App& app, Action& action) {
             options.firmware = find_firmware(*chosen);
             options.trace_exits = trace_exits;
             options.trace_file = flags->trace;
+            options.seccomp = seccomp;
             return run_vm(fmt::format("lesson {}", number),
                           [&] { return machine::run_firmware_vm(options); });
         };

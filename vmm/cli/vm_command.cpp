@@ -110,6 +110,7 @@ void add_vm_command(CLI::App& app, Action& action) {
         std::string ip;                    // --ip, for the first --net bridge NIC
         std::string api_socket;            // --api-socket; empty: no control API
         std::string restore;               // --restore DIR: a snapshot to resume
+        std::string seccomp = "on";
     };
     auto flags = std::make_shared<RunFlags>();
 
@@ -244,6 +245,11 @@ void add_vm_command(CLI::App& app, Action& action) {
             ->type_name("DIR")
             ->check(non_empty);
     restore->excludes(firmware)->excludes(kernel)->excludes(image);
+    run->add_option("--seccomp", flags->seccomp,
+                    "Confine each of berth's threads (vCPUs, device workers, console, API, "
+                    "network) to the system calls it needs: on (default) or off, for "
+                    "debugging (docs/sandbox.md)")
+        ->check(CLI::IsMember({"on", "off"}));
     linux_only.insert(linux_only.end(), {console, hugepages, reboot, api_socket});
     // What the snapshot decides, besides the Linux-only flags.
     const std::vector<CLI::Option*> machine_flags{
@@ -268,6 +274,8 @@ void add_vm_command(CLI::App& app, Action& action) {
                 machine::LinuxVmOptions options;
                 options.restore = flags->restore;
                 options.api_socket = flags->api_socket;
+                options.seccomp =
+                    flags->seccomp == "off" ? sandbox::Seccomp::off : sandbox::Seccomp::on;
                 options.trace_exits =
                     flags->trace_exits ? machine::TraceExits::on : machine::TraceExits::off;
                 options.trace_file = flags->trace;
@@ -286,6 +294,8 @@ void add_vm_command(CLI::App& app, Action& action) {
         action = [flags, run_password] {
             const auto trace =
                 flags->trace_exits ? machine::TraceExits::on : machine::TraceExits::off;
+            const auto seccomp =
+                flags->seccomp == "off" ? sandbox::Seccomp::off : sandbox::Seccomp::on;
             const auto qemu_debug_exit = flags->debug_exit.empty()
                                              ? machine::QemuDebugExit::off
                                              : parse_debug_exit(flags->debug_exit);
@@ -413,6 +423,7 @@ void add_vm_command(CLI::App& app, Action& action) {
                 options.qemu_debug_exit = qemu_debug_exit;
                 options.fw_cfg_files = fw_cfg_files;
                 options.api_socket = flags->api_socket;
+                options.seccomp = seccomp;
                 return run_vm("VM", [&] { return machine::run_linux_vm(options); });
             }
             if (flags->firmware.empty()) {
@@ -430,6 +441,7 @@ void add_vm_command(CLI::App& app, Action& action) {
             options.trace_file = flags->trace;
             options.qemu_debug_exit = qemu_debug_exit;
             options.fw_cfg_files = fw_cfg_files;
+            options.seccomp = seccomp;
             return run_vm("VM", [&] { return machine::run_firmware_vm(options); });
         };
     });

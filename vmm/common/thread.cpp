@@ -1,5 +1,6 @@
 #include "vmm/common/thread.hpp"
 
+#include <atomic>
 #include <exception>
 #include <memory>
 #include <utility>
@@ -10,11 +11,30 @@ namespace berth {
 
 namespace {
 
+std::atomic<ThreadStartHook> start_hook{nullptr};
+thread_local std::string_view current_kind;
+
+struct ThreadStart {
+    std::function<void()> body;
+    std::string_view kind;
+    std::string_view creator_kind;
+};
+
 extern "C" void* run_thread_body(void* argument) {
-    const std::unique_ptr<std::function<void()>> body(
-        static_cast<std::function<void()>*>(argument));
+    const std::unique_ptr<ThreadStart> start(static_cast<ThreadStart*>(argument));
     try {
-        (*body)();
+        if (!start->kind.empty()) {
+            current_kind = start->kind;
+            // Its kind as the thread's name (/proc/PID/task/TID/comm, top -H, gdb): at
+            // most 15 bytes.
+            char name[16] = {};
+            start->kind.copy(name, sizeof name - 1);
+            ::pthread_setname_np(::pthread_self(), name);
+            if (const ThreadStartHook hook = start_hook.load(); hook != nullptr) {
+                hook(start->kind, start->creator_kind);
+            }
+        }
+        start->body();
     } catch (...) {
         // As with std::thread: a body must handle its own errors.
         std::terminate();
@@ -42,12 +62,14 @@ private:
 
 }  // namespace
 
-Thread::Thread(std::function<void()> body) {
+Thread::Thread(std::function<void()> body) : Thread(std::string_view{}, std::move(body)) {}
+
+Thread::Thread(std::string_view kind, std::function<void()> body) {
     ThreadAttributes attributes;
     if (const int err = ::pthread_attr_setstacksize(attributes.get(), stack_size); err != 0) {
         throw_errno("cannot start a thread: cannot set its stack size", err);
     }
-    auto owned = std::make_unique<std::function<void()>>(std::move(body));
+    auto owned = std::make_unique<ThreadStart>(ThreadStart{std::move(body), kind, current_kind});
     if (const int err = ::pthread_create(&handle_, attributes.get(), run_thread_body, owned.get());
         err != 0) {
         throw_errno("cannot start a thread", err);
@@ -77,6 +99,18 @@ void Thread::join() noexcept {
         ::pthread_join(handle_, nullptr);
         running_ = false;
     }
+}
+
+void set_thread_start_hook(ThreadStartHook hook) {
+    start_hook = hook;
+}
+
+std::string_view this_thread_kind() {
+    return current_kind;
+}
+
+void set_this_thread_kind(std::string_view kind) {
+    current_kind = kind;
 }
 
 }  // namespace berth

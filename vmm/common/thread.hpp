@@ -16,6 +16,7 @@
 
 #include <cstddef>
 #include <functional>
+#include <string_view>
 
 namespace berth {
 
@@ -28,6 +29,10 @@ public:
     Thread() = default;
     // Starts `body` on a new thread; throws berth::Error when the host cannot.
     explicit Thread(std::function<void()> body);
+    // The same for a thread of a named kind ("vcpu", "virtio-blk", "api"; a string
+    // literal): the thread start hook, if one is set, runs on the new thread before
+    // `body` (a VM run's sandbox installs that kind's seccomp filter there).
+    Thread(std::string_view kind, std::function<void()> body);
     ~Thread();
 
     Thread(Thread&& other) noexcept;
@@ -44,5 +49,16 @@ private:
     pthread_t handle_{};
     bool running_ = false;
 };
+
+// Runs on every new thread of a kind, before its body, with the kind of the thread
+// that created it ("" for the main thread or a thread without one). Set it before
+// such threads start; nullptr (the default) turns it off.
+using ThreadStartHook = void (*)(std::string_view kind, std::string_view creator_kind);
+void set_thread_start_hook(ThreadStartHook hook);
+
+// The kind the calling thread was started as, or was given by set_this_thread_kind
+// ("" for none). Static storage: kinds are string literals.
+std::string_view this_thread_kind();
+void set_this_thread_kind(std::string_view kind);
 
 }  // namespace berth

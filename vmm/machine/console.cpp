@@ -18,7 +18,7 @@ constexpr std::uint8_t quit_key = 'x';
 
 ConsoleInput::ConsoleInput(int fd, Receiver receiver, EscapeHandler on_escape)
     : fd_(fd), receiver_(std::move(receiver)), on_escape_(std::move(on_escape)) {
-    thread_ = Thread([this] { run(); });
+    thread_ = Thread("console-input", [this] { run(); });
 }
 
 ConsoleInput::~ConsoleInput() {

@@ -139,6 +139,8 @@ public:
 
     int run() {
         try {
+            // The machine is built: from here on its one thread runs the guest.
+            sandbox::VmmSandbox(options_.seccomp).confine_this_thread("firmware");
             run_vcpu_loop(*vcpu_, 0, stats_, {buses_, *debug_exit_, timing_, *this});
         } catch (...) {
             report(Ending::failure);

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "vmm/machine/fw_cfg_files.hpp"
+#include "vmm/sandbox/thread_sandbox.hpp"
 
 namespace berth::machine {
 
@@ -35,6 +36,8 @@ struct FirmwareVmOptions {
     std::vector<FwCfgFileSpec> fw_cfg_files;  // --fw-cfg
     // Where to write the Chrome trace-event JSON of every exit; empty for none.
     std::filesystem::path trace_file;
+    // --seccomp: the vCPU (the main thread here) confined once the machine is built.
+    sandbox::Seccomp seccomp = sandbox::Seccomp::on;
 };
 
 // Validates the options (bad input throws before KVM is touched), runs the guest and

@@ -49,6 +49,7 @@
 #include "vmm/machine/vm_stop.hpp"
 #include "vmm/memory/guest_memory.hpp"
 #include "vmm/memory/platform_layout.hpp"
+#include "vmm/sandbox/thread_sandbox.hpp"
 #include "vmm/x86/acpi.hpp"
 #include "vmm/x86/cpu_state.hpp"
 #include "vmm/x86/cpuid.hpp"
@@ -403,7 +404,7 @@ public:
 
     template <typename F>
     void start(F&& body) {
-        threads_.emplace_back(std::forward<F>(body));
+        threads_.emplace_back("vcpu", std::forward<F>(body));
     }
     void join_all() {
         for (auto& thread : threads_) {
@@ -497,6 +498,8 @@ void restore_machine(const nlohmann::json& state, kvm::Vm& vm, std::vector<kvm::
 // asked for a reset.
 int boot_linux_once(const LinuxVmOptions& options, bool& rebooted,
                     const LoadedSnapshot* snapshot = nullptr) {
+    // Before any thread starts: the network backends start theirs as they open.
+    const sandbox::VmmSandbox sandbox(options.seccomp);
     auto inputs = snapshot ? nullptr : std::make_unique<BootInputs>(read_boot_inputs(options));
     auto virtio_devices = open_virtio_devices(options.pci.devices);
     auto fw_cfg = make_fw_cfg(options.fw_cfg_files, options.memory_size, options.cpus);
@@ -710,6 +713,11 @@ int boot_linux_once(const LinuxVmOptions& options, bool& rebooted,
         // Its threads start after StopSignals, so that they too leave SIGINT, SIGTERM
         // and SIGHUP to the signalfd. It stops answering before `running` goes away.
         const auto serving = api ? api->serve(running) : nullptr;
+        // Every thread runs: the main thread's setup is done. Not with --reboot restart,
+        // whose next boot opens and creates everything again on this thread.
+        if (options.on_reboot == OnReboot::exit) {
+            sandbox.confine_this_thread("main");
+        }
         wait_for_stop(machine.stop, signals);
         threads.join_all();
     }

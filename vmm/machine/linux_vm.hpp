@@ -98,6 +98,8 @@ struct LinuxVmOptions {
     // the machine (vCPUs, memory, devices, console) is the snapshot's, and only
     // api_socket and the trace options of these options count.
     std::filesystem::path restore;
+    // --seccomp: every thread confined by its kind's list (vmm/sandbox/lists/).
+    sandbox::Seccomp seccomp = sandbox::Seccomp::on;
 };
 
 // The full kernel command line for `options`; `image_options` (what an --image's boot

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include "devices/virtio/blk.hpp"
+#include "devices/virtio/sigbus_guard.hpp"
 #include "vmm/common/error.hpp"
 #include "vmm/machine/virtio_device_spec.hpp"
 
@@ -18,6 +19,10 @@ public:
     std::string_view kind() const override { return "disk"; }
     std::shared_ptr<devices::virtio::Device> open(unsigned index) const override {
         try {
+            // Read-only images are read through a mapping whose SIGBUS the worker's
+            // copies catch: set that handler now, in setup, not on the worker's first
+            // read (its seccomp list has no sigaction).
+            devices::virtio::install_sigbus_guard();
             // vda, vdb, ...: the serial is what /sys/block/vdX/serial shows.
             return std::make_shared<devices::virtio::Blk>(devices::block::open_disk(disk_),
                                                           fmt::format("berth-disk-{}", index));

@@ -62,7 +62,7 @@ TapNetwork::~TapNetwork() {
 
 void TapNetwork::start(Receive receive) {
     receive_ = std::move(receive);
-    thread_ = Thread([this] { loop(); });
+    thread_ = Thread("net-tap", [this] { loop(); });
 }
 
 void TapNetwork::send(std::span<const std::uint8_t> packet) {

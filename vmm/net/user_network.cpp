@@ -244,7 +244,7 @@ UserNetwork::~UserNetwork() {
 
 void UserNetwork::start(Receive receive) {
     receive_ = std::move(receive);
-    thread_ = Thread([this] { loop(); });
+    thread_ = Thread("net-user", [this] { loop(); });
 }
 
 void UserNetwork::send(std::span<const std::uint8_t> frame) {
