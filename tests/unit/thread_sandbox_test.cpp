@@ -9,6 +9,7 @@
 #include <catch2/catch.hpp>
 
 #include <fcntl.h>
+#include <linux/if_tun.h>
 #include <poll.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -109,7 +110,7 @@ const std::map<std::string, std::vector<Probe>>& probes() {
         {"vcpu",
          {ioctl_probe(KVM_RUN), ioctl_probe(KVM_IRQ_LINE), ioctl_probe(KVM_SET_GSI_ROUTING),
           ioctl_probe(KVM_IOEVENTFD), ioctl_probe(KVM_GET_REGS), ioctl_probe(KVM_GET_SREGS),
-          bad_fd_read, bad_fd_write, zero_poll, kick, malloc_and_free}},
+          ioctl_probe(TUNSETOFFLOAD), bad_fd_read, bad_fd_write, zero_poll, kick, malloc_and_free}},
         {"firmware",
          {ioctl_probe(KVM_RUN), ioctl_probe(KVM_GET_REGS), bad_fd_write,
           [] { (void)::close(-1); }}},

@@ -215,15 +215,7 @@ void run_hook(const Hook& hook, const std::string& name, const std::string& stat
 }  // namespace
 
 void check_hooks(const Hooks& hooks) {
-    const std::pair<std::string_view, const std::vector<Hook>*> stages[] = {
-        {"prestart", &hooks.prestart},
-        {"createRuntime", &hooks.create_runtime},
-        {"createContainer", &hooks.create_container},
-        {"startContainer", &hooks.start_container},
-        {"poststart", &hooks.poststart},
-        {"poststop", &hooks.poststop},
-    };
-    for (const auto& [stage, list] : stages) {
+    for (const auto& [stage, list] : hook_stages(hooks)) {
         for (std::size_t i = 0; i < list->size(); ++i) {
             const std::string& path = (*list)[i].path;
             if (::access(path.c_str(), X_OK) != 0) {

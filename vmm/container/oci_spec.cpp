@@ -430,15 +430,7 @@ std::vector<Hook> parse_hook_list(const Node& node) {
 Hooks parse_hooks(const Node& node) {
     node.expect_object();
     Hooks hooks;
-    const std::pair<std::string_view, std::vector<Hook>*> stages[] = {
-        {"prestart", &hooks.prestart},
-        {"createRuntime", &hooks.create_runtime},
-        {"createContainer", &hooks.create_container},
-        {"startContainer", &hooks.start_container},
-        {"poststart", &hooks.poststart},
-        {"poststop", &hooks.poststop},
-    };
-    for (const auto& [name, list] : stages) {
+    for (const auto& [name, list] : hook_stages(hooks)) {
         if (auto stage = node.member(name)) {
             *list = parse_hook_list(*stage);
         }

@@ -7,6 +7,8 @@
 // are ignored, as the spec asks of a runtime.
 
 #include <sys/types.h>
+#include <array>
+#include <utility>
 
 #include <cstdint>
 #include <map>
@@ -123,6 +125,21 @@ struct Hooks {
     std::vector<Hook> poststart;
     std::vector<Hook> poststop;
 };
+
+// Each stage's hooks with its config.json name, in the spec's order; `H` is Hooks or
+// const Hooks (parsing fills them, checking reads them).
+template <typename H>
+auto hook_stages(H& hooks) {
+    using List = decltype(&hooks.prestart);
+    return std::array<std::pair<std::string_view, List>, 6>{{
+        {"prestart", &hooks.prestart},
+        {"createRuntime", &hooks.create_runtime},
+        {"createContainer", &hooks.create_container},
+        {"startContainer", &hooks.start_container},
+        {"poststart", &hooks.poststart},
+        {"poststop", &hooks.poststop},
+    }};
+}
 
 struct Spec {
     std::string oci_version;

@@ -2,6 +2,7 @@
 #include "vmm/sandbox/syscall_list.hpp"
 
 #include <fcntl.h>
+#include <linux/if_tun.h>
 #include <seccomp.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -54,6 +55,8 @@ constexpr NamedConstant constants[] = {
     {"KVM_GET_IRQCHIP", KVM_GET_IRQCHIP},
     {"KVM_GET_PIT2", KVM_GET_PIT2},
     {"KVM_GET_CLOCK", KVM_GET_CLOCK},
+    // A tap NIC's offloads follow what the guest's driver accepted (vCPU thread).
+    {"TUNSETOFFLOAD", TUNSETOFFLOAD},
     {"TCGETS", TCGETS},
     {"TCSETS", TCSETS},
     {"TCSETSW", TCSETSW},
