@@ -138,6 +138,24 @@ TEST_CASE("an output that is an input of the run is refused", "[file]") {
     CHECK(contents(image) == "precious\n");
 }
 
+TEST_CASE("a file read again (a rebooting guest's kernel) keeps no second descriptor", "[file]") {
+    const berth::TempDir dir("berth-file-");
+    const auto kernel = write_file(dir, "kernel", "bzImage\n");
+    const auto open_descriptors = [] {
+        return std::distance(std::filesystem::directory_iterator("/proc/self/fd"),
+                             std::filesystem::directory_iterator());
+    };
+    CHECK(berth::read_input_file(kernel, "kernel", 1 << 20).size() == 8);
+    const auto after_first = open_descriptors();
+    for (int boot = 0; boot < 3; ++boot) {
+        CHECK(berth::read_input_file(kernel, "kernel", 1 << 20).size() == 8);
+    }
+    CHECK(open_descriptors() == after_first);
+    // Still remembered as an input: an output may not overwrite it.
+    CHECK_THROWS_WITH(OutputFile::create(kernel, "trace file"),
+                      Catch::Contains("is also an input of this run"));
+}
+
 TEST_CASE("an output that is a special file is refused", "[file]") {
     CHECK_THROWS_WITH(OutputFile::create("/dev/null", "trace file"),
                       Catch::Contains("trace file /dev/null is a character device"));

@@ -125,16 +125,24 @@ InputFile open_input_file(const std::filesystem::path& path, InputUse use, Input
     input.size = S_ISREG(info.st_mode) ? static_cast<std::uint64_t>(info.st_size) : 0;
     Registry& r = registry();
     const std::lock_guard lock(r.mutex);
+    bool read_before = false;
     for (const auto& other : r.inputs) {
         if (other.identity == input.identity && conflicts(other.use, use)) {
             throw bad_input(
                 "is the same file as another disk of this VM (a second name for it, or the "
                 "same name twice); attach each file once, or every time read-only");
         }
+        read_before = read_before || (other.identity == input.identity &&
+                                      other.use == InputUse::read && use == InputUse::read);
     }
     const std::uint64_t claim = use == InputUse::read ? 0 : r.next_claim++;
-    r.inputs.push_back({claim, input.identity, use,
-                        UniqueFd(claim == 0 ? ::fcntl(fd.get(), F_DUPFD_CLOEXEC, 0) : -1)});
+    // A file read whole is remembered once: a guest that reboots (--reboot restart)
+    // has its kernel and initrd read again, and each read must not keep another
+    // descriptor for the rest of the run.
+    if (!read_before) {
+        r.inputs.push_back({claim, input.identity, use,
+                            UniqueFd(claim == 0 ? ::fcntl(fd.get(), F_DUPFD_CLOEXEC, 0) : -1)});
+    }
     input.claim = InputClaim(claim);
     input.fd = std::move(fd);
     return input;
