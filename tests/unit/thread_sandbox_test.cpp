@@ -225,7 +225,7 @@ TEST_CASE("a list's syntax errors name the file and line") {
 TEST_CASE("each thread kind's filter lets its thread's calls through") {
     for (const auto& [kind, calls] : probes()) {
         INFO(kind);
-        const auto result = run_child([&, kind = kind] {
+        const auto result = run_child([kind = kind, &calls = calls] {
             confine(kind);
             for (const auto& call : calls) {
                 call();
