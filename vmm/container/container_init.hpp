@@ -28,9 +28,9 @@ struct InitPlan {
     UserNamespace user_namespace = UserNamespace::shared;
     RootfsPlan rootfs;
     std::string image_loop;  // --image: the loop device init mounts (the rootfs is then in it)
-    // --oci: the layers' directories (O_PATH, opened by berth), the base first; init lays
-    // them under an overlay (the rootfs is then that).
-    std::vector<int> image_layers;
+    // --oci: the layers' directories, the base first; init lays them under an overlay
+    // (the rootfs is then that).
+    std::vector<std::string> image_layers;
     // Wait for berth's network namespace (as root, not --net host); otherwise clone3
     // made one (or there is none: --net host).
     bool network_namespace_from_berth = false;

@@ -86,16 +86,6 @@ void launch(const RunOptions& options, const CgroupLimits& limits, int start_gat
                        : resolve_command(options.rootfs, options.command.front(), env);
         check_privileges(options, rootless);
         std::string rootfs;
-        // --oci: init inherits the layers' directories and lays its overlay over them.
-        std::vector<UniqueFd> layers;
-        std::vector<int> layer_fds;
-        for (const auto& layer : options.image_layers) {
-            layers.emplace_back(::open(layer.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
-            if (!layers.back()) {
-                throw_errno(fmt::format("cannot open the image layer {}", quote(layer)), errno);
-            }
-            layer_fds.push_back(layers.back().get());
-        }
         if (!options.image.empty()) {
             loop = LoopDevice::attach(options.image);
         } else if (!from_image) {
@@ -149,7 +139,7 @@ void launch(const RunOptions& options, const CgroupLimits& limits, int start_gat
                                                                           : SysfsMode::fresh,
                                  options.binds, options.sysctls},
             .image_loop = loop ? loop->path() : std::string(),
-            .image_layers = layer_fds,
+            .image_layers = options.image_layers,
             .network_namespace_from_berth = netns_by_berth,
             .terminal = options.tty,
             // OCI: nobody waits for the notice; the cgroups go with berth delete.

@@ -118,14 +118,22 @@ std::string mount_image_rootfs(const std::string& loop_device) {
     return mount_writable_overlay("/tmp/image", "the overlay on --image");
 }
 
-std::string mount_layers_rootfs(const std::vector<int>& layers) {
-    mount_staging();
-    // The layers by descriptor: their paths may hold ':' or ',' (which the option
-    // string cannot), or lie under the /tmp the staging tmpfs now hides.
+std::string mount_layers_rootfs(const std::vector<std::string>& layers) {
+    // The layers by descriptor: their paths may hold ':' or ',' (which the option string
+    // cannot), or lie under the /tmp the staging tmpfs is about to hide. Opened here,
+    // in the container's mount namespace: overlayfs takes lower layers only from the
+    // namespace that mounts it.
+    std::vector<UniqueFd> opened;
     std::string lowerdir;
     for (auto layer = layers.rbegin(); layer != layers.rend(); ++layer) {
-        lowerdir += fmt::format("{}/proc/self/fd/{}", lowerdir.empty() ? "" : ":", *layer);
+        opened.emplace_back(::open(layer->c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+        if (!opened.back()) {
+            throw_errno(fmt::format("cannot open the layer {}", quote(*layer)), errno);
+        }
+        lowerdir +=
+            fmt::format("{}/proc/self/fd/{}", lowerdir.empty() ? "" : ":", opened.back().get());
     }
+    mount_staging();
     return mount_writable_overlay(lowerdir, "the overlay of the image's layers");
 }
 

@@ -31,8 +31,8 @@ private:
 // private tmpfs on /tmp (invisible to the host). Returns the overlay's directory.
 std::string mount_image_rootfs(const std::string& loop_device);
 
-// The same for an OCI image's unpacked layers (open directories, the base first): an
-// overlay of them all with the writable tmpfs on top. Returns the overlay's directory.
-std::string mount_layers_rootfs(const std::vector<int>& layers);
+// The same for an OCI image's unpacked layers (directories, the base first): an overlay
+// of them all with the writable tmpfs on top. Returns the overlay's directory.
+std::string mount_layers_rootfs(const std::vector<std::string>& layers);
 
 }  // namespace berth::container
