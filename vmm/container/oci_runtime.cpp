@@ -186,7 +186,7 @@ Recorded create_recorded(const StateStore& store, const CreateRequest& request,
     const Spec spec = load_spec(bundle);
     RunOptions options;
     try {
-        options = run_options_from(spec, bundle, request.id);
+        options = run_options_from(spec, bundle, request.id, store.root() + "/@seccomp-cache");
         check_hooks(spec.hooks);
     } catch (const Error& e) {
         throw e.with_context("config.json");
