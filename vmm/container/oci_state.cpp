@@ -95,8 +95,7 @@ std::vector<std::string> StateStore::ids() const {
     std::vector<std::string> ids;
     std::error_code error;
     for (const auto& entry : std::filesystem::directory_iterator(root_, error)) {
-        // "@seccomp-cache" (seccomp_cache.hpp) is no container: '@' is in no ID.
-        if (entry.is_directory() && !entry.path().filename().string().starts_with('@')) {
+        if (entry.is_directory()) {
             ids.push_back(entry.path().filename().string());
         }
     }

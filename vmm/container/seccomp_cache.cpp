@@ -4,8 +4,10 @@
 #include <seccomp.h>
 #include <sys/stat.h>
 
+#include <unistd.h>
+
 #include <array>
-#include <cerrno>
+#include <filesystem>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -67,13 +69,19 @@ SeccompFilter compile_seccomp_cached(const Seccomp& seccomp, const std::string& 
     }
     SeccompFilter compiled = compile_seccomp(seccomp);
     // A cache: when it cannot be written, the next create compiles again.
-    if (::mkdir(directory.c_str(), 0700) == 0 || errno == EEXIST) {
+    std::error_code error;
+    std::filesystem::create_directories(directory, error);
+    if (!error) {
         try {
             save_seccomp_file(path, compiled);
         } catch (const Error&) {
         }
     }
     return compiled;
+}
+
+std::string seccomp_cache_directory() {
+    return ::geteuid() == 0 ? "/run/berth/seccomp-cache" : std::string();
 }
 
 }  // namespace berth::container::oci
