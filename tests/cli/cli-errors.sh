@@ -254,7 +254,7 @@ expect_same_as_full_tree "a sibling command's name inside ct" "berth: 'doctor' i
 expect_same_as_full_tree "a sibling command's name after vm run" "berth: The following argument was not expected: doctor (see berth --help)" -- vm run --firmware "$HELLO" doctor
 expect_same_as_full_tree "ct --version" "berth: unknown option '--version' for berth ct; give a command first (see berth ct --help)" -- ct --version
 expect_same_as_full_tree "ct run without a value" "berth: --memory: 1 required TEXT missing (see berth --help)" -- ct run --memory
-expect_same_as_full_tree "ct run without a root" "berth: give exactly one of --rootfs DIR (the container's files) or --image IMG (a raw ext4 image)" -- ct run -- /bin/true
+expect_same_as_full_tree "ct run without a root" "berth: give exactly one of --rootfs DIR (the container's files), --image IMG (a raw ext4 image) or --oci DIR[:TAG] (an OCI image layout)" -- ct run -- /bin/true
 expect_same_as_full_tree "lesson --help" "Run a hardware-virtualization lesson (docs/lessons/); without N, list them" -- lesson --help
 expect_same_as_full_tree "image build without a kind" "berth: A subcommand is required (see berth image build --help)" -- image build
 expect_same_as_full_tree "bench startup --help" "Start the same workload (sh -c 'echo berth-bench-marker') N times as a berth VM and as a berth container from one root filesystem, and with QEMU microvm, runc, crun and bwrap where they run; print min/median/p95 per phase (see docs/bench-startup.md). Without KVM that boots Linux the VM half runs in tools/kvm-rig (emulated)" -- bench startup --help
