@@ -124,17 +124,15 @@ constexpr int script_progress_fd = 3;
 // started), so the child's end, not the pipe's, stops the loop.
 int follow_progress(ChildProcess& child, int lines, ProgressReporter& progress) {
     std::string pending;
-    for (;;) {
-        pollfd ready{lines, POLLIN, 0};
-        const int count = ::poll(&ready, 1, 250);  // with no pipe left, a wait for the child
-        if (count > 0) {
-            char buffer[512];
-            const ssize_t got = ::read(lines, buffer, sizeof buffer);
-            if (got > 0) {
-                pending.append(buffer, static_cast<std::size_t>(got));
-            } else if (got == 0) {
-                lines = -1;  // every writer is gone: poll ignores a negative descriptor
-            }
+    // Reads what the pipe holds now (it is non-blocking) and shows each whole line.
+    const auto take_lines = [&] {
+        char buffer[512];
+        ssize_t got = 0;
+        while (lines >= 0 && (got = ::read(lines, buffer, sizeof buffer)) > 0) {
+            pending.append(buffer, static_cast<std::size_t>(got));
+        }
+        if (got == 0) {
+            lines = -1;  // every writer is gone: poll ignores a negative descriptor
         }
         for (std::size_t end; (end = pending.find('\n')) != std::string::npos;) {
             std::istringstream line(pending.substr(0, end));
@@ -146,7 +144,13 @@ int follow_progress(ChildProcess& child, int lines, ProgressReporter& progress) 
                 progress.step(number, steps, text);
             }
         }
+    };
+    for (;;) {
+        pollfd ready{lines, POLLIN, 0};
+        ::poll(&ready, 1, 250);  // with no pipe left, a wait for the child
+        take_lines();
         if (const auto status = child.poll()) {
+            take_lines();  // what it wrote just before it ended
             return *status;
         }
     }
