@@ -23,6 +23,9 @@ root_password=berth
 label=berth-root
 
 fail() { echo "build-debian: $*" >&2; exit 2; }
+# progress N COUNT TEXT: step N of COUNT begins. berth shows it on a terminal; it passes
+# BERTH_PROGRESS_FD (a pipe) only then, so in scripts and pipes this says nothing.
+progress() { if [[ -n ${BERTH_PROGRESS_FD:-} ]]; then echo "$*" >&"$BERTH_PROGRESS_FD"; fi; }
 [[ $(id -u) -eq 0 ]] || fail "needs root (debootstrap chroots and makes device nodes); run it with sudo"
 command -v debootstrap >/dev/null || fail "debootstrap is not installed; apt-get install debootstrap"
 command -v mke2fs >/dev/null || fail "mke2fs is not installed; apt-get install e2fsprogs"
@@ -41,8 +44,10 @@ trap cleanup EXIT
 
 packages=linux-image-amd64,systemd,systemd-sysv,udev,dbus,kmod,initramfs-tools,zstd,e2fsprogs,procps,iproute2
 echo "build-debian: debootstrap $suite from $mirror into $root (takes minutes)"
+progress 1 3 "debootstrap: downloading and installing Debian $suite (minutes)"
 debootstrap --variant=minbase --include="$packages" "$suite" "$root" "$mirror"
 
+progress 2 3 "configuring the system: host name, fstab, root password, consoles"
 echo "$hostname" >"$root/etc/hostname"
 cat >"$root/etc/hosts" <<HOSTS
 127.0.0.1 localhost
@@ -88,6 +93,7 @@ if ((size < need)); then
     fail "size $size bytes is too small: the root file system holds $((used >> 20)) MiB; use at least $(((need >> 20) + 1))M"
 fi
 
+progress 3 3 "writing $((size >> 20)) MiB of ext4 image (mke2fs)"
 tmp=$out.tmp.$$
 rm -f "$tmp"
 truncate -s "$size" "$tmp"

@@ -60,6 +60,10 @@ source "$(dirname "$0")/multiboot-tests.sh"
 # shellcheck source=linux-tests.sh
 source "$(dirname "$0")/linux-tests.sh"
 
+# --- the same kernel as an ELF vmlinux, through its PVH entry -------------------------
+# shellcheck source=pvh-tests.sh
+source "$(dirname "$0")/pvh-tests.sh"
+
 # --- virtio-pci devices in a Linux guest ---------------------------------------------
 # shellcheck source=virtio-tests.sh
 source "$(dirname "$0")/virtio-tests.sh"

@@ -119,8 +119,9 @@ void add_vm_command(CLI::App& app, Action& action) {
         run->add_option("--firmware", flags->firmware,
                         "Flat real-mode binary loaded at 0000:7C00 (see guest-firmware/)");
     auto* kernel = run->add_option("--kernel", flags->kernel,
-                                   "Linux x86-64 bzImage to boot, e.g. /boot/vmlinuz-*, or a "
-                                   "Multiboot kernel (ELF32, ELF64 or a.out kludge)");
+                                   "Kernel to boot, told apart by its headers: a Linux x86-64 "
+                                   "bzImage (/boot/vmlinuz-*), an ELF vmlinux with a PVH entry "
+                                   "note, or a Multiboot kernel (ELF32, ELF64 or a.out kludge)");
     kernel->excludes(firmware);
     auto* initrd = run->add_option("--initrd", flags->initrd,
                                    "Initial RAM disk (cpio archive) for --kernel; for a Multiboot "
