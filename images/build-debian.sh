@@ -45,8 +45,10 @@ trap cleanup EXIT
 
 packages=linux-image-amd64,systemd,systemd-sysv,udev,dbus,kmod,initramfs-tools,zstd,e2fsprogs,procps,iproute2
 # Networking, remote login and cloud-init (cloud-init's Recommends sudo: its default
-# user "debian" gets sudo rights, as on Debian's cloud images).
-packages+=,systemd-resolved,openssh-server,cloud-init,sudo
+# user "debian" gets sudo rights, as on Debian's cloud images). python3-cffi-backend is
+# named because debootstrap does not resolve virtual packages: python3-cryptography
+# (under cloud-init) depends on python3-cffi-backend-api-min, which only it provides.
+packages+=,systemd-resolved,openssh-server,cloud-init,sudo,python3-cffi-backend
 echo "build-debian: debootstrap $suite from $mirror into $root (takes minutes)"
 debootstrap --variant=minbase --include="$packages" "$suite" "$root" "$mirror"
 

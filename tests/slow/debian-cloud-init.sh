@@ -44,7 +44,7 @@ TABLE
     ssh-keygen -q -t ed25519 -N '' -C berth-slow-test -f "$scratch/key"
     if ! "$berth" doctor 2>/dev/null | grep -q '^OK *\/dev\/kvm: usable'; then
         "$root/tools/kvm-rig" --timeout 0 --share "$root" -- \
-            env BERTH_CLOUD_SCRATCH="$scratch" "$0"
+            env BERTH="$berth" BERTH_CLOUD_SCRATCH="$scratch" "$0"
         exit
     fi
     export BERTH_CLOUD_SCRATCH=$scratch
