@@ -53,7 +53,9 @@ scratch=$BERTH_CLOUD_SCRATCH
 [[ -r $scratch/debian.qcow2 && -r $scratch/key.pub ]] || bail "no converted disk in $scratch"
 
 start=$(date +%s)
-fifo=$scratch/in
+# The console's input: a FIFO in /tmp (the shared scratch folder is 9p in the rig, which
+# has no FIFOs).
+fifo=$(mktemp -u /tmp/debian-cloud-in.XXXXXX)
 mkfifo "$fifo"
 ("$berth" vm run --image "$scratch/debian.qcow2,format=qcow2" --memory 1G --cpus 2 \
     --ssh-key "$scratch/key.pub" --hostname cloudy --net user --publish 2222:22 \
@@ -99,6 +101,7 @@ guest_ssh 'cloud-init status --long; systemctl is-active systemd-networkd ssh' 2
 guest_ssh 'sudo poweroff' >/dev/null 2>&1
 for ((i = 0; i < 3000; ++i)); do [[ -s $scratch/status ]] && break; sleep 0.1; done
 exec 7>&-
+rm -f "$fifo"
 status=$(cat "$scratch/status" 2>/dev/null || echo none)
 [[ $status == 0 ]]; result $? "sudo poweroff over ssh ends berth with status 0 (status $status)"
 qemu-img check -q "$scratch/debian.qcow2"; result $? "qemu-img check is clean on the disk afterwards"
