@@ -83,6 +83,25 @@ void enter(const std::string& directory, const std::vector<BindMount>& binds) {
     pivot_into_current_directory(directory);
 }
 
+// The VMM is its pid namespace's init, which the kernel gives no default signal action:
+// a SIGTERM berth passes on would be dropped. A VMM that stops gracefully on a signal
+// (a Linux guest's machine reads SIGINT, SIGTERM and SIGHUP from a signalfd) blocks it
+// and never gets here; for the others the signal ends the VMM, with the status of a
+// process the signal killed.
+void end_by_signal(int signal) {
+    ::_exit(128 + signal);
+}
+
+void end_on_forwarded_signals() {
+    struct sigaction action {};
+    action.sa_handler = end_by_signal;
+    for (const int signal : forwarded_signals) {
+        if (::sigaction(signal, &action, nullptr) != 0) {
+            throw_errno("cannot set the VMM's signal handlers", errno);
+        }
+    }
+}
+
 }  // namespace
 
 Jail Jail::plan(const std::string& dir, const std::string& flag) {
@@ -289,6 +308,7 @@ int Jail::run(const std::function<int()>& vmm) const {
             enter(directory_, binds_);
             drop_all_capabilities();
             set_no_new_privileges();
+            end_on_forwarded_signals();
         } catch (const Error& e) {
             std::fflush(stdout);
             std::fprintf(
