@@ -60,7 +60,7 @@ proc=/proc/$jail_vmm_pid
 # Its root: the three files under their base names, /dev/kvm, the socket's directory.
 root_entries=$(cd "$proc/root" && find . -mindepth 1 | sort | tr '\n' ' ')
 want_entries=$(printf '%s\n' ./dev ./dev/kvm ./run ./run/api ./run/api/api.sock \
-    "./$(basename "$kernel")" "./$(basename "$initramfs")" ./jail-disk.img | sort | tr '\n' ' ')
+    "./$(basename "$(realpath "$kernel")")" "./$(basename "$(realpath "$initramfs")")" ./jail-disk.img | sort | tr '\n' ' ')
 if [[ $root_entries == "$want_entries" && ! -e $proc/root$scratch && ! -e $proc/root/etc/passwd &&
       ! -e $proc/root/keep && ! -e $proc/root/proc/self ]]; then
     tap_ok "the jailed VMM's root holds only its files, /dev/kvm and the API socket"
