@@ -215,6 +215,25 @@ expect_bad_input "vm: --console without a Linux guest" "--console: needs --kerne
 expect_bad_input "vm: unknown --reboot" "--reboot: later not in" -- vm run --kernel "$scratch/vmlinuz" --reboot later
 expect_bad_input "vm: unknown --seccomp" "--seccomp: maybe not in \\{on,off\\}" -- vm run --kernel "$scratch/vmlinuz" --seccomp maybe
 expect_bad_input "lesson: unknown --seccomp" "--seccomp: no not in \\{on,off\\}" -- lesson 1 --seccomp no
+# --jail DIR (docs/sandbox.md): refused before any namespace or /dev/kvm, DIR untouched.
+mkdir "$scratch/jail" "$scratch/jail-inside"
+: >"$scratch/jail-file"
+cp "$scratch/vmlinuz" "$scratch/jail-inside/vmlinuz"
+expect_bad_input "--jail DIR is a file" "^berth: --jail '.*jail-file': not a directory; give an empty directory" -- vm run --kernel "$scratch/vmlinuz" --jail "$scratch/jail-file"
+expect_bad_input "--jail DIR without its parent" "^berth: --jail '.*no-such/jail': its parent directory '.*no-such' does not exist" -- vm run --kernel "$scratch/vmlinuz" --jail "$scratch/no-such/jail"
+expect_bad_input "--jail /" "the host's root cannot be the jail" -- vm run --kernel "$scratch/vmlinuz" --jail /
+expect_bad_input "--jail: a kernel that cannot be read" "^berth: --kernel '.*big.bin/child': cannot read it: Not a directory" -- vm run --kernel "$unreadable" --jail "$scratch/jail"
+expect_bad_input "--jail: a disk that is a directory" "^berth: --disk '.*dir.bin': not a file or block device; the jail binds files only$" -- vm run --kernel "$scratch/vmlinuz" --disk "$scratch/dir.bin" --jail "$scratch/jail"
+expect_bad_input "--jail: a file inside the jail directory" "lies inside the jail directory" -- vm run --kernel "$scratch/jail-inside/vmlinuz" --jail "$scratch/jail-inside"
+expect_bad_input "--jail with --net bridge" "^berth: --net 'bridge': cannot go with --jail: a tap needs root's network set-up" -- vm run --kernel "$scratch/vmlinuz" --net bridge --jail "$scratch/jail"
+expect_bad_input "--jail with --trace" "--trace: cannot go with --jail" -- vm run --kernel "$scratch/vmlinuz" --trace "$scratch/t.json" --jail "$scratch/jail"
+expect_bad_input "--jail with --restore" "--restore: cannot go with --jail" -- vm run --restore "$scratch/jail" --jail "$scratch/jail"
+expect_bad_input "--jail with --ephemeral" "--ephemeral: cannot go with --jail" -- vm run --image "$scratch/big.bin" --ephemeral --jail "$scratch/jail"
+if [[ -z $(ls -A "$scratch/jail") && ! -e $scratch/no-such && $(ls "$scratch/jail-inside") == vmlinuz ]]; then
+    tap_ok "refused --jail runs leave the directories as they were"
+else
+    tap_not_ok "refused --jail runs leave the directories as they were"
+fi
 expect_bad_input "vm: --hugepages with odd memory" "cannot start VM: memory 255 MiB is not a multiple of 2 MiB, the huge page size; give a multiple of 2 MiB or use normal pages$" -- vm run --kernel "$scratch/vmlinuz" --hugepages --memory 255M
 : "$unreadable_note"
 

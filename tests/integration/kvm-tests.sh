@@ -95,6 +95,10 @@ source "$(dirname "$0")/snapshot-tests.sh"
 # shellcheck source=sandbox-tests.sh
 source "$(dirname "$0")/sandbox-tests.sh"
 
+# --- the VMM's jail: vm run --jail DIR ------------------------------------------------
+# shellcheck source=jail-tests.sh
+source "$(dirname "$0")/jail-tests.sh"
+
 # --- nothing left behind: fds, threads, sockets, taps, temporary files, mounts ------
 # shellcheck source=leak-tests.sh
 source "$(dirname "$0")/leak-tests.sh"
