@@ -6,20 +6,11 @@
 
 #include <fmt/format.h>
 
+#include "vmm/boot/image_bytes.hpp"
+
 namespace berth::boot {
 
 namespace {
-
-template <typename T>
-T load(std::span<const std::uint8_t> bytes, std::uint64_t offset) {
-    T value;
-    std::memcpy(&value, bytes.data() + offset, sizeof value);
-    return value;
-}
-
-std::uint64_t align_up(std::uint64_t value, std::uint64_t alignment) {
-    return (value + alignment - 1) / alignment * alignment;
-}
 
 // The notes of one PT_NOTE segment: each is namesz, descsz and type (32 bits each),
 // then the name and the descriptor, each padded to the segment's alignment.

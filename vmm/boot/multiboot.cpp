@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "vmm/boot/elf_image.hpp"
+#include "vmm/boot/image_bytes.hpp"
 #include "vmm/boot/linux_layout.hpp"
 #include "vmm/boot/zero_page.hpp"
 #include "vmm/common/error.hpp"
@@ -45,25 +46,6 @@ constexpr std::size_t mmap_entry_size = 24;    // size (u32) + base (u64) + leng
 constexpr std::size_t module_entry_size = 16;  // mod_start, mod_end, string, reserved
 
 constexpr const char* boot_loader_name = "berth";
-
-template <typename T>
-T load(std::span<const std::uint8_t> bytes, std::uint64_t offset) {
-    T value;
-    std::memcpy(&value, bytes.data() + offset, sizeof value);
-    return value;
-}
-
-void store32(std::vector<std::uint8_t>& bytes, std::size_t offset, std::uint32_t value) {
-    std::memcpy(bytes.data() + offset, &value, sizeof value);
-}
-
-void store64(std::vector<std::uint8_t>& bytes, std::size_t offset, std::uint64_t value) {
-    std::memcpy(bytes.data() + offset, &value, sizeof value);
-}
-
-std::uint64_t align_up(std::uint64_t value, std::uint64_t alignment) {
-    return (value + alignment - 1) / alignment * alignment;
-}
 
 struct Header {
     std::size_t offset;  // in the file

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "vmm/boot/flat_gdt.hpp"
+#include "vmm/boot/image_bytes.hpp"
 #include "vmm/boot/linux_layout.hpp"
 #include "vmm/boot/zero_page.hpp"
 #include "vmm/common/error.hpp"
@@ -18,18 +19,6 @@ namespace berth::boot {
 namespace {
 
 constexpr std::uint64_t page_size = 4096;
-
-void store32(std::vector<std::uint8_t>& bytes, std::size_t offset, std::uint32_t value) {
-    std::memcpy(bytes.data() + offset, &value, sizeof value);
-}
-
-void store64(std::vector<std::uint8_t>& bytes, std::size_t offset, std::uint64_t value) {
-    std::memcpy(bytes.data() + offset, &value, sizeof value);
-}
-
-std::uint64_t align_up(std::uint64_t value, std::uint64_t alignment) {
-    return (value + alignment - 1) / alignment * alignment;
-}
 
 // The entry note's descriptor: a 32-bit address, or (as Linux writes it on x86-64) a
 // 64-bit one that must still fit 32 bits.
