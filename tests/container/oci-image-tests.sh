@@ -22,10 +22,13 @@ ROOTFS="$CACHE/ct-rootfs"
 # Under the build folder, not /tmp: the layer cache must hold trusted xattrs and device
 # nodes (ext4 here), and the scratch must survive nothing.
 scratch=$(mktemp -d "$CACHE/oci-image-tests.XXXXXX")
-trap 'rm -rf "$scratch"' EXIT
+# podman refuses a runroot path longer than 50 characters, which a build folder deep
+# enough (CI's clone) exceeds: the runroot (sockets, locks) goes to a short /tmp name.
+runroot=$(mktemp -d /tmp/berth-podrun.XXXXXX)
+trap 'rm -rf "$scratch" "$runroot"' EXIT
 layers="$scratch/layers"
 # podman with a store of its own: nothing of the host's podman is touched.
-pod=(podman --root "$scratch/podman/root" --runroot "$scratch/podman/run" --storage-driver vfs)
+pod=(podman --root "$scratch/podman/root" --runroot "$runroot" --storage-driver vfs)
 
 fail() {  # the failure, then the start of the last run's stderr and stdout
     tap_not_ok "$1"
