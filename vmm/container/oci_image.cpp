@@ -387,8 +387,10 @@ Image open_image_layout(std::string_view reference) {
                 "podman save --format oci-dir writes one)");
         }
         const Document index = read_document(index_path, "index.json");
-        const auto candidates = in_document(
-            index, [&](const Node& root) { return manifests_in(layout, root, tag, 0); });
+        const auto candidates =
+            in_document(index, [&layout = layout, &tag = tag](const Node& root) {
+                return manifests_in(layout, root, tag, 0);
+            });
         if (candidates.empty() && !tag.empty()) {
             const auto tags = in_document(index, [](const Node& root) { return tags_in(root); });
             throw bad_input(
