@@ -130,8 +130,8 @@ if ((ok)) && [[ $first1 == "$first2" ]] && ((first1 == saved || first1 == saved 
     tap_ok "two restores of one snapshot run side by side, both counting on from $first1 (saved at $saved), no boot"
 else
     not_ok "two restores count on from the snapshot (saved $saved; first counts $first1 and $first2)"
-    tap_diag "copy1: " < <(head -c 600 "$scratch/copy1.out"; cat "$scratch/copy1.err")
-    tap_diag "copy2: " < <(head -c 600 "$scratch/copy2.out"; cat "$scratch/copy2.err")
+    { head -c 600 "$scratch/copy1.out"; cat "$scratch/copy1.err"; } | tap_diag "copy1: "
+    { head -c 600 "$scratch/copy2.out"; cat "$scratch/copy2.err"; } | tap_diag "copy2: "
 fi
 
 snap_ctl "$scratch/copy1.sock" info
@@ -151,7 +151,7 @@ if grep -aq '^got=restored-line' "$scratch/copy1.out" && [[ -n $before && $after
     tap_ok "a restored guest reads its console and its disk (checksum $before as before the snapshot)"
 else
     not_ok "a restored guest reads its console and disk (before $before, after $after)"
-    tap_diag "copy1: " < <(tail -c 600 "$scratch/copy1.out"; cat "$scratch/copy1.err")
+    { tail -c 600 "$scratch/copy1.out"; cat "$scratch/copy1.err"; } | tap_diag "copy1: "
 fi
 for copy in copy1 copy2; do
     snap_ctl "$scratch/$copy.sock" stop
@@ -245,12 +245,14 @@ if wait_for "$scratch/snapio.out" '^flushed=2' 240 "$pidio"; then
         tap_ok "a snapshot during heavy disk I/O: rounds 0-$flushed_before flushed before it are in the file; the restored guest wrote on to $flushed_after and read $verified whole rounds back"
     else
         not_ok "a snapshot during heavy disk I/O (snapshot status $io_status, flushed $flushed_before before, $flushed_after after, verified '$verified')"
-        tap_diag "original: " < <(tail -c 400 "$scratch/snapio.out"; cat "$scratch/snapio.err")
-        tap_diag "copy: " < <(tail -c 600 "$scratch/copyio.out"; cat "$scratch/copyio.err")
+        # (pipes, not process substitution: the rig has no /dev/fd)
+        { tail -c 400 "$scratch/snapio.out"; cat "$scratch/snapio.err"; } | tap_diag "original: "
+        { tail -c 600 "$scratch/copyio.out"; cat "$scratch/copyio.err"; } | tap_diag "copy: "
+        rounds_in_file $((flushed_before + 1)) 2>&1 | tap_diag "disk file: "
     fi
 else
     not_ok "a guest writing its disk boots, for a snapshot during I/O"
-    tap_diag "stdout: " < <(tail -c 600 "$scratch/snapio.out"; cat "$scratch/snapio.err")
+    { tail -c 600 "$scratch/snapio.out"; cat "$scratch/snapio.err"; } | tap_diag "stdout: "
     kill "$pidio" 2>/dev/null
     wait "$pidio" 2>/dev/null
 fi
