@@ -201,6 +201,15 @@ expect_bad_input "image build size too small" "--size 1M is too small for a busy
 expect_bad_input "image build size not a size" "--size 'big' is not a size" -- image build debian -o "$scratch/out.img" --size big
 expect_bad_input "image build debian without -o" "--output is required" -- image build debian
 expect_bad_input "image build busybox-disk missing kernel" "--kernel: File does not exist" -- image build busybox-disk -o "$scratch/out.img" --kernel "$scratch/no-such-kernel"
+# berth image convert: bad inputs are refused and no output file is left.
+printf 'QFI\xfb\0\0\0\x09' >"$scratch/convert-v9.qcow2"
+head -c 4096 /dev/zero >>"$scratch/convert-v9.qcow2"
+expect_bad_input "image convert of a missing file" "image '.*/nonexistent': cannot open" -- image convert "$scratch/nonexistent" "$scratch/converted.img"
+expect_bad_input "image convert to an unknown format" "--output-format: vmdk not in" -- image convert -O vmdk "$scratch/empty.bin" "$scratch/converted.img"
+expect_bad_input "image convert of a qcow2-looking file without -f" "starts with a qcow2 header, and berth never takes a format" -- image convert "$scratch/convert-v9.qcow2" "$scratch/converted.img"
+expect_bad_input "image convert of a qcow2 of an unknown version" "berth reads qcow2 versions 2 and 3" -- image convert -f qcow2 "$scratch/convert-v9.qcow2" "$scratch/converted.img"
+if [[ -e $scratch/converted.img ]]; then tap_not_ok "a refused image convert left its output"; else tap_ok "no refused image convert left its output"; fi
+
 # berth image create and info: qcow2 images.
 expect_bad_input "image create without a size" "image create needs --size, or --backing" -- image create "$scratch/new.qcow2"
 expect_bad_input "image create with an empty size" "--size: the value is empty" -- image create --size "" "$scratch/new.qcow2"
