@@ -191,8 +191,14 @@ void launch(const RunOptions& options, const CgroupLimits& limits, int start_gat
 
 int run_container(const RunOptions& options) {
     Launch started;
-    const CgroupLimits limits{
-        options.memory_bytes, options.pids, options.cpu_quota_us, false, false, {}};
+    const CgroupLimits limits{.memory_bytes = options.memory_bytes,
+                              .pids = options.pids,
+                              .cpu_quota_us = options.cpu_quota_us,
+                              .block_io = options.block_io,
+                              .hugepages = options.hugepages,
+                              .freezer = false,
+                              .every_controller = false,
+                              .path = {}};
     launch(options, limits, -1, started);
     HostResources& held = started.held;
     ChildProcess& init = started.init;
@@ -234,8 +240,14 @@ int run_container(const RunOptions& options) {
 CreatedContainer create_container(const RunOptions& options, int start_gate) {
     Launch started;
     const bool root = ::geteuid() == 0;
-    const CgroupLimits limits{options.memory_bytes, options.pids, options.cpu_quota_us, root, root,
-                              options.cgroups_path};
+    const CgroupLimits limits{.memory_bytes = options.memory_bytes,
+                              .pids = options.pids,
+                              .cpu_quota_us = options.cpu_quota_us,
+                              .block_io = options.block_io,
+                              .hugepages = options.hugepages,
+                              .freezer = root,
+                              .every_controller = root,
+                              .path = options.cgroups_path};
     launch(options, limits, start_gate, started);
     // From here on nothing may fail: init and its cgroups now belong to the container.
     return CreatedContainer{started.init.release(), started.held.cgroup.keep(),

@@ -15,6 +15,7 @@
 #include <cap-ng.h>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "vmm/common/error.hpp"
 #include "vmm/common/quote.hpp"
@@ -109,7 +110,54 @@ NetMode network_of(const Spec& spec, std::string& network_namespace,
     return net;
 }
 
+// Each device a blockIO entry names must be a block device of this host: the kernel's
+// refusal would come only once the cgroup is being made, and name no field.
+void check_block_devices(const BlockIoLimits& limits) {
+    const std::string path = "linux.resources.blockIO";
+    const auto check = [&](const DeviceNumber& device, const std::string& where) {
+        const std::string sys = fmt::format("/sys/dev/block/{}:{}", device.major, device.minor);
+        if (::access(sys.c_str(), F_OK) != 0) {
+            throw bad_input(fmt::format("{}.{}: {}:{} is not a block device of this host ({})",
+                                        path, where, device.major, device.minor, sys));
+        }
+    };
+    for (std::size_t i = 0; i < limits.weight_devices.size(); ++i) {
+        check(limits.weight_devices[i].device, fmt::format("weightDevice[{}]", i));
+    }
+    const std::pair<const char*, const std::vector<DeviceRate>*> throttles[] = {
+        {"throttleReadBpsDevice", &limits.read_bps},
+        {"throttleWriteBpsDevice", &limits.write_bps},
+        {"throttleReadIOPSDevice", &limits.read_iops},
+        {"throttleWriteIOPSDevice", &limits.write_iops},
+    };
+    for (const auto& [key, rates] : throttles) {
+        for (std::size_t i = 0; i < rates->size(); ++i) {
+            check((*rates)[i].device, fmt::format("{}[{}]", key, i));
+        }
+    }
+}
+
+void check_hugepage_sizes(const std::vector<HugepageLimit>& limits) {
+    if (limits.empty()) {
+        return;
+    }
+    const std::vector<std::string> sizes = host_hugepage_sizes();
+    for (std::size_t i = 0; i < limits.size(); ++i) {
+        if (std::find(sizes.begin(), sizes.end(), limits[i].page_size) == sizes.end()) {
+            throw bad_input(fmt::format(
+                "linux.resources.hugepageLimits[{}].pageSize: {} is not a huge page size of this "
+                "host (it has: {})",
+                i, quote(limits[i].page_size),
+                sizes.empty() ? std::string("none") : fmt::format("{}", fmt::join(sizes, ", "))));
+        }
+    }
+}
+
 void apply_resources(const Resources& resources, RunOptions& options) {
+    check_block_devices(resources.block_io);
+    check_hugepage_sizes(resources.hugepage_limits);
+    options.block_io = resources.block_io;
+    options.hugepages = resources.hugepage_limits;
     // The spec's "no limit" values (-1, or 0 for pids) leave the controller unused.
     if (resources.memory_limit && *resources.memory_limit > 0) {
         options.memory_bytes = static_cast<std::uint64_t>(*resources.memory_limit);

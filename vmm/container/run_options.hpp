@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "vmm/container/bind_mounts.hpp"
+#include "vmm/container/cgroup_io_limits.hpp"
 #include "vmm/net/ipv4.hpp"
 
 namespace berth::container {
@@ -56,6 +57,8 @@ struct RunOptions {
     std::optional<std::uint64_t> memory_bytes;
     std::optional<std::uint64_t> pids;
     std::optional<std::uint32_t> cpu_quota_us;  // per cpu_period_us
+    BlockIoLimits block_io;                     // OCI linux.resources.blockIO
+    std::vector<HugepageLimit> hugepages;       // OCI linux.resources.hugepageLimits
     std::string cgroups_path;                   // OCI linux.cgroupsPath (container_cgroup.hpp)
     NetMode net = NetMode::none;
     std::optional<net::Ipv4Cidr> ip;
