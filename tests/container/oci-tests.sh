@@ -314,10 +314,6 @@ bundle v2 '["true"]' 'c["ociVersion"] = "2.0.0"'
 oci create --bundle "$scratch/v2" "$prefix-h"
 check "an ociVersion major berth does not speak: status 2" \
     test "$st" -eq 2 -a "$(grep -c "ociVersion: '2.0.0' is not a version berth speaks" "$scratch/err")" -eq 1
-bundle join-pid '["true"]' 'c["linux"]["namespaces"][0]["path"] = "/proc/1/ns/pid"'
-oci create --bundle "$scratch/join-pid" "$prefix-i"
-check "joining a pid namespace by path is refused clearly" \
-    one_line_error "linux.namespaces[0].path: joining an existing pid namespace ('/proc/1/ns/pid') is not supported by berth yet"
 bundle join-file '["true"]' 'c["linux"]["namespaces"][1]["path"] = "/etc/hostname"'
 oci create --bundle "$scratch/join-file" "$prefix-i"
 check "a network namespace path that is no namespace: status 2" \

@@ -57,8 +57,8 @@ unsigned io_weight(unsigned blkio_weight) {
 void write_v1(const std::string& dir, const BlockIoLimits& limits) {
     // BFQ's files when BFQ is the scheduler, else CFQ's (kernels before 5.0).
     const std::string weight = first_file(dir, {"blkio.weight", "blkio.bfq.weight"});
-    const std::string weight_device = weight == "blkio.bfq.weight" ? "blkio.bfq.weight_device"
-                                                                   : "blkio.weight_device";
+    const std::string weight_device =
+        weight == "blkio.bfq.weight" ? "blkio.bfq.weight_device" : "blkio.weight_device";
     if (limits.weight) {
         write_line(dir, weight, std::to_string(*limits.weight));
     }
@@ -67,7 +67,8 @@ void write_v1(const std::string& dir, const BlockIoLimits& limits) {
     }
     for (const DeviceWeight& entry : limits.weight_devices) {
         if (entry.weight) {
-            write_line(dir, weight_device, fmt::format("{} {}", device(entry.device), *entry.weight));
+            write_line(dir, weight_device,
+                       fmt::format("{} {}", device(entry.device), *entry.weight));
         }
         if (entry.leaf_weight) {
             write_line(dir, "blkio.leaf_weight_device",
@@ -131,8 +132,7 @@ std::string block_io_controller(const CgroupLayout& layout) {
     return {};
 }
 
-void check_block_io(const std::string& parent, CgroupVersion version,
-                    const BlockIoLimits& limits) {
+void check_block_io(const std::string& parent, CgroupVersion version, const BlockIoLimits& limits) {
     const bool leaf = limits.leaf_weight ||
                       std::any_of(limits.weight_devices.begin(), limits.weight_devices.end(),
                                   [](const DeviceWeight& entry) { return entry.leaf_weight; });
@@ -146,11 +146,10 @@ void check_block_io(const std::string& parent, CgroupVersion version,
         }
         return;
     }
-    const bool weight = limits.weight || std::any_of(limits.weight_devices.begin(),
-                                                     limits.weight_devices.end(),
-                                                     [](const DeviceWeight& entry) {
-                                                         return entry.weight.has_value();
-                                                     });
+    const bool weight =
+        limits.weight ||
+        std::any_of(limits.weight_devices.begin(), limits.weight_devices.end(),
+                    [](const DeviceWeight& entry) { return entry.weight.has_value(); });
     if (weight && first_file(parent, {"blkio.weight", "blkio.bfq.weight"}).empty()) {
         throw bad_input(
             fmt::format("{}.weight: this host's blkio cgroup has no weight file (blkio.weight or "
@@ -167,10 +166,10 @@ void check_block_io(const std::string& parent, CgroupVersion version,
     const bool throttle = !limits.read_bps.empty() || !limits.write_bps.empty() ||
                           !limits.read_iops.empty() || !limits.write_iops.empty();
     if (throttle && !exists(parent + "/blkio.throttle.read_bps_device")) {
-        throw bad_input(fmt::format(
-            "{}: this host's blkio cgroup has no throttle files (a kernel without "
-            "CONFIG_BLK_DEV_THROTTLING); drop the throttle limits",
-            block_io));
+        throw bad_input(
+            fmt::format("{}: this host's blkio cgroup has no throttle files (a kernel without "
+                        "CONFIG_BLK_DEV_THROTTLING); drop the throttle limits",
+                        block_io));
     }
 }
 

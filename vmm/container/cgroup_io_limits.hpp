@@ -49,7 +49,7 @@ struct BlockIoLimits {
 };
 
 struct HugepageLimit {
-    std::string page_size;  // as the kernel's files name it: "2MB", "1GB"
+    std::string page_size;    // as the kernel's files name it: "2MB", "1GB"
     std::uint64_t limit = 0;  // bytes
 };
 

@@ -64,8 +64,9 @@ struct RunOptions {
     std::optional<net::Ipv4Cidr> ip;
     // OCI, as root: the network namespace to join (a path), with NetMode::none.
     std::string network_namespace;
-    // OCI, as root: ipc, uts or cgroup namespaces to join instead of new ones (CLONE_NEW*
-    // and the path). With a uts namespace joined and no hostname, the hostname stays.
+    // OCI, as root: namespaces to join instead of new ones (CLONE_NEW* and the path): pid,
+    // mount, ipc, uts, user, cgroup, time. With a uts namespace joined and no hostname,
+    // the hostname stays.
     struct JoinedNamespace {
         int type = 0;
         std::string path;
