@@ -284,7 +284,7 @@ check "linux.namespaces $ns_kinds by path: the container is in each (same /proc/
 check "... sees the joined user namespace's id map (0 0 65536) and sets the joined uts's hostname" \
     test "$(sed -n "$(($(wc -w <<<"$ns_kinds") + 1))p" "$scratch/$prefix-ja.stdout" | awk '{print $1, $2, $3}')" = "0 0 65536" -a \
     "$(nsenter -t "$ns_holder" -u hostname)" = joined-host
-kill "$unshare_pid" "$ns_holder" 2>/dev/null
+kill -KILL "$ns_holder" "$unshare_pid" 2>/dev/null
 wait "$unshare_pid" 2>/dev/null
 
 # A joined pid namespace has its own first process: stopping the container must still
@@ -316,12 +316,17 @@ jp_left=0
 for dir in $jp_cgroups; do [[ -e $dir ]] && jp_left=$((jp_left + 1)); done
 check "... delete --force ends the command and removes its cgroups and state" \
     test "$st" -eq 0 -a "$jp_left" -eq 0 -a ! -e "$ROOT/$prefix-jp"
-kill "$unshare_pid" "$pid_holder" 2>/dev/null
+kill -KILL "$pid_holder" "$unshare_pid" 2>/dev/null
 wait "$unshare_pid" 2>/dev/null
 bundle new-user '["true"]' 'c["linux"]["namespaces"].append({"type": "user"})'
 oci create --bundle "$scratch/new-user" "$prefix-nu"
 check "a new user namespace (no path): refused clearly, status 2, no state" \
     test "$st" -eq 2 -a ! -e "$ROOT/$prefix-nu" -a "$(grep -c "linux.namespaces\[5\].type: a new user namespace" "$scratch/err")" -eq 1
+
+bundle domainname '["cat", "/proc/sys/kernel/domainname"]' 'c["domainname"] = "oci.example"'
+run_bundle domainname "$prefix-dn"
+check "domainname: the container's uts namespace has it, the host keeps its own" \
+    test "$st" -eq 0 -a "$(cat "$scratch/$prefix-dn.stdout")" = oci.example -a "$(cat /proc/sys/kernel/domainname)" != oci.example
 
 bundle preserve '["sh", "-c", "cat <&3; cat <&4 2>/dev/null || echo no-fd-4"]'
 echo through-fd-3 >"$scratch/fd3"

@@ -467,6 +467,11 @@ pid_t start_command(const InitPlan& plan, const std::string& command_path,
         if (!plan.options->hostname.empty()) {
             set_hostname(plan.options->hostname);
         }
+        if (!plan.options->domainname.empty() &&
+            ::setdomainname(plan.options->domainname.data(), plan.options->domainname.size()) !=
+                0) {
+            throw_errno("cannot set the domain name", errno);
+        }
         const std::string command_path = build_rootfs(plan);
         if (plan.network_namespace_from_berth) {
             enter_network_namespace(await(berth, InitMessage::network_namespace).take_fd());

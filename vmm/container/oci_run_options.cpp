@@ -394,6 +394,7 @@ RunOptions run_options_from(const Spec& spec, const std::string& bundle, const s
     options.hostname = !spec.hostname.empty() ? spec.hostname
                        : joins_uts            ? std::string()
                                               : host_hostname();
+    options.domainname = spec.domainname;
     apply_resources(spec.resources, options);
     options.cgroups_path = cgroups_path_of(spec.cgroups_path);
     options.sysctls = sysctls_of(spec, options.net);

@@ -441,6 +441,13 @@ Spec parse_spec(std::string_view json_text) {
     if (auto hostname = top.member("hostname")) {
         spec.hostname = hostname->string();
     }
+    if (auto domainname = top.member("domainname")) {
+        spec.domainname = domainname->string();
+        // The kernel's limit (__NEW_UTS_LEN): a longer one would fail only in init.
+        if (spec.domainname.size() > 64) {
+            domainname->fail("is longer than 64 bytes");
+        }
+    }
     if (auto mounts = top.member("mounts")) {
         for (std::size_t i = 0, n = mounts->array_size(); i < n; ++i) {
             spec.mounts.push_back(parse_mount(mounts->element(i)));

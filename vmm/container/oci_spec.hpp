@@ -150,6 +150,7 @@ struct Spec {
     std::optional<Process> process;  // required by create (checked there)
     Root root;
     std::string hostname;
+    std::string domainname;  // the uts namespace's NIS domain name; empty: left as it is
     std::vector<Mount> mounts;
     std::vector<Namespace> namespaces;
     Resources resources;

@@ -52,8 +52,9 @@ struct RunOptions {
     // tmpfs overlay (layer_cache.hpp); `oci_image` is the DIR[:TAG] errors name.
     std::vector<std::string> image_layers;
     std::string oci_image;
-    std::string name;      // empty: berth-<pid> is used for cgroups
-    std::string hostname;  // ct run: never empty; OCI: empty keeps a joined uts namespace's
+    std::string name;        // empty: berth-<pid> is used for cgroups
+    std::string hostname;    // ct run: never empty; OCI: empty keeps a joined uts namespace's
+    std::string domainname;  // OCI domainname; empty: the uts namespace keeps its own
     std::optional<std::uint64_t> memory_bytes;
     std::optional<std::uint64_t> pids;
     std::optional<std::uint32_t> cpu_quota_us;  // per cpu_period_us
