@@ -404,7 +404,7 @@ if "'"$hugetlb_sizes"'":
         oci delete --force "$prefix-bw"
     elif [[ -n $blkio_root ]]; then
         oci create --bundle "$scratch/blkio-weight" "$prefix-bw"
-        check "linux.resources.blockIO.weight on a blkio cgroup without weights (no CFQ, no BFQ): one line, as runc refuses" \
+        check "linux.resources.blockIO.weight on a blkio cgroup without weights (no CFQ, no BFQ): one line, status 2" \
             one_line_error "linux.resources.blockIO.weight: this host's blkio cgroup has no weight file"
         check "... status 2, nothing left" test "$st" -eq 2 -a ! -e "$ROOT/$prefix-bw" -a \
             -z "$(find /sys/fs/cgroup -maxdepth 6 -name "berth-$prefix-bw" 2>/dev/null)"
