@@ -296,7 +296,7 @@ for _ in $(seq 100); do
     [[ -n $pid_holder ]] && break
     sleep 0.02
 done
-bundle join-pid-only '["sleep", "30"]' 'c["linux"]["namespaces"][0]["path"] = "/proc/'"$pid_holder"'/ns/pid"'
+bundle join-pid-only '["sh", "-c", "sleep 30 & exec sleep 31"]' 'c["linux"]["namespaces"][0]["path"] = "/proc/'"$pid_holder"'/ns/pid"'
 oci create --bundle "$scratch/join-pid-only" --pid-file "$scratch/jp.pid" "$prefix-jp"
 oci start "$prefix-jp"
 jp_init=$(cat "$scratch/jp.pid")
@@ -306,16 +306,24 @@ for _ in $(seq 100); do
     [[ -n $jp_command ]] && break
     sleep 0.02
 done
+jp_child=
+for _ in $(seq 100); do
+    jp_child=$(cat "/proc/$jp_command/task/$jp_command/children" 2>/dev/null | tr -d ' ')
+    [[ -n $jp_child ]] && break
+    sleep 0.02
+done
 check "linux.namespaces pid by path alone: the command is in the holder's pid namespace" \
     test -n "$jp_command" -a "$(readlink "/proc/$jp_command/ns/pid")" = "$(readlink "/proc/$pid_holder/ns/pid")"
 jp_cgroups=$(python3 -c 'import json,sys; print(" ".join(json.load(open(sys.argv[1]))["cgroups"]))' "$ROOT/$prefix-jp/record.json")
 oci delete --force "$prefix-jp"
 sleep 0.1
 jp_left=0
-[[ -d /proc/$jp_command && $(awk '{print $3}' "/proc/$jp_command/stat" 2>/dev/null) != Z ]] && jp_left=1
+for pid in $jp_command $jp_child; do
+    [[ -d /proc/$pid && $(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null) != Z ]] && jp_left=$((jp_left + 1))
+done
 for dir in $jp_cgroups; do [[ -e $dir ]] && jp_left=$((jp_left + 1)); done
-check "... delete --force ends the command and removes its cgroups and state" \
-    test "$st" -eq 0 -a "$jp_left" -eq 0 -a ! -e "$ROOT/$prefix-jp"
+check "... delete --force ends the command and its child (which the holder adopts), its cgroups and state" \
+    test "$st" -eq 0 -a -n "$jp_child" -a "$jp_left" -eq 0 -a ! -e "$ROOT/$prefix-jp"
 kill -KILL "$pid_holder" "$unshare_pid" 2>/dev/null
 wait "$unshare_pid" 2>/dev/null
 bundle new-user '["true"]' 'c["linux"]["namespaces"].append({"type": "user"})'
