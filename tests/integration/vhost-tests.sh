@@ -77,9 +77,12 @@ vh_vm_pid=$!
 vh_seen_vhost= vh_seen_dhcp= vh_seen_tap_reader=
 for _ in $(seq 600); do
     kill -0 "$vh_vm_pid" 2>/dev/null || break
-    ls -l "/proc/$vh_vm_pid/fd" 2>/dev/null | grep -q '/dev/vhost-net' && vh_seen_vhost=1
-    grep -qx net-dhcp "/proc/$vh_vm_pid/task/"*/comm 2>/dev/null && vh_seen_dhcp=1
-    grep -qx net-tap "/proc/$vh_vm_pid/task/"*/comm 2>/dev/null && vh_seen_tap_reader=1
+    # $! is timeout's pid; berth is its child.
+    vh_berth_pid=$(pgrep -P "$vh_vm_pid" | head -n 1)
+    [[ -n $vh_berth_pid ]] || { sleep 0.1; continue; }
+    ls -l "/proc/$vh_berth_pid/fd" 2>/dev/null | grep -q '/dev/vhost-net' && vh_seen_vhost=1
+    grep -qx net-dhcp "/proc/$vh_berth_pid/task/"*/comm 2>/dev/null && vh_seen_dhcp=1
+    grep -qx net-tap "/proc/$vh_berth_pid/task/"*/comm 2>/dev/null && vh_seen_tap_reader=1
     [[ -n $vh_seen_vhost && -n $vh_seen_dhcp ]] && break
     sleep 0.1
 done
@@ -107,8 +110,8 @@ fi
 vh_links_after=$(ip -o link show | grep -c ' b[tv][0-9]')
 vh_leases_after=$(ls /run/berth/net 2>/dev/null | wc -l)
 if [[ $vh_links_after -eq $vh_links_before && $vh_leases_after -eq $vh_leases_before ]] &&
-   ! pgrep -x "vhost-$vh_vm_pid" >/dev/null; then
+   ! pgrep -x "vhost-${vh_berth_pid:-0}" >/dev/null; then
     tap_ok "--net bridge,vhost=on: no tap, lease or vhost worker is left after the VM"
 else
-    not_ok "--net bridge,vhost=on: links $vh_links_before -> $vh_links_after, leases $vh_leases_before -> $vh_leases_after, vhost worker $(pgrep -x "vhost-$vh_vm_pid")"
+    not_ok "--net bridge,vhost=on: links $vh_links_before -> $vh_links_after, leases $vh_leases_before -> $vh_leases_after, vhost worker $(pgrep -x "vhost-${vh_berth_pid:-0}")"
 fi
