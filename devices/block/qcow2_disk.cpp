@@ -10,6 +10,7 @@
 
 #include "devices/block/compressed_cluster.hpp"
 #include "devices/block/iovec_range.hpp"
+#include "devices/block/mapped_read.hpp"
 #include "devices/block/raw_disk.hpp"
 #include "vmm/common/error.hpp"
 #include "vmm/common/quote.hpp"
@@ -71,6 +72,7 @@ std::unique_ptr<Qcow2Disk> Qcow2Disk::open_in_chain(const std::filesystem::path&
     disk->file_bytes_ = input.size;
     disk->next_free_ = (input.size + disk->cluster_ - 1) & ~(disk->cluster_ - 1);
     disk->cache_tables_ = std::max<std::uint64_t>(1, cache_bytes / disk->cluster_);
+    disk->mapping_ = virtio::FileMapping::map_read_only(disk->fd_.get(), input.size);
     if (disk->header_.virtual_size < 512) {
         throw bad_input(
             fmt::format("header: virtual size {} is less than one 512-byte sector; "
@@ -262,7 +264,11 @@ bool Qcow2Disk::read_cluster(std::uint64_t guest_cluster, const Cluster& cluster
             const std::uint64_t present =
                 start < file_bytes_ ? std::min(length, file_bytes_ - start) : 0;
             zero_iovecs(to, present, length - present);
-            return transfer_all(fd_.get(), iovec_slice(to, 0, present), start, Direction::read);
+            const auto from_file = iovec_slice(to, 0, present);
+            if (mapping_ && start + present <= mapping_->bytes().size()) {
+                return read_from_mapping(*mapping_, from_file, start);
+            }
+            return transfer_all(fd_.get(), from_file, start, Direction::read);
         }
         case Kind::compressed: {
             const std::uint8_t* bytes = nullptr;
@@ -289,11 +295,25 @@ bool Qcow2Disk::read(std::span<const iovec> to, std::uint64_t offset) {
         const std::uint64_t skip = at & (cluster_ - 1);
         const std::uint64_t count = std::min(cluster_ - skip, length - done);
         Cluster cluster;
-        if (!lookup(at / cluster_, cluster) ||
-            !read_cluster(at / cluster_, cluster, skip, iovec_slice(to, done, count))) {
+        if (!lookup(at / cluster_, cluster)) {
             return false;
         }
-        done += count;
+        // Data clusters that lie one after the other in the file as well (an image
+        // written or converted in order) are read in one transfer: a 1 MiB request is
+        // one preadv, not sixteen.
+        std::uint64_t run = count;
+        while (cluster.kind == Kind::normal && done + run < length) {
+            Cluster next;
+            if (!lookup((at + run) / cluster_, next) || next.kind != Kind::normal ||
+                next.host != cluster.host + skip + run) {
+                break;
+            }
+            run += std::min(cluster_, length - done - run);
+        }
+        if (!read_cluster(at / cluster_, cluster, skip, iovec_slice(to, done, run))) {
+            return false;
+        }
+        done += run;
     }
     return true;
 }

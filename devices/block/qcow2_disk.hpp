@@ -9,6 +9,11 @@
 // file's own clusters. Metadata is written through at once (no dirty cache), so flush
 // is one fdatasync.
 //
+// Data clusters are read by copying out of a shared mapping of the file as it was at
+// open (devices/virtio/file_mapping.hpp says why: the rig's emulated CPU copies
+// preadv's bytes one at a time); clusters allocated since lie beyond it and are read
+// with preadv. Metadata is always read with pread.
+//
 // Ordering, so that a kill -9 at any moment leaves an image whose worst fault is a
 // leaked cluster: a new cluster is taken from the end of the file, its data written
 // first, then its refcount (a new refcount block is written whole before the refcount
@@ -26,11 +31,13 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <unordered_map>
 #include <vector>
 
 #include "devices/block/backend.hpp"
 #include "devices/block/qcow2_format.hpp"
+#include "devices/virtio/file_mapping.hpp"
 #include "vmm/common/file.hpp"
 #include "vmm/common/unique_fd.hpp"
 
@@ -54,6 +61,7 @@ public:
     bool flush() override;
     bool write_zeroes(std::uint64_t offset, std::uint64_t length) override;
     bool discard(std::uint64_t offset, std::uint64_t length) override;
+    bool reads_from_mapping() const override { return mapping_.has_value(); }
 
     // For `berth image info`.
     const qcow2::Header& header() const { return header_; }
@@ -99,6 +107,7 @@ private:
     std::filesystem::path path_;
     Access access_ = Access::read_only;
     UniqueFd fd_;
+    std::optional<virtio::FileMapping> mapping_;  // the file's first bytes, as at open
     InputClaim claim_;
     qcow2::Header header_;
     std::uint64_t cluster_ = 0;      // bytes

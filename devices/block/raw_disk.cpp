@@ -13,7 +13,7 @@
 #include <fmt/format.h>
 
 #include "devices/block/iovec_range.hpp"
-#include "devices/virtio/sigbus_guard.hpp"
+#include "devices/block/mapped_read.hpp"
 #include "vmm/common/error.hpp"
 
 namespace berth::devices::block {
@@ -54,16 +54,9 @@ bool RawDisk::read(std::span<const iovec> to, std::uint64_t offset) {
     if (!mapping_) {
         return transfer_all(image_.fd.get(), {to.begin(), to.end()}, offset, Direction::read);
     }
-    std::vector<virtio::CopyPiece> pieces;
-    pieces.reserve(to.size());
-    const std::uint8_t* from = mapping_->bytes().data() + offset;
-    for (const iovec& piece : to) {
-        pieces.push_back({static_cast<std::uint8_t*>(piece.iov_base), from, piece.iov_len});
-        from += piece.iov_len;
-    }
-    // bus_error: the file is shorter than the disk now (truncated by someone else);
-    // preadv would have met end of file there.
-    return virtio::copy_guarding_sigbus(pieces) == virtio::CopyResult::copied;
+    // false: the file is shorter than the disk now (truncated by someone else); preadv
+    // would have met end of file there.
+    return read_from_mapping(*mapping_, to, offset);
 }
 
 bool RawDisk::write(std::span<const iovec> from, std::uint64_t offset) {

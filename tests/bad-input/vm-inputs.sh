@@ -77,6 +77,13 @@ make_multiboot "$in/mb-flag5.elf" flags=0x23
 make_multiboot "$in/mb-high.elf" paddr=0x20000000
 make_multiboot "$in/mb-bios.elf" paddr=0xf0000
 make_multiboot "$in/mb-info.elf" paddr=0x10000
+make_pvh() { python3 "$(dirname "$0")/../lib/make-pvh-elf.py" "$@"; }
+make_pvh "$in/pvh.elf"
+make_pvh "$in/pvh-no-note.elf" entry=-1
+make_pvh "$in/pvh-entry-out.elf" entry=0x3000000
+make_pvh "$in/pvh-truncated.elf" truncate=0x1800
+make_pvh "$in/pvh-overlap.elf" overlap=0x1000800
+make_pvh "$in/pvh-high.elf" paddr=0x20000000
 mkfifo "$in/fifo"
 mkdir "$in/dir"
 truncate -s 100G "$in/sparse-100G"
@@ -137,6 +144,14 @@ refused "pref_address beyond 4 GiB" 2 "pref-huge asks for .*beyond the 3 GiB of 
 refused "pref_address + init_size wraps around" 2 "pref-wraps asks for .*header is corrupt" -- vm run --kernel "$in/pref-wraps"
 refused "init_size of 4 GiB" 2 "init-size-huge asks for 4294967295 bytes" -- vm run --kernel "$in/init-size-huge"
 # 6b. Multiboot kernels: the header, where the segments go, the modules.
+# 6c. PVH kernels (an ELF vmlinux): the entry note, the segments, where they go.
+refused "pvh: no entry note" 2 "PVH kernel .*pvh-no-note.elf has no PVH entry note \(XEN_ELFNOTE_PHYS32_ENTRY\) and no Multiboot header.*CONFIG_PVH=y" -- vm run --kernel "$in/pvh-no-note.elf"
+refused "pvh: entry outside the loaded segments" 2 "pvh-entry-out.elf has its PVH entry point 0x3000000 outside the code its segments load" -- vm run --kernel "$in/pvh-entry-out.elf"
+refused "pvh: truncated ELF" 2 "pvh-truncated.elf has a corrupt ELF segment 0 \(4096 bytes at offset 4096" -- vm run --kernel "$in/pvh-truncated.elf"
+refused "pvh: overlapping segments" 2 "pvh-overlap.elf has ELF segments that overlap: 0x1000000-0x1002000 and 0x1000800-0x1001800" -- vm run --kernel "$in/pvh-overlap.elf"
+refused "pvh: segment beyond --memory" 2 "pvh-high.elf has a segment at 0x20000000-0x20002000, outside the guest's usable RAM .* memory 256 MiB" -- vm run --kernel "$in/pvh-high.elf"
+refused "pvh: initrd of 100 GiB (sparse)" 2 "cannot read initrd .*sparse-100G: is 100 GiB, larger than the guest's memory" -- vm run --kernel "$in/pvh.elf" --initrd "$in/sparse-100G"
+refused "pvh: --module is for Multiboot kernels" 2 "--module .*modules are for Multiboot kernels, and kernel .*pvh.elf is not one" -- vm run --kernel "$in/pvh.elf" --module "$in/pvh.elf"
 refused "multiboot: bad checksum" 2 "Multiboot kernel .*mb-checksum.elf has a Multiboot header at offset 0x1000 with a bad checksum: 0x12345678" -- vm run --kernel "$in/mb-checksum.elf"
 refused "multiboot: video mode required" 2 "mb-video.elf requires a video mode \(Multiboot header flags bit 2\)" -- vm run --kernel "$in/mb-video.elf"
 refused "multiboot: unknown required flag" 2 "mb-flag5.elf requires something berth does not know \(Multiboot header flags bit 5" -- vm run --kernel "$in/mb-flag5.elf"

@@ -46,7 +46,7 @@ data = json.load(open(sys.argv[1]))
 assert data["runs"] == 2, data["runs"]
 ran = [r for r in data["runtimes"] if "skipped" not in r]
 names = {r["name"] for r in ran}
-assert {"berth vm", "berth ct"} <= names, names
+assert {"berth vm", "berth vm restore", "berth ct"} <= names, names
 for r in data["runtimes"]:
     if "skipped" in r:
         assert r["skipped"], f"{r['name']}: skipped without a reason"
@@ -63,6 +63,15 @@ for r in data["runtimes"]:
         assert abs(marks["exit"] - s["total"]) < 1e-6, (r["name"], marks["exit"], s["total"])
 berth_vm = next(r for r in ran if r["name"] == "berth vm")
 assert len(berth_vm["phases"]) >= 6, berth_vm["phases"]
+# The VM from snapshot: restore, first guest instruction, then the guest to its marker;
+# no boot (no kernel console mark, no /init phase mark).
+restore = next(r for r in ran if r["name"] == "berth vm restore")
+assert [p["id"] for p in restore["phases"]] == [
+    "launch", "restore", "restore_vcpu", "restore_guest", "vm_teardown"], restore["phases"]
+for s in restore["samples"]:
+    marks = {m["name"] for m in s["marks"]}
+    assert {"restored", "vcpu_entry", "guest_exit"} <= marks and "guest_init" not in marks, marks
+assert "--restore" in restore["command"], restore["command"]
 berth_ct = next(r for r in ran if r["name"] == "berth ct")
 assert len(berth_ct["phases"]) >= 5, berth_ct["phases"]
 print("ok:", ", ".join(sorted(names)))

@@ -201,6 +201,15 @@ expect_bad_input "image build size too small" "--size 1M is too small for a busy
 expect_bad_input "image build size not a size" "--size 'big' is not a size" -- image build debian -o "$scratch/out.img" --size big
 expect_bad_input "image build debian without -o" "--output is required" -- image build debian
 expect_bad_input "image build busybox-disk missing kernel" "--kernel: File does not exist" -- image build busybox-disk -o "$scratch/out.img" --kernel "$scratch/no-such-kernel"
+# berth image convert: bad inputs are refused and no output file is left.
+printf 'QFI\xfb\0\0\0\x09' >"$scratch/convert-v9.qcow2"
+head -c 4096 /dev/zero >>"$scratch/convert-v9.qcow2"
+expect_bad_input "image convert of a missing file" "image '.*/nonexistent': cannot open" -- image convert "$scratch/nonexistent" "$scratch/converted.img"
+expect_bad_input "image convert to an unknown format" "--output-format: vmdk not in" -- image convert -O vmdk "$scratch/empty.bin" "$scratch/converted.img"
+expect_bad_input "image convert of a qcow2-looking file without -f" "starts with a qcow2 header, and berth never takes a format" -- image convert "$scratch/convert-v9.qcow2" "$scratch/converted.img"
+expect_bad_input "image convert of a qcow2 of an unknown version" "berth reads qcow2 versions 2 and 3" -- image convert -f qcow2 "$scratch/convert-v9.qcow2" "$scratch/converted.img"
+if [[ -e $scratch/converted.img ]]; then tap_not_ok "a refused image convert left its output"; else tap_ok "no refused image convert left its output"; fi
+
 # berth image create and info: qcow2 images.
 expect_bad_input "image create without a size" "image create needs --size, or --backing" -- image create "$scratch/new.qcow2"
 expect_bad_input "image create with an empty size" "--size: the value is empty" -- image create --size "" "$scratch/new.qcow2"
@@ -215,6 +224,25 @@ expect_bad_input "vm: --console without a Linux guest" "--console: needs --kerne
 expect_bad_input "vm: unknown --reboot" "--reboot: later not in" -- vm run --kernel "$scratch/vmlinuz" --reboot later
 expect_bad_input "vm: unknown --seccomp" "--seccomp: maybe not in \\{on,off\\}" -- vm run --kernel "$scratch/vmlinuz" --seccomp maybe
 expect_bad_input "lesson: unknown --seccomp" "--seccomp: no not in \\{on,off\\}" -- lesson 1 --seccomp no
+# --jail DIR (docs/sandbox.md): refused before any namespace or /dev/kvm, DIR untouched.
+mkdir "$scratch/jail" "$scratch/jail-inside"
+: >"$scratch/jail-file"
+cp "$scratch/vmlinuz" "$scratch/jail-inside/vmlinuz"
+expect_bad_input "--jail DIR is a file" "^berth: --jail '.*jail-file': not a directory; give an empty directory" -- vm run --kernel "$scratch/vmlinuz" --jail "$scratch/jail-file"
+expect_bad_input "--jail DIR without its parent" "^berth: --jail '.*no-such/jail': its parent directory '.*no-such' does not exist" -- vm run --kernel "$scratch/vmlinuz" --jail "$scratch/no-such/jail"
+expect_bad_input "--jail /" "the host's root cannot be the jail" -- vm run --kernel "$scratch/vmlinuz" --jail /
+expect_bad_input "--jail: a kernel that cannot be read" "^berth: --kernel '.*big.bin/child': cannot read it: Not a directory" -- vm run --kernel "$unreadable" --jail "$scratch/jail"
+expect_bad_input "--jail: a disk that is a directory" "^berth: --disk '.*dir.bin': not a file or block device; the jail binds files only$" -- vm run --kernel "$scratch/vmlinuz" --disk "$scratch/dir.bin" --jail "$scratch/jail"
+expect_bad_input "--jail: a file inside the jail directory" "lies inside the jail directory" -- vm run --kernel "$scratch/jail-inside/vmlinuz" --jail "$scratch/jail-inside"
+expect_bad_input "--jail with --net bridge" "^berth: --net 'bridge': cannot go with --jail: a tap needs root's network set-up" -- vm run --kernel "$scratch/vmlinuz" --net bridge --jail "$scratch/jail"
+expect_bad_input "--jail with --trace" "--trace: cannot go with --jail" -- vm run --kernel "$scratch/vmlinuz" --trace "$scratch/t.json" --jail "$scratch/jail"
+expect_bad_input "--jail with --restore" "--restore: cannot go with --jail" -- vm run --restore "$scratch/jail" --jail "$scratch/jail"
+expect_bad_input "--jail with --ephemeral" "--ephemeral: cannot go with --jail" -- vm run --image "$scratch/big.bin" --ephemeral --jail "$scratch/jail"
+if [[ -z $(ls -A "$scratch/jail") && ! -e $scratch/no-such && $(ls "$scratch/jail-inside") == vmlinuz ]]; then
+    tap_ok "refused --jail runs leave the directories as they were"
+else
+    tap_not_ok "refused --jail runs leave the directories as they were"
+fi
 expect_bad_input "vm: --hugepages with odd memory" "cannot start VM: memory 255 MiB is not a multiple of 2 MiB, the huge page size; give a multiple of 2 MiB or use normal pages$" -- vm run --kernel "$scratch/vmlinuz" --hugepages --memory 255M
 : "$unreadable_note"
 
@@ -254,7 +282,7 @@ expect_same_as_full_tree "a sibling command's name inside ct" "berth: 'doctor' i
 expect_same_as_full_tree "a sibling command's name after vm run" "berth: The following argument was not expected: doctor (see berth --help)" -- vm run --firmware "$HELLO" doctor
 expect_same_as_full_tree "ct --version" "berth: unknown option '--version' for berth ct; give a command first (see berth ct --help)" -- ct --version
 expect_same_as_full_tree "ct run without a value" "berth: --memory: 1 required TEXT missing (see berth --help)" -- ct run --memory
-expect_same_as_full_tree "ct run without a root" "berth: give exactly one of --rootfs DIR (the container's files) or --image IMG (a raw ext4 image)" -- ct run -- /bin/true
+expect_same_as_full_tree "ct run without a root" "berth: give exactly one of --rootfs DIR (the container's files), --image IMG (a raw ext4 image) or --oci DIR[:TAG] (an OCI image layout)" -- ct run -- /bin/true
 expect_same_as_full_tree "lesson --help" "Run a hardware-virtualization lesson (docs/lessons/); without N, list them" -- lesson --help
 expect_same_as_full_tree "image build without a kind" "berth: A subcommand is required (see berth image build --help)" -- image build
 expect_same_as_full_tree "bench startup --help" "Start the same workload (sh -c 'echo berth-bench-marker') N times as a berth VM and as a berth container from one root filesystem, and with QEMU microvm, runc, crun and bwrap where they run; print min/median/p95 per phase (see docs/bench-startup.md). Without KVM that boots Linux the VM half runs in tools/kvm-rig (emulated)" -- bench startup --help

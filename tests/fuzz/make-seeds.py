@@ -167,6 +167,16 @@ def multiboot_seeds():
         f.write(header + b"\xf4" * 0x100)
 
 
+def pvh_seeds():
+    out = os.path.join(corpus, "pvh")
+    os.makedirs(out, exist_ok=True)
+    maker = os.path.join(here, "..", "lib", "make-pvh-elf.py")
+    subprocess.run([sys.executable, maker, os.path.join(out, "valid")], check=True)
+    subprocess.run([sys.executable, maker, os.path.join(out, "no-note"), "entry=-1"], check=True)
+    subprocess.run([sys.executable, maker, os.path.join(out, "overlap"), "overlap=0x1000800"],
+                   check=True)
+
+
 def qcow2_seeds():
     """Small images from qemu-img (qemu-utils): v2 and v3, 512-byte and 4 KiB clusters,
     data, zero and compressed (zlib, zstd) clusters."""
@@ -262,6 +272,7 @@ ring_seeds()
 pci_seeds()
 bzimage_seeds()
 multiboot_seeds()
+pvh_seeds()
 qcow2_seeds()
 parser_seeds()
 dhcp_seeds()

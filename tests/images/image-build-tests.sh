@@ -91,6 +91,15 @@ if [[ -n $debian && -f $debian ]]; then
         bash -c 'debugfs -R "cat /etc/shadow" "$1" 2>/dev/null | grep -q "^root:\$y\\$"' _ "$debian"
     check "Debian image: hostname berth-debian" \
         bash -c 'debugfs -R "cat /etc/hostname" "$1" 2>/dev/null | grep -qx berth-debian' _ "$debian"
+    check "Debian image: systemd-networkd (enabled) asks DHCP on every Ethernet NIC" \
+        bash -c 'debugfs -R "cat /etc/systemd/network/80-berth-dhcp.network" "$1" 2>/dev/null | tr "\n" " " | grep -q "Type=ether .*DHCP=yes" &&
+                 debugfs -R "ls /etc/systemd/system/multi-user.target.wants" "$1" 2>/dev/null | grep -q systemd-networkd.service' _ "$debian"
+    check "Debian image: cloud-init reads the NoCloud seed and leaves the network alone" \
+        bash -c 'debugfs -R "stat /usr/bin/cloud-init" "$1" 2>/dev/null | grep -q "Type: regular" &&
+                 debugfs -R "cat /etc/cloud/cloud.cfg.d/90-berth.cfg" "$1" 2>/dev/null | grep -q "datasource_list: \[ NoCloud, None \]"' _ "$debian"
+    check "Debian image: openssh-server, with no host keys baked in" \
+        bash -c 'debugfs -R "stat /usr/sbin/sshd" "$1" 2>/dev/null | grep -q "Type: regular" &&
+                 ! debugfs -R "ls /etc/ssh" "$1" 2>/dev/null | grep -q ssh_host_' _ "$debian"
 else
     tap_skip "Debian image checks" "no BERTH_DEBIAN_IMAGE (sudo berth image build debian -o build/images/debian.img)"
 fi

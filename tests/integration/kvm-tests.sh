@@ -60,6 +60,10 @@ source "$(dirname "$0")/multiboot-tests.sh"
 # shellcheck source=linux-tests.sh
 source "$(dirname "$0")/linux-tests.sh"
 
+# --- the same kernel as an ELF vmlinux, through its PVH entry -------------------------
+# shellcheck source=pvh-tests.sh
+source "$(dirname "$0")/pvh-tests.sh"
+
 # --- virtio-pci devices in a Linux guest ---------------------------------------------
 # shellcheck source=virtio-tests.sh
 source "$(dirname "$0")/virtio-tests.sh"
@@ -94,6 +98,10 @@ source "$(dirname "$0")/snapshot-tests.sh"
 # --- the VMM's seccomp sandbox: every thread filtered -------------------------------
 # shellcheck source=sandbox-tests.sh
 source "$(dirname "$0")/sandbox-tests.sh"
+
+# --- the VMM's jail: vm run --jail DIR ------------------------------------------------
+# shellcheck source=jail-tests.sh
+source "$(dirname "$0")/jail-tests.sh"
 
 # --- nothing left behind: fds, threads, sockets, taps, temporary files, mounts ------
 # shellcheck source=leak-tests.sh

@@ -23,7 +23,8 @@ if [[ ${BERTH_IN_RIG:-0} != 1 ]] && { [[ ${BERTH_FORCE_RIG:-0} == 1 ]] || ! kvm_
     root=$(cd "$here/../.." && pwd)
     exec "$BERTH_RIG" --share "$root" -- env BERTH="$BERTH" BERTH_FIRMWARE_DIR="$BERTH_FIRMWARE_DIR" \
         BERTH_RIG="$BERTH_RIG" BERTH_INITRAMFS="${BERTH_INITRAMFS:-}" \
-        BERTH_BUSYBOX_DISK="${BERTH_BUSYBOX_DISK:-}" BERTH_GPT_DISK="${BERTH_GPT_DISK:-}" "$0" "$@"
+        BERTH_BUSYBOX_DISK="${BERTH_BUSYBOX_DISK:-}" BERTH_GPT_DISK="${BERTH_GPT_DISK:-}" \
+        BERTH_VMLINUX="${BERTH_VMLINUX:-}" "$0" "$@"
 fi
 
 if [[ ${BERTH_IN_RIG:-0} == 1 ]]; then

@@ -10,6 +10,7 @@
 #include "vmm/bench/bench_result.hpp"
 #include "vmm/bench/bench_svg.hpp"
 #include "vmm/bench/initramfs_image.hpp"
+#include "vmm/bench/sample_runner.hpp"
 #include "vmm/common/error.hpp"
 #include "vmm/common/phase_clock.hpp"
 #include "vmm/common/temp_dir.hpp"
@@ -167,4 +168,27 @@ TEST_CASE("the chart has one bar per runtime that ran, one rect per phase, escap
     CHECK(count("<rect class=\"phase\"") == 3);
     CHECK_THAT(svg, Catch::Contains("bwrap &amp; co"));
     CHECK_THAT(svg, Catch::Contains("not run: crun"));
+}
+
+TEST_CASE("a sample can be given stdin bytes and act when its watched line appears") {
+    SampleSpec spec;
+    spec.argv = {"sh", "-c", "echo waiting; read line; echo got-$line"};
+    spec.watch_line = "waiting";
+    spec.stdin_text = "restored\n";
+    int calls = 0;
+    spec.on_watch_line = [&calls] { ++calls; };
+    const SampleRun run = run_sample(spec);
+    CHECK(run.status == 0);
+    CHECK(calls == 1);
+    CHECK(run.has_line("got-restored"));
+    REQUIRE(run.watch_line_ns);
+    CHECK(*run.watch_line_ns >= run.spawn_ns);
+}
+
+TEST_CASE("without stdin bytes a sample reads the end of its input at once") {
+    SampleSpec spec;
+    spec.argv = {"sh", "-c", "read line || echo no-input"};
+    const SampleRun run = run_sample(spec);
+    CHECK(run.status == 0);
+    CHECK(run.has_line("no-input"));
 }

@@ -229,8 +229,7 @@ TEST_CASE("the information structure describes memory, command line and modules"
     CHECK(memory.read_object<std::uint32_t>(0x100000) == boot::multiboot_header_magic);
     CHECK(memory.read_object<std::uint8_t>(0x100000 + code_size + 0x2fff) == 0);
     // The GDT at the block's start, with the selectors the vCPU uses.
-    CHECK(memory.read_object<std::uint64_t>(boot::multiboot_info_base + 0x10) ==
-          boot::multiboot_gdt[2]);
+    CHECK(memory.read_object<std::uint64_t>(boot::multiboot_info_base + 0x10) == boot::flat_gdt[2]);
 
     const std::uint64_t info = plan.info_address;
     CHECK(info >= boot::multiboot_info_base);

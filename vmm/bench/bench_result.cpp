@@ -84,7 +84,7 @@ std::string format_table(const BenchResult& result) {
             label_width = std::max(label_width, phase.label.size());
         }
     }
-    out += fmt::format("\n{:<15}{:<{}} {:>12} {:>12} {:>12}  {}\n", "runtime", "phase", label_width,
+    out += fmt::format("\n{:<19}{:<{}} {:>12} {:>12} {:>12}  {}\n", "runtime", "phase", label_width,
                        "min", "median", "p95", "vs fastest");
     for (const auto& runtime : result.runtimes) {
         if (!runtime.ran()) {
@@ -94,13 +94,13 @@ std::string format_table(const BenchResult& result) {
         // A runtime seen only from outside has one phase: its total says it all.
         for (std::size_t i = 0; runtime.phases.size() > 1 && i < runtime.phases.size(); ++i) {
             const Stats s = stats_of(column(runtime, i));
-            out += fmt::format("{:<15}{:<{}} {:>12} {:>12} {:>12}\n", i == 0 ? name : "",
+            out += fmt::format("{:<19}{:<{}} {:>12} {:>12} {:>12}\n", i == 0 ? name : "",
                                runtime.phases[i].label, label_width, ms(s.min), ms(s.median),
                                ms(s.p95));
         }
         const Stats total = stats_of(column(runtime, std::nullopt));
         out +=
-            fmt::format("{:<15}{:<{}} {:>12} {:>12} {:>12}  {:.2f}x\n",
+            fmt::format("{:<19}{:<{}} {:>12} {:>12} {:>12}  {:.2f}x\n",
                         runtime.phases.size() == 1 ? name : "", "total", label_width, ms(total.min),
                         ms(total.median), ms(total.p95), total.median / fastest(runtime.emulated));
     }

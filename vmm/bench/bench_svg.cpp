@@ -17,7 +17,7 @@ constexpr int bar_height = 26;
 constexpr int bar_gap = 12;
 
 // Distinct on white (Okabe-Ito's colour-blind-safe set first, then Tol's); enough for
-// every phase id the benchmark has (16), so no two phases share a colour.
+// every phase id the benchmark has (19), so no two phases share a colour.
 constexpr const char* palette[] = {"#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9",
                                    "#D55E00", "#F0E442", "#332288", "#999999", "#8C564B",
                                    "#17BECF", "#BCBD22", "#882255", "#44AA99", "#AA4499",

@@ -104,10 +104,22 @@ SampleRun run_sample(const SampleSpec& spec) {
     if (spec.record_phases) {
         phases = make_pipe();
     }
+    std::optional<Pipe> input;
+    if (!spec.stdin_text.empty()) {
+        input = make_pipe();
+        if (::write(input->write.get(), spec.stdin_text.data(), spec.stdin_text.size()) !=
+            static_cast<ssize_t>(spec.stdin_text.size())) {
+            throw_errno("cannot fill the stdin pipe of a sample", errno);
+        }
+        input->write.reset();  // the command reads the bytes, then the end of its input
+    }
     SpawnRequest request(spec.argv);
     request.env.emplace();
-    request.stdin_from_null = true;
+    request.stdin_from_null = !input;
     request.descriptors = {{out.write.get(), 1}, {err.write.get(), 2}};
+    if (input) {
+        request.descriptors.emplace_back(input->read.get(), 0);
+    }
     for (char** entry = environ; *entry != nullptr; ++entry) {
         if (!std::string_view(*entry).starts_with("BERTH_PHASES=")) {
             request.env->emplace_back(*entry);
@@ -121,6 +133,7 @@ SampleRun run_sample(const SampleSpec& spec) {
     SampleRun run;
     run.spawn_ns = monotonic_ns();
     ChildProcess child = ChildProcess::spawn(request);
+    input.reset();
     out.write.reset();
     err.write.reset();
     if (phases) {
@@ -195,6 +208,9 @@ SampleRun run_sample(const SampleSpec& spec) {
                 if (!run.watch_line_ns && !spec.watch_line.empty() &&
                     run.has_line(spec.watch_line)) {
                     run.watch_line_ns = seen;
+                    if (spec.on_watch_line) {
+                        spec.on_watch_line();
+                    }
                 }
             } else if (i == 1) {
                 run.errors.append(chunk);

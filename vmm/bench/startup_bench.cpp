@@ -11,6 +11,7 @@
 #include <fstream>
 #include <functional>
 #include <optional>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -45,6 +46,13 @@ constexpr const char* userspace_line = "berth-guest: userspace ready";
 constexpr const char* vm_memory = "256M";
 // Guests: quiet, as a production guest would boot; the workload through berth_run=.
 const std::string guest_cmdline = fmt::format("quiet berth_run=\"{}\"", workload);
+// The "VM from snapshot" row: the same workload behind one wait for a console line. The
+// bench boots this guest once, snapshots it while it waits (so, just before the
+// marker) and gives every restore that line on its console: each restore runs straight
+// on to the marker. No boot is timed in that row.
+constexpr const char* snapshot_point = "berth-bench-snapshot-point";
+const std::string snapshot_guest_cmdline = fmt::format(
+    "quiet berth_run=\"echo {}; read line </dev/console; {}\"", snapshot_point, workload);
 
 fs::path self_exe() {
     return fs::read_symlink("/proc/self/exe");
@@ -162,8 +170,10 @@ struct Contender {
     bool berth_marks = false;       // berth writes its own marks; else only outside observations
     std::vector<std::string> ends;  // the mark ending each phase; "exit" last
     double timeout = 30;
-    bool is_berth = false;  // a failure of berth is an error, a peer's is a reason to skip it
-    int ok_status = 0;      // the exit status of a good run
+    bool is_berth = false;   // a failure of berth is an error, a peer's is a reason to skip it
+    int ok_status = 0;       // the exit status of a good run
+    std::string stdin_text;  // empty: stdin from /dev/null
+    std::function<void()> prepare;  // run once before the warm-up (makes the snapshot)
 };
 
 std::vector<std::string> sample_argv(const Contender& contender, int index) {
@@ -186,8 +196,12 @@ std::optional<Sample> take_sample(const Contender& contender, int index, std::st
                                   const std::function<void(const std::string&)>& say = {}) {
     int retries = 0;
     for (;;) {
-        SampleSpec spec{sample_argv(contender, index), contender.berth_marks, contender.timeout,
-                        userspace_line};
+        SampleSpec spec;
+        spec.argv = sample_argv(contender, index);
+        spec.record_phases = contender.berth_marks;
+        spec.timeout_seconds = contender.timeout;
+        spec.watch_line = userspace_line;
+        spec.stdin_text = contender.stdin_text;
         const SampleRun run = run_sample(spec);
         if (run.timed_out && retries == 0) {
             ++retries;  // nested guests in the rig hang now and then; once is not a verdict
@@ -242,7 +256,10 @@ void warm_up(const Contender& contender, bool full) {
     }
     std::vector<std::string> argv{contender.argv.front(), "--version"};
     try {
-        SampleRun run = run_sample(SampleSpec{argv, false, 30, {}});
+        SampleSpec spec;
+        spec.argv = argv;
+        spec.timeout_seconds = 30;
+        SampleRun run = run_sample(spec);
         (void)run;
     } catch (const Error&) {
     }
@@ -250,6 +267,16 @@ void warm_up(const Contender& contender, bool full) {
 
 void measure(std::vector<Contender>& contenders, int runs, bool full_warm_up) {
     Progress progress;
+    for (auto& contender : contenders) {
+        if (contender.prepare && contender.runtime.skipped.empty()) {
+            progress.show(fmt::format("bench startup: {}: preparing", contender.runtime.name));
+            try {
+                contender.prepare();
+            } catch (const Error& e) {
+                throw e.with_context(fmt::format("{} cannot be prepared", contender.runtime.name));
+            }
+        }
+    }
     // Warm-up also finds the peers that do not run here at all (crun on a hybrid host).
     for (auto& contender : contenders) {
         if (!contender.runtime.skipped.empty()) {
@@ -282,9 +309,70 @@ void measure(std::vector<Contender>& contenders, int runs, bool full_warm_up) {
     }
 }
 
-// The VM contenders: berth, and QEMU microvm when asked for peers.
+// Boots the snapshot guest (snapshot_guest_cmdline) once with a control socket and,
+// when it says it waits for its line, snapshots it into `scratch`/snapshot through
+// `berth vm ctl` and stops it. Throws when that fails (after one retry on a timeout:
+// nested guests in the rig hang now and then).
+void take_bench_snapshot(const fs::path& berth, const fs::path& kernel, const fs::path& initrd,
+                         const fs::path& scratch, double timeout, bool emulated) {
+    const fs::path dir = scratch / "snapshot";
+    const fs::path socket = scratch / "api.sock";
+    const UniqueFd null(::open("/dev/null", O_WRONLY | O_CLOEXEC));
+    if (!null) {
+        throw_errno("cannot open /dev/null", errno);
+    }
+    std::string failed;  // what a `vm ctl` call said, when it failed
+    SampleSpec spec;
+    spec.argv = {
+        berth.string(),  "vm",       "run",     "--kernel",  kernel.string(),        "--initrd",
+        initrd.string(), "--memory", vm_memory, "--cmdline", snapshot_guest_cmdline, "--api-socket",
+        socket.string()};
+    spec.timeout_seconds = timeout;
+    spec.watch_line = snapshot_point;
+    spec.on_watch_line = [&] {
+        // Give the guest's shell time to reach its read: the snapshot then holds an idle
+        // guest. (One taken before would be right too; its restores would run longer.)
+        std::this_thread::sleep_for(emulated ? std::chrono::milliseconds(2000)
+                                             : std::chrono::milliseconds(200));
+        for (const std::string command : {"snapshot", "stop"}) {
+            std::vector<std::string> argv{berth.string(), "vm", "ctl", socket.string(), command};
+            if (command == "snapshot") {
+                argv.push_back(dir.string());
+            }
+            SpawnRequest ctl(argv);
+            ctl.stdin_from_null = true;
+            ctl.descriptors = {{null.get(), STDOUT_FILENO}};
+            if (const int status = run_to_end(ctl); status != 0 && failed.empty()) {
+                failed = fmt::format("berth vm ctl {} failed with status {}", command, status);
+            }
+        }
+    };
+    for (int attempt = 0;; ++attempt) {
+        std::error_code ignored;
+        fs::remove_all(dir, ignored);
+        fs::remove(socket, ignored);
+        failed.clear();
+        const SampleRun run = run_sample(spec);
+        if (run.timed_out && attempt == 0) {
+            continue;
+        }
+        if (!run.watch_line_ns || !failed.empty() || !fs::exists(dir / "state")) {
+            throw Error(fmt::format(
+                "booting the guest to snapshot: {}",
+                run.timed_out ? fmt::format("timed out after {:.0f} s twice", timeout)
+                : !failed.empty()
+                    ? failed
+                    : fmt::format("no {} line: {}", quote(snapshot_point), run.last_words())));
+        }
+        return;
+    }
+}
+
+// The VM contenders: berth from a cold boot, berth from a snapshot (taken in `scratch`),
+// and QEMU microvm when asked for peers.
 std::vector<Contender> vm_contenders(const fs::path& berth, const fs::path& kernel,
-                                     const fs::path& initrd, Peers peers, bool emulated) {
+                                     const fs::path& initrd, const fs::path& scratch, Peers peers,
+                                     bool emulated) {
     std::vector<Contender> contenders;
     // In the rig a boot takes 15-60 s, several minutes when the host is busy.
     const double timeout = emulated ? 240 : 30;
@@ -311,6 +399,34 @@ std::vector<Contender> vm_contenders(const fs::path& berth, const fs::path& kern
     };
     vm.ends = {"main", "vm_ready", "vcpu_entry", "console", "guest_init", "guest_exit", "exit"};
     contenders.push_back(std::move(vm));
+
+    Contender restore;
+    restore.runtime.name = "berth vm restore";
+    restore.runtime.mode = "vm";
+    restore.runtime.emulated = emulated;
+    restore.runtime.how =
+        "VM from snapshot: berth's own marks (BERTH_PHASES, CLOCK_MONOTONIC); the snapshot is "
+        "of the same workload's guest, taken by the benchmark while it waited for a console "
+        "line just before the marker; each restore gets that line on stdin";
+    const fs::path snapshot_dir = scratch / "snapshot";
+    restore.argv = {berth.string(), "vm", "run", "--restore", snapshot_dir.string()};
+    restore.runtime.command = restore.argv;
+    restore.stdin_text = "\n";
+    restore.berth_marks = true;
+    restore.is_berth = true;
+    restore.timeout = timeout;
+    restore.prepare = [=] {
+        take_bench_snapshot(berth, kernel, initrd, scratch, timeout, emulated);
+    };
+    restore.runtime.phases = {
+        {"launch", "launch: spawn -> berth main()"},
+        {"restore", "restore: read snapshot, map memory, devices + vCPU state"},
+        {"restore_vcpu", "first guest instruction: vCPUs -> first KVM_RUN"},
+        {"restore_guest", "guest: console line, workload marker -> debug exit"},
+        {"vm_teardown", "teardown: debug exit -> berth exited"},
+    };
+    restore.ends = {"main", "restored", "vcpu_entry", "guest_exit", "exit"};
+    contenders.push_back(std::move(restore));
     if (peers == Peers::none) {
         return contenders;
     }
@@ -620,7 +736,9 @@ int run_startup_bench(const StartupOptions& options) {
             fs::copy_file(kernel, run_kernel);
             fs::copy_file(initrd, run_initrd);
         }
-        auto contenders = vm_contenders(run_berth, run_kernel, run_initrd, options.peers, emulated);
+        const TempDir scratch("berth-bench-snapshot-");
+        auto contenders = vm_contenders(run_berth, run_kernel, run_initrd, scratch.path(),
+                                        options.peers, emulated);
         measure(contenders, options.runs, !emulated);
         result.runtimes = runtimes_of(contenders);
         if (options.json_file.empty()) {
@@ -634,7 +752,9 @@ int run_startup_bench(const StartupOptions& options) {
     if (options.half == Half::container_only) {
         // No VM rows.
     } else if (kvm_problem.empty()) {
-        auto contenders = vm_contenders(berth, kernel, initrd, options.peers, false);
+        const TempDir scratch("berth-bench-snapshot-");
+        auto contenders =
+            vm_contenders(berth, kernel, initrd, scratch.path(), options.peers, false);
         measure(contenders, options.runs, true);
         result.runtimes = runtimes_of(contenders);
     } else {

@@ -2,17 +2,14 @@
 
 #include <sys/random.h>
 
-#include <archive.h>
-#include <archive_entry.h>
-
 #include <cctype>
 #include <ctime>
 
 #include <fmt/format.h>
 
+#include "vmm/common/archive_library.hpp"
 #include "vmm/common/error.hpp"
 #include "vmm/common/file.hpp"
-#include "vmm/common/loaded_library.hpp"
 #include "vmm/common/quote.hpp"
 
 namespace berth::boot {
@@ -22,52 +19,6 @@ namespace {
 // More than this is no key file or cloud-config but a wrong path: refused before it is
 // read.
 constexpr std::uint64_t max_seed_file = 1 << 20;
-constexpr const char* archive_library = "libarchive.so.13";
-
-struct ArchiveApi {
-    decltype(&::archive_write_new) write_new;
-    decltype(&::archive_write_set_format_iso9660) set_format_iso9660;
-    decltype(&::archive_write_set_option) set_option;
-    decltype(&::archive_write_open_filename) open_filename;
-    decltype(&::archive_write_header) write_header;
-    decltype(&::archive_write_data) write_data;
-    decltype(&::archive_write_close) close;
-    decltype(&::archive_write_free) free;
-    decltype(&::archive_error_string) error_string;
-    decltype(&::archive_entry_new) entry_new;
-    decltype(&::archive_entry_free) entry_free;
-    decltype(&::archive_entry_set_pathname) entry_set_pathname;
-    decltype(&::archive_entry_set_size) entry_set_size;
-    decltype(&::archive_entry_set_filetype) entry_set_filetype;
-    decltype(&::archive_entry_set_perm) entry_set_perm;
-    decltype(&::archive_entry_set_mtime) entry_set_mtime;
-};
-
-// Loaded once, on the first seed, and kept (common/loaded_library.hpp).
-const ArchiveApi& archive_api() {
-    static const ArchiveApi api = [] {
-        const LoadedLibrary library(archive_library, "a cloud-init seed", "libarchive13");
-        ArchiveApi loaded{};
-        library.look_up("archive_write_new", loaded.write_new);
-        library.look_up("archive_write_set_format_iso9660", loaded.set_format_iso9660);
-        library.look_up("archive_write_set_option", loaded.set_option);
-        library.look_up("archive_write_open_filename", loaded.open_filename);
-        library.look_up("archive_write_header", loaded.write_header);
-        library.look_up("archive_write_data", loaded.write_data);
-        library.look_up("archive_write_close", loaded.close);
-        library.look_up("archive_write_free", loaded.free);
-        library.look_up("archive_error_string", loaded.error_string);
-        library.look_up("archive_entry_new", loaded.entry_new);
-        library.look_up("archive_entry_free", loaded.entry_free);
-        library.look_up("archive_entry_set_pathname", loaded.entry_set_pathname);
-        library.look_up("archive_entry_set_size", loaded.entry_set_size);
-        library.look_up("archive_entry_set_filetype", loaded.entry_set_filetype);
-        library.look_up("archive_entry_set_perm", loaded.entry_set_perm);
-        library.look_up("archive_entry_set_mtime", loaded.entry_set_mtime);
-        return loaded;
-    }();
-    return api;
-}
 
 std::string read_text(const std::filesystem::path& path, std::string_view flag) {
     const auto bytes = read_input_file(path, flag, max_seed_file);
@@ -199,7 +150,7 @@ std::string new_instance_id() {
 }
 
 void write_seed_volume(const std::filesystem::path& path, const SeedFiles& files) {
-    const ArchiveApi& api = archive_api();
+    const ArchiveApi& api = archive_api("a cloud-init seed");
     struct archive* writer = api.write_new();
     if (writer == nullptr) {
         throw Error("cannot write the cloud-init seed: libarchive is out of memory");

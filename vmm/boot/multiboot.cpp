@@ -10,6 +10,8 @@
 
 #include <fmt/format.h>
 
+#include "vmm/boot/elf_image.hpp"
+#include "vmm/boot/image_bytes.hpp"
 #include "vmm/boot/linux_layout.hpp"
 #include "vmm/boot/zero_page.hpp"
 #include "vmm/common/error.hpp"
@@ -45,25 +47,6 @@ constexpr std::size_t module_entry_size = 16;  // mod_start, mod_end, string, re
 
 constexpr const char* boot_loader_name = "berth";
 
-template <typename T>
-T load(std::span<const std::uint8_t> bytes, std::uint64_t offset) {
-    T value;
-    std::memcpy(&value, bytes.data() + offset, sizeof value);
-    return value;
-}
-
-void store32(std::vector<std::uint8_t>& bytes, std::size_t offset, std::uint32_t value) {
-    std::memcpy(bytes.data() + offset, &value, sizeof value);
-}
-
-void store64(std::vector<std::uint8_t>& bytes, std::size_t offset, std::uint64_t value) {
-    std::memcpy(bytes.data() + offset, &value, sizeof value);
-}
-
-std::uint64_t align_up(std::uint64_t value, std::uint64_t alignment) {
-    return (value + alignment - 1) / alignment * alignment;
-}
-
 struct Header {
     std::size_t offset;  // in the file
     std::uint32_t flags;
@@ -81,66 +64,26 @@ std::optional<std::size_t> find_magic(std::span<const std::uint8_t> file) {
     return std::nullopt;
 }
 
-// The ELF program headers' PT_LOAD segments, at their physical addresses.
-template <typename Ehdr, typename Phdr>
-void read_elf_segments(MultibootKernel& kernel, const auto& fail) {
-    const std::span<const std::uint8_t> file(kernel.file);
-    if (file.size() < sizeof(Ehdr)) {
-        throw fail(fmt::format("is truncated: {} bytes, less than its ELF header", file.size()));
-    }
-    const auto ehdr = load<Ehdr>(file, 0);
-    if (ehdr.e_ident[EI_DATA] != ELFDATA2LSB) {
-        throw fail("is a big-endian ELF file; give an x86 kernel");
-    }
-    const bool is64 = ehdr.e_ident[EI_CLASS] == ELFCLASS64;
-    const auto machine = is64 ? EM_X86_64 : EM_386;
-    if (ehdr.e_machine != machine) {
-        throw fail(fmt::format("is an ELF file for machine {}, not {}; give an x86 kernel",
-                               ehdr.e_machine, is64 ? "x86-64 (62)" : "i386 (3)"));
-    }
-    if (ehdr.e_type != ET_EXEC) {
-        throw fail(
-            fmt::format("is an ELF file of type {}, not an executable (ET_EXEC); link it "
-                        "at fixed addresses",
-                        ehdr.e_type));
-    }
-    if (ehdr.e_phentsize != sizeof(Phdr) || ehdr.e_phnum == 0 || ehdr.e_phoff > file.size() ||
-        std::uint64_t{ehdr.e_phnum} * sizeof(Phdr) > file.size() - ehdr.e_phoff) {
-        throw fail(
-            fmt::format("has a corrupt ELF program header table ({} entries of {} bytes "
-                        "at offset {}, in a file of {} bytes)",
-                        ehdr.e_phnum, ehdr.e_phentsize, ehdr.e_phoff, file.size()));
-    }
+// The ELF file's PT_LOAD segments, at their physical addresses, and its entry point.
+void read_elf_segments(MultibootKernel& kernel, const ElfFail& fail) {
+    const ElfImage image = read_elf(kernel.file, fail);
     std::optional<std::uint64_t> entry;
-    for (std::size_t i = 0; i < ehdr.e_phnum; ++i) {
-        const auto phdr = load<Phdr>(file, ehdr.e_phoff + i * sizeof(Phdr));
-        if (phdr.p_type != PT_LOAD || phdr.p_memsz == 0) {
-            continue;
-        }
-        if (phdr.p_filesz > phdr.p_memsz || phdr.p_offset > file.size() ||
-            phdr.p_filesz > file.size() - phdr.p_offset) {
-            throw fail(
-                fmt::format("has a corrupt ELF segment {} ({} bytes at offset {} for {} "
-                            "bytes of memory, in a file of {} bytes)",
-                            i, phdr.p_filesz, phdr.p_offset, phdr.p_memsz, file.size()));
-        }
-        kernel.segments.push_back({phdr.p_offset, phdr.p_filesz, phdr.p_paddr, phdr.p_memsz});
+    for (const auto& segment : image.loads) {
         // A kernel linked to run higher up gives a virtual entry point: where it lands.
-        if (ehdr.e_entry >= phdr.p_vaddr && ehdr.e_entry - phdr.p_vaddr < phdr.p_memsz) {
-            entry = phdr.p_paddr + (ehdr.e_entry - phdr.p_vaddr);
+        if (image.entry >= segment.virtual_address &&
+            image.entry - segment.virtual_address < segment.memory_size) {
+            entry = segment.address + (image.entry - segment.virtual_address);
         }
-    }
-    if (kernel.segments.empty()) {
-        throw fail("has no loadable ELF segment (PT_LOAD)");
     }
     if (!entry || *entry > UINT32_MAX) {
         throw fail(
             fmt::format("has its entry point {:#x} outside its loaded segments (or above "
                         "4 GiB, unreachable in 32-bit protected mode)",
-                        std::uint64_t{ehdr.e_entry}));
+                        image.entry));
     }
+    kernel.segments = image.loads;
     kernel.entry = static_cast<std::uint32_t>(*entry);
-    kernel.format = is64 ? "ELF64" : "ELF32";
+    kernel.format = image.is64 ? "ELF64" : "ELF32";
 }
 
 // The a.out kludge: the header's own address fields say what to load where.
@@ -187,7 +130,7 @@ void read_address_fields(MultibootKernel& kernel, const Header& header, const au
         throw fail(fmt::format("has its entry point {:#x} outside its loaded image {:#x}-{:#x}",
                                entry_addr, load_addr, load_addr + memory_size));
     }
-    kernel.segments.push_back({offset, size, load_addr, memory_size});
+    kernel.segments.push_back({offset, size, load_addr, memory_size, load_addr});
     kernel.entry = entry_addr;
     kernel.format = "address fields";
 }
@@ -250,14 +193,12 @@ MultibootKernel parse_multiboot(std::vector<std::uint8_t> file, std::string name
     kernel.name = name;
     kernel.flags = header.flags;
     kernel.file = std::move(file);
-    const bool elf =
-        kernel.file.size() >= EI_NIDENT && std::memcmp(kernel.file.data(), ELFMAG, SELFMAG) == 0;
+    const bool elf = is_elf(kernel.file) &&
+                     (kernel.file[EI_CLASS] == ELFCLASS32 || kernel.file[EI_CLASS] == ELFCLASS64);
     if ((header.flags & multiboot_address_fields) != 0) {
         read_address_fields(kernel, header, fail);
-    } else if (elf && kernel.file[EI_CLASS] == ELFCLASS32) {
-        read_elf_segments<Elf32_Ehdr, Elf32_Phdr>(kernel, fail);
-    } else if (elf && kernel.file[EI_CLASS] == ELFCLASS64) {
-        read_elf_segments<Elf64_Ehdr, Elf64_Phdr>(kernel, fail);
+    } else if (elf) {
+        read_elf_segments(kernel, fail);
     } else {
         throw fail(
             "is not an ELF file and its Multiboot header has no address fields (flags bit "
@@ -281,15 +222,11 @@ MultibootPlan plan_multiboot(const MultibootKernel& kernel, std::uint64_t memory
     }
     const auto map = e820_map(memory_size);
     const auto in_ram = [&](std::uint64_t address, std::uint64_t size) {
-        return std::any_of(map.begin(), map.end(), [&](const boot_e820_entry& entry) {
-            return entry.type == E820_RAM && address >= entry.addr &&
-                   address - entry.addr <= entry.size &&
-                   size <= entry.size - (address - entry.addr);
-        });
+        return in_usable_ram(map, address, size);
     };
 
     // The block: GDT, information structure, memory map, module list, then strings.
-    const std::size_t info_offset = sizeof multiboot_gdt;
+    const std::size_t info_offset = sizeof flat_gdt;
     const std::size_t mmap_offset = info_offset + align_up(info_size, 8);
     const std::size_t modules_offset = mmap_offset + map.size() * mmap_entry_size;
     std::size_t strings_offset = modules_offset + modules.size() * module_entry_size;
@@ -300,7 +237,7 @@ MultibootPlan plan_multiboot(const MultibootKernel& kernel, std::uint64_t memory
         block.push_back(0);
         return address;
     };
-    std::memcpy(block.data(), multiboot_gdt, sizeof multiboot_gdt);
+    std::memcpy(block.data(), flat_gdt, sizeof flat_gdt);
 
     std::uint32_t flags = has_memory | has_cmdline | has_memory_map | has_boot_loader_name;
     // mem_lower: KiB of conventional memory from 0; mem_upper: KiB from 1 MiB up to the

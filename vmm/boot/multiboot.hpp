@@ -17,6 +17,8 @@
 #include <string>
 #include <vector>
 
+#include "vmm/boot/elf_image.hpp"
+#include "vmm/boot/flat_gdt.hpp"
 #include "vmm/memory/guest_memory.hpp"
 
 namespace berth::boot {
@@ -38,23 +40,8 @@ inline constexpr std::uint32_t multiboot_address_fields = 1U << 16;
 // and the first pages a kernel likes for its AP trampoline, below the EBDA.
 inline constexpr std::uint64_t multiboot_info_base = 0x10000;
 inline constexpr std::uint64_t multiboot_info_limit = 0x9fc00;
-// The flat GDT at the block's start: null, null, 32-bit code (0x10), data (0x18).
-inline constexpr std::uint16_t multiboot_code_selector = 0x10;
-inline constexpr std::uint16_t multiboot_data_selector = 0x18;
-inline constexpr std::uint64_t multiboot_gdt[] = {
-    0, 0,
-    0x00cf9b000000ffff,  // code: present, ring 0, execute/read, 32-bit, 4 KiB granules
-    0x00cf93000000ffff,  // data: present, ring 0, read/write, 32-bit, 4 KiB granules
-};
-
-// One piece of the kernel to copy into guest memory: `file_size` bytes from
-// `file_offset`, then zeros up to `memory_size` (the bss).
-struct MultibootSegment {
-    std::uint64_t file_offset = 0;
-    std::uint64_t file_size = 0;
-    std::uint64_t address = 0;
-    std::uint64_t memory_size = 0;
-};
+// The block starts with the flat GDT (flat_gdt.hpp).
+using MultibootSegment = LoadSegment;
 
 struct MultibootKernel {
     std::string name;  // the file, for messages

@@ -38,6 +38,14 @@ std::vector<boot_e820_entry> e820_map(std::uint64_t memory_size) {
     return map;
 }
 
+bool in_usable_ram(const std::vector<boot_e820_entry>& map, std::uint64_t address,
+                   std::uint64_t size) {
+    return std::any_of(map.begin(), map.end(), [&](const boot_e820_entry& entry) {
+        return entry.type == E820_RAM && address >= entry.addr &&
+               address - entry.addr <= entry.size && size <= entry.size - (address - entry.addr);
+    });
+}
+
 InitrdPlacement place_initrd(const BzImage& kernel, std::uint64_t memory_size, std::uint64_t size,
                              const std::string& initrd_name) {
     if (size > memory_size) {

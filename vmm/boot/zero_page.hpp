@@ -19,6 +19,10 @@ namespace berth::boot {
 // BIOS area below 1 MiB, and the hole below 4 GiB when RAM goes past it.
 std::vector<boot_e820_entry> e820_map(std::uint64_t memory_size);
 
+// Whether `size` bytes from `address` lie inside one usable (E820_RAM) entry of `map`.
+bool in_usable_ram(const std::vector<boot_e820_entry>& map, std::uint64_t address,
+                   std::uint64_t size);
+
 struct InitrdPlacement {
     std::uint64_t address;
     std::uint64_t size;

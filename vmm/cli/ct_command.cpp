@@ -14,6 +14,8 @@
 #include "vmm/common/error.hpp"
 #include "vmm/common/quote.hpp"
 #include "vmm/container/container_runtime.hpp"
+#include "vmm/container/layer_cache.hpp"
+#include "vmm/container/oci_image_run.hpp"
 #include "vmm/container/run_options.hpp"
 
 namespace berth::cli {
@@ -23,6 +25,8 @@ namespace {
 struct CtRunFlags {
     std::string rootfs;
     std::string image;
+    std::string oci;
+    std::string layer_cache = container::default_layer_cache;
     std::string name;
     std::string hostname;
     std::string memory;
@@ -31,7 +35,7 @@ struct CtRunFlags {
     std::string net = "none";
     std::string ip;
     std::vector<std::string> env;
-    std::string workdir = "/";
+    std::string workdir;  // empty: / (or the image's WorkingDir)
     std::string user;
     bool read_only = false;
     bool interactive = false;
@@ -42,10 +46,10 @@ struct CtRunFlags {
 container::RunOptions to_options(const CtRunFlags& flags, std::vector<std::string> command) {
     using namespace container;
     RunOptions options;
-    if (flags.rootfs.empty() == flags.image.empty()) {
+    if (int(!flags.rootfs.empty()) + int(!flags.image.empty()) + int(!flags.oci.empty()) != 1) {
         throw bad_input(
-            "give exactly one of --rootfs DIR (the container's files) or --image IMG (a raw ext4 "
-            "image)");
+            "give exactly one of --rootfs DIR (the container's files), --image IMG (a raw ext4 "
+            "image) or --oci DIR[:TAG] (an OCI image layout)");
     }
     options.rootfs = flags.rootfs;
     options.image = flags.image;
@@ -76,17 +80,30 @@ container::RunOptions to_options(const CtRunFlags& flags, std::vector<std::strin
     for (const auto& entry : flags.env) {
         options.env.push_back(parse_env(entry));
     }
-    if (flags.workdir.empty() || flags.workdir.front() != '/') {
-        throw bad_input(fmt::format("--workdir {} must be an absolute path inside the container",
-                                    quote(flags.workdir)));
+    if (!flags.workdir.empty()) {
+        if (flags.workdir.front() != '/') {
+            throw bad_input(
+                fmt::format("--workdir {} must be an absolute path inside the container",
+                            quote(flags.workdir)));
+        }
+        options.workdir = flags.workdir;
     }
-    options.workdir = flags.workdir;
     if (!flags.user.empty()) {
         options.user = parse_user(flags.user);
     }
     options.root_mode = flags.read_only ? RootMode::read_only : RootMode::writable;
     options.keep_stdin = flags.interactive;
     options.tty = flags.tty;
+    if (!flags.oci.empty()) {
+        // The image says what to run unless the words after it do (they replace its Cmd).
+        apply_oci_image({.reference = flags.oci,
+                         .layer_cache = flags.layer_cache,
+                         .command = std::move(command),
+                         .workdir_given = !flags.workdir.empty(),
+                         .user_given = !flags.user.empty()},
+                        options);
+        return options;
+    }
     if (command.empty()) {
         throw bad_input("no command given: berth ct run [OPTIONS] -- CMD [ARGS...]");
     }
@@ -114,6 +131,16 @@ void add_ct_command(CLI::App& app, Action& action) {
     run->add_option(
            "--image", flags->image,
            "Raw ext4 image to use instead, read-only with a writable tmpfs overlay (root only)")
+        ->check(non_empty);
+    run->add_option("--oci", flags->oci,
+                    "OCI image layout DIR[:TAG] to run (as skopeo copy oci:DIR:TAG or podman save "
+                    "--format oci-dir write it; root only): its layers, unpacked once into "
+                    "--layer-cache, under a writable tmpfs overlay, run as its config says; "
+                    "words after it replace its Cmd")
+        ->check(non_empty);
+    run->add_option("--layer-cache", flags->layer_cache,
+                    "Where --oci keeps unpacked layers, by digest (default "
+                    "/var/cache/berth/layers)")
         ->check(non_empty);
     run->add_option("--name", flags->name, "Name (cgroup berth-NAME; default hostname)")
         ->check(non_empty);
@@ -149,8 +176,9 @@ void add_ct_command(CLI::App& app, Action& action) {
     run->callback([flags, &action] {
         // Checked in the action: main turns its errors into one line and a status.
         action = [flags] {
-            const container::RunOptions options = to_options(*flags, flags->command);
             try {
+                // With --oci this reads the image and unpacks its layers.
+                const container::RunOptions options = to_options(*flags, flags->command);
                 return container::run_container(options);
             } catch (const Error& e) {
                 // Failures of the runtime itself are 125 as with Docker; bad input stays 2.

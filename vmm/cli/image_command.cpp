@@ -3,12 +3,15 @@
 // first (output path, size, root, tools), so mistakes are one line and status 2
 // before minutes of work, then runs the script and passes on its status.
 
+#include <fcntl.h>
+#include <poll.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <filesystem>
 #include <memory>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -18,7 +21,9 @@
 #include "vmm/cli/command.hpp"
 #include "vmm/common/error.hpp"
 #include "vmm/common/process.hpp"
+#include "vmm/common/progress.hpp"
 #include "vmm/common/size.hpp"
+#include "vmm/common/unique_fd.hpp"
 
 namespace berth::cli {
 
@@ -110,15 +115,74 @@ std::uint64_t image_size(const std::string& text, std::uint64_t minimum, const s
     return size;
 }
 
+// The descriptor a script writes its progress lines to ("N COUNT TEXT": step N of COUNT
+// begins), named to it in BERTH_PROGRESS_FD.
+constexpr int script_progress_fd = 3;
+
+// Shows each progress line of the pipe `lines` as a step, until the child ends. The
+// script's own children inherit the pipe and may outlive it (a daemon a package
+// started), so the child's end, not the pipe's, stops the loop.
+int follow_progress(ChildProcess& child, int lines, ProgressReporter& progress) {
+    std::string pending;
+    // Reads what the pipe holds now (it is non-blocking) and shows each whole line.
+    const auto take_lines = [&] {
+        char buffer[512];
+        ssize_t got = 0;
+        while (lines >= 0 && (got = ::read(lines, buffer, sizeof buffer)) > 0) {
+            pending.append(buffer, static_cast<std::size_t>(got));
+        }
+        if (got == 0) {
+            lines = -1;  // every writer is gone: poll ignores a negative descriptor
+        }
+        for (std::size_t end; (end = pending.find('\n')) != std::string::npos;) {
+            std::istringstream line(pending.substr(0, end));
+            pending.erase(0, end + 1);
+            unsigned number = 0;
+            unsigned steps = 0;
+            std::string text;
+            if (line >> number >> steps && std::getline(line >> std::ws, text)) {
+                progress.step(number, steps, text);
+            }
+        }
+    };
+    for (;;) {
+        pollfd ready{lines, POLLIN, 0};
+        ::poll(&ready, 1, 250);  // with no pipe left, a wait for the child
+        take_lines();
+        if (const auto status = child.poll()) {
+            take_lines();  // what it wrote just before it ended
+            return *status;
+        }
+    }
+}
+
 // Runs `bash SCRIPT ARGS...` with stdio inherited and returns berth's exit status:
-// the script's own (2 for bad input it found, 0 on success).
+// the script's own (2 for bad input it found, 0 on success). On a terminal, the
+// script's progress lines are shown as steps (ProgressReporter).
 int run_script(const fs::path& script, const std::vector<std::string>& args,
                const std::string& kind) {
     std::vector<std::string> argv{"/bin/bash", script.string()};
     argv.insert(argv.end(), args.begin(), args.end());
+    ProgressReporter progress("image build " + kind);
     int code = 0;
     try {
-        code = run_to_end(argv);
+        SpawnRequest request(argv);
+        if (!progress.active()) {
+            ::unsetenv("BERTH_PROGRESS_FD");
+            code = run_to_end(request);
+        } else {
+            int ends[2];
+            if (::pipe2(ends, O_CLOEXEC | O_NONBLOCK) != 0) {
+                throw_errno("cannot make a pipe for its progress", errno);
+            }
+            const UniqueFd read_end(ends[0]);
+            UniqueFd write_end(ends[1]);
+            request.descriptors.emplace_back(write_end.get(), script_progress_fd);
+            ::setenv("BERTH_PROGRESS_FD", std::to_string(script_progress_fd).c_str(), 1);
+            ChildProcess child = ChildProcess::spawn(request);
+            write_end = UniqueFd();
+            code = follow_progress(child, read_end.get(), progress);
+        }
     } catch (const Error& e) {
         throw e.with_context("cannot run " + script.string());
     }

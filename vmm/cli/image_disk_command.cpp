@@ -1,16 +1,19 @@
-// `berth image create` and `berth image info`: qcow2 images for --disk, made and looked
-// at without qemu-img. The disk code itself is devices/block; this file is the command
-// line around it.
+// `berth image create`, `berth image convert` and `berth image info`: qcow2 images for
+// --disk, made, converted and looked at without qemu-img. The disk code itself is
+// devices/block; this file is the command line around it.
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <filesystem>
 #include <memory>
 #include <string>
 
 #include <fmt/format.h>
 
+#include "devices/block/disk_copy.hpp"
 #include "devices/block/disk_spec.hpp"
 #include "devices/block/partition_table.hpp"
 #include "devices/block/qcow2_create.hpp"
@@ -18,6 +21,7 @@
 #include "vmm/cli/command.hpp"
 #include "vmm/common/error.hpp"
 #include "vmm/common/file.hpp"
+#include "vmm/common/progress.hpp"
 #include "vmm/common/quote.hpp"
 #include "vmm/common/size.hpp"
 #include "vmm/common/unique_fd.hpp"
@@ -41,6 +45,26 @@ UniqueFd fd_of(const std::string& path) {
     return UniqueFd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
 }
 
+// An image the user names as an input (a backing file, a conversion's source), opened
+// read-only as `format_name` says: its format is the user's word, not its content's;
+// raw when unsaid, and then refused when it starts like qcow2. `format_flag` names the
+// flag that says the format.
+std::unique_ptr<devices::block::BlockBackend> open_named_image(const std::string& path,
+                                                               const std::string& format_name,
+                                                               const std::string& format_flag) {
+    const DiskFormat format = format_named(format_name);
+    auto image = devices::block::open_disk(
+        {path, Access::read_only, format == DiskFormat::unspecified ? DiskFormat::raw : format});
+    if (format == DiskFormat::unspecified && image->format() == "raw" &&
+        devices::block::starts_like_qcow2(fd_of(path).get())) {
+        throw bad_input(
+            fmt::format("starts with a qcow2 header, and berth never takes a format from a "
+                        "file's content; add {} qcow2 if it is a qcow2 image you trust, or {} raw",
+                        format_flag, format_flag));
+    }
+    return image;
+}
+
 struct CreateFlags {
     std::string output;
     std::string size;
@@ -60,17 +84,7 @@ int create_image(const CreateFlags& flags) {
         // The base is checked as a disk would be: its format is the user's word, not
         // its content's.
         try {
-            const DiskFormat format = format_named(flags.backing_format);
-            base = devices::block::open_disk(
-                {flags.backing, Access::read_only,
-                 format == DiskFormat::unspecified ? DiskFormat::raw : format});
-            if (format == DiskFormat::unspecified && base->format() == "raw" &&
-                devices::block::starts_like_qcow2(fd_of(flags.backing).get())) {
-                throw bad_input(
-                    "starts with a qcow2 header, and berth never takes a format from a file's "
-                    "content; add --backing-format qcow2 if it is a qcow2 image you trust, or "
-                    "--backing-format raw");
-            }
+            base = open_named_image(flags.backing, flags.backing_format, "--backing-format");
         } catch (const Error& e) {
             throw e.with_context(fmt::format("--backing {}", quote(flags.backing)));
         }
@@ -104,6 +118,55 @@ int create_image(const CreateFlags& flags) {
                image.backing_name.empty()
                    ? std::string()
                    : fmt::format(", over {} ({})", image.backing_name, image.backing_format));
+    return 0;
+}
+
+struct ConvertFlags {
+    std::string input;
+    std::string output;
+    std::string input_format;
+    std::string output_format = "raw";
+};
+
+// Copies what the guest would see in the input into a new raw (sparse) or qcow2 file,
+// as `qemu-img convert -f FMT -O FMT` does, with progress on a terminal.
+int convert_image(const ConvertFlags& flags) {
+    std::unique_ptr<devices::block::BlockBackend> input;
+    try {
+        input = open_named_image(flags.input, flags.input_format, "-f");
+    } catch (const Error& e) {
+        throw e.with_context(fmt::format("image {}", quote(flags.input)));
+    }
+    const std::uint64_t size = input->size();
+    const bool qcow2 = flags.output_format == "qcow2";
+    if (qcow2 && (size % 512 != 0 || size > devices::block::qcow2::max_new_image_size())) {
+        throw bad_input(fmt::format(
+            "image {} is {} bytes; a qcow2 image holds a multiple of 512 bytes up to {}: "
+            "convert it with -O raw",
+            quote(flags.input), size, format_size(devices::block::qcow2::max_new_image_size())));
+    }
+    OutputFile output = OutputFile::create(flags.output, "image");
+    try {
+        if (qcow2) {
+            devices::block::qcow2::write_new_image(output.fd(), {size, {}, {}});
+        } else if (::ftruncate(output.fd(), static_cast<off_t>(size)) != 0) {
+            throw_errno("cannot set its size", errno);
+        }
+        // The new file is reached through its descriptor: it has its final name only
+        // once complete (OutputFile::commit).
+        auto target = devices::block::open_disk({fmt::format("/proc/self/fd/{}", output.fd()),
+                                                 Access::read_write,
+                                                 qcow2 ? DiskFormat::qcow2 : DiskFormat::raw});
+        ProgressReporter progress("converting " + flags.input, size);
+        devices::block::copy_disk(*input, *target,
+                                  [&progress](std::uint64_t done) { progress.update(done); });
+        progress.finish();
+    } catch (const Error& e) {
+        throw e.with_context(fmt::format("cannot convert into image {}", quote(flags.output)));
+    }
+    output.commit();
+    fmt::print("berth: wrote {} ({}, {}, from {} {})\n", flags.output, flags.output_format,
+               format_size(size), input->format(), flags.input);
     return 0;
 }
 
@@ -195,6 +258,30 @@ void add_image_disk_commands(CLI::App& image, Action& action) {
                      "qcow2 header needs qcow2 said")
         ->check(CLI::IsMember({"raw", "qcow2"}));
     create->callback([flags, &action] { action = [flags] { return create_image(*flags); }; });
+
+    auto convert_flags = std::make_shared<ConvertFlags>();
+    auto* convert = image.add_subcommand(
+        "convert",
+        "Copy a disk image into a new raw or qcow2 file (as qemu-img convert; progress on a "
+        "terminal)");
+    convert->add_option("input", convert_flags->input, "The image to read")
+        ->required()
+        ->check(non_empty);
+    convert->add_option("output", convert_flags->output, "The new image")
+        ->required()
+        ->check(non_empty);
+    convert
+        ->add_option("-f,--format", convert_flags->input_format,
+                     "The input's format: raw (default) or qcow2; an input that starts with a "
+                     "qcow2 header needs qcow2 said")
+        ->check(CLI::IsMember({"raw", "qcow2"}));
+    convert
+        ->add_option("-O,--output-format", convert_flags->output_format,
+                     "The new image's format: raw (default, sparse) or qcow2")
+        ->check(CLI::IsMember({"raw", "qcow2"}));
+    convert->callback([convert_flags, &action] {
+        action = [convert_flags] { return convert_image(*convert_flags); };
+    });
 
     auto path = std::make_shared<std::string>();
     auto* info = image.add_subcommand(

@@ -2,8 +2,11 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -21,12 +24,14 @@
 #include "vmm/common/quote.hpp"
 #include "vmm/common/size.hpp"
 #include "vmm/common/temp_dir.hpp"
+#include "vmm/container/jail.hpp"
 #include "vmm/machine/firmware_vm.hpp"
 #include "vmm/machine/linux_vm.hpp"
 #include "vmm/machine/virtio_device_spec.hpp"
 #include "vmm/memory/platform_layout.hpp"
 #include "vmm/net/ipv4.hpp"
 #include "vmm/net/port_forward.hpp"
+#include "vmm/net/user_network.hpp"
 
 namespace berth::cli {
 
@@ -71,6 +76,35 @@ void add_published_ports(machine::VirtioDeviceSpecs& devices,
     }
 }
 
+// One use of a virtio device flag for a jailed VMM: a disk's image bound into the jail,
+// --net user with libslirp loaded before (the jail has no libraries) and the host's
+// resolv.conf (its DNS), --net none; nothing that needs host set-up from inside.
+std::shared_ptr<const machine::VirtioDeviceSpec> jailed_device(container::Jail& jail,
+                                                               std::string_view flag,
+                                                               const std::string& value) {
+    const auto& flags = machine::virtio_device_flags();
+    const auto device = std::find_if(flags.begin(), flags.end(),
+                                     [&](const auto& known) { return known.name == flag; });
+    if (flag == "--disk") {
+        auto spec = devices::virtio::DiskSpec::parse(value);
+        spec.path =
+            jail.add_file(spec.path, spec.access == devices::block::Access::read_write, "--disk");
+        return machine::virtio_disk(spec);
+    }
+    if (flag == "--net") {
+        if (value == "user") {
+            net::load_user_network_library();
+            jail.add_optional_file("/etc/resolv.conf");
+            jail.set_network(container::JailNetwork::host);
+        } else if (value != "none") {
+            throw bad_input(
+                "cannot go with --jail: a tap needs root's network set-up, which the jailed "
+                "VMM has not; use --net user, or run without --jail");
+        }
+    }
+    return device->make(value);
+}
+
 }  // namespace
 
 void add_vm_command(CLI::App& app, Action& action) {
@@ -111,6 +145,7 @@ void add_vm_command(CLI::App& app, Action& action) {
         std::string api_socket;            // --api-socket; empty: no control API
         std::string restore;               // --restore DIR: a snapshot to resume
         std::string seccomp = "on";
+        std::string jail;  // --jail DIR: the VMM in a jail (container/jail.hpp)
     };
     auto flags = std::make_shared<RunFlags>();
 
@@ -119,8 +154,9 @@ void add_vm_command(CLI::App& app, Action& action) {
         run->add_option("--firmware", flags->firmware,
                         "Flat real-mode binary loaded at 0000:7C00 (see guest-firmware/)");
     auto* kernel = run->add_option("--kernel", flags->kernel,
-                                   "Linux x86-64 bzImage to boot, e.g. /boot/vmlinuz-*, or a "
-                                   "Multiboot kernel (ELF32, ELF64 or a.out kludge)");
+                                   "Kernel to boot, told apart by its headers: a Linux x86-64 "
+                                   "bzImage (/boot/vmlinuz-*), an ELF vmlinux with a PVH entry "
+                                   "note, or a Multiboot kernel (ELF32, ELF64 or a.out kludge)");
     kernel->excludes(firmware);
     auto* initrd = run->add_option("--initrd", flags->initrd,
                                    "Initial RAM disk (cpio archive) for --kernel; for a Multiboot "
@@ -250,11 +286,40 @@ void add_vm_command(CLI::App& app, Action& action) {
                     "network) to the system calls it needs: on (default) or off, for "
                     "debugging (docs/sandbox.md)")
         ->check(CLI::IsMember({"on", "off"}));
+    auto* jail_option =
+        run->add_option("--jail", flags->jail,
+                        "Run the VMM jailed, as Firecracker's jailer does: its own mount, pid, "
+                        "ipc, uts (and, without --net user, network) namespaces, pivot_rooted "
+                        "into DIR holding only its files, /dev/kvm and the API socket's "
+                        "directory, no capabilities, its own cgroup; DIR stays empty on the "
+                        "host (docs/sandbox.md)")
+            ->type_name("DIR")
+            ->check(non_empty);
+    // What a jail cannot honour: files the VMM writes or creates besides the API socket,
+    // and a snapshot's directory of files.
+    const std::vector<std::pair<CLI::Option*, const char*>> not_in_jail{
+        {run->get_option("--restore"),
+         "cannot go with --jail: a snapshot's files are found by their host paths; restore "
+         "without a jail"},
+        {run->get_option("--ephemeral"),
+         "cannot go with --jail: the overlay names the image by its host path; give the "
+         "jailed VM a copy of the image instead"},
+        {run->get_option("--trace"),
+         "cannot go with --jail: the jailed VMM creates no files; trace without a jail"},
+    };
     linux_only.insert(linux_only.end(), {console, hugepages, reboot, api_socket});
     // What the snapshot decides, besides the Linux-only flags.
     const std::vector<CLI::Option*> machine_flags{
         run->get_option("--memory"), run->get_option("--debug-exit"), run->get_option("--fw-cfg")};
-    run->callback([flags, linux_only, run_password, restore, machine_flags, api_socket, &action] {
+    run->callback([flags, linux_only, run_password, restore, machine_flags, api_socket, jail_option,
+                   not_in_jail, &action] {
+        if (jail_option->count() > 0) {
+            for (const auto& [option, reason] : not_in_jail) {
+                if (option->count() > 0) {
+                    throw CLI::ValidationError(option->get_name(), reason);
+                }
+            }
+        }
         if (restore->count() > 0) {
             for (const auto* option : linux_only) {
                 if (option != api_socket && option->count() > 0) {
@@ -292,6 +357,26 @@ void add_vm_command(CLI::App& app, Action& action) {
             }
         }
         action = [flags, run_password] {
+            // --jail: each file the VMM opens is bound into the jail, and the VMM is given
+            // its path there.
+            std::optional<container::Jail> jail;
+            if (!flags->jail.empty()) {
+                jail = container::Jail::plan(flags->jail, "--jail");
+            }
+            const auto in_jail = [&](const std::filesystem::path& path, bool writable,
+                                     const std::string& what) {
+                return jail ? jail->add_file(path, writable, what) : path;
+            };
+            // Runs the machine, in the jail when there is one.
+            const auto run_machine = [&](const std::function<int()>& machine_run) {
+                if (!jail) {
+                    return run_vm("VM", machine_run);
+                }
+                if (::access("/dev/kvm", F_OK) == 0) {
+                    jail->add_device("/dev/kvm");
+                }
+                return jail->run([&] { return run_vm("VM", machine_run); });
+            };
             const auto trace =
                 flags->trace_exits ? machine::TraceExits::on : machine::TraceExits::off;
             const auto seccomp =
@@ -303,6 +388,8 @@ void add_vm_command(CLI::App& app, Action& action) {
             for (const auto& value : flags->fw_cfg) {
                 try {
                     fw_cfg_files.push_back(machine::parse_fw_cfg_file(value));
+                    fw_cfg_files.back().file =
+                        in_jail(fw_cfg_files.back().file, false, "--fw-cfg " + quote(value));
                 } catch (const Error& e) {
                     throw e.with_context("--fw-cfg " + quote(value));
                 }
@@ -312,13 +399,17 @@ void add_vm_command(CLI::App& app, Action& action) {
                 std::optional<devices::block::EphemeralOverlay> overlay;
                 std::optional<TempDir> seed_dir;  // the cloud-init seed volume
                 machine::LinuxVmOptions options;
-                options.kernel = flags->kernel;
+                if (!flags->kernel.empty()) {
+                    options.kernel = in_jail(flags->kernel, false, "--kernel");
+                }
                 if (!flags->initrd.empty()) {
-                    options.initrd = flags->initrd;
+                    options.initrd = in_jail(flags->initrd, false, "--initrd");
                 }
                 for (const auto& value : flags->modules) {
                     try {
                         options.modules.push_back(machine::MultibootModuleSpec::parse(value));
+                        options.modules.back().path =
+                            in_jail(options.modules.back().path, false, "--module");
                     } catch (const Error& e) {
                         throw e.with_context("--module " + quote(value));
                     }
@@ -348,6 +439,7 @@ void add_vm_command(CLI::App& app, Action& action) {
                             "add --ephemeral or boot a writable copy",
                             spec.path.string(), std::strerror(errno)));
                     }
+                    spec.path = in_jail(spec.path, true, "--image");
                     // The image is /dev/vda: the first disk, before any --disk.
                     options.image = spec;
                     if (flags->ephemeral) {
@@ -366,6 +458,12 @@ void add_vm_command(CLI::App& app, Action& action) {
                     const auto& device = machine::virtio_device_flags()[i];
                     for (const auto& value : flags->devices[i].values) {
                         try {
+                            if (jail) {
+                                if (auto spec = jailed_device(*jail, device.name, value)) {
+                                    options.pci.devices.push_back(std::move(spec));
+                                }
+                                continue;
+                            }
                             if (auto spec = device.make(value)) {  // null: no device
                                 options.pci.devices.push_back(std::move(spec));
                             }
@@ -405,7 +503,8 @@ void add_vm_command(CLI::App& app, Action& action) {
                     const auto seed = seed_dir->path() / "seed.iso";
                     boot::write_seed_volume(seed, files);
                     options.pci.devices.push_back(machine::virtio_disk(devices::virtio::DiskSpec{
-                        seed, devices::block::Access::read_only, devices::block::DiskFormat::raw}));
+                        in_jail(seed, false, "the cloud-init seed"),
+                        devices::block::Access::read_only, devices::block::DiskFormat::raw}));
                 }
                 options.pci.console = flags->console == "hvc0" ? machine::GuestConsole::virtio
                                                                : machine::GuestConsole::serial;
@@ -423,8 +522,11 @@ void add_vm_command(CLI::App& app, Action& action) {
                 options.qemu_debug_exit = qemu_debug_exit;
                 options.fw_cfg_files = fw_cfg_files;
                 options.api_socket = flags->api_socket;
+                if (jail && !flags->api_socket.empty()) {
+                    options.api_socket = jail->add_socket(flags->api_socket, "--api-socket");
+                }
                 options.seccomp = seccomp;
-                return run_vm("VM", [&] { return machine::run_linux_vm(options); });
+                return run_machine([&] { return machine::run_linux_vm(options); });
             }
             if (flags->firmware.empty()) {
                 throw bad_input(
@@ -433,7 +535,7 @@ void add_vm_command(CLI::App& app, Action& action) {
                     "flat real-mode binary)");
             }
             machine::FirmwareVmOptions options;
-            options.firmware = flags->firmware;
+            options.firmware = in_jail(flags->firmware, false, "--firmware");
             if (!flags->memory.empty()) {
                 options.memory_size = parse_size(flags->memory, "--memory");
             }
@@ -442,7 +544,7 @@ void add_vm_command(CLI::App& app, Action& action) {
             options.qemu_debug_exit = qemu_debug_exit;
             options.fw_cfg_files = fw_cfg_files;
             options.seccomp = seccomp;
-            return run_vm("VM", [&] { return machine::run_firmware_vm(options); });
+            return run_machine([&] { return machine::run_firmware_vm(options); });
         };
     });
 

@@ -11,8 +11,11 @@
 
 namespace berth {
 
-TempDir::TempDir(const std::string& prefix) {
-    std::string pattern = (std::filesystem::temp_directory_path() / (prefix + "XXXXXX")).string();
+TempDir::TempDir(const std::string& prefix)
+    : TempDir(std::filesystem::temp_directory_path(), prefix) {}
+
+TempDir::TempDir(const std::filesystem::path& parent, const std::string& prefix) {
+    std::string pattern = (parent / (prefix + "XXXXXX")).string();
     if (::mkdtemp(pattern.data()) == nullptr) {
         throw_errno(fmt::format("cannot create a directory like {}", pattern), errno);
     }

@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <cstring>
 #include <exception>
+#include <filesystem>
 #include <memory>
 #include <span>
 #include <string_view>
@@ -106,27 +107,40 @@ void set_hostname(const std::string& hostname) {
     }
 }
 
+// What an image the rootfs comes from is called ("image 'x.img'"); empty for a rootfs.
+std::string image_name(const InitPlan& plan) {
+    if (!plan.image_loop.empty()) {
+        return fmt::format("image {}", quote(plan.options->image));
+    }
+    if (!plan.image_layers.empty()) {
+        return fmt::format("image layout {}", quote(plan.options->oci_image));
+    }
+    return {};
+}
+
 // What a failure of the rootfs names: "rootfs /srv/box: cannot mount ...".
 auto rootfs_context(const InitPlan& plan) {
     return [&plan] {
-        return plan.image_loop.empty() ? fmt::format("rootfs {}", quote(plan.rootfs.rootfs))
-                                       : fmt::format("image {}", quote(plan.options->image));
+        return image_name(plan).empty() ? fmt::format("rootfs {}", quote(plan.rootfs.rootfs))
+                                        : image_name(plan);
     };
 }
 
 // The rootfs up to the pivot (rootfs_setup.hpp); the command's path inside it.
 std::string build_rootfs(const InitPlan& plan) {
     const RunOptions& options = *plan.options;
-    if (plan.image_loop.empty()) {
+    if (image_name(plan).empty()) {
         in_context(rootfs_context(plan), [&] { setup_rootfs(plan.rootfs); });
         return plan.command_path;
     }
     RootfsPlan image_plan = plan.rootfs;
-    image_plan.rootfs =
-        in_context(rootfs_context(plan), [&] { return mount_image_rootfs(plan.image_loop); });
+    image_plan.rootfs = in_context(rootfs_context(plan), [&] {
+        return plan.image_loop.empty() ? mount_layers_rootfs(plan.image_layers)
+                                       : mount_image_rootfs(plan.image_loop);
+    });
     // Only now can the command be looked for; the image's own symlinks resolve inside it.
-    std::string command_path = resolve_command(image_plan.rootfs, options.command.front(), plan.env,
-                                               fmt::format("image {}", quote(options.image)));
+    std::string command_path =
+        resolve_command(image_plan.rootfs, options.command.front(), plan.env, image_name(plan));
     in_context(rootfs_context(plan), [&] { setup_rootfs(image_plan); });
     return command_path;
 }
@@ -310,6 +324,11 @@ Error exec_failure(const std::string& command, int err) {
         if (!null || ::dup2(null.get(), 0) != 0) {
             throw_errno("cannot open /dev/null for stdin", errno);
         }
+    }
+    if (options.create_workdir && ::chdir(options.workdir.c_str()) != 0 && errno == ENOENT) {
+        // Inside the container's root already: the image's symlinks stay in it.
+        std::error_code ignored;  // the chdir below says what went wrong
+        std::filesystem::create_directories(options.workdir, ignored);
     }
     if (::chdir(options.workdir.c_str()) != 0) {
         throw bad_input(fmt::format("--workdir {} cannot be entered in the rootfs: {}",

@@ -22,12 +22,15 @@ namespace berth::container {
 // Everything init needs, prepared by berth before clone3, so that init only acts.
 struct InitPlan {
     const RunOptions* options = nullptr;
-    std::string command_path;  // empty with --image: looked for once the image is mounted
+    std::string command_path;  // empty with --image, --oci: looked for once the image is mounted
     std::vector<std::string> env;
     std::optional<net::Ipv4Cidr> address;  // --net bridge: eth0's
     UserNamespace user_namespace = UserNamespace::shared;
     RootfsPlan rootfs;
     std::string image_loop;  // --image: the loop device init mounts (the rootfs is then in it)
+    // --oci: the layers' directories, the base first; init lays them under an overlay
+    // (the rootfs is then that).
+    std::vector<std::string> image_layers;
     // Wait for berth's network namespace (as root, not --net host); otherwise clone3
     // made one (or there is none: --net host).
     bool network_namespace_from_berth = false;

@@ -75,8 +75,8 @@ void launch(const RunOptions& options, const CgroupLimits& limits, int start_gat
         // All checks that need no privilege come first.
         const auto env = container_environment(options);
         const bool rootless = ::geteuid() != 0;
-        const bool from_image = !options.image.empty();
-        if (rootless && from_image) {
+        const bool from_image = !options.image.empty() || !options.image_layers.empty();
+        if (rootless && !options.image.empty()) {
             throw bad_input(
                 "--image needs root (it mounts a loop device); unpack the image and use --rootfs");
         }
@@ -86,9 +86,9 @@ void launch(const RunOptions& options, const CgroupLimits& limits, int start_gat
                        : resolve_command(options.rootfs, options.command.front(), env);
         check_privileges(options, rootless);
         std::string rootfs;
-        if (from_image) {
+        if (!options.image.empty()) {
             loop = LoopDevice::attach(options.image);
-        } else {
+        } else if (!from_image) {
             rootfs = canonical_rootfs(options.rootfs);
         }
         if (options.net == NetMode::bridge) {
@@ -139,6 +139,7 @@ void launch(const RunOptions& options, const CgroupLimits& limits, int start_gat
                                                                           : SysfsMode::fresh,
                                  options.binds, options.sysctls},
             .image_loop = loop ? loop->path() : std::string(),
+            .image_layers = options.image_layers,
             .network_namespace_from_berth = netns_by_berth,
             .terminal = options.tty,
             // OCI: nobody waits for the notice; the cgroups go with berth delete.

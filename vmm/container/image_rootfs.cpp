@@ -65,22 +65,48 @@ LoopDevice LoopDevice::attach(const std::string& image) {
     throw Error("cannot attach --image: every free loop device was taken by others first");
 }
 
-std::string mount_image_rootfs(const std::string& loop_device) {
-    const auto mount_or_throw = [](const char* source, const char* target, const char* type,
-                                   unsigned long flags, const char* data, const char* what) {
-        if (::mount(source, target, type, flags, data) != 0) {
-            throw_errno(fmt::format("cannot mount {}", what), errno);
-        }
-    };
-    // Nothing mounted here may propagate to the host; the tmpfs hides the staging too.
+namespace {
+
+void mount_or_throw(const char* source, const char* target, const char* type, unsigned long flags,
+                    const char* data, const char* what) {
+    if (::mount(source, target, type, flags, data) != 0) {
+        throw_errno(fmt::format("cannot mount {}", what), errno);
+    }
+}
+
+void make_directory(const char* dir, mode_t mode) {
+    if (::mkdir(dir, mode) != 0) {
+        throw_errno(fmt::format("cannot create {}", dir), errno);
+    }
+}
+
+// Nothing mounted here may propagate to the host; the tmpfs hides the staging too.
+void mount_staging() {
     mount_or_throw(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr, "/ as private");
     mount_or_throw("berth-image", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=700",
                    "a staging tmpfs on /tmp");
-    for (const char* dir : {"/tmp/image", "/tmp/layer"}) {
-        if (::mkdir(dir, 0700) != 0) {
-            throw_errno(fmt::format("cannot create {}", dir), errno);
-        }
+}
+
+// The writable layer over `lowerdir` (overlayfs's option: the top layer first).
+std::string mount_writable_overlay(const std::string& lowerdir, const char* what) {
+    // The upper and work directories must share one filesystem.
+    make_directory("/tmp/layer", 0700);
+    mount_or_throw("berth-layer", "/tmp/layer", "tmpfs", MS_NOSUID | MS_NODEV, "mode=755",
+                   "the overlay's tmpfs");
+    for (const char* dir : {"/tmp/layer/upper", "/tmp/layer/work", "/tmp/layer/root"}) {
+        make_directory(dir, 0755);
     }
+    const std::string options =
+        fmt::format("lowerdir={},upperdir=/tmp/layer/upper,workdir=/tmp/layer/work", lowerdir);
+    mount_or_throw("overlay", "/tmp/layer/root", "overlay", 0, options.c_str(), what);
+    return "/tmp/layer/root";
+}
+
+}  // namespace
+
+std::string mount_image_rootfs(const std::string& loop_device) {
+    mount_staging();
+    make_directory("/tmp/image", 0700);
     if (::mount(loop_device.c_str(), "/tmp/image", "ext4", MS_RDONLY | MS_NODEV, nullptr) != 0) {
         const int err = errno;
         if (err == EINVAL) {
@@ -89,18 +115,26 @@ std::string mount_image_rootfs(const std::string& loop_device) {
         }
         throw_errno("cannot mount the --image filesystem", err);
     }
-    // The writable layer: upper and work directories must share one filesystem.
-    mount_or_throw("berth-layer", "/tmp/layer", "tmpfs", MS_NOSUID | MS_NODEV, "mode=755",
-                   "the overlay's tmpfs");
-    for (const char* dir : {"/tmp/layer/upper", "/tmp/layer/work", "/tmp/layer/root"}) {
-        if (::mkdir(dir, 0755) != 0) {
-            throw_errno(fmt::format("cannot create {}", dir), errno);
+    return mount_writable_overlay("/tmp/image", "the overlay on --image");
+}
+
+std::string mount_layers_rootfs(const std::vector<std::string>& layers) {
+    // The layers by descriptor: their paths may hold ':' or ',' (which the option string
+    // cannot), or lie under the /tmp the staging tmpfs is about to hide. Opened here,
+    // in the container's mount namespace: overlayfs takes lower layers only from the
+    // namespace that mounts it.
+    std::vector<UniqueFd> opened;
+    std::string lowerdir;
+    for (auto layer = layers.rbegin(); layer != layers.rend(); ++layer) {
+        opened.emplace_back(::open(layer->c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+        if (!opened.back()) {
+            throw_errno(fmt::format("cannot open the layer {}", quote(*layer)), errno);
         }
+        lowerdir +=
+            fmt::format("{}/proc/self/fd/{}", lowerdir.empty() ? "" : ":", opened.back().get());
     }
-    mount_or_throw("overlay", "/tmp/layer/root", "overlay", 0,
-                   "lowerdir=/tmp/image,upperdir=/tmp/layer/upper,workdir=/tmp/layer/work",
-                   "the overlay on --image");
-    return "/tmp/layer/root";
+    mount_staging();
+    return mount_writable_overlay(lowerdir, "the overlay of the image's layers");
 }
 
 }  // namespace berth::container

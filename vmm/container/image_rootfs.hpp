@@ -5,6 +5,7 @@
 // read-only and lays a writable overlay on a tmpfs above it, so the image never changes.
 
 #include <string>
+#include <vector>
 
 #include "vmm/common/unique_fd.hpp"
 
@@ -29,5 +30,9 @@ private:
 // read-only, a tmpfs for the writable layer and an overlay of both, all under a
 // private tmpfs on /tmp (invisible to the host). Returns the overlay's directory.
 std::string mount_image_rootfs(const std::string& loop_device);
+
+// The same for an OCI image's unpacked layers (directories, the base first): an overlay
+// of them all with the writable tmpfs on top. Returns the overlay's directory.
+std::string mount_layers_rootfs(const std::vector<std::string>& layers);
 
 }  // namespace berth::container

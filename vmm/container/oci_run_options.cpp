@@ -20,6 +20,7 @@
 #include "vmm/common/quote.hpp"
 #include "vmm/common/unique_fd.hpp"
 #include "vmm/container/resource_limits.hpp"
+#include "vmm/container/seccomp_cache.hpp"
 #include "vmm/container/seccomp_config.hpp"
 #include "vmm/net/network_namespace.hpp"
 
@@ -285,7 +286,8 @@ std::string host_hostname() {
 
 }  // namespace
 
-RunOptions run_options_from(const Spec& spec, const std::string& bundle, const std::string& id) {
+RunOptions run_options_from(const Spec& spec, const std::string& bundle, const std::string& id,
+                            const std::string& seccomp_cache) {
     if (!spec.process) {
         throw bad_input("process: is missing; berth create needs the process to start");
     }
@@ -315,14 +317,16 @@ RunOptions run_options_from(const Spec& spec, const std::string& bundle, const s
     options.binds = bind_mounts_of(spec, bundle);
     options.root_mode = spec.root.readonly ? RootMode::read_only : RootMode::writable;
     apply_process(process, options);
-    apply_seccomp(spec, options);
+    apply_seccomp(spec, options, seccomp_cache);
     return options;
 }
 
-void apply_seccomp(const Spec& spec, RunOptions& options) {
+void apply_seccomp(const Spec& spec, RunOptions& options, const std::string& seccomp_cache) {
     options.config_seccomp = true;
     if (spec.seccomp) {
-        options.seccomp = compile_seccomp(*spec.seccomp);
+        options.seccomp = seccomp_cache.empty()
+                              ? compile_seccomp(*spec.seccomp)
+                              : compile_seccomp_cached(*spec.seccomp, seccomp_cache);
     }
 }
 

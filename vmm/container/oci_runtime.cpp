@@ -32,6 +32,7 @@
 #include "vmm/container/oci_hooks.hpp"
 #include "vmm/container/oci_run_options.hpp"
 #include "vmm/container/oci_spec.hpp"
+#include "vmm/container/seccomp_cache.hpp"
 #include "vmm/container/start_gate.hpp"
 #include "vmm/container/supervised_signals.hpp"
 #include "vmm/container/supervisor.hpp"
@@ -186,7 +187,7 @@ Recorded create_recorded(const StateStore& store, const CreateRequest& request,
     const Spec spec = load_spec(bundle);
     RunOptions options;
     try {
-        options = run_options_from(spec, bundle, request.id);
+        options = run_options_from(spec, bundle, request.id, seccomp_cache_directory());
         check_hooks(spec.hooks);
     } catch (const Error& e) {
         throw e.with_context("config.json");

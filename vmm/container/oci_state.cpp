@@ -121,7 +121,15 @@ void StateStore::save(const ContainerRecord& record) const {
 }
 
 void StateStore::save_seccomp(const std::string& id, const SeccompFilter& filter) const {
-    OutputFile file = OutputFile::create(directory(id) + seccomp_file, "container seccomp filter");
+    save_seccomp_file(directory(id) + seccomp_file, filter);
+}
+
+std::optional<SeccompFilter> StateStore::load_seccomp(const std::string& id) const {
+    return load_seccomp_file(directory(id) + seccomp_file);
+}
+
+void save_seccomp_file(const std::string& path, const SeccompFilter& filter) {
+    OutputFile file = OutputFile::create(path, "container seccomp filter");
     const std::uint32_t flags = filter.flags;
     file.write(std::string_view(reinterpret_cast<const char*>(&flags), sizeof flags));
     file.write(std::string_view(reinterpret_cast<const char*>(filter.program.data()),
@@ -129,8 +137,7 @@ void StateStore::save_seccomp(const std::string& id, const SeccompFilter& filter
     file.commit();
 }
 
-std::optional<SeccompFilter> StateStore::load_seccomp(const std::string& id) const {
-    const std::string path = directory(id) + seccomp_file;
+std::optional<SeccompFilter> load_seccomp_file(const std::string& path) {
     if (::access(path.c_str(), F_OK) != 0) {
         return std::nullopt;
     }

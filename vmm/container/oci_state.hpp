@@ -86,4 +86,9 @@ std::string state_json(const ContainerRecord& record, Status status);
 // Now, RFC 3339 in UTC with nanoseconds ("2026-12-06T01:22:19.074278911Z").
 std::string rfc3339_now();
 
+// A compiled seccomp program in a file of its own: the flags (4 bytes), then the
+// instructions. Loading a file that is not there gives none; a damaged one an Error.
+void save_seccomp_file(const std::string& path, const SeccompFilter& filter);
+std::optional<SeccompFilter> load_seccomp_file(const std::string& path);
+
 }  // namespace berth::container::oci

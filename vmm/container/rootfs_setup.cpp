@@ -166,6 +166,19 @@ void make_read_only(const char* path) {
 
 }  // namespace
 
+void pivot_into_current_directory(const std::string& shown_as) {
+    // pivot_root(".", "."): the old root ends up stacked on "." and is detached at once.
+    if (::syscall(SYS_pivot_root, ".", ".") != 0) {
+        throw_errno(fmt::format("cannot pivot_root into {}", shown_as), errno);
+    }
+    if (::umount2(".", MNT_DETACH) != 0) {
+        throw_errno("cannot detach the old root", errno);
+    }
+    if (::chdir("/") != 0) {
+        throw_errno("cannot enter the new root", errno);
+    }
+}
+
 void setup_rootfs(const RootfsPlan& plan) {
     // Nothing we mount may leak back to the host, nor host mounts reach us.
     do_mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE);
@@ -195,16 +208,7 @@ void setup_rootfs(const RootfsPlan& plan) {
         bind_mounts(root.get(), plan.binds);
     }
 
-    // pivot_root(".", "."): the old root ends up stacked on "." and is detached at once.
-    if (::syscall(SYS_pivot_root, ".", ".") != 0) {
-        throw_errno(fmt::format("cannot pivot_root into {}", plan.rootfs), errno);
-    }
-    if (::umount2(".", MNT_DETACH) != 0) {
-        throw_errno("cannot detach the old root", errno);
-    }
-    if (::chdir("/") != 0) {
-        throw_errno("cannot enter the new root", errno);
-    }
+    pivot_into_current_directory(plan.rootfs);
     for (const char* path : masked_proc_paths) {
         mask_path(path);
     }

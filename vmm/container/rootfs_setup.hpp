@@ -30,6 +30,10 @@ struct RootfsPlan {
     std::vector<std::pair<std::string, std::string>> sysctls;
 };
 
+// Makes the current directory, a mount point, the root: pivot_root(".", "."), the old
+// root detached (host mounts become unreachable), "/" entered. `shown_as` names the new
+// root in errors. Shared with the VMM's jail (jail.hpp).
+void pivot_into_current_directory(const std::string& shown_as);
 // Everything up to the pivot, the detached old root and the /proc masks.
 void setup_rootfs(const RootfsPlan& plan);
 // Then, in the container's network namespace: /sys (after_netns), its masks, and

@@ -46,7 +46,11 @@ struct SeccompFilter {
 
 struct RunOptions {
     std::string rootfs;
-    std::string image;     // instead of rootfs: a raw ext4 image (read-only + tmpfs overlay)
+    std::string image;  // instead of rootfs: a raw ext4 image (read-only + tmpfs overlay)
+    // Instead of rootfs (--oci): an OCI image's unpacked layers, the base first, under a
+    // tmpfs overlay (layer_cache.hpp); `oci_image` is the DIR[:TAG] errors name.
+    std::vector<std::string> image_layers;
+    std::string oci_image;
     std::string name;      // empty: berth-<pid> is used for cgroups
     std::string hostname;  // ct run: never empty; OCI: empty keeps a joined uts namespace's
     std::optional<std::uint64_t> memory_bytes;
@@ -66,6 +70,7 @@ struct RunOptions {
     std::vector<JoinedNamespace> joined_namespaces;
     std::vector<std::string> env;  // "KEY=VALUE", the user's after our defaults
     std::string workdir = "/";
+    bool create_workdir = false;  // an image's WorkingDir is made when missing (as podman does)
     UserSpec user;
     std::optional<CapabilitySets> capabilities;  // unset: Docker's default set
     // OCI: `seccomp` is the config's filter (linux.seccomp), or none at all when unset;

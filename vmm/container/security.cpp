@@ -125,6 +125,14 @@ void drop_privileges(const std::optional<CapabilitySets>& sets, const UserSpec& 
     raise_ambient(*sets);
 }
 
+void drop_all_capabilities() {
+    limit_bounding_set(0);
+    if (::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0) {
+        throw_errno("cannot clear the ambient capabilities", errno);
+    }
+    set_capabilities(CapabilitySets{});
+}
+
 void switch_user(const UserSpec& user, UserNamespace user_namespace) {
     // setgroups is denied in a rootless user namespace ("deny" in /proc/PID/setgroups),
     // where the only group is ours anyway.

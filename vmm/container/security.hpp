@@ -20,6 +20,9 @@ enum class UserNamespace { shared, private_ };
 // user switched; with `sets` given (OCI) the user keeps them, as with runc.
 void drop_privileges(const std::optional<CapabilitySets>& sets, const UserSpec& user,
                      UserNamespace user_namespace);
+// Every capability gone: effective, permitted, inheritable, ambient and the bounding
+// set, so that none can come back (the VMM's jail, jail.hpp).
+void drop_all_capabilities();
 // setgroups/setgid/setuid to `user`; in a private user namespace only ids mapped there work.
 void switch_user(const UserSpec& user, UserNamespace user_namespace);
 void set_no_new_privileges();

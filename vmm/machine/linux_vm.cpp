@@ -26,8 +26,10 @@
 #include "vmm/api/api_server.hpp"
 #include "vmm/boot/bzimage.hpp"
 #include "vmm/boot/disk_boot.hpp"
+#include "vmm/boot/kernel_format.hpp"
 #include "vmm/boot/linux_layout.hpp"
 #include "vmm/boot/multiboot.hpp"
+#include "vmm/boot/pvh.hpp"
 #include "vmm/boot/zero_page.hpp"
 #include "vmm/common/error.hpp"
 #include "vmm/common/file.hpp"
@@ -69,37 +71,53 @@ struct MultibootInputs {
     boot::MultibootPlan plan;
 };
 
+// A kernel entered through its PVH note with its initrd and where everything goes.
+struct PvhInputs {
+    boot::PvhKernel kernel;
+    std::vector<std::uint8_t> initrd;
+    boot::PvhPlan plan;
+};
+
 // Everything read from disk and checked before KVM is opened: a Linux bzImage with its
-// initrd, or a Multiboot kernel with its modules.
+// initrd, a PVH kernel with its initrd, or a Multiboot kernel with its modules.
 struct BootInputs {
     boot::BzImage kernel;
     std::vector<std::uint8_t> initrd;
     std::optional<boot::InitrdPlacement> initrd_place;
     std::string cmdline;
     std::optional<MultibootInputs> multiboot;  // set: `kernel` and the rest are unused
+    std::optional<PvhInputs> pvh;              // set: `kernel` and the rest are unused
 };
 
-// Where the boot processor of a Multiboot guest starts, and its EBX.
-struct MultibootEntry {
+// Where the boot processor of a guest entered in 32-bit protected mode (Multiboot,
+// PVH) starts, its EAX and its EBX.
+struct ProtectedModeEntry {
     std::uint32_t entry;
-    std::uint32_t info;
+    std::uint32_t eax;
+    std::uint32_t ebx;
 };
 
-// A module's file, read whole: checked against the guest's memory by its size first,
-// so a huge (sparse) file is refused without costing its size.
+// A file for guest memory (a module, a PVH kernel's initrd), read whole: checked
+// against the guest's memory by its size first, so a huge (sparse) file is refused
+// without costing its size.
+std::vector<std::uint8_t> read_guest_file(const std::filesystem::path& path,
+                                          std::uint64_t memory_size) {
+    const InputFile file = open_input_file(path, InputUse::read, InputKinds::regular_file,
+                                           {"give the path of a readable file"});
+    if (file.size > memory_size) {
+        throw bad_input(
+            fmt::format("is {}, larger than the guest's memory ({}); give "
+                        "the guest more --memory",
+                        format_size(file.size), format_size(memory_size)));
+    }
+    return read_all(file);
+}
+
 boot::MultibootModule read_module(const std::filesystem::path& path, std::string string,
                                   std::uint64_t memory_size) {
     const std::string name = path.string();
     try {
-        const InputFile file = open_input_file(path, InputUse::read, InputKinds::regular_file,
-                                               {"give the path of a readable file"});
-        if (file.size > memory_size) {
-            throw bad_input(
-                fmt::format("is {}, larger than the guest's memory ({}); give "
-                            "the guest more --memory",
-                            format_size(file.size), format_size(memory_size)));
-        }
-        return {name, std::move(string), read_all(file)};
+        return {name, std::move(string), read_guest_file(path, memory_size)};
     } catch (const Error& e) {
         throw e.with_context("cannot read module " + name);
     }
@@ -125,6 +143,25 @@ MultibootInputs read_multiboot_inputs(const LinuxVmOptions& options,
         cmdline += ' ' + options.extra_cmdline;
     }
     inputs.plan = boot::plan_multiboot(inputs.kernel, options.memory_size, cmdline, inputs.modules);
+    return inputs;
+}
+
+// The PVH boot: the same command line as a bzImage's, the initrd as the first module.
+PvhInputs read_pvh_inputs(const LinuxVmOptions& options, std::vector<std::uint8_t> file) {
+    PvhInputs inputs{boot::parse_pvh_kernel(std::move(file), options.kernel.string()), {}, {}};
+    std::string initrd_name;
+    if (options.initrd) {
+        initrd_name = options.initrd->string();
+        try {
+            inputs.initrd = read_guest_file(*options.initrd, options.memory_size);
+        } catch (const Error& e) {
+            throw e.with_context("cannot read initrd " + initrd_name);
+        }
+    }
+    // The RSDP is the first of the ACPI tables (x86::build_acpi_tables; checked when
+    // they are written).
+    inputs.plan = boot::plan_pvh(inputs.kernel, options.memory_size, linux_cmdline(options, ""),
+                                 inputs.initrd.size(), initrd_name, boot::acpi_tables_address);
     return inputs;
 }
 
@@ -158,9 +195,15 @@ BootInputs read_boot_inputs(const LinuxVmOptions& options) {
     if (!image) {
         // A kernel runs in the RAM below the PCI hole: a larger file cannot be one.
         kernel_file = read_input_file(options.kernel, "kernel", layout::low_ram_limit);
-        if (!boot::looks_like_bzimage(kernel_file) && boot::has_multiboot_header(kernel_file)) {
+        const boot::KernelFormat format = boot::detect_kernel_format(kernel_file);
+        if (format == boot::KernelFormat::multiboot) {
             BootInputs inputs;
             inputs.multiboot = read_multiboot_inputs(options, std::move(kernel_file));
+            return inputs;
+        }
+        if (format == boot::KernelFormat::pvh && options.modules.empty()) {
+            BootInputs inputs;
+            inputs.pvh = read_pvh_inputs(options, std::move(kernel_file));
             return inputs;
         }
         if (!options.modules.empty()) {
@@ -178,6 +221,7 @@ BootInputs read_boot_inputs(const LinuxVmOptions& options) {
         {},
         std::nullopt,
         linux_cmdline(options, image_options),
+        std::nullopt,
         std::nullopt};
     const boot::RamLayout layout = boot::RamLayout::for_size(options.memory_size);
     const std::uint64_t needed = inputs.kernel.runtime_end();
@@ -246,6 +290,16 @@ void write_boot_memory(memory::GuestMemory& memory, const BootInputs& inputs,
                              inputs.multiboot->plan, memory);
         return;
     }
+    if (inputs.pvh) {
+        if (acpi.rsdp_address != boot::acpi_tables_address) {
+            throw Error(
+                fmt::format("berth's ACPI RSDP is at {:#x}, not at {:#x} where the PVH "
+                            "start_info says",
+                            acpi.rsdp_address, boot::acpi_tables_address));
+        }
+        boot::load_pvh(inputs.pvh->kernel, inputs.pvh->initrd, inputs.pvh->plan, memory);
+        return;
+    }
     boot::load_bzimage(inputs.kernel, memory);
     if (inputs.initrd_place) {
         memory.write(inputs.initrd_place->address, inputs.initrd);
@@ -263,7 +317,7 @@ void write_boot_memory(memory::GuestMemory& memory, const BootInputs& inputs,
 
 void configure_vcpu(kvm::Vcpu& vcpu, std::uint32_t index, std::uint32_t count,
                     const std::vector<kvm_cpuid_entry2>& supported_cpuid,
-                    const std::optional<MultibootEntry>& multiboot) {
+                    const std::optional<ProtectedModeEntry>& protected_entry) {
     vcpu.set_cpuid(x86::guest_cpuid(supported_cpuid, index, count));
     vcpu.set_msrs(x86::initial_msrs());
     vcpu.set_fpu(x86::initial_fpu());
@@ -274,16 +328,19 @@ void configure_vcpu(kvm::Vcpu& vcpu, std::uint32_t index, std::uint32_t count,
         return;  // application processors wait for INIT/SIPI from the kernel
     }
     kvm_sregs sregs = vcpu.sregs();
-    if (multiboot) {
-        // Multiboot 0.6.96, 3.2 "Machine state": protected mode, paging off, flat
-        // segments, interrupts off, the magic in EAX and the information in EBX.
-        x86::set_protected_mode_sregs(sregs, boot::multiboot_info_base, boot::multiboot_gdt,
-                                      boot::multiboot_code_selector, boot::multiboot_data_selector);
+    if (protected_entry) {
+        // Multiboot 0.6.96, 3.2 "Machine state", and PVH's (pvh.pandoc) alike:
+        // protected mode, paging off, flat segments, interrupts off; Multiboot's magic
+        // in EAX, the information (or start_info) in EBX. Both loaders put the flat GDT
+        // at the start of their block, at the same address.
+        static_assert(boot::multiboot_info_base == boot::pvh_info_base);
+        x86::set_protected_mode_sregs(sregs, boot::multiboot_info_base, boot::flat_gdt,
+                                      boot::flat_code_selector, boot::flat_data_selector);
         vcpu.set_sregs(sregs);
         kvm_regs regs{};
-        regs.rip = multiboot->entry;
-        regs.rax = boot::multiboot_bootloader_magic;
-        regs.rbx = multiboot->info;
+        regs.rip = protected_entry->entry;
+        regs.rax = protected_entry->eax;
+        regs.rbx = protected_entry->ebx;
         regs.rflags = 0x2;
         vcpu.set_regs(regs);
         return;
@@ -554,17 +611,21 @@ int boot_linux_once(const LinuxVmOptions& options, bool& rebooted,
         const auto& region = memory.regions()[slot];
         vm.set_user_memory_region(slot, region.guest_address, region.size(), region.mapping.data());
     }
-    std::optional<MultibootEntry> multiboot;
+    std::optional<ProtectedModeEntry> protected_entry;
     if (inputs) {
         write_boot_memory(memory, *inputs, options);
         if (inputs->multiboot) {
-            multiboot =
-                MultibootEntry{inputs->multiboot->kernel.entry,
-                               static_cast<std::uint32_t>(inputs->multiboot->plan.info_address)};
+            protected_entry = ProtectedModeEntry{
+                inputs->multiboot->kernel.entry, boot::multiboot_bootloader_magic,
+                static_cast<std::uint32_t>(inputs->multiboot->plan.info_address)};
+        } else if (inputs->pvh) {
+            protected_entry = ProtectedModeEntry{
+                inputs->pvh->kernel.entry, 0,
+                static_cast<std::uint32_t>(inputs->pvh->plan.start_info_address)};
         }
     }
     // The FADT of a Multiboot guest names the PM timer (write_boot_memory).
-    const bool pm_timer = snapshot ? snapshot->pm_timer : multiboot.has_value();
+    const bool pm_timer = snapshot ? snapshot->pm_timer : inputs && inputs->multiboot.has_value();
     // The kernel and initrd now live in guest RAM. berth's own copies (~9 MiB for
     // Debian's kernel and the busybox initramfs) would otherwise stay resident for the
     // VM's whole life and count as VMM overhead.
@@ -633,7 +694,7 @@ int boot_linux_once(const LinuxVmOptions& options, bool& rebooted,
             // The rest of its state comes from the snapshot (restore_machine).
             vcpus.back().set_cpuid(x86::guest_cpuid(supported_cpuid, i, options.cpus));
         } else {
-            configure_vcpu(vcpus.back(), i, options.cpus, supported_cpuid, multiboot);
+            configure_vcpu(vcpus.back(), i, options.cpus, supported_cpuid, protected_entry);
         }
         if (machine.timing.trace) {
             machine.timing.trace->add_vcpu(i);

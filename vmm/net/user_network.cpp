@@ -66,6 +66,10 @@ std::int64_t now_ns() {
 
 }  // namespace
 
+void load_user_network_library() {
+    slirp_api();
+}
+
 // libslirp's state and everything its callbacks reach. Only the poll loop's thread
 // touches it once the loop runs (before that, the constructor's).
 struct UserNetwork::Stack {

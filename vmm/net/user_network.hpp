@@ -64,4 +64,8 @@ private:
     Thread thread_;
 };
 
+// Loads libslirp now (an Error naming the package when it cannot): a VMM that will run
+// in a jail (`vm run --jail`), where the library is not to be found, loads it first.
+void load_user_network_library();
+
 }  // namespace berth::net

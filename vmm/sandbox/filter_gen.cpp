@@ -1,5 +1,6 @@
 // berth-vmm-seccomp-gen OUTPUT.cpp LIST...: compiles each thread kind's allow-list
-// (lists/KIND.seccomp, with lists/common.seccomp added to every one) into BPF and
+// (lists/KIND.seccomp, with lists/common.seccomp -- and lists/sanitizer.seccomp when
+// meson passes it -- added to every one) into BPF and
 // writes the programs, with a table of system call names for the SIGSYS message, as
 // C++ source (thread_filters.hpp declares it).
 #include <cstdio>
@@ -48,8 +49,9 @@ int main(int argc, char** argv) {
         std::vector<std::filesystem::path> lists;
         for (int i = 2; i < argc; ++i) {
             const std::filesystem::path path = argv[i];
-            if (path.stem() == "common") {
-                common = berth::sandbox::parse_syscall_list(read_text(path), path.string());
+            if (path.stem() == "common" || path.stem() == "sanitizer") {
+                auto rules = berth::sandbox::parse_syscall_list(read_text(path), path.string());
+                common.insert(common.end(), rules.begin(), rules.end());
             } else {
                 lists.push_back(path);
             }
