@@ -20,9 +20,11 @@ namespace berth::net {
 
 namespace {
 
-// Classic BPF over the Ethernet frame (the socket is bound to IPv4 frames): accept UDP
-// to port 67 in an unfragmented packet, drop the rest in the kernel.
-constexpr std::array<sock_filter, 9> dhcp_filter{{
+// Classic BPF over the Ethernet frame (the socket takes every protocol, see below): accept
+// UDP to port 67 in an unfragmented IPv4 packet, drop the rest in the kernel.
+constexpr std::array<sock_filter, 11> dhcp_filter{{
+    {BPF_LD | BPF_H | BPF_ABS, 0, 0, 12},            // EtherType
+    {BPF_JMP | BPF_JEQ | BPF_K, 0, 8, ETH_P_IP},     // not IPv4: drop
     {BPF_LD | BPF_B | BPF_ABS, 0, 0, 14 + 9},        // IPv4 protocol
     {BPF_JMP | BPF_JEQ | BPF_K, 0, 6, IPPROTO_UDP},  // not UDP: drop
     {BPF_LD | BPF_H | BPF_ABS, 0, 0, 14 + 6},        // flags and fragment offset
@@ -55,9 +57,21 @@ InterfaceDhcpServer::InterfaceDhcpServer(const std::string& interface, const Dhc
     if (::setsockopt(socket_.get(), SOL_SOCKET, SO_ATTACH_FILTER, &program, sizeof program) < 0) {
         throw_errno("cannot filter the guest's DHCP socket", errno);
     }
+    // Frames the tap receives are the bridge's: its port hook takes them before the
+    // kernel hands them to sockets bound to one protocol (ETH_P_IP would see none of the
+    // guest's). Sockets bound to all protocols see them first, as tcpdump does. Frames
+    // leaving the tap (to the guest) are skipped before the kernel copies them, so the
+    // host-to-guest path pays nothing; kernels before 4.20 lack the option and the loop
+    // drops those frames itself.
+    const int ignore_outgoing = 1;
+    if (::setsockopt(socket_.get(), SOL_PACKET, PACKET_IGNORE_OUTGOING, &ignore_outgoing,
+                     sizeof ignore_outgoing) < 0 &&
+        errno != ENOPROTOOPT) {
+        throw_errno("cannot make the guest's DHCP socket skip frames to the guest", errno);
+    }
     sockaddr_ll address{};
     address.sll_family = AF_PACKET;
-    address.sll_protocol = htons(ETH_P_IP);
+    address.sll_protocol = htons(ETH_P_ALL);
     address.sll_ifindex = interface_index_;
     if (::bind(socket_.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address) < 0) {
         throw_errno(fmt::format("cannot bind the guest's DHCP socket to {}", interface), errno);
