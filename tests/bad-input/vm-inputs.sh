@@ -181,6 +181,9 @@ refused "--publish with --net none" 2 "^berth: --publish '8080:80': .*add --net 
 refused "--publish with only --net bridge" 2 "^berth: --publish '8080:80': .*add --net user \\(a guest on a bridge needs none: the host reaches its own address\\)$" -- vm run --kernel "$k" --net bridge --publish 8080:80
 refused "--net bridge with an unknown option" 2 "^berth: --net 'bridge,speed=fast': unknown option 'speed=fast'; bridge takes =NAME, ip=CIDR and vhost=on\\|off$" -- vm run --kernel "$k" --net bridge,speed=fast
 refused "--net bridge,vhost= neither on nor off" 2 "^berth: --net 'bridge,vhost=maybe': 'vhost=maybe' is neither vhost=on nor vhost=off; give vhost=on " -- vm run --kernel "$k" --net bridge,vhost=maybe
+refused "--net user,vhost=on (no tap)" 2 "^berth: --net 'user,vhost=on': vhost= needs a tap backend; --net user has no tap: use --net bridge,vhost=on \\(root, a tap on berth0\\) or drop vhost=$" -- vm run --kernel "$k" --net user,vhost=on
+refused "--net none,vhost=on (no tap)" 2 "^berth: --net 'none,vhost=on': vhost= needs a tap backend; --net none has no tap: " -- vm run --kernel "$k" --net none,vhost=on
+refused "--net user with an option" 2 "^berth: --net 'user,speed=fast': user takes no options; give --net user$" -- vm run --kernel "$k" --net user,speed=fast
 refused "--net bridge= without a name" 2 "^berth: --net 'bridge=': the bridge's name is empty" -- vm run --kernel "$k" --net bridge=
 refused "--net bridge,ip= not an address" 2 "^berth: --net 'bridge,ip=10.88.1/16': ip= '10.88.1/16' is not an IPv4 address" -- vm run --kernel "$k" --net bridge,ip=10.88.1/16
 refused "--ip without a bridge NIC" 2 "^berth: --ip '10.88.0.5/16': pinning an address needs a NIC on a bridge; add --net bridge" -- vm run --kernel "$k" --net user --ip 10.88.0.5/16

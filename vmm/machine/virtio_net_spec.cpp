@@ -263,6 +263,19 @@ std::shared_ptr<const VirtioDeviceSpec> parse_net_flag(const std::string& value)
     if (value == "none") {
         return nullptr;
     }
+    // vhost-net serves a tap; user mode's frames are libslirp's, in berth itself.
+    for (const std::string_view backend : {"user,", "none,"}) {
+        if (value.starts_with(backend)) {
+            const std::string_view name = backend.substr(0, backend.size() - 1);
+            if (value.find("vhost=") != std::string::npos) {
+                throw bad_input(fmt::format(
+                    "vhost= needs a tap backend; --net {} has no tap: use --net bridge,vhost=on "
+                    "(root, a tap on berth0) or drop vhost=",
+                    name));
+            }
+            throw bad_input(fmt::format("{} takes no options; give --net {}", name, name));
+        }
+    }
     throw bad_input(fmt::format(
         "unknown network backend {}; use user (NAT through the host, no root needed), "
         "bridge[=NAME] (a tap on berth0, the containers' bridge, or on bridge NAME; needs "
