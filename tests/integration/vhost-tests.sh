@@ -10,7 +10,8 @@ if [[ -z ${linux_guest_ready:-} ]]; then
     tap_skip "--net bridge,vhost=on guest tests" "no Debian kernel in /boot or no initramfs (busybox-static)"
     return 0 2>/dev/null || exit 0
 fi
-if [[ $(id -u) -ne 0 ]] || ! command -v busybox >/dev/null; then
+vh_root_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+if [[ $(id -u) -ne 0 ]] || ! "$vh_root_dir/images/busybox-rootfs.sh" "$scratch/vh-rootfs" >/dev/null 2>&1; then
     tap_skip "--net bridge,vhost=on guest tests" "needs root and busybox-static (a container shares the bridge)"
     return 0 2>/dev/null || exit 0
 fi
@@ -26,6 +27,7 @@ if [[ ! -c /dev/vhost-net ]]; then
     return 0 2>/dev/null || exit 0
 fi
 
+# The container's rootfs (busybox-rootfs.sh above) serves the file with busybox httpd.
 mkdir -p "$scratch/vh-rootfs/www"
 head -c $((4 << 20)) /dev/urandom >"$scratch/vh-rootfs/www/blob"
 vh_down_sha=$(sha256sum <"$scratch/vh-rootfs/www/blob" | cut -c1-64)
@@ -99,7 +101,7 @@ fi
 if has "ping-host-ok" && has "ping-container-ok"; then
     tap_ok "--net bridge,vhost=on: the guest pings the host's end of berth0 and a container on it"
 else
-    not_ok "--net bridge,vhost=on: the guest pings the host and the container ($(grep -c ping- "$scratch/out") answers)"
+    not_ok "--net bridge,vhost=on: the guest pings the host and the container ($(grep -c ping- "$scratch/out") answers; container: $(head -c 300 "$scratch/vh-ct.out" | tr '\n' ' '))"
 fi
 vh_up_sha=$(sed -n 's/^up-sha=//p' "$scratch/out" | tr -d '\r')
 if has "down-sha=$vh_down_sha" && [[ -n $vh_up_sha && "$(cat "$scratch/vh-up" 2>/dev/null)" == "4194304 $vh_up_sha" ]]; then
