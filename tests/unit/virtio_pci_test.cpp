@@ -7,6 +7,8 @@
 #include <thread>
 #include <vector>
 
+#include <unistd.h>
+
 #include "devices/pci/msix.hpp"
 #include "devices/virtio/pci_transport.hpp"
 #include "devices/virtio/rng.hpp"
@@ -346,4 +348,84 @@ TEST_CASE("a transport's saved state restores into a new one that serves on", "[
     PciTransport other(ring.memory, std::make_shared<Rng>(), bar, sink);
     CHECK_THROWS_WITH(other.restore(wrong), Catch::Contains("queues"));
     again.set_status(0);
+}
+
+namespace {
+
+// A device whose queues something outside the transport serves (as vhost-net's are).
+struct ExternalDevice : Device {
+    std::string_view name() const override { return "external"; }
+    DeviceType type() const override { return DeviceType::net; }
+    std::uint32_t pci_class() const override { return 0x020000; }
+    std::uint64_t features() const override { return 0; }
+    std::uint64_t supported_ring_features() const override {
+        return feature_version_1 | feature_event_idx;
+    }
+    std::uint16_t queue_count() const override { return 2; }
+    std::uint32_t config_size() const override { return 0; }
+    void read_config(std::uint32_t, std::span<std::uint8_t>) const override {}
+    void process(std::uint16_t, SplitQueue&) override { ++processed; }
+    bool external_data_plane() const override { return true; }
+    void start_external(berth::memory::GuestMemory&,
+                        std::span<const ExternalQueue> queues) override {
+        started.assign(queues.begin(), queues.end());
+        ++starts;
+    }
+    void stop_external() override { ++stops; }
+
+    std::vector<ExternalQueue> started;
+    int starts = 0;
+    int stops = 0;
+    int processed = 0;
+};
+
+struct FdSink : CountingSink {
+    std::array<berth::EventFd, 3> events;
+    int trigger_fd(std::uint16_t vector) const override { return events.at(vector).fd(); }
+};
+
+}  // namespace
+
+TEST_CASE("a device with its own data plane gets its queues, doorbells and irqfds at DRIVER_OK",
+          "[virtio][pci]") {
+    RingBuilder ring;
+    FdSink sink;
+    auto device = std::make_shared<ExternalDevice>();
+    PciTransport transport(ring.memory, device, bar, sink);
+    Driver driver{transport};
+    // Only the ring features the device can serve are offered (no queue reset here).
+    const std::uint64_t offered = driver.device_features();
+    CHECK(offered == (feature_version_1 | feature_event_idx));
+    driver.negotiate(feature_version_1 | feature_event_idx);
+    driver.enable_msix();
+    driver.setup_queue(0, ring, 1);
+    driver.setup_queue(1, ring, no_vector);
+    CHECK(device->starts == 0);
+    driver.set_status(status_acknowledge | status_driver | status_features_ok | status_driver_ok);
+    REQUIRE(device->starts == 1);
+    REQUIRE(device->started.size() == 2);
+    const ExternalQueue& rx = device->started[0];
+    CHECK(rx.index == 0);
+    CHECK(rx.layout.size == ring.size);
+    CHECK(rx.layout.descriptors == RingBuilder::descriptors);
+    CHECK(rx.layout.driver_area == RingBuilder::avail);
+    CHECK(rx.layout.device_area == RingBuilder::used);
+    CHECK(rx.call_fd == sink.events[1].fd());
+    CHECK(device->started[1].call_fd == -1);  // no vector, no interrupt
+    CHECK(rx.kick_fd != device->started[1].kick_fd);
+
+    // The doorbell bumps the queue's kick eventfd for the data plane; the transport's
+    // worker does not serve the queue.
+    driver.write(notify_offset, 0, 2);
+    std::uint64_t count = 0;
+    CHECK(::read(rx.kick_fd, &count, sizeof count) == sizeof count);
+    CHECK(count == 1);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    CHECK(device->processed == 0);
+
+    // A reset takes the queues back, once.
+    driver.set_status(0);
+    CHECK(device->stops == 1);
+    driver.set_status(0);
+    CHECK(device->stops == 1);
 }
