@@ -32,6 +32,7 @@ leases_before=$(ls /run/berth/net 2>/dev/null | wc -l)
 timeout $((200 + bulk_deadline)) "$BERTH" ct run --rootfs "$scratch/ct-rootfs" --net bridge --ip 10.88.77.7/16 \
     -- /bin/busybox httpd -f -p 8000 -h /www >"$scratch/ct.out" 2>&1 &
 ct_pid=$!
+# Any address: berth0 and its 10.88.0.1 may appear only once the container is up.
 start_bulk_peer 0.0.0.0 10.88.0.1
 
 guest="
