@@ -226,8 +226,9 @@ for _, key, values in sorted(rows, reverse=True)[:16]:
 b, q = summary["berth"], summary["qemu"]
 # Issue 3's target for a guest without NIC; issue 14's for one with a NIC.
 exits_target = "0.15" if nic == "user" else "0.5"
-print("ratio berth/qemu: exits {:.2f} (target <= " + exits_target + "), io exits {:.2f}, time to marker {:.2f}, "
-      "time to exit {:.2f} (target <= 0.9), overhead {:.2f} MiB vs {:.2f} MiB (target <= 3 MiB)"
+print(("ratio berth/qemu: exits {:.2f} (target <= " + exits_target + "), io exits {:.2f}, "
+       "time to marker {:.2f}, time to exit {:.2f} (target <= 0.9), overhead {:.2f} MiB vs "
+       "{:.2f} MiB (target <= 3 MiB)")
       .format(b["exits"] / q["exits"], b["io"] / q["io"] if q["io"] else float("nan"),
               b["marker"] / q["marker"], b["exit"] / q["exit"], b["overhead"], q["overhead"]))
 if "baseline" in summary:
