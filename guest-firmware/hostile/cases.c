@@ -18,6 +18,7 @@
 #define QUIET_MS 200 /* how long "nothing happens" is watched */
 
 uint32_t ram_end;
+uint32_t feeding_ring = 1;
 
 static const char* outcome_name(enum outcome outcome) {
     switch (outcome) {
@@ -462,6 +463,7 @@ static void run_protocol_cases(struct virtio* device) {
 
     /* queue_select past the last queue: its fields read 0 and take no writes. */
     virtio_reset(device);
+    clear_rings();
     virtio_negotiate(device, 0, FEATURE_HIGH_VERSION_1);
     const uint16_t bad_queues[] = {device->queues, 0x8000, 0xffff};
     uint32_t nonzero = 0;
@@ -594,6 +596,10 @@ static void random_bar_access(const struct virtio* device) {
 
 static void run_random_writes(struct virtio* device, uint32_t count) {
     fill((void*)ZEROES, 0, ZEROES_SIZE);
+    /* A reset leaves every ring address 0, and a random write may enable a queue
+       there: the real-mode interrupt table (unused in protected mode) must hold no
+       available index. */
+    fill((void*)0, 0, 0x400);
     for (uint32_t i = 0; i < count; ++i) {
         if (random_below(3) == 0) {
             random_bar_access(device);
@@ -610,7 +616,7 @@ static void run_random_writes(struct virtio* device, uint32_t count) {
 static uint64_t random_buffer_address(void) {
     switch (random_below(6)) {
         case 0:
-            return (uint64_t)boundary32() << 32 | boundary32(); /* mostly outside RAM */
+            return (uint64_t)(boundary32() | 1) << 32 | boundary32(); /* above 4 GiB */
         case 1:
             return ram_end - random_below(64);
         case 2:
@@ -725,6 +731,58 @@ static void run_msix(struct virtio* device) {
     }
 }
 
+/* --- a ring the device keeps filling itself ----------------------------------------- */
+/* virtio-blk reads sectors into memory the driver chose, and nothing stops that memory
+   from being the available ring's index and the next request's sector field. On a disk
+   whose sector N holds the index N + 2 and the sector number N + 1 (hostile-tests.sh
+   makes one, and marks it), each read makes the next request available: the device
+   serves forever on one vCPU's single kick. A reset must still stop it. */
+#define FEED_MAGIC "berth-hostile-feed"
+
+static int is_feeding_disk(struct virtio* device) {
+    if (device->pci.id != 0x1042 || !start(device, 0, FEATURE_HIGH_VERSION_1, RING_SIZE)) {
+        return 0;
+    }
+    set_descriptor(DESCRIPTORS, 0, BUFFERS, 16, DESC_NEXT, 1); /* IN, sector 0 */
+    set_descriptor(DESCRIPTORS, 1, BUFFERS + 0x1000, 512, DESC_NEXT | DESC_WRITE, 2);
+    set_descriptor(DESCRIPTORS, 2, BUFFERS + 0x200, 1, DESC_WRITE, 0);
+    publish(device, 1);
+    if (watch(device, SLOW_MS) != OUTCOME_USED) {
+        return 0;
+    }
+    const char* magic = FEED_MAGIC;
+    for (uint32_t i = 0; magic[i] != 0; ++i) {
+        if (read8(BUFFERS + 0x1000 + 16 + i) != (uint8_t)magic[i]) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static void run_feeding_ring(struct virtio* device) {
+    if (!is_feeding_disk(device) || !start(device, 0, FEATURE_HIGH_VERSION_1, RING_SIZE)) {
+        return;
+    }
+    const uint32_t junk = BUFFERS + 0x2000;
+    /* The 512 bytes of sector N land on: the available index (2), junk (6), the
+       header's sector field (8), junk (496); then the status byte. */
+    set_descriptor(DESCRIPTORS, 0, BUFFERS, 16, DESC_NEXT, 1);
+    set_descriptor(DESCRIPTORS, 1, RING_AVAIL + 2, 2, DESC_NEXT | DESC_WRITE, 2);
+    set_descriptor(DESCRIPTORS, 2, junk, 6, DESC_NEXT | DESC_WRITE, 3);
+    set_descriptor(DESCRIPTORS, 3, BUFFERS + 8, 8, DESC_NEXT | DESC_WRITE, 4);
+    set_descriptor(DESCRIPTORS, 4, junk + 16, 496, DESC_NEXT | DESC_WRITE, 5);
+    set_descriptor(DESCRIPTORS, 5, BUFFERS + 0x200, 1, DESC_WRITE, 0);
+    publish(device, 1);
+    const uint32_t start_ms = now_ms();
+    while (used_idx() < 64 && (virtio_status(device) & STATUS_NEEDS_RESET) == 0 &&
+           now_ms() - start_ms < SLOW_MS) {
+    }
+    const uint16_t served = used_idx();
+    record(device, "ring the device keeps filling, then a reset",
+           served >= 64 && virtio_reset(device) ? OUTCOME_REFUSED : OUTCOME_QUIET,
+           EXPECT(OUTCOME_REFUSED));
+}
+
 /* --- the device as a driver would use it ------------------------------------------- */
 int recovers(struct virtio* device) {
     if (!start(device, 0, FEATURE_HIGH_VERSION_1, RING_SIZE)) {
@@ -777,6 +835,9 @@ void attack_device(struct virtio* device, uint32_t random_rounds) {
     run_msix(device);
     run_random_writes(device, 64 * random_rounds);
     run_random_rings(device, random_rounds);
+    if (feeding_ring) {
+        run_feeding_ring(device);
+    }
     if (!recovers(device)) {
         record(device, "a correct request after the attack", OUTCOME_QUIET, 0);
     }

@@ -185,5 +185,8 @@ void attack_device(struct virtio* device, uint32_t random_rounds);
 void attack_bars(struct virtio* first, struct virtio* second);
 /* A reset, then one well-formed request that must be answered; 1 when it was. */
 int recovers(struct virtio* device);
+/* Whether to run the self-filling ring (cases.c, run_feeding_ring): on a berth that
+   cannot stop it, it is the last case that runs. */
+extern uint32_t feeding_ring;
 /* Guest RAM's size in bytes (from the Multiboot information): ring addresses past it. */
 extern uint32_t ram_end;

@@ -1,4 +1,4 @@
-/* The hostile guest's plan: read the command line (seed=N rounds=N), attack the PCI
+/* The hostile guest's plan: read the command line (seed=N rounds=N feed=0|1), attack the PCI
    configuration ports and every function's configuration space, then every virtio
    device's registers and rings, check that each still serves a correct request, print
    a verdict on COM1 and power off. tests/integration/hostile-tests.sh runs it. */
@@ -46,7 +46,8 @@ void kernel_main(uint32_t magic, const struct multiboot_info* info) {
     const char* cmdline = (info->flags & 4) ? (const char*)info->cmdline : "";
     const uint32_t seed = option(cmdline, "seed=", 0x62657274u); /* "bert" */
     const uint32_t rounds = option(cmdline, "rounds=", 16);
-    ram_end = (info->mem_upper + 1024) * 1024; /* 1 MiB + mem_upper KiB */
+    feeding_ring = option(cmdline, "feed=", 1); /* feed=0: not the self-filling ring */
+    ram_end = (info->mem_upper + 1024) * 1024;  /* 1 MiB + mem_upper KiB */
     random_seed(seed);
     print("hostile: seed ");
     print_hex(seed);

@@ -10,7 +10,17 @@ hostile=$BERTH_FIRMWARE_DIR/hostile.elf
 hostile_seed=${BERTH_HOSTILE_SEED:-0x62657274}
 hostile_rounds=${BERTH_HOSTILE_ROUNDS:-8}
 truncate -s 4M "$scratch/hostile-rw.img"
-truncate -s 1M "$scratch/hostile-ro.img"
+# The read-only disk feeds the guest's self-filling ring: sector N holds the available
+# index N + 2 and the sector number N + 1, then the mark the guest looks for
+# (guest-firmware/hostile/cases.c, run_feeding_ring). Sparse: 32 MiB, 64 bytes a sector.
+python3 - "$scratch/hostile-ro.img" <<'PY'
+import struct, sys
+with open(sys.argv[1], "wb") as disk:
+    for n in range(65536):
+        disk.seek(n * 512)
+        disk.write(struct.pack("<H6xQ", (n + 2) & 0xffff, (n + 1) & 0xffff) + b"berth-hostile-feed")
+    disk.truncate(65536 * 512)
+PY
 # Every device kind: two disks (one read-only), the entropy device, a NIC with user-mode
 # networking (when libslirp is there), and the virtio console.
 hostile_net=(--net user)
