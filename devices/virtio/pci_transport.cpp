@@ -238,6 +238,7 @@ void PciTransport::restore(const State& state) {
                 (driver_features_ & feature_indirect_desc) != 0 ? IndirectDescriptors::on
                                                                 : IndirectDescriptors::off);
             queue.ring->set_position(saved.position);
+            queue.ring->stop_on(&stopping_);
             queue.enabled = true;
         }
     }
@@ -517,6 +518,7 @@ void PciTransport::enable_queue(Queue& queue) {
         fail(e.what());
         return;
     }
+    queue.ring->stop_on(&stopping_);
     queue.enabled = true;
     if (worker_started_) {  // enabled again after a queue reset while running
         stop_worker();
@@ -533,9 +535,17 @@ void PciTransport::start_worker() {
     if (registrar_ && config_.memory_enabled()) {
         const std::uint64_t base = config_.bar_address(0) + notify_offset;
         for (std::size_t i = 0; i < queues_.size(); ++i) {
-            if (queues_[i]->enabled) {
+            if (!queues_[i]->enabled) {
+                continue;
+            }
+            // The guest places the BAR: on top of another device's running doorbells
+            // KVM refuses a second ioeventfd for the same address (EEXIST). That is the
+            // guest's own mess, not a reason to end the VM from this vCPU thread: the
+            // doorbell then exits to bar_write, which signals the queue all the same.
+            try {
                 ioeventfds_.push_back(
                     registrar_(base + notify_multiplier * i, 2, queues_[i]->notify));
+            } catch (const Error&) {
             }
         }
     }
@@ -655,8 +665,10 @@ void PciTransport::service(std::uint16_t index) {
                 interrupt_queue(index);
             }
             // Go round again for buffers that arrived meanwhile, unless the device left
-            // them on purpose (a console receive queue with no input to give).
-            if (!ring.enable_notifications() || ring.next_avail() == before) {
+            // them on purpose (a console receive queue with no input to give) or the
+            // worker is asked to stop (pop() then finds nothing; the buffers are served
+            // when the worker starts again).
+            if (stopping_ || !ring.enable_notifications() || ring.next_avail() == before) {
                 break;
             }
         }

@@ -95,6 +95,10 @@ source "$(dirname "$0")/api-tests.sh"
 # shellcheck source=snapshot-tests.sh
 source "$(dirname "$0")/snapshot-tests.sh"
 
+# --- a hostile guest: every PCI and virtio register and broken rings ------------------
+# shellcheck source=hostile-tests.sh
+source "$(dirname "$0")/hostile-tests.sh"
+
 # --- the VMM's seccomp sandbox: every thread filtered -------------------------------
 # shellcheck source=sandbox-tests.sh
 source "$(dirname "$0")/sandbox-tests.sh"

@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <chrono>
+#include <future>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -248,6 +250,83 @@ TEST_CASE("only a reset clears status bits: DRIVER_OK twice runs one worker", "[
     CHECK(eventually([&] { return ring.used_idx() == 1; }));  // the one worker serves
     driver.set_status(0);
     CHECK(driver.status() == 0);
+}
+
+// Found by the hostile guest (guest-firmware/hostile): a guest that moves one device's
+// BAR onto another's running one and sets DRIVER_OK makes KVM refuse the doorbell's
+// ioeventfd (EEXIST). The refusal was thrown out of the status write on the vCPU thread,
+// which ended the VM with status 1. The doorbell now stays an MMIO exit to bar_write.
+TEST_CASE("a doorbell KVM will not bind still rings through the BAR", "[virtio][pci]") {
+    RingBuilder ring;
+    CountingSink sink;
+    int refused = 0;
+    IoEventRegistrar taken = [&refused](std::uint64_t, std::uint32_t,
+                                        const berth::EventFd&) -> std::shared_ptr<void> {
+        ++refused;
+        throw berth::Error("KVM_IOEVENTFD failed: File exists (errno 17)");
+    };
+    PciTransport transport(ring.memory, std::make_shared<Rng>(), bar, sink, taken);
+    Driver driver{transport};
+    const std::uint8_t memory_enable[2] = {0x06, 0};
+    transport.config_write(0x04, memory_enable);
+    driver.negotiate(feature_version_1);
+    driver.setup_queue(0, ring, no_vector);
+    const std::uint8_t running =
+        status_acknowledge | status_driver | status_features_ok | status_driver_ok;
+    CHECK_NOTHROW(driver.set_status(running));
+    CHECK(refused == 1);
+    CHECK(driver.status() == running);
+    ring.set_desc(0, RingBuilder::data, 16, desc_flag_write);
+    ring.publish(0);
+    driver.write(notify_offset, 0, 2);
+    CHECK(eventually([&] { return ring.used_idx() == 1; }));
+    driver.set_status(0);
+    CHECK(driver.status() == 0);
+}
+
+// A device whose ring never runs dry: each chain it returns is made available again at
+// once, as a hostile guest can arrange from a second vCPU, or with a virtio-blk read
+// whose data lands on the available index. The device's loop over pop() never ended,
+// so a reset (and berth's exit) waited forever for the worker on the vCPU thread.
+struct EndlessRing : Device {
+    explicit EndlessRing(RingBuilder& ring) : ring(ring) {}
+    std::string_view name() const override { return "endless"; }
+    DeviceType type() const override { return DeviceType::entropy; }
+    std::uint32_t pci_class() const override { return 0xff0000; }
+    std::uint64_t features() const override { return 0; }
+    std::uint16_t queue_count() const override { return 1; }
+    std::uint32_t config_size() const override { return 0; }
+    void read_config(std::uint32_t, std::span<std::uint8_t>) const override {}
+    void process(std::uint16_t, SplitQueue& queue) override {
+        while (auto chain = queue.pop()) {
+            queue.push_used(chain->head, 0);
+            ring.set_avail_idx(static_cast<std::uint16_t>(ring.avail_idx + 1));
+            served.fetch_add(1);
+        }
+    }
+    RingBuilder& ring;
+    std::atomic<std::uint64_t> served{0};
+};
+
+TEST_CASE("a reset stops a worker whose ring never runs dry", "[virtio][pci]") {
+    RingBuilder ring;
+    CountingSink sink;
+    auto device = std::make_shared<EndlessRing>(ring);
+    PciTransport transport(ring.memory, device, bar, sink);
+    Driver driver{transport};
+    driver.negotiate(feature_version_1);
+    driver.setup_queue(0, ring, no_vector);
+    driver.set_status(status_acknowledge | status_driver | status_features_ok | status_driver_ok);
+    ring.set_desc(0, RingBuilder::data, 16, desc_flag_write);
+    ring.publish(0);
+    driver.write(notify_offset, 0, 2);
+    REQUIRE(eventually([&] { return device->served.load() > 1000; }));
+    auto reset = std::async(std::launch::async, [&] { driver.set_status(0); });
+    REQUIRE(reset.wait_for(std::chrono::seconds(10)) == std::future_status::ready);
+    CHECK(driver.status() == 0);
+    const std::uint64_t after_reset = device->served.load();
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    CHECK(device->served.load() == after_reset);  // the worker is parked
 }
 
 TEST_CASE("enabling a queue outside guest RAM sets NEEDS_RESET", "[virtio][pci]") {
