@@ -15,7 +15,8 @@ image=$(realpath "${1:-${BERTH_DEBIAN_IMAGE:-$root/build/images/debian.img}}")
 berth=${BERTH:-$root/build/berth}
 [[ -r $image ]] || tap_skip_all "no Debian image at $image (make one: build/berth image build debian -o $image)"
 if [[ -z ${BERTH_IN_RIG:-} ]] && ! "$berth" doctor 2>/dev/null | grep -q '^OK *\/dev\/kvm: usable'; then
-    exec "$root/tools/kvm-rig" --timeout 0 --share "$root" --share "$(dirname "$image")" -- \
+    # The console goes to files, so L1's stays quiet while Debian boots: no watchdog.
+    BERTH_RIG_SILENCE=${BERTH_RIG_SILENCE:-0} exec "$root/tools/kvm-rig" --timeout 0 --share "$root" --share "$(dirname "$image")" -- \
         env BERTH_DEBIAN_IMAGE="$image" "$0"
 fi
 scratch=$(mktemp -d)
