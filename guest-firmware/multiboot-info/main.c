@@ -4,6 +4,8 @@
    (tests/integration/multiboot-tests.sh) compares every line with what it asked for. */
 #include <stdint.h>
 
+#include "port_io.h"
+
 #define COM1 0x3f8
 #define LSR_THR_EMPTY 0x20
 #define QEMU_DEBUG_EXIT 0xf4
@@ -26,22 +28,6 @@ struct multiboot_mmap_entry {
     uint32_t type;
 } __attribute__((packed));
 
-static inline void outb(uint16_t port, uint8_t value) {
-    __asm__ volatile("outb %0, %1" : : "a"(value), "Nd"(port));
-}
-static inline void outl(uint16_t port, uint32_t value) {
-    __asm__ volatile("outl %0, %1" : : "a"(value), "Nd"(port));
-}
-static inline uint8_t inb(uint16_t port) {
-    uint8_t value;
-    __asm__ volatile("inb %1, %0" : "=a"(value) : "Nd"(port));
-    return value;
-}
-static inline uint32_t inl(uint16_t port) {
-    uint32_t value;
-    __asm__ volatile("inl %1, %0" : "=a"(value) : "Nd"(port));
-    return value;
-}
 
 static void putc(char c) {
     while ((inb(COM1 + 5) & LSR_THR_EMPTY) == 0) {
