@@ -28,7 +28,6 @@ struct multiboot_mmap_entry {
     uint32_t type;
 } __attribute__((packed));
 
-
 static void putc(char c) {
     while ((inb(COM1 + 5) & LSR_THR_EMPTY) == 0) {
     }
@@ -83,8 +82,7 @@ static void print_acpi_cpus(void) {
         const uint32_t sdt = *(const uint32_t*)(at + (revision >= 2 ? 24 : 16));
         const uint32_t sdt_length = *(const uint32_t*)(sdt + 4);
         uint32_t cpus = 0, pm_timer = 0;
-        for (uint32_t entry = sdt + 36; entry < sdt + sdt_length;
-             entry += revision >= 2 ? 8 : 4) {
+        for (uint32_t entry = sdt + 36; entry < sdt + sdt_length; entry += revision >= 2 ? 8 : 4) {
             const uint32_t table = *(const uint32_t*)entry;
             if (same((const char*)table, "FACP", 4)) {
                 pm_timer = *(const uint32_t*)(table + 76); /* PM_TMR_BLK */
