@@ -8,6 +8,15 @@ set -u
 source "$(dirname "$0")/kvm-prelude.sh"
 
 # --- lesson 1: the greeting ---------------------------------------------------------
+# Each area's tests, from its own file, and the seconds they took: CI's log then shows
+# where the suite's rig time goes (it runs under one meson timeout).
+area() {
+    local started=$SECONDS
+    # shellcheck disable=SC1090
+    source "$(dirname "$0")/$1-tests.sh"
+    echo "# area $1: $((SECONDS - started)) s"
+}
+
 hello=$BERTH_FIRMWARE_DIR/hello.bin
 greeting="Hello from the berth guest firmware!"
 run_berth vm run --firmware "$hello"
@@ -45,74 +54,55 @@ else
 fi
 
 # --- lessons 2-6, the debug exit port, the exit trace ------------------------------
-# shellcheck source=lesson-tests.sh
-source "$(dirname "$0")/lesson-tests.sh"
+area lesson
 
 # --- fw_cfg and QEMU's debug-exit port ---------------------------------------------
-# shellcheck source=fw-cfg-tests.sh
-source "$(dirname "$0")/fw-cfg-tests.sh"
+area fw-cfg
 
 # --- Multiboot kernels: the information structure, ELF32, ELF64 and flat ------------
-# shellcheck source=multiboot-tests.sh
-source "$(dirname "$0")/multiboot-tests.sh"
+area multiboot
 
 # --- Linux guests: Debian's kernel with the busybox initramfs ------------------------
-# shellcheck source=linux-tests.sh
-source "$(dirname "$0")/linux-tests.sh"
+area linux
 
 # --- the same kernel as an ELF vmlinux, through its PVH entry -------------------------
-# shellcheck source=pvh-tests.sh
-source "$(dirname "$0")/pvh-tests.sh"
+area pvh
 
 # --- virtio-pci devices in a Linux guest ---------------------------------------------
-# shellcheck source=virtio-tests.sh
-source "$(dirname "$0")/virtio-tests.sh"
+area virtio
 
 # --- the images people have: partitioned qcow2 disks ----------------------------------
-# shellcheck source=image-tests.sh
-source "$(dirname "$0")/image-tests.sh"
+area image
 
 # --- virtio-net with user-mode networking --------------------------------------------
-# shellcheck source=net-tests.sh
-source "$(dirname "$0")/net-tests.sh"
-
-# shellcheck source=bridge-tests.sh
-source "$(dirname "$0")/bridge-tests.sh"
+area net
+area bridge
 
 # --- two NICs, --net bridge=NAME and --ip ----------------------------------------------
-# shellcheck source=net-options-tests.sh
-source "$(dirname "$0")/net-options-tests.sh"
+area net-options
 
 # --- vhost-net: the kernel's data plane on berth0 ------------------------------------
-# shellcheck source=vhost-tests.sh
-source "$(dirname "$0")/vhost-tests.sh"
+area vhost
 
 # --- the control API: pause, resume, stats, stop -------------------------------------
-# shellcheck source=api-tests.sh
-source "$(dirname "$0")/api-tests.sh"
+area api
 
 # --- snapshot and restore ------------------------------------------------------------
-# shellcheck source=snapshot-tests.sh
-source "$(dirname "$0")/snapshot-tests.sh"
+area snapshot
 
 # --- a hostile guest: every PCI and virtio register and broken rings ------------------
-# shellcheck source=hostile-tests.sh
-source "$(dirname "$0")/hostile-tests.sh"
+area hostile
 
 # --- the VMM's seccomp sandbox: every thread filtered -------------------------------
-# shellcheck source=sandbox-tests.sh
-source "$(dirname "$0")/sandbox-tests.sh"
+area sandbox
 
 # --- the VMM's jail: vm run --jail DIR ------------------------------------------------
-# shellcheck source=jail-tests.sh
-source "$(dirname "$0")/jail-tests.sh"
+area jail
 
 # --- nothing left behind: fds, threads, sockets, taps, temporary files, mounts ------
-# shellcheck source=leak-tests.sh
-source "$(dirname "$0")/leak-tests.sh"
+area leak
 
 # --- durability: SIGKILL at random moments loses no flushed record ------------------
-# shellcheck source=durability-tests.sh
-source "$(dirname "$0")/durability-tests.sh"
+area durability
 
 tap_done
