@@ -51,13 +51,13 @@ static void record(struct virtio* device, const char* name, enum outcome got, ui
     }
     if ((expected & EXPECT(got)) == 0) {
         ++device->failed;
-        print("hostile: FAIL ");
-        print(device->name);
-        print(" case '");
-        print(name);
-        print("': ");
-        print(outcome_name(got));
-        print("\n");
+        serial_print("hostile: FAIL ");
+        serial_print(device->name);
+        serial_print(" case '");
+        serial_print(name);
+        serial_print("': ");
+        serial_print(outcome_name(got));
+        serial_print("\n");
     }
 }
 
@@ -340,11 +340,11 @@ static void run_ring_cases(struct virtio* device) {
         record(device, c->name, got, c->expected);
         if (c->check != 0 && !c->check()) {
             ++device->failed;
-            print("hostile: FAIL ");
-            print(device->name);
-            print(" case '");
-            print(c->name);
-            print("': wrote outside the chain's buffers\n");
+            serial_print("hostile: FAIL ");
+            serial_print(device->name);
+            serial_print(" case '");
+            serial_print(c->name);
+            serial_print("': wrote outside the chain's buffers\n");
         }
     }
 }

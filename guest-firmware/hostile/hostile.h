@@ -9,6 +9,7 @@
 
 /* --- port and memory-mapped I/O --------------------------------------------------- */
 #include "port_io.h"
+#include "serial.h"
 
 static inline uint8_t read8(uint32_t address) {
     return *(volatile uint8_t*)address;
@@ -34,10 +35,7 @@ static inline void barrier(void) {
     __asm__ volatile("mfence" ::: "memory");
 }
 
-/* --- platform.c: COM1, time, randomness, the end ----------------------------------- */
-void print(const char* text);
-void print_dec(uint32_t value);
-void print_hex(uint32_t value);
+/* --- platform.c: time, randomness, the end (COM1: serial.h) ----------------------- */
 /* Milliseconds since the first call, from the ACPI PM timer (berth gives Multiboot
    kernels one at port 0x608). */
 uint32_t now_ms(void);

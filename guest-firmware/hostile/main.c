@@ -49,13 +49,13 @@ void kernel_main(uint32_t magic, const struct multiboot_info* info) {
     feeding_ring = option(cmdline, "feed=", 1); /* feed=0: not the self-filling ring */
     ram_end = (info->mem_upper + 1024) * 1024;  /* 1 MiB + mem_upper KiB */
     random_seed(seed);
-    print("hostile: seed ");
-    print_hex(seed);
-    print(" rounds ");
-    print_dec(rounds);
-    print(" ram ");
-    print_hex(ram_end);
-    print("\n");
+    serial_print("hostile: seed ");
+    serial_print_hex(seed);
+    serial_print(" rounds ");
+    serial_print_dec(rounds);
+    serial_print(" ram ");
+    serial_print_hex(ram_end);
+    serial_print("\n");
 
     pci_attack_ports();
     static struct pci_function functions[MAX_FUNCTIONS];
@@ -63,7 +63,7 @@ void kernel_main(uint32_t magic, const struct multiboot_info* info) {
     for (int i = 0; i < count; ++i) {
         pci_attack(&functions[i]);
     }
-    print("hostile: configuration space attacked\n");
+    serial_print("hostile: configuration space attacked\n");
 
     static struct virtio devices[MAX_FUNCTIONS];
     int virtio_count = 0;
@@ -81,32 +81,32 @@ void kernel_main(uint32_t magic, const struct multiboot_info* info) {
     for (int i = 0; i < virtio_count; ++i) {
         struct virtio* d = &devices[i];
         const int recovered = recovers(d) && virtio_reset(d);
-        print("hostile: ");
-        print(d->name);
-        print(" slot ");
-        print_dec(d->pci.device);
-        print(": ");
-        print_dec(d->cases);
-        print(" cases, ");
-        print_dec(d->needs_reset);
-        print(" needs-reset, ");
-        print_dec(d->used);
-        print(" used, ");
-        print_dec(d->refused);
-        print(" refused, ");
-        print_dec(d->quiet);
-        print(" quiet, ");
-        print_dec(d->failed);
-        print(recovered ? " failed; recovered\n" : " failed; FAIL not recovered\n");
+        serial_print("hostile: ");
+        serial_print(d->name);
+        serial_print(" slot ");
+        serial_print_dec(d->pci.device);
+        serial_print(": ");
+        serial_print_dec(d->cases);
+        serial_print(" cases, ");
+        serial_print_dec(d->needs_reset);
+        serial_print(" needs-reset, ");
+        serial_print_dec(d->used);
+        serial_print(" used, ");
+        serial_print_dec(d->refused);
+        serial_print(" refused, ");
+        serial_print_dec(d->quiet);
+        serial_print(" quiet, ");
+        serial_print_dec(d->failed);
+        serial_print(recovered ? " failed; recovered\n" : " failed; FAIL not recovered\n");
         cases += d->cases;
         failed += d->failed + (recovered ? 0 : 1);
     }
-    print(failed == 0 && virtio_count > 0 ? "hostile: verdict pass (" : "hostile: verdict FAIL (");
-    print_dec(virtio_count);
-    print(" devices, ");
-    print_dec(cases);
-    print(" cases, ");
-    print_dec(failed);
-    print(" failed)\n");
+    serial_print(failed == 0 && virtio_count > 0 ? "hostile: verdict pass (" : "hostile: verdict FAIL (");
+    serial_print_dec(virtio_count);
+    serial_print(" devices, ");
+    serial_print_dec(cases);
+    serial_print(" cases, ");
+    serial_print_dec(failed);
+    serial_print(" failed)\n");
     power_off();
 }

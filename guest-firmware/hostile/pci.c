@@ -51,15 +51,15 @@ static int add_if_present(struct pci_function* found, int count, int limit, uint
     found[count].function = (uint8_t)function;
     found[count].vendor = (uint16_t)id;
     found[count].id = (uint16_t)(id >> 16);
-    print("hostile: pci ");
-    print_hex(bus);
-    print(":");
-    print_hex(device);
-    print(".");
-    print_dec(function);
-    print(" ");
-    print_hex(id);
-    print("\n");
+    serial_print("hostile: pci ");
+    serial_print_hex(bus);
+    serial_print(":");
+    serial_print_hex(device);
+    serial_print(".");
+    serial_print_dec(function);
+    serial_print(" ");
+    serial_print_hex(id);
+    serial_print("\n");
     return count + 1;
 }
 
@@ -73,9 +73,9 @@ int pci_scan(struct pci_function* found, int limit) {
     /* berth has one bus; the rest must answer "nobody here" (all ones). */
     for (uint32_t bus = 1; bus < 256; ++bus) {
         if (add_if_present(found, count, limit, bus, 0, 0) != count) {
-            print("hostile: FAIL a function answers on bus ");
-            print_dec(bus);
-            print("\n");
+            serial_print("hostile: FAIL a function answers on bus ");
+            serial_print_dec(bus);
+            serial_print("\n");
             ++count;
         }
     }
@@ -137,7 +137,7 @@ void pci_attack(const struct pci_function* function) {
         cfg_write(a, at, 4, boundary32());
     }
     if (hops >= 48) {
-        print("hostile: FAIL the capability list loops\n");
+        serial_print("hostile: FAIL the capability list loops\n");
     }
     /* Put back what the virtio cases need: BARs, MSI-X control, the pci_cfg window. */
     for (uint32_t reg = 0x10; reg < 0x28; reg += 4) {
@@ -150,11 +150,11 @@ void pci_attack(const struct pci_function* function) {
     for (uint32_t reg = 0; reg < 0x10; reg += 4) {
         const uint32_t now = cfg_read(a, reg, 4);
         if (reg != 4 && now != saved[reg / 4]) {
-            print("hostile: FAIL read-only register ");
-            print_hex(reg);
-            print(" changed to ");
-            print_hex(now);
-            print("\n");
+            serial_print("hostile: FAIL read-only register ");
+            serial_print_hex(reg);
+            serial_print(" changed to ");
+            serial_print_hex(now);
+            serial_print("\n");
         }
     }
 }

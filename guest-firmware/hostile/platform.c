@@ -1,43 +1,10 @@
-/* COM1 output, the PM timer, the random number generator and the power switch. */
+/* The PM timer, the random number generator and the power switch. */
 #include "hostile.h"
 
-#define COM1 0x3f8
-#define LSR_THR_EMPTY 0x20
 #define PM_TIMER 0x608
 #define ACPI_SLEEP_CONTROL 0x600
 #define SLEEP_TYPE_S5 5
 #define SLEEP_ENABLE 0x20
-
-static void putc(char c) {
-    while ((inb(COM1 + 5) & LSR_THR_EMPTY) == 0) {
-    }
-    outb(COM1, (uint8_t)c);
-}
-
-void print(const char* text) {
-    while (*text) {
-        putc(*text++);
-    }
-}
-
-void print_dec(uint32_t value) {
-    char digits[10];
-    int n = 0;
-    do {
-        digits[n++] = (char)('0' + value % 10);
-        value /= 10;
-    } while (value != 0);
-    while (n > 0) {
-        putc(digits[--n]);
-    }
-}
-
-void print_hex(uint32_t value) {
-    print("0x");
-    for (int shift = 28; shift >= 0; shift -= 4) {
-        putc("0123456789abcdef"[(value >> shift) & 0xf]);
-    }
-}
 
 /* The timer is 24 bits wide and wraps every ~4.7 s: add up the steps between reads.
    3580 ticks make a millisecond to within 0.02%. */

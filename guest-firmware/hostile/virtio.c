@@ -57,9 +57,9 @@ int virtio_probe(struct virtio* device, const struct pci_function* function) {
         }
     }
     if (device->common == 0 || device->notify == 0) {
-        print("hostile: FAIL ");
-        print(device->name);
-        print(" has no common or notify capability\n");
+        serial_print("hostile: FAIL ");
+        serial_print(device->name);
+        serial_print(" has no common or notify capability\n");
         return 0;
     }
     device->queues = read16(device->common + COMMON_NUM_QUEUES);

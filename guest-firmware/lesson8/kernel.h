@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #include "port_io.h"
+#include "serial.h" /* common/serial.c: COM1, shared by all CPUs */
 
 static inline uint32_t mmio_read(uintptr_t address) {
     return *(volatile uint32_t*)address;
@@ -15,14 +16,6 @@ static inline void mmio_write(uintptr_t address, uint32_t value) {
 static inline void pause(void) {
     __asm__ volatile("pause" ::: "memory");
 }
-
-/* serial.c: an 8250/16550 UART driver for COM1, shared by all CPUs. */
-void serial_init(void);
-void serial_print(const char* text);
-void serial_print_dec(uint32_t value);
-void serial_print_hex(uint32_t value);
-void serial_lock(void);
-void serial_unlock(void);
 
 /* fw_cfg.c: QEMU's firmware configuration device, which berth has too. */
 int fw_cfg_present(void);

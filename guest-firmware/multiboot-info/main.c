@@ -5,9 +5,8 @@
 #include <stdint.h>
 
 #include "port_io.h"
+#include "serial.h"
 
-#define COM1 0x3f8
-#define LSR_THR_EMPTY 0x20
 #define QEMU_DEBUG_EXIT 0xf4
 #define EXIT_CODE 0x21
 
@@ -27,38 +26,6 @@ struct multiboot_mmap_entry {
     uint64_t base, length;
     uint32_t type;
 } __attribute__((packed));
-
-static void putc(char c) {
-    while ((inb(COM1 + 5) & LSR_THR_EMPTY) == 0) {
-    }
-    outb(COM1, (uint8_t)c);
-}
-static void puts(const char* s) {
-    while (*s) {
-        putc(*s++);
-    }
-}
-static void put_hex(uint64_t value) {
-    puts("0x");
-    int shift = 60;
-    while (shift > 0 && ((value >> shift) & 0xf) == 0) {
-        shift -= 4;
-    }
-    for (; shift >= 0; shift -= 4) {
-        putc("0123456789abcdef"[(value >> shift) & 0xf]);
-    }
-}
-static void put_dec(uint32_t value) {
-    char digits[10];
-    int n = 0;
-    do {
-        digits[n++] = (char)('0' + value % 10);
-        value /= 10;
-    } while (value != 0);
-    while (n > 0) {
-        putc(digits[--n]);
-    }
-}
 
 static int same(const char* a, const char* b, int n) {
     for (int i = 0; i < n; ++i) {
@@ -98,11 +65,11 @@ static void print_acpi_cpus(void) {
                 }
             }
         }
-        puts("acpi rsdp ");
-        put_hex(at);
-        puts(" madt cpus ");
-        put_dec(cpus);
-        puts("\n");
+        serial_print("acpi rsdp ");
+        serial_print_hex_short(at);
+        serial_print(" madt cpus ");
+        serial_print_dec(cpus);
+        serial_print("\n");
         if (pm_timer != 0) {
             /* The FADT's PM timer: 24 bits at 3.579545 MHz; it moves between two reads. */
             const uint32_t first = inl((uint16_t)pm_timer);
@@ -110,13 +77,13 @@ static void print_acpi_cpus(void) {
             for (int i = 0; i < 100000 && later == first; ++i) {
                 later = inl((uint16_t)pm_timer);
             }
-            puts("acpi pm-timer ");
-            put_hex(pm_timer);
-            puts(later != first && later < (1u << 24) ? " advances\n" : " stuck\n");
+            serial_print("acpi pm-timer ");
+            serial_print_hex_short(pm_timer);
+            serial_print(later != first && later < (1u << 24) ? " advances\n" : " stuck\n");
         }
         return;
     }
-    puts("acpi no rsdp in the BIOS area\n");
+    serial_print("acpi no rsdp in the BIOS area\n");
 }
 
 void kernel_main(uint32_t magic, const struct multiboot_info* info) {
@@ -125,38 +92,38 @@ void kernel_main(uint32_t magic, const struct multiboot_info* info) {
     __asm__ volatile("mov %%cr0, %0" : "=r"(cr0));
     __asm__ volatile("pushf; pop %0" : "=r"(eflags));
     __asm__ volatile("mov %%cs, %0; mov %%ds, %1" : "=r"(cs), "=r"(ds));
-    puts("magic ");
-    put_hex(magic);
-    puts("\ncr0.pe ");
-    put_dec(cr0 & 1);
-    puts("\ncr0.pg ");
-    put_dec(cr0 >> 31);
-    puts("\neflags.if ");
-    put_dec((eflags >> 9) & 1);
-    puts("\ncs ");
-    put_hex(cs);
-    puts("\nds ");
-    put_hex(ds);
-    puts("\nflags ");
-    put_hex(info->flags);
-    puts("\nmem_lower ");
-    put_dec(info->mem_lower);
-    puts("\nmem_upper ");
-    put_dec(info->mem_upper);
-    puts("\ncmdline ");
-    puts((const char*)info->cmdline);
-    puts("\nloader ");
-    puts((const char*)info->boot_loader_name);
-    puts("\n");
+    serial_print("magic ");
+    serial_print_hex_short(magic);
+    serial_print("\ncr0.pe ");
+    serial_print_dec(cr0 & 1);
+    serial_print("\ncr0.pg ");
+    serial_print_dec(cr0 >> 31);
+    serial_print("\neflags.if ");
+    serial_print_dec((eflags >> 9) & 1);
+    serial_print("\ncs ");
+    serial_print_hex_short(cs);
+    serial_print("\nds ");
+    serial_print_hex_short(ds);
+    serial_print("\nflags ");
+    serial_print_hex_short(info->flags);
+    serial_print("\nmem_lower ");
+    serial_print_dec(info->mem_lower);
+    serial_print("\nmem_upper ");
+    serial_print_dec(info->mem_upper);
+    serial_print("\ncmdline ");
+    serial_print((const char*)info->cmdline);
+    serial_print("\nloader ");
+    serial_print((const char*)info->boot_loader_name);
+    serial_print("\n");
     for (uint32_t at = info->mmap_addr; at < info->mmap_addr + info->mmap_length;) {
         const struct multiboot_mmap_entry* entry = (const struct multiboot_mmap_entry*)at;
-        puts("mmap ");
-        put_hex(entry->base);
-        puts(" ");
-        put_hex(entry->length);
-        puts(" ");
-        put_dec(entry->type);
-        puts("\n");
+        serial_print("mmap ");
+        serial_print_hex_short(entry->base);
+        serial_print(" ");
+        serial_print_hex_short(entry->length);
+        serial_print(" ");
+        serial_print_dec(entry->type);
+        serial_print("\n");
         at += entry->size + 4;
     }
     const struct multiboot_module* modules = (const struct multiboot_module*)info->mods_addr;
@@ -166,19 +133,19 @@ void kernel_main(uint32_t magic, const struct multiboot_info* info) {
         for (uint32_t j = 0; j < modules[i].end - modules[i].start; ++j) {
             sum += bytes[j];
         }
-        puts("module ");
-        put_dec(i);
-        puts(" size ");
-        put_dec(modules[i].end - modules[i].start);
-        puts(" page-aligned ");
-        put_dec((modules[i].start & 0xfff) == 0);
-        puts(" sum ");
-        put_dec(sum);
-        puts(" string ");
-        puts((const char*)modules[i].string);
-        puts("\n");
+        serial_print("module ");
+        serial_print_dec(i);
+        serial_print(" size ");
+        serial_print_dec(modules[i].end - modules[i].start);
+        serial_print(" page-aligned ");
+        serial_print_dec((modules[i].start & 0xfff) == 0);
+        serial_print(" sum ");
+        serial_print_dec(sum);
+        serial_print(" string ");
+        serial_print((const char*)modules[i].string);
+        serial_print("\n");
     }
     print_acpi_cpus();
-    puts("done\n");
+    serial_print("done\n");
     outl(QEMU_DEBUG_EXIT, EXIT_CODE);
 }

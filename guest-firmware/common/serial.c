@@ -1,6 +1,9 @@
-/* Lesson 8: a driver for the 8250 UART on COM1, the PC's first serial port. Its eight
-   registers sit at 0x3f8-0x3ff; berth (like QEMU) connects the port to its stdout. */
-#include "kernel.h"
+/* A driver for the 8250 UART on COM1, the PC's first serial port, shared by our guests in
+   C (lesson 8 explains it). Its eight registers sit at 0x3f8-0x3ff; berth (like QEMU)
+   connects the port to its stdout. */
+#include "serial.h"
+
+#include "port_io.h"
 
 #define COM1 0x3f8
 #define THR 0 /* transmit holding register (write) */
@@ -16,8 +19,12 @@
 #define LCR_DLAB 0x80
 #define LSR_THR_EMPTY 0x20
 
-/* One CPU at a time prints a whole line: a spinlock around the port. */
 static volatile uint32_t lock;
+
+/* "I am spinning" to the CPU (and to a hypervisor that watches for it). */
+static inline void pause(void) {
+    __asm__ volatile("pause" ::: "memory");
+}
 
 void serial_init(void) {
     outb(COM1 + IER, 0);              /* no interrupts: the driver polls */
@@ -54,11 +61,23 @@ void serial_print_dec(uint32_t value) {
     }
 }
 
-void serial_print_hex(uint32_t value) {
+static void print_hex_from(uint64_t value, int shift) {
     serial_print("0x");
-    for (int shift = 28; shift >= 0; shift -= 4) {
+    for (; shift >= 0; shift -= 4) {
         put("0123456789abcdef"[(value >> shift) & 0xf]);
     }
+}
+
+void serial_print_hex(uint32_t value) {
+    print_hex_from(value, 28);
+}
+
+void serial_print_hex_short(uint64_t value) {
+    int shift = 60;
+    while (shift > 0 && ((value >> shift) & 0xf) == 0) {
+        shift -= 4;
+    }
+    print_hex_from(value, shift);
 }
 
 void serial_lock(void) {
