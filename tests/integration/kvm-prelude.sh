@@ -38,6 +38,26 @@ boot_linux() {
 }
 has() { grep -qF -- "$1" "$scratch/out"; }
 
+# A file for a guest to fetch: start_blob_server NAME BYTES writes that many random bytes
+# to $scratch/NAME/blob and serves the folder over HTTP on 127.0.0.1 (the guest reaches
+# it at 10.0.2.2 with --net user); sets $want_sha, $http_port and $http_pid (kill it).
+start_blob_server() {
+    local name=$1 bytes=$2 _
+    mkdir -p "$scratch/$name"
+    head -c "$bytes" /dev/urandom >"$scratch/$name/blob"
+    want_sha=$(sha256sum <"$scratch/$name/blob" | cut -c1-64)
+    # Port 0: the server takes a free port and says which on its first line.
+    python3 -u -m http.server 0 --bind 127.0.0.1 --directory "$scratch/$name" \
+        >"$scratch/$name.out" 2>/dev/null &
+    http_pid=$!
+    http_port=
+    for _ in $(seq 100); do
+        http_port=$(sed -n 's/.* port \([0-9]*\) .*/\1/p' "$scratch/$name.out" | head -n 1)
+        [[ -n $http_port ]] && break
+        sleep 0.1
+    done
+}
+
 # Bulk transfer through a guest's NIC, BERTH_BULK_MIB MiB each way (bulk_peer.py; 8, what
 # the emulated rig moves in about a minute; tests/slow/vm-hardening.sh moves 100):
 # start_bulk_peer BIND HOST starts the host's end on BIND in the background and sets

@@ -15,24 +15,12 @@ if [[ $(id -u) -ne 0 ]]; then
     return 0 2>/dev/null || exit 0
 fi
 if [[ ${BERTH_IN_RIG:-0} == 1 ]]; then
-    ip link set lo up 2>/dev/null
     modprobe -q tun 2>/dev/null
     modprobe -q bridge 2>/dev/null
 fi
 ip link del brtest 2>/dev/null
 ip link add brtest type bridge && ip addr add 10.99.0.1/24 dev brtest && ip link set brtest up
-mkdir -p "$scratch/www2"
-head -c $((256 << 10)) /dev/urandom >"$scratch/www2/blob"
-want_sha=$(sha256sum <"$scratch/www2/blob" | cut -c1-64)
-python3 -u -m http.server 0 --bind 127.0.0.1 --directory "$scratch/www2" \
-    >"$scratch/http2.out" 2>/dev/null &
-http_pid=$!
-http_port=
-for _ in $(seq 100); do
-    http_port=$(sed -n 's/.* port \([0-9]*\) .*/\1/p' "$scratch/http2.out" | head -n 1)
-    [[ -n $http_port ]] && break
-    sleep 0.1
-done
+start_blob_server www2 $((256 << 10))
 links_before=$(ip -o link show | grep -c ' bt[0-9]')
 leases_before=$(ls /run/berth/net 2>/dev/null | wc -l)
 

@@ -9,23 +9,8 @@ if [[ -z ${linux_guest_ready:-} ]]; then
     tap_skip "virtio-net guest tests" "no Debian kernel in /boot or no initramfs (busybox-static)"
     return 0 2>/dev/null || exit 0
 fi
-# The emulated rig's machine starts with its loopback down; the host's 127.0.0.1 is
-# what the guest reaches as 10.0.2.2.
-[[ ${BERTH_IN_RIG:-0} == 1 ]] && ip link set lo up 2>/dev/null
 
-mkdir -p "$scratch/www"
-head -c $((1 << 20)) /dev/urandom >"$scratch/www/blob"
-want_sha=$(sha256sum <"$scratch/www/blob" | cut -c1-64)
-# Port 0: the server takes a free port and says which on its first line.
-python3 -u -m http.server 0 --bind 127.0.0.1 --directory "$scratch/www" \
-    >"$scratch/http.out" 2>/dev/null &
-http_pid=$!
-http_port=
-for _ in $(seq 100); do
-    http_port=$(sed -n 's/.* port \([0-9]*\) .*/\1/p' "$scratch/http.out" | head -n 1)
-    [[ -n $http_port ]] && break
-    sleep 0.1
-done
+start_blob_server www $((1 << 20))
 start_bulk_peer 127.0.0.1 10.0.2.2
 publish_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 

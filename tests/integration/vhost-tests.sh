@@ -16,7 +16,6 @@ if [[ $(id -u) -ne 0 ]] || ! "$vh_root_dir/images/busybox-rootfs.sh" "$scratch/v
     return 0 2>/dev/null || exit 0
 fi
 if [[ ${BERTH_IN_RIG:-0} == 1 ]]; then
-    ip link set lo up 2>/dev/null
     modprobe -q tun 2>/dev/null
     modprobe -q bridge 2>/dev/null
     modprobe -q veth 2>/dev/null
