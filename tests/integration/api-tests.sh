@@ -157,11 +157,7 @@ fi
 timeout 300 "$BERTH" vm run --kernel "$kernel" --initrd "$initramfs" --api-socket "$api_socket" \
     --cmdline quiet >"$scratch/shutdown-out" 2>"$scratch/shutdown-err" </dev/null &
 shutdown_pid=$!
-deadline=$((SECONDS + 240))
-while ((SECONDS < deadline)) && ! grep -q "$marker" "$scratch/shutdown-out" &&
-    kill -0 "$shutdown_pid" 2>/dev/null; do
-    sleep 1
-done
+wait_for "$scratch/shutdown-out" "$marker" 240 "$shutdown_pid"
 sleep 2  # the shell's prompt: init has started
 ctl shutdown shutdown
 status=0

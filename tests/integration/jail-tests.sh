@@ -36,11 +36,7 @@ timeout 300 "$BERTH" vm run --jail "$jail_dir" --kernel "$kernel" --initrd "$ini
     --cmdline "quiet berth_run=\"$jail_guest\"" \
     <"$jail_fifo" >"$scratch/jail-out" 2>"$scratch/jail-err" &
 jail_timeout_pid=$!
-deadline=$((SECONDS + 240))
-while ((SECONDS < deadline)) && ! grep -q jail-ready "$scratch/jail-out" &&
-      kill -0 "$jail_timeout_pid" 2>/dev/null; do
-    sleep 1
-done
+wait_for "$scratch/jail-out" jail-ready 240 "$jail_timeout_pid"
 # timeout runs berth (the supervisor), berth runs the jailed VMM.
 jail_berth_pid=$(pgrep -P "$jail_timeout_pid" -x berth || true)
 jail_vmm_pid=

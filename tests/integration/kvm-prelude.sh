@@ -38,6 +38,16 @@ boot_linux() {
 }
 has() { grep -qF -- "$1" "$scratch/out"; }
 
+# wait_for FILE PATTERN SECONDS PID: until FILE has a line matching PATTERN (an ERE),
+# SECONDS pass, or PID ends; its status says whether the line came.
+wait_for() {
+    local deadline=$((SECONDS + $3))
+    while ((SECONDS < deadline)) && ! grep -aqE "$2" "$1" && kill -0 "$4" 2>/dev/null; do
+        sleep 0.5
+    done
+    grep -aqE "$2" "$1"
+}
+
 # A file for a guest to fetch: start_blob_server NAME BYTES writes that many random bytes
 # to $scratch/NAME/blob and serves the folder over HTTP on 127.0.0.1 (the guest reaches
 # it at 10.0.2.2 with --net user); sets $want_sha, $http_port and $http_pid (kill it).

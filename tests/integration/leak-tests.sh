@@ -68,11 +68,7 @@ timeout $((150 * leak_boots)) "$BERTH" vm run --kernel "$kernel" --initrd "$init
 leak_pid=$!
 leak_counts=()
 for ((boot = 1; boot <= leak_boots; boot++)); do
-    deadline=$((SECONDS + 150))
-    while ((SECONDS < deadline)) && ! grep -q "leak-boot=$boot" "$scratch/leak-out" &&
-          kill -0 "$leak_pid" 2>/dev/null; do
-        sleep 0.5
-    done
+    wait_for "$scratch/leak-out" "leak-boot=$boot" 150 "$leak_pid"
     berth_vm_pid=$(pgrep -P "$leak_pid" -x berth || true)
     if [[ -z $berth_vm_pid ]] || ! grep -q "leak-boot=$boot" "$scratch/leak-out"; then
         break

@@ -35,11 +35,7 @@ timeout 300 "$BERTH" vm run --kernel "$kernel" --initrd "$initramfs" --cpus 1 \
     --cmdline "quiet berth_run=\"$sandbox_guest\"" \
     <"$sandbox_fifo" >"$scratch/sandbox-out" 2>"$scratch/sandbox-err" &
 sandbox_pid=$!
-deadline=$((SECONDS + 240))
-while ((SECONDS < deadline)) && ! grep -q sandbox-ready "$scratch/sandbox-out" &&
-      kill -0 "$sandbox_pid" 2>/dev/null; do
-    sleep 1
-done
+wait_for "$scratch/sandbox-out" sandbox-ready 240 "$sandbox_pid"
 # berth's own pid: timeout runs it as its child.
 berth_vm_pid=$(pgrep -P "$sandbox_pid" -x berth || true)
 if ! grep -q sandbox-ready "$scratch/sandbox-out" || [[ -z $berth_vm_pid ]]; then

@@ -26,14 +26,6 @@ snap_ctl() {
     ctl_status=0
     timeout 200 "$BERTH" vm ctl "$@" >"$scratch/ctl.json" 2>"$scratch/ctl.err" || ctl_status=$?
 }
-# wait_for FILE PATTERN SECONDS PID: until FILE has a line matching PATTERN.
-wait_for() {
-    local deadline=$((SECONDS + $3))
-    while ((SECONDS < deadline)) && ! grep -aqE "$2" "$1" && kill -0 "$4" 2>/dev/null; do
-        sleep 0.5
-    done
-    grep -aqE "$2" "$1"
-}
 # The guest's script travels inside double quotes on the command line: none in it.
 snap_guest='dd if=/dev/urandom of=/dev/vda bs=4096 count=16 conv=fsync 2>/dev/null
 echo before=$(head -c 65536 /dev/vda | md5sum | cut -c1-32)
