@@ -51,11 +51,10 @@ done
 cat "$initrd" "$work/extra.cpio.gz" >"$work/initramfs-iperf3.cpio.gz"
 i="$work/initramfs-iperf3.cpio.gz"
 
-# The host side: loopback up (the rig's machine starts with it down), unprivileged ICMP
+# The host side: unprivileged ICMP
 # sockets for any group (libslirp pings the host with them, for berth and QEMU alike),
 # the modules a host would load on demand, berth0 (berth makes it on first use; QEMU's
 # tap needs it first) and QEMU's tap in it.
-ip link set lo up
 sysctl -qw net.ipv4.ping_group_range="0 2147483647"
 modprobe -q tun 2>/dev/null || true
 modprobe -q bridge 2>/dev/null || true
