@@ -106,11 +106,14 @@ chroot "$root" systemctl disable systemd-networkd-wait-online.service
 
 # cloud-init reads only the NoCloud seed (a volume labelled cidata) and leaves the
 # network to systemd-networkd above. Without a seed ds-identify finds no data source
-# and cloud-init stays off for that boot.
+# and cloud-init stays off for that boot. Its locale module would set en_US.UTF-8,
+# which the image (no locales package) does not have: update-locale fails and
+# `cloud-init status` says error; C.UTF-8 is built into Debian's libc.
 mkdir -p "$root/etc/cloud/cloud.cfg.d"
 cat >"$root/etc/cloud/cloud.cfg.d/90-berth.cfg" <<'CLOUD'
 datasource_list: [ NoCloud, None ]
 network: {config: disabled}
+locale: C.UTF-8
 CLOUD
 
 # No ssh host keys in the image (every copy would share them): cloud-init makes new

@@ -6,7 +6,8 @@
 # root=/dev/vda2), a cloud-init seed (--ssh-key, --hostname) and --net user
 # --publish 2222:22. The checks: systemd reaches the login prompt; cloud-init made the
 # default user "debian" with the key, so ssh -p 2222 debian@127.0.0.1 runs a command
-# that shows the seeded host name and the DHCP address systemd-networkd took; `sudo
+# that shows the seeded host name and the DHCP address systemd-networkd took, and
+# `cloud-init status` says done (no module failed); `sudo
 # poweroff` over ssh ends berth with status 0; qemu-img check is clean afterwards.
 # Slow (minutes in the rig), so not part of tools/test: run it with
 #   tests/slow/debian-cloud-init.sh [IMAGE]   (re-runs itself in tools/kvm-rig without KVM)
@@ -81,7 +82,10 @@ tap_diag <"$scratch/ssh"
 console_result $? "ssh over --net user --publish 2222:22 with the --ssh-key key runs a command as cloud-init's user debian on host cloudy, with a DHCP address"
 [[ $ok == 0 ]] || tap_diag <"$scratch/ssh-err"
 echo "ssh worked after $(($(date +%s) - start)) s" | tap_diag
-guest_ssh 'cloud-init status --long; systemctl is-active systemd-networkd ssh' 2>&1 | tap_diag
+guest_ssh 'cloud-init status --long; systemctl is-active systemd-networkd ssh' >"$scratch/status-long" 2>&1
+tap_diag <"$scratch/status-long"
+grep -q "^status: done" "$scratch/status-long"
+console_result $? "cloud-init finished without errors (cloud-init status: done)"
 guest_ssh 'sudo poweroff' >/dev/null 2>&1
 console_finish
 [[ $console_status == 0 ]]; console_result $? "sudo poweroff over ssh ends berth with status 0 (status $console_status)"
