@@ -9,12 +9,12 @@
 #    firmware machine (vm run and lesson), with the Linux run above among them; after
 #    them no berth process, tap device, temporary file or directory, API socket file or
 #    mount is left, and this shell holds the same fds as before.
-# 3. With a NIC (issue 14): BERTH_LEAK_RUNS runs with --net bridge and as many with
-#    --net user, of a guest that ends at once: the Multiboot kernel multiboot-info,
+# 3. With a NIC (issue 14): BERTH_LEAK_RUNS runs with --net bridge, as many with
+#    --net user and (where /dev/vhost-net is) with --net bridge,vhost=on, of a guest that ends at once: the Multiboot kernel multiboot-info,
 #    a fraction of a second, where a Linux boot takes 15-20 s in the rig. Each run
 #    still makes the whole back end and takes it down (a tap on berth0 and its address
-#    lease, or libslirp's state; the NIC's worker threads; the device's fds). After
-#    them no tap or lease is left, and the host's user-space threads, open fds and
+#    lease, or libslirp's state; the NIC's worker threads; the device's fds; the
+#    vhost fd and the kernel's vhost worker). After them no tap or lease is left, and the host's user-space threads, open fds and
 #    sockets are the numbers they were before. (The Linux boots of part 1 and of
 #    net-tests.sh and bridge-tests.sh drive the NIC, DHCP included.)
 if [[ -z ${linux_guest_ready:-} ]]; then
@@ -31,6 +31,7 @@ host_state() {
     echo "temporary: $(ls -a "$tmp_dir" | grep -c '^berth' || true)"
     echo "shell fds: $(ls /proc/$$/fd | sort -n | tr '\n' ' ')"
     echo "leases: $(ls /run/berth/net 2>/dev/null | tr '\n' ' ')"
+    echo "vhost workers: $(pgrep -c '^vhost-' || true)"  # kernel threads, one per owner
     # Every user-space process's threads and fds (kernel threads have no memory map),
     # and the kernel's sockets in use: what a helper or thread left running would hold.
     # Listed to files first: a pipe's second process may or may not have started when
@@ -135,7 +136,10 @@ fi
 leak_kernel=$BERTH_FIRMWARE_DIR/multiboot-info-elf64.elf
 run_berth vm run --kernel "$leak_kernel" --memory 24M --debug-exit 0xf4 --net bridge
 host_state >"$scratch/leak-before"
-for net in bridge user; do
+leak_nets=(bridge user)
+# vhost-net: the kernel's worker thread and the vhost fd must go too.
+[[ -c /dev/vhost-net ]] && leak_nets+=(bridge,vhost=on)
+for net in "${leak_nets[@]}"; do
     failed_runs=0
     first_failure=
     started=$SECONDS
