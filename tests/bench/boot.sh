@@ -44,8 +44,10 @@ i="$work/$(basename "$initrd")"
 base=$("$work/berth" vm run --help | tr -s ' \n' ' ' | sed -n 's/.*appended to "\([^"]*\)".*/\1/p')
 [[ -n $base ]] || { echo "boot.sh: cannot find berth's base command line in its --help" >&2; exit 1; }
 
-exec python3 - "$work" "$k" "$i" "$runs" "$base" <<'PY'
-import glob, os, statistics, subprocess, sys, time, fcntl
+PYTHONPATH=$(cd "$(dirname "$0")" && pwd) exec python3 - "$work" "$k" "$i" "$runs" "$base" <<'PY'
+import os, sys
+
+from vm_watch import all_kvm_counters, median, watch
 
 work, kernel, initrd, runs, base = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
 marker = b"berth-guest: userspace ready"
@@ -74,33 +76,7 @@ if nic == "user":
              "-device", "virtio-net-pci,netdev=n0,disable-legacy=on"]
 if os.path.exists(f"{work}/baseline"):
     vmms["baseline"] = [f"{work}/baseline"] + vmms["berth"][1:]
-debugfs = "/sys/kernel/debug/kvm"
 smaps_dir = os.environ.get("BERTH_BENCH_SMAPS_DIR")
-
-def read_stats(pid):
-    dirs = glob.glob(f"{debugfs}/{pid}-*")
-    if not dirs:
-        return None
-    out = {}
-    try:
-        for name in ("exits", "io_exits", "mmio_exits"):
-            with open(f"{dirs[0]}/{name}") as f:
-                out[name] = int(f.read())
-    except OSError:
-        return None
-    return out
-
-def read_all_stats(pid):
-    # Every per-VM counter (halt_exits, pf_fixed, ...), to explain where exits come from.
-    dirs = glob.glob(f"{debugfs}/{pid}-*")
-    out = {}
-    for path in glob.glob(f"{dirs[0]}/*") if dirs else []:
-        try:
-            with open(path) as f:
-                out[os.path.basename(path)] = int(f.read())
-        except (OSError, ValueError):
-            pass
-    return out
 
 def overhead_kib(pid):
     # Sum of Rss over all mappings but the largest anonymous one (guest RAM).
@@ -131,50 +107,27 @@ def overhead_kib(pid):
     top = sorted(by_name.items(), key=lambda kv: -kv[1])[:6]
     return total - largest_rss, {"ram_bytes": largest_size, "top_kib": top}
 
+def overhead_at_marker(pid):
+    try:
+        return overhead_kib(pid)
+    except OSError:  # the VMM has just exited
+        return None
+
 def run_once(name):
-    start = time.monotonic()
-    proc = subprocess.Popen(vmms[name], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT)
-    fd = proc.stdout.fileno()
-    fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) | os.O_NONBLOCK)
-    output = b""
-    result = {"marker": None}
-    last = None
     full = {}
-    polls = 0
-    while True:
-        try:
-            chunk = os.read(fd, 65536)
-        except BlockingIOError:
-            chunk = None
-        if chunk:
-            output += chunk
-        stats = read_stats(proc.pid)
-        if stats:
-            last = stats
-            polls += 1
-            if polls % 20 == 0:
-                full = read_all_stats(proc.pid) or full
-        if result["marker"] is None and marker in output:
-            result["marker"] = time.monotonic() - start
-            result["marker_stats"] = stats or last
-            try:
-                result["overhead"], result["ram_map"] = overhead_kib(proc.pid)
-            except OSError:
-                result["overhead"] = None
-        if proc.poll() is not None:
-            break
-        if chunk is None:
-            time.sleep(0.01)
-    result["exit"] = time.monotonic() - start
-    output += proc.stdout.read() or b""
-    result["status"] = proc.returncode
-    result["stats"] = last
-    result["full"] = full
-    result["ok"] = result["marker"] is not None and b"berth-guest: exit 0" in output
+    def sample(pid, n):
+        if n % 20 == 0:
+            full.update(all_kvm_counters(pid))
+    run = watch(vmms[name], marker, counters=("exits", "io_exits", "mmio_exits"),
+                on_marker=overhead_at_marker, on_sample=sample)
+    overhead, ram_map = run["marker_data"] or (None, None)
+    result = {"marker": run["marker"], "marker_stats": run["at_marker"], "overhead": overhead,
+              "ram_map": ram_map, "exit": run["exit"], "status": run["status"],
+              "stats": run["last"], "full": full,
+              "ok": run["marker"] is not None and b"berth-guest: exit 0" in run["output"]}
     if not result["ok"]:
-        sys.stderr.write(f"{name}: run failed (status {proc.returncode}); output:\n")
-        sys.stderr.write(output.decode(errors="replace")[-3000:] + "\n")
+        sys.stderr.write(f"{name}: run failed (status {run['status']}); output:\n")
+        sys.stderr.write(run["output"].decode(errors="replace")[-3000:] + "\n")
     return result
 
 results = {name: [] for name in vmms}
@@ -191,10 +144,6 @@ for r in range(runs):
               f"status {res['status']} exits {res['stats']} overhead {res.get('overhead')} KiB",
               flush=True)
 
-def med(values):
-    values = [v for v in values if v is not None]
-    return statistics.median(values) if values else float("nan")
-
 summary = {}
 print(f"\nboot to exit, {runs} runs each, 256 MiB, {cpus} vCPU, NIC={nic}, kernel "
       f"{os.path.basename(kernel)}, command line: {base} {extra}")
@@ -202,13 +151,13 @@ print(f"{'':8} {'exits':>9} {'io':>9} {'mmio':>7} {'exits@mk':>9} {'t marker':>9
       f"{'t exit':>8} {'overhead':>9}")
 for name, rs in results.items():
     s = {
-        "exits": med([r["stats"]["exits"] for r in rs if r["stats"]]),
-        "io": med([r["stats"]["io_exits"] for r in rs if r["stats"]]),
-        "mmio": med([r["stats"]["mmio_exits"] for r in rs if r["stats"]]),
-        "exits_marker": med([r["marker_stats"]["exits"] for r in rs if r.get("marker_stats")]),
-        "marker": med([r["marker"] for r in rs]),
-        "exit": med([r["exit"] for r in rs]),
-        "overhead": med([r["overhead"] for r in rs]) / 1024,
+        "exits": median([r["stats"]["exits"] for r in rs if r["stats"]]),
+        "io": median([r["stats"]["io_exits"] for r in rs if r["stats"]]),
+        "mmio": median([r["stats"]["mmio_exits"] for r in rs if r["stats"]]),
+        "exits_marker": median([r["marker_stats"]["exits"] for r in rs if r.get("marker_stats")]),
+        "marker": median([r["marker"] for r in rs]),
+        "exit": median([r["exit"] for r in rs]),
+        "overhead": median([r["overhead"] for r in rs]) / 1024,
     }
     summary[name] = s
     print(f"{name:8} {s['exits']:9.0f} {s['io']:9.0f} {s['mmio']:7.0f} {s['exits_marker']:9.0f} "
@@ -217,7 +166,7 @@ for name, rs in results.items():
 keys = sorted({k for rs in results.values() for r in rs for k in r["full"]})
 rows = []
 for key in keys:
-    values = {name: med([r["full"].get(key) for r in rs]) for name, rs in results.items()}
+    values = {name: median([r["full"].get(key) for r in rs]) for name, rs in results.items()}
     if any(v == v and v > 0 for v in values.values()):
         rows.append((max(v if v == v else 0 for v in values.values()), key, values))
 print("KVM per-VM counters (medians, largest first):")

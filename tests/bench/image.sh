@@ -75,12 +75,14 @@ rm "$work/root.ext4"
 base=$("$work/berth" vm run --help | tr -s ' \n' ' ' | sed -n 's/.*appended to "\([^"]*\)".*/\1/p')
 [[ -n $base ]] || { echo "image.sh: cannot find berth's base command line in its --help" >&2; exit 1; }
 
-exec python3 - "$work" "$k" "$runs" "$base" "$entry" "$random_reads" "$gpt" <<'PY'
-import glob, os, shutil, statistics, subprocess, sys, time, fcntl
+PYTHONPATH=$(cd "$(dirname "$0")" && pwd) \
+    exec python3 - "$work" "$k" "$runs" "$base" "$entry" "$random_reads" "$gpt" <<'PY'
+import os, shutil, subprocess, sys
+
+from vm_watch import median, watch
 
 work, kernel, runs, base, entry, reads, gpt_source = sys.argv[1:8]
 runs = int(runs)
-debugfs = "/sys/kernel/debug/kvm"
 qemu = ["qemu-system-x86_64", "-M", "q35", "-accel", "kvm", "-cpu", "host", "-m", "256",
         "-smp", "1", "-nographic", "-no-reboot", "-nodefaults", "-serial", "stdio",
         "-device", "isa-debug-exit,iobase=0x501,iosize=1"]
@@ -146,45 +148,16 @@ if "baseline" in disk_vmms:
     boot_vmms["baseline"] = [f"{work}/baseline"] + boot_vmms["berth"][1:]
 print(f"# boot: QEMU's command line: {base} {entry} {boot_extra}", flush=True)
 
-def read_exits(pid):
-    dirs = glob.glob(f"{debugfs}/{pid}-*")
-    try:
-        with open(f"{dirs[0]}/exits") as f:
-            return int(f.read())
-    except (OSError, IndexError, ValueError):
-        return None
-
 def boot_run(name):
     shutil.copyfile(gpt_source, copy)
-    start = time.monotonic()
-    proc = subprocess.Popen(boot_vmms[name], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT)
-    fd = proc.stdout.fileno()
-    fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) | os.O_NONBLOCK)
-    output, at_marker, exits_marker, exits = b"", None, None, None
-    while True:
-        try:
-            chunk = os.read(fd, 65536)
-        except BlockingIOError:
-            chunk = None
-        if chunk:
-            output += chunk
-        sample = read_exits(proc.pid)
-        if sample is not None:
-            exits = sample
-        if at_marker is None and marker in output:
-            at_marker, exits_marker = time.monotonic() - start, exits
-        if proc.poll() is not None:
-            break
-        if chunk is None:
-            time.sleep(0.01)
-    wall = time.monotonic() - start
-    output += proc.stdout.read() or b""
-    if at_marker is None or b"berth-guest: exit 0" not in output or exits is None:
-        sys.stderr.write(f"{name}: boot run failed (status {proc.returncode}); output:\n"
-                         f"{output.decode(errors='replace')[-3000:]}\n")
+    run = watch(boot_vmms[name], marker)
+    if (run["marker"] is None or b"berth-guest: exit 0" not in run["output"]
+            or run["last"] is None):
+        sys.stderr.write(f"{name}: boot run failed (status {run['status']}); output:\n"
+                         f"{run['output'].decode(errors='replace')[-3000:]}\n")
         return None
-    return at_marker, wall, exits_marker, exits
+    return (run["marker"], run["exit"], (run["at_marker"] or {}).get("exits"),
+            run["last"]["exits"])
 
 boots = {n: [] for n in boot_vmms}
 for name in boot_vmms:  # warm-up (page cache, QEMU's ROMs), not counted
@@ -197,19 +170,16 @@ for r in range(runs):
         print(f"# boot run {r + 1} {name}: " + (f"marker {res[0]:.3f} s, exit {res[1]:.3f} s, "
               f"exits {res[2]} at the marker, {res[3]} in all" if res else "failed"), flush=True)
 
-def med(values):
-    return statistics.median(values) if values else float("nan")
-
 print(f"\nmedians of {runs} runs each (256 MiB guest, 1 vCPU, kernel {os.path.basename(kernel)}):")
 print(f"{'':6} {'seq MB/s':>9} {'rand IOPS':>10} {'marker s':>9} {'exit s':>8} "
       f"{'exits@mk':>9} {'exits':>8}")
 s = {}
 for name in disk_vmms:
     b = boots[name]
-    s[name] = {"seq": mb / med(seq[name]), "iops": int(reads) / med(rnd[name]),
-               "marker": med([x[0] for x in b]), "exit": med([x[1] for x in b]),
-               "exits_marker": med([x[2] for x in b if x[2] is not None]),
-               "exits": med([x[3] for x in b])}
+    s[name] = {"seq": mb / median(seq[name]), "iops": int(reads) / median(rnd[name]),
+               "marker": median([x[0] for x in b]), "exit": median([x[1] for x in b]),
+               "exits_marker": median([x[2] for x in b if x[2] is not None]),
+               "exits": median([x[3] for x in b])}
     v = s[name]
     print(f"{name:6} {v['seq']:9.1f} {v['iops']:10.0f} {v['marker']:9.3f} {v['exit']:8.3f} "
           f"{v['exits_marker']:9.0f} {v['exits']:8.0f}   ({len(seq[name])} disk, {len(b)} boot runs)")
