@@ -64,6 +64,9 @@ for ((run = 1; run <= kill_runs; run++)); do
     wait "$kill_pid" 2>/dev/null || kill_status=$?
     last=$(grep -ao 'flushed=[0-9]*\.' "$scratch/kill-out" | tail -n 1 | tr -dc 0-9)
     kill_flushed+=("${last:-0}")
+    # A line a run: the slow suite's 100 runs would otherwise leave the rig's console
+    # silent for longer than its hang watchdog waits.
+    echo "# kill run $run of $kill_runs ($format): ${last:-0} records flushed"
     raw=$image
     if [[ $format == qcow2 ]]; then
         raw=$scratch/records.qcow2.raw

@@ -82,9 +82,11 @@ tap_diag <"$scratch/ssh"
 console_result $? "ssh over --net user --publish 2222:22 with the --ssh-key key runs a command as cloud-init's user debian on host cloudy, with a DHCP address"
 [[ $ok == 0 ]] || tap_diag <"$scratch/ssh-err"
 echo "ssh worked after $(($(date +%s) - start)) s" | tap_diag
-guest_ssh 'cloud-init status --long; systemctl is-active systemd-networkd ssh' >"$scratch/status-long" 2>&1
+# ssh comes up before cloud-init's last stage (modules:final) has run: wait for it.
+guest_ssh 'timeout 600 cloud-init status --wait --long; systemctl is-active systemd-networkd ssh' \
+    >"$scratch/status-long" 2>&1
 tap_diag <"$scratch/status-long"
-grep -q "^status: done" "$scratch/status-long"
+grep -q "status: done" "$scratch/status-long"
 console_result $? "cloud-init finished without errors (cloud-init status: done)"
 guest_ssh 'sudo poweroff' >/dev/null 2>&1
 console_finish
