@@ -529,6 +529,9 @@ if [[ -s $scratch/killed.err ]]; then head -3 "$scratch/killed.err" | tap_diag "
 # --- config.json fields: seccomp, rlimits, hooks, cgroupsPath and update, joined namespaces
 # shellcheck source=oci-config-tests.sh
 . "$(dirname "$0")/oci-config-tests.sh"
+# --- mounts, masked and read-only paths, propagation, devices
+# shellcheck source=oci-mount-tests.sh
+. "$(dirname "$0")/oci-mount-tests.sh"
 
 # --- 100 cycles of create, start, delete leave nothing behind
 bundle true '["true"]'

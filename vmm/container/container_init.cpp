@@ -127,10 +127,10 @@ auto rootfs_context(const InitPlan& plan) {
 }
 
 // The rootfs up to the pivot (rootfs_setup.hpp); the command's path inside it.
-std::string build_rootfs(const InitPlan& plan) {
+std::string build_rootfs(const InitPlan& plan, const MountSchedule& schedule) {
     const RunOptions& options = *plan.options;
     if (image_name(plan).empty()) {
-        in_context(rootfs_context(plan), [&] { setup_rootfs(plan.rootfs); });
+        in_context(rootfs_context(plan), [&] { setup_rootfs(plan.rootfs, schedule); });
         return plan.command_path;
     }
     RootfsPlan image_plan = plan.rootfs;
@@ -141,7 +141,7 @@ std::string build_rootfs(const InitPlan& plan) {
     // Only now can the command be looked for; the image's own symlinks resolve inside it.
     std::string command_path =
         resolve_command(image_plan.rootfs, options.command.front(), plan.env, image_name(plan));
-    in_context(rootfs_context(plan), [&] { setup_rootfs(image_plan); });
+    in_context(rootfs_context(plan), [&] { setup_rootfs(image_plan, schedule); });
     return command_path;
 }
 
@@ -472,11 +472,12 @@ pid_t start_command(const InitPlan& plan, const std::string& command_path,
                 0) {
             throw_errno("cannot set the domain name", errno);
         }
-        const std::string command_path = build_rootfs(plan);
+        const MountSchedule mounts = schedule_mounts(plan.rootfs);
+        const std::string command_path = build_rootfs(plan, mounts);
         if (plan.network_namespace_from_berth) {
             enter_network_namespace(await(berth, InitMessage::network_namespace).take_fd());
         }
-        in_context(rootfs_context(plan), [&] { finish_rootfs(plan.rootfs); });
+        in_context(rootfs_context(plan), [&] { finish_rootfs(plan.rootfs, mounts); });
         write_sysctls(plan.rootfs);
         phase_mark("rootfs");  // pivoted, /proc, /dev and /sys in place
         if (plan.terminal) {
@@ -492,6 +493,8 @@ pid_t start_command(const InitPlan& plan, const std::string& command_path,
                    [&] { move_self_through(cgroups.entries); });
         exits = std::move(cgroups.exits);
         enter_own_cgroup_namespace(plan);
+        in_context(rootfs_context(plan),
+                   [&] { finish_rootfs_in_cgroup_namespace(plan.rootfs, mounts); });
         bring_up_network(plan);
         if (plan.start_gate >= 0) {
             wait_at_start_gate(berth, plan.start_gate);

@@ -155,14 +155,20 @@ void launch(const RunOptions& options, const CgroupLimits& limits, int start_gat
             .env = env,
             .address = lease ? std::optional<net::Ipv4Cidr>(lease->cidr()) : std::nullopt,
             .user_namespace = rootless ? UserNamespace::private_ : UserNamespace::shared,
-            .rootfs =
-                RootfsPlan{
-                    rootfs, options.root_mode,
-                    rootless || user_joined ? DeviceMode::bind_host : DeviceMode::create_nodes,
-                    (rootless || user_joined) && options.net == NetMode::host ? SysfsMode::bind_host
-                    : netns_by_berth ? SysfsMode::after_netns
-                                     : SysfsMode::fresh,
-                    options.binds, options.sysctls},
+            .rootfs = RootfsPlan{.rootfs = rootfs,
+                                 .root_mode = options.root_mode,
+                                 .devices = rootless || user_joined ? DeviceMode::bind_host
+                                                                    : DeviceMode::create_nodes,
+                                 .sysfs = (rootless || user_joined) && options.net == NetMode::host
+                                              ? SysfsMode::bind_host
+                                          : netns_by_berth ? SysfsMode::after_netns
+                                                           : SysfsMode::fresh,
+                                 .mounts = options.mounts,
+                                 .masked_paths = options.masked_paths,
+                                 .readonly_paths = options.readonly_paths,
+                                 .root_propagation = options.root_propagation,
+                                 .device_nodes = options.devices,
+                                 .sysctls = options.sysctls},
             .image_loop = loop ? loop->path() : std::string(),
             .image_layers = options.image_layers,
             .network_namespace_from_berth = netns_by_berth,
@@ -218,6 +224,7 @@ int run_container(const RunOptions& options) {
                               .cpu_quota_us = options.cpu_quota_us,
                               .block_io = options.block_io,
                               .hugepages = options.hugepages,
+                              .device_rules = options.device_rules,
                               .freezer = false,
                               .every_controller = false,
                               .path = {}};
@@ -267,6 +274,7 @@ CreatedContainer create_container(const RunOptions& options, int start_gate) {
                               .cpu_quota_us = options.cpu_quota_us,
                               .block_io = options.block_io,
                               .hugepages = options.hugepages,
+                              .device_rules = options.device_rules,
                               .freezer = root,
                               .every_controller = root,
                               .path = options.cgroups_path};
