@@ -194,6 +194,10 @@ TEST_CASE("config.json errors name the JSON path and what is wrong", "[container
          "linux.resources.devices[0].access: 'rwx' is not an access of r, w and m"},
         {"/linux/resources/devices", "[{\"type\": \"c\"}]",
          "linux.resources.devices[0].allow: is missing"},
+        {"/linux/uidMappings", "[{\"containerID\": 0, \"hostID\": 1000}]",
+         "linux.uidMappings[0].size: is missing"},
+        {"/linux/gidMappings", "[{\"containerID\": -1, \"hostID\": 1000, \"size\": 1}]",
+         "linux.gidMappings[0].containerID: expected an integer of 0 or more"},
         {"/annotations/org.example.key", "1", "annotations.org.example.key: expected a string"},
     };
     for (const auto& c : cases) {

@@ -1,6 +1,7 @@
 #include "vmm/container/container_init.hpp"
 
 #include <fcntl.h>
+#include <grp.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/ioctl.h>
@@ -99,6 +100,17 @@ InitNote await(const InitChannel& berth, InitMessage kind) {
                                         channel_error.what())));
     }
     ::_exit(static_cast<int>(error.status()));
+}
+
+// Files init makes (mount points, nodes) need ids the namespace maps, and a mapped
+// root owns them. The groups are cleared where setgroups is allowed (not rootless).
+void become_namespace_root(UserNamespace user_namespace) {
+    if (user_namespace == UserNamespace::shared && ::setgroups(0, nullptr) != 0) {
+        throw_errno("cannot clear the supplementary groups in the user namespace", errno);
+    }
+    if (::setresgid(0, 0, 0) != 0 || ::setresuid(0, 0, 0) != 0) {
+        throw_errno("cannot become root of the container's user namespace", errno);
+    }
 }
 
 void set_hostname(const std::string& hostname) {
@@ -457,6 +469,9 @@ pid_t start_command(const InitPlan& plan, const std::string& command_path,
     std::vector<UniqueFd> exits;  // the cgroups' parents, once init is in the cgroups
     try {
         await(berth, InitMessage::user_namespace_mapped);
+        if (plan.become_namespace_root) {
+            become_namespace_root(plan.user_namespace);
+        }
         // Not dumpable: the container's processes cannot ptrace init or open /proc/1/exe
         // (the berth binary on the host). Only now: rootless berth needed /proc/PID
         // writable for the maps.

@@ -123,6 +123,7 @@ NetMode network_of(const Spec& spec, std::string& network_namespace,
                 net = NetMode::none;
                 break;
             case NamespaceType::user:
+                break;  // a new one: user_namespace_maps
             case NamespaceType::time:
                 if (ns.path.empty()) {
                     not_supported(path + ".type",
@@ -141,6 +142,60 @@ NetMode network_of(const Spec& spec, std::string& network_namespace,
                       "sharing the host's pid or mount namespace (list both pid and mount)");
     }
     return net;
+}
+
+// A new user namespace (linux.namespaces lists "user" without a path): its id maps
+// from linux.uidMappings and gidMappings, which berth writes as root before init goes on.
+void user_namespace_maps(const Spec& spec, RunOptions& options) {
+    std::size_t index = 0;
+    while (index < spec.namespaces.size() && spec.namespaces[index].type != NamespaceType::user) {
+        ++index;
+    }
+    const bool wanted = index < spec.namespaces.size() && spec.namespaces[index].path.empty();
+    if (!wanted) {
+        if (!spec.uid_mappings.empty() || !spec.gid_mappings.empty()) {
+            throw bad_input(
+                "linux.uidMappings: id mappings need a new user namespace (a \"user\" entry "
+                "without a path in linux.namespaces)");
+        }
+        return;
+    }
+    const std::string path = fmt::format("linux.namespaces[{}]", index);
+    if (spec.uid_mappings.empty() || spec.gid_mappings.empty()) {
+        throw bad_input(fmt::format(
+            "{}: a new user namespace needs linux.uidMappings and linux.gidMappings", path));
+    }
+    if (::geteuid() != 0) {
+        not_supported(path,
+                      "a new user namespace with the config's id mappings rootless "
+                      "(rootless berth maps only your own user, to 0)");
+    }
+    if (!options.joined_namespaces.empty() || !options.network_namespace.empty()) {
+        not_supported(path, "a new user namespace together with namespaces joined by path");
+    }
+    const auto lines = [](const std::vector<IdMapping>& mappings) {
+        std::string text;
+        for (const auto& mapping : mappings) {
+            text += fmt::format("{} {} {}\n", mapping.container_id, mapping.host_id, mapping.size);
+        }
+        return text;
+    };
+    // Init becomes the container's root once the maps are written; its own ids (berth's,
+    // host root) are mapped to nothing there.
+    const auto host_root = [](const std::vector<IdMapping>& mappings, std::string_view field) {
+        for (const auto& mapping : mappings) {
+            if (mapping.container_id == 0) {
+                return mapping.host_id;
+            }
+        }
+        throw bad_input(fmt::format("linux.{}: maps no id to 0 (the container's root, which "
+                                    "berth's init becomes)",
+                                    field));
+    };
+    options.mapped_root_uid = host_root(spec.uid_mappings, "uidMappings");
+    options.mapped_root_gid = host_root(spec.gid_mappings, "gidMappings");
+    options.uid_map = lines(spec.uid_mappings);
+    options.gid_map = lines(spec.gid_mappings);
 }
 
 // Each device a blockIO entry names must be a block device of this host: the kernel's
@@ -509,6 +564,7 @@ RunOptions run_options_from(const Spec& spec, const std::string& bundle, const s
                        : joins_uts            ? std::string()
                                               : host_hostname();
     options.domainname = spec.domainname;
+    user_namespace_maps(spec, options);
     apply_resources(spec.resources, options);
     options.cgroups_path = cgroups_path_of(spec.cgroups_path);
     options.sysctls = sysctls_of(spec, options.net);
@@ -517,7 +573,7 @@ RunOptions run_options_from(const Spec& spec, const std::string& bundle, const s
     options.readonly_paths = container_paths(spec.readonly_paths, "readonlyPaths");
     options.root_propagation = root_propagation_of(spec.rootfs_propagation);
     const bool user_namespace =
-        ::geteuid() != 0 ||
+        ::geteuid() != 0 || !options.uid_map.empty() ||
         std::any_of(options.joined_namespaces.begin(), options.joined_namespaces.end(),
                     [](const RunOptions::JoinedNamespace& ns) { return ns.type == CLONE_NEWUSER; });
     options.devices = device_nodes_of(spec, user_namespace);

@@ -314,6 +314,20 @@ Device parse_linux_device(const Node& node) {
     return device;
 }
 
+std::vector<IdMapping> parse_id_mappings(const Node& node) {
+    std::vector<IdMapping> mappings;
+    for (std::size_t i = 0, n = node.array_size(); i < n; ++i) {
+        const Node item = node.element(i).expect_object();
+        IdMapping mapping{item.required("containerID").uint32(), item.required("hostID").uint32(),
+                          item.required("size").uint32()};
+        if (mapping.size == 0) {
+            item.required("size").fail("must be more than 0");
+        }
+        mappings.push_back(mapping);
+    }
+    return mappings;
+}
+
 Resources parse_resources(const Node& node) {
     node.expect_object();
     Resources resources;
@@ -432,6 +446,12 @@ void parse_linux(const Node& node, Spec& spec) {
     }
     if (auto readonly = node.member("readonlyPaths")) {
         spec.readonly_paths = readonly->strings();
+    }
+    if (auto mappings = node.member("uidMappings")) {
+        spec.uid_mappings = parse_id_mappings(*mappings);
+    }
+    if (auto mappings = node.member("gidMappings")) {
+        spec.gid_mappings = parse_id_mappings(*mappings);
     }
     if (auto propagation = node.member("rootfsPropagation")) {
         spec.rootfs_propagation = propagation->string();

@@ -88,6 +88,13 @@ struct Device {
     std::optional<std::uint32_t> gid;
 };
 
+// linux.uidMappings, gidMappings: `size` ids from `container_id` inside map to `host_id` on.
+struct IdMapping {
+    std::uint32_t container_id = 0;
+    std::uint32_t host_id = 0;
+    std::uint32_t size = 0;
+};
+
 // linux.resources.devices: one rule of the devices cgroup.
 struct DeviceRule {
     bool allow = false;
@@ -181,6 +188,8 @@ struct Spec {
     std::optional<std::vector<std::string>> readonly_paths;
     std::string rootfs_propagation;             // linux.rootfsPropagation; empty: berth's rprivate
     std::vector<Device> devices;                // linux.devices
+    std::vector<IdMapping> uid_mappings;        // linux.uidMappings: for a new user namespace
+    std::vector<IdMapping> gid_mappings;        // linux.gidMappings
     std::optional<Seccomp> seccomp;             // absent: no filter at all, as with runc
     std::map<std::string, std::string> sysctl;  // "net.ipv4.ip_forward": "1"
     std::map<std::string, std::string> annotations;

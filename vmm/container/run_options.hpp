@@ -86,6 +86,15 @@ struct RunOptions {
         std::string path;
     };
     std::vector<JoinedNamespace> joined_namespaces;
+    // OCI, as root: a new user namespace with these /proc/PID/uid_map and gid_map lines
+    // ("0 100000 65536\n"), from linux.uidMappings and gidMappings; empty: none (rootless
+    // berth makes one of its own, mapping the caller to 0).
+    std::string uid_map;
+    std::string gid_map;
+    // The host ids of the container's root under those maps: init becomes it (it starts
+    // as berth's own, unmapped there), and what init opens of berth's must let it.
+    uid_t mapped_root_uid = 0;
+    gid_t mapped_root_gid = 0;
     std::vector<std::string> env;  // "KEY=VALUE", the user's after our defaults
     std::string workdir = "/";
     bool create_workdir = false;  // an image's WorkingDir is made when missing (as podman does)
