@@ -40,6 +40,12 @@ TEST_CASE("mount options: podman's and containerd's defaults", "[container][oci]
     const MountOptions shm =
         parse_mount_options("tmpfs", {"uid=1000", "gid=1000", "size=50%", "mode=1777"}, "m");
     CHECK(shm.data == "uid=1000,gid=1000,size=50%,mode=1777");
+    // podman's --tmpfs: tmpcopyup is berth's to do, not the kernel's.
+    const MountOptions tmp = parse_mount_options(
+        "tmpfs", {"rw", "rprivate", "noexec", "nosuid", "nodev", "tmpcopyup", "size=1m"}, "m");
+    CHECK(tmp.copy_up);
+    CHECK(tmp.data == "size=1m");
+    CHECK_FALSE(parse_mount_options("tmpfs", {"tmpcopyup", "notmpcopyup"}, "m").copy_up);
 }
 
 TEST_CASE("mount options: binds, their flags and propagation", "[container][oci]") {
@@ -76,8 +82,10 @@ TEST_CASE("mount options: unknown and malformed ones are refused by name", "[con
     CHECK(refusal("devpts", {"gid"}) == "mounts[3].options[0]: 'gid' wants gid=a number");
     CHECK(refusal("proc", {"hidepid=7"}) ==
           "mounts[3].options[0]: 'hidepid=7' wants 0,1,2,off,noaccess,invisible,ptraceable");
-    CHECK(refusal("tmpfs", {"tmpcopyup"}) ==
-          "mounts[3].options[0]: 'tmpcopyup' is not supported by berth yet");
+    CHECK(refusal("tmpfs", {"remount"}) ==
+          "mounts[3].options[0]: 'remount' is not supported by berth yet");
+    CHECK(refusal("bind", {"tmpcopyup"}) ==
+          "mounts[3].options[0]: 'tmpcopyup' is for tmpfs mounts only");
     CHECK(refusal("nfs", {}) ==
           "mounts[3].type: 'nfs' is not a mount type berth applies (bind, tmpfs, proc, sysfs, "
           "devpts, mqueue, cgroup, cgroup2)");

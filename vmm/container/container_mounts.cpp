@@ -1,5 +1,6 @@
 #include "vmm/container/container_mounts.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <sys/mount.h>
@@ -9,6 +10,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <memory>
 #include <utility>
 
 #include <fmt/format.h>
@@ -154,6 +156,77 @@ void mount_cgroup_hierarchies(int root_fd, const Mount& mount, const UniqueFd& t
     }
 }
 
+// Copies the tree in the directory `from` into the directory `to`: directories, files,
+// symlinks and other nodes, with their modes and owners. Every name is opened relative
+// to its directory without following symlinks, so nothing outside `from` is read.
+void copy_tree(int from, int to) {
+    const int listing = ::dup(from);
+    DIR* dir = listing < 0 ? nullptr : ::fdopendir(listing);
+    if (dir == nullptr) {
+        if (listing >= 0) {
+            ::close(listing);
+        }
+        throw_errno("cannot list the directory", errno);
+    }
+    const std::unique_ptr<DIR, int (*)(DIR*)> closing(dir, ::closedir);
+    ::rewinddir(dir);
+    while (const dirent* entry = ::readdir(dir)) {
+        const std::string name = entry->d_name;
+        if (name == "." || name == "..") {
+            continue;
+        }
+        struct stat st {};
+        if (::fstatat(from, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+            throw_errno(fmt::format("cannot stat {}", quote(name)), errno);
+        }
+        bool made = true;
+        if (S_ISDIR(st.st_mode)) {
+            made = ::mkdirat(to, name.c_str(), 0700) == 0;
+            if (made) {
+                const UniqueFd in(
+                    ::openat(from, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+                const UniqueFd out(
+                    ::openat(to, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+                if (!in || !out) {
+                    throw_errno(fmt::format("cannot open directory {}", quote(name)), errno);
+                }
+                try {
+                    copy_tree(in.get(), out.get());
+                } catch (const Error& e) {
+                    throw e.with_context(quote(name));
+                }
+            }
+        } else if (S_ISREG(st.st_mode)) {
+            const UniqueFd in(::openat(from, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+            const UniqueFd out(::openat(
+                to, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+            made = in && out;
+            char buffer[64 * 1024];
+            ssize_t got = 0;
+            while (made && (got = ::read(in.get(), buffer, sizeof buffer)) > 0) {
+                made = ::write(out.get(), buffer, static_cast<std::size_t>(got)) == got;
+            }
+            made = made && got == 0;
+        } else if (S_ISLNK(st.st_mode)) {
+            std::string target(static_cast<std::size_t>(st.st_size) + 1, '\0');
+            const ssize_t length = ::readlinkat(from, name.c_str(), target.data(), target.size());
+            made = length >= 0 && static_cast<std::size_t>(length) < target.size();
+            if (made) {
+                target.resize(static_cast<std::size_t>(length));
+                made = ::symlinkat(target.c_str(), to, name.c_str()) == 0;
+            }
+        } else if (!S_ISSOCK(st.st_mode)) {
+            made = ::mknodat(to, name.c_str(), st.st_mode, st.st_rdev) == 0;
+        } else {
+            continue;  // a socket belongs to a listening process, it is no file to copy
+        }
+        if (!made || ::fchownat(to, name.c_str(), st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW) != 0 ||
+            (!S_ISLNK(st.st_mode) && ::fchmodat(to, name.c_str(), st.st_mode & 07777, 0) != 0)) {
+            throw_errno(fmt::format("cannot copy {}", quote(name)), errno);
+        }
+    }
+}
+
 void mount_one(int root_fd, const Mount& mount) {
     if (mount.type.empty()) {
         bind_one(root_fd, mount);
@@ -163,8 +236,27 @@ void mount_one(int root_fd, const Mount& mount) {
     if (mount.type == "cgroup") {
         mount_cgroup_hierarchies(root_fd, mount, target);
     } else {
+        // tmpcopyup: the directory as it is before the tmpfs hides it.
+        const UniqueFd below(
+            mount.copy_up ? open_in_root(root_fd, "." + mount.destination, O_RDONLY | O_DIRECTORY)
+                          : -1);
+        if (mount.copy_up && !below) {
+            throw_errno("cannot open the mount point to copy it up", errno);
+        }
         do_mount(mount.source.empty() ? mount.type : mount.source, target, mount.type, mount.flags,
                  mount.data);
+        if (mount.copy_up) {
+            const UniqueFd tmpfs(
+                open_in_root(root_fd, "." + mount.destination, O_RDONLY | O_DIRECTORY));
+            try {
+                if (!tmpfs) {
+                    throw_errno("cannot open the new tmpfs", errno);
+                }
+                copy_tree(below.get(), tmpfs.get());
+            } catch (const Error& e) {
+                throw e.with_context("tmpcopyup");
+            }
+        }
     }
     if (mount.propagation != 0) {
         set_propagation(reopen(root_fd, mount.destination), mount.propagation);

@@ -35,6 +35,9 @@ struct Mount {
     // bound mount's own (locked ones in a user namespace) unless cleared here.
     unsigned long cleared = 0;
     unsigned long propagation = 0;  // MS_PRIVATE, MS_SLAVE, ... (| MS_REC), after the mount
+    // tmpfs with tmpcopyup: what was under the mount point is copied into the new tmpfs
+    // (podman's --tmpfs), so the image's files there stay visible and become writable.
+    bool copy_up = false;
     // type "cgroup": the hierarchies under the tmpfs it is on a v1 or hybrid host (made
     // from the host's layout before init exists: init cannot see it); empty: cgroup2.
     struct Hierarchy {

@@ -63,11 +63,12 @@ constexpr std::array<std::pair<std::string_view, unsigned long>, 8> propagations
 
 // Options runc or crun know that berth does not apply: refused by name rather than
 // passed to the kernel, which would reject them with a bare EINVAL.
-constexpr std::array<std::string_view, 23> unsupported{
-    "remount",     "tmpcopyup", "idmap",       "ridmap",       "rro",          "rrw",
-    "rnosuid",     "rsuid",     "rnodev",      "rdev",         "rnoexec",      "rexec",
-    "rnoatime",    "ratime",    "rrelatime",   "rnorelatime",  "rstrictatime", "rnostrictatime",
-    "rnodiratime", "rdiratime", "nosymfollow", "rnosymfollow", "copy-symlink",
+constexpr std::array<std::string_view, 22> unsupported{
+    "remount",      "idmap",          "ridmap",      "rro",       "rrw",
+    "rnosuid",      "rsuid",          "rnodev",      "rdev",      "rnoexec",
+    "rexec",        "rnoatime",       "ratime",      "rrelatime", "rnorelatime",
+    "rstrictatime", "rnostrictatime", "rnodiratime", "rdiratime", "nosymfollow",
+    "rnosymfollow", "copy-symlink",
 };
 
 enum class Value { none, octal, number, size, word };
@@ -216,6 +217,14 @@ MountOptions parse_mount_options(std::string_view type, const std::vector<std::s
         const std::string& option = options[i];
         const std::string where = fmt::format("{}.options[{}]", path, i);
         if (option == "bind" || option == "rbind") {
+            continue;
+        }
+        if (option == "tmpcopyup" || option == "notmpcopyup") {
+            if (fs != "tmpfs") {
+                throw bad_input(
+                    fmt::format("{}: {} is for tmpfs mounts only", where, quote(option)));
+            }
+            result.copy_up = option == "tmpcopyup";
             continue;
         }
         if (const unsigned long flags = propagation_flags(option)) {

@@ -18,6 +18,7 @@ struct MountOptions {
     unsigned long propagation = 0;
     bool bind = false;
     bool recursive = false;  // rbind
+    bool copy_up = false;    // tmpcopyup (tmpfs): the files under the mount point copied in
     std::string data;        // the filesystem's options, comma-separated, in the given order
 };
 

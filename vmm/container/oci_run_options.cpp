@@ -188,9 +188,10 @@ void user_namespace_maps(const Spec& spec, RunOptions& options) {
                 return mapping.host_id;
             }
         }
-        throw bad_input(fmt::format("linux.{}: maps no id to 0 (the container's root, which "
-                                    "berth's init becomes)",
-                                    field));
+        throw bad_input(
+            fmt::format("linux.{}: maps no id to 0 (the container's root, which "
+                        "berth's init becomes)",
+                        field));
     };
     options.mapped_root_uid = host_root(spec.uid_mappings, "uidMappings");
     options.mapped_root_gid = host_root(spec.gid_mappings, "gidMappings");
@@ -352,6 +353,7 @@ std::vector<container::Mount> mounts_of(const Spec& spec, const std::string& bun
         mount.data = options.data;
         mount.cleared = options.cleared;
         mount.propagation = options.propagation;
+        mount.copy_up = options.copy_up;
         mount.shown_as = path;
         if (options.bind) {
             if (given.source.empty()) {
