@@ -254,13 +254,13 @@ broken="$scratch/broken-rootfs"
 # that is a file or symlink is refused before init runs, as bad input).
 cp -a "$ROOTFS" "$broken" && rm -rf "$broken/proc" && chmod 755 "$scratch" &&
     mount --bind "$broken" "$broken" && mount -o remount,bind,ro "$broken"
-expected="berth: cannot start container: rootfs '$broken': cannot create directory proc in the rootfs: Read-only file system (errno 30)"
+expected="berth: cannot start container: rootfs '$broken': mount '/proc': cannot create the mount point: Read-only file system (errno 30)"
 ct_broken() {
     st=0
     "$@" "$BERTH" ct run --rootfs "$broken" -- true >"$scratch/out" 2>"$scratch/err" </dev/null || st=$?
 }
 ct_broken
-check "init's error, chained: cannot start container: rootfs DIR: cannot create directory proc" \
+check "init's error, chained: cannot start container: rootfs DIR: mount '/proc': cannot create the mount point" \
     test "$st" -eq 125 -a "$(cat "$scratch/err")" = "$expected"
 if command -v setpriv >/dev/null; then
     ct_broken setpriv --reuid=nobody --regid=nogroup --clear-groups

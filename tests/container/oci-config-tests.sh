@@ -328,8 +328,30 @@ kill -KILL "$pid_holder" "$unshare_pid" 2>/dev/null
 wait "$unshare_pid" 2>/dev/null
 bundle new-user '["true"]' 'c["linux"]["namespaces"].append({"type": "user"})'
 oci create --bundle "$scratch/new-user" "$prefix-nu"
-check "a new user namespace (no path): refused clearly, status 2, no state" \
-    test "$st" -eq 2 -a ! -e "$ROOT/$prefix-nu" -a "$(grep -c "linux.namespaces\[5\].type: a new user namespace" "$scratch/err")" -eq 1
+check "a new user namespace without id mappings: refused clearly, status 2, no state" \
+    test "$st" -eq 2 -a ! -e "$ROOT/$prefix-nu" -a "$(grep -c "linux.namespaces\[5\]: a new user namespace needs linux.uidMappings and linux.gidMappings" "$scratch/err")" -eq 1
+# A new user namespace with the config's maps (rootless podman's kind of config, here as
+# root): root inside is host uid 100000, the rootfs's files (host root's) are nobody's.
+bundle user-maps '["sh", "-c", "cat /proc/self/uid_map /proc/self/gid_map; id -u; stat -c %u /bin; touch /newfile 2>/dev/null || echo not-writable; ls /dev/null >/dev/null && echo dev; readlink /proc/self/ns/user"]' '
+c["linux"]["namespaces"].append({"type": "user"})
+c["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+c["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+c["mounts"] += [{"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["ro"]},
+                {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup", "options": ["ro"]},
+                {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue"}]'
+run_bundle user-maps "$prefix-um"
+out="$scratch/$prefix-um.stdout"
+check "linux.uidMappings/gidMappings: a new user namespace with exactly these maps" \
+    test "$st" -eq 0 -a "$(head -2 "$out" | tr -s ' ' | sed 's/^ //' | tr '\n' ' ')" = "0 100000 65536 0 100000 65536 "
+check "... root inside, the host's root-owned files are nobody's (65534) and not writable" \
+    test "$(sed -n 3,5p "$out" | tr '\n' ' ')" = "0 65534 not-writable "
+check "... a user namespace other than the host's, with /dev bound from the host (sysfs, cgroup, mqueue mounted)" \
+    test "$(sed -n 6p "$out")" = dev -a "$(sed -n 7p "$out")" != "$(readlink /proc/self/ns/user)"
+bundle user-maps-missing '["true"]' '
+c["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 0}]'
+oci create --bundle "$scratch/user-maps-missing" "$prefix-umm"
+check "an id mapping of size 0: status 2 naming it" \
+    one_line_error "linux.uidMappings[0].size: must be more than 0"
 
 bundle domainname '["cat", "/proc/sys/kernel/domainname"]' 'c["domainname"] = "oci.example"'
 run_bundle domainname "$prefix-dn"

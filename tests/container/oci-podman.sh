@@ -55,6 +55,11 @@ check "podman run -t: the terminal through --console-socket, the container's own
 st=0
 echo piped | timeout 120 podman --runtime "$berth" run --rm -i "$image" cat >"$scratch/out" 2>"$scratch/err" || st=$?
 check "podman run -i: stdin reaches the command" test "$st" -eq 0 -a "$(cat "$scratch/out")" = piped
+prun --network none --tmpfs /etc:size=1m "$image" sh -c 'cat /etc/group; echo x >/etc/new && echo etc-writable; awk "\$5 == \"/dev/mqueue\" || \$5 == \"/sys/fs/cgroup\" || \$5 == \"/sys/fs/cgroup/memory\" {print \$5, \$8}" /proc/self/mountinfo'
+check "podman --tmpfs /etc (tmpcopyup): the image's /etc/group copied into the tmpfs, which is writable" \
+    test "$st" -eq 0 -a "$(head -1 "$scratch/out")" = "$(head -1 "$ROOTFS/etc/group")" -a "$(grep -c etc-writable "$scratch/out")" -eq 1
+check "podman's /dev/mqueue and /sys/fs/cgroup mounts applied from its config.json" \
+    test "$(grep -c -e '^/dev/mqueue mqueue$' -e '^/sys/fs/cgroup tmpfs$' -e '^/sys/fs/cgroup/memory cgroup$' "$scratch/out")" -eq 3
 mkdir -p "$scratch/volume"
 echo from-the-host >"$scratch/volume/file"
 prun -v "$scratch/volume:/data:ro" "$image" sh -c 'cat /data/file; touch /data/x 2>/dev/null || echo read-only; cat /etc/hostname'

@@ -475,7 +475,7 @@ import json, sys
 f = json.load(open(sys.argv[1]))
 l = f["linux"]
 sys.exit(not (f["ociVersionMin"] == "1.0.0" and f["ociVersionMax"].startswith("1.")
-              and "pid" in l["namespaces"] and "user" not in l["namespaces"]
+              and "pid" in l["namespaces"] and "user" in l["namespaces"]
               and "CAP_SYS_ADMIN" in l["capabilities"] and l["cgroup"]["systemd"] is False))
 EOF2
 mkdir -p "$scratch/specbundle"
@@ -529,6 +529,9 @@ if [[ -s $scratch/killed.err ]]; then head -3 "$scratch/killed.err" | tap_diag "
 # --- config.json fields: seccomp, rlimits, hooks, cgroupsPath and update, joined namespaces
 # shellcheck source=oci-config-tests.sh
 . "$(dirname "$0")/oci-config-tests.sh"
+# --- mounts, masked and read-only paths, propagation, devices
+# shellcheck source=oci-mount-tests.sh
+. "$(dirname "$0")/oci-mount-tests.sh"
 
 # --- 100 cycles of create, start, delete leave nothing behind
 bundle true '["true"]'

@@ -160,6 +160,14 @@ ContainerCgroup ContainerCgroup::plan(const std::string& name, const CgroupLimit
     if (!limits.hugepages.empty()) {
         wanted.push_back({"hugetlb", "linux.resources.hugepageLimits"});
     }
+    if (!limits.device_rules.empty()) {
+        if (layout.find("devices") == nullptr && layout.kind() == CgroupLayout::Kind::v2) {
+            throw bad_input(
+                "linux.resources.devices: on a cgroup v2 host the devices cgroup is an eBPF "
+                "program, which berth does not load yet; leave linux.resources.devices out");
+        }
+        wanted.push_back({"devices", "linux.resources.devices"});
+    }
     if (limits.freezer) {
         wanted.push_back({"freezer", "pause"});
     }
@@ -211,7 +219,8 @@ std::vector<std::string> ContainerCgroup::existing(const std::string& name) {
     const CgroupLayout layout = host_cgroup_layout();
     const auto self = parse_proc_cgroup(read_small_file("/proc/self/cgroup"));
     std::vector<std::string> found;
-    for (const char* controller : {"memory", "pids", "cpu", "freezer", "blkio", "io", "hugetlb"}) {
+    for (const char* controller :
+         {"memory", "pids", "cpu", "freezer", "blkio", "io", "hugetlb", "devices"}) {
         const std::string parent = controller_directory(layout, self, controller);
         const std::string dir = parent + "/berth-" + name;
         if (!parent.empty() && ::access(dir.c_str(), F_OK) == 0 &&
@@ -288,6 +297,15 @@ void ContainerCgroup::create() {
                 write_block_io(dir, place.version, limits.block_io);
             } catch (const Error& e) {
                 throw e.with_context(place.flag);
+            }
+        } else if (controller == "devices") {
+            // In order: a first "deny a" turns the parent's allow-all into deny-all.
+            for (const auto& rule : limits.device_rules) {
+                try {
+                    write_file(dir + (rule.allow ? "/devices.allow" : "/devices.deny"), rule.rule);
+                } catch (const Error& e) {
+                    throw e.with_context(fmt::format("{} {}", place.flag, quote(rule.rule)));
+                }
             }
         } else if (controller == "hugetlb") {
             try {

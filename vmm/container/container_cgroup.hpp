@@ -34,6 +34,13 @@ std::string controller_directory(const CgroupLayout& layout,
                                  const std::vector<ProcCgroupEntry>& self,
                                  std::string_view controller);
 
+// One rule of the devices cgroup as v1's devices.allow and devices.deny take it:
+// "c 1:5 rwm", "a *:* rwm".
+struct DeviceAccess {
+    bool allow = false;
+    std::string rule;
+};
+
 struct CgroupLimits {
     std::optional<std::uint64_t> memory_bytes;
     std::optional<std::uint64_t> pids;
@@ -41,6 +48,9 @@ struct CgroupLimits {
     // OCI linux.resources.blockIO and hugepageLimits (cgroup_io_limits.hpp).
     BlockIoLimits block_io;
     std::vector<HugepageLimit> hugepages;
+    // OCI linux.resources.devices, then the nodes berth makes: written in order to a
+    // devices cgroup (v1; a v2 host would need an eBPF program, which berth refuses).
+    std::vector<DeviceAccess> device_rules;
     // OCI: a cgroup for the freezer (pause/resume), with no limit of its own; on v2,
     // where every cgroup can be frozen, the v2 one.
     bool freezer = false;
@@ -53,7 +63,7 @@ struct CgroupLimits {
     std::string path;
     bool any() const {
         return memory_bytes || pids || cpu_quota_us || block_io.any() || !hugepages.empty() ||
-               freezer || every_controller;
+               !device_rules.empty() || freezer || every_controller;
     }
 };
 

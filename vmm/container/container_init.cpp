@@ -1,6 +1,7 @@
 #include "vmm/container/container_init.hpp"
 
 #include <fcntl.h>
+#include <grp.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/ioctl.h>
@@ -101,6 +102,17 @@ InitNote await(const InitChannel& berth, InitMessage kind) {
     ::_exit(static_cast<int>(error.status()));
 }
 
+// Files init makes (mount points, nodes) need ids the namespace maps, and a mapped
+// root owns them. The groups are cleared where setgroups is allowed (not rootless).
+void become_namespace_root(UserNamespace user_namespace) {
+    if (user_namespace == UserNamespace::shared && ::setgroups(0, nullptr) != 0) {
+        throw_errno("cannot clear the supplementary groups in the user namespace", errno);
+    }
+    if (::setresgid(0, 0, 0) != 0 || ::setresuid(0, 0, 0) != 0) {
+        throw_errno("cannot become root of the container's user namespace", errno);
+    }
+}
+
 void set_hostname(const std::string& hostname) {
     if (::sethostname(hostname.data(), hostname.size()) != 0) {
         throw_errno("cannot set the hostname", errno);
@@ -127,10 +139,10 @@ auto rootfs_context(const InitPlan& plan) {
 }
 
 // The rootfs up to the pivot (rootfs_setup.hpp); the command's path inside it.
-std::string build_rootfs(const InitPlan& plan) {
+std::string build_rootfs(const InitPlan& plan, const MountSchedule& schedule) {
     const RunOptions& options = *plan.options;
     if (image_name(plan).empty()) {
-        in_context(rootfs_context(plan), [&] { setup_rootfs(plan.rootfs); });
+        in_context(rootfs_context(plan), [&] { setup_rootfs(plan.rootfs, schedule); });
         return plan.command_path;
     }
     RootfsPlan image_plan = plan.rootfs;
@@ -141,7 +153,7 @@ std::string build_rootfs(const InitPlan& plan) {
     // Only now can the command be looked for; the image's own symlinks resolve inside it.
     std::string command_path =
         resolve_command(image_plan.rootfs, options.command.front(), plan.env, image_name(plan));
-    in_context(rootfs_context(plan), [&] { setup_rootfs(image_plan); });
+    in_context(rootfs_context(plan), [&] { setup_rootfs(image_plan, schedule); });
     return command_path;
 }
 
@@ -457,6 +469,9 @@ pid_t start_command(const InitPlan& plan, const std::string& command_path,
     std::vector<UniqueFd> exits;  // the cgroups' parents, once init is in the cgroups
     try {
         await(berth, InitMessage::user_namespace_mapped);
+        if (plan.become_namespace_root) {
+            become_namespace_root(plan.user_namespace);
+        }
         // Not dumpable: the container's processes cannot ptrace init or open /proc/1/exe
         // (the berth binary on the host). Only now: rootless berth needed /proc/PID
         // writable for the maps.
@@ -472,11 +487,12 @@ pid_t start_command(const InitPlan& plan, const std::string& command_path,
                 0) {
             throw_errno("cannot set the domain name", errno);
         }
-        const std::string command_path = build_rootfs(plan);
+        const MountSchedule mounts = schedule_mounts(plan.rootfs);
+        const std::string command_path = build_rootfs(plan, mounts);
         if (plan.network_namespace_from_berth) {
             enter_network_namespace(await(berth, InitMessage::network_namespace).take_fd());
         }
-        in_context(rootfs_context(plan), [&] { finish_rootfs(plan.rootfs); });
+        in_context(rootfs_context(plan), [&] { finish_rootfs(plan.rootfs, mounts); });
         write_sysctls(plan.rootfs);
         phase_mark("rootfs");  // pivoted, /proc, /dev and /sys in place
         if (plan.terminal) {
@@ -492,6 +508,8 @@ pid_t start_command(const InitPlan& plan, const std::string& command_path,
                    [&] { move_self_through(cgroups.entries); });
         exits = std::move(cgroups.exits);
         enter_own_cgroup_namespace(plan);
+        in_context(rootfs_context(plan),
+                   [&] { finish_rootfs_in_cgroup_namespace(plan.rootfs, mounts); });
         bring_up_network(plan);
         if (plan.start_gate >= 0) {
             wait_at_start_gate(berth, plan.start_gate);

@@ -26,6 +26,9 @@ struct InitPlan {
     std::vector<std::string> env;
     std::optional<net::Ipv4Cidr> address;  // --net bridge: eth0's
     UserNamespace user_namespace = UserNamespace::shared;
+    // In a user namespace of its own whose maps berth writes: once they are, init
+    // becomes its root (it starts with berth's ids, which may be mapped to nothing).
+    bool become_namespace_root = false;
     RootfsPlan rootfs;
     std::string image_loop;  // --image: the loop device init mounts (the rootfs is then in it)
     // --oci: the layers' directories, the base first; init lays them under an overlay

@@ -105,23 +105,29 @@ void launch(const RunOptions& options, const CgroupLimits& limits, int start_gat
         // nodes, and the namespaces it mounts proc and sysfs for must be that
         // namespace's (made by clone3 after the join).
         const bool user_joined = joins(CLONE_NEWUSER);
+        // A user namespace of init's own: rootless (the caller mapped to 0), or as root
+        // with an OCI config's id maps. berth writes the maps once init exists.
+        const bool own_user_namespace = rootless || !options.uid_map.empty();
+        const bool in_user_namespace = own_user_namespace || user_joined;
         // As root berth makes the network namespace itself while init builds the rootfs
         // (see network_namespace.hpp); rootless, clone3 makes it in init's user namespace.
-        const bool netns_by_berth = !rootless && options.net != NetMode::host &&
+        const bool netns_by_berth = !own_user_namespace && options.net != NetMode::host &&
                                     (!user_joined || !options.network_namespace.empty());
         // The cgroups are resolved, checked and made while init builds its rootfs
         // (finding the hierarchies reads /proc/self/mountinfo, ~0.1 ms): a refusal (no such
         // controller, name in use, no permission) is still bad input, and init is killed
         // before any command runs.
         HostSetup setup{
-            .map_user = rootless,
+            .map_user = own_user_namespace,
+            .uid_map = options.uid_map,
+            .gid_map = options.gid_map,
             .make_network_namespace = netns_by_berth,
             .attach_bridge = options.net == NetMode::bridge,
             .join_network_namespace = options.network_namespace,
             .cgroup_name = options.name.empty() ? std::to_string(::getpid()) : options.name,
             .limits = limits,
             // Root with --net host and no limits: nothing to wait for.
-            .setup_done_sent = !rootless && !netns_by_berth && !limits.any(),
+            .setup_done_sent = !own_user_namespace && !netns_by_berth && !limits.any(),
             .keep_sending = start_gate >= 0};
         // linux.namespaces with a path (OCI): open here, as bad input is found before
         // anything is made. User, mount, pid and time are entered before init exists
@@ -155,14 +161,21 @@ void launch(const RunOptions& options, const CgroupLimits& limits, int start_gat
             .env = env,
             .address = lease ? std::optional<net::Ipv4Cidr>(lease->cidr()) : std::nullopt,
             .user_namespace = rootless ? UserNamespace::private_ : UserNamespace::shared,
-            .rootfs =
-                RootfsPlan{
-                    rootfs, options.root_mode,
-                    rootless || user_joined ? DeviceMode::bind_host : DeviceMode::create_nodes,
-                    (rootless || user_joined) && options.net == NetMode::host ? SysfsMode::bind_host
-                    : netns_by_berth ? SysfsMode::after_netns
-                                     : SysfsMode::fresh,
-                    options.binds, options.sysctls},
+            .become_namespace_root = own_user_namespace,
+            .rootfs = RootfsPlan{.rootfs = rootfs,
+                                 .root_mode = options.root_mode,
+                                 .devices = in_user_namespace ? DeviceMode::bind_host
+                                                              : DeviceMode::create_nodes,
+                                 .sysfs = in_user_namespace && options.net == NetMode::host
+                                              ? SysfsMode::bind_host
+                                          : netns_by_berth ? SysfsMode::after_netns
+                                                           : SysfsMode::fresh,
+                                 .mounts = options.mounts,
+                                 .masked_paths = options.masked_paths,
+                                 .readonly_paths = options.readonly_paths,
+                                 .root_propagation = options.root_propagation,
+                                 .device_nodes = options.devices,
+                                 .sysctls = options.sysctls},
             .image_loop = loop ? loop->path() : std::string(),
             .image_layers = options.image_layers,
             .network_namespace_from_berth = netns_by_berth,
@@ -177,7 +190,7 @@ void launch(const RunOptions& options, const CgroupLimits& limits, int start_gat
         };
         // What berth knows before clone3 is in the channel before init runs (both ends
         // are ours until then, so these sends cannot find init gone).
-        if (!rootless) {
+        if (!own_user_namespace) {
             channel.send(InitMessage::user_namespace_mapped);
         }
         if (setup.setup_done_sent) {
@@ -191,7 +204,7 @@ void launch(const RunOptions& options, const CgroupLimits& limits, int start_gat
         if (options.net != NetMode::host && !netns_by_berth) {
             flags |= CLONE_NEWNET;
         }
-        if (rootless) {
+        if (own_user_namespace) {
             flags |= CLONE_NEWUSER;
         }
         blocked.emplace();
@@ -218,6 +231,7 @@ int run_container(const RunOptions& options) {
                               .cpu_quota_us = options.cpu_quota_us,
                               .block_io = options.block_io,
                               .hugepages = options.hugepages,
+                              .device_rules = options.device_rules,
                               .freezer = false,
                               .every_controller = false,
                               .path = {}};
@@ -267,6 +281,7 @@ CreatedContainer create_container(const RunOptions& options, int start_gate) {
                               .cpu_quota_us = options.cpu_quota_us,
                               .block_io = options.block_io,
                               .hugepages = options.hugepages,
+                              .device_rules = options.device_rules,
                               .freezer = root,
                               .every_controller = root,
                               .path = options.cgroups_path};

@@ -66,7 +66,7 @@ void do_mount(const char* source, const char* target, const char* type, unsigned
 
 // In the child, in its new mount namespace: an empty tmpfs over DIR with the binds,
 // made read-only, then the root.
-void enter(const std::string& directory, const std::vector<BindMount>& binds) {
+void enter(const std::string& directory, const std::vector<Mount>& binds) {
     do_mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE);
     do_mount("berth-jail", directory.c_str(), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
              "mode=0755,size=64k");
@@ -77,7 +77,7 @@ void enter(const std::string& directory, const std::vector<BindMount>& binds) {
     if (!root) {
         throw_errno("cannot open the jail's root", errno);
     }
-    bind_mounts(root.get(), binds);
+    apply_mounts(root.get(), binds);
     // Nothing the VMM does may add to its root (a bound directory stays writable).
     do_mount(nullptr, ".", nullptr, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC);
     pivot_into_current_directory(directory);
@@ -143,10 +143,9 @@ std::string Jail::jail_name(const std::filesystem::path& path) {
     const std::string base = path.filename().string();
     // /dev, /etc and /run hold the devices, resolv.conf and the API socket.
     std::string name = "/" + base;
-    for (unsigned n = 2;
-         name == "/dev" || name == "/etc" || name == "/run" ||
-         std::any_of(binds_.begin(), binds_.end(),
-                     [&](const BindMount& bind) { return bind.destination == name; });
+    for (unsigned n = 2; name == "/dev" || name == "/etc" || name == "/run" ||
+                         std::any_of(binds_.begin(), binds_.end(),
+                                     [&](const Mount& bind) { return bind.destination == name; });
          ++n) {
         name = fmt::format("/{}-{}", n, base);
     }
@@ -186,19 +185,19 @@ std::filesystem::path Jail::add_file(const std::filesystem::path& path, bool wri
     }
     const std::string name = jail_name(resolved);
     binds_.push_back(
-        {resolved.string(), name, false,
-         static_cast<unsigned long>(MS_NOSUID | MS_NOEXEC | (writable ? 0 : MS_RDONLY))});
+        bind_mount(resolved.string(), name,
+                   static_cast<unsigned long>(MS_NOSUID | MS_NOEXEC | (writable ? 0 : MS_RDONLY))));
     spellings_.emplace_back(name, path.string());
     return name;
 }
 
 void Jail::add_device(const std::string& path) {
-    binds_.push_back({path, path, false, MS_NOSUID | MS_NOEXEC});
+    binds_.push_back(bind_mount(path, path, MS_NOSUID | MS_NOEXEC));
 }
 
 void Jail::add_optional_file(const std::string& path) {
     if (::access(path.c_str(), R_OK) == 0) {
-        binds_.push_back({path, path, false, MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC});
+        binds_.push_back(bind_mount(path, path, MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC));
     }
 }
 
@@ -218,7 +217,7 @@ std::filesystem::path Jail::add_socket(const std::filesystem::path& socket,
                         "covers; put it elsewhere",
                         shown, quote(directory_)));
     }
-    binds_.push_back({resolved, socket_directory, false, MS_NOSUID | MS_NODEV | MS_NOEXEC});
+    binds_.push_back(bind_mount(resolved, socket_directory, MS_NOSUID | MS_NODEV | MS_NOEXEC));
     const std::string inside = std::string(socket_directory) + "/" + socket.filename().string();
     spellings_.emplace_back(inside, socket.string());
     return inside;

@@ -11,7 +11,7 @@
 // Nothing is written into DIR on the host: the tmpfs and the binds exist in the jail's
 // mount namespace only and go with it, the cgroup is removed once the child is reaped,
 // and a DIR that did not exist is created and removed again. The namespace and pivot
-// steps are the container's (rootfs_setup, bind_mounts, user_namespace, security,
+// steps are the container's (rootfs_setup, container_mounts, user_namespace, security,
 // container_cgroup); the machine knows nothing of the jail, it only sees other paths.
 //
 // Paths are resolved and checked on the host, with the user's spelling in errors; the
@@ -25,7 +25,7 @@
 #include <string_view>
 #include <vector>
 
-#include "vmm/container/bind_mounts.hpp"
+#include "vmm/container/container_mounts.hpp"
 
 namespace berth::container {
 
@@ -70,7 +70,7 @@ private:
     std::string directory_;  // absolute
     bool create_directory_ = false;
     JailNetwork network_ = JailNetwork::none;
-    std::vector<BindMount> binds_;
+    std::vector<Mount> binds_;
     // What the VMM is told, and what the user wrote, for user_spelling.
     std::vector<std::pair<std::string, std::string>> spellings_;
 };

@@ -15,6 +15,7 @@
 #include "vmm/common/error.hpp"
 #include "vmm/common/file.hpp"
 #include "vmm/common/quote.hpp"
+#include "vmm/container/mount_options.hpp"
 #include "vmm/container/oci_spec.hpp"
 
 namespace berth::container::oci {
@@ -50,11 +51,12 @@ std::string features_json() {
         {"hooks",
          {"prestart", "createRuntime", "createContainer", "startContainer", "poststart",
           "poststop"}},
-        // The options berth applies to a bind mount; its other mounts are its own.
-        {"mountOptions", {"bind", "rbind", "ro", "nosuid", "nodev", "noexec"}},
+        // The generic options of config.json's mounts (each filesystem's own, like
+        // tmpfs's size=, are checked by name too: mount_options.hpp).
+        {"mountOptions", generic_mount_options()},
         {"linux",
          {
-             {"namespaces", {"pid", "network", "ipc", "uts", "mount", "cgroup"}},
+             {"namespaces", {"pid", "network", "ipc", "uts", "mount", "cgroup", "user"}},
              {"capabilities", capability_names()},
              {"cgroup", {{"v1", true}, {"v2", true}, {"systemd", false}, {"systemdUser", false}}},
              // linux.seccomp, compiled by libseccomp (seccomp_config.hpp).
@@ -100,8 +102,8 @@ std::string default_spec_json() {
          }},
         {"root", {{"path", "rootfs"}, {"readonly", true}}},
         {"hostname", "berth"},
-        // berth mounts these itself, the same way whatever the list says; they are here
-        // for other runtimes that read the same bundle.
+        // runc spec's list: berth mounts each as given (and its own /proc, /sys, /dev,
+        // /dev/pts and /dev/shm where a config has none of them).
         {"mounts",
          {
              {{"destination", "/proc"}, {"type", "proc"}, {"source", "proc"}},
@@ -122,6 +124,14 @@ std::string default_spec_json() {
               {"type", "sysfs"},
               {"source", "sysfs"},
               {"options", {"nosuid", "noexec", "nodev", "ro"}}},
+             {{"destination", "/dev/mqueue"},
+              {"type", "mqueue"},
+              {"source", "mqueue"},
+              {"options", {"nosuid", "noexec", "nodev"}}},
+             {{"destination", "/sys/fs/cgroup"},
+              {"type", "cgroup"},
+              {"source", "cgroup"},
+              {"options", {"nosuid", "noexec", "nodev", "relatime", "ro"}}},
          }},
         {"linux",
          {

@@ -6,6 +6,7 @@
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -20,6 +21,8 @@
 #include "vmm/common/error.hpp"
 #include "vmm/common/quote.hpp"
 #include "vmm/common/unique_fd.hpp"
+#include "vmm/container/cgroup_layout.hpp"
+#include "vmm/container/mount_options.hpp"
 #include "vmm/container/resource_limits.hpp"
 #include "vmm/container/seccomp_cache.hpp"
 #include "vmm/container/seccomp_config.hpp"
@@ -120,6 +123,7 @@ NetMode network_of(const Spec& spec, std::string& network_namespace,
                 net = NetMode::none;
                 break;
             case NamespaceType::user:
+                break;  // a new one: user_namespace_maps
             case NamespaceType::time:
                 if (ns.path.empty()) {
                     not_supported(path + ".type",
@@ -138,6 +142,61 @@ NetMode network_of(const Spec& spec, std::string& network_namespace,
                       "sharing the host's pid or mount namespace (list both pid and mount)");
     }
     return net;
+}
+
+// A new user namespace (linux.namespaces lists "user" without a path): its id maps
+// from linux.uidMappings and gidMappings, which berth writes as root before init goes on.
+void user_namespace_maps(const Spec& spec, RunOptions& options) {
+    std::size_t index = 0;
+    while (index < spec.namespaces.size() && spec.namespaces[index].type != NamespaceType::user) {
+        ++index;
+    }
+    const bool wanted = index < spec.namespaces.size() && spec.namespaces[index].path.empty();
+    if (!wanted) {
+        if (!spec.uid_mappings.empty() || !spec.gid_mappings.empty()) {
+            throw bad_input(
+                "linux.uidMappings: id mappings need a new user namespace (a \"user\" entry "
+                "without a path in linux.namespaces)");
+        }
+        return;
+    }
+    const std::string path = fmt::format("linux.namespaces[{}]", index);
+    if (spec.uid_mappings.empty() || spec.gid_mappings.empty()) {
+        throw bad_input(fmt::format(
+            "{}: a new user namespace needs linux.uidMappings and linux.gidMappings", path));
+    }
+    if (::geteuid() != 0) {
+        not_supported(path,
+                      "a new user namespace with the config's id mappings rootless "
+                      "(rootless berth maps only your own user, to 0)");
+    }
+    if (!options.joined_namespaces.empty() || !options.network_namespace.empty()) {
+        not_supported(path, "a new user namespace together with namespaces joined by path");
+    }
+    const auto lines = [](const std::vector<IdMapping>& mappings) {
+        std::string text;
+        for (const auto& mapping : mappings) {
+            text += fmt::format("{} {} {}\n", mapping.container_id, mapping.host_id, mapping.size);
+        }
+        return text;
+    };
+    // Init becomes the container's root once the maps are written; its own ids (berth's,
+    // host root) are mapped to nothing there.
+    const auto host_root = [](const std::vector<IdMapping>& mappings, std::string_view field) {
+        for (const auto& mapping : mappings) {
+            if (mapping.container_id == 0) {
+                return mapping.host_id;
+            }
+        }
+        throw bad_input(
+            fmt::format("linux.{}: maps no id to 0 (the container's root, which "
+                        "berth's init becomes)",
+                        field));
+    };
+    options.mapped_root_uid = host_root(spec.uid_mappings, "uidMappings");
+    options.mapped_root_gid = host_root(spec.gid_mappings, "gidMappings");
+    options.uid_map = lines(spec.uid_mappings);
+    options.gid_map = lines(spec.gid_mappings);
 }
 
 // Each device a blockIO entry names must be a block device of this host: the kernel's
@@ -255,41 +314,153 @@ std::vector<RunOptions::Rlimit> resource_limits(const std::vector<Rlimit>& rlimi
     return limits;
 }
 
-// config.json's bind mounts (type bind, or a bind/rbind option). berth mounts /proc,
-// /sys, /dev, /dev/pts and /dev/shm its own way; other kinds are not applied yet.
-std::vector<BindMount> bind_mounts_of(const Spec& spec, const std::string& bundle) {
-    std::vector<BindMount> binds;
+// A cgroup mount as this host's cgroups are laid out: cgroup2 on a v2 host; on a v1 or
+// hybrid one a tmpfs with each hierarchy (v1 controllers, and the hybrid's v2 mount).
+// The layout is read here: init, in its mount namespace, no longer sees the host's.
+void lay_out_cgroup_mount(container::Mount& mount, std::optional<CgroupLayout>& layout) {
+    if (mount.type == "cgroup2") {
+        return;
+    }
+    if (!layout) {
+        layout = host_cgroup_layout();
+    }
+    if (layout->kind() == CgroupLayout::Kind::v2) {
+        mount.type = "cgroup2";
+        return;
+    }
+    for (const auto& hierarchy : layout->hierarchies) {
+        const std::string name = hierarchy.mount_point.substr(hierarchy.mount_point.rfind('/') + 1);
+        if (hierarchy.version == CgroupVersion::v2) {
+            mount.hierarchies.push_back({name, "cgroup2", ""});
+        } else {
+            mount.hierarchies.push_back(
+                {name, "cgroup", fmt::format("{}", fmt::join(hierarchy.controllers, ","))});
+        }
+    }
+}
+
+// config.json's mounts as init applies them (container_mounts.hpp): every option
+// checked here, so that a typo is bad input naming it before anything is made.
+std::vector<container::Mount> mounts_of(const Spec& spec, const std::string& bundle) {
+    std::vector<container::Mount> mounts;
+    std::optional<CgroupLayout> layout;
     for (std::size_t i = 0; i < spec.mounts.size(); ++i) {
-        const Mount& mount = spec.mounts[i];
-        const auto has = [&](std::string_view option) {
-            return std::find(mount.options.begin(), mount.options.end(), option) !=
-                   mount.options.end();
-        };
-        if (mount.type != "bind" && !has("bind") && !has("rbind")) {
-            continue;
-        }
+        const oci::Mount& given = spec.mounts[i];
         const std::string path = fmt::format("mounts[{}]", i);
-        if (mount.source.empty()) {
-            throw bad_input(path + ".source: a bind mount needs a source");
-        }
-        // The spec: a relative source is relative to the bundle.
-        BindMount bind{
-            mount.source.front() == '/' ? mount.source : fmt::format("{}/{}", bundle, mount.source),
-            mount.destination, has("rbind"), 0};
-        if (::access(bind.source.c_str(), F_OK) != 0) {
-            throw bad_input(
-                errno_message(fmt::format("{}.source: {}", path, quote(bind.source)), errno));
-        }
-        const std::pair<std::string_view, unsigned long> flags[] = {
-            {"ro", MS_RDONLY}, {"nosuid", MS_NOSUID}, {"nodev", MS_NODEV}, {"noexec", MS_NOEXEC}};
-        for (const auto& [option, flag] : flags) {
-            if (has(option)) {
-                bind.flags |= flag;
+        const MountOptions options = parse_mount_options(given.type, given.options, path);
+        container::Mount mount = bind_mount({}, given.destination, options.flags);
+        mount.recursive = options.recursive;
+        mount.data = options.data;
+        mount.cleared = options.cleared;
+        mount.propagation = options.propagation;
+        mount.copy_up = options.copy_up;
+        mount.shown_as = path;
+        if (options.bind) {
+            if (given.source.empty()) {
+                throw bad_input(path + ".source: a bind mount needs a source");
+            }
+            // The spec: a relative source is relative to the bundle.
+            mount.source = given.source.front() == '/' ? given.source
+                                                       : fmt::format("{}/{}", bundle, given.source);
+            if (::access(mount.source.c_str(), F_OK) != 0) {
+                throw bad_input(
+                    errno_message(fmt::format("{}.source: {}", path, quote(mount.source)), errno));
+            }
+        } else {
+            mount.type = given.type;
+            mount.source = given.source.empty() ? given.type : given.source;
+            if (mount.type == "cgroup" || mount.type == "cgroup2") {
+                lay_out_cgroup_mount(mount, layout);
             }
         }
-        binds.push_back(std::move(bind));
+        mounts.push_back(std::move(mount));
     }
-    return binds;
+    return mounts;
+}
+
+// linux.maskedPaths or readonlyPaths: absolute paths in the container.
+std::optional<std::vector<std::string>> container_paths(
+    const std::optional<std::vector<std::string>>& paths, std::string_view field) {
+    if (paths) {
+        for (std::size_t i = 0; i < paths->size(); ++i) {
+            if ((*paths)[i].empty() || (*paths)[i].front() != '/') {
+                throw bad_input(fmt::format("linux.{}[{}]: {} is not an absolute path", field, i,
+                                            quote((*paths)[i])));
+            }
+        }
+    }
+    return paths;
+}
+
+unsigned long root_propagation_of(const std::string& name) {
+    if (name.empty()) {
+        return 0;
+    }
+    const unsigned long flags = propagation_flags(name);
+    if (flags == 0) {
+        throw bad_input(fmt::format(
+            "linux.rootfsPropagation: {} is not a propagation (private, rprivate, shared, "
+            "rshared, slave, rslave, unbindable, runbindable)",
+            quote(name)));
+    }
+    return flags;
+}
+
+// linux.devices as nodes init makes. In a user namespace the kernel refuses mknod of a
+// device, so init binds the host's node at the same path, which must be there.
+std::vector<DeviceNode> device_nodes_of(const Spec& spec, bool user_namespace) {
+    std::vector<DeviceNode> nodes;
+    for (std::size_t i = 0; i < spec.devices.size(); ++i) {
+        const Device& device = spec.devices[i];
+        const std::string path = fmt::format("linux.devices[{}]", i);
+        const mode_t type = device.type == 'b' ? S_IFBLK : device.type == 'p' ? S_IFIFO : S_IFCHR;
+        if (user_namespace && type != S_IFIFO) {
+            struct stat host {};
+            if (::stat(device.path.c_str(), &host) != 0 || (host.st_mode & S_IFMT) != type ||
+                major(host.st_rdev) != device.major || minor(host.st_rdev) != device.minor) {
+                throw bad_input(fmt::format(
+                    "{}.path: {} is no {} device {}:{} on the host, from which berth binds it in "
+                    "a user namespace (which may not make device nodes)",
+                    path, quote(device.path), device.type == 'b' ? "block" : "character",
+                    device.major, device.minor));
+            }
+        }
+        nodes.push_back({device.path, type | static_cast<mode_t>(device.file_mode.value_or(0666)),
+                         static_cast<unsigned>(device.major), static_cast<unsigned>(device.minor),
+                         device.uid.value_or(0), device.gid.value_or(0), path});
+    }
+    return nodes;
+}
+
+// linux.resources.devices as the devices cgroup's lines, then (as runc does) access to
+// the nodes every container has and to the config's linux.devices: a config whose
+// first rule denies all still gets a working /dev/null.
+std::vector<DeviceAccess> device_rules_of(const Spec& spec) {
+    const std::vector<DeviceRule>& rules = spec.resources.devices;
+    std::vector<DeviceAccess> lines;
+    if (rules.empty()) {
+        return lines;
+    }
+    const auto number = [](const std::optional<std::int64_t>& value) {
+        return !value || *value < 0 ? std::string("*") : std::to_string(*value);
+    };
+    for (const auto& rule : rules) {
+        lines.push_back({rule.allow, rule.type == 'a'
+                                         ? std::string("a")
+                                         : fmt::format("{} {}:{} {}", rule.type, number(rule.major),
+                                                       number(rule.minor), rule.access)});
+    }
+    for (const char* own : {"c *:* m", "b *:* m", "c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm",
+                            "c 1:8 rwm", "c 1:9 rwm", "c 5:0 rwm", "c 5:2 rwm", "c 136:* rwm"}) {
+        lines.push_back({true, own});
+    }
+    for (const auto& device : spec.devices) {
+        if (device.type != 'p') {
+            lines.push_back(
+                {true, fmt::format("{} {}:{} rwm", device.type, device.major, device.minor)});
+        }
+    }
+    return lines;
 }
 
 // linux.cgroupsPath as a path of cgroupfs: absolute, or relative to berth's own cgroup;
@@ -395,10 +566,20 @@ RunOptions run_options_from(const Spec& spec, const std::string& bundle, const s
                        : joins_uts            ? std::string()
                                               : host_hostname();
     options.domainname = spec.domainname;
+    user_namespace_maps(spec, options);
     apply_resources(spec.resources, options);
     options.cgroups_path = cgroups_path_of(spec.cgroups_path);
     options.sysctls = sysctls_of(spec, options.net);
-    options.binds = bind_mounts_of(spec, bundle);
+    options.mounts = mounts_of(spec, bundle);
+    options.masked_paths = container_paths(spec.masked_paths, "maskedPaths");
+    options.readonly_paths = container_paths(spec.readonly_paths, "readonlyPaths");
+    options.root_propagation = root_propagation_of(spec.rootfs_propagation);
+    const bool user_namespace =
+        ::geteuid() != 0 || !options.uid_map.empty() ||
+        std::any_of(options.joined_namespaces.begin(), options.joined_namespaces.end(),
+                    [](const RunOptions::JoinedNamespace& ns) { return ns.type == CLONE_NEWUSER; });
+    options.devices = device_nodes_of(spec, user_namespace);
+    options.device_rules = device_rules_of(spec);
     options.root_mode = spec.root.readonly ? RootMode::read_only : RootMode::writable;
     apply_process(process, options);
     apply_seccomp(spec, options, seccomp_cache);

@@ -1,5 +1,6 @@
 #include "vmm/container/oci_runtime.hpp"
 
+#include <fcntl.h>
 #include <pwd.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -233,6 +234,12 @@ Recorded create_recorded(const StateStore& store, const CreateRequest& request,
     Recorded recorded;
     {
         const UniqueFd gate = make_start_gate(store.start_fifo(request.id));
+        // Init in a user namespace of the config's maps is the container's root, not
+        // berth's: the FIFO must be its to open (as runc does for its exec.fifo).
+        if (!options.uid_map.empty() && ::fchownat(gate.get(), "", options.mapped_root_uid,
+                                                   options.mapped_root_gid, AT_EMPTY_PATH) != 0) {
+            throw_errno("cannot give the start FIFO to the container's root", errno);
+        }
         CreatedContainer created = create_container(options, gate.get());
         recorded.channel = std::move(created.channel);
         record.pid = created.init_pid;

@@ -247,6 +247,87 @@ BlockIoLimits parse_block_io(const Node& node) {
     return limits;
 }
 
+// A major or minor number of a device: -1 (any, rules only) up to the kernel's limits.
+std::int64_t device_number(const Node& node, std::int64_t limit, bool any_allowed) {
+    const std::int64_t number = node.int64();
+    if (number > limit || number < (any_allowed ? -1 : 0)) {
+        node.fail(fmt::format("{} is outside {} to {}", number, any_allowed ? -1 : 0, limit));
+    }
+    return number;
+}
+
+DeviceRule parse_device_rule(const Node& node) {
+    node.expect_object();
+    DeviceRule rule;
+    rule.allow = node.required("allow").boolean();
+    if (auto type = node.member("type")) {
+        const std::string text = type->string();
+        if (text != "a" && text != "c" && text != "b") {
+            type->fail(fmt::format("{} is not a device rule type (a, c or b)", quote(text)));
+        }
+        rule.type = text.front();
+    }
+    if (auto major = node.member("major")) {
+        rule.major = device_number(*major, 4095, true);
+    }
+    if (auto minor = node.member("minor")) {
+        rule.minor = device_number(*minor, 1048575, true);
+    }
+    if (auto access = node.member("access")) {
+        rule.access = access->string();
+        if (rule.access.find_first_not_of("rwm") != std::string::npos) {
+            access->fail(fmt::format("{} is not an access of r, w and m", quote(rule.access)));
+        }
+        if (rule.access.empty()) {
+            access->fail("is empty (give r, w and m, or leave it out for all three)");
+        }
+    }
+    return rule;
+}
+
+Device parse_linux_device(const Node& node) {
+    node.expect_object();
+    Device device;
+    device.path = absolute_path(node.required("path"));
+    const Node type = node.required("type");
+    const std::string text = type.string();
+    if (text != "c" && text != "u" && text != "b" && text != "p") {
+        type.fail(fmt::format("{} is not a device type (c, u, b or p)", quote(text)));
+    }
+    device.type = text.front() == 'u' ? 'c' : text.front();
+    if (device.type != 'p') {
+        device.major = device_number(node.required("major"), 4095, false);
+        device.minor = device_number(node.required("minor"), 1048575, false);
+    }
+    if (auto mode = node.member("fileMode")) {
+        device.file_mode = mode->uint32();
+        if (*device.file_mode > 07777) {
+            mode->fail(fmt::format("{:o} is not a file mode (0 to 07777)", *device.file_mode));
+        }
+    }
+    if (auto uid = node.member("uid")) {
+        device.uid = uid->uint32();
+    }
+    if (auto gid = node.member("gid")) {
+        device.gid = gid->uint32();
+    }
+    return device;
+}
+
+std::vector<IdMapping> parse_id_mappings(const Node& node) {
+    std::vector<IdMapping> mappings;
+    for (std::size_t i = 0, n = node.array_size(); i < n; ++i) {
+        const Node item = node.element(i).expect_object();
+        IdMapping mapping{item.required("containerID").uint32(), item.required("hostID").uint32(),
+                          item.required("size").uint32()};
+        if (mapping.size == 0) {
+            item.required("size").fail("must be more than 0");
+        }
+        mappings.push_back(mapping);
+    }
+    return mappings;
+}
+
 Resources parse_resources(const Node& node) {
     node.expect_object();
     Resources resources;
@@ -278,6 +359,11 @@ Resources parse_resources(const Node& node) {
             const Node item = hugepages->element(i).expect_object();
             resources.hugepage_limits.push_back(
                 {item.required("pageSize").string(), item.required("limit").uint64()});
+        }
+    }
+    if (auto devices = node.member("devices")) {
+        for (std::size_t i = 0, n = devices->array_size(); i < n; ++i) {
+            resources.devices.push_back(parse_device_rule(devices->element(i)));
         }
     }
     return resources;
@@ -360,6 +446,20 @@ void parse_linux(const Node& node, Spec& spec) {
     }
     if (auto readonly = node.member("readonlyPaths")) {
         spec.readonly_paths = readonly->strings();
+    }
+    if (auto mappings = node.member("uidMappings")) {
+        spec.uid_mappings = parse_id_mappings(*mappings);
+    }
+    if (auto mappings = node.member("gidMappings")) {
+        spec.gid_mappings = parse_id_mappings(*mappings);
+    }
+    if (auto propagation = node.member("rootfsPropagation")) {
+        spec.rootfs_propagation = propagation->string();
+    }
+    if (auto devices = node.member("devices")) {
+        for (std::size_t i = 0, n = devices->array_size(); i < n; ++i) {
+            spec.devices.push_back(parse_linux_device(devices->element(i)));
+        }
     }
     if (auto seccomp = node.member("seccomp")) {
         spec.seccomp = parse_seccomp(*seccomp);

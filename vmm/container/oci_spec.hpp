@@ -77,6 +77,33 @@ struct Namespace {
     std::string path;  // empty: create one; else join the namespace at this path
 };
 
+// linux.devices: a node made in the container.
+struct Device {
+    std::string path;  // absolute, in the container
+    char type = 'c';   // c (or u), b, p
+    std::int64_t major = 0;
+    std::int64_t minor = 0;
+    std::optional<std::uint32_t> file_mode;  // the permission bits; 0666 when absent
+    std::optional<std::uint32_t> uid;
+    std::optional<std::uint32_t> gid;
+};
+
+// linux.uidMappings, gidMappings: `size` ids from `container_id` inside map to `host_id` on.
+struct IdMapping {
+    std::uint32_t container_id = 0;
+    std::uint32_t host_id = 0;
+    std::uint32_t size = 0;
+};
+
+// linux.resources.devices: one rule of the devices cgroup.
+struct DeviceRule {
+    bool allow = false;
+    char type = 'a';                    // a (all), c, b
+    std::optional<std::int64_t> major;  // absent or -1: any
+    std::optional<std::int64_t> minor;
+    std::string access = "rwm";
+};
+
 struct Resources {
     std::optional<std::int64_t> memory_limit;  // bytes; -1 unlimited
     std::optional<std::int64_t> pids_limit;    // <= 0 unlimited
@@ -84,6 +111,7 @@ struct Resources {
     std::optional<std::uint64_t> cpu_period;   // microseconds
     BlockIoLimits block_io;                    // blockIO; a weight of 0 is left unset
     std::vector<HugepageLimit> hugepage_limits;
+    std::vector<DeviceRule> devices;
 };
 
 // linux.seccomp. Names of actions, operators, architectures and flags are kept as
@@ -155,8 +183,13 @@ struct Spec {
     std::vector<Namespace> namespaces;
     Resources resources;
     std::string cgroups_path;
-    std::vector<std::string> masked_paths;
-    std::vector<std::string> readonly_paths;
+    // Absent: berth's default lists (runc's); present, even empty: exactly these.
+    std::optional<std::vector<std::string>> masked_paths;
+    std::optional<std::vector<std::string>> readonly_paths;
+    std::string rootfs_propagation;             // linux.rootfsPropagation; empty: berth's rprivate
+    std::vector<Device> devices;                // linux.devices
+    std::vector<IdMapping> uid_mappings;        // linux.uidMappings: for a new user namespace
+    std::vector<IdMapping> gid_mappings;        // linux.gidMappings
     std::optional<Seccomp> seccomp;             // absent: no filter at all, as with runc
     std::map<std::string, std::string> sysctl;  // "net.ipv4.ip_forward": "1"
     std::map<std::string, std::string> annotations;

@@ -13,8 +13,9 @@
 #include <utility>
 #include <vector>
 
-#include "vmm/container/bind_mounts.hpp"
 #include "vmm/container/cgroup_io_limits.hpp"
+#include "vmm/container/container_cgroup.hpp"
+#include "vmm/container/container_mounts.hpp"
 #include "vmm/net/ipv4.hpp"
 
 namespace berth::container {
@@ -45,6 +46,17 @@ struct SeccompFilter {
     unsigned flags = 0;
 };
 
+// OCI linux.devices: a node init makes (or, in a user namespace, binds from the host).
+struct DeviceNode {
+    std::string path;  // in the container, absolute
+    mode_t mode = 0;   // S_IFCHR, S_IFBLK or S_IFIFO with the permission bits
+    unsigned major = 0;
+    unsigned minor = 0;
+    uid_t uid = 0;
+    gid_t gid = 0;
+    std::string shown_as;  // "linux.devices[0]"
+};
+
 struct RunOptions {
     std::string rootfs;
     std::string image;  // instead of rootfs: a raw ext4 image (read-only + tmpfs overlay)
@@ -59,6 +71,7 @@ struct RunOptions {
     std::optional<std::uint64_t> pids;
     std::optional<std::uint32_t> cpu_quota_us;  // per cpu_period_us
     BlockIoLimits block_io;                     // OCI linux.resources.blockIO
+    std::vector<DeviceAccess> device_rules;     // OCI linux.resources.devices (the cgroup's)
     std::vector<HugepageLimit> hugepages;       // OCI linux.resources.hugepageLimits
     std::string cgroups_path;                   // OCI linux.cgroupsPath (container_cgroup.hpp)
     NetMode net = NetMode::none;
@@ -73,6 +86,15 @@ struct RunOptions {
         std::string path;
     };
     std::vector<JoinedNamespace> joined_namespaces;
+    // OCI, as root: a new user namespace with these /proc/PID/uid_map and gid_map lines
+    // ("0 100000 65536\n"), from linux.uidMappings and gidMappings; empty: none (rootless
+    // berth makes one of its own, mapping the caller to 0).
+    std::string uid_map;
+    std::string gid_map;
+    // The host ids of the container's root under those maps: init becomes it (it starts
+    // as berth's own, unmapped there), and what init opens of berth's must let it.
+    uid_t mapped_root_uid = 0;
+    gid_t mapped_root_gid = 0;
     std::vector<std::string> env;  // "KEY=VALUE", the user's after our defaults
     std::string workdir = "/";
     bool create_workdir = false;  // an image's WorkingDir is made when missing (as podman does)
@@ -97,7 +119,14 @@ struct RunOptions {
     unsigned preserve_fds = 0;
     // OCI: `env` is the whole environment (process.env), without berth's defaults.
     bool env_as_given = false;
-    std::vector<BindMount> binds;  // OCI: host paths bound into the rootfs (bind_mounts.hpp)
+    // OCI: config.json's mounts (container_mounts.hpp), in order; berth's own /proc, /sys,
+    // /dev, /dev/pts and /dev/shm where none of them has that destination.
+    std::vector<Mount> mounts;
+    // OCI linux.maskedPaths, readonlyPaths; unset: berth's default lists (runc's).
+    std::optional<std::vector<std::string>> masked_paths;
+    std::optional<std::vector<std::string>> readonly_paths;
+    unsigned long root_propagation = 0;  // OCI linux.rootfsPropagation (MS_*); 0: rprivate
+    std::vector<DeviceNode> devices;     // OCI linux.devices
     RootMode root_mode = RootMode::writable;
     bool keep_stdin = false;  // -i
     bool tty = false;         // -t

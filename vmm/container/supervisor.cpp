@@ -39,7 +39,11 @@ bool set_up(ChildProcess& init, const InitChannel& channel, const HostSetup& set
         }
     };
     if (setup.map_user) {
-        map_caller_to_root(init.pid());
+        if (setup.uid_map.empty()) {
+            map_caller_to_root(init.pid());
+        } else {
+            write_id_maps(init.pid(), setup.uid_map, setup.gid_map);
+        }
         tell_init(InitMessage::user_namespace_mapped);
     }
     // While init builds the rootfs: its network namespace, its cgroups, its veth. The

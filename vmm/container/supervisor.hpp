@@ -26,7 +26,9 @@ pid_t clone_container(std::uint64_t flags);
 
 // What berth does from outside while init builds its rootfs.
 struct HostSetup {
-    bool map_user = false;                // rootless: write the id maps, then tell init
+    bool map_user = false;  // a user namespace of init's own: write the id maps, then tell init
+    std::string uid_map;    // OCI linux.uidMappings as root; empty: the caller to 0 (rootless)
+    std::string gid_map;
     bool make_network_namespace = false;  // as root, unless --net host
     bool attach_bridge = false;           // --net bridge
     std::string join_network_namespace;   // OCI: this namespace instead of a new one

@@ -31,4 +31,9 @@ void map_caller_to_root(pid_t pid) {
     write_proc_file(pid, "gid_map", fmt::format("0 {} 1", ::getegid()));
 }
 
+void write_id_maps(pid_t pid, const std::string& uid_map, const std::string& gid_map) {
+    write_proc_file(pid, "uid_map", uid_map);
+    write_proc_file(pid, "gid_map", gid_map);
+}
+
 }  // namespace berth::container
