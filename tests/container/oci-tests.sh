@@ -172,8 +172,15 @@ oci create --bundle "$scratch/bad-cap" "$prefix-bad-cap"
 check "an unknown capability: status 2 naming its path" \
     test "$st" -eq 2 -a "$(grep -c "process.capabilities.bounding\[1\]: 'CAP_NOPE' is not a capability" "$scratch/err")" -eq 1
 
-# --- process.terminal: the master goes to --console-socket
-bundle tty '["sh", "-c", "tty; sleep 1"]' 'c["process"]["terminal"] = True'
+bundle bad-size '["true"]' 'c["process"]["consoleSize"] = {"height": 70000, "width": 80}'
+oci create --bundle "$scratch/bad-size" "$prefix-bad-size"
+check "a consoleSize beyond a terminal's 16 bits: status 2 naming its path" \
+    test "$st" -eq 2 -a "$(grep -c "process.consoleSize.height: is above 65535" "$scratch/err")" -eq 1
+
+# --- process.terminal: the master goes to --console-socket, the terminal of
+# process.consoleSize's size
+bundle tty '["sh", "-c", "tty; stty size; sleep 1"]' 'c["process"]["terminal"] = True
+c["process"]["consoleSize"] = {"height": 33, "width": 101}'
 oci create --bundle "$scratch/tty" "$prefix-tty"
 check "process.terminal without --console-socket: status 2" \
     one_line_error "process.terminal is true: give --console-socket"
@@ -193,7 +200,7 @@ fds = array.array("i")
 message, ancillary, _, _ = connection.recvmsg(64, socket.CMSG_LEN(fds.itemsize))
 fds.frombytes(ancillary[0][2][:fds.itemsize])
 output = b""
-while b"\n" not in output:
+while output.count(b"\n") < 2:
     output += os.read(fds[0], 100)
 open(sys.argv[2], "wb").write(output)
 PYTHON
@@ -204,7 +211,9 @@ check "create with process.terminal and --console-socket exits 0" test "$st" -eq
 oci start "$prefix-tty"
 wait "$listener"
 check "the console socket got the master; the command's tty is /dev/pts/0" \
-    test "$(tr -d '\r' <"$scratch/console.out" 2>/dev/null)" = /dev/pts/0
+    test "$(tr -d '\r' <"$scratch/console.out" 2>/dev/null | head -n 1)" = /dev/pts/0
+check "process.consoleSize: the terminal has 33 rows of 101 columns before the command runs" \
+    test "$(tr -d '\r' <"$scratch/console.out" 2>/dev/null | sed -n 2p)" = "33 101"
 oci delete --force "$prefix-tty"
 
 # --- bind mounts: host paths into the rootfs, options applied, symlinks kept inside

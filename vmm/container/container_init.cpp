@@ -163,18 +163,6 @@ void enter_network_namespace(const UniqueFd& network_namespace) {
     }
 }
 
-// -t: the pty comes from the container's own devpts (so that ttyname() works inside);
-// berth gets the master, init keeps the slave for the command.
-PtyPair open_terminal(const InitChannel& berth) {
-    PtyPair tty = PtyPair::open();
-    const int master = tty.master.get();
-    if (!berth.send(InitMessage::terminal, 0, {}, std::span(&master, 1))) {
-        ::_exit(static_cast<int>(runtime_failure));  // berth is gone
-    }
-    tty.master.reset();
-    return tty;
-}
-
 // The doors setup_done carries (init_channel.hpp): `value` to enter, then as many to
 // leave by.
 CgroupDoors doors_of(InitNote& setup_done) {
@@ -314,6 +302,18 @@ Error exec_failure(const std::string& command, int err) {
 }
 
 }  // namespace
+
+// -t: the pty comes from the container's own devpts (so that ttyname() works inside);
+// berth gets the master, init keeps the slave for the command.
+PtyPair open_terminal(const InitChannel& berth, const std::optional<WindowSize>& size) {
+    PtyPair tty = PtyPair::open(size);
+    const int master = tty.master.get();
+    if (!berth.send(InitMessage::terminal, 0, {}, std::span(&master, 1))) {
+        ::_exit(static_cast<int>(runtime_failure));  // berth is gone
+    }
+    tty.master.reset();
+    return tty;
+}
 
 // In the command's process: the last steps, then exec.
 [[noreturn]] void exec_command(const InitPlan& plan, const std::string& command_path,
@@ -496,7 +496,7 @@ pid_t start_command(const InitPlan& plan, const std::string& command_path,
         write_sysctls(plan.rootfs);
         phase_mark("rootfs");  // pivoted, /proc, /dev and /sys in place
         if (plan.terminal) {
-            tty = open_terminal(berth);
+            tty = open_terminal(berth, plan.options->console_size);
         }
         // OCI only (ct run has neither), here so that a limit the host refuses fails
         // create, not the command after start; the command inherits them.

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "vmm/container/init_channel.hpp"
+#include "vmm/container/pseudo_terminal.hpp"
 #include "vmm/container/rootfs_setup.hpp"
 #include "vmm/container/run_options.hpp"
 #include "vmm/container/security.hpp"
@@ -59,6 +60,10 @@ struct InitPlan {
 // dropped, the seccomp filter. Throws the Error that stopped it (exit_status.hpp).
 [[noreturn]] void exec_command(const InitPlan& plan, const std::string& command_path,
                                int tty_slave);
+// -t (and OCI process.terminal): a pseudo-terminal from the devpts mounted where the
+// caller is, of `size` when given; its master goes to berth over the channel (a gone
+// berth ends the process), its slave is returned for exec_command.
+PtyPair open_terminal(const InitChannel& berth, const std::optional<WindowSize>& size);
 // A failure before exec with the status it ends the run with: a failure of the host is
 // the runtime's (125); bad input and a command that cannot run keep theirs.
 Error as_start_failure(const Error& error);

@@ -151,12 +151,7 @@ std::vector<UniqueFd> cgroup_doors(const ContainerRecord& record) {
         std::optional<PtyPair> tty;
         if (plan.terminal) {
             // From the container's own devpts, now that its mounts are ours.
-            tty = PtyPair::open();
-            const int master = tty->master.get();
-            if (!berth.send(InitMessage::terminal, 0, {}, std::span(&master, 1))) {
-                ::_exit(static_cast<int>(runtime_failure));
-            }
-            tty->master.reset();
+            tty = open_terminal(berth, plan.options->console_size);
         }
         exec_command(plan, plan.command_path, tty ? tty->slave.get() : -1);
     } catch (const Error& e) {

@@ -606,6 +606,10 @@ void apply_process(const Process& process, RunOptions& options) {
     options.umask = process.user.umask.value_or(022);
     options.rlimits = resource_limits(process.rlimits);
     options.oom_score_adj = process.oom_score_adj;
+    if (process.console_size) {
+        options.console_size = WindowSize{static_cast<std::uint16_t>(process.console_size->height),
+                                          static_cast<std::uint16_t>(process.console_size->width)};
+    }
     if (::geteuid() != 0 && !options.user.additional_gids.empty()) {
         not_supported("process.user.additionalGids", "supplementary groups rootless");
     }

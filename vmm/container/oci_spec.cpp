@@ -111,6 +111,19 @@ Process parse_process(const Node& node) {
     if (auto terminal = node.member("terminal")) {
         process.terminal = terminal->boolean();
     }
+    if (auto size = node.member("consoleSize")) {
+        size->expect_object();
+        // A terminal counts its cells in 16 bits (struct winsize).
+        const auto cells = [&](const char* name) {
+            const Node value = size->required(name);
+            const std::uint32_t count = value.uint32();
+            if (count > 0xffff) {
+                value.fail("is above 65535 (a terminal's limit)");
+            }
+            return count;
+        };
+        process.console_size = ConsoleSize{cells("height"), cells("width")};
+    }
     if (auto env = node.member("env")) {
         process.env = env->strings();
         for (std::size_t i = 0; i < process.env.size(); ++i) {

@@ -45,8 +45,15 @@ struct Capabilities {
     std::vector<std::string> ambient;
 };
 
+// process.consoleSize, in character cells.
+struct ConsoleSize {
+    std::uint32_t height = 0;
+    std::uint32_t width = 0;
+};
+
 struct Process {
     bool terminal = false;
+    std::optional<ConsoleSize> console_size;
     User user;
     std::vector<std::string> args;
     std::vector<std::string> env;

@@ -11,7 +11,7 @@
 
 namespace berth::container {
 
-PtyPair PtyPair::open() {
+PtyPair PtyPair::open(const std::optional<WindowSize>& size) {
     PtyPair pair;
     pair.master.reset(::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC));
     if (!pair.master || ::grantpt(pair.master.get()) != 0 || ::unlockpt(pair.master.get()) != 0) {
@@ -21,6 +21,13 @@ PtyPair PtyPair::open() {
     pair.slave.reset(::ioctl(pair.master.get(), TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC));
     if (!pair.slave) {
         throw_errno("cannot open the pseudo-terminal's slave side", errno);
+    }
+    if (size) {
+        const winsize cells{
+            .ws_row = size->rows, .ws_col = size->columns, .ws_xpixel = 0, .ws_ypixel = 0};
+        if (::ioctl(pair.master.get(), TIOCSWINSZ, &cells) != 0) {
+            throw_errno("cannot set the pseudo-terminal's size", errno);
+        }
     }
     return pair;
 }

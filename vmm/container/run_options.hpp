@@ -16,6 +16,7 @@
 #include "vmm/container/cgroup_io_limits.hpp"
 #include "vmm/container/container_cgroup.hpp"
 #include "vmm/container/container_mounts.hpp"
+#include "vmm/container/pseudo_terminal.hpp"
 #include "vmm/net/ipv4.hpp"
 
 namespace berth::container {
@@ -112,6 +113,8 @@ struct RunOptions {
     };
     std::vector<Rlimit> rlimits;
     std::optional<int> oom_score_adj;
+    // OCI process.consoleSize: the pseudo-terminal's size before the command starts.
+    std::optional<WindowSize> console_size;
     mode_t umask = 022;
     // OCI linux.sysctl: (/proc/sys path below /proc/sys, value), namespaced ones only.
     std::vector<std::pair<std::string, std::string>> sysctls;
