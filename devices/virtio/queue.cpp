@@ -114,6 +114,14 @@ std::optional<DescriptorChain> SplitQueue::pop() {
     return chain;
 }
 
+DescriptorChain SplitQueue::chain(std::uint16_t head) const {
+    if (head >= layout_.size) {
+        throw QueueViolation(
+            fmt::format("descriptor {} is outside the {}-entry queue", head, layout_.size));
+    }
+    return walk(head);
+}
+
 DescriptorChain SplitQueue::walk(std::uint16_t head) const {
     DescriptorChain chain;
     chain.head = head;

@@ -92,6 +92,10 @@ public:
     // The next chain the driver made available, or nothing when the ring is empty.
     // Throws QueueViolation for a broken ring.
     std::optional<DescriptorChain> pop();
+    // Chain `head` again, as pop() returned it before: for a device that kept chains
+    // across a snapshot and restore (it records their heads). Throws QueueViolation
+    // for a head outside the queue or a broken chain.
+    DescriptorChain chain(std::uint16_t head) const;
 
     // Returns chain `head` to the driver with `written` bytes written into its
     // writable buffers.
