@@ -107,4 +107,6 @@ source "$(dirname "$0")/leak-tests.sh"
 # shellcheck source=durability-tests.sh
 source "$(dirname "$0")/durability-tests.sh"
 
+source "$(dirname "$0")/snapshot-net-tests.sh"
+
 tap_done
