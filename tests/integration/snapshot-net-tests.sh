@@ -80,8 +80,8 @@ fi
 wait "$nsnap_pid" 2>/dev/null
 guest_ip=$(sed -n 's/^eth1-inet \(10\.77\.0\.[0-9]*\)\/24.*/\1/p' "$scratch/nsnap0.out" | tr -d '\r')
 if [[ $nsnap_status == 0 && -n $guest_ip ]] &&
-   grep -qE "\"value\": *\"bridge=$nsnap_bridge,ip=$guest_ip/24\"" "$nsnap_dir/state" &&
-   grep -qE '"value": *"user"' "$nsnap_dir/state"; then
+   grep -aqF "bridge=$nsnap_bridge,ip=$guest_ip/24" "$nsnap_dir/state" &&
+   grep -aqF "value"$'\xa4'"user" "$nsnap_dir/state"; then  # MessagePack: a 4-byte string
     tap_ok "a VM with --net user and --net bridge=NAME is snapshotted; the snapshot keeps the guest's address $guest_ip"
 else
     not_ok "a VM with NICs is snapshotted (status $nsnap_status, address '$guest_ip'): $(cat "$scratch/nsnap-ctl.out") $(tail -n 3 "$scratch/nsnap0.err")"
