@@ -1,4 +1,8 @@
-# Snapshot and restore of a VM with NICs (docs/snapshots.md), sourced by kvm-tests.sh
+# NOT YET PASSING (2026-12-06 rig run): the restored guest logs "virtio_net virtio1:
+# output.0:id 0 is not a head!" and a kworker spins (soft lockup), so kvm-tests.sh does
+# not source this file yet.
+#
+# Snapshot and restore of a VM with NICs (docs/snapshots.md), meant to be sourced by kvm-tests.sh
 # after snapshot-tests.sh (uses not_ok, $scratch, $kernel and $initramfs).
 #
 # One boot of a guest with two NICs: eth0 user-mode (--net user), eth1 on a bridge the
