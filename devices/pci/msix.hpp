@@ -27,6 +27,10 @@ public:
     // The guest (re)programmed vector `vector`; called before any trigger with it.
     virtual void route(std::uint16_t vector, const MsiMessage& message) = 0;
     virtual void trigger(std::uint16_t vector) = 0;
+    // An eventfd whose every write raises `vector` without this process (KVM's irqfd),
+    // for a data plane in the kernel (vhost) to signal itself; -1 when there is none.
+    // Such writes bypass the table's masks.
+    virtual int trigger_fd(std::uint16_t /*vector*/) const { return -1; }
 };
 
 inline constexpr std::uint16_t msix_entry_size = 16;
@@ -56,6 +60,11 @@ public:
     void signal(std::uint16_t vector);
 
     bool enabled() const;
+
+    // The sink's trigger_fd for `vector` (-1 when out of range or there is none).
+    int trigger_fd(std::uint16_t vector) const {
+        return vector < entries_.size() ? sink_.trigger_fd(vector) : -1;
+    }
 
     // The table and pending bits, for snapshots. restore() routes every vector anew
     // through the sink; call update_control() after it with the restored configuration.

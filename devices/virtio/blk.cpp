@@ -113,7 +113,6 @@ std::uint32_t Blk::serve(SplitQueue& queue, const DescriptorChain& chain) {
         ++counters_.failed;
         return 0;  // nowhere to put a status: hand the chain back untouched
     }
-    const Buffer& last = chain.writable.back();
     std::uint64_t written = 0;
     BlkStatus status = BlkStatus::ioerr;
     if (chain.readable_bytes() >= header_size) {
@@ -128,7 +127,11 @@ std::uint32_t Blk::serve(SplitQueue& queue, const DescriptorChain& chain) {
     if (status != BlkStatus::ok) {
         ++counters_.failed;
     }
-    queue.memory().write_object(last.address + last.length - 1, static_cast<std::uint8_t>(status));
+    // The status is the last byte of the device-writable part as one stream (virtio 1.2,
+    // 2.6.4: no assumptions about framing), not the byte before the last descriptor's
+    // address: a hostile driver's last writable descriptor may have no bytes at all.
+    const std::uint8_t status_byte = static_cast<std::uint8_t>(status);
+    queue.scatter(chain, chain.writable_bytes() - 1, std::span(&status_byte, 1));
     return static_cast<std::uint32_t>(std::min<std::uint64_t>(written + 1, chain.writable_bytes()));
 }
 

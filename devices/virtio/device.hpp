@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "devices/virtio/queue.hpp"
+#include "vmm/memory/guest_memory.hpp"
 
 namespace berth::devices::virtio {
 
@@ -18,6 +19,20 @@ inline constexpr std::uint64_t feature_indirect_desc = 1ULL << 28;
 inline constexpr std::uint64_t feature_event_idx = 1ULL << 29;
 inline constexpr std::uint64_t feature_version_1 = 1ULL << 32;
 inline constexpr std::uint64_t feature_ring_reset = 1ULL << 40;
+
+// The ring features the transport may offer for any device.
+inline constexpr std::uint64_t ring_features =
+    feature_indirect_desc | feature_event_idx | feature_version_1 | feature_ring_reset;
+
+// One queue as a data plane outside berth (the kernel's vhost) takes it over: where its
+// rings are, the eventfd the guest's doorbell bumps (an ioeventfd), and the eventfd
+// that raises the queue's MSI-X vector (an irqfd; -1 when the vector is none).
+struct ExternalQueue {
+    std::uint16_t index = 0;
+    QueueLayout layout;  // with the size the driver chose
+    int kick_fd = -1;
+    int call_fd = -1;
+};
 
 enum class DeviceType : std::uint16_t { net = 1, block = 2, console = 3, entropy = 4 };
 
@@ -32,6 +47,16 @@ public:
     virtual std::uint64_t features() const = 0;
     virtual std::uint16_t queue_count() const = 0;
     virtual std::uint16_t max_queue_size() const { return 256; }
+    // Which of ring_features the device can serve (a kernel data plane may lack some).
+    virtual std::uint64_t supported_ring_features() const { return ring_features; }
+
+    // A device whose queues a data plane outside berth serves (vhost-net): the transport
+    // runs no worker for it, and instead hands it the queues when the driver sets
+    // DRIVER_OK (start_external; an Error puts the device in NEEDS_RESET) and takes them
+    // back on reset and at exit (stop_external, which must not throw).
+    virtual bool external_data_plane() const { return false; }
+    virtual void start_external(memory::GuestMemory&, std::span<const ExternalQueue>) {}
+    virtual void stop_external() {}
 
     // The device-specific configuration structure.
     virtual std::uint32_t config_size() const = 0;

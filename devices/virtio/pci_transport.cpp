@@ -106,8 +106,7 @@ PciTransport::PciTransport(memory::GuestMemory& memory, std::shared_ptr<Device> 
                             static_cast<std::uint16_t>(device_->type())}),
       msix_(msix_vectors(device_->queue_count()), msi),
       registrar_(std::move(registrar)),
-      offered_(device_->features() | feature_version_1 | feature_event_idx | feature_indirect_desc |
-               feature_ring_reset) {
+      offered_(device_->features() | (ring_features & device_->supported_ring_features())) {
     if (device_->config_size() > device_config_limit ||
         notify_offset + notify_multiplier * device_->queue_count() > msix_table_offset ||
         msix_.table_bytes() > msix_pba_offset - msix_table_offset) {
@@ -242,6 +241,7 @@ void PciTransport::restore(const State& state) {
                 (driver_features_ & feature_indirect_desc) != 0 ? IndirectDescriptors::on
                                                                 : IndirectDescriptors::off);
             queue.ring->set_position(saved.position);
+            queue.ring->stop_on(&stopping_);
             queue.enabled = true;
         }
     }
@@ -522,6 +522,7 @@ void PciTransport::enable_queue(Queue& queue) {
         fail(e.what());
         return;
     }
+    queue.ring->stop_on(&stopping_);
     queue.enabled = true;
     if (worker_started_) {  // enabled again after a queue reset while running
         stop_worker();
@@ -538,23 +539,63 @@ void PciTransport::start_worker() {
     if (registrar_ && config_.memory_enabled()) {
         const std::uint64_t base = config_.bar_address(0) + notify_offset;
         for (std::size_t i = 0; i < queues_.size(); ++i) {
-            if (queues_[i]->enabled) {
+            if (!queues_[i]->enabled) {
+                continue;
+            }
+            // The guest places the BAR: on top of another device's running doorbells
+            // KVM refuses a second ioeventfd for the same address (EEXIST). That is the
+            // guest's own mess, not a reason to end the VM from this vCPU thread: the
+            // doorbell then exits to bar_write, which signals the queue all the same.
+            try {
                 ioeventfds_.push_back(
                     registrar_(base + notify_multiplier * i, 2, queues_[i]->notify));
+            } catch (const Error&) {
             }
         }
+    }
+    worker_started_ = true;
+    if (device_->external_data_plane()) {
+        start_external();
+        return;
     }
     {
         const std::lock_guard lock(worker_mutex_);
         run_requested_ = true;
         serving_ = true;
     }
-    worker_started_ = true;
     worker_wake_.notify_all();
 }
 
+// The queues go to the device's own data plane, kicked by the doorbells' eventfds (bound
+// above) and raising each queue's vector through the MSI sink's eventfd.
+void PciTransport::start_external() {
+    std::vector<ExternalQueue> queues;
+    for (std::uint16_t i = 0; i < queues_.size(); ++i) {
+        const Queue& queue = *queues_[i];
+        if (!queue.enabled) {
+            continue;
+        }
+        ExternalQueue external{i, queue.layout, queue.notify.fd(), -1};
+        external.layout.size = queue.size;
+        const std::uint16_t vector = queue.vector.load();
+        if (vector != no_vector) {
+            external.call_fd = msix_.trigger_fd(vector);
+        }
+        queues.push_back(external);
+    }
+    try {
+        device_->start_external(memory_, queues);
+    } catch (const std::exception& e) {
+        device_->stop_external();
+        fail(e.what());
+    }
+}
+
 void PciTransport::stop_worker() {
-    if (worker_started_) {
+    if (worker_started_ && device_->external_data_plane()) {
+        device_->stop_external();
+        worker_started_ = false;
+    } else if (worker_started_) {
         stopping_ = true;
         stop_event_.signal();
         std::unique_lock lock(worker_mutex_);
@@ -628,8 +669,10 @@ void PciTransport::service(std::uint16_t index) {
                 interrupt_queue(index);
             }
             // Go round again for buffers that arrived meanwhile, unless the device left
-            // them on purpose (a console receive queue with no input to give).
-            if (!ring.enable_notifications() || ring.next_avail() == before) {
+            // them on purpose (a console receive queue with no input to give) or the
+            // worker is asked to stop (pop() then finds nothing; the buffers are served
+            // when the worker starts again).
+            if (stopping_ || !ring.enable_notifications() || ring.next_avail() == before) {
                 break;
             }
         }

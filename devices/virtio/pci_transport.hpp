@@ -9,6 +9,10 @@
 // device's worker thread wakes. Without one (unit tests), the MMIO write reaches
 // bar_write and the transport bumps the eventfd itself.
 //
+// A device with a data plane of its own (vhost-net: Device::external_data_plane) gets
+// its queues, their doorbell eventfds and their MSI-X vectors' irqfds at DRIVER_OK
+// instead, and gives them back on reset; the worker then stays parked.
+//
 // The worker thread serves the queues while the driver has set DRIVER_OK; it is
 // stopped (and waited for) on reset and around a queue reset, so the vCPU threads and
 // the worker never touch a queue at the same time. The thread itself lives as long as
@@ -142,6 +146,7 @@ private:
     void pci_cfg_access(bool write);
 
     void start_worker();
+    void start_external();
     void stop_worker();
     void worker_loop();
     void worker_main();

@@ -86,6 +86,9 @@ std::uint16_t SplitQueue::read_avail_idx() const {
 }
 
 std::optional<DescriptorChain> SplitQueue::pop() {
+    if (stop_ != nullptr && stop_->load(std::memory_order_relaxed)) {
+        return std::nullopt;
+    }
     const std::uint16_t avail_idx = read_avail_idx();
     const std::uint16_t pending = static_cast<std::uint16_t>(avail_idx - next_avail_);
     if (pending == 0) {

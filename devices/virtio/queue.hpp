@@ -89,13 +89,18 @@ public:
     SplitQueue(memory::GuestMemory& memory, const QueueLayout& layout, EventIdx event_idx,
                IndirectDescriptors indirect);
 
-    // The next chain the driver made available, or nothing when the ring is empty.
-    // Throws QueueViolation for a broken ring.
+    // The next chain the driver made available, or nothing when the ring is empty or
+    // the flag given to stop_on() is set. Throws QueueViolation for a broken ring.
     std::optional<DescriptorChain> pop();
     // Chain `head` again, as pop() returned it before: for a device that kept chains
     // across a snapshot and restore (it records their heads). Throws QueueViolation
     // for a head outside the queue or a broken chain.
     DescriptorChain chain(std::uint16_t head) const;
+
+    // While `flag` is set, pop() finds nothing, so a device's loop over the ring
+    // returns: a ring the guest (or the device's own writes into it) keeps filling
+    // never runs dry, and the transport's worker must still stop on a reset.
+    void stop_on(const std::atomic<bool>* flag) { stop_ = flag; }
 
     // Returns chain `head` to the driver with `written` bytes written into its
     // writable buffers.
@@ -155,6 +160,7 @@ private:
     std::uint16_t next_used_ = 0;
     std::uint16_t last_signalled_used_ = 0;  // used idx at the last should_interrupt()
     std::uint64_t id_;
+    const std::atomic<bool>* stop_ = nullptr;
 };
 
 }  // namespace berth::devices::virtio

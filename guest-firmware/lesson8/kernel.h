@@ -4,20 +4,8 @@
 
 #include <stdint.h>
 
-static inline void outb(uint16_t port, uint8_t value) {
-    __asm__ volatile("outb %0, %1" : : "a"(value), "Nd"(port));
-}
-static inline void outw(uint16_t port, uint16_t value) {
-    __asm__ volatile("outw %0, %1" : : "a"(value), "Nd"(port));
-}
-static inline void outl(uint16_t port, uint32_t value) {
-    __asm__ volatile("outl %0, %1" : : "a"(value), "Nd"(port));
-}
-static inline uint8_t inb(uint16_t port) {
-    uint8_t value;
-    __asm__ volatile("inb %1, %0" : "=a"(value) : "Nd"(port));
-    return value;
-}
+#include "port_io.h"
+
 static inline uint32_t mmio_read(uintptr_t address) {
     return *(volatile uint32_t*)address;
 }

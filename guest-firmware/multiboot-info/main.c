@@ -4,6 +4,8 @@
    (tests/integration/multiboot-tests.sh) compares every line with what it asked for. */
 #include <stdint.h>
 
+#include "port_io.h"
+
 #define COM1 0x3f8
 #define LSR_THR_EMPTY 0x20
 #define QEMU_DEBUG_EXIT 0xf4
@@ -25,23 +27,6 @@ struct multiboot_mmap_entry {
     uint64_t base, length;
     uint32_t type;
 } __attribute__((packed));
-
-static inline void outb(uint16_t port, uint8_t value) {
-    __asm__ volatile("outb %0, %1" : : "a"(value), "Nd"(port));
-}
-static inline void outl(uint16_t port, uint32_t value) {
-    __asm__ volatile("outl %0, %1" : : "a"(value), "Nd"(port));
-}
-static inline uint8_t inb(uint16_t port) {
-    uint8_t value;
-    __asm__ volatile("inb %1, %0" : "=a"(value) : "Nd"(port));
-    return value;
-}
-static inline uint32_t inl(uint16_t port) {
-    uint32_t value;
-    __asm__ volatile("inl %1, %0" : "=a"(value) : "Nd"(port));
-    return value;
-}
 
 static void putc(char c) {
     while ((inb(COM1 + 5) & LSR_THR_EMPTY) == 0) {
@@ -97,8 +82,7 @@ static void print_acpi_cpus(void) {
         const uint32_t sdt = *(const uint32_t*)(at + (revision >= 2 ? 24 : 16));
         const uint32_t sdt_length = *(const uint32_t*)(sdt + 4);
         uint32_t cpus = 0, pm_timer = 0;
-        for (uint32_t entry = sdt + 36; entry < sdt + sdt_length;
-             entry += revision >= 2 ? 8 : 4) {
+        for (uint32_t entry = sdt + 36; entry < sdt + sdt_length; entry += revision >= 2 ? 8 : 4) {
             const uint32_t table = *(const uint32_t*)entry;
             if (same((const char*)table, "FACP", 4)) {
                 pm_timer = *(const uint32_t*)(table + 76); /* PM_TMR_BLK */

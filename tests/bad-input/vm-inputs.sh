@@ -179,7 +179,11 @@ refused "empty --net" 2 "^berth: --net: the value is empty" -- vm run --kernel "
 refused "--publish without a NIC" 2 "^berth: --publish '8080:80': publishing a port needs a NIC with user-mode networking; add --net user \\(a guest on a bridge needs none" -- vm run --kernel "$k" --publish 8080:80
 refused "--publish with --net none" 2 "^berth: --publish '8080:80': .*add --net user " -- vm run --kernel "$k" --net none --publish 8080:80
 refused "--publish with only --net bridge" 2 "^berth: --publish '8080:80': .*add --net user \\(a guest on a bridge needs none: the host reaches its own address\\)$" -- vm run --kernel "$k" --net bridge --publish 8080:80
-refused "--net bridge with an unknown option" 2 "^berth: --net 'bridge,vhost=maybe': unknown option 'vhost=maybe'; bridge takes" -- vm run --kernel "$k" --net bridge,vhost=maybe
+refused "--net bridge with an unknown option" 2 "^berth: --net 'bridge,speed=fast': unknown option 'speed=fast'; bridge takes =NAME, ip=CIDR and vhost=on\\|off$" -- vm run --kernel "$k" --net bridge,speed=fast
+refused "--net bridge,vhost= neither on nor off" 2 "^berth: --net 'bridge,vhost=maybe': 'vhost=maybe' is neither vhost=on nor vhost=off; give vhost=on " -- vm run --kernel "$k" --net bridge,vhost=maybe
+refused "--net user,vhost=on (no tap)" 2 "^berth: --net 'user,vhost=on': vhost= needs a tap backend; --net user has no tap: use --net bridge,vhost=on \\(root, a tap on berth0\\) or drop vhost=$" -- vm run --kernel "$k" --net user,vhost=on
+refused "--net none,vhost=on (no tap)" 2 "^berth: --net 'none,vhost=on': vhost= needs a tap backend; --net none has no tap: " -- vm run --kernel "$k" --net none,vhost=on
+refused "--net user with an option" 2 "^berth: --net 'user,speed=fast': user takes no options; give --net user$" -- vm run --kernel "$k" --net user,speed=fast
 refused "--net bridge= without a name" 2 "^berth: --net 'bridge=': the bridge's name is empty" -- vm run --kernel "$k" --net bridge=
 refused "--net bridge,ip= not an address" 2 "^berth: --net 'bridge,ip=10.88.1/16': ip= '10.88.1/16' is not an IPv4 address" -- vm run --kernel "$k" --net bridge,ip=10.88.1/16
 refused "--ip without a bridge NIC" 2 "^berth: --ip '10.88.0.5/16': pinning an address needs a NIC on a bridge; add --net bridge" -- vm run --kernel "$k" --net user --ip 10.88.0.5/16
@@ -216,6 +220,16 @@ exec unshare -n -m sh -c '
     case $mode in
         no-tun) mount -t tmpfs tmpfs /dev/net ;;
         no-cap) exec capsh --drop=cap_net_admin -- -c "exec \"\$0\" \"\$@\"" "$@" ;;
+        # A /dev of its own: null and tun only (no-vhost), and a vhost-net that only
+        # its owner may open, for root without CAP_DAC_OVERRIDE (vhost-denied).
+        no-vhost|vhost-denied)
+            mount -t tmpfs tmpfs /dev && mknod -m 666 /dev/null c 1 3 &&
+                mkdir /dev/net && mknod -m 666 /dev/net/tun c 10 200 ;;
+    esac
+    case $mode in
+        vhost-denied)
+            mknod -m 600 /dev/vhost-net c 10 238 && chown 65534 /dev/vhost-net
+            exec capsh --drop=cap_dac_override,cap_dac_read_search -- -c "exec \"\$0\" \"\$@\"" "$@" ;;
     esac
     exec "$@"' sh "$mode" "$@"
 SH
@@ -224,6 +238,8 @@ SH
     refused "--ip outside a named bridge's network" 2 "^berth: cannot start VM: nic 0 \\(bridge brtest\\): --ip 10.88.0.5/16 is not a host address in brtest's network 10.99.0.0/24; " -- plain "$real_berth" vm run --kernel "$k" --net bridge=brtest --ip 10.88.0.5/16
     refused "--net bridge=NAME without an IPv4 address" 2 "^berth: cannot start VM: nic 0 \\(bridge brbare\\): --net bridge=brbare: bridge 'brbare' has no IPv4 network .*ip addr add" -- plain "$real_berth" vm run --kernel "$k" --net bridge=brbare
     refused "--net bridge without /dev/net/tun" 2 "^berth: cannot start VM: nic 0 \\(bridge berth0\\): cannot open /dev/net/tun: No such file or directory; load the tun module \\(modprobe tun\\) or use --net user$" -- no-tun "$real_berth" vm run --kernel "$k" --net bridge
+    refused "--net bridge,vhost=on without /dev/vhost-net" 2 "^berth: cannot start VM: nic 0 \\(bridge berth0\\): vhost=on: cannot open /dev/vhost-net: No such file or directory; load the vhost_net module \\(modprobe vhost_net\\), or drop vhost=on$" -- no-vhost "$real_berth" vm run --kernel "$k" --net bridge,vhost=on
+    refused "--net bridge,vhost=on without access to /dev/vhost-net" 2 "^berth: cannot start VM: nic 0 \\(bridge berth0\\): vhost=on: cannot open /dev/vhost-net: Permission denied; run as root or give this user read-write access to /dev/vhost-net, or drop vhost=on$" -- vhost-denied "$real_berth" vm run --kernel "$k" --net bridge,vhost=on
     refused "--net bridge without CAP_NET_ADMIN" 2 "^berth: cannot start VM: nic 0 \\(bridge berth0\\): cannot create tap bt[0-9]+n0: Operation not permitted; --net bridge needs root \\(or CAP_NET_ADMIN\\), --net user does not$" -- no-cap "$real_berth" vm run --kernel "$k" --net bridge
     BERTH=$real_berth
 else

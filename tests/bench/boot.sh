@@ -13,9 +13,18 @@
 #        BERTH_BENCH_BERTH (another berth binary than BUILD_DIR/berth),
 #        BERTH_BENCH_BASELINE (an older berth binary, run interleaved as "baseline", so
 #        that a change's cost is measured in the same run: ratios berth/baseline),
-#        BERTH_BENCH_SMAPS_DIR (keep each VMM's /proc/PID/smaps at the marker there)
+#        BERTH_BENCH_SMAPS_DIR (keep each VMM's /proc/PID/smaps at the marker there),
+#        NIC=user (both guests get one NIC, berth `--net user` and QEMU `-netdev user`
+#        on a virtio-net-pci function of microvm's PCIe host, and /init brings it up by
+#        DHCP before berth_run: the issue-14 boot with one NIC; default NIC=none)
 set -euo pipefail
 default_runs=10
+# Only BERTH_* variables reach the rig.
+export BERTH_BENCH_NIC=${NIC:-${BERTH_BENCH_NIC:-none}}
+if [[ $BERTH_BENCH_NIC != none && $BERTH_BENCH_NIC != user ]]; then
+    echo "boot.sh: NIC=$BERTH_BENCH_NIC: unknown; use NIC=none (the default) or NIC=user" >&2
+    exit 2
+fi
 # shellcheck source=vm-bench-setup.sh
 source "$(dirname "$0")/vm-bench-setup.sh" "$@"
 
@@ -52,6 +61,17 @@ vmms = {
              "-device", "isa-debug-exit,iobase=0x501,iosize=1",
              "-kernel", kernel, "-initrd", initrd, "-append", f"{base} {extra}"],
 }
+nic = os.environ.get("BERTH_BENCH_NIC", "none")
+if nic == "user":
+    # microvm's virtio-net-device (virtio-mmio) would not do: Debian's kernel has
+    # virtio_mmio as a module, and /init loads virtio_net only for a PCI function
+    # (device 0x1041), as berth's NIC is. With pcie=on microvm gets a PCIe host (ECAM,
+    # described by ACPI) and the guest does the same work on both: probe, DHCP.
+    vmms["berth"] += ["--net", "user"]
+    qemu = vmms["qemu"]
+    qemu[qemu.index("-M") + 1] += ",pcie=on"
+    qemu += ["-netdev", "user,id=n0",
+             "-device", "virtio-net-pci,netdev=n0,disable-legacy=on"]
 if os.path.exists(f"{work}/baseline"):
     vmms["baseline"] = [f"{work}/baseline"] + vmms["berth"][1:]
 debugfs = "/sys/kernel/debug/kvm"
@@ -176,8 +196,8 @@ def med(values):
     return statistics.median(values) if values else float("nan")
 
 summary = {}
-print(f"\nboot to exit, {runs} runs each, 256 MiB, {cpus} vCPU, kernel {os.path.basename(kernel)}, "
-      f"command line: {base} {extra}")
+print(f"\nboot to exit, {runs} runs each, 256 MiB, {cpus} vCPU, NIC={nic}, kernel "
+      f"{os.path.basename(kernel)}, command line: {base} {extra}")
 print(f"{'':8} {'exits':>9} {'io':>9} {'mmio':>7} {'exits@mk':>9} {'t marker':>9} "
       f"{'t exit':>8} {'overhead':>9}")
 for name, rs in results.items():
@@ -204,8 +224,11 @@ print("KVM per-VM counters (medians, largest first):")
 for _, key, values in sorted(rows, reverse=True)[:16]:
     print(f"  {key:28} " + " ".join(f"{name} {v:10.0f}" for name, v in values.items()))
 b, q = summary["berth"], summary["qemu"]
-print("ratio berth/qemu: exits {:.2f} (target <= 0.5), io exits {:.2f}, time to marker {:.2f}, "
-      "time to exit {:.2f} (target <= 0.9), overhead {:.2f} MiB vs {:.2f} MiB (target <= 3 MiB)"
+# Issue 3's target for a guest without NIC; issue 14's for one with a NIC.
+exits_target = "0.15" if nic == "user" else "0.5"
+print(("ratio berth/qemu: exits {:.2f} (target <= " + exits_target + "), io exits {:.2f}, "
+       "time to marker {:.2f}, time to exit {:.2f} (target <= 0.9), overhead {:.2f} MiB vs "
+       "{:.2f} MiB (target <= 3 MiB)")
       .format(b["exits"] / q["exits"], b["io"] / q["io"] if q["io"] else float("nan"),
               b["marker"] / q["marker"], b["exit"] / q["exit"], b["overhead"], q["overhead"]))
 if "baseline" in summary:

@@ -240,6 +240,102 @@ bundle join-missing '["true"]' 'c["linux"]["namespaces"][2]["path"] = "/proc/999
 oci create --bundle "$scratch/join-missing" "$prefix-jm"
 check "a namespace path that does not exist: status 2, one line naming it" \
     one_line_error "linux.namespaces[2].path: '/proc/999999999/ns/ipc': No such file or directory"
+bundle join-not-ns '["true"]' 'c["linux"]["namespaces"][0]["path"] = "/etc/hostname"'
+oci create --bundle "$scratch/join-not-ns" "$prefix-jn"
+check "a pid namespace path that is no namespace file: status 2, one line naming it, no state" \
+    one_line_error "linux.namespaces[0].path: '/etc/hostname' is not a pid namespace (nor any namespace)"
+check "... status 2 and no state left" test "$st" -eq 2 -a ! -e "$ROOT/$prefix-jn"
+bundle join-wrong-type '["true"]' 'c["linux"]["namespaces"][4]["path"] = "/proc/'"$$"'/ns/uts"'
+oci create --bundle "$scratch/join-wrong-type" "$prefix-jw"
+check "a mount namespace path that is a uts namespace: status 2, one line naming both" \
+    one_line_error "linux.namespaces[4].path: '/proc/$$/ns/uts' is not a mount namespace (it is a uts namespace)"
+check "... and nothing left (state, cgroup)" test "$st" -eq 2 -a ! -e "$ROOT/$prefix-jw" -a \
+    -z "$(find /sys/fs/cgroup -maxdepth 6 -name "berth-$prefix-jw" 2>/dev/null)"
+
+# Every type by path at once: a holder made by unshare(1) with its own user (ids 0-65535
+# mapped to the host's), pid, mount, ipc, uts, cgroup and time namespaces; the container
+# must be in each (the same inode in /proc/PID/ns) and see the holder's id map.
+ns_kinds="pid mnt user ipc uts cgroup"
+unshare_flags=(--user --pid --mount --ipc --uts --cgroup)
+if [[ -e /proc/self/ns/time ]]; then
+    ns_kinds+=" time"
+    unshare_flags+=(--time)
+fi
+unshare "${unshare_flags[@]}" --fork sleep 60 </dev/null >/dev/null 2>&1 &
+unshare_pid=$!
+ns_holder=
+for _ in $(seq 100); do
+    ns_holder=$(cat "/proc/$unshare_pid/task/$unshare_pid/children" 2>/dev/null | tr -d ' ')
+    [[ -n $ns_holder ]] && break
+    sleep 0.02
+done
+echo "0 0 65536" >"/proc/$ns_holder/uid_map"
+echo "0 0 65536" >"/proc/$ns_holder/gid_map"
+bundle join-all '["sh", "-c", "for n in '"$ns_kinds"'; do readlink /proc/self/ns/$n; done; cat /proc/self/uid_map; hostname"]' '
+spec_name = {"pid": "pid", "mnt": "mount", "user": "user", "ipc": "ipc", "uts": "uts", "cgroup": "cgroup", "time": "time"}
+c["linux"]["namespaces"] = [{"type": "network"}] + [{"type": spec_name[k], "path": "/proc/'"$ns_holder"'/ns/" + k} for k in "'"$ns_kinds"'".split()]
+c["hostname"] = "joined-host"'
+run_bundle join-all "$prefix-ja"
+expected=""
+for kind in $ns_kinds; do expected+="$(readlink "/proc/$ns_holder/ns/$kind") "; done
+got=$(head -n "$(wc -w <<<"$ns_kinds")" "$scratch/$prefix-ja.stdout" | tr '\n' ' ')
+check "linux.namespaces $ns_kinds by path: the container is in each (same /proc/PID/ns inodes as the holder)" \
+    test "$st" -eq 0 -a "$got" = "$expected"
+check "... sees the joined user namespace's id map (0 0 65536) and sets the joined uts's hostname" \
+    test "$(sed -n "$(($(wc -w <<<"$ns_kinds") + 1))p" "$scratch/$prefix-ja.stdout" | awk '{print $1, $2, $3}')" = "0 0 65536" -a \
+    "$(nsenter -t "$ns_holder" -u hostname)" = joined-host
+kill -KILL "$ns_holder" "$unshare_pid" 2>/dev/null
+wait "$unshare_pid" 2>/dev/null
+
+# A joined pid namespace has its own first process: stopping the container must still
+# end the command (init is not the namespace's init, so its end kills nothing by itself).
+unshare --pid --fork sleep 60 </dev/null >/dev/null 2>&1 &
+unshare_pid=$!
+for _ in $(seq 100); do
+    pid_holder=$(cat "/proc/$unshare_pid/task/$unshare_pid/children" 2>/dev/null | tr -d ' ')
+    [[ -n $pid_holder ]] && break
+    sleep 0.02
+done
+bundle join-pid-only '["sh", "-c", "sleep 30 & exec sleep 31"]' 'c["linux"]["namespaces"][0]["path"] = "/proc/'"$pid_holder"'/ns/pid"'
+oci create --bundle "$scratch/join-pid-only" --pid-file "$scratch/jp.pid" "$prefix-jp"
+oci start "$prefix-jp"
+jp_init=$(cat "$scratch/jp.pid")
+jp_command=
+for _ in $(seq 100); do
+    jp_command=$(cat "/proc/$jp_init/task/$jp_init/children" 2>/dev/null | tr -d ' ')
+    [[ -n $jp_command ]] && break
+    sleep 0.02
+done
+jp_child=
+for _ in $(seq 100); do
+    jp_child=$(cat "/proc/$jp_command/task/$jp_command/children" 2>/dev/null | tr -d ' ')
+    [[ -n $jp_child ]] && break
+    sleep 0.02
+done
+check "linux.namespaces pid by path alone: the command is in the holder's pid namespace" \
+    test -n "$jp_command" -a "$(readlink "/proc/$jp_command/ns/pid")" = "$(readlink "/proc/$pid_holder/ns/pid")"
+jp_cgroups=$(python3 -c 'import json,sys; print(" ".join(json.load(open(sys.argv[1]))["cgroups"]))' "$ROOT/$prefix-jp/record.json")
+oci delete --force "$prefix-jp"
+sleep 0.1
+jp_left=0
+for pid in $jp_command $jp_child; do
+    [[ -d /proc/$pid && $(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null) != Z ]] && jp_left=$((jp_left + 1))
+done
+for dir in $jp_cgroups; do [[ -e $dir ]] && jp_left=$((jp_left + 1)); done
+check "... delete --force ends the command and its child (which the holder adopts), its cgroups and state" \
+    test "$st" -eq 0 -a -n "$jp_child" -a "$jp_left" -eq 0 -a ! -e "$ROOT/$prefix-jp"
+kill -KILL "$pid_holder" "$unshare_pid" 2>/dev/null
+wait "$unshare_pid" 2>/dev/null
+bundle new-user '["true"]' 'c["linux"]["namespaces"].append({"type": "user"})'
+oci create --bundle "$scratch/new-user" "$prefix-nu"
+check "a new user namespace (no path): refused clearly, status 2, no state" \
+    test "$st" -eq 2 -a ! -e "$ROOT/$prefix-nu" -a "$(grep -c "linux.namespaces\[5\].type: a new user namespace" "$scratch/err")" -eq 1
+
+bundle domainname '["cat", "/proc/sys/kernel/domainname"]' 'c["domainname"] = "oci.example"'
+run_bundle domainname "$prefix-dn"
+check "domainname: the container's uts namespace has it, the host keeps its own" \
+    test "$st" -eq 0 -a "$(cat "$scratch/$prefix-dn.stdout")" = oci.example -a "$(cat /proc/sys/kernel/domainname)" != oci.example
+
 bundle preserve '["sh", "-c", "cat <&3; cat <&4 2>/dev/null || echo no-fd-4"]'
 echo through-fd-3 >"$scratch/fd3"
 st=0
@@ -261,3 +357,79 @@ bundle sysctl-host '["true"]' 'c["linux"]["sysctl"] = {"kernel.panic": "5"}'
 oci create --bundle "$scratch/sysctl-host" "$prefix-sh"
 check "a sysctl no namespace holds (kernel.panic): status 2, one line" \
     one_line_error "linux.sysctl['kernel.panic']: is not a namespaced sysctl"
+
+# --- linux.resources.blockIO and hugepageLimits, read back from the cgroup files
+disk=
+for dev in /sys/block/*/dev; do
+    name=$(basename "$(dirname "$dev")")
+    [[ $name == loop* || $name == ram* || $name == zram* ]] && continue
+    disk=$(cat "$dev")
+    break
+done
+if [[ -z $disk ]] || ! grep -qw blkio /proc/cgroups; then
+    tap_skip "linux.resources.blockIO throttles" "no disk or no blkio controller on this host"
+else
+    major=${disk%:*} minor=${disk#*:}
+    hugetlb_sizes=
+    grep -qw hugetlb /proc/cgroups && [[ -d /sys/kernel/mm/hugepages/hugepages-2048kB ]] && hugetlb_sizes=2MB
+    bundle blkio '["sleep", "30"]' '
+dev = {"major": '"$major"', "minor": '"$minor"'}
+c["linux"]["resources"]["blockIO"] = {
+    "throttleReadBpsDevice": [dict(dev, rate=1048576)], "throttleWriteBpsDevice": [dict(dev, rate=2097152)],
+    "throttleReadIOPSDevice": [dict(dev, rate=300)], "throttleWriteIOPSDevice": [dict(dev, rate=120)]}
+if "'"$hugetlb_sizes"'":
+    c["linux"]["resources"]["hugepageLimits"] = [{"pageSize": "2MB", "limit": 4194304}]'
+    oci create --bundle "$scratch/blkio" "$prefix-bi"
+    bi_cgroups=$(python3 -c 'import json,sys; print(" ".join(json.load(open(sys.argv[1]))["cgroups"]))' "$ROOT/$prefix-bi/record.json" 2>/dev/null)
+    throttles=
+    hugetlb=
+    for dir in $bi_cgroups; do
+        if [[ -e $dir/blkio.throttle.read_bps_device ]]; then
+            throttles=$(cat "$dir"/blkio.throttle.{read_bps,write_bps,read_iops,write_iops}_device | tr '\n' ' ')
+        elif [[ -e $dir/io.max ]]; then
+            throttles=$(cat "$dir/io.max")
+        fi
+        [[ -e $dir/hugetlb.2MB.limit_in_bytes ]] && hugetlb=$(cat "$dir/hugetlb.2MB.limit_in_bytes")
+        [[ -e $dir/hugetlb.2MB.max ]] && hugetlb=$(cat "$dir/hugetlb.2MB.max")
+    done
+    check "linux.resources.blockIO throttles: the container's blkio (io) cgroup holds all four for $disk" \
+        test "$st" -eq 0 -a \( "$throttles" = "$disk 1048576 $disk 2097152 $disk 300 $disk 120 " -o \
+        "$throttles" = "$disk rbps=1048576 wbps=2097152 riops=300 wiops=120" \)
+    if [[ -n $hugetlb_sizes ]]; then
+        check "linux.resources.hugepageLimits 2MB: the container's hugetlb cgroup holds 4194304" \
+            test "$hugetlb" = 4194304
+    else
+        tap_skip "linux.resources.hugepageLimits" "no hugetlb controller or no 2 MB pages on this host"
+    fi
+    oci delete --force "$prefix-bi"
+    blkio_root=$(awk '$3 == "cgroup" && $4 ~ /blkio/ {print $2; exit}' /proc/mounts)
+    bundle blkio-weight '["true"]' 'c["linux"]["resources"]["blockIO"] = {"weight": 300, "weightDevice": [{"major": '"$major"', "minor": '"$minor"', "weight": 700}]}'
+    if [[ -n $blkio_root && ( -e $blkio_root/blkio.weight || -e $blkio_root/blkio.bfq.weight ) ]]; then
+        oci create --bundle "$scratch/blkio-weight" "$prefix-bw"
+        dir=$(python3 -c 'import json,sys; print([d for d in json.load(open(sys.argv[1]))["cgroups"] if "blkio" in d][0])' "$ROOT/$prefix-bw/record.json")
+        check "linux.resources.blockIO.weight 300 and a device's 700 in the blkio cgroup" \
+            grep -q 300 "$dir"/blkio*weight
+        oci delete --force "$prefix-bw"
+    elif [[ -n $blkio_root ]]; then
+        oci create --bundle "$scratch/blkio-weight" "$prefix-bw"
+        check "linux.resources.blockIO.weight on a blkio cgroup without weights (no CFQ, no BFQ): one line, status 2" \
+            one_line_error "linux.resources.blockIO.weight: this host's blkio cgroup has no weight file"
+        check "... status 2, nothing left" test "$st" -eq 2 -a ! -e "$ROOT/$prefix-bw" -a \
+            -z "$(find /sys/fs/cgroup -maxdepth 6 -name "berth-$prefix-bw" 2>/dev/null)"
+    else
+        tap_skip "linux.resources.blockIO.weight" "cgroup v2 io weights are not checked on this host"
+    fi
+fi
+bundle bad-device '["true"]' 'c["linux"]["resources"]["blockIO"] = {"throttleReadBpsDevice": [{"major": 259, "minor": 99999, "rate": 1}]}'
+oci create --bundle "$scratch/bad-device" "$prefix-bd"
+check "a blockIO device the host lacks: status 2, one line naming its JSON path" \
+    one_line_error "linux.resources.blockIO.throttleReadBpsDevice[0]: 259:99999 is not a block device of this host"
+bundle bad-weight '["true"]' 'c["linux"]["resources"]["blockIO"] = {"weight": 5}'
+oci create --bundle "$scratch/bad-weight" "$prefix-bw5"
+check "a blockIO weight outside 10-1000: status 2 naming it" \
+    test "$st" -eq 2 -a "$(grep -c "linux.resources.blockIO.weight: 5 is not a block I/O weight (10 to 1000)" "$scratch/err")" -eq 1
+bundle bad-pagesize '["true"]' 'c["linux"]["resources"]["hugepageLimits"] = [{"pageSize": "3MB", "limit": 1}]'
+oci create --bundle "$scratch/bad-pagesize" "$prefix-bp"
+check "a hugepage size the host lacks: status 2, one line naming it, no state" \
+    one_line_error "linux.resources.hugepageLimits[0].pageSize: '3MB' is not a huge page size of this host"
+check "... status 2, no state" test "$st" -eq 2 -a ! -e "$ROOT/$prefix-bp"

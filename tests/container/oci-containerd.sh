@@ -48,6 +48,11 @@ cleanup() {
     wait "$containerd_pid" 2>/dev/null
     # The shim's --root for the namespace, empty once the tasks are gone.
     rmdir "/run/containerd/runc/$namespace" 2>/dev/null
+    # containerd gives each container the cgroupsPath /NAMESPACE/ID: berth removes the
+    # leaf at delete, as runc does; the namespace's parent cgroups are the client's.
+    for dir in /sys/fs/cgroup/*/"$namespace" /sys/fs/cgroup/"$namespace"; do
+        [[ -d $dir ]] && rmdir "$dir" 2>/dev/null
+    done
     rm -rf "$scratch"
 }
 trap cleanup EXIT

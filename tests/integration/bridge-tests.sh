@@ -3,8 +3,9 @@
 # has/$kernel/$initramfs from linux-tests.sh). One boot: a container (--net bridge,
 # --ip 10.88.77.7) serves a 1 MiB file with busybox httpd; the guest gets its address by
 # DHCP from berth itself with no configuration, pings the host's end of the bridge and
-# the container, and fetches the file with a matching sha256. Afterwards no tap, veth
-# or address lease of either is left.
+# the container, and fetches the file with a matching sha256; then it moves 100 MiB each
+# way with the host's end of the bridge (start_bulk_peer), sha256 checked. Afterwards no
+# tap, veth or address lease of either is left.
 if [[ -z ${linux_guest_ready:-} ]]; then
     tap_skip "--net bridge guest tests" "no Debian kernel in /boot or no initramfs (busybox-static)"
     return 0 2>/dev/null || exit 0
@@ -28,9 +29,11 @@ links_before=$(ip -o link show | grep -c ' b[tv][0-9]')
 leases_before=$(ls /run/berth/net 2>/dev/null | wc -l)
 
 # The container serves the file (busybox httpd) until the VM is done.
-timeout 300 "$BERTH" ct run --rootfs "$scratch/ct-rootfs" --net bridge --ip 10.88.77.7/16 \
+timeout $((200 + bulk_deadline)) "$BERTH" ct run --rootfs "$scratch/ct-rootfs" --net bridge --ip 10.88.77.7/16 \
     -- /bin/busybox httpd -f -p 8000 -h /www >"$scratch/ct.out" 2>&1 &
 ct_pid=$!
+# Any address: berth0 and its 10.88.0.1 may appear only once the container is up.
+start_bulk_peer 0.0.0.0 10.88.0.1
 
 guest="
 echo net-\$(ip -4 addr show eth0 | grep -o 'inet [0-9./]*')
@@ -39,9 +42,10 @@ ping -c 1 -W 10 10.88.0.1 >/dev/null && echo ping-host-ok
 ping -c 1 -W 10 10.88.77.7 >/dev/null && echo ping-container-ok
 wget -q -O /tmp/blob http://10.88.77.7:8000/blob
 echo sha=\$(sha256sum </tmp/blob | cut -c1-64)
+$bulk_guest
 exit 0"
 status=0
-timeout 240 "$BERTH" vm run --kernel "$kernel" --initrd "$initramfs" --cpus 1 \
+timeout $((150 + bulk_deadline)) "$BERTH" vm run --kernel "$kernel" --initrd "$initramfs" --cpus 1 \
     --cmdline "quiet berth_run=\"$guest\"" --net bridge >"$scratch/out" 2>"$scratch/err" </dev/null ||
     status=$?
 kill "$ct_pid" 2>/dev/null
@@ -63,6 +67,7 @@ if has "sha=$want_sha"; then
 else
     not_ok "--net bridge: the guest fetches 1 MiB from the container (want $want_sha; ct: $(tr '\n' ' ' <"$scratch/ct.out"))"
 fi
+check_bulk "--net bridge"
 links_after=$(ip -o link show | grep -c ' b[tv][0-9]')
 leases_after=$(ls /run/berth/net 2>/dev/null | wc -l)
 if [[ $links_after -eq $links_before && $leases_after -eq $leases_before ]]; then

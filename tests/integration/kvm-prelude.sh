@@ -37,3 +37,51 @@ boot_linux() {
         >"$scratch/out" 2>"$scratch/err" </dev/null || status=$?
 }
 has() { grep -qF -- "$1" "$scratch/out"; }
+
+# Bulk transfer through a guest's NIC, BERTH_BULK_MIB MiB each way (bulk_peer.py; 8, what
+# the emulated rig moves in about a minute; tests/slow/vm-hardening.sh moves 100):
+# start_bulk_peer BIND HOST starts the host's end on BIND in the background and sets
+# $bulk_guest, the part of a berth_run script that fetches the bytes from HOST (the
+# host as the guest reaches it), prints their sha256 as "bulk-sha=..." and sends them
+# straight back (both ways at once, pipelined, nothing stored in the guest);
+# check_bulk WHAT then waits for the host's end and reports both directions.
+bulk_mib=${BERTH_BULK_MIB:-8}
+bulk_size=$((bulk_mib << 20))
+# How long the host's end waits: the rig moved 16 MiB each way in 120 s under load.
+bulk_deadline=$((120 + 8 * bulk_mib))
+bulk_peer_script=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/bulk_peer.py
+start_bulk_peer() {
+    local bind=$1 host=$2 ports= _
+    python3 -u "$bulk_peer_script" "$bind" "$bulk_size" "$bulk_deadline" >"$scratch/bulk.out" &
+    bulk_pid=$!
+    for _ in $(seq 300); do  # the peer first draws its random bytes
+        ports=$(sed -n 's/^ports //p' "$scratch/bulk.out")
+        [[ -n $ports ]] && break
+        sleep 0.1
+    done
+    read -r bulk_http bulk_back <<<"$ports"
+    bulk_guest="
+mkfifo /tmp/down
+sha256sum </tmp/down >/tmp/down.sum &
+t0=\$(date +%s)
+wget -q -O - http://$host:$bulk_http/bulk | tee /tmp/down | nc $host $bulk_back
+wait
+echo bulk-sha=\$(cut -c1-64 /tmp/down.sum) bulk-seconds=\$((\$(date +%s) - t0))"
+}
+check_bulk() {
+    local what=$1 sent back seconds
+    wait "$bulk_pid"
+    sent=$(awk '$1 == "sent" { print $3 }' "$scratch/bulk.out")
+    back=$(awk '$1 == "back" { print $2, $3 }' "$scratch/bulk.out")
+    seconds=$(grep -o 'bulk-seconds=[0-9]*' "$scratch/out" | cut -d= -f2)
+    if [[ -n $sent ]] && has "bulk-sha=$sent"; then
+        tap_ok "$what: $bulk_mib MiB host->guest with a matching sha256 (${seconds:-?} s both ways)"
+    else
+        not_ok "$what: $bulk_mib MiB host->guest with a matching sha256 (host: $(tr '\n' ' ' <"$scratch/bulk.out"))"
+    fi
+    if [[ -n $sent && $back == "$bulk_size $sent" ]]; then
+        tap_ok "$what: $bulk_mib MiB guest->host with a matching sha256"
+    else
+        not_ok "$what: $bulk_mib MiB guest->host with a matching sha256 (host: $(tr '\n' ' ' <"$scratch/bulk.out"))"
+    fi
+}

@@ -83,6 +83,10 @@ source "$(dirname "$0")/bridge-tests.sh"
 # shellcheck source=net-options-tests.sh
 source "$(dirname "$0")/net-options-tests.sh"
 
+# --- vhost-net: the kernel's data plane on berth0 ------------------------------------
+# shellcheck source=vhost-tests.sh
+source "$(dirname "$0")/vhost-tests.sh"
+
 # --- the control API: pause, resume, stats, stop -------------------------------------
 # shellcheck source=api-tests.sh
 source "$(dirname "$0")/api-tests.sh"
@@ -90,6 +94,10 @@ source "$(dirname "$0")/api-tests.sh"
 # --- snapshot and restore ------------------------------------------------------------
 # shellcheck source=snapshot-tests.sh
 source "$(dirname "$0")/snapshot-tests.sh"
+
+# --- a hostile guest: every PCI and virtio register and broken rings ------------------
+# shellcheck source=hostile-tests.sh
+source "$(dirname "$0")/hostile-tests.sh"
 
 # --- the VMM's seccomp sandbox: every thread filtered -------------------------------
 # shellcheck source=sandbox-tests.sh

@@ -3,7 +3,8 @@
 # boot_linux/has/$marker from linux-tests.sh). One boot: the guest gets its address
 # by DHCP with no configuration, fetches a file from an HTTP server on the host's
 # 127.0.0.1 (10.0.2.2 from the guest) and checks its sha256; then the host reaches a
-# TCP server in the guest (busybox nc) through --publish, data going both ways.
+# TCP server in the guest (busybox nc) through --publish, data going both ways; last,
+# 100 MiB each way between the guest and the host (start_bulk_peer), sha256 checked.
 if [[ -z ${linux_guest_ready:-} ]]; then
     tap_skip "virtio-net guest tests" "no Debian kernel in /boot or no initramfs (busybox-static)"
     return 0 2>/dev/null || exit 0
@@ -25,6 +26,7 @@ for _ in $(seq 100); do
     [[ -n $http_port ]] && break
     sleep 0.1
 done
+start_bulk_peer 127.0.0.1 10.0.2.2
 publish_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 
 # The guest script travels inside double quotes on the kernel command line: none in it.
@@ -34,9 +36,10 @@ echo route-\$(ip route | grep -o 'default via [0-9.]*')
 wget -q -O /tmp/blob http://10.0.2.2:$http_port/blob && echo sha=\$(sha256sum </tmp/blob | cut -c1-64)
 echo hello-from-the-guest | nc -l -p 7777 >/tmp/from-host
 echo got-\$(cat /tmp/from-host)
+$bulk_guest
 exit 0"
 status=0
-timeout 240 "$BERTH" vm run --kernel "$kernel" --initrd "$initramfs" --cpus 1 \
+timeout $((150 + bulk_deadline)) "$BERTH" vm run --kernel "$kernel" --initrd "$initramfs" --cpus 1 \
     --cmdline "quiet berth_run=\"$guest\"" --net user --publish "127.0.0.1:$publish_port:7777" \
     >"$scratch/out" 2>"$scratch/err" </dev/null &
 berth_pid=$!
@@ -90,3 +93,4 @@ if [[ $client_status -eq 0 ]] && grep -q "client-got-hello-from-the-guest" "$scr
 else
     not_ok "--publish: the host reaches a TCP server in the guest (client $client_status: $(tr '\n' ' ' <"$scratch/client.out"))"
 fi
+check_bulk "--net user"

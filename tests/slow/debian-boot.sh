@@ -9,45 +9,29 @@ set -u
 root=$(cd "$(dirname "$0")/../.." && pwd)
 # shellcheck source=../lib/tap.sh
 . "$root/tests/lib/tap.sh"
+# shellcheck source=guest-console.sh
+. "$root/tests/slow/guest-console.sh"
 image=$(realpath "${1:-${BERTH_DEBIAN_IMAGE:-$root/build/images/debian.img}}")
 berth=${BERTH:-$root/build/berth}
 [[ -r $image ]] || tap_skip_all "no Debian image at $image (make one: build/berth image build debian -o $image)"
 if [[ -z ${BERTH_IN_RIG:-} ]] && ! "$berth" doctor 2>/dev/null | grep -q '^OK *\/dev\/kvm: usable'; then
-    exec "$root/tools/kvm-rig" --timeout 0 --share "$root" --share "$(dirname "$image")" -- \
+    # The console goes to files, so L1's stays quiet while Debian boots: no watchdog.
+    BERTH_RIG_SILENCE=${BERTH_RIG_SILENCE:-0} exec "$root/tools/kvm-rig" --timeout 0 --share "$root" --share "$(dirname "$image")" -- \
         env BERTH_DEBIAN_IMAGE="$image" "$0"
 fi
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 # A copy: the boot writes to its root file system. (cp --sparse keeps it small.)
 cp --sparse=always "$image" "$scratch/debian.img"
-fifo=$scratch/in
-mkfifo "$fifo"
-("$berth" vm run --image "$scratch/debian.img" --memory 1G --cpus 2 <"$fifo" >"$scratch/out" 2>"$scratch/err"
- echo $? >"$scratch/status") &
-exec 7>"$fifo"
-wait_for() {  # wait_for TEXT SECONDS
-    local i
-    for ((i = 0; i < $2 * 10; ++i)); do
-        grep -qF -- "$1" "$scratch/out" && return 0
-        [[ -s $scratch/status ]] && return 1
-        sleep 0.1
-    done
-    return 1
-}
-result() {  # result STATUS NAME: the TAP line; on failure the end of the console too
-    tap_result "$1" "$2"
-    [[ $1 == 0 ]] || tail -n 40 "$scratch/out" | tap_diag
-}
-wait_for "login:" 1500; result $? "systemd reaches a login prompt on the serial console"
+console_start "$scratch" --image "$scratch/debian.img" --memory 1G --cpus 2
+console_wait "login:" 1500; console_result $? "systemd reaches a login prompt on the serial console"
 printf 'root\n' >&7
-wait_for "Password:" 60; printf 'berth\n' >&7
+console_wait "Password:" 60; printf 'berth\n' >&7
 sleep 2
 printf 'echo state=$(systemctl is-system-running); systemctl is-active multi-user.target | sed s/^/multi-user=/\n' >&7
-wait_for "multi-user=active" 300; result $? "root logs in; multi-user.target is active"
+console_wait "multi-user=active" 300; console_result $? "root logs in; multi-user.target is active"
 printf 'poweroff\n' >&7
-for ((i = 0; i < 3000; ++i)); do [[ -s $scratch/status ]] && break; sleep 0.1; done
-exec 7>&-
-status=$(cat "$scratch/status" 2>/dev/null || echo none)
-[[ $status == 0 ]]; result $? "poweroff in the guest ends berth with status 0 (status $status)"
+console_finish
+[[ $console_status == 0 ]]; console_result $? "poweroff in the guest ends berth with status 0 (status $console_status)"
 grep -F "state=" "$scratch/out" | tail -n 1 | tap_diag
 tap_done

@@ -15,9 +15,9 @@ set -u
 root=$(cd "$(dirname "$0")/../.." && pwd)
 # shellcheck source=../lib/tap.sh
 . "$root/tests/lib/tap.sh"
-image=$(realpath "${1:-${BERTH_DEBIAN_IMAGE:-$root/build/images/debian.img}}")
+# shellcheck source=guest-console.sh
+. "$root/tests/slow/guest-console.sh"
 berth=${BERTH:-$root/build/berth}
-[[ -r $image ]] || tap_skip_all "no Debian image at $image (make one: build/berth image build debian -o $image)"
 export PATH=$PATH:/usr/sbin:/sbin
 bail() { tap_not_ok "$1"; tap_done; }
 for tool in sfdisk qemu-img ssh ssh-keygen; do
@@ -26,6 +26,8 @@ for tool in sfdisk qemu-img ssh ssh-keygen; do
 done
 
 if [[ -z ${BERTH_IN_RIG:-} ]]; then
+    image=$(realpath "${1:-${BERTH_DEBIAN_IMAGE:-$root/build/images/debian.img}}")
+    [[ -r $image ]] || tap_skip_all "no Debian image at $image (make one: build/berth image build debian -o $image)"
     # The conversion runs on the host (the rig's 9p file access is slow), into a scratch
     # folder of the build tree that the rig shares: the host's /tmp is not visible there.
     scratch=$(mktemp -d "$root/build/debian-cloud.XXXXXX")
@@ -43,7 +45,9 @@ TABLE
     rm "$scratch/disk.raw"
     ssh-keygen -q -t ed25519 -N '' -C berth-slow-test -f "$scratch/key"
     if ! "$berth" doctor 2>/dev/null | grep -q '^OK *\/dev\/kvm: usable'; then
-        "$root/tools/kvm-rig" --timeout 0 --share "$root" -- \
+        # The guest's console goes to files, so L1's stays quiet for minutes while
+        # Debian boots: no silence watchdog.
+        BERTH_RIG_SILENCE=${BERTH_RIG_SILENCE:-0} "$root/tools/kvm-rig" --timeout 0 --share "$root" -- \
             env BERTH="$berth" BERTH_CLOUD_SCRATCH="$scratch" "$0"
         exit
     fi
@@ -53,33 +57,13 @@ scratch=$BERTH_CLOUD_SCRATCH
 [[ -r $scratch/debian.qcow2 && -r $scratch/key.pub ]] || bail "no converted disk in $scratch"
 
 start=$(date +%s)
-# The console's input: a FIFO in /tmp (the shared scratch folder is 9p in the rig, which
-# has no FIFOs).
-fifo=$(mktemp -u /tmp/debian-cloud-in.XXXXXX)
-mkfifo "$fifo"
-("$berth" vm run --image "$scratch/debian.qcow2,format=qcow2" --memory 1G --cpus 2 \
-    --ssh-key "$scratch/key.pub" --hostname cloudy --net user --publish 2222:22 \
-    <"$fifo" >"$scratch/out" 2>"$scratch/err"
- echo $? >"$scratch/status") &
-exec 7>"$fifo"
-wait_for() {  # wait_for TEXT SECONDS
-    local i
-    for ((i = 0; i < $2 * 10; ++i)); do
-        grep -qF -- "$1" "$scratch/out" && return 0
-        [[ -s $scratch/status ]] && return 1
-        sleep 0.1
-    done
-    return 1
-}
-result() {  # result STATUS NAME: the TAP line; on failure the end of the console too
-    tap_result "$1" "$2"
-    [[ $1 == 0 ]] || { tail -n 40 "$scratch/out"; cat "$scratch/err"; } | tap_diag
-}
+console_start "$scratch" --image "$scratch/debian.qcow2,format=qcow2" --memory 1G --cpus 2 \
+    --ssh-key "$scratch/key.pub" --hostname cloudy --net user --publish 2222:22
 guest_ssh() {
     ssh -p 2222 -i "$scratch/key" -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
         -o LogLevel=ERROR -o ConnectTimeout=20 -o BatchMode=yes debian@127.0.0.1 "$@"
 }
-wait_for "login:" 1500; result $? "the GPT qcow2 Debian disk boots to a login prompt (--image, no kernel flags)"
+console_wait "login:" 1500; console_result $? "the GPT qcow2 Debian disk boots to a login prompt (--image, no kernel flags)"
 echo "login prompt after $(($(date +%s) - start)) s" | tap_diag
 # cloud-init's config stage (the key, the host name) may end after getty started.
 ok=1
@@ -94,16 +78,13 @@ for ((i = 0; i < 60; ++i)); do
 done
 tap_diag <"$scratch/ssh"
 [[ $ok == 0 ]] && grep -q "^ssh-in: cloudy debian [0-9.]*/[0-9]*" "$scratch/ssh"
-result $? "ssh over --net user --publish 2222:22 with the --ssh-key key runs a command as cloud-init's user debian on host cloudy, with a DHCP address"
+console_result $? "ssh over --net user --publish 2222:22 with the --ssh-key key runs a command as cloud-init's user debian on host cloudy, with a DHCP address"
 [[ $ok == 0 ]] || tap_diag <"$scratch/ssh-err"
 echo "ssh worked after $(($(date +%s) - start)) s" | tap_diag
 guest_ssh 'cloud-init status --long; systemctl is-active systemd-networkd ssh' 2>&1 | tap_diag
 guest_ssh 'sudo poweroff' >/dev/null 2>&1
-for ((i = 0; i < 3000; ++i)); do [[ -s $scratch/status ]] && break; sleep 0.1; done
-exec 7>&-
-rm -f "$fifo"
-status=$(cat "$scratch/status" 2>/dev/null || echo none)
-[[ $status == 0 ]]; result $? "sudo poweroff over ssh ends berth with status 0 (status $status)"
-qemu-img check -q "$scratch/debian.qcow2"; result $? "qemu-img check is clean on the disk afterwards"
+console_finish
+[[ $console_status == 0 ]]; console_result $? "sudo poweroff over ssh ends berth with status 0 (status $console_status)"
+qemu-img check -q "$scratch/debian.qcow2"; console_result $? "qemu-img check is clean on the disk afterwards"
 echo "total $(($(date +%s) - start)) s" | tap_diag
 tap_done

@@ -93,6 +93,35 @@ TEST_CASE("virtio-blk rejects requests outside the disk and malformed ones", "[v
     CHECK(driver.request(BlkRequestType::in, 0, {512}) == 0);
 }
 
+// Found by the hostile guest (guest-firmware/hostile): with a zero-length last writable
+// descriptor the status byte went to the byte before that descriptor's address, outside
+// every buffer of the chain (and, at address 0, outside RAM: NEEDS_RESET for a request
+// that was only wrong). The status is the last byte of the writable part as one stream.
+TEST_CASE("virtio-blk puts the status in the last writable byte, whatever the framing",
+          "[virtio][blk]") {
+    TempImage image(1 << 20);
+    Blk blk = open_blk(image, Access::read_write);
+    Driver driver(blk, IndirectDescriptors::on);
+    driver.ring.memory.write_object<std::uint32_t>(header_at, 8);  // GET_ID
+    driver.ring.memory.write_object<std::uint64_t>(header_at + 8, 0);
+    driver.ring.memory.write_object<std::uint8_t>(status_at - 1, 0xaa);  // no buffer's byte
+    driver.ring.memory.write_object<std::uint8_t>(data_at + 511, 0xff);
+    driver.ring.set_desc(0, header_at, 16, desc_flag_next, 1);
+    driver.ring.set_desc(1, data_at, 512, desc_flag_write | desc_flag_next, 2);
+    driver.ring.set_desc(2, status_at, 0, desc_flag_write);
+    driver.ring.publish(0);
+    blk.process(0, driver.queue);
+    CHECK(driver.last_used_length() == 21);  // the serial and the status byte
+    CHECK(as_number(driver.ring.memory.read_object<std::uint8_t>(status_at - 1)) == 0xaa);
+    CHECK(as_number(driver.ring.memory.read_object<std::uint8_t>(data_at + 511)) == 0);  // OK
+
+    // The same at guest address 0: a failed request, not a device that needs a reset.
+    driver.ring.set_desc(2, 0, 0, desc_flag_write);
+    driver.ring.publish(0);
+    CHECK_NOTHROW(blk.process(0, driver.queue));
+    CHECK(driver.last_used_length() == 21);
+}
+
 TEST_CASE("a read-only virtio-blk disk fails writes with IOERR", "[virtio][blk]") {
     TempImage image(64 * 1024);
     Blk blk = open_blk(image, Access::read_only);

@@ -2,10 +2,14 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <chrono>
+#include <future>
 #include <mutex>
 #include <thread>
 #include <vector>
+
+#include <unistd.h>
 
 #include "devices/pci/msix.hpp"
 #include "devices/virtio/pci_transport.hpp"
@@ -248,6 +252,83 @@ TEST_CASE("only a reset clears status bits: DRIVER_OK twice runs one worker", "[
     CHECK(driver.status() == 0);
 }
 
+// Found by the hostile guest (guest-firmware/hostile): a guest that moves one device's
+// BAR onto another's running one and sets DRIVER_OK makes KVM refuse the doorbell's
+// ioeventfd (EEXIST). The refusal was thrown out of the status write on the vCPU thread,
+// which ended the VM with status 1. The doorbell now stays an MMIO exit to bar_write.
+TEST_CASE("a doorbell KVM will not bind still rings through the BAR", "[virtio][pci]") {
+    RingBuilder ring;
+    CountingSink sink;
+    int refused = 0;
+    IoEventRegistrar taken = [&refused](std::uint64_t, std::uint32_t,
+                                        const berth::EventFd&) -> std::shared_ptr<void> {
+        ++refused;
+        throw berth::Error("KVM_IOEVENTFD failed: File exists (errno 17)");
+    };
+    PciTransport transport(ring.memory, std::make_shared<Rng>(), bar, sink, taken);
+    Driver driver{transport};
+    const std::uint8_t memory_enable[2] = {0x06, 0};
+    transport.config_write(0x04, memory_enable);
+    driver.negotiate(feature_version_1);
+    driver.setup_queue(0, ring, no_vector);
+    const std::uint8_t running =
+        status_acknowledge | status_driver | status_features_ok | status_driver_ok;
+    CHECK_NOTHROW(driver.set_status(running));
+    CHECK(refused == 1);
+    CHECK(driver.status() == running);
+    ring.set_desc(0, RingBuilder::data, 16, desc_flag_write);
+    ring.publish(0);
+    driver.write(notify_offset, 0, 2);
+    CHECK(eventually([&] { return ring.used_idx() == 1; }));
+    driver.set_status(0);
+    CHECK(driver.status() == 0);
+}
+
+// A device whose ring never runs dry: each chain it returns is made available again at
+// once, as a hostile guest can arrange from a second vCPU, or with a virtio-blk read
+// whose data lands on the available index. The device's loop over pop() never ended,
+// so a reset (and berth's exit) waited forever for the worker on the vCPU thread.
+struct EndlessRing : Device {
+    explicit EndlessRing(RingBuilder& ring) : ring(ring) {}
+    std::string_view name() const override { return "endless"; }
+    DeviceType type() const override { return DeviceType::entropy; }
+    std::uint32_t pci_class() const override { return 0xff0000; }
+    std::uint64_t features() const override { return 0; }
+    std::uint16_t queue_count() const override { return 1; }
+    std::uint32_t config_size() const override { return 0; }
+    void read_config(std::uint32_t, std::span<std::uint8_t>) const override {}
+    void process(std::uint16_t, SplitQueue& queue) override {
+        while (auto chain = queue.pop()) {
+            queue.push_used(chain->head, 0);
+            ring.set_avail_idx(static_cast<std::uint16_t>(ring.avail_idx + 1));
+            served.fetch_add(1);
+        }
+    }
+    RingBuilder& ring;
+    std::atomic<std::uint64_t> served{0};
+};
+
+TEST_CASE("a reset stops a worker whose ring never runs dry", "[virtio][pci]") {
+    RingBuilder ring;
+    CountingSink sink;
+    auto device = std::make_shared<EndlessRing>(ring);
+    PciTransport transport(ring.memory, device, bar, sink);
+    Driver driver{transport};
+    driver.negotiate(feature_version_1);
+    driver.setup_queue(0, ring, no_vector);
+    driver.set_status(status_acknowledge | status_driver | status_features_ok | status_driver_ok);
+    ring.set_desc(0, RingBuilder::data, 16, desc_flag_write);
+    ring.publish(0);
+    driver.write(notify_offset, 0, 2);
+    REQUIRE(eventually([&] { return device->served.load() > 1000; }));
+    auto reset = std::async(std::launch::async, [&] { driver.set_status(0); });
+    REQUIRE(reset.wait_for(std::chrono::seconds(10)) == std::future_status::ready);
+    CHECK(driver.status() == 0);
+    const std::uint64_t after_reset = device->served.load();
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    CHECK(device->served.load() == after_reset);  // the worker is parked
+}
+
 TEST_CASE("enabling a queue outside guest RAM sets NEEDS_RESET", "[virtio][pci]") {
     RingBuilder ring;
     CountingSink sink;
@@ -346,4 +427,84 @@ TEST_CASE("a transport's saved state restores into a new one that serves on", "[
     PciTransport other(ring.memory, std::make_shared<Rng>(), bar, sink);
     CHECK_THROWS_WITH(other.restore(wrong), Catch::Contains("queues"));
     again.set_status(0);
+}
+
+namespace {
+
+// A device whose queues something outside the transport serves (as vhost-net's are).
+struct ExternalDevice : Device {
+    std::string_view name() const override { return "external"; }
+    DeviceType type() const override { return DeviceType::net; }
+    std::uint32_t pci_class() const override { return 0x020000; }
+    std::uint64_t features() const override { return 0; }
+    std::uint64_t supported_ring_features() const override {
+        return feature_version_1 | feature_event_idx;
+    }
+    std::uint16_t queue_count() const override { return 2; }
+    std::uint32_t config_size() const override { return 0; }
+    void read_config(std::uint32_t, std::span<std::uint8_t>) const override {}
+    void process(std::uint16_t, SplitQueue&) override { ++processed; }
+    bool external_data_plane() const override { return true; }
+    void start_external(berth::memory::GuestMemory&,
+                        std::span<const ExternalQueue> queues) override {
+        started.assign(queues.begin(), queues.end());
+        ++starts;
+    }
+    void stop_external() override { ++stops; }
+
+    std::vector<ExternalQueue> started;
+    int starts = 0;
+    int stops = 0;
+    int processed = 0;
+};
+
+struct FdSink : CountingSink {
+    std::array<berth::EventFd, 3> events;
+    int trigger_fd(std::uint16_t vector) const override { return events.at(vector).fd(); }
+};
+
+}  // namespace
+
+TEST_CASE("a device with its own data plane gets its queues, doorbells and irqfds at DRIVER_OK",
+          "[virtio][pci]") {
+    RingBuilder ring;
+    FdSink sink;
+    auto device = std::make_shared<ExternalDevice>();
+    PciTransport transport(ring.memory, device, bar, sink);
+    Driver driver{transport};
+    // Only the ring features the device can serve are offered (no queue reset here).
+    const std::uint64_t offered = driver.device_features();
+    CHECK(offered == (feature_version_1 | feature_event_idx));
+    driver.negotiate(feature_version_1 | feature_event_idx);
+    driver.enable_msix();
+    driver.setup_queue(0, ring, 1);
+    driver.setup_queue(1, ring, no_vector);
+    CHECK(device->starts == 0);
+    driver.set_status(status_acknowledge | status_driver | status_features_ok | status_driver_ok);
+    REQUIRE(device->starts == 1);
+    REQUIRE(device->started.size() == 2);
+    const ExternalQueue& rx = device->started[0];
+    CHECK(rx.index == 0);
+    CHECK(rx.layout.size == ring.size);
+    CHECK(rx.layout.descriptors == RingBuilder::descriptors);
+    CHECK(rx.layout.driver_area == RingBuilder::avail);
+    CHECK(rx.layout.device_area == RingBuilder::used);
+    CHECK(rx.call_fd == sink.events[1].fd());
+    CHECK(device->started[1].call_fd == -1);  // no vector, no interrupt
+    CHECK(rx.kick_fd != device->started[1].kick_fd);
+
+    // The doorbell bumps the queue's kick eventfd for the data plane; the transport's
+    // worker does not serve the queue.
+    driver.write(notify_offset, 0, 2);
+    std::uint64_t count = 0;
+    CHECK(::read(rx.kick_fd, &count, sizeof count) == sizeof count);
+    CHECK(count == 1);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    CHECK(device->processed == 0);
+
+    // A reset takes the queues back, once.
+    driver.set_status(0);
+    CHECK(device->stops == 1);
+    driver.set_status(0);
+    CHECK(device->stops == 1);
 }

@@ -96,12 +96,17 @@ container::RunOptions to_options(const CtRunFlags& flags, std::vector<std::strin
     options.tty = flags.tty;
     if (!flags.oci.empty()) {
         // The image says what to run unless the words after it do (they replace its Cmd).
-        apply_oci_image({.reference = flags.oci,
-                         .layer_cache = flags.layer_cache,
-                         .command = std::move(command),
-                         .workdir_given = !flags.workdir.empty(),
-                         .user_given = !flags.user.empty()},
-                        options);
+        try {
+            apply_oci_image({.reference = flags.oci,
+                             .layer_cache = flags.layer_cache,
+                             .command = std::move(command),
+                             .workdir_given = !flags.workdir.empty(),
+                             .user_given = !flags.user.empty()},
+                            options);
+        } catch (const Error& e) {
+            // The container layer names the image, never the flag: this is where it is.
+            throw e.with_context("--oci");
+        }
         return options;
     }
     if (command.empty()) {

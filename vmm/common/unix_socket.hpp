@@ -17,8 +17,9 @@ namespace berth {
 // A connected pair, both ends close-on-exec. Throws berth::Error.
 std::pair<UniqueFd, UniqueFd> message_socket_pair();
 
-// The most descriptors one message carries.
-constexpr std::size_t max_passed_fds = 8;
+// The most descriptors one message carries (a container's setup_done: two per cgroup,
+// up to seven cgroups).
+constexpr std::size_t max_passed_fds = 16;
 
 // Sends `data` (not empty: that would read as the end) as one message, with a copy of each of
 // `fds` attached (at most max_passed_fds). Never raises SIGPIPE: false when the peer is gone

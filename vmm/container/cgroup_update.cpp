@@ -13,6 +13,7 @@
 #include "vmm/common/error.hpp"
 #include "vmm/common/quote.hpp"
 #include "vmm/common/unique_fd.hpp"
+#include "vmm/container/cgroup_io_limits.hpp"
 
 namespace berth::container {
 
@@ -116,6 +117,41 @@ void update_cpu(const std::vector<std::string>& dirs, std::optional<std::int64_t
     missing("linux.resources.cpu", "cpu");
 }
 
+// A container has a blkio (io) or hugetlb cgroup only when create asked for limits of
+// that kind: an update can change them, not add the controller.
+void update_block_io(const std::vector<std::string>& dirs, const BlockIoLimits& limits) {
+    const std::string v1 = holding(dirs, "blkio.throttle.read_bps_device");
+    const std::string v2 = holding(dirs, "io.max");
+    if (v1.empty() && v2.empty()) {
+        missing("linux.resources.blockIO", "blkio (io)");
+    }
+    try {
+        write_block_io(v1.empty() ? v2 : v1, v1.empty() ? CgroupVersion::v2 : CgroupVersion::v1,
+                       limits);
+    } catch (const Error& e) {
+        throw e.with_context("linux.resources.blockIO");
+    }
+}
+
+void update_hugepages(const std::vector<std::string>& dirs,
+                      const std::vector<HugepageLimit>& limits) {
+    for (std::size_t i = 0; i < limits.size(); ++i) {
+        const std::string prefix = "hugetlb." + limits[i].page_size;
+        const std::string v1 = holding(dirs, prefix + ".limit_in_bytes");
+        const std::string v2 = holding(dirs, prefix + ".max");
+        const std::string what = fmt::format("linux.resources.hugepageLimits[{}]", i);
+        if (v1.empty() && v2.empty()) {
+            missing(what, fmt::format("hugetlb (with {} pages)", limits[i].page_size));
+        }
+        try {
+            write_hugepage_limits(v1.empty() ? v2 : v1,
+                                  v1.empty() ? CgroupVersion::v2 : CgroupVersion::v1, {limits[i]});
+        } catch (const Error& e) {
+            throw e.with_context(what);
+        }
+    }
+}
+
 }  // namespace
 
 void update_cgroups(const std::vector<std::string>& dirs, const oci::Resources& resources) {
@@ -127,6 +163,12 @@ void update_cgroups(const std::vector<std::string>& dirs, const oci::Resources& 
     }
     if (resources.cpu_quota || resources.cpu_period) {
         update_cpu(dirs, resources.cpu_quota, resources.cpu_period);
+    }
+    if (resources.block_io.any()) {
+        update_block_io(dirs, resources.block_io);
+    }
+    if (!resources.hugepage_limits.empty()) {
+        update_hugepages(dirs, resources.hugepage_limits);
     }
 }
 

@@ -152,6 +152,14 @@ ContainerCgroup ContainerCgroup::plan(const std::string& name, const CgroupLimit
     if (limits.cpu_quota_us || (limits.every_controller && offered("cpu"))) {
         wanted.push_back({"cpu", "--cpus"});
     }
+    // No controller of either name: the error names v1's.
+    const std::string io_controller = block_io_controller(layout);
+    if (limits.block_io.any()) {
+        wanted.push_back({io_controller == "io" ? "io" : "blkio", "linux.resources.blockIO"});
+    }
+    if (!limits.hugepages.empty()) {
+        wanted.push_back({"hugetlb", "linux.resources.hugepageLimits"});
+    }
     if (limits.freezer) {
         wanted.push_back({"freezer", "pause"});
     }
@@ -176,6 +184,9 @@ ContainerCgroup ContainerCgroup::plan(const std::string& name, const CgroupLimit
                 quote(want.controller), layout.describe()));
         }
         const CgroupHierarchy& hierarchy = *layout.find(located_by);
+        if (located_by == "blkio" || located_by == "io") {
+            check_block_io(parent, hierarchy.version, limits.block_io);
+        }
         const std::string dir = limits.path.empty()          ? parent + "/berth-" + name
                                 : limits.path.front() == '/' ? hierarchy.mount_point + limits.path
                                                              : parent + "/" + limits.path;
@@ -200,7 +211,7 @@ std::vector<std::string> ContainerCgroup::existing(const std::string& name) {
     const CgroupLayout layout = host_cgroup_layout();
     const auto self = parse_proc_cgroup(read_small_file("/proc/self/cgroup"));
     std::vector<std::string> found;
-    for (const char* controller : {"memory", "pids", "cpu", "freezer"}) {
+    for (const char* controller : {"memory", "pids", "cpu", "freezer", "blkio", "io", "hugetlb"}) {
         const std::string parent = controller_directory(layout, self, controller);
         const std::string dir = parent + "/berth-" + name;
         if (!parent.empty() && ::access(dir.c_str(), F_OK) == 0 &&
@@ -271,6 +282,18 @@ void ContainerCgroup::create() {
             } else {
                 write_file(dir + "/cpu.max",
                            fmt::format("{} {}", *limits.cpu_quota_us, cpu_period_us));
+            }
+        } else if (controller == "blkio" || controller == "io") {
+            try {
+                write_block_io(dir, place.version, limits.block_io);
+            } catch (const Error& e) {
+                throw e.with_context(place.flag);
+            }
+        } else if (controller == "hugetlb") {
+            try {
+                write_hugepage_limits(dir, place.version, limits.hugepages);
+            } catch (const Error& e) {
+                throw e.with_context(place.flag);
             }
         }
     }

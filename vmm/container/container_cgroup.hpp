@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "vmm/common/unique_fd.hpp"
+#include "vmm/container/cgroup_io_limits.hpp"
 #include "vmm/container/cgroup_layout.hpp"
 
 namespace berth::container {
@@ -37,6 +38,9 @@ struct CgroupLimits {
     std::optional<std::uint64_t> memory_bytes;
     std::optional<std::uint64_t> pids;
     std::optional<std::uint32_t> cpu_quota_us;
+    // OCI linux.resources.blockIO and hugepageLimits (cgroup_io_limits.hpp).
+    BlockIoLimits block_io;
+    std::vector<HugepageLimit> hugepages;
     // OCI: a cgroup for the freezer (pause/resume), with no limit of its own; on v2,
     // where every cgroup can be frozen, the v2 one.
     bool freezer = false;
@@ -47,7 +51,10 @@ struct CgroupLimits {
     // caller's cgroups. Absolute: under each hierarchy's root; relative: under the
     // caller's cgroup. Missing parents are made (and stay, as with runc).
     std::string path;
-    bool any() const { return memory_bytes || pids || cpu_quota_us || freezer || every_controller; }
+    bool any() const {
+        return memory_bytes || pids || cpu_quota_us || block_io.any() || !hugepages.empty() ||
+               freezer || every_controller;
+    }
 };
 
 // The membership files of a container's cgroups, through which its init moves itself

@@ -338,6 +338,11 @@ Error exec_failure(const std::string& command, int err) {
     // (and with --preserve-fds N, the caller's next N).
     ::close_range(3 + options.preserve_fds, ~0U, CLOSE_RANGE_CLOEXEC);
     drop_privileges(options.capabilities, options.user, plan.user_namespace);
+    // After the user switch, which clears it. berth kills init to stop a container;
+    // in a pid namespace of its own that ends everything in it.
+    if (plan.pid_namespace_joined && ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) {
+        throw_errno("cannot tie the command to the container's init", errno);
+    }
     set_no_new_privileges();
     ::umask(options.umask);
     std::vector<char*> argv;
@@ -461,6 +466,11 @@ pid_t start_command(const InitPlan& plan, const std::string& command_path,
         }
         if (!plan.options->hostname.empty()) {
             set_hostname(plan.options->hostname);
+        }
+        if (!plan.options->domainname.empty() &&
+            ::setdomainname(plan.options->domainname.data(), plan.options->domainname.size()) !=
+                0) {
+            throw_errno("cannot set the domain name", errno);
         }
         const std::string command_path = build_rootfs(plan);
         if (plan.network_namespace_from_berth) {

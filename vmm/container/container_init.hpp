@@ -40,8 +40,12 @@ struct InitPlan {
     const InitChannel* channel = nullptr;  // init's end
     // OCI create: the start FIFO (O_PATH) init waits at before the command (start_gate.hpp).
     int start_gate = -1;
-    // OCI: namespaces to join (descriptor, CLONE_NEW*), opened by berth before clone3.
+    // OCI: ipc, uts and cgroup namespaces init joins (descriptor, CLONE_NEW*), opened by
+    // berth before clone3 (user, mount, pid and time ones init is made in).
     std::vector<std::pair<int, int>> joined_namespaces;
+    // OCI: init is not the pid namespace's first process, whose end would kill the
+    // command; the command is tied to init's life instead.
+    bool pid_namespace_joined = false;
 };
 
 [[noreturn]] void run_init(const InitPlan& plan);

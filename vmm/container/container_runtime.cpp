@@ -22,6 +22,7 @@
 #include "vmm/container/container_init.hpp"
 #include "vmm/container/image_rootfs.hpp"
 #include "vmm/container/init_channel.hpp"
+#include "vmm/container/joined_clone.hpp"
 #include "vmm/container/supervised_signals.hpp"
 #include "vmm/container/supervisor.hpp"
 #include "vmm/net/bridge_network.hpp"
@@ -95,9 +96,19 @@ void launch(const RunOptions& options, const CgroupLimits& limits, int start_gat
             lease = net::IpLease::acquire(options.ip);
         }
 
+        const auto joins = [&](int type) {
+            return std::any_of(
+                options.joined_namespaces.begin(), options.joined_namespaces.end(),
+                [&](const RunOptions::JoinedNamespace& ns) { return ns.type == type; });
+        };
+        // In a joined user namespace init is root only there, as rootless: no device
+        // nodes, and the namespaces it mounts proc and sysfs for must be that
+        // namespace's (made by clone3 after the join).
+        const bool user_joined = joins(CLONE_NEWUSER);
         // As root berth makes the network namespace itself while init builds the rootfs
         // (see network_namespace.hpp); rootless, clone3 makes it in init's user namespace.
-        const bool netns_by_berth = !rootless && options.net != NetMode::host;
+        const bool netns_by_berth = !rootless && options.net != NetMode::host &&
+                                    (!user_joined || !options.network_namespace.empty());
         // The cgroups are resolved, checked and made while init builds its rootfs
         // (finding the hierarchies reads /proc/self/mountinfo, ~0.1 ms): a refusal (no such
         // controller, name in use, no permission) is still bad input, and init is killed
@@ -113,16 +124,28 @@ void launch(const RunOptions& options, const CgroupLimits& limits, int start_gat
             .setup_done_sent = !rootless && !netns_by_berth && !limits.any(),
             .keep_sending = start_gate >= 0};
         // linux.namespaces with a path (OCI): open here, as bad input is found before
-        // anything is made; init inherits the descriptors and joins them.
+        // anything is made. User, mount, pid and time are entered before init exists
+        // (joined_clone.hpp), user first; init joins the others itself.
         std::vector<UniqueFd> joined;
-        std::vector<std::pair<int, int>> joined_fds;
-        for (const auto& ns : options.joined_namespaces) {
-            joined.emplace_back(::open(ns.path.c_str(), O_RDONLY | O_CLOEXEC));
-            if (!joined.back()) {
-                throw bad_input(
-                    errno_message(fmt::format("cannot open namespace {}", quote(ns.path)), errno));
+        std::vector<std::pair<int, int>> joined_by_init;
+        std::vector<NamespaceToJoin> joined_before;
+        for (const int type : {CLONE_NEWUSER, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWTIME,
+                               CLONE_NEWIPC, CLONE_NEWUTS, CLONE_NEWCGROUP}) {
+            for (const auto& ns : options.joined_namespaces) {
+                if (ns.type != type) {
+                    continue;
+                }
+                joined.emplace_back(::open(ns.path.c_str(), O_RDONLY | O_CLOEXEC));
+                if (!joined.back()) {
+                    throw bad_input(errno_message(
+                        fmt::format("cannot open namespace {}", quote(ns.path)), errno));
+                }
+                if ((type & (CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP)) != 0) {
+                    joined_by_init.emplace_back(joined.back().get(), type);
+                } else {
+                    joined_before.push_back({joined.back().get(), type, ns.path});
+                }
             }
-            joined_fds.emplace_back(joined.back().get(), ns.type);
         }
         InitChannel init_end;
         std::tie(channel, init_end) = InitChannel::open();
@@ -132,12 +155,14 @@ void launch(const RunOptions& options, const CgroupLimits& limits, int start_gat
             .env = env,
             .address = lease ? std::optional<net::Ipv4Cidr>(lease->cidr()) : std::nullopt,
             .user_namespace = rootless ? UserNamespace::private_ : UserNamespace::shared,
-            .rootfs = RootfsPlan{rootfs, options.root_mode,
-                                 rootless ? DeviceMode::bind_host : DeviceMode::create_nodes,
-                                 rootless && options.net == NetMode::host ? SysfsMode::bind_host
-                                 : netns_by_berth                         ? SysfsMode::after_netns
-                                                                          : SysfsMode::fresh,
-                                 options.binds, options.sysctls},
+            .rootfs =
+                RootfsPlan{
+                    rootfs, options.root_mode,
+                    rootless || user_joined ? DeviceMode::bind_host : DeviceMode::create_nodes,
+                    (rootless || user_joined) && options.net == NetMode::host ? SysfsMode::bind_host
+                    : netns_by_berth ? SysfsMode::after_netns
+                                     : SysfsMode::fresh,
+                    options.binds, options.sysctls},
             .image_loop = loop ? loop->path() : std::string(),
             .image_layers = options.image_layers,
             .network_namespace_from_berth = netns_by_berth,
@@ -147,7 +172,8 @@ void launch(const RunOptions& options, const CgroupLimits& limits, int start_gat
             .berth_end = channel.fd(),
             .channel = &init_end,
             .start_gate = start_gate,
-            .joined_namespaces = joined_fds,
+            .joined_namespaces = joined_by_init,
+            .pid_namespace_joined = joins(CLONE_NEWPID),
         };
         // What berth knows before clone3 is in the channel before init runs (both ends
         // are ours until then, so these sends cannot find init gone).
@@ -158,14 +184,9 @@ void launch(const RunOptions& options, const CgroupLimits& limits, int start_gat
             channel.send(InitMessage::setup_done);
         }
 
-        std::uint64_t flags = CLONE_NEWPID | CLONE_NEWNS;
-        for (const std::uint64_t type : {CLONE_NEWUTS, CLONE_NEWIPC}) {
-            const bool join =
-                std::any_of(options.joined_namespaces.begin(), options.joined_namespaces.end(),
-                            [&](const RunOptions::JoinedNamespace& ns) {
-                                return static_cast<std::uint64_t>(ns.type) == type;
-                            });
-            flags |= join ? 0 : type;
+        std::uint64_t flags = 0;
+        for (const int type : {CLONE_NEWPID, CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC}) {
+            flags |= joins(type) ? 0 : static_cast<std::uint64_t>(type);
         }
         if (options.net != NetMode::host && !netns_by_berth) {
             flags |= CLONE_NEWNET;
@@ -174,7 +195,8 @@ void launch(const RunOptions& options, const CgroupLimits& limits, int start_gat
             flags |= CLONE_NEWUSER;
         }
         blocked.emplace();
-        const pid_t pid = clone_container(flags);
+        const pid_t pid = joined_before.empty() ? clone_container(flags)
+                                                : clone_into_joined(flags, joined_before);
         if (pid == 0) {
             run_init(plan);
         }
@@ -191,8 +213,14 @@ void launch(const RunOptions& options, const CgroupLimits& limits, int start_gat
 
 int run_container(const RunOptions& options) {
     Launch started;
-    const CgroupLimits limits{
-        options.memory_bytes, options.pids, options.cpu_quota_us, false, false, {}};
+    const CgroupLimits limits{.memory_bytes = options.memory_bytes,
+                              .pids = options.pids,
+                              .cpu_quota_us = options.cpu_quota_us,
+                              .block_io = options.block_io,
+                              .hugepages = options.hugepages,
+                              .freezer = false,
+                              .every_controller = false,
+                              .path = {}};
     launch(options, limits, -1, started);
     HostResources& held = started.held;
     ChildProcess& init = started.init;
@@ -234,8 +262,14 @@ int run_container(const RunOptions& options) {
 CreatedContainer create_container(const RunOptions& options, int start_gate) {
     Launch started;
     const bool root = ::geteuid() == 0;
-    const CgroupLimits limits{options.memory_bytes, options.pids, options.cpu_quota_us, root, root,
-                              options.cgroups_path};
+    const CgroupLimits limits{.memory_bytes = options.memory_bytes,
+                              .pids = options.pids,
+                              .cpu_quota_us = options.cpu_quota_us,
+                              .block_io = options.block_io,
+                              .hugepages = options.hugepages,
+                              .freezer = root,
+                              .every_controller = root,
+                              .path = options.cgroups_path};
     launch(options, limits, start_gate, started);
     // From here on nothing may fail: init and its cgroups now belong to the container.
     return CreatedContainer{started.init.release(), started.held.cgroup.keep(),

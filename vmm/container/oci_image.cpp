@@ -345,10 +345,11 @@ std::pair<std::string, std::string> split_reference(std::string_view reference) 
             return {std::move(dir), std::string(reference.substr(colon + 1))};
         }
     }
-    throw bad_input(fmt::format(
-        "--oci {}: no such directory; give an OCI image layout as DIR[:TAG] (skopeo copy IMAGE "
-        "oci:DIR:TAG or podman save --format oci-dir -o DIR IMAGE writes one)",
-        quote(whole)));
+    throw bad_input(
+        fmt::format("image layout {}: no such directory; an OCI image layout is named DIR or "
+                    "DIR:TAG (skopeo copy IMAGE oci:DIR:TAG or podman save --format oci-dir -o "
+                    "DIR IMAGE writes one)",
+                    quote(whole)));
 }
 
 std::string blob_path(const std::string& layout, const Descriptor& blob) {

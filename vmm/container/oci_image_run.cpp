@@ -143,7 +143,8 @@ UserSpec resolve_image_user(std::string_view user, std::string_view passwd,
         }
         if (!found) {
             throw bad_input(fmt::format(
-                "User {}: no user {} in the image's /etc/passwd; give a number or --user UID",
+                "User {}: no user {} in the image's /etc/passwd; give a number, or run as "
+                "another user",
                 quote(user), quote(user_part)));
         }
     }
@@ -196,8 +197,8 @@ UserSpec resolve_image_user(std::string_view user, std::string_view passwd,
 void apply_oci_image(const ImageRequest& request, RunOptions& options) {
     if (::geteuid() != 0) {
         throw bad_input(
-            "--oci needs root (its layers are unpacked with their owners and whiteouts and laid "
-            "under an overlay); run as root");
+            "an OCI image layout needs root (its layers are unpacked with their owners and "
+            "whiteouts and laid under an overlay); run as root");
     }
     const oci::Image image = oci::open_image_layout(request.reference);
     try {

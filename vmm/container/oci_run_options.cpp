@@ -15,6 +15,7 @@
 #include <cap-ng.h>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "vmm/common/error.hpp"
 #include "vmm/common/quote.hpp"
@@ -32,23 +33,50 @@ namespace {
     throw bad_input(fmt::format("{}: {} is not supported by berth yet", path, what));
 }
 
-// berth always makes new pid, mount, uts and ipc namespaces (and init a cgroup one);
-// the network namespace is the one that may be the host's, or one to join (its path
-// goes to `network_namespace`).
-// An ipc, uts or cgroup namespace to join: checked now (it must be a namespace of that
-// type), joined by init.
+int clone_flag(NamespaceType type) {
+    switch (type) {
+        case NamespaceType::pid:
+            return CLONE_NEWPID;
+        case NamespaceType::network:
+            return CLONE_NEWNET;
+        case NamespaceType::mount:
+            return CLONE_NEWNS;
+        case NamespaceType::ipc:
+            return CLONE_NEWIPC;
+        case NamespaceType::uts:
+            return CLONE_NEWUTS;
+        case NamespaceType::user:
+            return CLONE_NEWUSER;
+        case NamespaceType::cgroup:
+            return CLONE_NEWCGROUP;
+        case NamespaceType::time:
+            return CLONE_NEWTIME;
+    }
+    return 0;
+}
+
+// A namespace to join: checked now (it must be a namespace of that type), so that a
+// wrong path is bad input before anything is made; joined as the container starts.
 RunOptions::JoinedNamespace joined_namespace(const Namespace& ns, const std::string& path) {
-    const int type = ns.type == NamespaceType::ipc   ? CLONE_NEWIPC
-                     : ns.type == NamespaceType::uts ? CLONE_NEWUTS
-                                                     : CLONE_NEWCGROUP;
+    const int type = clone_flag(ns.type);
     const UniqueFd fd(::open(ns.path.c_str(), O_RDONLY | O_CLOEXEC));
     if (!fd) {
         throw bad_input(errno_message(fmt::format("{}: {}", path, quote(ns.path)), errno));
     }
     // Any file opens; only a namespace file answers NS_GET_NSTYPE.
-    if (::ioctl(fd.get(), NS_GET_NSTYPE) != type) {
-        throw bad_input(
-            fmt::format("{}: {} is not {} namespace", path, quote(ns.path), name_of(ns.type)));
+    const int actual = ::ioctl(fd.get(), NS_GET_NSTYPE);
+    if (actual != type) {
+        std::string is;
+        for (const NamespaceType other :
+             {NamespaceType::pid, NamespaceType::network, NamespaceType::mount, NamespaceType::ipc,
+              NamespaceType::uts, NamespaceType::user, NamespaceType::cgroup,
+              NamespaceType::time}) {
+            if (clone_flag(other) == actual) {
+                is = fmt::format(" (it is a {} namespace)", name_of(other));
+            }
+        }
+        throw bad_input(fmt::format("{}: {} is not a {} namespace{}", path, quote(ns.path),
+                                    name_of(ns.type), actual < 0 ? " (nor any namespace)" : is));
     }
     if (::geteuid() != 0) {
         not_supported(path, "joining a namespace rootless");
@@ -56,6 +84,10 @@ RunOptions::JoinedNamespace joined_namespace(const Namespace& ns, const std::str
     return {type, ns.path};
 }
 
+// linux.namespaces: berth makes new pid, mount, uts and ipc namespaces unless one is
+// given by path; the network namespace is the host's unless listed (a new one, or one
+// to join: its path goes to `network_namespace`). A user or time namespace can be
+// joined, not made.
 NetMode network_of(const Spec& spec, std::string& network_namespace,
                    std::vector<RunOptions::JoinedNamespace>& joined) {
     bool pid = false;
@@ -65,7 +97,6 @@ NetMode network_of(const Spec& spec, std::string& network_namespace,
         const Namespace& ns = spec.namespaces[i];
         const std::string path = fmt::format("linux.namespaces[{}]", i);
         if (ns.type == NamespaceType::network && !ns.path.empty()) {
-            // Checked now, so that a wrong path is bad input before anything is made.
             try {
                 net::open_network_namespace(ns.path);
             } catch (const Error& e) {
@@ -75,13 +106,8 @@ NetMode network_of(const Spec& spec, std::string& network_namespace,
                 not_supported(path + ".path", "joining a network namespace rootless");
             }
             network_namespace = ns.path;
-        } else if (!ns.path.empty() &&
-                   (ns.type == NamespaceType::ipc || ns.type == NamespaceType::uts ||
-                    ns.type == NamespaceType::cgroup)) {
-            joined.push_back(joined_namespace(ns, path + ".path"));
         } else if (!ns.path.empty()) {
-            not_supported(path + ".path", fmt::format("joining an existing {} namespace ({})",
-                                                      name_of(ns.type), quote(ns.path)));
+            joined.push_back(joined_namespace(ns, path + ".path"));
         }
         switch (ns.type) {
             case NamespaceType::pid:
@@ -95,7 +121,12 @@ NetMode network_of(const Spec& spec, std::string& network_namespace,
                 break;
             case NamespaceType::user:
             case NamespaceType::time:
-                not_supported(path + ".type", fmt::format("a {} namespace", name_of(ns.type)));
+                if (ns.path.empty()) {
+                    not_supported(path + ".type",
+                                  fmt::format("a new {} namespace (one given by path is joined)",
+                                              name_of(ns.type)));
+                }
+                break;
             case NamespaceType::ipc:
             case NamespaceType::uts:
             case NamespaceType::cgroup:
@@ -109,7 +140,59 @@ NetMode network_of(const Spec& spec, std::string& network_namespace,
     return net;
 }
 
+// Each device a blockIO entry names must be a block device of this host: the kernel's
+// refusal would come only once the cgroup is being made, and name no field.
+void check_block_devices(const BlockIoLimits& limits) {
+    const std::string path = "linux.resources.blockIO";
+    const auto check = [&](const DeviceNumber& device, const std::string& where) {
+        const std::string sys = fmt::format("/sys/dev/block/{}:{}", device.major, device.minor);
+        if (::access(sys.c_str(), F_OK) != 0) {
+            throw bad_input(fmt::format("{}.{}: {}:{} is not a block device of this host ({})",
+                                        path, where, device.major, device.minor, sys));
+        }
+        // The kernel keeps I/O limits per disk.
+        if (::access((sys + "/partition").c_str(), F_OK) == 0) {
+            throw bad_input(fmt::format("{}.{}: {}:{} is a partition; give its whole disk", path,
+                                        where, device.major, device.minor));
+        }
+    };
+    for (std::size_t i = 0; i < limits.weight_devices.size(); ++i) {
+        check(limits.weight_devices[i].device, fmt::format("weightDevice[{}]", i));
+    }
+    const std::pair<const char*, const std::vector<DeviceRate>*> throttles[] = {
+        {"throttleReadBpsDevice", &limits.read_bps},
+        {"throttleWriteBpsDevice", &limits.write_bps},
+        {"throttleReadIOPSDevice", &limits.read_iops},
+        {"throttleWriteIOPSDevice", &limits.write_iops},
+    };
+    for (const auto& [key, rates] : throttles) {
+        for (std::size_t i = 0; i < rates->size(); ++i) {
+            check((*rates)[i].device, fmt::format("{}[{}]", key, i));
+        }
+    }
+}
+
+void check_hugepage_sizes(const std::vector<HugepageLimit>& limits) {
+    if (limits.empty()) {
+        return;
+    }
+    const std::vector<std::string> sizes = host_hugepage_sizes();
+    for (std::size_t i = 0; i < limits.size(); ++i) {
+        if (std::find(sizes.begin(), sizes.end(), limits[i].page_size) == sizes.end()) {
+            throw bad_input(fmt::format(
+                "linux.resources.hugepageLimits[{}].pageSize: {} is not a huge page size of this "
+                "host (it has: {})",
+                i, quote(limits[i].page_size),
+                sizes.empty() ? std::string("none") : fmt::format("{}", fmt::join(sizes, ", "))));
+        }
+    }
+}
+
 void apply_resources(const Resources& resources, RunOptions& options) {
+    check_block_devices(resources.block_io);
+    check_hugepage_sizes(resources.hugepage_limits);
+    options.block_io = resources.block_io;
+    options.hugepages = resources.hugepage_limits;
     // The spec's "no limit" values (-1, or 0 for pids) leave the controller unused.
     if (resources.memory_limit && *resources.memory_limit > 0) {
         options.memory_bytes = static_cast<std::uint64_t>(*resources.memory_limit);
@@ -311,6 +394,7 @@ RunOptions run_options_from(const Spec& spec, const std::string& bundle, const s
     options.hostname = !spec.hostname.empty() ? spec.hostname
                        : joins_uts            ? std::string()
                                               : host_hostname();
+    options.domainname = spec.domainname;
     apply_resources(spec.resources, options);
     options.cgroups_path = cgroups_path_of(spec.cgroups_path);
     options.sysctls = sysctls_of(spec, options.net);

@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <optional>
 #include <span>
 
@@ -63,6 +64,19 @@ bool wait_for_exit(const ContainerRecord& record, int tries) {
     return !init_alive(record);
 }
 
+// SIGKILL to every process left in the cgroup `dir`. Init's end kills its pid namespace,
+// but in a pid namespace joined by path the command's children outlive it (adopted by
+// that namespace's first process); they are still in the container's cgroups.
+void kill_cgroup_members(const std::string& dir) {
+    std::ifstream procs(dir + "/cgroup.procs");
+    pid_t pid = 0;
+    while (procs >> pid) {
+        if (pid > 0) {
+            ::kill(pid, SIGKILL);
+        }
+    }
+}
+
 void remove_cgroups(const ContainerRecord& record) {
     for (const auto& dir : record.cgroups) {
         // The last task may still be leaving the cgroup for a moment.
@@ -73,6 +87,9 @@ void remove_cgroups(const ContainerRecord& record) {
             }
             if (errno != EBUSY || ++attempt == 500) {
                 throw_errno(fmt::format("cannot remove cgroup {}", quote(dir)), errno);
+            }
+            if (attempt == 50) {
+                kill_cgroup_members(dir);  // still busy after 0.1 s: left-behind processes
             }
             ::usleep(2000);
         }

@@ -192,6 +192,61 @@ Namespace parse_namespace(const Node& node) {
     return result;
 }
 
+// A blockIO weight: 10 to 1000, or 0 for none (what runc's callers write for "unset").
+std::optional<std::uint16_t> parse_weight(const Node& node) {
+    const std::uint32_t weight = node.uint32();
+    if (weight == 0) {
+        return std::nullopt;
+    }
+    if (weight < 10 || weight > 1000) {
+        node.fail(fmt::format("{} is not a block I/O weight (10 to 1000)", weight));
+    }
+    return static_cast<std::uint16_t>(weight);
+}
+
+DeviceNumber parse_device(const Node& node) {
+    return {node.required("major").int64(), node.required("minor").int64()};
+}
+
+BlockIoLimits parse_block_io(const Node& node) {
+    node.expect_object();
+    BlockIoLimits limits;
+    if (auto weight = node.member("weight")) {
+        limits.weight = parse_weight(*weight);
+    }
+    if (auto weight = node.member("leafWeight")) {
+        limits.leaf_weight = parse_weight(*weight);
+    }
+    if (auto devices = node.member("weightDevice")) {
+        for (std::size_t i = 0, n = devices->array_size(); i < n; ++i) {
+            const Node item = devices->element(i).expect_object();
+            DeviceWeight entry{parse_device(item), std::nullopt, std::nullopt};
+            if (auto weight = item.member("weight")) {
+                entry.weight = parse_weight(*weight);
+            }
+            if (auto weight = item.member("leafWeight")) {
+                entry.leaf_weight = parse_weight(*weight);
+            }
+            limits.weight_devices.push_back(entry);
+        }
+    }
+    const std::pair<std::string_view, std::vector<DeviceRate>*> throttles[] = {
+        {"throttleReadBpsDevice", &limits.read_bps},
+        {"throttleWriteBpsDevice", &limits.write_bps},
+        {"throttleReadIOPSDevice", &limits.read_iops},
+        {"throttleWriteIOPSDevice", &limits.write_iops},
+    };
+    for (const auto& [key, rates] : throttles) {
+        if (auto devices = node.member(key)) {
+            for (std::size_t i = 0, n = devices->array_size(); i < n; ++i) {
+                const Node item = devices->element(i).expect_object();
+                rates->push_back({parse_device(item), item.required("rate").uint64()});
+            }
+        }
+    }
+    return limits;
+}
+
 Resources parse_resources(const Node& node) {
     node.expect_object();
     Resources resources;
@@ -213,6 +268,16 @@ Resources parse_resources(const Node& node) {
             if (*resources.cpu_period == 0) {
                 period->fail("must be more than 0");
             }
+        }
+    }
+    if (auto block_io = node.member("blockIO")) {
+        resources.block_io = parse_block_io(*block_io);
+    }
+    if (auto hugepages = node.member("hugepageLimits")) {
+        for (std::size_t i = 0, n = hugepages->array_size(); i < n; ++i) {
+            const Node item = hugepages->element(i).expect_object();
+            resources.hugepage_limits.push_back(
+                {item.required("pageSize").string(), item.required("limit").uint64()});
         }
     }
     return resources;
@@ -375,6 +440,13 @@ Spec parse_spec(std::string_view json_text) {
     spec.root = parse_root(top.required("root"));
     if (auto hostname = top.member("hostname")) {
         spec.hostname = hostname->string();
+    }
+    if (auto domainname = top.member("domainname")) {
+        spec.domainname = domainname->string();
+        // The kernel's limit (__NEW_UTS_LEN): a longer one would fail only in init.
+        if (spec.domainname.size() > 64) {
+            domainname->fail("is longer than 64 bytes");
+        }
     }
     if (auto mounts = top.member("mounts")) {
         for (std::size_t i = 0, n = mounts->array_size(); i < n; ++i) {

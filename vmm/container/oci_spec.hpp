@@ -17,6 +17,8 @@
 #include <string_view>
 #include <vector>
 
+#include "vmm/container/cgroup_io_limits.hpp"
+
 namespace berth::container::oci {
 
 // The runtime-spec version berth writes in state and `--version` (the one it follows).
@@ -80,6 +82,8 @@ struct Resources {
     std::optional<std::int64_t> pids_limit;    // <= 0 unlimited
     std::optional<std::int64_t> cpu_quota;     // microseconds per period; -1 unlimited
     std::optional<std::uint64_t> cpu_period;   // microseconds
+    BlockIoLimits block_io;                    // blockIO; a weight of 0 is left unset
+    std::vector<HugepageLimit> hugepage_limits;
 };
 
 // linux.seccomp. Names of actions, operators, architectures and flags are kept as
@@ -146,6 +150,7 @@ struct Spec {
     std::optional<Process> process;  // required by create (checked there)
     Root root;
     std::string hostname;
+    std::string domainname;  // the uts namespace's NIS domain name; empty: left as it is
     std::vector<Mount> mounts;
     std::vector<Namespace> namespaces;
     Resources resources;

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "vmm/container/bind_mounts.hpp"
+#include "vmm/container/cgroup_io_limits.hpp"
 #include "vmm/net/ipv4.hpp"
 
 namespace berth::container {
@@ -51,18 +52,22 @@ struct RunOptions {
     // tmpfs overlay (layer_cache.hpp); `oci_image` is the DIR[:TAG] errors name.
     std::vector<std::string> image_layers;
     std::string oci_image;
-    std::string name;      // empty: berth-<pid> is used for cgroups
-    std::string hostname;  // ct run: never empty; OCI: empty keeps a joined uts namespace's
+    std::string name;        // empty: berth-<pid> is used for cgroups
+    std::string hostname;    // ct run: never empty; OCI: empty keeps a joined uts namespace's
+    std::string domainname;  // OCI domainname; empty: the uts namespace keeps its own
     std::optional<std::uint64_t> memory_bytes;
     std::optional<std::uint64_t> pids;
     std::optional<std::uint32_t> cpu_quota_us;  // per cpu_period_us
+    BlockIoLimits block_io;                     // OCI linux.resources.blockIO
+    std::vector<HugepageLimit> hugepages;       // OCI linux.resources.hugepageLimits
     std::string cgroups_path;                   // OCI linux.cgroupsPath (container_cgroup.hpp)
     NetMode net = NetMode::none;
     std::optional<net::Ipv4Cidr> ip;
     // OCI, as root: the network namespace to join (a path), with NetMode::none.
     std::string network_namespace;
-    // OCI, as root: ipc, uts or cgroup namespaces to join instead of new ones (CLONE_NEW*
-    // and the path). With a uts namespace joined and no hostname, the hostname stays.
+    // OCI, as root: namespaces to join instead of new ones (CLONE_NEW* and the path): pid,
+    // mount, ipc, uts, user, cgroup, time. With a uts namespace joined and no hostname,
+    // the hostname stays.
     struct JoinedNamespace {
         int type = 0;
         std::string path;

@@ -18,6 +18,7 @@ public:
 
     void route(std::uint16_t vector, const devices::pci::MsiMessage& message) override;
     void trigger(std::uint16_t vector) override;
+    int trigger_fd(std::uint16_t vector) const override { return vectors_.at(vector).event.fd(); }
 
 private:
     struct Vector {

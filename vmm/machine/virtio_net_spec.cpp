@@ -1,7 +1,8 @@
-// --net user|bridge[=NAME][,ip=CIDR]|none: a virtio-net NIC and the host side it is
+// --net user|bridge[=NAME][,ip=CIDR][,vhost=on|off]|none: a virtio-net NIC and the host side it is
 // plugged into. `user` is NAT in berth's own process (libslirp,
 // vmm/net/user_network.hpp); `bridge` a tap on berth0, the containers' bridge, or on the
-// existing bridge NAME (vmm/net/tap_network.hpp); `none`, the default, adds no device at
+// existing bridge NAME (vmm/net/tap_network.hpp), whose frames with vhost=on the host kernel
+// moves (devices/virtio/vhost_net.hpp); `none`, the default, adds no device at
 // all. Each --net is one NIC, in order (eth0, eth1, ...). --publish adds port forwards to
 // the first user-mode NIC (add_port_forwards), --ip pins the first bridge NIC's address
 // (add_bridge_address).
@@ -15,10 +16,12 @@
 #include <fmt/format.h>
 
 #include "devices/virtio/net.hpp"
+#include "devices/virtio/vhost_net.hpp"
 #include "vmm/common/error.hpp"
 #include "vmm/common/quote.hpp"
 #include "vmm/machine/virtio_device_spec.hpp"
 #include "vmm/net/bridge_network.hpp"
+#include "vmm/net/interface_dhcp.hpp"
 #include "vmm/net/ipv4.hpp"
 #include "vmm/net/tap_network.hpp"
 #include "vmm/net/user_network.hpp"
@@ -48,6 +51,40 @@ private:
     net::UserNetwork network_;
 };
 
+// A tap's TUN_F_* offloads as virtio-net features: each one both ways.
+std::uint64_t tap_offload_features(unsigned tap) {
+    using namespace devices::virtio;
+    std::uint64_t features = 0;
+    if ((tap & TUN_F_CSUM) != 0) {
+        features |= net_feature_csum | net_feature_guest_csum;
+        if ((tap & TUN_F_TSO4) != 0) {
+            features |= net_feature_host_tso4 | net_feature_guest_tso4;
+        }
+        if ((tap & TUN_F_TSO6) != 0) {
+            features |= net_feature_host_tso6 | net_feature_guest_tso6;
+        }
+    }
+    return features;
+}
+
+// What the driver takes, as the TUN_F_* flags the tap may hand it: segments need its
+// checksum offload too. Should the kernel refuse them now (the probe at creation took
+// them), it keeps the ones before, and the NIC model still clears what the driver did
+// not accept from each received header.
+void enable_tap_offloads(net::TapNetwork& network, std::uint64_t features) {
+    using namespace devices::virtio;
+    unsigned flags = 0;
+    if ((features & net_feature_guest_csum) != 0) {
+        flags |= TUN_F_CSUM;
+        flags |= (features & net_feature_guest_tso4) != 0 ? TUN_F_TSO4 : 0;
+        flags |= (features & net_feature_guest_tso6) != 0 ? TUN_F_TSO6 : 0;
+    }
+    try {
+        network.enable_offloads(flags);
+    } catch (const Error&) {
+    }
+}
+
 // The virtio-net model's view of a tap on a bridge.
 class TapBackend final : public devices::virtio::PacketBackend {
 public:
@@ -64,47 +101,39 @@ public:
     void send(std::span<const std::uint8_t> frame) override { network_.send(frame); }
     const net::TapNetwork& network() const { return network_; }
 
-    // The tap's TUN_F_* offloads as virtio-net features: each one both ways.
-    std::uint64_t offloads() const override {
-        using namespace devices::virtio;
-        const unsigned tap = network_.offloads();
-        std::uint64_t features = 0;
-        if ((tap & TUN_F_CSUM) != 0) {
-            features |= net_feature_csum | net_feature_guest_csum;
-            if ((tap & TUN_F_TSO4) != 0) {
-                features |= net_feature_host_tso4 | net_feature_guest_tso4;
-            }
-            if ((tap & TUN_F_TSO6) != 0) {
-                features |= net_feature_host_tso6 | net_feature_guest_tso6;
-            }
-        }
-        return features;
-    }
-    // What the driver takes: segments need its checksum offload too.
+    std::uint64_t offloads() const override { return tap_offload_features(network_.offloads()); }
     void enable_offloads(std::uint64_t features) override {
-        using namespace devices::virtio;
-        unsigned flags = 0;
-        if ((features & net_feature_guest_csum) != 0) {
-            flags |= TUN_F_CSUM;
-            flags |= (features & net_feature_guest_tso4) != 0 ? TUN_F_TSO4 : 0;
-            flags |= (features & net_feature_guest_tso6) != 0 ? TUN_F_TSO6 : 0;
-        }
-        try {
-            network_.enable_offloads(flags);
-        } catch (const Error&) {
-            // The probe at creation took these flags; should the kernel refuse them now,
-            // it keeps the ones before, and the NIC still clears what the driver did
-            // not accept from each received header.
-        }
+        enable_tap_offloads(network_, features);
     }
 
 private:
     net::TapNetwork network_;
 };
 
+// A tap on a bridge that the kernel's vhost-net serves (vhost=on): berth reads and
+// writes no frame, and answers the guest's DHCP from a packet socket on the tap.
+class VhostTapBackend final : public devices::virtio::VhostTap {
+public:
+    VhostTapBackend(const std::string& tap_name, const net::BridgeSubnet& bridge,
+                    const std::optional<net::Ipv4Cidr>& address)
+        : network_(tap_name, bridge, address),
+          dhcp_(network_.tap().name(), network_.dhcp_offer()) {}
+    int fd() const override { return network_.tap().fd(); }
+    std::uint64_t offloads() const override { return tap_offload_features(network_.offloads()); }
+    void enable_offloads(std::uint64_t features) override {
+        enable_tap_offloads(network_, features);
+    }
+    const net::TapNetwork& network() const { return network_; }
+
+private:
+    net::TapNetwork network_;
+    net::InterfaceDhcpServer dhcp_;
+};
+
 struct BridgeNicOptions {
     std::string bridge = net::bridge_name;
     std::optional<net::Ipv4Cidr> address;  // ip=CIDR or --ip; unset: a free one
+    bool vhost = false;                    // vhost=on: the kernel's data plane
     std::string flag;                      // how the user spelled it, for errors
 };
 
@@ -117,6 +146,11 @@ public:
         try {
             // The bridge and its network are looked up now, not when the flag is parsed:
             // berth0 may appear meanwhile, and a reboot looks again.
+            // /dev/vhost-net first: without it, no tap or lease is made only to be undone.
+            UniqueFd vhost;
+            if (options_.vhost) {
+                vhost = devices::virtio::VhostNet::open_device();
+            }
             const net::BridgeSubnet bridge = net::find_bridge(options_.bridge, options_.flag);
             if (options_.address && !bridge.is_host_address(*options_.address)) {
                 const net::Ipv4Cidr network{bridge.gateway.address & bridge.gateway.netmask(),
@@ -128,8 +162,18 @@ public:
                     bridge.gateway.address_text()));
             }
             // Named after berth's pid, as the containers' veths are (bv<pid>).
-            auto backend = std::make_unique<TapBackend>(fmt::format("bt{}n{}", ::getpid(), index),
-                                                        bridge, options_.address);
+            const std::string tap_name = fmt::format("bt{}n{}", ::getpid(), index);
+            if (options_.vhost) {
+                auto backend =
+                    std::make_unique<VhostTapBackend>(tap_name, bridge, options_.address);
+                const auto mac = backend->network().guest_mac();
+                const std::string name =
+                    fmt::format("virtio-net {} (bridge {}, {}, vhost)", index, bridge.name,
+                                backend->network().guest_address().text());
+                return std::make_shared<devices::virtio::VhostNet>(std::move(vhost),
+                                                                   std::move(backend), mac, name);
+            }
+            auto backend = std::make_unique<TapBackend>(tap_name, bridge, options_.address);
             const auto mac = backend->network().guest_mac();
             const std::string name =
                 fmt::format("virtio-net {} (bridge {}, {})", index, bridge.name,
@@ -214,9 +258,16 @@ std::shared_ptr<const VirtioDeviceSpec> parse_bridge(const std::string& value) {
             }
         } else if (part.starts_with("ip=")) {
             options.address = net::parse_cidr(part.substr(3), "ip=");
-        } else {
+        } else if (part == "vhost=on" || part == "vhost=off") {
+            options.vhost = part == "vhost=on";
+        } else if (part.starts_with("vhost=")) {
             throw bad_input(
-                fmt::format("unknown option {}; bridge takes =NAME and ip=CIDR", quote(part)));
+                fmt::format("{} is neither vhost=on nor vhost=off; give vhost=on for the kernel's "
+                            "vhost-net or leave it out",
+                            quote(part)));
+        } else {
+            throw bad_input(fmt::format(
+                "unknown option {}; bridge takes =NAME, ip=CIDR and vhost=on|off", quote(part)));
         }
     }
     return std::make_shared<BridgeNetSpec>(std::move(options));
@@ -231,6 +282,19 @@ std::shared_ptr<const VirtioDeviceSpec> parse_net_flag(const std::string& value)
     }
     if (value == "none") {
         return nullptr;
+    }
+    // vhost-net serves a tap; user mode's frames are libslirp's, in berth itself.
+    for (const std::string_view backend : {"user,", "none,"}) {
+        if (value.starts_with(backend)) {
+            const std::string_view name = backend.substr(0, backend.size() - 1);
+            if (value.find("vhost=") != std::string::npos) {
+                throw bad_input(fmt::format(
+                    "vhost= needs a tap backend; --net {} has no tap: use --net bridge,vhost=on "
+                    "(root, a tap on berth0) or drop vhost=",
+                    name));
+            }
+            throw bad_input(fmt::format("{} takes no options; give --net {}", name, name));
+        }
     }
     throw bad_input(fmt::format(
         "unknown network backend {}; use user (NAT through the host, no root needed), "
@@ -276,9 +340,10 @@ VirtioDeviceFlag virtio_net_flag() {
             "on berth0, the bridge of `berth ct run --net bridge`: berth's DHCP gives the guest "
             "an address in 10.88.0.0/16 beside the containers, the host is 10.88.0.1; needs "
             "root; bridge=NAME: an existing bridge with an IPv4 address, whose network berth's "
-            "DHCP serves; ip=CIDR pins the address) or none (no NIC, the default); repeatable, "
+            "DHCP serves; ip=CIDR pins the address; vhost=on moves the frames in the host "
+            "kernel (vhost-net, /dev/vhost-net)) or none (no NIC, the default); repeatable, "
             "one NIC each (eth0, eth1, ...)",
-            "user|bridge[=NAME][,ip=CIDR]|none", parse_net_flag};
+            "user|bridge[=NAME][,ip=CIDR][,vhost=on]|none", parse_net_flag};
 }
 
 }  // namespace berth::machine

@@ -52,6 +52,10 @@ public:
     void write(std::uint64_t address, std::span<const std::uint8_t> in);
     void fill(std::uint64_t address, std::uint64_t length, std::uint8_t value);
 
+    // The RAM regions, by guest address: for a data plane outside berth (vhost-net)
+    // that is handed the same map KVM has.
+    const std::vector<RamRegion>& regions() const { return regions_; }
+
     // Plain-old-data objects (guest structures such as descriptors or boot_params).
     template <typename T>
     T read_object(std::uint64_t address) const {
@@ -94,8 +98,6 @@ public:
     // `fd` at `offset` (Mapping's file constructor); the same checks as add_ram.
     void add_file_ram(std::uint64_t guest_address, std::uint64_t size, int fd,
                       std::uint64_t offset);
-
-    const std::vector<RamRegion>& regions() const { return regions_; }
 
 private:
     void check_new_region(std::uint64_t guest_address, std::uint64_t size) const;

@@ -47,6 +47,11 @@ public:
 
     const EthernetAddress& guest_mac() const { return dhcp_.client; }
     const Ipv4Cidr& guest_address() const { return dhcp_.address; }
+    // What the guest's DHCP is answered with, and the tap: for vhost=on, where the
+    // kernel moves the frames and this network's thread is never started
+    // (interface_dhcp.hpp answers the DHCP).
+    const DhcpOffer& dhcp_offer() const { return dhcp_; }
+    const TapDevice& tap() const { return tap_; }
 
     // Starts the reader thread; frames for the guest go to `receive`, from it.
     void start(Receive receive);

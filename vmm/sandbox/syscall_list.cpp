@@ -1,8 +1,11 @@
 // Build time and tests only (see syscall_list.hpp): libseccomp turns a list into BPF.
 #include "vmm/sandbox/syscall_list.hpp"
 
+// <linux/vhost.h> pulls in <linux/virtio_ring.h>, whose legacy helpers are C only.
+#define VIRTIO_RING_NO_LEGACY
 #include <fcntl.h>
 #include <linux/if_tun.h>
+#include <linux/vhost.h>
 #include <seccomp.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -57,6 +60,17 @@ constexpr NamedConstant constants[] = {
     {"KVM_GET_CLOCK", KVM_GET_CLOCK},
     // A tap NIC's offloads follow what the guest's driver accepted (vCPU thread).
     {"TUNSETOFFLOAD", TUNSETOFFLOAD},
+    // vhost=on: the kernel's rings set up at DRIVER_OK and stopped on reset (vCPU
+    // thread) or at the end (main thread).
+    {"VHOST_SET_FEATURES", VHOST_SET_FEATURES},
+    {"VHOST_SET_MEM_TABLE", VHOST_SET_MEM_TABLE},
+    {"VHOST_SET_VRING_NUM", VHOST_SET_VRING_NUM},
+    {"VHOST_SET_VRING_BASE", VHOST_SET_VRING_BASE},
+    {"VHOST_GET_VRING_BASE", VHOST_GET_VRING_BASE},
+    {"VHOST_SET_VRING_ADDR", VHOST_SET_VRING_ADDR},
+    {"VHOST_SET_VRING_KICK", VHOST_SET_VRING_KICK},
+    {"VHOST_SET_VRING_CALL", VHOST_SET_VRING_CALL},
+    {"VHOST_NET_SET_BACKEND", VHOST_NET_SET_BACKEND},
     {"TCGETS", TCGETS},
     {"TCSETS", TCSETS},
     {"TCSETSW", TCSETSW},
