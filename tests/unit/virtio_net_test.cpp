@@ -7,43 +7,13 @@
 
 #include "devices/virtio/net.hpp"
 #include "tests/unit/byte_compare.hpp"
+#include "tests/unit/virtio_net_backend.hpp"
 #include "tests/unit/virtio_ring_builder.hpp"
 
 using namespace berth::devices::virtio;
 using namespace berth::test;
 
 namespace {
-
-// Records what the device sends and hands it frames as the backend's thread would.
-class FakeBackend : public PacketBackend {
-public:
-    struct State {
-        std::uint64_t offloads = 0;  // what offloads() says (a tap's with a vnet header)
-        std::vector<std::vector<std::uint8_t>> sent;
-        Receive receive;
-        std::vector<std::uint64_t> enabled;  // each enable_offloads() call
-    };
-    explicit FakeBackend(State& state) : state_(state) {}
-    void start(Receive receive) override { state_.receive = std::move(receive); }
-    void send(std::span<const std::uint8_t> frame) override {
-        state_.sent.emplace_back(frame.begin(), frame.end());
-    }
-    std::uint64_t offloads() const override { return state_.offloads; }
-    void enable_offloads(std::uint64_t features) override { state_.enabled.push_back(features); }
-
-private:
-    State& state_;
-};
-
-constexpr MacAddress test_mac{0x52, 0x54, 0x00, 0xbe, 0x27, 0x00};
-
-std::vector<std::uint8_t> make_frame(std::size_t size, std::uint8_t seed) {
-    std::vector<std::uint8_t> frame(size);
-    for (std::size_t i = 0; i < size; ++i) {
-        frame[i] = static_cast<std::uint8_t>(i * 13 + seed);
-    }
-    return frame;
-}
 
 // A device with two rings and a fake backend, as the transport would drive it.
 struct NetRig {
