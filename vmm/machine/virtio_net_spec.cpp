@@ -194,6 +194,13 @@ public:
     // the snapshotted VM or another restore of it runs, the address is taken and the
     // restore is refused (two guests with one MAC and address on a bridge cannot work).
     SnapshotRecord snapshot_record() const override {
+        if (options_.vhost) {
+            // The kernel's vhost worker holds the rings' positions, not berth.
+            throw bad_input(fmt::format(
+                "{}: a NIC with vhost=on cannot be snapshotted yet (the kernel serves its "
+                "queues); take snapshots of VMs with bridge NICs without vhost=on",
+                options_.flag));
+        }
         const std::lock_guard lock(leased_mutex_);
         if (!leased_) {
             throw Error(fmt::format("{}: the NIC is not open", options_.flag));
