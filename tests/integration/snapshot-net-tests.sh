@@ -83,12 +83,14 @@ else
 fi
 wait "$nsnap_pid" 2>/dev/null
 guest_ip=$(sed -n 's/^eth1-inet \(10\.77\.0\.[0-9]*\)\/24.*/\1/p' "$scratch/nsnap0.out" | tr -d '\r')
-if [[ $nsnap_status == 0 && -n $guest_ip ]] &&
-   grep -aqF "bridge=$nsnap_bridge,ip=$guest_ip/24" "$nsnap_dir/state" &&
-   grep -aqF "value"$'\xa4'"user" "$nsnap_dir/state"; then  # MessagePack: a 4-byte string
+# The state file's device list (MessagePack, decoded by tests/lib/snapshot-devices.py).
+nsnap_devices=$(python3 "$(dirname "${BASH_SOURCE[0]}")/../lib/snapshot-devices.py" "$nsnap_dir" 2>&1 |
+    grep '^nic ' | tr '\n' '|')
+if [[ $nsnap_status == 0 && -n $guest_ip &&
+      $nsnap_devices == "nic user|nic bridge=$nsnap_bridge,ip=$guest_ip/24|" ]]; then
     tap_ok "a VM with --net user and --net bridge=NAME is snapshotted; the snapshot keeps the guest's address $guest_ip"
 else
-    not_ok "a VM with NICs is snapshotted (status $nsnap_status, address '$guest_ip'): $(cat "$scratch/nsnap-ctl.out") $(tail -n 3 "$scratch/nsnap0.err")"
+    not_ok "a VM with NICs is snapshotted (status $nsnap_status, address '$guest_ip', NICs in the state file '$nsnap_devices'): $(cat "$scratch/nsnap-ctl.out") $(tail -n 3 "$scratch/nsnap0.err")"
     tap_diag "stdout: " <"$scratch/nsnap0.out"
 fi
 
