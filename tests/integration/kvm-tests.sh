@@ -106,7 +106,6 @@ area leak
 area durability
 
 # --- snapshot and restore of a VM with NICs -------------------------------------------
-# shellcheck source=snapshot-net-tests.sh
-source "$(dirname "$0")/snapshot-net-tests.sh"
+area snapshot-net
 
 tap_done
