@@ -106,6 +106,7 @@ area leak
 area durability
 
 # --- snapshot and restore of a VM with NICs -------------------------------------------
-area snapshot-net
+# shellcheck source=snapshot-net-tests.sh
+source "$(dirname "$0")/snapshot-net-tests.sh"
 
 tap_done

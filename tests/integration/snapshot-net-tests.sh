@@ -20,6 +20,7 @@ if [[ $(id -u) -ne 0 ]]; then
     return 0 2>/dev/null || exit 0
 fi
 if [[ ${BERTH_IN_RIG:-0} == 1 ]]; then
+    ip link set lo up 2>/dev/null
     modprobe -q tun 2>/dev/null
     modprobe -q bridge 2>/dev/null
 fi
@@ -29,17 +30,36 @@ ip link add "$nsnap_bridge" type bridge && ip addr add 10.77.0.1/24 dev "$nsnap_
     ip link set "$nsnap_bridge" up
 # A gratuitous ARP for an address the table lacks makes an entry only with arp_accept.
 sysctl -qw "net.ipv4.conf.$nsnap_bridge.arp_accept=1"
-start_blob_server nsnap-www $((256 << 10))
+mkdir -p "$scratch/nsnap-www"
+head -c $((256 << 10)) /dev/urandom >"$scratch/nsnap-www/blob"
+nsnap_sha=$(sha256sum <"$scratch/nsnap-www/blob" | cut -c1-64)
+python3 -u -m http.server 0 --bind 127.0.0.1 --directory "$scratch/nsnap-www" \
+    >"$scratch/nsnap-http.out" 2>/dev/null &
+nsnap_http_pid=$!
+nsnap_port=
+for _ in $(seq 100); do
+    nsnap_port=$(sed -n 's/.* port \([0-9]*\) .*/\1/p' "$scratch/nsnap-http.out" | head -n 1)
+    [[ -n $nsnap_port ]] && break
+    sleep 0.1
+done
 nsnap_links() { ip -o link show | grep -c ' bt[0-9]'; }
 nsnap_leases() { ls /run/berth/net 2>/dev/null | wc -l; }
 links_before=$(nsnap_links)
 leases_before=$(nsnap_leases)
+# nsnap_wait FILE PATTERN SECONDS PID: until FILE has a line matching PATTERN.
+nsnap_wait() {
+    local deadline=$((SECONDS + $3))
+    while ((SECONDS < deadline)) && ! grep -aqE "$2" "$1" && kill -0 "$4" 2>/dev/null; do
+        sleep 0.5
+    done
+    grep -aqE "$2" "$1"
+}
 
 # The script travels inside double quotes on the kernel command line: none in it.
 nsnap_guest="echo eth1-\$(ip -4 addr show eth1 | grep -o 'inet [0-9./]*')
 echo waiting
 read line </dev/console
-wget -q -O /tmp/blob http://10.0.2.2:$http_port/blob && echo sha=\$(sha256sum </tmp/blob | cut -c1-64)
+wget -q -O /tmp/blob http://10.0.2.2:$nsnap_port/blob && echo sha=\$(sha256sum </tmp/blob | cut -c1-64)
 ping -c 2 -W 10 10.77.0.1 >/tmp/ping 2>&1 && echo ping-ok || { cat /tmp/ping; ip neigh; echo rx-eth1 \$(cat /sys/class/net/eth1/statistics/rx_packets); }
 exit 0"
 timeout 300 "$BERTH" vm run --kernel "$kernel" --initrd "$initramfs" --cpus 1 --memory 128M \
@@ -48,7 +68,7 @@ timeout 300 "$BERTH" vm run --kernel "$kernel" --initrd "$initramfs" --cpus 1 --
     >"$scratch/nsnap0.out" 2>"$scratch/nsnap0.err" </dev/null &
 nsnap_pid=$!
 nsnap_status=0
-if wait_for "$scratch/nsnap0.out" '^waiting' 240 "$nsnap_pid"; then
+if nsnap_wait "$scratch/nsnap0.out" '^waiting' 240 "$nsnap_pid"; then
     # Let the guest reach its read.
     sleep 2
     timeout 200 "$BERTH" vm ctl "$scratch/nsnap0.sock" snapshot "$nsnap_dir" \
@@ -109,7 +129,7 @@ echo go >&7
 nsnap1_status=0
 wait "$nsnap1_pid" || nsnap1_status=$?
 exec 7>&-
-if [[ $nsnap1_status -eq 0 ]] && grep -aq "^sha=$want_sha" "$scratch/nsnap1.out"; then
+if [[ $nsnap1_status -eq 0 ]] && grep -aq "^sha=$nsnap_sha" "$scratch/nsnap1.out"; then
     tap_ok "a restored guest fetches a file from the host's HTTP server through a new user-mode network (sha256 matches)"
 else
     not_ok "a restored guest fetches a file through --net user (status $nsnap1_status): $(tail -n 5 "$scratch/nsnap1.out" "$scratch/nsnap1.err" | tr '\r\n' '  ')"
@@ -132,5 +152,5 @@ if [[ $nsnap3_status -eq 2 && $(wc -l <"$scratch/nsnap3.err") -eq 1 ]] &&
 else
     not_ok "restoring without the bridge (status $nsnap3_status; taps $links_before -> $(nsnap_links), leases $leases_before -> $(nsnap_leases)): $(cat "$scratch/nsnap3.err")"
 fi
-kill "$http_pid" 2>/dev/null
-wait "$http_pid" 2>/dev/null
+kill "$nsnap_http_pid" 2>/dev/null
+wait "$nsnap_http_pid" 2>/dev/null
