@@ -105,8 +105,4 @@ area leak
 # --- durability: SIGKILL at random moments loses no flushed record ------------------
 area durability
 
-# --- snapshot and restore of a VM with NICs -------------------------------------------
-# shellcheck source=snapshot-net-tests.sh
-source "$(dirname "$0")/snapshot-net-tests.sh"
-
 tap_done
