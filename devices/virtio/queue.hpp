@@ -134,11 +134,10 @@ public:
         std::uint16_t last_signalled_used = 0;
     };
     Position position() const { return {next_avail_, next_used_, last_signalled_used_}; }
-    void set_position(const Position& position) {
-        next_avail_ = position.next_avail;
-        next_used_ = position.next_used;
-        last_signalled_used_ = position.last_signalled_used;
-    }
+    // For a restore, right after construction: goes on from `position`, and puts the
+    // used ring's index back to what the driver last saw (next_used), which the
+    // constructor set to 0 as a fresh queue's rule asks.
+    void set_position(const Position& position);
     memory::GuestMemory& memory() { return memory_; }
 
 private:
