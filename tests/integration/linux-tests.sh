@@ -91,7 +91,7 @@ type_at_console() {
     (timeout 150 "$BERTH" vm run --kernel "$kernel" --initrd "$initramfs" --cmdline quiet "$@" \
         <"$fifo" >"$scratch/out" 2>"$scratch/err"; echo $? >"$scratch/console-status") &
     console_pid=$!
-    exec 7>"$fifo"
+    exec 7<>"$fifo"  # read-write: a berth that ended cannot SIGPIPE this shell
     for ((i = 0; i < 1200; ++i)); do
         grep -qF 'berth# ' "$scratch/out" 2>/dev/null && break
         [[ -s $scratch/console-status ]] && break

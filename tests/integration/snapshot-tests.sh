@@ -105,9 +105,9 @@ restore_copy() {  # NAME: starts berth vm run --restore; sets pid_NAME
     eval "pid_$name=$!"
 }
 restore_copy copy1
-exec 7>"$scratch/copy1.in"
+exec 7<>"$scratch/copy1.in"  # read-write: no SIGPIPE if the copy ended
 restore_copy copy2
-exec 8>"$scratch/copy2.in"
+exec 8<>"$scratch/copy2.in"
 want=$((saved + 3))
 ok=1
 for copy in copy1 copy2; do
@@ -215,7 +215,9 @@ if wait_for "$scratch/snapio.out" '^flushed=2' 240 "$pidio"; then
     timeout 300 "$BERTH" vm run --restore "$io_dir" <"$scratch/copyio.in" \
         >"$scratch/copyio.out" 2>"$scratch/copyio.err" &
     pid_copyio=$!
-    exec 7>"$scratch/copyio.in"
+    # Read-write: a copy that has already ended must not make `echo >&7` kill this
+    # shell with SIGPIPE (a CI run lost the rest of the suite to that).
+    exec 7<>"$scratch/copyio.in"
     first_after=$(( flushed_before + 1 ))
     wait_for "$scratch/copyio.out" "^flushed=$((flushed_before + 2))"$'\r' 120 "$pid_copyio"
     echo verify >&7
