@@ -134,10 +134,11 @@ public:
         std::uint16_t last_signalled_used = 0;
     };
     Position position() const { return {next_avail_, next_used_, last_signalled_used_}; }
-    // For a restore, right after construction: goes on from `position`, and puts the
-    // used ring's index back to what the driver last saw (next_used), which the
-    // constructor set to 0 as a fresh queue's rule asks.
-    void set_position(const Position& position);
+    void set_position(const Position& position) {
+        next_avail_ = position.next_avail;
+        next_used_ = position.next_used;
+        last_signalled_used_ = position.last_signalled_used;
+    }
     memory::GuestMemory& memory() { return memory_; }
 
 private:
