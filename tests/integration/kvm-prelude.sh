@@ -38,6 +38,15 @@ boot_linux() {
 }
 has() { grep -qF -- "$1" "$scratch/out"; }
 
+# area NAME: sources NAME-tests.sh (beside this file) and prints the seconds it took, so
+# that CI's log shows where the kvm suite's rig time goes (one meson timeout covers it).
+area() {
+    local started=$SECONDS
+    # shellcheck disable=SC1090
+    source "$(dirname "${BASH_SOURCE[0]}")/$1-tests.sh"
+    echo "# area $1: $((SECONDS - started)) s"
+}
+
 # wait_for FILE PATTERN SECONDS PID: until FILE has a line matching PATTERN (an ERE),
 # SECONDS pass, or PID ends; its status says whether the line came.
 wait_for() {

@@ -8,15 +8,6 @@ set -u
 source "$(dirname "$0")/kvm-prelude.sh"
 
 # --- lesson 1: the greeting ---------------------------------------------------------
-# Each area's tests, from its own file, and the seconds they took: CI's log then shows
-# where the suite's rig time goes (it runs under one meson timeout).
-area() {
-    local started=$SECONDS
-    # shellcheck disable=SC1090
-    source "$(dirname "$0")/$1-tests.sh"
-    echo "# area $1: $((SECONDS - started)) s"
-}
-
 hello=$BERTH_FIRMWARE_DIR/hello.bin
 greeting="Hello from the berth guest firmware!"
 run_berth vm run --firmware "$hello"

@@ -27,8 +27,7 @@ if [[ -z ${BERTH_IN_RIG:-} ]] && ! "$BERTH" doctor 2>/dev/null | grep -q '^OK *\
 fi
 # shellcheck source=../integration/kvm-prelude.sh
 source "$root/tests/integration/kvm-prelude.sh"
-for area in $BERTH_AREAS; do
-    # shellcheck disable=SC1090
-    source "$root/tests/integration/$area-tests.sh"
+for name in $BERTH_AREAS; do
+    area "$name"
 done
 tap_done
