@@ -8,6 +8,7 @@
 #include <mutex>
 #include <span>
 #include <string_view>
+#include <vector>
 
 #include "devices/virtio/queue.hpp"
 #include "vmm/memory/guest_memory.hpp"
@@ -71,6 +72,23 @@ public:
     // The driver reset the device.
     virtual void reset() {}
 
+    // Snapshots. save_state(): what the model holds beyond the transport's registers and
+    // rings, as bytes only the same model reads back (empty: nothing), taken with the
+    // worker paused. restore_state(): those bytes, on a restored transport before its
+    // worker starts (after negotiated()); throws Error for bytes it cannot use.
+    // restored(): the restored machine is about to run (vCPUs included): a device whose
+    // host side was made anew may tell the guest so.
+    virtual std::vector<std::uint8_t> save_state() const { return {}; }
+    virtual void restore_state(std::span<const std::uint8_t>) {}
+    virtual void restored() {}
+
+    // Set by the transport: raises the configuration-change interrupt (the device
+    // changed its configuration structure). Same locking as the kick.
+    void set_config_interrupt(std::function<void()> interrupt) {
+        const std::lock_guard lock(kick_mutex_);
+        config_interrupt_ = std::move(interrupt);
+    }
+
     // Set by the transport: makes the worker run process(index) soon (for devices
     // with host-side input, such as the console and the network). Host input arrives
     // on threads of its own (a backend's poll loop), which may kick while the
@@ -88,9 +106,17 @@ protected:
         }
     }
 
+    void config_changed() const {
+        const std::lock_guard lock(kick_mutex_);
+        if (config_interrupt_) {
+            config_interrupt_();
+        }
+    }
+
 private:
     mutable std::mutex kick_mutex_;
     std::function<void(std::uint16_t)> kick_;
+    std::function<void()> config_interrupt_;
 };
 
 }  // namespace berth::devices::virtio

@@ -3,6 +3,10 @@
 #include <algorithm>
 #include <cstring>
 
+#include <fmt/format.h>
+
+#include "vmm/common/error.hpp"
+
 namespace berth::devices::virtio {
 
 namespace {
@@ -39,14 +43,14 @@ Net::~Net() {
 
 std::uint64_t Net::features() const {
     return net_feature_mac | net_feature_status | net_feature_mtu | net_feature_mrg_rxbuf |
-           offloads_;
+           net_feature_ctrl_vq | net_feature_guest_announce | offloads_;
 }
 
 void Net::read_config(std::uint32_t offset, std::span<std::uint8_t> data) const {
     // mac[6], status, max_virtqueue_pairs, mtu (each 16-bit little endian).
     std::array<std::uint8_t, 12> config{};
     std::copy(mac_.begin(), mac_.end(), config.begin());
-    config[6] = net_status_link_up;
+    config[6] = net_status_link_up | (announcing_ ? net_status_announce : 0);
     config[8] = 1;
     config[10] = mtu & 0xff;
     config[11] = mtu >> 8;
@@ -68,8 +72,10 @@ void Net::reset() {
     pending_.clear();
     held_.clear();
     held_bytes_ = 0;
+    restored_heads_.clear();
     mergeable_ = false;
     negotiated_ = 0;
+    announcing_ = false;
     if (offloads_ != 0) {
         backend_->enable_offloads(0);
     }
@@ -85,6 +91,82 @@ void Net::process(std::uint16_t index, SplitQueue& queue) {
         fill_receive(queue);
     } else if (index == net_transmit_queue) {
         transmit(queue);
+    } else if (index == net_control_queue) {
+        control(queue);
+    }
+}
+
+// --- control queue and announcements ---------------------------------------------------
+
+void Net::announce() {
+    if ((negotiated_ & net_feature_guest_announce) == 0) {
+        return;  // a driver without it has nothing to acknowledge with
+    }
+    announcing_ = true;
+    config_changed();
+}
+
+void Net::control(SplitQueue& queue) {
+    while (auto chain = queue.pop()) {
+        const std::uint8_t ack = control_one(queue, *chain);
+        // The ack goes into the first writable byte; a chain without one gets nothing.
+        const bool writable = chain->malformed.empty() && chain->writable_bytes() >= 1;
+        if (writable) {
+            queue.scatter(*chain, 0, std::span(&ack, 1));
+        }
+        queue.push_used(chain->head, writable ? 1 : 0);
+    }
+}
+
+std::uint8_t Net::control_one(SplitQueue& queue, const DescriptorChain& chain) {
+    // class, command (and the command's data), then the ack: anything shorter, or a
+    // driver-readable byte after a writable one (the queue refuses those), is an error.
+    if (!chain.malformed.empty() || chain.readable_bytes() < 2 || chain.writable_bytes() < 1) {
+        return net_ctrl_err;
+    }
+    std::array<std::uint8_t, 2> command{};
+    if (queue.gather(chain, 0, command) != command.size()) {
+        return net_ctrl_err;
+    }
+    if (command[0] == net_ctrl_class_announce && command[1] == net_ctrl_announce_ack &&
+        chain.readable_bytes() == 2 && (negotiated_ & net_feature_guest_announce) != 0) {
+        announcing_ = false;
+        return net_ctrl_ok;
+    }
+    return net_ctrl_err;  // a class or command not offered
+}
+
+// --- snapshots -------------------------------------------------------------------------
+
+// Layout: a count (16 bits, little endian) and that many 16-bit heads of held receive
+// chains, in the order they were taken.
+std::vector<std::uint8_t> Net::save_state() const {
+    const std::lock_guard lock(mutex_);
+    std::vector<std::uint16_t> heads = restored_heads_;
+    for (const auto& chain : held_) {
+        heads.push_back(chain.head);
+    }
+    std::vector<std::uint8_t> state;
+    state.push_back(static_cast<std::uint8_t>(heads.size()));
+    state.push_back(static_cast<std::uint8_t>(heads.size() >> 8));
+    for (const std::uint16_t head : heads) {
+        state.push_back(static_cast<std::uint8_t>(head));
+        state.push_back(static_cast<std::uint8_t>(head >> 8));
+    }
+    return state;
+}
+
+void Net::restore_state(std::span<const std::uint8_t> state) {
+    if (state.size() < 2 ||
+        state.size() != 2 + 2 * static_cast<std::size_t>(state[0] | state[1] << 8)) {
+        throw Error(fmt::format("{}: the saved device state has the wrong size", name_));
+    }
+    const std::lock_guard lock(mutex_);
+    held_.clear();
+    held_bytes_ = 0;
+    restored_heads_.clear();
+    for (std::size_t i = 2; i < state.size(); i += 2) {
+        restored_heads_.push_back(static_cast<std::uint16_t>(state[i] | state[i + 1] << 8));
     }
 }
 
@@ -188,6 +270,19 @@ void Net::fill_receive(SplitQueue& queue) {
         held_.clear();
         held_bytes_ = 0;
         held_queue_ = queue.id();
+        // Unless this is the queue a restore brought back with chains held: those are
+        // popped already (its position is past them), and taken here again.
+        for (const std::uint16_t head : restored_heads_) {
+            DescriptorChain chain = queue.chain(head);
+            if (!usable_receive_chain(chain)) {
+                ++counters_.bad_receive_buffers;
+                queue.push_used(chain.head, 0);
+                continue;
+            }
+            held_bytes_ += chain.writable_bytes();
+            held_.push_back(std::move(chain));
+        }
+        restored_heads_.clear();
     }
     while (!pending_.empty()) {
         const std::span<const std::uint8_t> frame = pending_.front().view();

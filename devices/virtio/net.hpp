@@ -13,6 +13,20 @@
 // takes TCP segments of up to 64 KiB with their checksums left to the host (one ring
 // entry and one exit where there would be 44 of each).
 //
+// Control queue (2; CTRL_VQ) and GUEST_ANNOUNCE (§5.1.6.5.4): the only class served is
+// ANNOUNCE's ACK. announce() (after a restore, whose host side is new: a fresh slirp or
+// tap) sets STATUS_ANNOUNCE in the configuration and raises the configuration-change
+// interrupt; the guest sends its gratuitous ARP / unsolicited NA and acknowledges with
+// VIRTIO_NET_CTRL_ANNOUNCE_ACK, which clears the bit. Every other command (classes not
+// offered: RX, MAC, VLAN, MQ, offloads) and every malformed one gets VIRTIO_NET_ERR when
+// there is a byte to write it to, and is returned.
+//
+// Snapshots: receive chains held for a frame that did not fit yet are popped but not
+// used; save_state() records their heads, and after restore_state() the first
+// fill_receive() takes them again from the ring (SplitQueue::chain), so none is lost or
+// used twice. Frames waiting for buffers are not kept: the network loses them, as a
+// NIC's queue would.
+//
 // Threads: frames from the backend arrive on its thread (receive()); they wait in a
 // bounded list and kick queue 0, whose process() runs on the transport's worker and
 // copies them into the guest's buffers. The guest's frames go out from process(1), on
@@ -49,8 +63,16 @@ inline constexpr std::uint64_t net_feature_host_tso4 = 1ULL << 11;
 inline constexpr std::uint64_t net_feature_host_tso6 = 1ULL << 12;
 inline constexpr std::uint64_t net_feature_mrg_rxbuf = 1ULL << 15;
 inline constexpr std::uint64_t net_feature_status = 1ULL << 16;
+inline constexpr std::uint64_t net_feature_ctrl_vq = 1ULL << 17;
+inline constexpr std::uint64_t net_feature_guest_announce = 1ULL << 21;
 
 inline constexpr std::uint16_t net_status_link_up = 1;
+inline constexpr std::uint16_t net_status_announce = 2;
+// Control queue commands: a class and a command byte, data, then one writable ack byte.
+inline constexpr std::uint8_t net_ctrl_class_announce = 3;
+inline constexpr std::uint8_t net_ctrl_announce_ack = 0;
+inline constexpr std::uint8_t net_ctrl_ok = 0;
+inline constexpr std::uint8_t net_ctrl_err = 1;
 inline constexpr std::uint8_t net_hdr_flag_needs_csum = 1;
 inline constexpr std::uint8_t net_hdr_gso_none = 0;
 inline constexpr std::uint8_t net_hdr_gso_tcpv4 = 1;
@@ -62,6 +84,7 @@ inline constexpr std::uint64_t net_offload_features =
 
 inline constexpr std::uint16_t net_receive_queue = 0;
 inline constexpr std::uint16_t net_transmit_queue = 1;
+inline constexpr std::uint16_t net_control_queue = 2;
 
 // struct virtio_net_hdr_v1, as the guest lays it out (little endian; x86 hosts only).
 struct NetHeader {
@@ -136,12 +159,20 @@ public:
     DeviceType type() const override { return DeviceType::net; }
     std::uint32_t pci_class() const override { return 0x020000; }  // network, Ethernet
     std::uint64_t features() const override;
-    std::uint16_t queue_count() const override { return 2; }
+    std::uint16_t queue_count() const override { return 3; }
     std::uint32_t config_size() const override { return 12; }
     void read_config(std::uint32_t offset, std::span<std::uint8_t> data) const override;
     void negotiated(std::uint64_t features) override;
     void process(std::uint16_t index, SplitQueue& queue) override;
     void reset() override;
+    std::vector<std::uint8_t> save_state() const override;
+    void restore_state(std::span<const std::uint8_t> state) override;
+    void restored() override { announce(); }
+
+    // Asks the guest to announce its addresses (when it took GUEST_ANNOUNCE; else
+    // nothing): STATUS_ANNOUNCE and a configuration-change interrupt.
+    void announce();
+    bool announcing() const { return announcing_; }
 
     // A frame for the guest (any thread; the backend's). Copied; dropped when
     // pending_limit frames wait already or it is not a plausible Ethernet frame.
@@ -152,6 +183,8 @@ public:
     NetCounters counters() const;
 
 private:
+    void control(SplitQueue& queue);
+    std::uint8_t control_one(SplitQueue& queue, const DescriptorChain& chain);
     void transmit(SplitQueue& queue);
     bool transmit_one(SplitQueue& queue, const DescriptorChain& chain);
     // Whether the guest's header asks only for what was negotiated, within the frame.
@@ -169,6 +202,7 @@ private:
     const std::uint64_t offloads_;  // backend_->offloads(): frames carry their header
     std::atomic<bool> mergeable_{false};
     std::atomic<std::uint64_t> negotiated_{0};
+    std::atomic<bool> announcing_{false};  // STATUS_ANNOUNCE, until the guest's ACK
 
     mutable std::mutex mutex_;  // what follows: backend thread and worker
     std::deque<FrameBuffer> pending_;
@@ -178,6 +212,8 @@ private:
     std::vector<DescriptorChain> held_;
     std::uint64_t held_bytes_ = 0;
     std::uint64_t held_queue_ = 0;
+    // Heads of held chains a restore brought back, taken again on the first fill.
+    std::vector<std::uint16_t> restored_heads_;
     std::vector<std::uint8_t> transmit_buffer_;
 };
 

@@ -136,11 +136,13 @@ PciTransport::PciTransport(memory::GuestMemory& memory, std::shared_ptr<Device> 
             queues_[index]->notify.signal();
         }
     });
+    device_->set_config_interrupt([this] { interrupt_config(); });
     worker_ = Thread(worker_kind(device_->type()), [this] { worker_loop(); });
 }
 
 PciTransport::~PciTransport() {
     device_->set_kick({});
+    device_->set_config_interrupt({});
     stop_worker();
     {
         const std::lock_guard lock(worker_mutex_);
@@ -188,6 +190,7 @@ PciTransport::State PciTransport::state() {
     state.status = status_.load();
     state.isr = isr_.load();
     state.config_vector = config_vector_.load();
+    state.device_state = device_->save_state();
     for (const auto& queue : queues_) {
         QueueState saved{queue->size, queue->vector.load(), queue->enabled, queue->layout, {}};
         if (queue->ring) {
@@ -242,6 +245,7 @@ void PciTransport::restore(const State& state) {
             queue.enabled = true;
         }
     }
+    device_->restore_state(state.device_state);
     // The worker serves every enabled queue once as it starts: a doorbell the guest
     // rang just before the snapshot is not lost.
     const std::uint8_t status = status_.load();
@@ -696,11 +700,19 @@ void PciTransport::fail(const std::string& reason) {
     std::fprintf(stderr, "berth: %.*s: %s; the device needs a reset\r\n",
                  static_cast<int>(name().size()), name().data(), reason.c_str());
     status_ |= status_needs_reset;
+    interrupt_config();
+}
+
+void PciTransport::interrupt_config() {
     isr_ |= 2;
     const std::uint16_t vector = config_vector_.load();
     if (vector != no_vector) {
         msix_.signal(vector);
     }
+}
+
+void PciTransport::restored() {
+    device_->restored();
 }
 
 }  // namespace berth::devices::virtio

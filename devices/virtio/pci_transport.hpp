@@ -113,6 +113,7 @@ public:
         std::uint8_t isr = 0;
         std::uint16_t config_vector = no_vector;
         std::vector<QueueState> queues;
+        std::vector<std::uint8_t> device_state;  // Device::save_state()
     };
     // With the worker paused.
     State state();
@@ -121,6 +122,9 @@ public:
     // (told to the device), and the worker if the driver had the device running. Throws
     // when the state does not fit this device (another queue count, a ring outside RAM).
     void restore(const State& state);
+    // The restored machine (vCPUs and interrupt controllers too) is about to run: the
+    // device may interrupt the guest now (Device::restored()).
+    void restored();
 
 private:
     struct Queue {
@@ -148,6 +152,7 @@ private:
     void worker_main();
     void service(std::uint16_t index);
     void interrupt_queue(std::uint16_t index);
+    void interrupt_config();
     void fail(const std::string& reason);
 
     memory::GuestMemory& memory_;

@@ -81,6 +81,17 @@ SplitQueue::SplitQueue(memory::GuestMemory& memory, const QueueLayout& layout, E
     store_u16(memory_, layout_.device_area + 2, 0);
 }
 
+void SplitQueue::set_position(const Position& position) {
+    next_avail_ = position.next_avail;
+    next_used_ = position.next_used;
+    last_signalled_used_ = position.last_signalled_used;
+    // A driver does not wait for an interrupt to read the used index (Linux's transmit
+    // path frees sent buffers whenever it sends): left at the constructor's 0, the
+    // restored guest would take the entries from 0 to its own count as new, stale ids
+    // and all ("output.0:id 0 is not a head!").
+    store_u16(memory_, layout_.device_area + 2, next_used_);
+}
+
 std::uint16_t SplitQueue::read_avail_idx() const {
     return load_u16(memory_, layout_.driver_area + 2);
 }
@@ -115,6 +126,14 @@ std::optional<DescriptorChain> SplitQueue::pop() {
     // exit each). The transport calls enable_notifications() when the device is done
     // and looks again, so nothing is missed before the worker sleeps on the eventfd.
     return chain;
+}
+
+DescriptorChain SplitQueue::chain(std::uint16_t head) const {
+    if (head >= layout_.size) {
+        throw QueueViolation(
+            fmt::format("descriptor {} is outside the {}-entry queue", head, layout_.size));
+    }
+    return walk(head);
 }
 
 DescriptorChain SplitQueue::walk(std::uint16_t head) const {

@@ -92,6 +92,10 @@ public:
     // The next chain the driver made available, or nothing when the ring is empty or
     // the flag given to stop_on() is set. Throws QueueViolation for a broken ring.
     std::optional<DescriptorChain> pop();
+    // Chain `head` again, as pop() returned it before: for a device that kept chains
+    // across a snapshot and restore (it records their heads). Throws QueueViolation
+    // for a head outside the queue or a broken chain.
+    DescriptorChain chain(std::uint16_t head) const;
 
     // While `flag` is set, pop() finds nothing, so a device's loop over the ring
     // returns: a ring the guest (or the device's own writes into it) keeps filling
@@ -134,11 +138,10 @@ public:
         std::uint16_t last_signalled_used = 0;
     };
     Position position() const { return {next_avail_, next_used_, last_signalled_used_}; }
-    void set_position(const Position& position) {
-        next_avail_ = position.next_avail;
-        next_used_ = position.next_used;
-        last_signalled_used_ = position.last_signalled_used;
-    }
+    // For a restore, right after construction: goes on from `position`, and puts the
+    // used ring's index back to what the driver last saw (next_used), which the
+    // constructor set to 0 as a fresh queue's rule asks.
+    void set_position(const Position& position);
     memory::GuestMemory& memory() { return memory_; }
 
 private:

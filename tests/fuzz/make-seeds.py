@@ -105,6 +105,15 @@ def ring_seeds():
             ram.desc(i, DATA + 0x800 * i, length, WRITE)
             ram.publish(i)
         write_seed("virtio_net", name, ram.seed())
+    # The control queue: ANNOUNCE's ACK, then an RX command it does not offer, each a
+    # class and command byte and a writable ack byte.
+    ram = Ram(3, 16)
+    for i, command in enumerate((bytes([3, 0]), bytes([0, 1, 1]))):
+        ram.put(DATA + 0x100 * i, command)
+        ram.desc(2 * i, DATA + 0x100 * i, len(command), NEXT, 2 * i + 1)
+        ram.desc(2 * i + 1, DATA + 0x100 * i + 0x80, 1, WRITE)
+        ram.publish(2 * i)
+    write_seed("virtio_net", "control", ram.seed())
 
     ram = Ram(3, 4)  # a read-only disk: the write fails with IOERR
     blk_request(ram, 0, 1, 0, 512, DATA)

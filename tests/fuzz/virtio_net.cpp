@@ -4,8 +4,10 @@
 // or returned; nothing may be read or written outside the guest RAM, and a frame never
 // outside its buffers.
 //
-// Input: the two bytes GuestRing reads; byte 1's bit 2 negotiates MRG_RXBUF and bit 3
-// picks the queue (set: receive, with three frames waiting; clear: transmit).
+// Input: the two bytes GuestRing reads; byte 1's bit 2 negotiates MRG_RXBUF, bit 4 picks
+// the control queue (with CTRL_VQ and GUEST_ANNOUNCE negotiated and an announcement
+// pending: every command is acknowledged or refused, or returned without an ack byte),
+// else bit 3 picks the queue (set: receive, with three frames waiting; clear: transmit).
 
 #include <cstddef>
 #include <cstdint>
@@ -45,11 +47,18 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if ((data[1] & 4) != 0) {
         features |= net_feature_mrg_rxbuf;
     }
+    const bool control = (data[1] & 16) != 0;
+    if (control) {
+        features |= net_feature_ctrl_vq | net_feature_guest_announce;
+    }
     net.negotiated(features);
     const bool receive = (data[1] & 8) != 0;
     try {
         SplitQueue queue(guest.memory, guest.layout, guest.event_idx, guest.indirect);
-        if (receive) {
+        if (control) {
+            net.announce();
+            net.process(net_control_queue, queue);
+        } else if (receive) {
             for (const std::size_t length : {std::size_t{60}, Net::max_frame, std::size_t{600}}) {
                 net.receive(std::vector<std::uint8_t>(length, 0xab));
             }

@@ -96,4 +96,7 @@ area leak
 # --- durability: SIGKILL at random moments loses no flushed record ------------------
 area durability
 
+# --- snapshot and restore of a VM with NICs -------------------------------------------
+area snapshot-net
+
 tap_done

@@ -90,3 +90,15 @@ TEST_CASE("a spec's host side is checked when it is opened, as bad input", "[vir
     }
     CHECK_THROWS_AS(flag("--disk").make("disk.img,fast"), berth::Error);
 }
+
+TEST_CASE("NICs record what a restore needs, and those it cannot restore refuse",
+          "[virtio][spec][snapshot]") {
+    CHECK(flag("--net").make("user")->snapshot_record().value == "user");
+    // vhost=on: the kernel holds the queues' positions. Refused before anything is open.
+    CHECK_THROWS_WITH(flag("--net").make("bridge=br9,vhost=on")->snapshot_record(),
+                      Catch::Contains("--net bridge=br9,vhost=on") &&
+                          Catch::Contains("cannot be snapshotted yet"));
+    // A bridge NIC's record is the address it leased, which only an opened NIC has.
+    CHECK_THROWS_WITH(flag("--net").make("bridge=br9")->snapshot_record(),
+                      Catch::Contains("not open"));
+}

@@ -7,43 +7,13 @@
 
 #include "devices/virtio/net.hpp"
 #include "tests/unit/byte_compare.hpp"
+#include "tests/unit/virtio_net_backend.hpp"
 #include "tests/unit/virtio_ring_builder.hpp"
 
 using namespace berth::devices::virtio;
 using namespace berth::test;
 
 namespace {
-
-// Records what the device sends and hands it frames as the backend's thread would.
-class FakeBackend : public PacketBackend {
-public:
-    struct State {
-        std::uint64_t offloads = 0;  // what offloads() says (a tap's with a vnet header)
-        std::vector<std::vector<std::uint8_t>> sent;
-        Receive receive;
-        std::vector<std::uint64_t> enabled;  // each enable_offloads() call
-    };
-    explicit FakeBackend(State& state) : state_(state) {}
-    void start(Receive receive) override { state_.receive = std::move(receive); }
-    void send(std::span<const std::uint8_t> frame) override {
-        state_.sent.emplace_back(frame.begin(), frame.end());
-    }
-    std::uint64_t offloads() const override { return state_.offloads; }
-    void enable_offloads(std::uint64_t features) override { state_.enabled.push_back(features); }
-
-private:
-    State& state_;
-};
-
-constexpr MacAddress test_mac{0x52, 0x54, 0x00, 0xbe, 0x27, 0x00};
-
-std::vector<std::uint8_t> make_frame(std::size_t size, std::uint8_t seed) {
-    std::vector<std::uint8_t> frame(size);
-    for (std::size_t i = 0; i < size; ++i) {
-        frame[i] = static_cast<std::uint8_t>(i * 13 + seed);
-    }
-    return frame;
-}
 
 // A device with two rings and a fake backend, as the transport would drive it.
 struct NetRig {
@@ -101,7 +71,7 @@ constexpr std::uint64_t data = RingBuilder::data;
 TEST_CASE("virtio-net offers its features and configuration", "[virtio][net]") {
     NetRig rig;
     CHECK(rig.net.type() == DeviceType::net);
-    CHECK(rig.net.queue_count() == 2);
+    CHECK(rig.net.queue_count() == 3);  // receive, transmit, control
     const std::uint64_t features = rig.net.features();
     CHECK((features & net_feature_mac) != 0);
     CHECK((features & net_feature_status) != 0);
@@ -376,4 +346,163 @@ TEST_CASE("virtio-net hides the backend's offload flags from a driver without th
     CHECK(rig.rx.used_element(0).length == 212);
     CHECK(rig.header_at(data).flags == 0);
     CHECK(same_bytes(rig.read_rx(data + 12, 200), frame));
+}
+
+// --- control queue, announcements, snapshots --------------------------------------------
+
+namespace {
+
+// A control ring beside the NetRig's two, and the device's configuration-change
+// interrupts counted.
+struct ControlRig : NetRig {
+    ControlRig()
+        : NetRig(net_feature_mrg_rxbuf | net_feature_ctrl_vq | net_feature_guest_announce) {
+        net.set_config_interrupt([this] { ++config_interrupts; });
+    }
+    // class and command (and `extra` data bytes) in one readable descriptor, then an
+    // ack byte (pre-set to 0xee) in a writable one.
+    void post_command(std::uint16_t head, std::uint8_t command_class, std::uint8_t command,
+                      std::size_t extra = 0) {
+        std::vector<std::uint8_t> bytes{command_class, command};
+        bytes.resize(2 + extra, 0);
+        const std::uint64_t at = data + 0x100ULL * head;
+        ctrl.memory.write(at, bytes);
+        ctrl.memory.write_object<std::uint8_t>(at + 0x80, 0xee);
+        ctrl.set_desc(head, at, static_cast<std::uint32_t>(bytes.size()), desc_flag_next,
+                      static_cast<std::uint16_t>(head + 1));
+        ctrl.set_desc(static_cast<std::uint16_t>(head + 1), at + 0x80, 1, desc_flag_write);
+        ctrl.publish(head);
+    }
+    std::uint8_t ack(std::uint16_t head) const {
+        return ctrl.memory.read_object<std::uint8_t>(data + 0x100ULL * head + 0x80);
+    }
+    std::uint8_t status() const {
+        std::array<std::uint8_t, 2> status{};
+        net.read_config(6, status);
+        return status[0];
+    }
+
+    int config_interrupts = 0;
+    RingBuilder ctrl{16};
+    SplitQueue control_queue{ctrl.memory, ctrl.layout(), EventIdx::off, IndirectDescriptors::on};
+};
+
+}  // namespace
+
+TEST_CASE("virtio-net offers a control queue and guest announcements", "[virtio][net]") {
+    NetRig rig;
+    CHECK((rig.net.features() & net_feature_ctrl_vq) != 0);
+    CHECK((rig.net.features() & net_feature_guest_announce) != 0);
+}
+
+TEST_CASE("virtio-net asks the guest to announce itself until it acknowledges", "[virtio][net]") {
+    ControlRig rig;
+    CHECK(rig.status() == net_status_link_up);
+    rig.net.announce();
+    CHECK(rig.config_interrupts == 1);
+    CHECK(rig.status() == (net_status_link_up | net_status_announce));
+
+    rig.post_command(0, net_ctrl_class_announce, net_ctrl_announce_ack);
+    rig.net.process(net_control_queue, rig.control_queue);
+    REQUIRE(rig.ctrl.used_idx() == 1);
+    CHECK(rig.ctrl.used_element(0).id == 0);
+    CHECK(rig.ctrl.used_element(0).length == 1);
+    CHECK(rig.ack(0) == net_ctrl_ok);
+    CHECK(rig.status() == net_status_link_up);
+    CHECK_FALSE(rig.net.announcing());
+
+    // A reset forgets an announcement not yet acknowledged.
+    rig.net.announce();
+    rig.net.reset();
+    CHECK(rig.status() == net_status_link_up);
+}
+
+TEST_CASE("virtio-net does not announce to a driver without GUEST_ANNOUNCE", "[virtio][net]") {
+    NetRig rig;  // negotiated MRG_RXBUF only
+    int interrupts = 0;
+    rig.net.set_config_interrupt([&] { ++interrupts; });
+    rig.net.announce();
+    CHECK(interrupts == 0);
+    std::array<std::uint8_t, 1> status{};
+    rig.net.read_config(6, status);
+    CHECK(status[0] == net_status_link_up);
+}
+
+TEST_CASE("virtio-net refuses control commands it does not offer and odd ones", "[virtio][net]") {
+    ControlRig rig;
+    rig.net.announce();
+    rig.post_command(0, 0, 0);                        // RX promiscuous: CTRL_RX not offered
+    rig.post_command(2, 1, 1);                        // MAC table set: CTRL_MAC_ADDR not offered
+    rig.post_command(4, 4, 0);                        // MQ: not offered
+    rig.post_command(6, net_ctrl_class_announce, 1);  // no such command
+    rig.post_command(8, net_ctrl_class_announce, net_ctrl_announce_ack, 4);  // ACK with data
+    rig.post_command(10, 0xff, 0xff);
+    // Only one readable byte: no command byte.
+    rig.ctrl.memory.write_object<std::uint8_t>(data + 0xc00, net_ctrl_class_announce);
+    rig.ctrl.set_desc(12, data + 0xc00, 1, desc_flag_next, 13);
+    rig.ctrl.set_desc(13, data + 0xc80, 1, desc_flag_write);
+    rig.ctrl.memory.write_object<std::uint8_t>(data + 0xc80, 0xee);
+    rig.ctrl.publish(12);
+    // No ack byte at all: returned with nothing written.
+    rig.ctrl.memory.write(data + 0xe00, std::vector<std::uint8_t>{net_ctrl_class_announce, 0});
+    rig.ctrl.set_desc(14, data + 0xe00, 2);
+    rig.ctrl.publish(14);
+    // A descriptor outside guest RAM.
+    rig.ctrl.set_desc(15, 1ULL << 40, 2);
+    rig.ctrl.publish(15);
+
+    rig.net.process(net_control_queue, rig.control_queue);
+    REQUIRE(rig.ctrl.used_idx() == 9);
+    for (std::uint16_t head : {0, 2, 4, 6, 8, 10, 12}) {
+        INFO("command at " << head);
+        CHECK(rig.ack(head) == net_ctrl_err);
+    }
+    CHECK(rig.ctrl.used_element(7).id == 14);
+    CHECK(rig.ctrl.used_element(7).length == 0);
+    CHECK(rig.ctrl.used_element(8).id == 15);
+    CHECK(rig.ctrl.used_element(8).length == 0);
+    // None of them was the acknowledgement.
+    CHECK(rig.net.announcing());
+}
+
+TEST_CASE("virtio-net keeps held receive buffers across a snapshot, none lost or reused",
+          "[virtio][net]") {
+    NetRig rig;
+    // A 1000-byte frame needs three 400-byte buffers; the guest posted two: held.
+    rig.post_receive(0, data, 400);
+    rig.post_receive(1, data + 0x1000, 400);
+    rig.receive(make_frame(1000, 7));
+    rig.net.process(net_receive_queue, rig.receive_queue);
+    REQUIRE(rig.rx.used_idx() == 0);
+    const std::vector<std::uint8_t> state = rig.net.save_state();
+    const SplitQueue::Position position = rig.receive_queue.position();
+    CHECK(position.next_avail == 2);
+
+    // A new device, as a restore makes, on a ring put back at the saved position.
+    FakeBackend::State backend;
+    Net restored(std::make_unique<FakeBackend>(backend), test_mac, "virtio-net (restored)");
+    restored.negotiated(net_feature_mrg_rxbuf | feature_version_1);
+    restored.restore_state(state);
+    SplitQueue queue{rig.rx.memory, rig.rx.layout(), EventIdx::off, IndirectDescriptors::on};
+    queue.set_position(position);
+    // The waiting frame was lost with the old host side; a new one takes both held
+    // buffers and a third posted after the restore.
+    const auto frame = make_frame(1000, 8);
+    restored.receive(frame);
+    rig.post_receive(2, data + 0x2000, 400);
+    restored.process(net_receive_queue, queue);
+    REQUIRE(rig.rx.used_idx() == 3);
+    CHECK(rig.rx.used_element(0).id == 0);
+    CHECK(rig.rx.used_element(1).id == 1);
+    CHECK(rig.rx.used_element(2).id == 2);
+    CHECK(rig.header_at(data).num_buffers == 3);
+    CHECK(same_bytes(rig.read_rx(data + 12, 388), std::span(frame).first(388)));
+    CHECK(restored.counters().received == 1);
+}
+
+TEST_CASE("virtio-net refuses saved state of the wrong size", "[virtio][net]") {
+    NetRig rig;
+    CHECK_THROWS(rig.net.restore_state(std::vector<std::uint8_t>{}));
+    CHECK_THROWS(rig.net.restore_state(std::vector<std::uint8_t>{2, 0, 1, 0}));
+    CHECK_NOTHROW(rig.net.restore_state(std::vector<std::uint8_t>{0, 0}));
 }

@@ -15,114 +15,22 @@
 #include "devices/virtio/pci_transport.hpp"
 #include "devices/virtio/rng.hpp"
 #include "tests/unit/byte_compare.hpp"
+#include "tests/unit/virtio_pci_driver.hpp"
 #include "tests/unit/virtio_ring_builder.hpp"
 
 using namespace berth::devices::virtio;
 using berth::devices::pci::MsiMessage;
 using berth::devices::pci::MsiSink;
 using berth::test::as_number;
+using berth::test::CountingSink;
+using berth::test::Driver;
+using berth::test::eventually;
 using berth::test::RingBuilder;
 using berth::test::same_bytes;
 
 namespace {
 
 constexpr std::uint64_t bar = 0xe0000000;
-
-struct CountingSink : MsiSink {
-    std::mutex mutex;
-    std::vector<std::uint16_t> triggers;
-    void route(std::uint16_t, const MsiMessage&) override {}
-    void trigger(std::uint16_t vector) override {
-        const std::lock_guard lock(mutex);
-        triggers.push_back(vector);
-    }
-    std::size_t count(std::uint16_t vector) {
-        const std::lock_guard lock(mutex);
-        return static_cast<std::size_t>(std::count(triggers.begin(), triggers.end(), vector));
-    }
-};
-
-// Plays the guest driver against a transport, register by register.
-struct Driver {
-    PciTransport& transport;
-
-    void write(std::uint64_t offset, std::uint64_t value, unsigned width) {
-        std::array<std::uint8_t, 8> bytes{};
-        for (unsigned i = 0; i < width; ++i) {
-            bytes[i] = static_cast<std::uint8_t>(value >> (8 * i));
-        }
-        transport.bar_write(0, offset, std::span(bytes).first(width));
-    }
-    std::uint64_t read(std::uint64_t offset, unsigned width) {
-        std::array<std::uint8_t, 8> bytes{};
-        transport.bar_read(0, offset, std::span(bytes).first(width));
-        std::uint64_t value = 0;
-        for (unsigned i = 0; i < width; ++i) {
-            value |= static_cast<std::uint64_t>(bytes[i]) << (8 * i);
-        }
-        return value;
-    }
-    std::uint8_t status() { return static_cast<std::uint8_t>(read(0x14, 1)); }
-    void set_status(std::uint8_t value) { write(0x14, value, 1); }
-    std::uint64_t device_features() {
-        write(0x00, 0, 4);
-        std::uint64_t low = read(0x04, 4);
-        write(0x00, 1, 4);
-        return low | read(0x04, 4) << 32;
-    }
-    void set_driver_features(std::uint64_t features) {
-        write(0x08, 0, 4);
-        write(0x0c, features & 0xffffffff, 4);
-        write(0x08, 1, 4);
-        write(0x0c, features >> 32, 4);
-    }
-    // Enables MSI-X with every vector routed and unmasked.
-    void enable_msix() {
-        auto& config = transport.config();
-        // Find the MSI-X capability.
-        std::uint8_t at = config.read8(0x34);
-        while (at != 0 && config.read8(at) != 0x11) {
-            at = config.read8(at + 1u);
-        }
-        REQUIRE(as_number(at) != 0);
-        const std::uint8_t control[2] = {0, 0x80};
-        transport.config_write(at + 2u, control);
-        for (unsigned v = 0; v < 2; ++v) {
-            write(msix_table_offset + 16 * v, 0xfee00000, 4);
-            write(msix_table_offset + 16 * v + 8, 0x30 + v, 4);
-            write(msix_table_offset + 16 * v + 12, 0, 4);
-        }
-    }
-    void setup_queue(std::uint16_t index, const RingBuilder& ring, std::uint16_t vector) {
-        write(0x16, index, 2);
-        write(0x18, ring.size, 2);
-        write(0x1a, vector, 2);
-        write(0x20, RingBuilder::descriptors, 4);
-        write(0x24, 0, 4);
-        write(0x28, RingBuilder::avail, 8);
-        write(0x30, RingBuilder::used, 8);
-        write(0x1c, 1, 2);
-    }
-    // The usual bring-up, up to FEATURES_OK.
-    void negotiate(std::uint64_t features) {
-        set_status(0);
-        set_status(status_acknowledge);
-        set_status(status_acknowledge | status_driver);
-        set_driver_features(features);
-        set_status(status_acknowledge | status_driver | status_features_ok);
-    }
-};
-
-template <typename F>
-bool eventually(F condition) {
-    for (int i = 0; i < 400; ++i) {
-        if (condition()) {
-            return true;
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-    return false;
-}
 
 }  // namespace
 

@@ -95,7 +95,8 @@ nlohmann::json to_json(const devices::virtio::PciTransport::State& state) {
             {"status", state.status},
             {"isr", state.isr},
             {"config_msix_vector", state.config_vector},
-            {"queues", std::move(queues)}};
+            {"queues", std::move(queues)},
+            {"device_state", bytes_to_json(state.device_state)}};
 }
 
 devices::virtio::PciTransport::State transport_state(const nlohmann::json& json) {
@@ -125,6 +126,10 @@ devices::virtio::PciTransport::State transport_state(const nlohmann::json& json)
         saved.position.next_used = queue.at("next_used").get<std::uint16_t>();
         saved.position.last_signalled_used = queue.at("last_signalled_used").get<std::uint16_t>();
         state.queues.push_back(saved);
+    }
+    // Snapshots from before devices kept state of their own have none.
+    if (json.contains("device_state")) {
+        state.device_state = json_bytes(json.at("device_state"));
     }
     return state;
 }

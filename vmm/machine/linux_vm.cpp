@@ -548,6 +548,8 @@ void restore_machine(const nlohmann::json& state, kvm::Vm& vm, std::vector<kvm::
         }
     }
     restore_platform(vm, state.at("platform"));
+    // Last: an interrupt raised before the local APICs' state was put back would be lost.
+    pci.restored();
 }
 
 // One boot, from reading the kernel to the guest's end, or one restore of a snapshot

@@ -83,6 +83,12 @@ void PciDevices::resume_workers() {
     }
 }
 
+void PciDevices::restored() {
+    for (auto& function : functions_) {
+        function.transport->restored();
+    }
+}
+
 nlohmann::json PciDevices::save() {
     nlohmann::json functions = nlohmann::json::array();
     for (auto& function : functions_) {

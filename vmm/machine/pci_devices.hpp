@@ -57,6 +57,9 @@ public:
     void resume_workers();
     nlohmann::json save();
     void restore(const nlohmann::json& state);
+    // After restore() and the vCPUs' and platform's state: devices may interrupt the
+    // guest (virtio-net announces its address through its new host side).
+    void restored();
 
 private:
     struct Function {

@@ -23,9 +23,10 @@ std::span<const VirtioDeviceFlag> virtio_device_flags() {
 
 std::shared_ptr<const VirtioDeviceSpec> spec_from_snapshot(const std::string& kind,
                                                            const std::string& value) {
-    // A kind's flag is named after it ("disk": --disk), the NIC's aside (never saved).
+    // A kind's flag is named after it ("disk": --disk), the NIC's aside ("nic": --net).
+    const std::string flag_name = kind == "nic" ? "net" : kind;
     for (const auto& flag : virtio_device_flags()) {
-        if (flag.name.substr(2) == kind) {
+        if (flag.name.substr(2) == flag_name) {
             if (auto spec = flag.make(value)) {
                 return spec;
             }

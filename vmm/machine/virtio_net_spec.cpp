@@ -10,6 +10,7 @@
 #include <linux/if_tun.h>
 #include <unistd.h>
 
+#include <mutex>
 #include <optional>
 
 #include <fmt/format.h>
@@ -136,13 +137,6 @@ struct BridgeNicOptions {
     std::string flag;                      // how the user spelled it, for errors
 };
 
-// A NIC's host side (a tap, libslirp's connections) is not the guest's to save.
-Error not_snapshot_able() {
-    return bad_input(
-        "virtio-net cannot be snapshotted yet (its host side is outside the guest); take "
-        "snapshots of VMs without --net");
-}
-
 class BridgeNetSpec final : public VirtioDeviceSpec {
 public:
     explicit BridgeNetSpec(BridgeNicOptions options) : options_(std::move(options)) {}
@@ -184,6 +178,10 @@ public:
             const std::string name =
                 fmt::format("virtio-net {} (bridge {}, {})", index, bridge.name,
                             backend->network().guest_address().text());
+            {
+                const std::lock_guard lock(leased_mutex_);
+                leased_ = backend->network().guest_address();
+            }
             return std::make_shared<devices::virtio::Net>(std::move(backend), mac, name);
         } catch (const Error& e) {
             throw e.with_context(fmt::format("nic {} (bridge {})", index, options_.bridge));
@@ -191,10 +189,30 @@ public:
     }
     const BridgeNicOptions& options() const { return options_; }
 
-    SnapshotRecord snapshot_record() const override { throw not_snapshot_able(); }
+    // A restore makes a new tap on the same bridge and leases the same address again
+    // (the guest keeps the one it has, and its MAC follows from it): ip= pins it. While
+    // the snapshotted VM or another restore of it runs, the address is taken and the
+    // restore is refused (two guests with one MAC and address on a bridge cannot work).
+    SnapshotRecord snapshot_record() const override {
+        if (options_.vhost) {
+            // The kernel's vhost worker holds the rings' positions, not berth.
+            throw bad_input(fmt::format(
+                "{}: a NIC with vhost=on cannot be snapshotted yet (the kernel serves its "
+                "queues); take snapshots of VMs with bridge NICs without vhost=on",
+                options_.flag));
+        }
+        const std::lock_guard lock(leased_mutex_);
+        if (!leased_) {
+            throw Error(fmt::format("{}: the NIC is not open", options_.flag));
+        }
+        return {fmt::format("bridge={},ip={}", options_.bridge, leased_->text()), {}};
+    }
 
 private:
     BridgeNicOptions options_;
+    // The address the last open() leased (a reboot opens again): what a snapshot keeps.
+    mutable std::mutex leased_mutex_;
+    mutable std::optional<net::Ipv4Cidr> leased_;
 };
 
 class UserNetSpec final : public VirtioDeviceSpec {
@@ -211,7 +229,16 @@ public:
             throw e.with_context(fmt::format("nic {} (user)", index));
         }
     }
-    SnapshotRecord snapshot_record() const override { throw not_snapshot_able(); }
+    // A restore starts a new user-mode network: the guest keeps 10.0.2.15, its TCP
+    // connections through the old one are gone (as with Firecracker's snapshots).
+    SnapshotRecord snapshot_record() const override {
+        if (!config_.forwards.empty()) {
+            throw bad_input(
+                "a user-mode NIC with --publish cannot be snapshotted yet (a restore takes "
+                "no flags to publish them again); take snapshots of VMs without --publish");
+        }
+        return {"user", {}};
+    }
     const net::UserNetworkConfig& config() const { return config_; }
 
 private:
