@@ -246,13 +246,10 @@ void PciTransport::restore(const State& state) {
         }
     }
     device_->restore_state(state.device_state);
-    // The worker serves every enabled queue once as it starts: a doorbell the guest
-    // rang just before the snapshot is not lost.
-    const std::uint8_t status = status_.load();
-    if ((status & status_driver_ok) != 0 && (status & status_features_ok) != 0 &&
-        (status & status_needs_reset) == 0) {
-        start_worker();
-    }
+    // The worker starts in restored(), not here: it may interrupt the guest at once (a
+    // frame the new tap received meanwhile), and the local APICs are not back yet, so
+    // KVM_SET_LAPIC would wipe that interrupt; the queue, having signalled, would wait
+    // for a used_event the driver never moves -- its receive path dead for good.
 }
 
 // --- configuration space -------------------------------------------------------------
@@ -712,6 +709,16 @@ void PciTransport::interrupt_config() {
 }
 
 void PciTransport::restored() {
+    {
+        // The worker serves every enabled queue once as it starts: a doorbell the guest
+        // rang just before the snapshot is not lost.
+        const std::lock_guard lock(mutex_);
+        const std::uint8_t status = status_.load();
+        if ((status & status_driver_ok) != 0 && (status & status_features_ok) != 0 &&
+            (status & status_needs_reset) == 0) {
+            start_worker();
+        }
+    }
     device_->restored();
 }
 

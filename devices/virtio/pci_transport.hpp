@@ -119,11 +119,12 @@ public:
     State state();
     // On a transport that the guest has not touched, before the vCPUs run: the
     // configuration space, MSI-X (routes included), the queues, the negotiated features
-    // (told to the device), and the worker if the driver had the device running. Throws
-    // when the state does not fit this device (another queue count, a ring outside RAM).
+    // (told to the device). Throws when the state does not fit this device (another
+    // queue count, a ring outside RAM).
     void restore(const State& state);
     // The restored machine (vCPUs and interrupt controllers too) is about to run: the
-    // device may interrupt the guest now (Device::restored()).
+    // worker starts if the driver had the device running, and the device may interrupt
+    // the guest now (Device::restored()).
     void restored();
 
 private:

@@ -40,7 +40,7 @@ nsnap_guest="echo eth1-\$(ip -4 addr show eth1 | grep -o 'inet [0-9./]*')
 echo waiting
 read line </dev/console
 wget -q -O /tmp/blob http://10.0.2.2:$http_port/blob && echo sha=\$(sha256sum </tmp/blob | cut -c1-64)
-ping -c 2 -W 10 10.77.0.1 >/tmp/ping 2>&1 && echo ping-ok || { cat /tmp/ping; ip neigh; echo rx-eth1 \$(cat /sys/class/net/eth1/statistics/rx_packets); }
+ping -c 2 -W 10 10.77.0.1 >/tmp/ping 2>&1 && echo ping-ok || { cat /tmp/ping; ip neigh; grep eth1: /proc/net/dev; }
 exit 0"
 timeout 300 "$BERTH" vm run --kernel "$kernel" --initrd "$initramfs" --cpus 1 --memory 128M \
     --net user --net "bridge=$nsnap_bridge" --api-socket "$scratch/nsnap0.sock" \
@@ -106,6 +106,13 @@ else
 fi
 
 echo go >&7
+# What the host hands the restored guest's tap (its counters and the ports' states), for
+# the failure message: the tap is gone when the restored VM ends.
+( while kill -0 "$nsnap1_pid" 2>/dev/null; do
+      ip -s -o link show master "$nsnap_bridge" 2>/dev/null | tr -s ' ' | tr '\n' '|' >"$scratch/nsnap1.taps.new" &&
+          mv "$scratch/nsnap1.taps.new" "$scratch/nsnap1.taps"
+      sleep 0.5
+  done ) &
 nsnap1_status=0
 wait "$nsnap1_pid" || nsnap1_status=$?
 exec 7>&-
@@ -117,7 +124,7 @@ fi
 if grep -aq "^ping-ok" "$scratch/nsnap1.out" && ! grep -aq "^eth1-" "$scratch/nsnap1.out"; then
     tap_ok "a restored guest pings its bridge's host end through a new tap, without booting"
 else
-    not_ok "a restored guest pings its bridge's host end: $(tr '\r\n' '  ' <"$scratch/nsnap1.out") (host: $(ip neigh show dev "$nsnap_bridge" | tr '\n' '|') $(bridge fdb show br "$nsnap_bridge" 2>/dev/null | grep -v permanent | tr '\n' '|'))"
+    not_ok "a restored guest pings its bridge's host end: $(tr '\r\n' '  ' <"$scratch/nsnap1.out") (host: $(ip neigh show dev "$nsnap_bridge" | tr '\n' '|') $(bridge fdb show br "$nsnap_bridge" 2>/dev/null | grep -v permanent | tr '\n' '|'); ports while it ran: $(cat "$scratch/nsnap1.taps" 2>/dev/null))"
 fi
 
 # The host side cannot be made: the bridge is gone.
