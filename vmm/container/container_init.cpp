@@ -343,8 +343,9 @@ PtyPair open_terminal(const InitChannel& berth, const std::optional<WindowSize>&
         std::filesystem::create_directories(options.workdir, ignored);
     }
     if (::chdir(options.workdir.c_str()) != 0) {
-        throw bad_input(fmt::format("--workdir {} cannot be entered in the rootfs: {}",
-                                    quote(options.workdir), std::strerror(errno)));
+        throw bad_input(fmt::format("{} {} cannot be entered in the rootfs: {}",
+                                    options.shown_as.workdir, quote(options.workdir),
+                                    std::strerror(errno)));
     }
     // Only stdin, stdout and stderr go to the command, whatever berth's caller left open
     // (and with --preserve-fds N, the caller's next N).
