@@ -541,6 +541,9 @@ if [[ -s $scratch/killed.err ]]; then head -3 "$scratch/killed.err" | tap_diag "
 # --- mounts, masked and read-only paths, propagation, devices
 # shellcheck source=oci-mount-tests.sh
 . "$(dirname "$0")/oci-mount-tests.sh"
+# --- time namespaces: new with offsets, joined, and exec into both
+# shellcheck source=oci-time-tests.sh
+. "$(dirname "$0")/oci-time-tests.sh"
 
 # --- 100 cycles of create, start, delete leave nothing behind
 bundle true '["true"]'

@@ -79,11 +79,13 @@ c["linux"]["namespaces"].append({"type": "time", "path": "/proc/'"$time_holder"'
     wait "$unshare_pid" 2>/dev/null
 
     # --- bad input: one line naming the field, status 2, nothing left
+    refused_with() {  # refused_with TEXT ID: one line holding TEXT, status 2, no state for ID
+        one_line_error "$1" && test "$st" -eq 2 -a ! -e "$ROOT/$2"
+    }
     time_refused() {  # time_refused NAME PYTHON TEXT
         bundle "time-$1" '["true"]' "$2"
         oci create --bundle "$scratch/time-$1" "$prefix-t$1"
-        check "bad input, time $1: status 2, one line: $3" \
-            eval 'one_line_error "$3" && test "$st" -eq 2 -a ! -e "$ROOT/$prefix-t$1"'
+        check "bad input, time $1: status 2, one line: $3" refused_with "$3" "$prefix-t$1"
     }
     time_refused no-namespace 'c["linux"]["timeOffsets"] = {"boottime": {"secs": 5}}' \
         'linux.timeOffsets: offsets need a new time namespace (a "time" entry without a path in linux.namespaces)'
