@@ -23,7 +23,9 @@ struct Request {
 std::optional<std::uint64_t> run(const std::vector<bpf_insn>& program, const Request& request) {
     std::uint32_t accesses = 0;
     for (const char* a = request.access; *a != 0; ++a) {
-        accesses |= *a == 'm' ? BPF_DEVCG_ACC_MKNOD : *a == 'r' ? BPF_DEVCG_ACC_READ : BPF_DEVCG_ACC_WRITE;
+        accesses |= *a == 'm'   ? BPF_DEVCG_ACC_MKNOD
+                    : *a == 'r' ? BPF_DEVCG_ACC_READ
+                                : BPF_DEVCG_ACC_WRITE;
     }
     const bpf_cgroup_dev_ctx ctx{
         (accesses << 16) | (request.type == 'b' ? BPF_DEVCG_DEV_BLOCK : BPF_DEVCG_DEV_CHAR),
@@ -123,14 +125,12 @@ TEST_CASE("the last rule that matches wins", "[container][devices]") {
 
 TEST_CASE("each access is decided on its own, by the rules that name it", "[container][devices]") {
     const std::vector<DeviceAccess> rules{rule(false, 'a', -1, -1, "rwm"),
-                                          rule(true, 'c', 1, 9, "r"),
-                                          rule(true, 'c', 1, 9, "w")};
+                                          rule(true, 'c', 1, 9, "r"), rule(true, 'c', 1, 9, "w")};
     CHECK(allowed(rules, {'c', 1, 9, "rw"}));
     CHECK_FALSE(allowed(rules, {'c', 1, 9, "m"}));
     // A wildcard major with a fixed minor, and mknod of any block device.
-    const std::vector<DeviceAccess> mknod{rule(false, 'a', -1, -1, "rwm"),
-                                          rule(true, 'c', -1, 5, "r"),
-                                          rule(true, 'b', -1, -1, "m")};
+    const std::vector<DeviceAccess> mknod{
+        rule(false, 'a', -1, -1, "rwm"), rule(true, 'c', -1, 5, "r"), rule(true, 'b', -1, -1, "m")};
     CHECK(allowed(mknod, {'c', 42, 5, "r"}));
     CHECK_FALSE(allowed(mknod, {'c', 42, 6, "r"}));
     CHECK(allowed(mknod, {'b', 8, 0, "m"}));

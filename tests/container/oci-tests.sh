@@ -484,7 +484,7 @@ import json, sys
 f = json.load(open(sys.argv[1]))
 l = f["linux"]
 sys.exit(not (f["ociVersionMin"] == "1.0.0" and f["ociVersionMax"].startswith("1.")
-              and "pid" in l["namespaces"] and "user" in l["namespaces"]
+              and "pid" in l["namespaces"] and "user" in l["namespaces"] and "time" in l["namespaces"]
               and "CAP_SYS_ADMIN" in l["capabilities"] and l["cgroup"]["systemd"] is False))
 EOF2
 mkdir -p "$scratch/specbundle"

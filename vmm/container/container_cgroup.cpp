@@ -73,8 +73,9 @@ struct Wanted {
 };
 
 Error name_in_use(const std::string& dir, std::string_view name, const char* shown_as) {
-    return bad_input(fmt::format("cgroup {} exists: a container named {} is running; choose another {}",
-                                 dir, quote(name), shown_as));
+    return bad_input(
+        fmt::format("cgroup {} exists: a container named {} is running; choose another {}", dir,
+                    quote(name), shown_as));
 }
 
 Error no_permission(const char* flag, const std::string& dir, int err) {
@@ -217,7 +218,8 @@ ContainerCgroup ContainerCgroup::plan(const std::string& name, const CgroupLimit
                 quote(want.controller), layout.describe()));
         }
         const CgroupHierarchy& hierarchy = *found;
-        if (want.controller == std::string_view("blkio") || want.controller == std::string_view("io")) {
+        if (want.controller == std::string_view("blkio") ||
+            want.controller == std::string_view("io")) {
             check_block_io(parent, hierarchy.version, limits.block_io);
         }
         const std::string dir = limits.path.empty()          ? parent + "/berth-" + name

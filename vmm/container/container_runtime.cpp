@@ -85,9 +85,9 @@ void launch(const RunOptions& options, const CgroupLimits& limits, int start_gat
         // With --image the command is looked for once the image is mounted, inside init.
         const std::string command_path =
             from_image ? std::string()
-                       : resolve_command(options.rootfs, options.command.front(), env,
-                                         fmt::format("{} {}", options.shown_as.rootfs,
-                                                     quote(options.rootfs)));
+                       : resolve_command(
+                             options.rootfs, options.command.front(), env,
+                             fmt::format("{} {}", options.shown_as.rootfs, quote(options.rootfs)));
         check_privileges(options, rootless);
         std::string rootfs;
         if (!options.image.empty()) {

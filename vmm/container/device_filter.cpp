@@ -75,7 +75,8 @@ public:
     std::vector<bpf_insn> finish() {
         for (const auto& [at, label] : fixups_) {
             // The offset counts from the instruction after the jump.
-            const long offset = labels_[static_cast<std::size_t>(label)] - static_cast<long>(at) - 1;
+            const long offset =
+                labels_[static_cast<std::size_t>(label)] - static_cast<long>(at) - 1;
             if (offset > std::numeric_limits<std::int16_t>::max()) {
                 throw bad_input(
                     "linux.resources.devices: too many rules for one device program (the jumps "
@@ -109,7 +110,8 @@ std::int32_t device_number(std::int64_t number, const DeviceAccess& rule, const 
 constexpr struct {
     char letter;
     std::int32_t bit;
-} access_bits[] = {{'m', BPF_DEVCG_ACC_MKNOD}, {'r', BPF_DEVCG_ACC_READ}, {'w', BPF_DEVCG_ACC_WRITE}};
+} access_bits[] = {
+    {'m', BPF_DEVCG_ACC_MKNOD}, {'r', BPF_DEVCG_ACC_READ}, {'w', BPF_DEVCG_ACC_WRITE}};
 
 void check_rule(const DeviceAccess& rule) {
     if (rule.type != 'a' && rule.type != 'b' && rule.type != 'c') {
@@ -164,8 +166,8 @@ std::vector<bpf_insn> device_filter_program(std::span<const DeviceAccess> rules)
             }
             const int next_rule = code.new_label();
             if (rule->type != 'a') {
-                code.jump(BPF_JNE, type, rule->type == 'b' ? BPF_DEVCG_DEV_BLOCK : BPF_DEVCG_DEV_CHAR,
-                          next_rule);
+                code.jump(BPF_JNE, type,
+                          rule->type == 'b' ? BPF_DEVCG_DEV_BLOCK : BPF_DEVCG_DEV_CHAR, next_rule);
                 if (rule->major >= 0) {
                     code.jump(BPF_JNE, major, device_number(rule->major, *rule, "major"),
                               next_rule);

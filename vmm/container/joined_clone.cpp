@@ -138,9 +138,9 @@ pid_t clone_into_joined(std::uint64_t flags, const std::vector<NamespaceToJoin>&
                 "smaller than the time since boot)",
                 quote(offsets), std::strerror(got.err)));
         }
-        throw_errno(fmt::format("cannot write the time offsets {} to timens_offsets",
-                                quote(offsets)),
-                    got.err);
+        throw_errno(
+            fmt::format("cannot write the time offsets {} to timens_offsets", quote(offsets)),
+            got.err);
     }
     if (got.failed_join >= 0) {
         const NamespaceToJoin& join = joins[static_cast<std::size_t>(got.failed_join)];

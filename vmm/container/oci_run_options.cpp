@@ -481,8 +481,8 @@ std::vector<DeviceAccess> device_rules_of(const Spec& spec) {
     const std::string own = "berth's own device nodes";
     access.push_back({true, 'c', -1, -1, "m", own});
     access.push_back({true, 'b', -1, -1, "m", own});
-    for (const auto& [major, minor] : {std::pair{1, 3}, {1, 5}, {1, 7}, {1, 8}, {1, 9}, {5, 0},
-                                       {5, 2}, {136, -1}}) {
+    for (const auto& [major, minor] :
+         {std::pair{1, 3}, {1, 5}, {1, 7}, {1, 8}, {1, 9}, {5, 0}, {5, 2}, {136, -1}}) {
         access.push_back({true, 'c', major, minor, "rwm", own});
     }
     for (std::size_t i = 0; i < spec.devices.size(); ++i) {
