@@ -159,3 +159,10 @@ TEST_CASE("a rule the program cannot express is bad input naming it", "[containe
     CHECK_THROWS_WITH(device_filter_program({{rule(true, 'c', 1LL << 32, 3, "r")}}),
                       Catch::Contains("major 4294967296 is above"));
 }
+
+TEST_CASE("v1 takes the same rules as text", "[container][devices]") {
+    CHECK(v1_device_rule(rule(false, 'a', -1, -1, "rwm")) == "a");
+    CHECK(v1_device_rule(rule(true, 'c', 1, 3, "rwm")) == "c 1:3 rwm");
+    CHECK(v1_device_rule(rule(true, 'c', 136, -1, "rw")) == "c 136:* rw");
+    CHECK(v1_device_rule(rule(true, 'b', -1, -1, "m")) == "b *:* m");
+}
