@@ -455,3 +455,64 @@ oci create --bundle "$scratch/bad-pagesize" "$prefix-bp"
 check "a hugepage size the host lacks: status 2, one line naming it, no state" \
     one_line_error "linux.resources.hugepageLimits[0].pageSize: '3MB' is not a huge page size of this host"
 check "... status 2, no state" test "$st" -eq 2 -a ! -e "$ROOT/$prefix-bp"
+
+# --- errors name config.json's fields, not `berth ct run`'s flags (the same code path
+# starts both: RunOptions::shown_as)
+bundle no-cwd '["true"]' 'c["process"]["cwd"] = "/nonexistent"'
+oci create --bundle "$scratch/no-cwd" "$prefix-nc"
+check "a process.cwd missing in the rootfs fails create (not the command after start), naming process.cwd" \
+    one_line_error "process.cwd '/nonexistent' cannot be entered in the rootfs: No such file or directory"
+check "... status 2, no state" test "$st" -eq 2 -a ! -e "$ROOT/$prefix-nc"
+pids_mount=$(awk '$3 == "cgroup" && $4 ~ /(^|,)pids(,|$)/ {print $2; exit}' /proc/mounts)
+pids_self=$(awk -F: '$2 == "pids" {print $3}' /proc/self/cgroup)
+if [[ -n $pids_mount ]]; then
+    # A cgroup berth-ID left behind (a berth killed before it recorded the container).
+    taken="$pids_mount${pids_self%/}/berth-$prefix-ct"
+    mkdir "$taken"
+    bundle cg-taken '["true"]'
+    oci create --bundle "$scratch/cg-taken" "$prefix-ct"
+    check "a cgroup of the container's name in use: one line asking for another container ID (not --name)" \
+        one_line_error "a container named '$prefix-ct' is running; choose another container ID"
+    check "... status 2, no state, the other cgroup untouched" test "$st" -eq 2 -a ! -e "$ROOT/$prefix-ct" -a -d "$taken"
+    rmdir "$taken"
+else
+    tap_skip "a cgroup name in use" "no v1 pids hierarchy here"
+fi
+# A command that fails after start: nobody listens on create's channel any more, so the
+# line goes to the container's stderr (create's, which conmon and the shim log).
+# (The script is in the shared rootfs for this case only: create resolves the command
+# before the config's mounts exist.)
+late="/tmp/berth-late-$$.sh"
+printf '#!/nonexistent/interpreter\n' >"$ROOTFS$late"
+chmod +x "$ROOTFS$late"
+bundle late-failure '["'"$late"'"]'
+run_bundle late-failure "$prefix-lf"
+rm -f "$ROOTFS$late"
+check "a command that cannot start after start: its one line on the container's stderr" \
+    grep -qx "berth: cannot start container: command '$late' cannot start: its interpreter '/nonexistent/interpreter' (its #! line) is not in the rootfs" "$scratch/$prefix-lf.stdout" "$scratch/err"
+# Rootless (as nobody, as podman runs rootless): what needs root names its field.
+rootless_root="$scratch/rootless-state"
+mkdir -p "$rootless_root"
+chmod 777 "$rootless_root"
+chmod o+rx "$scratch"
+rootless() {  # rootless BUNDLE ID: create as nobody; stderr in $scratch/err, status in $st
+    st=0
+    setpriv --reuid=65534 --regid=65534 --clear-groups \
+        "$BERTH" --root "$rootless_root" create --bundle "$scratch/$1" "$2" \
+        >/dev/null 2>"$scratch/err" </dev/null || st=$?
+}
+if command -v setpriv >/dev/null; then
+    bundle rootless-user '["true"]' 'c["process"]["user"] = {"uid": 1000, "gid": 1000}'
+    chmod -R o+rX "$scratch/rootless-user"
+    rootless rootless-user "$prefix-ru"
+    check "rootless, a process.user other than 0: one line naming process.user (not --user)" \
+        one_line_error "process.user other than 0 needs root: rootless, only your own user is mapped (to 0)"
+    bundle rootless-memory '["true"]' 'c["linux"]["resources"] = {"memory": {"limit": 67108864}}'
+    chmod -R o+rX "$scratch/rootless-memory"
+    rootless rootless-memory "$prefix-rm"
+    check "rootless, a memory limit: one line naming linux.resources.memory.limit (not --memory)" \
+        one_line_error "linux.resources.memory.limit needs permission to create cgroup"
+    check "... status 2, no state" test "$st" -eq 2 -a -z "$(ls "$rootless_root")"
+else
+    tap_skip "rootless errors" "no setpriv"
+fi

@@ -484,7 +484,7 @@ import json, sys
 f = json.load(open(sys.argv[1]))
 l = f["linux"]
 sys.exit(not (f["ociVersionMin"] == "1.0.0" and f["ociVersionMax"].startswith("1.")
-              and "pid" in l["namespaces"] and "user" in l["namespaces"]
+              and "pid" in l["namespaces"] and "user" in l["namespaces"] and "time" in l["namespaces"]
               and "CAP_SYS_ADMIN" in l["capabilities"] and l["cgroup"]["systemd"] is False))
 EOF2
 mkdir -p "$scratch/specbundle"
@@ -541,17 +541,24 @@ if [[ -s $scratch/killed.err ]]; then head -3 "$scratch/killed.err" | tap_diag "
 # --- mounts, masked and read-only paths, propagation, devices
 # shellcheck source=oci-mount-tests.sh
 . "$(dirname "$0")/oci-mount-tests.sh"
+# --- time namespaces: new with offsets, joined, and exec into both
+# shellcheck source=oci-time-tests.sh
+. "$(dirname "$0")/oci-time-tests.sh"
 
 # --- 100 cycles of create, start, delete leave nothing behind
 bundle true '["true"]'
 mounts_before=$(wc -l </proc/self/mountinfo)
 pids=()
+starts=()
 cycle_cgroups=()
 for i in $(seq 100); do
     id="$prefix-cycle-$i"
     "$BERTH" --root "$ROOT" create --bundle "$scratch/true" --pid-file "$scratch/cycle.pid" "$id" \
         >/dev/null 2>>"$scratch/cycle.err" </dev/null
     pids+=("$(cat "$scratch/cycle.pid")")
+    # Its start time too: pid_max is 32768 here, and the machine's other work can wrap
+    # the pids around and hand one of these to an unrelated process before the check.
+    starts+=("$(awk '{print $22}' "/proc/${pids[-1]}/stat" 2>/dev/null)")
     cycle_cgroups+=($(python3 -c 'import json,sys; print(" ".join(json.load(open(sys.argv[1]))["cgroups"]))' \
         "$ROOT/$id/record.json"))
     "$BERTH" --root "$ROOT" start "$id" 2>>"$scratch/cycle.err"
@@ -566,9 +573,15 @@ for dir in "${cycle_cgroups[@]}"; do [[ -e $dir ]] && left=$((left + 1)); done
 check "100 cycles made memory, pids, cpu and freezer cgroups" test "${#cycle_cgroups[@]}" -eq 400
 check "100 cycles: no cgroup directory left" test "$left" -eq 0
 alive=0
-for pid in "${pids[@]}"; do
-    [[ -d /proc/$pid && $(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null) != Z ]] && alive=$((alive + 1))
+for i in "${!pids[@]}"; do
+    pid=${pids[$i]}
+    # shellcheck disable=SC2046 # the two fields: state, start time
+    set -- $(awk '{print $3, $22}' "/proc/$pid/stat" 2>/dev/null)
+    if [[ $# -eq 2 && $1 != Z && $2 == "${starts[$i]}" ]]; then
+        alive=$((alive + 1))
+        echo "left: pid $pid ($1): $(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)" | tap_diag "  "
+    fi
 done
-check "100 cycles: no process left" test "$alive" -eq 0
+check "100 cycles: no process left (same pid and start time as at create)" test "$alive" -eq 0
 
 tap_done

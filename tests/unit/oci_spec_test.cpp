@@ -291,3 +291,43 @@ TEST_CASE("linux.seccomp, hooks and sysctl parse; the filter compiles", "[contai
             "linux.seccomp.syscalls[0].action: 'SCMP_ACT_MAYBE' is not a seccomp action"));
     }
 }
+
+TEST_CASE("linux.timeOffsets: monotonic and boottime, each secs and nanosecs", "[container][oci]") {
+    const Spec spec = parse_spec(config(R"(, "linux": {"namespaces": [{"type": "time"}],
+        "timeOffsets": {"monotonic": {"secs": -60, "nanosecs": 5}, "boottime": {"secs": 86400}}})"));
+    REQUIRE(spec.time_offsets);
+    REQUIRE(spec.time_offsets->monotonic);
+    CHECK(spec.time_offsets->monotonic->secs == -60);
+    CHECK(spec.time_offsets->monotonic->nanosecs == 5);
+    REQUIRE(spec.time_offsets->boottime);
+    CHECK(spec.time_offsets->boottime->secs == 86400);
+    CHECK(spec.time_offsets->boottime->nanosecs == 0);
+    CHECK_FALSE(parse_spec(config()).time_offsets);
+
+    struct Case {
+        const char* offsets;
+        const char* message;
+    };
+    const Case cases[] = {
+        {R"([])", "linux.timeOffsets: expected an object"},
+        {R"({"realtime": {"secs": 1}})",
+         "linux.timeOffsets.realtime: is not a clock a time namespace offsets (monotonic, "
+         "boottime)"},
+        {R"({"boottime": 5})", "linux.timeOffsets.boottime: expected an object"},
+        {R"({"boottime": {"secs": "5"}})", "linux.timeOffsets.boottime.secs: expected an integer"},
+        {R"({"monotonic": {"nanosecs": 1000000000}})",
+         "linux.timeOffsets.monotonic.nanosecs: must be below 1000000000 (one second)"},
+        {R"({"monotonic": {"nanosecs": -1}})",
+         "linux.timeOffsets.monotonic.nanosecs: expected an integer of 0 or more"},
+    };
+    for (const auto& c : cases) {
+        CAPTURE(c.offsets);
+        try {
+            parse_spec(config(std::string(R"(, "linux": {"timeOffsets": )") + c.offsets + "}"));
+            FAIL("accepted");
+        } catch (const berth::Error& e) {
+            CHECK(e.status() == berth::ExitStatus::bad_input);
+            CHECK(std::string(e.what()) == c.message);
+        }
+    }
+}

@@ -16,6 +16,7 @@
 #include "vmm/common/error.hpp"
 #include "vmm/common/quote.hpp"
 #include "vmm/common/unique_fd.hpp"
+#include "vmm/container/device_filter.hpp"
 #include "vmm/container/run_options.hpp"
 
 namespace berth::container {
@@ -71,16 +72,32 @@ struct Wanted {
     const char* flag;
 };
 
-Error name_in_use(const std::string& dir, std::string_view name) {
+Error name_in_use(const std::string& dir, std::string_view name, const char* shown_as) {
     return bad_input(
-        fmt::format("cgroup {} exists: a container named {} is running; choose another --name", dir,
-                    quote(name)));
+        fmt::format("cgroup {} exists: a container named {} is running; choose another {}", dir,
+                    quote(name), shown_as));
 }
 
 Error no_permission(const char* flag, const std::string& dir, int err) {
     return bad_input(
         fmt::format("{} needs permission to create cgroup {}: {}; run as root or drop {}", flag,
                     dir, std::strerror(err), flag));
+}
+
+// Neither the freezer nor the devices cgroup is a controller on v2: every v2 cgroup has
+// cgroup.freeze and takes a device program (device_filter.hpp). Without a v1 hierarchy of
+// their own they go to the v2 one, where nothing is enabled for them.
+bool is_v2_controller(std::string_view controller) {
+    return controller != "freezer" && controller != "devices";
+}
+
+const CgroupHierarchy* v2_hierarchy(const CgroupLayout& layout) {
+    for (const auto& hierarchy : layout.hierarchies) {
+        if (hierarchy.version == CgroupVersion::v2) {
+            return &hierarchy;
+        }
+    }
+    return nullptr;
 }
 
 // "berth-NAME" → "NAME", for messages.
@@ -90,6 +107,17 @@ std::string_view name_of(std::string_view dir) {
 }
 
 }  // namespace
+
+std::string v1_device_rule(const DeviceAccess& rule) {
+    if (rule.type == 'a') {
+        return "a";
+    }
+    const auto number = [](std::int64_t value) {
+        return value < 0 ? std::string("*") : std::to_string(value);
+    };
+    return fmt::format("{} {}:{} {}", rule.type, number(rule.major), number(rule.minor),
+                       rule.access);
+}
 
 std::vector<ProcCgroupEntry> parse_proc_cgroup(std::string_view text) {
     std::vector<ProcCgroupEntry> entries;
@@ -115,13 +143,19 @@ std::string controller_directory(const CgroupLayout& layout,
     if (hierarchy == nullptr) {
         return {};
     }
+    return hierarchy_directory(*hierarchy, self, controller);
+}
+
+std::string hierarchy_directory(const CgroupHierarchy& hierarchy,
+                                const std::vector<ProcCgroupEntry>& self,
+                                std::string_view controller) {
     for (const auto& entry : self) {
-        const bool match = hierarchy->version == CgroupVersion::v2
+        const bool match = hierarchy.version == CgroupVersion::v2
                                ? entry.controllers.empty()
                                : std::find(entry.controllers.begin(), entry.controllers.end(),
                                            controller) != entry.controllers.end();
         if (match) {
-            std::string path = hierarchy->mount_point;
+            std::string path = hierarchy.mount_point;
             if (entry.path != "/") {
                 path += entry.path;
             }
@@ -144,13 +178,13 @@ ContainerCgroup ContainerCgroup::plan(const std::string& name, const CgroupLimit
     // Without a limit, a controller the host lacks is no error (every_controller).
     const auto offered = [&](const char* controller) { return layout.find(controller) != nullptr; };
     if (limits.memory_bytes || (limits.every_controller && offered("memory"))) {
-        wanted.push_back({"memory", "--memory"});
+        wanted.push_back({"memory", limits.shown_as.memory});
     }
     if (limits.pids || (limits.every_controller && offered("pids"))) {
-        wanted.push_back({"pids", "--pids"});
+        wanted.push_back({"pids", limits.shown_as.pids});
     }
     if (limits.cpu_quota_us || (limits.every_controller && offered("cpu"))) {
-        wanted.push_back({"cpu", "--cpus"});
+        wanted.push_back({"cpu", limits.shown_as.cpus});
     }
     // No controller of either name: the error names v1's.
     const std::string io_controller = block_io_controller(layout);
@@ -161,11 +195,6 @@ ContainerCgroup ContainerCgroup::plan(const std::string& name, const CgroupLimit
         wanted.push_back({"hugetlb", "linux.resources.hugepageLimits"});
     }
     if (!limits.device_rules.empty()) {
-        if (layout.find("devices") == nullptr && layout.kind() == CgroupLayout::Kind::v2) {
-            throw bad_input(
-                "linux.resources.devices: on a cgroup v2 host the devices cgroup is an eBPF "
-                "program, which berth does not load yet; leave linux.resources.devices out");
-        }
         wanted.push_back({"devices", "linux.resources.devices"});
     }
     if (limits.freezer) {
@@ -175,24 +204,22 @@ ContainerCgroup ContainerCgroup::plan(const std::string& name, const CgroupLimit
     // cgroup we may not create is bad input before any namespace exists. create()
     // still reports the same should things change in between.
     for (const auto& want : wanted) {
-        // Where the cgroup goes: the controller's hierarchy. A v2-only host has no freezer
-        // controller, as every v2 cgroup has cgroup.freeze: any v2 controller's place.
-        std::string_view located_by = want.controller;
-        if (located_by == "freezer" && layout.find("freezer") == nullptr) {
-            for (const auto& hierarchy : layout.hierarchies) {
-                if (hierarchy.version == CgroupVersion::v2 && !hierarchy.controllers.empty()) {
-                    located_by = hierarchy.controllers.front();
-                }
-            }
+        // Where the cgroup goes: the controller's hierarchy (the freezer's and the devices
+        // cgroup's may be the v2 one: is_v2_controller).
+        const CgroupHierarchy* found = layout.find(want.controller);
+        if (found == nullptr && !is_v2_controller(want.controller)) {
+            found = v2_hierarchy(layout);
         }
-        const std::string parent = controller_directory(layout, self, located_by);
+        const std::string parent =
+            found == nullptr ? std::string() : hierarchy_directory(*found, self, want.controller);
         if (parent.empty()) {
             throw bad_input(fmt::format(
                 "{} needs the {} cgroup controller, which this host does not offer ({})", want.flag,
                 quote(want.controller), layout.describe()));
         }
-        const CgroupHierarchy& hierarchy = *layout.find(located_by);
-        if (located_by == "blkio" || located_by == "io") {
+        const CgroupHierarchy& hierarchy = *found;
+        if (want.controller == std::string_view("blkio") ||
+            want.controller == std::string_view("io")) {
             check_block_io(parent, hierarchy.version, limits.block_io);
         }
         const std::string dir = limits.path.empty()          ? parent + "/berth-" + name
@@ -204,7 +231,7 @@ ContainerCgroup ContainerCgroup::plan(const std::string& name, const CgroupLimit
                     "linux.cgroupsPath {}: cgroup {} exists already (another container's?)",
                     quote(limits.path), dir));
             }
-            throw name_in_use(dir, name);
+            throw name_in_use(dir, name, limits.shown_as.name);
         }
         if (limits.path.empty() && ::access(parent.c_str(), W_OK) != 0) {
             throw no_permission(want.flag, dir, errno);
@@ -228,6 +255,15 @@ std::vector<std::string> ContainerCgroup::existing(const std::string& name) {
             found.push_back(dir);
         }
     }
+    // A freezer or devices cgroup in the v2 hierarchy of a host whose v1 lacks them.
+    if (const CgroupHierarchy* v2 = v2_hierarchy(layout)) {
+        const std::string parent = hierarchy_directory(*v2, self, "");
+        const std::string dir = parent + "/berth-" + name;
+        if (!parent.empty() && ::access(dir.c_str(), F_OK) == 0 &&
+            std::find(found.begin(), found.end(), dir) == found.end()) {
+            found.push_back(dir);
+        }
+    }
     return found;
 }
 
@@ -241,9 +277,8 @@ void ContainerCgroup::create() {
             if (!limits.path.empty()) {
                 make_parents(place);
             }
-            // The freezer is no controller on v2: nothing to enable.
-            if (place.version == CgroupVersion::v2 &&
-                place.controller != std::string_view("freezer")) {
+            // The freezer and the devices cgroup are no controllers on v2: nothing to enable.
+            if (place.version == CgroupVersion::v2 && is_v2_controller(place.controller)) {
                 // v2 hands a controller to children only when the parent delegates it.
                 const std::string enable = std::string("+") + place.controller;
                 try {
@@ -257,7 +292,7 @@ void ContainerCgroup::create() {
             if (::mkdir(dir.c_str(), 0755) != 0) {
                 const int err = errno;
                 if (err == EEXIST) {
-                    throw name_in_use(dir, name_of(dir));
+                    throw name_in_use(dir, name_of(dir), limits.shown_as.name);
                 }
                 if (err == EACCES || err == EPERM || err == EROFS) {
                     throw no_permission(place.flag, dir, err);
@@ -298,14 +333,21 @@ void ContainerCgroup::create() {
             } catch (const Error& e) {
                 throw e.with_context(place.flag);
             }
-        } else if (controller == "devices") {
+        } else if (controller == "devices" && v1) {
             // In order: a first "deny a" turns the parent's allow-all into deny-all.
             for (const auto& rule : limits.device_rules) {
+                const std::string text = v1_device_rule(rule);
                 try {
-                    write_file(dir + (rule.allow ? "/devices.allow" : "/devices.deny"), rule.rule);
+                    write_file(dir + (rule.allow ? "/devices.allow" : "/devices.deny"), text);
                 } catch (const Error& e) {
-                    throw e.with_context(fmt::format("{} {}", place.flag, quote(rule.rule)));
+                    throw e.with_context(fmt::format("{} ({})", rule.shown_as, quote(text)));
                 }
+            }
+        } else if (controller == "devices") {
+            try {
+                attach_device_filter(dir, limits.device_rules);
+            } catch (const Error& e) {
+                throw e.with_context(place.flag);
             }
         } else if (controller == "hugetlb") {
             try {
@@ -327,7 +369,7 @@ void ContainerCgroup::make_parents(const Place& place) {
     }
     for (auto it = missing.rbegin(); it != missing.rend(); ++it) {
         const std::string above = it->substr(0, it->rfind('/'));
-        if (place.version == CgroupVersion::v2 && place.controller != std::string_view("freezer")) {
+        if (place.version == CgroupVersion::v2 && is_v2_controller(place.controller)) {
             write_file(above + "/cgroup.subtree_control", std::string("+") + place.controller);
         }
         if (::mkdir(it->c_str(), 0755) != 0 && errno != EEXIST) {

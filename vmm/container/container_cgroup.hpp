@@ -16,6 +16,7 @@
 #include "vmm/common/unique_fd.hpp"
 #include "vmm/container/cgroup_io_limits.hpp"
 #include "vmm/container/cgroup_layout.hpp"
+#include "vmm/container/setting_names.hpp"
 
 namespace berth::container {
 
@@ -33,13 +34,25 @@ std::vector<ProcCgroupEntry> parse_proc_cgroup(std::string_view text);
 std::string controller_directory(const CgroupLayout& layout,
                                  const std::vector<ProcCgroupEntry>& self,
                                  std::string_view controller);
+// The caller's cgroup in `hierarchy`; empty when /proc/self/cgroup has no line for it.
+std::string hierarchy_directory(const CgroupHierarchy& hierarchy,
+                                const std::vector<ProcCgroupEntry>& self,
+                                std::string_view controller);
 
-// One rule of the devices cgroup as v1's devices.allow and devices.deny take it:
-// "c 1:5 rwm", "a *:* rwm".
+// One rule of the devices cgroup (OCI linux.resources.devices[i], or a node berth allows):
+// v1's devices.allow and devices.deny take it as text (v1_device_rule), v2 as part of an
+// eBPF program (device_filter.hpp).
 struct DeviceAccess {
     bool allow = false;
-    std::string rule;
+    char type = 'a';          // a (every device), b, c
+    std::int64_t major = -1;  // -1: any
+    std::int64_t minor = -1;
+    std::string access = "rwm";  // of r, w, m
+    std::string shown_as;        // "linux.resources.devices[0]", for errors
 };
+
+// "c 1:5 rwm", "c *:* m"; "a" for a type-a rule (v1 takes no numbers or access with it).
+std::string v1_device_rule(const DeviceAccess& rule);
 
 struct CgroupLimits {
     std::optional<std::uint64_t> memory_bytes;
@@ -48,8 +61,9 @@ struct CgroupLimits {
     // OCI linux.resources.blockIO and hugepageLimits (cgroup_io_limits.hpp).
     BlockIoLimits block_io;
     std::vector<HugepageLimit> hugepages;
-    // OCI linux.resources.devices, then the nodes berth makes: written in order to a
-    // devices cgroup (v1; a v2 host would need an eBPF program, which berth refuses).
+    // OCI linux.resources.devices, then the nodes berth makes: written in order to a v1
+    // devices cgroup, or on a host without one made into an eBPF program attached to a v2
+    // cgroup (device_filter.hpp).
     std::vector<DeviceAccess> device_rules;
     // OCI: a cgroup for the freezer (pause/resume), with no limit of its own; on v2,
     // where every cgroup can be frozen, the v2 one.
@@ -61,6 +75,8 @@ struct CgroupLimits {
     // caller's cgroups. Absolute: under each hierarchy's root; relative: under the
     // caller's cgroup. Missing parents are made (and stay, as with runc).
     std::string path;
+    // What errors call the settings ("--memory" or "linux.resources.memory.limit").
+    SettingNames shown_as;
     bool any() const {
         return memory_bytes || pids || cpu_quota_us || block_io.any() || !hugepages.empty() ||
                !device_rules.empty() || freezer || every_controller;

@@ -82,7 +82,11 @@ InitNote await(const InitChannel& berth, InitMessage kind) {
 // then exits. Were init gone earlier, its
 // namespaces would be too, berth's setup would fail (ESRCH on the veth, say) and that
 // error would hide init's own.
-[[noreturn]] void report_and_exit(const InitChannel& berth, bool setup_done, const Error& error) {
+// Past an OCI container's start gate nobody listens on the channel any more (create has
+// returned): the line goes to the container's stderr, which its caller (conmon, the
+// shim) logs, instead of nowhere.
+[[noreturn]] void report_and_exit(const InitChannel& berth, bool setup_done, const Error& error,
+                                  bool started = false) {
     try {
         if (!setup_done) {
             while (const auto note = berth.receive()) {
@@ -91,7 +95,10 @@ InitNote await(const InitChannel& berth, InitMessage kind) {
                 }
             }
         }
-        berth.send_failure(error);
+        if (!berth.send_failure(error) && started) {
+            fmt::print(stderr, "berth: {}\n",
+                       one_line(fmt::format("cannot start container: {}", error.what())));
+        }
     } catch (const Error& channel_error) {
         // berth sees the channel's end and init's status, and says nothing: the cause
         // goes to the stderr init shares with berth instead.
@@ -315,6 +322,28 @@ PtyPair open_terminal(const InitChannel& berth, const std::optional<WindowSize>&
     return tty;
 }
 
+namespace {
+
+// The command's working directory exists (or will be made) and is a directory. Init is
+// root here, so only that is checked: whether the command's user may enter it is for its
+// chdir to say.
+void check_workdir(const RunOptions& options) {
+    if (options.create_workdir) {
+        return;
+    }
+    struct stat dir {};
+    const int err = ::stat(options.workdir.c_str(), &dir) != 0 ? errno
+                    : S_ISDIR(dir.st_mode)                     ? 0
+                                                               : ENOTDIR;
+    if (err != 0) {
+        throw bad_input(fmt::format("{} {} cannot be entered in the rootfs: {}",
+                                    options.shown_as.workdir, quote(options.workdir),
+                                    std::strerror(err)));
+    }
+}
+
+}  // namespace
+
 // In the command's process: the last steps, then exec.
 [[noreturn]] void exec_command(const InitPlan& plan, const std::string& command_path,
                                int tty_slave) {
@@ -343,8 +372,9 @@ PtyPair open_terminal(const InitChannel& berth, const std::optional<WindowSize>&
         std::filesystem::create_directories(options.workdir, ignored);
     }
     if (::chdir(options.workdir.c_str()) != 0) {
-        throw bad_input(fmt::format("--workdir {} cannot be entered in the rootfs: {}",
-                                    quote(options.workdir), std::strerror(errno)));
+        throw bad_input(fmt::format("{} {} cannot be entered in the rootfs: {}",
+                                    options.shown_as.workdir, quote(options.workdir),
+                                    std::strerror(errno)));
     }
     // Only stdin, stdout and stderr go to the command, whatever berth's caller left open
     // (and with --preserve-fds N, the caller's next N).
@@ -467,6 +497,7 @@ pid_t start_command(const InitPlan& plan, const std::string& command_path,
     std::optional<PtyPair> tty;
     pid_t command = -1;
     std::vector<UniqueFd> exits;  // the cgroups' parents, once init is in the cgroups
+    bool started = false;         // past the start gate: nobody may listen on the channel
     try {
         await(berth, InitMessage::user_namespace_mapped);
         if (plan.become_namespace_root) {
@@ -501,6 +532,9 @@ pid_t start_command(const InitPlan& plan, const std::string& command_path,
         // OCI only (ct run has neither), here so that a limit the host refuses fails
         // create, not the command after start; the command inherits them.
         apply_process_limits(*plan.options);
+        // Likewise a working directory that is not there fails create (as with runc),
+        // not the command once started, when only the container's stderr would hear it.
+        check_workdir(*plan.options);
         InitNote go = await(berth, InitMessage::setup_done);
         setup_done = true;
         CgroupDoors cgroups = doors_of(go);
@@ -513,12 +547,13 @@ pid_t start_command(const InitPlan& plan, const std::string& command_path,
         bring_up_network(plan);
         if (plan.start_gate >= 0) {
             wait_at_start_gate(berth, plan.start_gate);
+            started = true;
         }
         command = start_command(plan, command_path, tty);
     } catch (const Error& e) {
-        report_and_exit(berth, setup_done, as_start_failure(e));
+        report_and_exit(berth, setup_done, as_start_failure(e), started);
     } catch (const std::exception& e) {
-        report_and_exit(berth, setup_done, Error(e.what(), runtime_failure));
+        report_and_exit(berth, setup_done, Error(e.what(), runtime_failure), started);
     }
     try {
         berth.send(InitMessage::command_started);

@@ -43,15 +43,16 @@ void check_privileges(const RunOptions& options, bool rootless) {
     }
     if (options.user.uid != 0 || options.user.gid != 0) {
         throw bad_input(
-            "--user other than 0 needs root: rootless, only your own user is mapped (to 0)");
+            fmt::format("{} other than 0 needs root: rootless, only your own user is mapped (to 0)",
+                        options.shown_as.user));
     }
 }
 
-std::string canonical_rootfs(const std::string& rootfs) {
+std::string canonical_rootfs(const std::string& rootfs, const char* shown_as) {
     std::error_code error;
     std::string path = std::filesystem::canonical(rootfs, error).string();
     if (error) {
-        throw bad_input(fmt::format("--rootfs {}: {}", quote(rootfs), error.message()));
+        throw bad_input(fmt::format("{} {}: {}", shown_as, quote(rootfs), error.message()));
     }
     return path;
 }
@@ -84,13 +85,15 @@ void launch(const RunOptions& options, const CgroupLimits& limits, int start_gat
         // With --image the command is looked for once the image is mounted, inside init.
         const std::string command_path =
             from_image ? std::string()
-                       : resolve_command(options.rootfs, options.command.front(), env);
+                       : resolve_command(
+                             options.rootfs, options.command.front(), env,
+                             fmt::format("{} {}", options.shown_as.rootfs, quote(options.rootfs)));
         check_privileges(options, rootless);
         std::string rootfs;
         if (!options.image.empty()) {
             loop = LoopDevice::attach(options.image);
         } else if (!from_image) {
-            rootfs = canonical_rootfs(options.rootfs);
+            rootfs = canonical_rootfs(options.rootfs, options.shown_as.rootfs);
         }
         if (options.net == NetMode::bridge) {
             lease = net::IpLease::acquire(options.ip);
@@ -208,8 +211,15 @@ void launch(const RunOptions& options, const CgroupLimits& limits, int start_gat
             flags |= CLONE_NEWUSER;
         }
         blocked.emplace();
-        const pid_t pid = joined_before.empty() ? clone_container(flags)
-                                                : clone_into_joined(flags, joined_before);
+        // A new time namespace goes through the same helper (its offsets are written
+        // before init enters it); only then is start-up one fork longer.
+        std::optional<NewTimeNamespace> new_time;
+        if (options.new_time_namespace) {
+            new_time = NewTimeNamespace{options.time_offsets};
+        }
+        const pid_t pid = joined_before.empty() && !new_time
+                              ? clone_container(flags)
+                              : clone_into_joined(flags, joined_before, new_time);
         if (pid == 0) {
             run_init(plan);
         }
@@ -234,7 +244,8 @@ int run_container(const RunOptions& options) {
                               .device_rules = options.device_rules,
                               .freezer = false,
                               .every_controller = false,
-                              .path = {}};
+                              .path = {},
+                              .shown_as = options.shown_as};
     launch(options, limits, -1, started);
     HostResources& held = started.held;
     ChildProcess& init = started.init;
@@ -284,7 +295,8 @@ CreatedContainer create_container(const RunOptions& options, int start_gate) {
                               .device_rules = options.device_rules,
                               .freezer = root,
                               .every_controller = root,
-                              .path = options.cgroups_path};
+                              .path = options.cgroups_path,
+                              .shown_as = options.shown_as};
     launch(options, limits, start_gate, started);
     // From here on nothing may fail: init and its cgroups now belong to the container.
     return CreatedContainer{started.init.release(), started.held.cgroup.keep(),

@@ -259,6 +259,14 @@ int Jail::run(const std::function<int()>& vmm) const {
     if (!rootless) {
         CgroupLimits limits;
         limits.every_controller = true;
+        // No limit of its own: what errors name is the flag that asked for the jail.
+        limits.shown_as = {.name = "--jail",
+                           .rootfs = "--jail",
+                           .workdir = "--jail",
+                           .user = "--jail",
+                           .memory = "--jail",
+                           .pids = "--jail",
+                           .cpus = "--jail"};
         try {
             cgroup = ContainerCgroup::plan(fmt::format("vm-{}", ::getpid()), limits);
             cgroup.create();

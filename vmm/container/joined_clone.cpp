@@ -10,6 +10,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -21,12 +22,33 @@ namespace berth::container {
 
 namespace {
 
-// What the helper tells berth: init's pid, or which join (or the clone, -1) failed.
+// Steps of the helper that are not a join, in HelperReport::failed_join.
+constexpr int new_time_failed = -2;
+constexpr int time_offsets_failed = -3;
+
+// What the helper tells berth: init's pid, or which join (or step; the clone: -1) failed.
 struct HelperReport {
     pid_t pid = -1;
     int failed_join = -1;
     int err = 0;
 };
+
+// The new time namespace for the helper's children, with its offsets; an errno or 0.
+std::pair<int, int> make_time_namespace(const NewTimeNamespace& time) {
+    if (::unshare(CLONE_NEWTIME) != 0) {
+        return {new_time_failed, errno};
+    }
+    if (time.offsets.empty()) {
+        return {-1, 0};
+    }
+    const UniqueFd file(::open("/proc/self/timens_offsets", O_WRONLY | O_CLOEXEC));
+    // All clocks in one write: the kernel takes them together or not at all.
+    if (!file || ::write(file.get(), time.offsets.data(), time.offsets.size()) !=
+                     static_cast<ssize_t>(time.offsets.size())) {
+        return {time_offsets_failed, errno};
+    }
+    return {-1, 0};
+}
 
 const char* type_name(int type) {
     switch (type) {
@@ -51,7 +73,8 @@ const char* type_name(int type) {
 
 }  // namespace
 
-pid_t clone_into_joined(std::uint64_t flags, const std::vector<NamespaceToJoin>& joins) {
+pid_t clone_into_joined(std::uint64_t flags, const std::vector<NamespaceToJoin>& joins,
+                        const std::optional<NewTimeNamespace>& new_time) {
     int ends[2];
     if (::pipe2(ends, O_CLOEXEC) != 0) {
         throw_errno("cannot create a pipe", errno);
@@ -67,6 +90,12 @@ pid_t clone_into_joined(std::uint64_t flags, const std::vector<NamespaceToJoin>&
         for (std::size_t i = 0; i < joins.size(); ++i) {
             if (::setns(joins[i].fd, joins[i].type) != 0) {
                 report(to_berth.get(), {-1, static_cast<int>(i), errno});
+            }
+        }
+        if (new_time) {
+            const auto [step, err] = make_time_namespace(*new_time);
+            if (err != 0) {
+                report(to_berth.get(), {-1, step, err});
             }
         }
         clone_args args{};
@@ -90,6 +119,28 @@ pid_t clone_into_joined(std::uint64_t flags, const std::vector<NamespaceToJoin>&
     }
     if (read_bytes != static_cast<ssize_t>(sizeof got)) {
         throw Error("the helper that joins the config's namespaces ended without a word");
+    }
+    if (got.failed_join == new_time_failed) {
+        throw_errno("cannot create a time namespace", got.err);
+    }
+    if (got.failed_join == time_offsets_failed) {
+        // "monotonic -5 0\nboottime 3 0\n" -> "monotonic -5 0, boottime 3 0"
+        std::string offsets = new_time->offsets;
+        offsets.pop_back();
+        for (std::size_t at; (at = offsets.find('\n')) != std::string::npos;) {
+            offsets.replace(at, 1, ", ");
+        }
+        if (got.err == ERANGE || got.err == EINVAL) {
+            // The kernel checks that each clock stays at or above zero once shifted: an
+            // offset more negative than the time since boot fails.
+            throw bad_input(fmt::format(
+                "linux.timeOffsets: the kernel refuses {}: {} (a negative offset must be "
+                "smaller than the time since boot)",
+                quote(offsets), std::strerror(got.err)));
+        }
+        throw_errno(
+            fmt::format("cannot write the time offsets {} to timens_offsets", quote(offsets)),
+            got.err);
     }
     if (got.failed_join >= 0) {
         const NamespaceToJoin& join = joins[static_cast<std::size_t>(got.failed_join)];

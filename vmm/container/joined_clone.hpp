@@ -9,10 +9,18 @@
 // helper does: it joins them in order (user first, which gives it the capabilities it
 // needs for the others), then makes init with CLONE_PARENT, so that init is berth's
 // child as with clone_container, and exits.
+//
+// A new time namespace (OCI linux.namespaces "time" without a path) goes the same way:
+// its clock offsets can be written only before its first process enters it, and clone3's
+// CLONE_NEWTIME puts init in at once. So the helper unshares CLONE_NEWTIME, which makes
+// the namespace its children are born in (not its own), writes the offsets to
+// /proc/self/timens_offsets, and then makes init, the namespace's first process
+// (time_namespaces(7)).
 
 #include <sys/types.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -25,8 +33,16 @@ struct NamespaceToJoin {
     std::string path;  // for errors
 };
 
+// A new time namespace for init and the lines for its timens_offsets ("monotonic -5 0\n";
+// empty: no offset).
+struct NewTimeNamespace {
+    std::string offsets;
+};
+
 // Like clone_container: 0 in the child (init), its pid in berth. `joins` in the order to
-// enter them. Throws Error naming the namespace the kernel refused to enter.
-pid_t clone_into_joined(std::uint64_t flags, const std::vector<NamespaceToJoin>& joins);
+// enter them, then `new_time`. Throws Error naming the namespace the kernel refused to
+// enter; offsets the kernel refuses (a clock taken below zero) are bad input.
+pid_t clone_into_joined(std::uint64_t flags, const std::vector<NamespaceToJoin>& joins,
+                        const std::optional<NewTimeNamespace>& new_time = std::nullopt);
 
 }  // namespace berth::container

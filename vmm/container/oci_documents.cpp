@@ -56,7 +56,7 @@ std::string features_json() {
         {"mountOptions", generic_mount_options()},
         {"linux",
          {
-             {"namespaces", {"pid", "network", "ipc", "uts", "mount", "cgroup", "user"}},
+             {"namespaces", {"pid", "network", "ipc", "uts", "mount", "cgroup", "user", "time"}},
              {"capabilities", capability_names()},
              {"cgroup", {{"v1", true}, {"v2", true}, {"systemd", false}, {"systemdUser", false}}},
              // linux.seccomp, compiled by libseccomp (seccomp_config.hpp).

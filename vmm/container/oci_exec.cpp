@@ -67,6 +67,7 @@ void apply_flags(const ExecRequest& request, RunOptions& options) {
             throw bad_input(fmt::format("--cwd {} must be an absolute path", quote(request.cwd)));
         }
         options.workdir = request.cwd;
+        options.shown_as.workdir = "--cwd";
     }
     for (const auto& entry : request.env) {
         options.env.push_back(parse_env(entry));
@@ -75,6 +76,7 @@ void apply_flags(const ExecRequest& request, RunOptions& options) {
         const UserSpec user = parse_user(request.user);
         options.user.uid = user.uid;
         options.user.gid = user.gid;
+        options.shown_as.user = "--user";
     }
 }
 
@@ -82,25 +84,40 @@ void apply_flags(const ExecRequest& request, RunOptions& options) {
 // init is known to be the container's (its start time checked after).
 struct Namespaces {
     UniqueFd pid;
-    std::vector<std::pair<int, UniqueFd>> others;  // user first, mnt last
+    std::vector<std::pair<int, UniqueFd>> others;  // time, user, the rest, mnt last
     bool user = false;                             // a user namespace of its own
 };
 
 Namespaces open_namespaces(const ContainerRecord& record) {
-    constexpr std::array<std::pair<const char*, int>, 7> kinds{{{"user", CLONE_NEWUSER},
-                                                                {"ipc", CLONE_NEWIPC},
-                                                                {"uts", CLONE_NEWUTS},
-                                                                {"net", CLONE_NEWNET},
-                                                                {"cgroup", CLONE_NEWCGROUP},
-                                                                {"pid", CLONE_NEWPID},
-                                                                {"mnt", CLONE_NEWNS}}};
+    // Time first: entering it needs CAP_SYS_ADMIN in the user namespace that owns it (the
+    // host's, where berth made it), which the process no longer has once it is in the
+    // container's user namespace. The container's processes are born into the time
+    // namespace init's children get (time_for_children), the one to enter; setns moves
+    // the caller itself into a time namespace (it must have one thread, as it does).
+    struct Kind {
+        const char* ours;
+        const char* theirs;
+        int type;
+    };
+    constexpr std::array<Kind, 8> kinds{{{"time", "time_for_children", CLONE_NEWTIME},
+                                         {"user", "user", CLONE_NEWUSER},
+                                         {"ipc", "ipc", CLONE_NEWIPC},
+                                         {"uts", "uts", CLONE_NEWUTS},
+                                         {"net", "net", CLONE_NEWNET},
+                                         {"cgroup", "cgroup", CLONE_NEWCGROUP},
+                                         {"pid", "pid", CLONE_NEWPID},
+                                         {"mnt", "mnt", CLONE_NEWNS}}};
     Namespaces namespaces;
-    for (const auto& [name, type] : kinds) {
-        const std::string theirs = fmt::format("/proc/{}/ns/{}", record.pid, name);
+    for (const auto& [name, their_name, type] : kinds) {
+        const std::string theirs = fmt::format("/proc/{}/ns/{}", record.pid, their_name);
         struct stat ours {};
         struct stat their {};
         if (::stat(fmt::format("/proc/self/ns/{}", name).c_str(), &ours) != 0 ||
             ::stat(theirs.c_str(), &their) != 0) {
+            // A kernel without time namespaces (before 5.6) has neither file.
+            if (type == CLONE_NEWTIME && errno == ENOENT) {
+                continue;
+            }
             throw_errno(fmt::format("cannot look at the container's {} namespace", name), errno);
         }
         if (ours.st_ino == their.st_ino && ours.st_dev == their.st_dev) {
@@ -170,6 +187,7 @@ int exec(const StateStore& store, const ExecRequest& request) {
     check_container_id(request.id);
     const ContainerRecord record = store.load(request.id);
     RunOptions options;
+    options.shown_as = config_json_names;
     try {
         apply_process(exec_process(request, record), options);
         apply_flags(request, options);

@@ -89,8 +89,8 @@ RunOptions::JoinedNamespace joined_namespace(const Namespace& ns, const std::str
 
 // linux.namespaces: berth makes new pid, mount, uts and ipc namespaces unless one is
 // given by path; the network namespace is the host's unless listed (a new one, or one
-// to join: its path goes to `network_namespace`). A user or time namespace can be
-// joined, not made.
+// to join: its path goes to `network_namespace`). A user or time namespace is made only
+// when listed without a path (user_namespace_maps, time_namespace_of).
 NetMode network_of(const Spec& spec, std::string& network_namespace,
                    std::vector<RunOptions::JoinedNamespace>& joined) {
     bool pid = false;
@@ -125,12 +125,6 @@ NetMode network_of(const Spec& spec, std::string& network_namespace,
             case NamespaceType::user:
                 break;  // a new one: user_namespace_maps
             case NamespaceType::time:
-                if (ns.path.empty()) {
-                    not_supported(path + ".type",
-                                  fmt::format("a new {} namespace (one given by path is joined)",
-                                              name_of(ns.type)));
-                }
-                break;
             case NamespaceType::ipc:
             case NamespaceType::uts:
             case NamespaceType::cgroup:
@@ -197,6 +191,42 @@ void user_namespace_maps(const Spec& spec, RunOptions& options) {
     options.mapped_root_gid = host_root(spec.gid_mappings, "gidMappings");
     options.uid_map = lines(spec.uid_mappings);
     options.gid_map = lines(spec.gid_mappings);
+}
+
+// A new time namespace (linux.namespaces lists "time" without a path) with the offsets
+// of linux.timeOffsets, which need one. The kernel refuses offsets that would take a
+// clock below zero only when they are written (ERANGE): berth says so then.
+void time_namespace_of(const Spec& spec, RunOptions& options) {
+    std::size_t index = 0;
+    while (index < spec.namespaces.size() && spec.namespaces[index].type != NamespaceType::time) {
+        ++index;
+    }
+    const bool wanted = index < spec.namespaces.size() && spec.namespaces[index].path.empty();
+    if (!wanted) {
+        if (spec.time_offsets) {
+            throw bad_input(
+                "linux.timeOffsets: offsets need a new time namespace (a \"time\" entry without a "
+                "path in linux.namespaces)");
+        }
+        return;
+    }
+    const std::string path = fmt::format("linux.namespaces[{}]", index);
+    if (::access("/proc/self/ns/time", F_OK) != 0) {
+        throw bad_input(fmt::format(
+            "{}: this host's kernel has no time namespaces (they need Linux 5.6 or later)", path));
+    }
+    if (::geteuid() != 0) {
+        not_supported(path, "a new time namespace rootless");
+    }
+    options.new_time_namespace = true;
+    if (spec.time_offsets) {
+        const auto line = [](const char* clock, const std::optional<ClockOffset>& offset) {
+            return offset ? fmt::format("{} {} {}\n", clock, offset->secs, offset->nanosecs)
+                          : std::string();
+        };
+        options.time_offsets = line("monotonic", spec.time_offsets->monotonic) +
+                               line("boottime", spec.time_offsets->boottime);
+    }
 }
 
 // Each device a blockIO entry names must be a block device of this host: the kernel's
@@ -432,35 +462,38 @@ std::vector<DeviceNode> device_nodes_of(const Spec& spec, bool user_namespace) {
     return nodes;
 }
 
-// linux.resources.devices as the devices cgroup's lines, then (as runc does) access to
+// linux.resources.devices as the devices cgroup's rules, then (as runc does) access to
 // the nodes every container has and to the config's linux.devices: a config whose
 // first rule denies all still gets a working /dev/null.
 std::vector<DeviceAccess> device_rules_of(const Spec& spec) {
     const std::vector<DeviceRule>& rules = spec.resources.devices;
-    std::vector<DeviceAccess> lines;
+    std::vector<DeviceAccess> access;
     if (rules.empty()) {
-        return lines;
+        return access;
     }
-    const auto number = [](const std::optional<std::int64_t>& value) {
-        return !value || *value < 0 ? std::string("*") : std::to_string(*value);
-    };
-    for (const auto& rule : rules) {
-        lines.push_back({rule.allow, rule.type == 'a'
-                                         ? std::string("a")
-                                         : fmt::format("{} {}:{} {}", rule.type, number(rule.major),
-                                                       number(rule.minor), rule.access)});
+    for (std::size_t i = 0; i < rules.size(); ++i) {
+        const DeviceRule& rule = rules[i];
+        access.push_back({rule.allow, rule.type, rule.major.value_or(-1), rule.minor.value_or(-1),
+                          rule.access, fmt::format("linux.resources.devices[{}]", i)});
     }
-    for (const char* own : {"c *:* m", "b *:* m", "c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm",
-                            "c 1:8 rwm", "c 1:9 rwm", "c 5:0 rwm", "c 5:2 rwm", "c 136:* rwm"}) {
-        lines.push_back({true, own});
+    // Every container's own nodes: mknod of any, then null, zero, full, random, urandom,
+    // tty, ptmx and the pseudo-terminals.
+    const std::string own = "berth's own device nodes";
+    access.push_back({true, 'c', -1, -1, "m", own});
+    access.push_back({true, 'b', -1, -1, "m", own});
+    for (const auto& [major, minor] :
+         {std::pair{1, 3}, {1, 5}, {1, 7}, {1, 8}, {1, 9}, {5, 0}, {5, 2}, {136, -1}}) {
+        access.push_back({true, 'c', major, minor, "rwm", own});
     }
-    for (const auto& device : spec.devices) {
+    for (std::size_t i = 0; i < spec.devices.size(); ++i) {
+        const Device& device = spec.devices[i];
         if (device.type != 'p') {
-            lines.push_back(
-                {true, fmt::format("{} {}:{} rwm", device.type, device.major, device.minor)});
+            // u (unbuffered) is a character device too.
+            access.push_back({true, device.type == 'b' ? 'b' : 'c', device.major, device.minor,
+                              "rwm", fmt::format("linux.devices[{}]", i)});
         }
     }
-    return lines;
+    return access;
 }
 
 // linux.cgroupsPath as a path of cgroupfs: absolute, or relative to berth's own cgroup;
@@ -547,6 +580,7 @@ RunOptions run_options_from(const Spec& spec, const std::string& bundle, const s
     }
     const Process& process = *spec.process;
     RunOptions options;
+    options.shown_as = config_json_names;
     options.rootfs = spec.root.path.front() == '/' ? spec.root.path
                                                    : fmt::format("{}/{}", bundle, spec.root.path);
     // Named as the config names it here; ct run's own check would name its flag.
@@ -567,6 +601,7 @@ RunOptions run_options_from(const Spec& spec, const std::string& bundle, const s
                                               : host_hostname();
     options.domainname = spec.domainname;
     user_namespace_maps(spec, options);
+    time_namespace_of(spec, options);
     apply_resources(spec.resources, options);
     options.cgroups_path = cgroups_path_of(spec.cgroups_path);
     options.sysctls = sysctls_of(spec, options.net);

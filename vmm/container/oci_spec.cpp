@@ -341,6 +341,34 @@ std::vector<IdMapping> parse_id_mappings(const Node& node) {
     return mappings;
 }
 
+// linux.timeOffsets: {"monotonic": {"secs": -3600, "nanosecs": 0}, "boottime": {...}}, the
+// two clocks a time namespace can shift (time_namespaces(7)).
+TimeOffsets parse_time_offsets(const Node& node) {
+    node.expect_object();
+    TimeOffsets offsets;
+    for (const auto& [key, value] : node.value().items()) {
+        const Node clock = node.required(key).expect_object();
+        ClockOffset offset;
+        if (auto secs = clock.member("secs")) {
+            offset.secs = secs->int64();
+        }
+        if (auto nanosecs = clock.member("nanosecs")) {
+            offset.nanosecs = nanosecs->uint32();
+            if (offset.nanosecs >= 1000000000) {
+                nanosecs->fail("must be below 1000000000 (one second)");
+            }
+        }
+        if (key == "monotonic") {
+            offsets.monotonic = offset;
+        } else if (key == "boottime") {
+            offsets.boottime = offset;
+        } else {
+            clock.fail("is not a clock a time namespace offsets (monotonic, boottime)");
+        }
+    }
+    return offsets;
+}
+
 Resources parse_resources(const Node& node) {
     node.expect_object();
     Resources resources;
@@ -465,6 +493,9 @@ void parse_linux(const Node& node, Spec& spec) {
     }
     if (auto mappings = node.member("gidMappings")) {
         spec.gid_mappings = parse_id_mappings(*mappings);
+    }
+    if (auto offsets = node.member("timeOffsets")) {
+        spec.time_offsets = parse_time_offsets(*offsets);
     }
     if (auto propagation = node.member("rootfsPropagation")) {
         spec.rootfs_propagation = propagation->string();

@@ -84,6 +84,17 @@ struct Namespace {
     std::string path;  // empty: create one; else join the namespace at this path
 };
 
+// linux.timeOffsets: how far a new time namespace's clock is from the host's.
+struct ClockOffset {
+    std::int64_t secs = 0;
+    std::uint32_t nanosecs = 0;  // below 1 000 000 000
+};
+
+struct TimeOffsets {
+    std::optional<ClockOffset> monotonic;
+    std::optional<ClockOffset> boottime;
+};
+
 // linux.devices: a node made in the container.
 struct Device {
     std::string path;  // absolute, in the container
@@ -197,6 +208,7 @@ struct Spec {
     std::vector<Device> devices;                // linux.devices
     std::vector<IdMapping> uid_mappings;        // linux.uidMappings: for a new user namespace
     std::vector<IdMapping> gid_mappings;        // linux.gidMappings
+    std::optional<TimeOffsets> time_offsets;    // linux.timeOffsets: for a new time namespace
     std::optional<Seccomp> seccomp;             // absent: no filter at all, as with runc
     std::map<std::string, std::string> sysctl;  // "net.ipv4.ip_forward": "1"
     std::map<std::string, std::string> annotations;

@@ -210,7 +210,7 @@ std::string resolve_command(const std::string& rootfs, const std::string& comman
     UniqueFd root(::open(rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
     if (!root) {
         const int err = errno;
-        throw bad_input(fmt::format("--rootfs {} {}", quote(rootfs),
+        throw bad_input(fmt::format("{} {}", where(),
                                     err == ENOTDIR  ? "is not a directory"
                                     : err == ENOENT ? "does not exist"
                                                     : std::strerror(err)));

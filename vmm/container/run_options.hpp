@@ -17,6 +17,7 @@
 #include "vmm/container/container_cgroup.hpp"
 #include "vmm/container/container_mounts.hpp"
 #include "vmm/container/pseudo_terminal.hpp"
+#include "vmm/container/setting_names.hpp"
 #include "vmm/net/ipv4.hpp"
 
 namespace berth::container {
@@ -87,6 +88,12 @@ struct RunOptions {
         std::string path;
     };
     std::vector<JoinedNamespace> joined_namespaces;
+    // OCI, as root: a new time namespace (a "time" entry without a path), and what berth
+    // writes to /proc/self/timens_offsets for it from linux.timeOffsets ("monotonic -5 0\n";
+    // empty: the host's clocks). The offsets can be written only before the namespace's
+    // first process enters it (joined_clone.hpp).
+    bool new_time_namespace = false;
+    std::string time_offsets;
     // OCI, as root: a new user namespace with these /proc/PID/uid_map and gid_map lines
     // ("0 100000 65536\n"), from linux.uidMappings and gidMappings; empty: none (rootless
     // berth makes one of its own, mapping the caller to 0).
@@ -134,6 +141,8 @@ struct RunOptions {
     bool keep_stdin = false;  // -i
     bool tty = false;         // -t
     std::vector<std::string> command;
+    // What errors call the settings: ct run's flags, or an OCI config's JSON paths.
+    SettingNames shown_as;
 };
 
 inline constexpr std::uint32_t cpu_period_us = 100000;
