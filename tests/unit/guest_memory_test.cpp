@@ -9,8 +9,8 @@
 #include <vector>
 
 #include "tests/unit/byte_compare.hpp"
-#include "vmm/common/unique_fd.hpp"
 #include "vmm/common/temp_dir.hpp"
+#include "vmm/common/unique_fd.hpp"
 #include "vmm/memory/guest_memory.hpp"
 
 using berth::memory::GuestMemoryError;

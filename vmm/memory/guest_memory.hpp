@@ -97,8 +97,8 @@ public:
     // Adds RAM at [guest_address, +size) holding the file open on `fd` from `offset`:
     // mapped copy-on-write (FileLoad::lazy) or copied (eager), see FileLoad; the same
     // checks as add_ram.
-    void add_file_ram(std::uint64_t guest_address, std::uint64_t size, int fd,
-                      std::uint64_t offset, FileLoad load = FileLoad::lazy);
+    void add_file_ram(std::uint64_t guest_address, std::uint64_t size, int fd, std::uint64_t offset,
+                      FileLoad load = FileLoad::lazy);
 
 private:
     void check_new_region(std::uint64_t guest_address, std::uint64_t size) const;
