@@ -5,13 +5,15 @@
 #   restore  berth vm run --restore DIR, of a snapshot this script takes of the same
 #            guest waiting for one console line just before the marker (the line is
 #            given on stdin, so each restore runs straight on to the marker),
+#   eager    the same with --restore-memory eager (RAM copied onto huge pages first),
 #   ct       berth ct run --rootfs (the same initramfs unpacked) -- sh -c 'echo ...',
 # RUNS times each, interleaved, in ONE machine (the rig when this host's KVM cannot boot
 # Linux, so that all three share one clock). Per run: wall time from spawn to the marker
 # line on stdout and to exit; for the VMs KVM's exit count (debugfs, read when the marker
 # line arrives and last before the VM goes away) and berth's own marks (BERTH_PHASES);
-# for the restore the resident memory when its vCPU first enters the guest ("right after
-# restore") and at the marker: the whole process (VmRSS) and the guest RAM mapping alone.
+# for the restores the resident memory when its vCPU first enters the guest ("right after
+# restore") and at the marker: the whole process (VmRSS) and the guest RAM mapping alone
+# (the memory file's mapping; eager's RAM is anonymous, so only VmRSS counts there).
 # Prints the medians and the ratios against the issue's targets: restore <= 0.05x cold
 # boot in wall time and exits, resident memory <= 10% of guest RAM. Not a pass/fail test.
 # Usage: tests/bench/snapshot.sh [BUILD_DIR]   env: RUNS (default 10), KERNEL, INITRD,
@@ -44,18 +46,27 @@ vm = [berth, "vm", "run", "--kernel", kernel, "--initrd", initrd, "--memory", f"
 commands = {
     "cold": vm + ["--cmdline", "quiet berth_run=\"echo berth-bench-marker\""],
     "restore": [berth, "vm", "run", "--restore", snapshot],
+    "eager": [berth, "vm", "run", "--restore", snapshot, "--restore-memory", "eager"],
     "ct": [berth, "ct", "run", "--rootfs", rootfs, "--memory", "64M", "--pids", "64", "--",
            "/bin/sh", "-c", "echo berth-bench-marker"],
 }
-stdin_text = {"restore": b"\n"}
+stdin_text = {"restore": b"\n", "eager": b"\n"}
+restores = ("restore", "eager")
 debugfs = "/sys/kernel/debug/kvm"
 
-def kvm_exits(pid):
+# What the exits are: nested page faults KVM fixed (pf_fixed: one per 4 KiB page, or per
+# 2 MiB page where the host backs guest RAM with huge pages), port I/O, halts.
+counter_names = ("exits", "pf_fixed", "io_exits", "halt_exits")
+
+def kvm_counters(pid):
     for d in glob.glob(f"{debugfs}/{pid}-*"):
         try:
-            with open(f"{d}/exits") as f:
-                return int(f.read())
-        except OSError:
+            out = {}
+            for name in counter_names:
+                with open(f"{d}/{name}") as f:
+                    out[name] = int(f.read())
+            return out
+        except (OSError, ValueError):
             return None
     return None
 
@@ -111,18 +122,19 @@ def run_once(name, on_line=None, watch=marker):
         for line in marks_text.split(b"\n")[:-1]:
             mark, ns = line.split()
             res["marks"].setdefault(mark.decode(), (int(ns) - start) / 1e9)
-        if "vcpu_entry" in res["marks"] and res["rss_entry"] is None and name == "restore":
+        if "vcpu_entry" in res["marks"] and res["rss_entry"] is None and name in restores:
             try:
                 res["rss_entry"] = resident(proc.pid)
             except OSError:
                 pass
-        exits = kvm_exits(proc.pid)
-        if exits is not None:
-            res["exits"] = exits
+        counters = kvm_counters(proc.pid)
+        if counters is not None:
+            res["exits"] = counters["exits"]
         if res["marker"] is None and watch in output:
             res["marker"] = (time.monotonic_ns() - start) / 1e9
-            res["exits_marker"] = exits
-            if name == "restore":
+            res["exits_marker"] = counters["exits"] if counters else None
+            res["counters_marker"] = counters
+            if name in restores:
                 try:
                     res["rss_marker"] = resident(proc.pid)
                 except OSError:
@@ -169,17 +181,18 @@ if not probe["ok"]:
     print("# berth ct run --memory/--pids failed here (no cgroups?): containers run without "
           "limits", flush=True)
 
-results = {name: [] for name in ("cold", "restore", "ct")}
+results = {name: [] for name in ("cold", "restore", "eager", "ct")}
 # Warm-up, not counted: the snapshot's boot already paged berth and the inputs in for a
 # cold boot (in the rig a boot costs a minute or more), the ct probe for the container.
 run_once("restore")
+run_once("eager")
 for r in range(runs):
     for name in results:
         res = run_once(name)
         if res["ok"]:
             results[name].append(res)
         rss = (f" rss@entry {res['rss_entry']} rss@marker {res['rss_marker']} KiB (total, guest RAM)"
-               if name == "restore" else "")
+               if name in restores else "")
         print(f"# run {r + 1} {name}: marker {res['marker']} exit {res['exit']:.3f} s exits@marker "
               f"{res['exits_marker']} exits {res['exits']}{rss} marks "
               + " ".join(f"{k}={v:.4f}" for k, v in res["marks"].items()), flush=True)
@@ -194,6 +207,8 @@ for name, rs in results.items():
         "marker": med([x["marker"] for x in rs]),
         "exit": med([x["exit"] for x in rs]),
         "exits_marker": med([x["exits_marker"] for x in rs]),
+        **{f"{n}_marker": med([(x.get("counters_marker") or {}).get(n) for x in rs])
+           for n in counter_names[1:]},
         "exits": med([x["exits"] for x in rs]),
         "rss_entry": med([x["rss_entry"][0] for x in rs if x["rss_entry"]]),
         "ram_entry": med([x["rss_entry"][1] for x in rs if x["rss_entry"]]),
@@ -204,19 +219,26 @@ for name, rs in results.items():
 print(f"\nsnapshot restore vs cold boot vs container, {runs} runs each, medians; "
       f"{memory_mib} MiB, 1 vCPU, kernel {kernel_name}, "
       f"in {'the rig (emulated)' if os.environ.get('BERTH_IN_RIG') else 'this host'}")
-print(f"{'':8} {'t marker':>10} {'t exit':>10} {'exits@mk':>9} {'exits':>9} {'good':>5}")
+print(f"{'':8} {'t marker':>10} {'t exit':>10} {'exits@mk':>9} {'exits':>9} {'good':>5}   "
+      "at the marker: npf fixed, io, hlt")
 for name, v in s.items():
     exits = (f"{v['exits_marker']:9.0f} {v['exits']:9.0f}" if name != "ct" else f"{'':9} {'':9}")
-    print(f"{name:8} {v['marker'] * 1000:8.2f}ms {v['exit'] * 1000:8.2f}ms {exits} {v['good']:5}")
-c, r, t = s["cold"], s["restore"], s["ct"]
+    kinds = (f"   {v['pf_fixed_marker']:.0f}, {v['io_exits_marker']:.0f}, "
+             f"{v['halt_exits_marker']:.0f}" if name != "ct" else "")
+    print(f"{name:8} {v['marker'] * 1000:8.2f}ms {v['exit'] * 1000:8.2f}ms {exits} {v['good']:5}"
+          + kinds)
+c, t = s["cold"], s["ct"]
 limit = memory_mib * 1024 // 10
-print(f"restore/cold: wall to marker {r['marker'] / c['marker']:.4f}x, exits to marker "
-      f"{r['exits_marker'] / c['exits_marker']:.4f}x (target <= 0.05x each); wall to exit "
-      f"{r['exit'] / c['exit']:.4f}x, exits to exit {r['exits'] / c['exits']:.4f}x")
-print(f"restore/ct: wall to marker {r['marker'] / t['marker']:.2f}x, to exit "
-      f"{r['exit'] / t['exit']:.2f}x")
-print(f"restore resident memory: right after restore (first KVM_RUN) {r['rss_entry'] / 1024:.1f} "
-      f"MiB process, {r['ram_entry'] / 1024:.1f} MiB of guest RAM; at the marker "
-      f"{r['rss_marker'] / 1024:.1f} MiB process, {r['ram_marker'] / 1024:.1f} MiB guest RAM "
-      f"(target <= {limit / 1024:.1f} MiB, 10% of {memory_mib} MiB)")
+for name in restores:
+    r = s[name]
+    print(f"{name}/cold: wall to marker {r['marker'] / c['marker']:.4f}x, exits to marker "
+          f"{r['exits_marker'] / c['exits_marker']:.4f}x (target <= 0.05x each); wall to exit "
+          f"{r['exit'] / c['exit']:.4f}x, exits to exit {r['exits'] / c['exits']:.4f}x")
+    print(f"{name}/ct: wall to marker {r['marker'] / t['marker']:.2f}x, to exit "
+          f"{r['exit'] / t['exit']:.2f}x")
+    print(f"{name} resident memory: right after restore (first KVM_RUN) "
+          f"{r['rss_entry'] / 1024:.1f} MiB process, {r['ram_entry'] / 1024:.1f} MiB of the "
+          f"memory file; at the marker {r['rss_marker'] / 1024:.1f} MiB process, "
+          f"{r['ram_marker'] / 1024:.1f} MiB of the memory file (target <= {limit / 1024:.1f} "
+          f"MiB, 10% of {memory_mib} MiB)")
 PY

@@ -1,9 +1,16 @@
 #include <catch2/catch.hpp>
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <array>
+#include <span>
+#include <vector>
 
 #include "tests/unit/byte_compare.hpp"
+#include "vmm/common/temp_dir.hpp"
+#include "vmm/common/unique_fd.hpp"
 #include "vmm/memory/guest_memory.hpp"
 
 using berth::memory::GuestMemoryError;
@@ -73,4 +80,52 @@ TEST_CASE("new guest RAM reads as zero", "[memory]") {
     memory.add_ram(0, 0x4000);
     const auto bytes = memory.span(0, 0x4000);
     CHECK(std::all_of(bytes.begin(), bytes.end(), [](std::uint8_t b) { return b == 0; }));
+}
+
+// A snapshot's memory file as RAM (--restore-memory): the same bytes whether mapped
+// copy-on-write or copied, holes read as zeros, and the guest's writes never reach the
+// file (it restores again and again).
+TEST_CASE("guest RAM from a file holds its bytes and never writes it", "[memory]") {
+    const berth::TempDir dir("berth-guest-memory-test-");
+    const auto path = dir.path() / "memory";
+    constexpr std::size_t page = 4096;
+    constexpr std::size_t offset = 2 * page;  // a second region starts inside the file
+    constexpr std::size_t size = 16 * page;
+    berth::UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+    REQUIRE(fd);
+    // Data at the file's first page (before the region), at pages 3-4 and at its last
+    // page of the region; holes everywhere else.
+    const std::vector<std::uint8_t> ones(page, 0x11);
+    const std::vector<std::uint8_t> pattern = [] {
+        std::vector<std::uint8_t> bytes(2 * page);
+        for (std::size_t i = 0; i < bytes.size(); ++i) {
+            bytes[i] = static_cast<std::uint8_t>(i * 7 + 1);
+        }
+        return bytes;
+    }();
+    REQUIRE(::pwrite(fd.get(), ones.data(), page, 0) == static_cast<ssize_t>(page));
+    REQUIRE(::pwrite(fd.get(), pattern.data(), pattern.size(), offset + 3 * page) ==
+            static_cast<ssize_t>(pattern.size()));
+    REQUIRE(::pwrite(fd.get(), ones.data(), page, offset + size - page) ==
+            static_cast<ssize_t>(page));
+    REQUIRE(::ftruncate(fd.get(), offset + size + 4 * page) == 0);
+
+    for (const auto load : {berth::memory::FileLoad::lazy, berth::memory::FileLoad::eager}) {
+        INFO((load == berth::memory::FileLoad::lazy ? "lazy" : "eager"));
+        GuestRam memory;
+        memory.add_file_ram(0x100000, size, fd.get(), offset, load);
+        std::vector<std::uint8_t> back(size);
+        memory.read(0x100000, back);
+        std::vector<std::uint8_t> expected(size, 0);
+        std::copy(pattern.begin(), pattern.end(), expected.begin() + 3 * page);
+        std::copy(ones.begin(), ones.end(), expected.end() - page);
+        CHECK(same_bytes(back, expected));
+        memory.fill(0x100000, size, 0xee);
+    }
+    std::vector<std::uint8_t> file(offset + size);
+    REQUIRE(::pread(fd.get(), file.data(), file.size(), 0) == static_cast<ssize_t>(file.size()));
+    CHECK(std::all_of(file.begin() + offset, file.begin() + offset + 3 * page,
+                      [](std::uint8_t b) { return b == 0; }));
+    CHECK(same_bytes(std::span(file).subspan(offset + 3 * page, pattern.size()), pattern));
+    CHECK(same_bytes(std::span(file).subspan(0, page), ones));
 }

@@ -140,10 +140,11 @@ void add_vm_command(CLI::App& app, Action& action) {
         std::string reboot = "exit";
         std::string debug_exit;  // empty: berth's port 0x501 only
         std::vector<std::string> fw_cfg;
-        std::vector<std::string> publish;  // --publish, for the first --net user NIC
-        std::string ip;                    // --ip, for the first --net bridge NIC
-        std::string api_socket;            // --api-socket; empty: no control API
-        std::string restore;               // --restore DIR: a snapshot to resume
+        std::vector<std::string> publish;     // --publish, for the first --net user NIC
+        std::string ip;                       // --ip, for the first --net bridge NIC
+        std::string api_socket;               // --api-socket; empty: no control API
+        std::string restore;                  // --restore DIR: a snapshot to resume
+        std::string restore_memory = "lazy";  // --restore-memory lazy|eager
         std::string seccomp = "on";
         std::string jail;  // --jail DIR: the VMM in a jail (container/jail.hpp)
     };
@@ -281,6 +282,14 @@ void add_vm_command(CLI::App& app, Action& action) {
             ->type_name("DIR")
             ->check(non_empty);
     restore->excludes(firmware)->excludes(kernel)->excludes(image);
+    run->add_option("--restore-memory", flags->restore_memory,
+                    "How --restore loads the snapshot's RAM: lazy (default: each page read "
+                    "from the memory file when the guest first touches it; little resident "
+                    "memory, one VM exit per page touched) or eager (all of it copied before "
+                    "the guest runs, onto huge pages: a few exits, all of it resident; "
+                    "docs/snapshots.md)")
+        ->check(CLI::IsMember({"lazy", "eager"}))
+        ->needs(restore);
     run->add_option("--seccomp", flags->seccomp,
                     "Confine each of berth's threads (vCPUs, device workers, console, API, "
                     "network) to the system calls it needs: on (default) or off, for "
@@ -338,6 +347,8 @@ void add_vm_command(CLI::App& app, Action& action) {
             action = [flags] {
                 machine::LinuxVmOptions options;
                 options.restore = flags->restore;
+                options.restore_memory = flags->restore_memory == "eager" ? memory::FileLoad::eager
+                                                                          : memory::FileLoad::lazy;
                 options.api_socket = flags->api_socket;
                 options.seccomp =
                     flags->seccomp == "off" ? sandbox::Seccomp::off : sandbox::Seccomp::on;

@@ -595,12 +595,13 @@ int boot_linux_once(const LinuxVmOptions& options, bool& rebooted,
 
     memory::GuestRam memory;
     if (snapshot) {
-        // Copy-on-write from the memory file: a page is read when the guest first
-        // touches it, and the file is never written (so it restores again and again).
+        // Copy-on-write from the memory file (a page is read when the guest first
+        // touches it), or copied up front with --restore-memory eager; either way the
+        // file is never written, so it restores again and again.
         for (const auto& region : snapshot->state.at("memory")) {
             memory.add_file_ram(region.at("guest_address").get<std::uint64_t>(),
                                 region.at("size").get<std::uint64_t>(), snapshot->memory.get(),
-                                region.at("offset").get<std::uint64_t>());
+                                region.at("offset").get<std::uint64_t>(), options.restore_memory);
         }
     } else {
         const boot::RamLayout layout = boot::RamLayout::for_size(options.memory_size);

@@ -98,6 +98,8 @@ struct LinuxVmOptions {
     // the machine (vCPUs, memory, devices, console) is the snapshot's, and only
     // api_socket and the trace options of these options count.
     std::filesystem::path restore;
+    // --restore-memory: how the snapshot's memory file becomes guest RAM (FileLoad).
+    memory::FileLoad restore_memory = memory::FileLoad::lazy;
     // --seccomp: every thread confined by its kind's list (vmm/sandbox/lists/).
     sandbox::Seccomp seccomp = sandbox::Seccomp::on;
 };

@@ -19,9 +19,11 @@ void GuestRam::add_ram(std::uint64_t guest_address, std::uint64_t size, PageSize
 }
 
 void GuestRam::add_file_ram(std::uint64_t guest_address, std::uint64_t size, int fd,
-                            std::uint64_t offset) {
+                            std::uint64_t offset, FileLoad load) {
     check_new_region(guest_address, size);
-    insert(RamRegion{guest_address, Mapping(fd, offset, size)});
+    insert(RamRegion{guest_address, load == FileLoad::eager
+                                        ? Mapping::copied_from_file(fd, offset, size)
+                                        : Mapping(fd, offset, size)});
 }
 
 void GuestRam::check_new_region(std::uint64_t guest_address, std::uint64_t size) const {

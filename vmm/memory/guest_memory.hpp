@@ -94,10 +94,11 @@ public:
     void add_ram(std::uint64_t guest_address, std::uint64_t size,
                  PageSize pages = PageSize::normal);
 
-    // Adds RAM at [guest_address, +size) mapped copy-on-write from the file open on
-    // `fd` at `offset` (Mapping's file constructor); the same checks as add_ram.
-    void add_file_ram(std::uint64_t guest_address, std::uint64_t size, int fd,
-                      std::uint64_t offset);
+    // Adds RAM at [guest_address, +size) holding the file open on `fd` from `offset`:
+    // mapped copy-on-write (FileLoad::lazy) or copied (eager), see FileLoad; the same
+    // checks as add_ram.
+    void add_file_ram(std::uint64_t guest_address, std::uint64_t size, int fd, std::uint64_t offset,
+                      FileLoad load = FileLoad::lazy);
 
 private:
     void check_new_region(std::uint64_t guest_address, std::uint64_t size) const;

@@ -1,7 +1,9 @@
 #include "vmm/memory/mapping.hpp"
 
 #include <sys/mman.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <utility>
 
@@ -79,6 +81,47 @@ Mapping::Mapping(int fd, std::uint64_t offset, std::size_t size) : size_(size) {
                                 errno_message("mmap", errno)));
     }
     data_ = static_cast<std::uint8_t*>(mapping);
+}
+
+Mapping Mapping::copied_from_file(int fd, std::uint64_t offset, std::size_t size) {
+    Mapping mapping(size, PageSize::normal);
+    const auto end = static_cast<off_t>(offset + size);
+    auto position = static_cast<off_t>(offset);
+    while (position < end) {
+        // Only the file's data: SEEK_DATA/SEEK_HOLE skip the zero pages the snapshot left
+        // as holes (a file system without them reports the whole file as data).
+        const off_t data = ::lseek(fd, position, SEEK_DATA);
+        if (data < 0 && errno == ENXIO) {
+            break;  // nothing but holes up to the end of the file
+        }
+        if (data < 0) {
+            throw_errno("cannot read guest RAM from its file: lseek", errno);
+        }
+        if (data >= end) {
+            break;
+        }
+        off_t hole = ::lseek(fd, data, SEEK_HOLE);
+        if (hole < 0) {
+            throw_errno("cannot read guest RAM from its file: lseek", errno);
+        }
+        hole = std::min(hole, end);
+        for (off_t at = data; at < hole;) {
+            const ssize_t done = ::pread(fd, mapping.data_ + (at - static_cast<off_t>(offset)),
+                                         static_cast<std::size_t>(hole - at), at);
+            if (done < 0 && errno == EINTR) {
+                continue;
+            }
+            if (done < 0) {
+                throw_errno("cannot read guest RAM from its file", errno);
+            }
+            if (done == 0) {
+                throw Error("cannot read guest RAM from its file: it ends early");
+            }
+            at += done;
+        }
+        position = hole;
+    }
+    return mapping;
 }
 
 Mapping::~Mapping() {

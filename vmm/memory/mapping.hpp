@@ -9,6 +9,16 @@ namespace berth::memory {
 
 enum class PageSize { normal, huge };
 
+// How a snapshot's memory file becomes guest RAM (docs/snapshots.md, --restore-memory).
+enum class FileLoad {
+    // Mapped copy-on-write: each page is read when first touched. Little resident
+    // memory, but KVM maps the guest's pages 4 KiB at a time, one exit per page.
+    lazy,
+    // Copied whole into anonymous memory advised for transparent huge pages before the
+    // guest runs: KVM maps 2 MiB per exit, but everything the snapshot holds is resident.
+    eager,
+};
+
 class Mapping {
 public:
     // Maps `size` bytes of zeroed, private-to-berth memory. Throws when the host
@@ -18,6 +28,10 @@ public:
     // (MAP_PRIVATE): pages are read from the file when first touched, and writes stay
     // in memory, never reaching the file (a snapshot's memory, restored).
     Mapping(int fd, std::uint64_t offset, std::size_t size);
+    // FileLoad::eager: `size` bytes of the file open on `fd` from `offset` copied into
+    // a new anonymous mapping (as the constructor above makes for normal pages); the
+    // file's holes are skipped, so they cost nothing and stay zero.
+    static Mapping copied_from_file(int fd, std::uint64_t offset, std::size_t size);
     ~Mapping();
     Mapping(Mapping&& other) noexcept;
     Mapping& operator=(Mapping&& other) noexcept;
