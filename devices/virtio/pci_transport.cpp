@@ -709,16 +709,9 @@ void PciTransport::interrupt_config() {
 }
 
 void PciTransport::restored() {
-    {
-        // The worker serves every enabled queue once as it starts: a doorbell the guest
-        // rang just before the snapshot is not lost.
-        const std::lock_guard lock(mutex_);
-        const std::uint8_t status = status_.load();
-        if ((status & status_driver_ok) != 0 && (status & status_features_ok) != 0 &&
-            (status & status_needs_reset) == 0) {
-            start_worker();
-        }
-    }
+    // The worker serves every enabled queue once as it starts: a doorbell the guest
+    // rang just before the snapshot is not lost.
+    resume_worker();
     device_->restored();
 }
 
