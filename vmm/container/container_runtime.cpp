@@ -61,18 +61,24 @@ std::string canonical_rootfs(const std::string& rootfs, const char* shown_as) {
 // last, so init is killed and reaped before its cgroups are removed and its lease and
 // loop released.
 struct Launch {
+    // Declared first to go last, although it is made just before init: ending it
+    // unblocks the supervised signals, and one that came after supervise() stopped
+    // reading them (`timeout` sends its SIGTERM to berth and then to the whole process
+    // group) takes its default action right there, and before everything below was
+    // released that would leave the address lease behind (the kvm suite's bridge test
+    // once found a lease left; this is one way to it, not proven the one).
+    std::optional<BlockedSignals> blocked;
     std::optional<LoopDevice> loop;
     std::optional<net::IpLease> lease;
     HostResources held;
     InitChannel channel;  // berth's end
-    std::optional<BlockedSignals> blocked;
     ChildProcess init;
 };
 
 // Checks the options, makes init and sets it up from outside; returns once the command
 // has started or, with a `start_gate` (OCI create), once init waits at it.
 void launch(const RunOptions& options, const CgroupLimits& limits, int start_gate, Launch& launch) {
-    auto& [loop, lease, held, channel, blocked, init] = launch;
+    auto& [blocked, loop, lease, held, channel, init] = launch;
     try {
         // All checks that need no privilege come first.
         const auto env = container_environment(options);
