@@ -247,6 +247,10 @@ std::string Jail::user_spelling(std::string_view message) const {
 
 int Jail::run(const std::function<int()>& vmm) const {
     const bool rootless = ::geteuid() != 0;
+    // Declared first to end last, though made just before the child: ending it unblocks
+    // the supervised signals, and one that came after supervise() stopped reading takes
+    // its default action there -- it must find the cgroup and directory gone already.
+    std::optional<BlockedSignals> blocked;
     std::optional<CreatedDirectory> created;
     if (create_directory_) {
         created.emplace(directory_);
@@ -290,7 +294,7 @@ int Jail::run(const std::function<int()>& vmm) const {
     if (rootless) {
         flags |= CLONE_NEWUSER;
     }
-    const BlockedSignals blocked;
+    blocked.emplace();
     const pid_t pid = clone_container(flags);
     if (pid == 0) {
         try {
