@@ -17,11 +17,7 @@ if [[ $(id -u) -ne 0 ]] || ! "$root_dir/images/busybox-rootfs.sh" "$scratch/ct-r
 fi
 # The emulated rig's machine loads no module on demand (a host does, for the bridge and
 # on opening /dev/net/tun; veth for the container).
-if [[ ${BERTH_IN_RIG:-0} == 1 ]]; then
-    modprobe -q tun 2>/dev/null
-    modprobe -q bridge 2>/dev/null
-    modprobe -q veth 2>/dev/null
-fi
+rig_modules tun bridge veth
 mkdir -p "$scratch/ct-rootfs/www"
 head -c $((1 << 20)) /dev/urandom >"$scratch/ct-rootfs/www/blob"
 want_sha=$(sha256sum <"$scratch/ct-rootfs/www/blob" | cut -c1-64)

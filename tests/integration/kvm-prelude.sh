@@ -40,6 +40,17 @@ has() { grep -qF -- "$1" "$scratch/out"; }
 
 # area NAME: sources NAME-tests.sh (beside this file) and prints the seconds it took, so
 # that CI's log shows where the kvm suite's rig time goes (one meson timeout covers it).
+# Loads kernel modules the emulated rig's L1 does not load on demand (a host does, on
+# opening /dev/net/tun or making a bridge or veth); nothing outside the rig.
+rig_modules() {
+    [[ ${BERTH_IN_RIG:-0} == 1 ]] || return 0
+    local module
+    for module in "$@"; do
+        modprobe -q "$module" 2>/dev/null
+    done
+    return 0
+}
+
 area() {
     local started=$SECONDS
     # shellcheck disable=SC1090

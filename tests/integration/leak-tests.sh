@@ -128,10 +128,7 @@ if [[ $(id -u) -ne 0 ]]; then
     tap_skip "$leak_runs runs with --net bridge and --net user" "needs root (a tap on berth0)"
     return 0 2>/dev/null || exit 0
 fi
-if [[ ${BERTH_IN_RIG:-0} == 1 ]]; then
-    modprobe -q tun 2>/dev/null
-    modprobe -q bridge 2>/dev/null
-fi
+rig_modules tun bridge
 # berth0 may not exist yet: one run makes it (it stays, as docker0 does), then count.
 leak_kernel=$BERTH_FIRMWARE_DIR/multiboot-info-elf64.elf
 run_berth vm run --kernel "$leak_kernel" --memory 24M --debug-exit 0xf4 --net bridge

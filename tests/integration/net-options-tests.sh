@@ -14,10 +14,7 @@ if [[ $(id -u) -ne 0 ]]; then
     tap_skip "two NICs, --net bridge=NAME and --ip" "needs root (a bridge and a tap)"
     return 0 2>/dev/null || exit 0
 fi
-if [[ ${BERTH_IN_RIG:-0} == 1 ]]; then
-    modprobe -q tun 2>/dev/null
-    modprobe -q bridge 2>/dev/null
-fi
+rig_modules tun bridge
 ip link del brtest 2>/dev/null
 ip link add brtest type bridge && ip addr add 10.99.0.1/24 dev brtest && ip link set brtest up
 start_blob_server www2 $((256 << 10))

@@ -19,10 +19,7 @@ if [[ $(id -u) -ne 0 ]]; then
     tap_skip "NIC snapshot tests" "needs root (a bridge and taps)"
     return 0 2>/dev/null || exit 0
 fi
-if [[ ${BERTH_IN_RIG:-0} == 1 ]]; then
-    modprobe -q tun 2>/dev/null
-    modprobe -q bridge 2>/dev/null
-fi
+rig_modules tun bridge
 nsnap_bridge=bsnap$$
 nsnap_dir=$scratch/nic-snapshot
 ip link add "$nsnap_bridge" type bridge && ip addr add 10.77.0.1/24 dev "$nsnap_bridge" &&

@@ -15,12 +15,7 @@ if [[ $(id -u) -ne 0 ]] || ! "$vh_root_dir/images/busybox-rootfs.sh" "$scratch/v
     tap_skip "--net bridge,vhost=on guest tests" "needs root and busybox-static (a container shares the bridge)"
     return 0 2>/dev/null || exit 0
 fi
-if [[ ${BERTH_IN_RIG:-0} == 1 ]]; then
-    modprobe -q tun 2>/dev/null
-    modprobe -q bridge 2>/dev/null
-    modprobe -q veth 2>/dev/null
-    modprobe -q vhost_net 2>/dev/null
-fi
+rig_modules tun bridge veth vhost_net
 if [[ ! -c /dev/vhost-net ]]; then
     tap_skip "--net bridge,vhost=on guest tests" "no /dev/vhost-net (modprobe vhost_net)"
     return 0 2>/dev/null || exit 0
