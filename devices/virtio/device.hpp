@@ -3,6 +3,8 @@
 // the transport calls back. The transport owns the queues, feature negotiation, the
 // status state machine and interrupts; the device only serves requests.
 
+#include <poll.h>
+
 #include <cstdint>
 #include <functional>
 #include <mutex>
@@ -47,6 +49,10 @@ public:
     virtual std::uint64_t features() const = 0;
     virtual std::uint16_t queue_count() const = 0;
     virtual std::uint16_t max_queue_size() const { return 256; }
+    // The kind of the worker thread that serves the queues (its seccomp list, its
+    // name), when the device type's default does not fit: a device whose host side runs
+    // on the worker (add_host_waits) needs what that side calls. Empty: the default.
+    virtual std::string_view worker_kind() const { return {}; }
     // Which of ring_features the device can serve (a kernel data plane may lack some).
     virtual std::uint64_t supported_ring_features() const { return ring_features; }
 
@@ -71,6 +77,17 @@ public:
     virtual void process(std::uint16_t index, SplitQueue& queue) = 0;
     // The driver reset the device.
     virtual void reset() {}
+
+    // Host-side sources the worker waits on beside the queues' doorbells, so that host
+    // input reaches the guest on the worker itself rather than through a thread of its
+    // own and a wake-up (a tap's frames, user-mode NAT's sockets and timers). Before each
+    // wait the transport calls add_host_waits(), which appends pollfds to `fds` and may
+    // shorten `timeout_ms` (-1: none); after the wait, host_ready() gets the whole array
+    // back with its revents (the device finds its entries where it put them) and returns
+    // a bit mask of queues to serve now (bit i: process(i, ...)). Both run on the worker
+    // only, and host_ready() after every wait, whatever woke it.
+    virtual void add_host_waits(std::vector<pollfd>& /*fds*/, int& /*timeout_ms*/) {}
+    virtual std::uint32_t host_ready(std::span<const pollfd> /*fds*/) { return 0; }
 
     // Snapshots. save_state(): what the model holds beyond the transport's registers and
     // rings, as bytes only the same model reads back (empty: nothing), taken with the

@@ -1,6 +1,7 @@
 #include "devices/virtio/net.hpp"
 
 #include <algorithm>
+#include <climits>
 #include <cstring>
 
 #include <fmt/format.h>
@@ -73,6 +74,8 @@ void Net::reset() {
     held_.clear();
     held_bytes_ = 0;
     restored_heads_.clear();
+    receiving_ = false;
+    out_of_buffers_ = false;
     mergeable_ = false;
     negotiated_ = 0;
     announcing_ = false;
@@ -172,6 +175,15 @@ void Net::restore_state(std::span<const std::uint8_t> state) {
 
 // --- guest to host ---------------------------------------------------------------------
 
+void PacketBackend::send_pieces(std::span<const iovec> pieces) {
+    std::vector<std::uint8_t> frame;
+    for (const iovec& piece : pieces) {
+        const auto* bytes = static_cast<const std::uint8_t*>(piece.iov_base);
+        frame.insert(frame.end(), bytes, bytes + piece.iov_len);
+    }
+    send(frame);
+}
+
 void Net::transmit(SplitQueue& queue) {
     while (auto chain = queue.pop()) {
         // The backend is called without the lock: it may hand a frame straight back.
@@ -196,7 +208,16 @@ bool Net::transmit_one(SplitQueue& queue, const DescriptorChain& chain) {
     if (!acceptable_transmit_header(header, total - header_size)) {
         return false;
     }
-    // With offloads the header goes along: the backend (a tap) does what it asks.
+    // With offloads the header goes along: the backend (a tap) does what it asks, and
+    // takes the frame as it lies in guest memory.
+    if (offloads_ != 0) {
+        pieces_.clear();
+        queue.readable_iovecs(chain, 0, total, pieces_);
+        if (pieces_.size() <= IOV_MAX) {
+            backend_->send_pieces(pieces_);
+            return true;
+        }
+    }
     const std::uint64_t skip = offloads_ != 0 ? 0 : header_size;
     transmit_buffer_.resize(total - skip);
     if (queue.gather(chain, skip, transmit_buffer_) != transmit_buffer_.size()) {
@@ -232,6 +253,34 @@ bool Net::acceptable_transmit_header(const NetHeader& header, std::uint64_t fram
 
 // --- host to guest ---------------------------------------------------------------------
 
+void Net::add_host_waits(std::vector<pollfd>& fds, int& timeout_ms) {
+    // The tap only while its frames have somewhere to go: a frame the guest has no
+    // buffers for stays in the tap's queue until the guest's notification, instead of
+    // waking the worker for nothing.
+    const int frames = backend_->frame_fd();
+    if (frames >= 0 && receiving_ && !out_of_buffers_) {
+        fds.push_back({frames, POLLIN, 0});
+    }
+    backend_->add_waits(fds, timeout_ms);
+}
+
+std::uint32_t Net::host_ready(std::span<const pollfd> fds) {
+    bool frames_ready = false;
+    for (const pollfd& fd : fds) {
+        if (fd.fd == backend_->frame_fd() && fd.fd >= 0 && (fd.revents & POLLIN) != 0) {
+            frames_ready = true;
+        }
+    }
+    {
+        const std::lock_guard lock(mutex_);
+        on_worker_ = true;
+    }
+    backend_->waited(fds);
+    const std::lock_guard lock(mutex_);
+    on_worker_ = false;
+    return frames_ready || !pending_.empty() ? 1U << net_receive_queue : 0;
+}
+
 FrameBuffer FrameBuffer::copy_of(std::span<const std::uint8_t> frame) {
     FrameBuffer buffer{std::make_unique_for_overwrite<std::uint8_t[]>(frame.size()), frame.size()};
     std::copy(frame.begin(), frame.end(), buffer.bytes.get());
@@ -255,8 +304,9 @@ void Net::receive(FrameBuffer&& frame) {
         }
         pending_.push_back(std::move(frame));
         // Frames waiting already have a kick coming, or wait for the guest's buffers,
-        // whose notification serves them all: one wake-up per burst, not per frame.
-        if (pending_.size() > 1) {
+        // whose notification serves them all: one wake-up per burst, not per frame. On
+        // the worker, host_ready() serves them next.
+        if (pending_.size() > 1 || on_worker_) {
             return;
         }
     }
@@ -266,30 +316,39 @@ void Net::receive(FrameBuffer&& frame) {
 void Net::fill_receive(SplitQueue& queue) {
     const std::lock_guard lock(mutex_);
     if (held_queue_ != queue.id()) {
-        // The driver reset the queue: chains taken from the old one mean nothing now.
-        held_.clear();
-        held_bytes_ = 0;
-        held_queue_ = queue.id();
-        // Unless this is the queue a restore brought back with chains held: those are
-        // popped already (its position is past them), and taken here again.
-        for (const std::uint16_t head : restored_heads_) {
-            DescriptorChain chain = queue.chain(head);
-            if (!usable_receive_chain(chain)) {
-                ++counters_.bad_receive_buffers;
-                queue.push_used(chain.head, 0);
-                continue;
-            }
-            held_bytes_ += chain.writable_bytes();
-            held_.push_back(std::move(chain));
-        }
-        restored_heads_.clear();
+        take_restored_chains(queue);
     }
+    receiving_ = true;
+    out_of_buffers_ = !deliver_pending(queue) || !read_frames(queue);
+}
+
+void Net::take_restored_chains(SplitQueue& queue) {
+    // The driver reset the queue: chains taken from the old one mean nothing now.
+    held_.clear();
+    held_bytes_ = 0;
+    held_queue_ = queue.id();
+    // Unless this is the queue a restore brought back with chains held: those are
+    // popped already (its position is past them), and taken here again.
+    for (const std::uint16_t head : restored_heads_) {
+        DescriptorChain chain = queue.chain(head);
+        if (!usable_receive_chain(chain)) {
+            ++counters_.bad_receive_buffers;
+            queue.push_used(chain.head, 0);
+            continue;
+        }
+        held_bytes_ += chain.writable_bytes();
+        held_.push_back(std::move(chain));
+    }
+    restored_heads_.clear();
+}
+
+bool Net::deliver_pending(SplitQueue& queue) {
     while (!pending_.empty()) {
         const std::span<const std::uint8_t> frame = pending_.front().view();
         const std::uint64_t needed = frame.size() + (offloads_ != 0 ? 0 : header_size);
         if (!hold_buffers(queue, needed)) {
             if (mergeable_ || held_.empty()) {
-                return;  // wait for the guest to post more buffers (it notifies us)
+                return false;  // wait for the guest to post more buffers (it notifies us)
             }
             // Without MRG_RXBUF a frame must fit one buffer, and this one is too
             // small: lose the frame, keep the buffer for the next.
@@ -301,6 +360,87 @@ void Net::fill_receive(SplitQueue& queue) {
         ++counters_.received;
         pending_.pop_front();
     }
+    return true;
+}
+
+std::uint64_t Net::longest_received() const {
+    // Segments longer than the MTU come only when the driver took a TSO offload (the
+    // backend was told so in enable_offloads).
+    const std::uint64_t tso = net_feature_guest_tso4 | net_feature_guest_tso6;
+    return header_size + ((negotiated_ & tso) != 0 ? max_offload_frame : max_frame);
+}
+
+bool Net::read_frames(SplitQueue& queue) {
+    if (backend_->frame_fd() < 0) {
+        return true;
+    }
+    // A burst at a time, so that the worker's other sources still come round.
+    for (int burst = 0; burst < 64; ++burst) {
+        const std::uint64_t longest = longest_received();
+        if (mergeable_ && hold_buffers(queue, longest)) {
+            // Straight into the held buffers, however many the frame turns out to take.
+            pieces_.clear();
+            for (const auto& chain : held_) {
+                queue.writable_iovecs(chain, 0, chain.writable_bytes(), pieces_);
+            }
+            if (pieces_.size() <= IOV_MAX) {
+                const long got = backend_->read_frame(pieces_);
+                if (got == 0) {
+                    return true;  // the tap is empty; its descriptor says when it is not
+                }
+                if (got < static_cast<long>(header_size + min_frame)) {
+                    ++counters_.receive_dropped;  // lost, or no frame: the buffers stay held
+                    continue;
+                }
+                use_held(queue, static_cast<std::uint64_t>(got));
+                ++counters_.received;
+                continue;
+            }
+        } else if (mergeable_ && held_.size() < queue.size()) {
+            return false;  // the guest posts more buffers and notifies us
+        }
+        // The frame must fit one buffer (no MRG_RXBUF), or the guest's ring cannot hold
+        // the longest frame, or its buffers come in too many pieces: read it aside and
+        // let deliver_pending fit it, or lose it, as it does any other.
+        auto bytes = std::make_unique_for_overwrite<std::uint8_t[]>(longest);
+        const iovec whole{bytes.get(), longest};
+        const long got = backend_->read_frame(std::span(&whole, 1));
+        if (got == 0) {
+            return true;
+        }
+        if (got < static_cast<long>(header_size + min_frame)) {
+            ++counters_.receive_dropped;
+            continue;
+        }
+        pending_.push_back(FrameBuffer{std::move(bytes), static_cast<std::size_t>(got)});
+        if (!deliver_pending(queue)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+void Net::use_held(SplitQueue& queue, std::uint64_t length) {
+    std::size_t used = 0;
+    for (std::uint64_t left = length; left > 0 && used < held_.size(); ++used) {
+        const std::uint64_t count = std::min<std::uint64_t>(left, held_[used].writable_bytes());
+        queue.push_used(held_[used].head, static_cast<std::uint32_t>(count));
+        left -= count;
+    }
+    // The backend wrote its header (offloads) and left num_buffers to the NIC. A driver
+    // without GUEST_CSUM must see no flags (virtio 1.2 §5.1.6.4.1); without it the
+    // backend was asked for no offloads, so only a "checksum checked" may be there.
+    if ((negotiated_ & net_feature_guest_csum) == 0) {
+        const std::array<std::uint8_t, 2> none{0, net_hdr_gso_none};
+        queue.scatter(held_[0], offsetof(NetHeader, flags), none);
+    }
+    const std::uint16_t buffers = static_cast<std::uint16_t>(used);
+    queue.scatter(held_[0], offsetof(NetHeader, num_buffers),
+                  std::span(reinterpret_cast<const std::uint8_t*>(&buffers), sizeof buffers));
+    for (std::size_t i = 0; i < used; ++i) {
+        held_bytes_ -= held_[i].writable_bytes();
+    }
+    held_.erase(held_.begin(), held_.begin() + static_cast<long>(used));
 }
 
 bool Net::hold_buffers(SplitQueue& queue, std::uint64_t bytes) {

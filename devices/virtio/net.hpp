@@ -27,16 +27,22 @@
 // used twice. Frames waiting for buffers are not kept: the network loses them, as a
 // NIC's queue would.
 //
-// Threads: frames from the backend arrive on its thread (receive()); they wait in a
-// bounded list and kick queue 0, whose process() runs on the transport's worker and
-// copies them into the guest's buffers. The guest's frames go out from process(1), on
-// the same worker, straight to the backend. Neither ever runs on a vCPU thread.
+// Threads: everything runs on the transport's worker, host side included. The backend's
+// descriptors join the worker's wait (Device::add_host_waits): a tap's frames are read
+// straight into the guest's receive buffers (readv, no copy in berth) and user-mode NAT
+// runs its sockets and timers there, handing its frames over on the worker too. The
+// guest's frames go from process(1) to the backend, a tap's straight out of guest
+// memory (writev). Frames a backend hands over otherwise (a DHCP reply; a test's, from
+// any thread) wait in a bounded list that queue 0's process() empties. Nothing runs on
+// a vCPU thread, and no frame crosses threads on the way.
 //
 // Hostile rings: a transmit chain that is malformed, has a device-writable buffer, a
 // header shorter than 12 bytes or a frame out of bounds is returned unsent; a receive
 // chain that is malformed, device-readable or shorter than a header is returned empty
 // (used length 0) and the frame goes to the next one. A broken ring (loops, indices
 // out of range) throws from the queue and the transport sets NEEDS_RESET.
+
+#include <sys/uio.h>
 
 #include <array>
 #include <atomic>
@@ -111,19 +117,23 @@ struct FrameBuffer {
     std::span<const std::uint8_t> view() const { return {bytes.get(), size}; }
 };
 
-// Carries Ethernet frames between the guest's NIC and the host. Implementations own
-// their threads; destroying one stops them (no receive call runs after).
+// Carries Ethernet frames between the guest's NIC and the host. Every call but the
+// constructor's start() comes from the NIC's worker (see Net's Threads).
 class PacketBackend {
 public:
     using Receive = std::function<void(FrameBuffer&& frame)>;
     virtual ~PacketBackend() = default;
-    // Starts delivering frames for the guest to `receive`, from the backend's own
-    // thread. Called once, by the device's constructor, before the first send.
+    // Where frames for the guest go that the backend hands over itself (any thread).
+    // Called once, by the device's constructor, before the first send.
     virtual void start(Receive receive) = 0;
     // One frame from the guest (a whole Ethernet frame, no virtio header; with
     // offloads, the header and then the frame). May drop it when the host side is
     // congested, as a NIC may; must not block for long.
     virtual void send(std::span<const std::uint8_t> frame) = 0;
+    // The same frame as pieces of guest memory (never more than IOV_MAX): a backend that
+    // can write them out as they are (a tap, with writev) saves the copy; the default
+    // gathers them for send().
+    virtual void send_pieces(std::span<const iovec> pieces);
 
     // The net_offload_features the host side can carry. Not zero: every frame, both
     // ways, starts with a NetHeader (num_buffers is 0 from the backend and ignored by it).
@@ -131,6 +141,21 @@ public:
     // The offloads the driver accepted (0 on reset): which of them the backend may hand
     // the guest (segments not yet cut, checksums not yet filled in).
     virtual void enable_offloads(std::uint64_t /*features*/) {}
+
+    // Frames that can be read straight into the guest's buffers (a tap; with offloads
+    // only, so they come with their header): frame_fd() is readable when one waits
+    // (-1: no such frames), and read_frame() reads one into `into`, which holds the
+    // longest one, and returns its size; 0 when none waits; -1 when one was lost.
+    virtual int frame_fd() const { return -1; }
+    virtual long read_frame(std::span<const iovec> /*into*/) { return 0; }
+    // Host-side work of the backend's own on the worker (Device::add_host_waits):
+    // descriptors and a timeout to wait on, then what to do with the result; frames for
+    // the guest go to the receive function meanwhile.
+    virtual void add_waits(std::vector<pollfd>& /*fds*/, int& /*timeout_ms*/) {}
+    virtual void waited(std::span<const pollfd> /*fds*/) {}
+    // The worker's kind (Device::worker_kind) when the backend needs more of the host
+    // there than the NIC does (user-mode NAT's sockets). Empty: the NIC's.
+    virtual std::string_view worker_kind() const { return {}; }
 };
 
 struct NetCounters {
@@ -157,6 +182,7 @@ public:
 
     std::string_view name() const override { return name_; }
     DeviceType type() const override { return DeviceType::net; }
+    std::string_view worker_kind() const override { return backend_->worker_kind(); }
     std::uint32_t pci_class() const override { return 0x020000; }  // network, Ethernet
     std::uint64_t features() const override;
     std::uint16_t queue_count() const override { return 3; }
@@ -165,6 +191,8 @@ public:
     void negotiated(std::uint64_t features) override;
     void process(std::uint16_t index, SplitQueue& queue) override;
     void reset() override;
+    void add_host_waits(std::vector<pollfd>& fds, int& timeout_ms) override;
+    std::uint32_t host_ready(std::span<const pollfd> fds) override;
     std::vector<std::uint8_t> save_state() const override;
     void restore_state(std::span<const std::uint8_t> state) override;
     void restored() override { announce(); }
@@ -190,11 +218,23 @@ private:
     // Whether the guest's header asks only for what was negotiated, within the frame.
     bool acceptable_transmit_header(const NetHeader& header, std::uint64_t frame_size) const;
     void fill_receive(SplitQueue& queue);
+    // Takes back the chains a restore said were held (the first fill of a queue).
+    void take_restored_chains(SplitQueue& queue);
+    // Puts waiting frames into the guest's buffers; false when one must wait for more.
+    bool deliver_pending(SplitQueue& queue);
+    // Reads the backend's frames (frame_fd) into the guest's buffers; false when it
+    // stopped for want of them.
+    bool read_frames(SplitQueue& queue);
     // Takes receive chains until `bytes` fit (one chain without MRG_RXBUF); false when
     // the guest has posted too few.
     bool hold_buffers(SplitQueue& queue, std::uint64_t bytes);
     // Writes the header and `frame` into the held chains and returns the ones it used.
     void deliver(SplitQueue& queue, std::span<const std::uint8_t> frame);
+    // Returns the held chains that `length` bytes, written from the first one's start,
+    // filled, with num_buffers set in the header there.
+    void use_held(SplitQueue& queue, std::uint64_t length);
+    // The longest frame the backend may hand over now, its header included.
+    std::uint64_t longest_received() const;
 
     MacAddress mac_;
     std::string name_;
@@ -214,7 +254,14 @@ private:
     std::uint64_t held_queue_ = 0;
     // Heads of held chains a restore brought back, taken again on the first fill.
     std::vector<std::uint16_t> restored_heads_;
+    // Worker only: the receive queue has been served since the last reset (so a tap's
+    // frames have somewhere to go), and it ran out of buffers (so the tap can wait for
+    // the guest's notification).
+    bool receiving_ = false;
+    bool out_of_buffers_ = false;
+    bool on_worker_ = false;  // in host_ready(): frames handed over need no kick
     std::vector<std::uint8_t> transmit_buffer_;
+    std::vector<iovec> pieces_;
 };
 
 }  // namespace berth::devices::virtio

@@ -78,7 +78,8 @@ bool overlaps(std::uint64_t offset, std::size_t size, std::uint32_t field, unsig
     return offset < field + width && field < offset + size;
 }
 
-// The worker thread's kind: its seccomp list's name (vmm/sandbox/lists/).
+// The worker thread's kind unless the device names one: its seccomp list's name
+// (vmm/sandbox/lists/).
 std::string_view worker_kind(DeviceType type) {
     switch (type) {
         case DeviceType::net:
@@ -137,7 +138,8 @@ PciTransport::PciTransport(memory::GuestMemory& memory, std::shared_ptr<Device> 
         }
     });
     device_->set_config_interrupt([this] { interrupt_config(); });
-    worker_ = Thread(worker_kind(device_->type()), [this] { worker_loop(); });
+    const std::string_view kind = device_->worker_kind();
+    worker_ = Thread(kind.empty() ? worker_kind(device_->type()) : kind, [this] { worker_loop(); });
 }
 
 PciTransport::~PciTransport() {
@@ -632,12 +634,19 @@ void PciTransport::worker_main() {
             indices.push_back(i);
         }
     }
+    const std::size_t own_fds = fds.size();
     // Buffers made available before DRIVER_OK (or before a restart) count too.
     for (const std::uint16_t index : indices) {
         service(index);
     }
     while (!stopping_ && (status_.load() & status_needs_reset) == 0) {
-        if (::poll(fds.data(), fds.size(), -1) < 0) {
+        // The device's host-side sources (Device::add_host_waits) follow the doorbells;
+        // they may change from one wait to the next (a tap is left alone while the guest
+        // has no buffers for its frames).
+        fds.resize(own_fds);
+        int timeout_ms = -1;
+        device_->add_host_waits(fds, timeout_ms);
+        if (::poll(fds.data(), fds.size(), timeout_ms) < 0) {
             if (errno == EINTR) {
                 continue;
             }
@@ -648,6 +657,15 @@ void PciTransport::worker_main() {
             if ((fds[k + 1].revents & POLLIN) != 0) {
                 queues_[indices[k]]->notify.consume();
                 service(indices[k]);
+            }
+        }
+        if (stopping_) {
+            break;
+        }
+        const std::uint32_t wanted = device_->host_ready(fds);
+        for (const std::uint16_t index : indices) {
+            if (index < 32 && (wanted & (1U << index)) != 0) {
+                service(index);
             }
         }
     }

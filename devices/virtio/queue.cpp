@@ -293,4 +293,40 @@ std::size_t SplitQueue::scatter(const DescriptorChain& chain, std::uint64_t offs
     return copied;
 }
 
+namespace {
+
+std::uint64_t append_iovecs(const memory::GuestMemory& memory, const std::vector<Buffer>& buffers,
+                            std::uint64_t offset, std::uint64_t length, std::vector<iovec>& out) {
+    std::uint64_t covered = 0;
+    for (const auto& buffer : buffers) {
+        if (covered == length) {
+            break;
+        }
+        if (offset >= buffer.length) {
+            offset -= buffer.length;
+            continue;
+        }
+        const std::uint64_t count =
+            std::min<std::uint64_t>(buffer.length - offset, length - covered);
+        const auto bytes = memory.span(buffer.address + offset, count);
+        // The system call writes through it only for writable buffers (see the callers).
+        out.push_back({const_cast<std::uint8_t*>(bytes.data()), bytes.size()});
+        covered += count;
+        offset = 0;
+    }
+    return covered;
+}
+
+}  // namespace
+
+std::uint64_t SplitQueue::readable_iovecs(const DescriptorChain& chain, std::uint64_t offset,
+                                          std::uint64_t length, std::vector<iovec>& out) const {
+    return append_iovecs(memory_, chain.readable, offset, length, out);
+}
+
+std::uint64_t SplitQueue::writable_iovecs(const DescriptorChain& chain, std::uint64_t offset,
+                                          std::uint64_t length, std::vector<iovec>& out) {
+    return append_iovecs(memory_, chain.writable, offset, length, out);
+}
+
 }  // namespace berth::devices::virtio

@@ -17,6 +17,8 @@
 // buffer after a writable one) is handed to the device marked `malformed`: the
 // device fails that one request and the queue carries on.
 
+#include <sys/uio.h>
+
 #include <atomic>
 #include <cstdint>
 #include <optional>
@@ -123,6 +125,14 @@ public:
     // count copied.
     std::size_t scatter(const DescriptorChain& chain, std::uint64_t offset,
                         std::span<const std::uint8_t> in);
+    // The same streams as host memory, for a system call to read from or write into
+    // directly (writev of a frame to a tap, readv of one into receive buffers): appends
+    // one iovec per buffer (or its part) from `offset` on, `length` bytes at most, each
+    // checked to lie in RAM; returns the bytes they cover.
+    std::uint64_t readable_iovecs(const DescriptorChain& chain, std::uint64_t offset,
+                                  std::uint64_t length, std::vector<iovec>& out) const;
+    std::uint64_t writable_iovecs(const DescriptorChain& chain, std::uint64_t offset,
+                                  std::uint64_t length, std::vector<iovec>& out);
 
     std::uint16_t size() const { return layout_.size; }
     // Different for every queue made in this process: a device that keeps chains

@@ -149,7 +149,6 @@ const std::map<std::string, std::vector<Probe>>& probes() {
           },
           [] { (void)::recvfrom(-1, nullptr, 0, 0, nullptr, nullptr); },
           [] { (void)::openat(AT_FDCWD, "/etc/resolv.conf", O_RDONLY | O_CLOEXEC); }}},
-        {"net-tap", {zero_poll, bad_fd_read, bad_fd_write}},
         {"net-dhcp",
          {zero_poll, [] { (void)::recvfrom(-1, nullptr, 0, 0, nullptr, nullptr); },
           [] { (void)::sendto(-1, nullptr, 0, 0, nullptr, 0); }}},
@@ -262,7 +261,7 @@ TEST_CASE("each thread kind's filter traps execve with one line and status 159")
 // The API thread may: it writes snapshots (and only a local client reaches it).
 TEST_CASE("vCPU and device threads may not open files, nor make other KVM ioctls") {
     for (const char* kind : {"vcpu", "firmware", "virtio-blk", "virtio-rng", "virtio-console",
-                             "virtio-net", "net-tap", "net-dhcp", "console-input"}) {
+                             "virtio-net", "net-dhcp", "console-input"}) {
         INFO(kind);
         auto result = run_child([kind] {
             confine(kind);

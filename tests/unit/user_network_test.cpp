@@ -1,9 +1,10 @@
 #include <catch2/catch.hpp>
 
+#include <poll.h>
+
+#include <algorithm>
 #include <chrono>
-#include <condition_variable>
 #include <cstring>
-#include <mutex>
 #include <span>
 #include <vector>
 
@@ -77,32 +78,32 @@ std::vector<std::uint8_t> dhcp_discover() {
     return frame;
 }
 
-// Frames the network hands the guest, collected from its thread.
+// Frames the network hands the guest, collected while this test runs its poll loop as
+// the NIC's worker would.
 struct Collector {
-    std::mutex mutex;
-    std::condition_variable arrived;
     std::vector<std::vector<std::uint8_t>> frames;
 
     void operator()(std::span<const std::uint8_t> frame) {
-        const std::lock_guard lock(mutex);
         frames.emplace_back(frame.begin(), frame.end());
-        arrived.notify_all();
     }
-    // The first frame matching `want`, waiting up to five seconds.
+    // The first frame matching `want`, serving `network` for up to five seconds.
     template <typename Want>
-    std::vector<std::uint8_t> wait_for(Want want) {
-        std::unique_lock lock(mutex);
-        std::vector<std::uint8_t> found;
-        arrived.wait_for(lock, std::chrono::seconds(5), [&] {
+    std::vector<std::uint8_t> wait_for(UserNetwork& network, Want want) {
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+        while (std::chrono::steady_clock::now() < deadline) {
             for (const auto& frame : frames) {
                 if (want(frame)) {
-                    found = frame;
-                    return true;
+                    return frame;
                 }
             }
-            return false;
-        });
-        return found;
+            std::vector<pollfd> fds;
+            int timeout_ms = 100;
+            network.add_waits(fds, timeout_ms);
+            if (::poll(fds.data(), fds.size(), std::min(timeout_ms, 100)) >= 0) {
+                network.waited(fds);
+            }
+        }
+        return {};
     }
 };
 
@@ -146,7 +147,7 @@ TEST_CASE("the user-mode network answers ARP and DHCP like QEMU's", "[net][slirp
     const std::uint8_t addresses[] = {10, 0, 2, 15, 0, 0, 0, 0, 0, 0, 10, 0, 2, 2};
     std::memcpy(arp.data() + 28, addresses, sizeof addresses);
     network.send(arp);
-    const auto reply = collector.wait_for([](const auto& frame) {
+    const auto reply = collector.wait_for(network, [](const auto& frame) {
         return frame.size() >= 42 && get16(frame, 12) == 0x0806 && get16(frame, 20) == 2;
     });
     REQUIRE(!reply.empty());
@@ -155,7 +156,7 @@ TEST_CASE("the user-mode network answers ARP and DHCP like QEMU's", "[net][slirp
     CHECK(std::memcmp(reply.data() + 28, gateway, 4) == 0);
 
     network.send(dhcp_discover());
-    const auto offer = collector.wait_for([](const auto& frame) {
+    const auto offer = collector.wait_for(network, [](const auto& frame) {
         return frame.size() >= 42 + 240 && get16(frame, 12) == 0x0800 && frame[23] == 17 &&
                get16(frame, 34) == 67 && get16(frame, 36) == 68;
     });

@@ -2,7 +2,10 @@
 // Test helpers for virtio-net: a packet backend that records what the device sends and
 // hands it frames as a backend's thread would, a MAC, and frames with a known pattern.
 
+#include <algorithm>
 #include <cstdint>
+#include <cstring>
+#include <deque>
 #include <span>
 #include <vector>
 
@@ -18,13 +21,39 @@ public:
         std::vector<std::vector<std::uint8_t>> sent;
         Receive receive;
         std::vector<std::uint64_t> enabled;  // each enable_offloads() call
+        // Frames the NIC may read itself, as from a tap (frame_fd() is `frame_fd` then,
+        // any descriptor: the test says when it is ready), and how many pieces each
+        // send_pieces() call had.
+        int frame_fd = -1;
+        std::deque<std::vector<std::uint8_t>> readable;
+        std::vector<std::size_t> sent_pieces;
     };
     explicit FakeBackend(State& state) : state_(state) {}
     void start(Receive receive) override { state_.receive = std::move(receive); }
     void send(std::span<const std::uint8_t> frame) override {
         state_.sent.emplace_back(frame.begin(), frame.end());
     }
+    void send_pieces(std::span<const iovec> pieces) override {
+        state_.sent_pieces.push_back(pieces.size());
+        PacketBackend::send_pieces(pieces);
+    }
     std::uint64_t offloads() const override { return state_.offloads; }
+    int frame_fd() const override { return state_.frame_fd; }
+    // As readv from a tap: the next frame, cut to what `into` holds.
+    long read_frame(std::span<const iovec> into) override {
+        if (state_.readable.empty()) {
+            return 0;
+        }
+        const auto frame = std::move(state_.readable.front());
+        state_.readable.pop_front();
+        std::size_t done = 0;
+        for (const iovec& piece : into) {
+            const std::size_t count = std::min(piece.iov_len, frame.size() - done);
+            std::memcpy(piece.iov_base, frame.data() + done, count);
+            done += count;
+        }
+        return static_cast<long>(done);
+    }
     void enable_offloads(std::uint64_t features) override { state_.enabled.push_back(features); }
 
 private:

@@ -46,6 +46,12 @@ public:
         });
     }
     void send(std::span<const std::uint8_t> frame) override { network_.send(frame); }
+    // libslirp runs on the NIC's worker, whose seccomp list then is net-user's (sockets).
+    void add_waits(std::vector<pollfd>& fds, int& timeout_ms) override {
+        network_.add_waits(fds, timeout_ms);
+    }
+    void waited(std::span<const pollfd> fds) override { network_.waited(fds); }
+    std::string_view worker_kind() const override { return "net-user"; }
 
 private:
     net::UserNetwork network_;
@@ -92,13 +98,15 @@ public:
                const std::optional<net::Ipv4Cidr>& address)
         : network_(tap_name, bridge, address) {}
     void start(Receive receive) override {
-        // The tap's reads land in buffers the NIC keeps: no copy on the way.
-        network_.start([receive = std::move(receive)](std::unique_ptr<std::uint8_t[]> bytes,
-                                                      std::size_t size) {
-            receive(devices::virtio::FrameBuffer{std::move(bytes), size});
+        // Only DHCP replies come this way; the tap's frames are read by the NIC itself.
+        network_.start([receive = std::move(receive)](std::span<const std::uint8_t> frame) {
+            receive(devices::virtio::FrameBuffer::copy_of(frame));
         });
     }
     void send(std::span<const std::uint8_t> frame) override { network_.send(frame); }
+    void send_pieces(std::span<const iovec> pieces) override { network_.send_pieces(pieces); }
+    int frame_fd() const override { return network_.fd(); }
+    long read_frame(std::span<const iovec> into) override { return network_.read_frame(into); }
     const net::TapNetwork& network() const { return network_; }
 
     std::uint64_t offloads() const override { return tap_offload_features(network_.offloads()); }

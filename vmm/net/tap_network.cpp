@@ -1,11 +1,11 @@
 #include "vmm/net/tap_network.hpp"
 
-#include <poll.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
-#include <algorithm>
+#include <array>
 #include <cerrno>
-#include <memory>
+#include <cstring>
 #include <utility>
 
 #include <fmt/format.h>
@@ -27,10 +27,9 @@ EthernetAddress mac_for(std::uint32_t address) {
             static_cast<std::uint8_t>(address)};
 }
 
-// A vnet header and the largest frame a tap hands over (a 64 KiB segment, Ethernet).
-constexpr std::size_t max_packet = TapDevice::vnet_header_size + 65536 + 18;
-// DHCP replies are a handful per boot; a guest that floods requests loses the rest.
-constexpr std::size_t max_replies = 16;
+// Frames up to this size are gathered and looked at (a DHCP request is a few hundred
+// bytes); longer ones go to the tap straight from guest memory.
+constexpr std::size_t inspect_below = 2048;
 
 }  // namespace
 
@@ -49,21 +48,7 @@ TapNetwork::TapNetwork(const std::string& tap_name, const BridgeSubnet& bridge,
     }
 }
 
-TapNetwork::~TapNetwork() {
-    if (thread_.joinable()) {
-        {
-            const std::lock_guard lock(mutex_);
-            stopping_ = true;
-        }
-        wake_.signal();
-        thread_.join();
-    }
-}
-
-void TapNetwork::start(Receive receive) {
-    receive_ = std::move(receive);
-    thread_ = Thread("net-tap", [this] { loop(); });
-}
+TapNetwork::~TapNetwork() = default;
 
 void TapNetwork::send(std::span<const std::uint8_t> packet) {
     constexpr std::size_t header = TapDevice::vnet_header_size;
@@ -73,14 +58,9 @@ void TapNetwork::send(std::span<const std::uint8_t> packet) {
     if (auto reply = answer_dhcp(packet.subspan(header), dhcp_)) {
         // Our reply, checksummed, behind an all-zero header (nothing to offload).
         reply->insert(reply->begin(), header, 0);
-        {
-            const std::lock_guard lock(mutex_);
-            if (replies_.size() >= max_replies) {
-                return;
-            }
-            replies_.push_back(std::move(*reply));
+        if (receive_) {
+            receive_(*reply);
         }
-        wake_.signal();
         return;
     }
     // EAGAIN: the tap's queue is full; the frame is dropped, and TCP sends it again.
@@ -88,55 +68,37 @@ void TapNetwork::send(std::span<const std::uint8_t> packet) {
     (void)::write(tap_.fd(), packet.data(), packet.size());
 }
 
-void TapNetwork::loop() {
-    // Large frames are handed over in the buffer they were read into, and a fresh one
-    // is taken for the next read; small ones (ACKs, ARP) are copied into one their size.
-    constexpr std::size_t copy_below = 2048;
-    auto buffer = std::make_unique_for_overwrite<std::uint8_t[]>(max_packet);
-    const auto hand_over = [&](std::size_t size) {
-        if (size < copy_below) {
-            auto copy = std::make_unique_for_overwrite<std::uint8_t[]>(size);
-            std::copy_n(buffer.get(), size, copy.get());
-            receive_(std::move(copy), size);
-        } else {
-            receive_(
-                std::exchange(buffer, std::make_unique_for_overwrite<std::uint8_t[]>(max_packet)),
-                size);
+void TapNetwork::send_pieces(std::span<const iovec> pieces) {
+    std::size_t total = 0;
+    for (const iovec& piece : pieces) {
+        total += piece.iov_len;
+    }
+    if (total < inspect_below) {
+        std::array<std::uint8_t, inspect_below> packet;
+        std::size_t at = 0;
+        for (const iovec& piece : pieces) {
+            std::memcpy(packet.data() + at, piece.iov_base, piece.iov_len);
+            at += piece.iov_len;
         }
-    };
-    std::deque<std::vector<std::uint8_t>> replies;
+        send(std::span(packet.data(), total));
+        return;
+    }
+    // The kernel reads the frame from guest memory itself, vnet header included, and
+    // checks that header as it does any other writer's (a guest that changes it after
+    // the NIC looked at it only gets its frame refused). Errors as in send().
+    (void)::writev(tap_.fd(), pieces.data(), static_cast<int>(pieces.size()));
+}
+
+long TapNetwork::read_frame(std::span<const iovec> into) {
     for (;;) {
-        {
-            const std::lock_guard lock(mutex_);
-            if (stopping_) {
-                return;
-            }
-            replies.swap(replies_);
+        const ssize_t got = ::readv(tap_.fd(), into.data(), static_cast<int>(into.size()));
+        if (got > 0) {
+            return got;
         }
-        for (const auto& reply : replies) {
-            auto copy = std::make_unique_for_overwrite<std::uint8_t[]>(reply.size());
-            std::copy(reply.begin(), reply.end(), copy.get());
-            receive_(std::move(copy), reply.size());
+        if (got < 0 && errno == EINTR) {
+            continue;
         }
-        replies.clear();
-        pollfd fds[2] = {{tap_.fd(), POLLIN, 0}, {wake_.fd(), POLLIN, 0}};
-        if (::poll(fds, 2, -1) < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
-            return;  // cannot happen with valid arguments; the guest's network goes quiet
-        }
-        if ((fds[1].revents & POLLIN) != 0) {
-            wake_.consume();
-        }
-        // A burst at a time, so that the wake-up and stop checks still come round.
-        for (int i = 0; i < 64 && (fds[0].revents & POLLIN) != 0; ++i) {
-            const ssize_t got = ::read(tap_.fd(), buffer.get(), max_packet);
-            if (got <= 0) {
-                break;
-            }
-            hand_over(static_cast<std::size_t>(got));
-        }
+        return got < 0 && errno != EAGAIN ? -1 : 0;
     }
 }
 

@@ -9,22 +9,21 @@
 // Frames both ways start with the tap's 12-byte vnet header (tap_device.hpp), which the
 // guest's NIC passes through: checksum and segmentation offloads cost nothing here.
 //
-// Threads: frames from the tap (and DHCP replies) reach the guest through the receive
-// function, on this network's own thread; the guest's frames are written to the tap on
-// the caller's thread (non-blocking: a full tap queue drops the frame, as a NIC would).
+// Threads: none of its own. Whoever serves the NIC (the virtio-net worker) reads the
+// tap's frames straight into the guest's receive buffers (fd(), read_frame()) and writes
+// the guest's to it from guest memory (send_pieces; non-blocking: a full tap queue drops
+// the frame, as a NIC would). DHCP replies reach the guest through the receive
+// function, on the thread that sent the request.
+
+#include <sys/uio.h>
 
 #include <cstdint>
-#include <deque>
 #include <functional>
-#include <memory>
-#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
 #include <vector>
 
-#include "vmm/common/event_fd.hpp"
-#include "vmm/common/thread.hpp"
 #include "vmm/net/bridge_network.hpp"
 #include "vmm/net/dhcp_server.hpp"
 #include "vmm/net/tap_device.hpp"
@@ -33,8 +32,8 @@ namespace berth::net {
 
 class TapNetwork {
 public:
-    // A frame for the guest, in a buffer of its own that the callee keeps.
-    using Receive = std::function<void(std::unique_ptr<std::uint8_t[]> bytes, std::size_t size)>;
+    // A frame for the guest (a DHCP reply), behind an all-zero vnet header.
+    using Receive = std::function<void(std::span<const std::uint8_t> frame)>;
 
     // Leases an address (`wanted`, a host address of `bridge`'s network, or a free one),
     // creates tap `tap_name` and plugs it into `bridge`. The guest's MAC is derived from
@@ -48,32 +47,34 @@ public:
     const EthernetAddress& guest_mac() const { return dhcp_.client; }
     const Ipv4Cidr& guest_address() const { return dhcp_.address; }
     // What the guest's DHCP is answered with, and the tap: for vhost=on, where the
-    // kernel moves the frames and this network's thread is never started
-    // (interface_dhcp.hpp answers the DHCP).
+    // kernel moves the frames and nothing here is called (interface_dhcp.hpp answers
+    // the DHCP).
     const DhcpOffer& dhcp_offer() const { return dhcp_; }
     const TapDevice& tap() const { return tap_; }
 
-    // Starts the reader thread; frames for the guest go to `receive`, from it.
-    void start(Receive receive);
-    // A frame from the guest, behind its vnet header (any one thread at a time).
+    // Where DHCP replies go (see Threads above).
+    void start(Receive receive) { receive_ = std::move(receive); }
+    // A frame from the guest, behind its vnet header (one thread at a time).
     void send(std::span<const std::uint8_t> packet);
+    // The same in pieces (of guest memory), written with one writev.
+    void send_pieces(std::span<const iovec> pieces);
+    // Readable when the tap has a frame for the guest.
+    int fd() const { return tap_.fd(); }
+    // Reads one frame with its vnet header into `into`, which must hold the longest one
+    // (a shorter frame leaves the rest alone). Returns its size; 0 when none waits; -1
+    // when the kernel dropped one instead (it takes a frame off the queue even when it
+    // cannot write it out).
+    long read_frame(std::span<const iovec> into);
     // The offloads the tap can carry (TUN_F_CSUM, TUN_F_TSO4, TUN_F_TSO6).
     unsigned offloads() const { return tap_.offloads(); }
     // The ones the guest takes (TUN_F_* bits): the tap may hand it such frames.
     void enable_offloads(unsigned flags) { tap_.set_offloads(flags); }
 
 private:
-    void loop();
-
     IpLease lease_;
     DhcpOffer dhcp_;
     TapDevice tap_;
     Receive receive_;
-    EventFd wake_;
-    std::mutex mutex_;
-    std::deque<std::vector<std::uint8_t>> replies_;  // DHCP answers waiting for the thread
-    bool stopping_ = false;
-    Thread thread_;
 };
 
 }  // namespace berth::net

@@ -10,6 +10,7 @@
 #include <climits>
 #include <csignal>
 #include <cstring>
+#include <span>
 
 #include <fmt/format.h>
 
@@ -82,7 +83,10 @@ struct UserNetwork::Stack {
     const SlirpApi& api = slirp_api();
     ::Slirp* state = nullptr;
     UserNetwork* owner = nullptr;
-    std::vector<pollfd> fds;
+    // The caller's array while slirp fills it (add_waits) and reads it back (waited):
+    // slirp's handles are indices into it.
+    std::vector<pollfd>* filling = nullptr;
+    std::span<const pollfd> ready;
     std::vector<std::unique_ptr<Timer>> timers;
 
     ~Stack() {
@@ -115,22 +119,23 @@ struct UserNetwork::Stack {
     static void timer_mod(void* timer, std::int64_t expire_ms, void*) {
         static_cast<Timer*>(timer)->expire_ms = expire_ms;
     }
-    // The loop asks slirp for its descriptors before every poll: nothing to keep here.
+    // Slirp is asked for its descriptors before every wait, on the thread that waits,
+    // so neither a new descriptor nor its "something changed" needs telling anyone.
     static void register_poll_fd(int, void*) {}
     static void unregister_poll_fd(int, void*) {}
-    static void notify(void* opaque) { of(opaque).owner->wake_.signal(); }
+    static void notify(void*) {}
 
     static int add_poll(int fd, int events, void* opaque) {
         short wanted = 0;
         wanted |= (events & SLIRP_POLL_IN) != 0 ? POLLIN : 0;
         wanted |= (events & SLIRP_POLL_OUT) != 0 ? POLLOUT : 0;
         wanted |= (events & SLIRP_POLL_PRI) != 0 ? POLLPRI : 0;
-        auto& fds = of(opaque).fds;
+        auto& fds = *of(opaque).filling;
         fds.push_back({fd, wanted, 0});
         return static_cast<int>(fds.size() - 1);
     }
     static int get_revents(int index, void* opaque) {
-        const auto& fds = of(opaque).fds;
+        const auto& fds = of(opaque).ready;
         if (index < 0 || static_cast<std::size_t>(index) >= fds.size()) {
             return 0;
         }
@@ -233,66 +238,35 @@ UserNetwork::UserNetwork(const UserNetworkConfig& config) : slirp_(std::make_uni
 }
 
 UserNetwork::~UserNetwork() {
-    if (thread_.joinable()) {
-        {
-            const std::lock_guard lock(mutex_);
-            stopping_ = true;
-        }
-        wake_.signal();
-        thread_.join();
-    }
-    // The stack goes first, while the members its callbacks reach (wake_, receive_)
-    // still exist: slirp_cleanup may call back.
+    // The stack goes first, while the members its callbacks reach (receive_) still
+    // exist: slirp_cleanup may call back.
     slirp_.reset();
 }
 
 void UserNetwork::start(Receive receive) {
     receive_ = std::move(receive);
-    thread_ = Thread("net-user", [this] { loop(); });
 }
 
 void UserNetwork::send(std::span<const std::uint8_t> frame) {
-    {
-        const std::lock_guard lock(mutex_);
-        if (outgoing_.size() >= outgoing_limit) {
-            return;  // congested: TCP sends it again, as on a full NIC queue
-        }
-        outgoing_.emplace_back(frame.begin(), frame.end());
-    }
-    wake_.signal();
+    slirp_->api.input(slirp_->state, frame.data(), static_cast<int>(frame.size()));
 }
 
-void UserNetwork::loop() {
+void UserNetwork::add_waits(std::vector<pollfd>& fds, int& timeout_ms) {
     Stack& slirp = *slirp_;
-    std::deque<std::vector<std::uint8_t>> frames;
-    for (;;) {
-        {
-            const std::lock_guard lock(mutex_);
-            if (stopping_) {
-                return;
-            }
-            frames.swap(outgoing_);
-        }
-        for (const auto& frame : frames) {
-            slirp.api.input(slirp.state, frame.data(), static_cast<int>(frame.size()));
-        }
-        frames.clear();
+    std::uint32_t timeout = timeout_ms < 0 ? UINT32_MAX : static_cast<std::uint32_t>(timeout_ms);
+    slirp.filling = &fds;
+    slirp.api.pollfds_fill(slirp.state, &timeout, Stack::add_poll, &slirp);
+    slirp.filling = nullptr;
+    timeout = slirp.timer_timeout(std::min<std::uint32_t>(timeout, INT_MAX));
+    timeout_ms = timeout >= static_cast<std::uint32_t>(INT_MAX) ? -1 : static_cast<int>(timeout);
+}
 
-        slirp.fds.clear();
-        slirp.fds.push_back({wake_.fd(), POLLIN, 0});
-        std::uint32_t timeout = UINT32_MAX;
-        slirp.api.pollfds_fill(slirp.state, &timeout, Stack::add_poll, &slirp);
-        timeout = slirp.timer_timeout(std::min<std::uint32_t>(timeout, INT_MAX));
-        const int ready = ::poll(slirp.fds.data(), slirp.fds.size(), static_cast<int>(timeout));
-        if (ready < 0 && errno != EINTR) {
-            return;  // cannot happen with valid arguments; the guest's network goes quiet
-        }
-        if ((slirp.fds[0].revents & POLLIN) != 0) {
-            wake_.consume();
-        }
-        slirp.api.pollfds_poll(slirp.state, ready < 0 ? 1 : 0, Stack::get_revents, &slirp);
-        slirp.fire_timers();
-    }
+void UserNetwork::waited(std::span<const pollfd> fds) {
+    Stack& slirp = *slirp_;
+    slirp.ready = fds;
+    slirp.api.pollfds_poll(slirp.state, 0, Stack::get_revents, &slirp);
+    slirp.ready = {};
+    slirp.fire_timers();
 }
 
 }  // namespace berth::net

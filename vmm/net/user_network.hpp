@@ -10,20 +10,21 @@
 // start-up loads only the libraries docs/benchmarks.md promises, and libslirp brings
 // glib (Debian ships neither as a static archive).
 //
-// libslirp is not thread-safe, so every call into it runs on one thread of ours, the
-// poll loop: frames from the guest (send(), any thread) wait in a bounded list and wake
-// it; frames for the guest leave through the receive function, on that thread.
+// libslirp is not thread-safe, and it has no thread here: whoever serves the NIC (the
+// virtio-net worker) runs it, as QEMU's main loop does. Each round it asks for the
+// descriptors and timeout to wait on (add_waits), waits with its own, and hands the
+// results back (waited); the guest's frames go in through send() and the guest's come
+// out through the receive function, all on that one thread. So a frame crosses no
+// thread on its way either way, and the guest's frames are not copied into a queue.
+
+#include <poll.h>
 
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <span>
 #include <vector>
 
-#include "vmm/common/event_fd.hpp"
-#include "vmm/common/thread.hpp"
 #include "vmm/net/port_forward.hpp"
 
 namespace berth::net {
@@ -35,8 +36,6 @@ struct UserNetworkConfig {
 class UserNetwork {
 public:
     using Receive = std::function<void(std::span<const std::uint8_t> frame)>;
-    // Frames from the guest waiting for the poll loop; more are dropped.
-    static constexpr std::size_t outgoing_limit = 256;
 
     // Loads libslirp, makes the stack and listens on every published port: an Error
     // (bad input) when libslirp is missing or a port cannot be had.
@@ -45,23 +44,22 @@ public:
     UserNetwork(const UserNetwork&) = delete;
     UserNetwork& operator=(const UserNetwork&) = delete;
 
-    // Starts the poll loop; frames for the guest go to `receive`, from its thread.
+    // Frames for the guest go to `receive`, on the thread that calls send() or waited().
     void start(Receive receive);
-    // A frame from the guest (any thread).
+    // A frame from the guest. This and the two below: one thread only.
     void send(std::span<const std::uint8_t> frame);
+    // Appends the host sockets slirp waits on to `fds` and shortens `timeout_ms` (-1:
+    // none) to its next timer.
+    void add_waits(std::vector<pollfd>& fds, int& timeout_ms);
+    // After the wait: `fds` as add_waits left them, with their revents. Serves the
+    // sockets and the timers that are due.
+    void waited(std::span<const pollfd> fds);
 
     struct Stack;  // libslirp's state and callbacks (user_network.cpp)
 
 private:
-    void loop();
-
     std::unique_ptr<Stack> slirp_;
     Receive receive_;
-    EventFd wake_;
-    std::mutex mutex_;  // outgoing_ and stopping_
-    std::deque<std::vector<std::uint8_t>> outgoing_;
-    bool stopping_ = false;
-    Thread thread_;
 };
 
 // Loads libslirp now (an Error naming the package when it cannot): a VMM that will run
