@@ -9,6 +9,7 @@
 #include <thread>
 #include <vector>
 
+#include <poll.h>
 #include <unistd.h>
 
 #include "devices/pci/msix.hpp"
@@ -17,6 +18,7 @@
 #include "tests/unit/byte_compare.hpp"
 #include "tests/unit/virtio_pci_driver.hpp"
 #include "tests/unit/virtio_ring_builder.hpp"
+#include "vmm/common/event_fd.hpp"
 
 using namespace berth::devices::virtio;
 using berth::devices::pci::MsiMessage;
@@ -235,6 +237,77 @@ TEST_CASE("a reset stops a worker whose ring never runs dry", "[virtio][pci]") {
     const std::uint64_t after_reset = device->served.load();
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
     CHECK(device->served.load() == after_reset);  // the worker is parked
+}
+
+// A device with host-side input of its own (as a tap NIC): an eventfd the worker waits
+// on beside the doorbells, and a timer (as user-mode NAT's) that asks to be woken.
+struct HostInputDevice : Device {
+    std::string_view name() const override { return "host-input"; }
+    DeviceType type() const override { return DeviceType::entropy; }
+    std::uint32_t pci_class() const override { return 0xff0000; }
+    std::uint64_t features() const override { return 0; }
+    std::uint16_t queue_count() const override { return 1; }
+    std::uint32_t config_size() const override { return 0; }
+    void read_config(std::uint32_t, std::span<std::uint8_t>) const override {}
+    void add_host_waits(std::vector<pollfd>& fds, int& timeout_ms) override {
+        at = fds.size();
+        fds.push_back({input.fd(), POLLIN, 0});
+        timeout_ms = 5;
+    }
+    std::uint32_t host_ready(std::span<const pollfd> fds) override {
+        rounds.fetch_add(1);
+        if ((fds[at].revents & POLLIN) != 0) {
+            input.consume();
+            waiting.fetch_add(1);
+            return 1U << 0;
+        }
+        return 0;
+    }
+    // Each input takes one buffer, as a received frame would.
+    void process(std::uint16_t, SplitQueue& queue) override {
+        for (; waiting.load() > 0; waiting.fetch_sub(1)) {
+            auto chain = queue.pop();
+            if (!chain) {
+                return;
+            }
+            queue.push_used(chain->head, 1);
+        }
+    }
+    berth::EventFd input;
+    std::size_t at = 0;
+    std::atomic<int> waiting{0};
+    std::atomic<std::uint64_t> rounds{0};
+};
+
+TEST_CASE("the worker waits on a device's host input and serves the queue it names",
+          "[virtio][pci]") {
+    RingBuilder ring;
+    CountingSink sink;
+    auto device = std::make_shared<HostInputDevice>();
+    PciTransport transport(ring.memory, device, bar, sink);
+    Driver driver{transport};
+    driver.negotiate(feature_version_1);
+    driver.enable_msix();
+    driver.setup_queue(0, ring, 1);
+    driver.set_status(status_acknowledge | status_driver | status_features_ok | status_driver_ok);
+    ring.set_desc(0, RingBuilder::data, 16, desc_flag_write);
+    ring.set_desc(1, RingBuilder::data + 16, 16, desc_flag_write);
+    ring.publish(0);
+    ring.publish(1);
+    // No doorbell: the host input alone wakes the worker, which serves queue 0 and
+    // interrupts the guest.
+    device->input.signal();
+    REQUIRE(eventually([&] { return ring.used_idx() == 1; }));
+    CHECK(eventually([&] { return sink.count(1) == 1; }));
+    // The device's timeout wakes the worker too (timers), with nothing ready.
+    const std::uint64_t rounds = device->rounds.load();
+    CHECK(eventually([&] { return device->rounds.load() > rounds + 3; }));
+    CHECK(ring.used_idx() == 1);
+    // After a reset the worker is parked: host input waits.
+    driver.set_status(0);
+    device->input.signal();
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    CHECK(ring.used_idx() == 1);
 }
 
 TEST_CASE("enabling a queue outside guest RAM sets NEEDS_RESET", "[virtio][pci]") {
