@@ -105,6 +105,23 @@ def ring_seeds():
             ram.desc(i, DATA + 0x800 * i, length, WRITE)
             ram.publish(i)
         write_seed("virtio_net", name, ram.seed())
+    # A tap's backend (bit 5): frames read straight into mergeable buffers that hold the
+    # longest (overlapping, as a hostile driver may post them), read aside when they
+    # cannot (all buffers together too short; no MRG_RXBUF), and a frame sent in pieces.
+    for name, features, count, length in (("tap-receive", 44, 16, 0x2000),
+                                          ("tap-receive-short-ring", 44, 16, 2048),
+                                          ("tap-receive-one-buffer", 40, 8, 0x2000)):
+        ram = Ram(4 if count == 16 else 3, features)
+        for i in range(count):
+            ram.desc(i, DATA + 0x800 * i, length, WRITE)
+            ram.publish(i)
+        write_seed("virtio_net", name, ram.seed())
+    ram = Ram(3, 32)
+    ram.put(DATA, bytes(12) + bytes(range(6)) * 10)
+    ram.desc(0, DATA, 12, NEXT, 1)
+    ram.desc(1, DATA + 12, 60)
+    ram.publish(0)
+    write_seed("virtio_net", "tap-transmit", ram.seed())
     # The control queue: ANNOUNCE's ACK, then an RX command it does not offer, each a
     # class and command byte and a writable ack byte.
     ram = Ram(3, 16)
