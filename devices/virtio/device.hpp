@@ -84,10 +84,18 @@ public:
     // wait the transport calls add_host_waits(), which appends pollfds to `fds` and may
     // shorten `timeout_ms` (-1: none); after the wait, host_ready() gets the whole array
     // back with its revents (the device finds its entries where it put them) and returns
-    // a bit mask of queues to serve now (bit i: process(i, ...)). Both run on the worker
-    // only, and host_ready() after every wait, whatever woke it.
+    // a bit mask of queues to serve now (bit i: process(i, ...), and the interrupt check
+    // after it). Both run on the worker only, and host_ready() after every wait, whatever
+    // woke it. `queues` gives host_ready() an enabled queue (nullptr: not enabled) to
+    // put host input into at once (a frame straight into a receive buffer); it must not
+    // let a QueueViolation or GuestMemoryError escape, but leave the input for process(),
+    // where the transport handles them.
+    using QueueLookup = std::function<SplitQueue*(std::uint16_t index)>;
     virtual void add_host_waits(std::vector<pollfd>& /*fds*/, int& /*timeout_ms*/) {}
-    virtual std::uint32_t host_ready(std::span<const pollfd> /*fds*/) { return 0; }
+    virtual std::uint32_t host_ready(std::span<const pollfd> /*fds*/,
+                                     const QueueLookup& /*queues*/) {
+        return 0;
+    }
 
     // Snapshots. save_state(): what the model holds beyond the transport's registers and
     // rings, as bytes only the same model reads back (empty: nothing), taken with the

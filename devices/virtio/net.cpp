@@ -34,7 +34,7 @@ Net::Net(std::unique_ptr<PacketBackend> backend, MacAddress mac, std::string nam
     // Frames that arrive before the driver is ready wait in `pending_` (bounded);
     // kicks before the transport is attached go nowhere, and its worker serves every
     // queue when it starts.
-    backend_->start([this](FrameBuffer&& frame) { receive(std::move(frame)); });
+    backend_->start([this](std::span<const std::uint8_t> frame) { receive(frame); });
 }
 
 Net::~Net() {
@@ -264,7 +264,7 @@ void Net::add_host_waits(std::vector<pollfd>& fds, int& timeout_ms) {
     backend_->add_waits(fds, timeout_ms);
 }
 
-std::uint32_t Net::host_ready(std::span<const pollfd> fds) {
+std::uint32_t Net::host_ready(std::span<const pollfd> fds, const QueueLookup& queues) {
     bool frames_ready = false;
     for (const pollfd& fd : fds) {
         if (fd.fd == backend_->frame_fd() && fd.fd >= 0 && (fd.revents & POLLIN) != 0) {
@@ -272,13 +272,19 @@ std::uint32_t Net::host_ready(std::span<const pollfd> fds) {
         }
     }
     {
+        // Frames the backend hands over meanwhile (user-mode NAT's) go straight into
+        // the receive queue, once the driver has used it (receiving_).
         const std::lock_guard lock(mutex_);
         on_worker_ = true;
+        lent_queue_ = receiving_ ? queues(net_receive_queue) : nullptr;
+        delivered_now_ = false;
     }
     backend_->waited(fds);
     const std::lock_guard lock(mutex_);
     on_worker_ = false;
-    return frames_ready || !pending_.empty() ? 1U << net_receive_queue : 0;
+    lent_queue_ = nullptr;
+    // Queue 0's pass reads the tap, delivers what waits, and interrupts for both.
+    return frames_ready || delivered_now_ || !pending_.empty() ? 1U << net_receive_queue : 0;
 }
 
 FrameBuffer FrameBuffer::copy_of(std::span<const std::uint8_t> frame) {
@@ -288,21 +294,23 @@ FrameBuffer FrameBuffer::copy_of(std::span<const std::uint8_t> frame) {
 }
 
 void Net::receive(std::span<const std::uint8_t> frame) {
-    receive(FrameBuffer::copy_of(frame));
-}
-
-void Net::receive(FrameBuffer&& frame) {
     {
         // With offloads the backend's frames start with their header.
         const std::uint64_t skip = offloads_ != 0 ? header_size : 0;
         const std::size_t longest = offloads_ != 0 ? max_offload_frame : max_frame;
         const std::lock_guard lock(mutex_);
-        if (frame.size < skip + min_frame || frame.size > skip + longest ||
-            pending_.size() >= pending_limit) {
+        if (frame.size() < skip + min_frame || frame.size() > skip + longest) {
             ++counters_.receive_dropped;
             return;
         }
-        pending_.push_back(std::move(frame));
+        if (lent_queue_ != nullptr && pending_.empty() && deliver_now(frame)) {
+            return;
+        }
+        if (pending_.size() >= pending_limit) {
+            ++counters_.receive_dropped;
+            return;
+        }
+        pending_.push_back(FrameBuffer::copy_of(frame));
         // Frames waiting already have a kick coming, or wait for the guest's buffers,
         // whose notification serves them all: one wake-up per burst, not per frame. On
         // the worker, host_ready() serves them next.
@@ -360,6 +368,27 @@ bool Net::deliver_pending(SplitQueue& queue) {
         ++counters_.received;
         pending_.pop_front();
     }
+    return true;
+}
+
+bool Net::deliver_now(std::span<const std::uint8_t> frame) {
+    SplitQueue& queue = *lent_queue_;
+    try {
+        if (held_queue_ != queue.id()) {
+            take_restored_chains(queue);
+        }
+        if (!hold_buffers(queue, frame.size() + (offloads_ != 0 ? 0 : header_size))) {
+            return false;  // waits, as any frame the guest has no room for
+        }
+        deliver(queue, frame);
+    } catch (const std::exception&) {
+        // A broken ring: the frame waits, and process(0) meets the same fault where the
+        // transport handles it (NEEDS_RESET). The queue is not lent again this round.
+        lent_queue_ = nullptr;
+        return false;
+    }
+    ++counters_.received;
+    delivered_now_ = true;
     return true;
 }
 

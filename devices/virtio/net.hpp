@@ -106,9 +106,7 @@ static_assert(sizeof(NetHeader) == 12);
 
 using MacAddress = std::array<std::uint8_t, 6>;
 
-// A frame on its way to the guest in a buffer of its own, which the NIC keeps until the
-// guest has buffers for it: a backend that reads into a fresh buffer hands it over
-// without a copy (in the rig, a 64 KiB memcpy is emulated instruction by instruction).
+// A frame waiting for the guest's buffers, in a buffer of its own.
 struct FrameBuffer {
     std::unique_ptr<std::uint8_t[]> bytes;
     std::size_t size = 0;
@@ -121,10 +119,11 @@ struct FrameBuffer {
 // constructor's start() comes from the NIC's worker (see Net's Threads).
 class PacketBackend {
 public:
-    using Receive = std::function<void(FrameBuffer&& frame)>;
+    using Receive = std::function<void(std::span<const std::uint8_t> frame)>;
     virtual ~PacketBackend() = default;
-    // Where frames for the guest go that the backend hands over itself (any thread).
-    // Called once, by the device's constructor, before the first send.
+    // Where frames for the guest go that the backend hands over itself (any thread; on
+    // the worker, in waited(), straight into a receive buffer when there is room, else
+    // copied to wait). Called once, by the device's constructor, before the first send.
     virtual void start(Receive receive) = 0;
     // One frame from the guest (a whole Ethernet frame, no virtio header; with
     // offloads, the header and then the frame). May drop it when the host side is
@@ -192,7 +191,7 @@ public:
     void process(std::uint16_t index, SplitQueue& queue) override;
     void reset() override;
     void add_host_waits(std::vector<pollfd>& fds, int& timeout_ms) override;
-    std::uint32_t host_ready(std::span<const pollfd> fds) override;
+    std::uint32_t host_ready(std::span<const pollfd> fds, const QueueLookup& queues) override;
     std::vector<std::uint8_t> save_state() const override;
     void restore_state(std::span<const std::uint8_t> state) override;
     void restored() override { announce(); }
@@ -202,11 +201,11 @@ public:
     void announce();
     bool announcing() const { return announcing_; }
 
-    // A frame for the guest (any thread; the backend's). Copied; dropped when
-    // pending_limit frames wait already or it is not a plausible Ethernet frame.
+    // A frame for the guest (any thread; the backend's). Put into the guest's buffers at
+    // once when host_ready() lent the receive queue and there is room, else copied to
+    // wait for process(0); dropped when pending_limit frames wait already or it is not a
+    // plausible Ethernet frame.
     void receive(std::span<const std::uint8_t> frame);
-    // The same, keeping the buffer.
-    void receive(FrameBuffer&& frame);
 
     NetCounters counters() const;
 
@@ -222,6 +221,9 @@ private:
     void take_restored_chains(SplitQueue& queue);
     // Puts waiting frames into the guest's buffers; false when one must wait for more.
     bool deliver_pending(SplitQueue& queue);
+    // receive() on the worker, with the queue host_ready() lent: true when `frame` went
+    // into the guest's buffers.
+    bool deliver_now(std::span<const std::uint8_t> frame);
     // Reads the backend's frames (frame_fd) into the guest's buffers; false when it
     // stopped for want of them.
     bool read_frames(SplitQueue& queue);
@@ -259,7 +261,9 @@ private:
     // the guest's notification).
     bool receiving_ = false;
     bool out_of_buffers_ = false;
-    bool on_worker_ = false;  // in host_ready(): frames handed over need no kick
+    bool on_worker_ = false;            // in host_ready(): frames handed over need no kick
+    SplitQueue* lent_queue_ = nullptr;  // in host_ready(): the receive queue, if enabled
+    bool delivered_now_ = false;        // in host_ready(): a frame went in (interrupt)
     std::vector<std::uint8_t> transmit_buffer_;
     std::vector<iovec> pieces_;
 };

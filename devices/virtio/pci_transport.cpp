@@ -635,6 +635,10 @@ void PciTransport::worker_main() {
         }
     }
     const std::size_t own_fds = fds.size();
+    const Device::QueueLookup enabled_queue = [this](std::uint16_t index) -> SplitQueue* {
+        return index < queues_.size() && queues_[index]->enabled ? queues_[index]->ring.get()
+                                                                 : nullptr;
+    };
     // Buffers made available before DRIVER_OK (or before a restart) count too.
     for (const std::uint16_t index : indices) {
         service(index);
@@ -662,7 +666,7 @@ void PciTransport::worker_main() {
         if (stopping_) {
             break;
         }
-        const std::uint32_t wanted = device_->host_ready(fds);
+        const std::uint32_t wanted = device_->host_ready(fds, enabled_queue);
         for (const std::uint16_t index : indices) {
             if (index < 32 && (wanted & (1U << index)) != 0) {
                 service(index);

@@ -107,7 +107,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             for (pollfd& fd : fds) {
                 fd.revents = POLLIN;
             }
-            if (net.host_ready(fds) != 0) {
+            const auto no_queue = [](std::uint16_t) -> SplitQueue* { return nullptr; };
+            if (net.host_ready(fds, no_queue) != 0) {
                 net.process(net_receive_queue, queue);
             }
         } else if (receive) {

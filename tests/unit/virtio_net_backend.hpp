@@ -7,6 +7,7 @@
 #include <cstring>
 #include <deque>
 #include <span>
+#include <utility>
 #include <vector>
 
 #include "devices/virtio/net.hpp"
@@ -27,6 +28,8 @@ public:
         int frame_fd = -1;
         std::deque<std::vector<std::uint8_t>> readable;
         std::vector<std::size_t> sent_pieces;
+        // Frames handed over from waited(), as user-mode NAT's poll loop does.
+        std::vector<std::vector<std::uint8_t>> from_waited;
     };
     explicit FakeBackend(State& state) : state_(state) {}
     void start(Receive receive) override { state_.receive = std::move(receive); }
@@ -39,6 +42,11 @@ public:
     }
     std::uint64_t offloads() const override { return state_.offloads; }
     int frame_fd() const override { return state_.frame_fd; }
+    void waited(std::span<const pollfd>) override {
+        for (const auto& frame : std::exchange(state_.from_waited, {})) {
+            state_.receive(frame);
+        }
+    }
     // As readv from a tap: the next frame, cut to what `into` holds.
     long read_frame(std::span<const iovec> into) override {
         if (state_.readable.empty()) {

@@ -254,7 +254,7 @@ struct HostInputDevice : Device {
         fds.push_back({input.fd(), POLLIN, 0});
         timeout_ms = 5;
     }
-    std::uint32_t host_ready(std::span<const pollfd> fds) override {
+    std::uint32_t host_ready(std::span<const pollfd> fds, const QueueLookup&) override {
         rounds.fetch_add(1);
         if ((fds[at].revents & POLLIN) != 0) {
             input.consume();

@@ -40,10 +40,8 @@ class UserBackend final : public devices::virtio::PacketBackend {
 public:
     explicit UserBackend(const net::UserNetworkConfig& config) : network_(config) {}
     void start(Receive receive) override {
-        // libslirp lends its output for the call only: a copy each.
-        network_.start([receive = std::move(receive)](std::span<const std::uint8_t> frame) {
-            receive(devices::virtio::FrameBuffer::copy_of(frame));
-        });
+        // On the NIC's worker: into the guest's buffers, or copied to wait for them.
+        network_.start(std::move(receive));
     }
     void send(std::span<const std::uint8_t> frame) override { network_.send(frame); }
     // libslirp runs on the NIC's worker, whose seccomp list then is net-user's (sockets).
@@ -99,9 +97,7 @@ public:
         : network_(tap_name, bridge, address) {}
     void start(Receive receive) override {
         // Only DHCP replies come this way; the tap's frames are read by the NIC itself.
-        network_.start([receive = std::move(receive)](std::span<const std::uint8_t> frame) {
-            receive(devices::virtio::FrameBuffer::copy_of(frame));
-        });
+        network_.start(std::move(receive));
     }
     void send(std::span<const std::uint8_t> frame) override { network_.send(frame); }
     void send_pieces(std::span<const iovec> pieces) override { network_.send_pieces(pieces); }
