@@ -194,19 +194,24 @@ TEST_CASE("a doorbell KVM will not bind still rings through the BAR", "[virtio][
     CHECK(driver.status() == 0);
 }
 
-// A device whose ring never runs dry: each chain it returns is made available again at
-// once, as a hostile guest can arrange from a second vCPU, or with a virtio-blk read
-// whose data lands on the available index. The device's loop over pop() never ended,
-// so a reset (and berth's exit) waited forever for the worker on the vCPU thread.
-struct EndlessRing : Device {
-    explicit EndlessRing(RingBuilder& ring) : ring(ring) {}
-    std::string_view name() const override { return "endless"; }
+// A device of no type in particular with one queue and no features or configuration,
+// for the transport's own behaviour.
+struct OneQueueDevice : Device {
     DeviceType type() const override { return DeviceType::entropy; }
     std::uint32_t pci_class() const override { return 0xff0000; }
     std::uint64_t features() const override { return 0; }
     std::uint16_t queue_count() const override { return 1; }
     std::uint32_t config_size() const override { return 0; }
     void read_config(std::uint32_t, std::span<std::uint8_t>) const override {}
+};
+
+// A device whose ring never runs dry: each chain it returns is made available again at
+// once, as a hostile guest can arrange from a second vCPU, or with a virtio-blk read
+// whose data lands on the available index. The device's loop over pop() never ended,
+// so a reset (and berth's exit) waited forever for the worker on the vCPU thread.
+struct EndlessRing : OneQueueDevice {
+    explicit EndlessRing(RingBuilder& ring) : ring(ring) {}
+    std::string_view name() const override { return "endless"; }
     void process(std::uint16_t, SplitQueue& queue) override {
         while (auto chain = queue.pop()) {
             queue.push_used(chain->head, 0);
@@ -241,14 +246,8 @@ TEST_CASE("a reset stops a worker whose ring never runs dry", "[virtio][pci]") {
 
 // A device with host-side input of its own (as a tap NIC): an eventfd the worker waits
 // on beside the doorbells, and a timer (as user-mode NAT's) that asks to be woken.
-struct HostInputDevice : Device {
+struct HostInputDevice : OneQueueDevice {
     std::string_view name() const override { return "host-input"; }
-    DeviceType type() const override { return DeviceType::entropy; }
-    std::uint32_t pci_class() const override { return 0xff0000; }
-    std::uint64_t features() const override { return 0; }
-    std::uint16_t queue_count() const override { return 1; }
-    std::uint32_t config_size() const override { return 0; }
-    void read_config(std::uint32_t, std::span<std::uint8_t>) const override {}
     void add_host_waits(std::vector<pollfd>& fds, int& timeout_ms) override {
         at = fds.size();
         fds.push_back({input.fd(), POLLIN, 0});
