@@ -5,7 +5,9 @@
 # One boot of a 2-vCPU guest with a disk serves every case. It writes random blocks to
 # its disk and prints their checksum, starts a job that waits for a line on its console,
 # and counts. It is snapshotted (after the API's error cases), and the snapshot is
-# restored twice side by side, the second copy with --restore-memory eager (its RAM
+# restored twice side by side, the first with the default --restore-memory working-set
+# (its RAM mapped from the file; on Linux 6.10+ it records the working set that a third
+# restore later pre-faults), the second copy with --restore-memory eager (its RAM
 # copied, not mapped from the file): both copies must go on counting from the count
 # where the original stopped, without booting. One copy is then given a line on its console: it
 # reads its disk back (the same checksum) and writes the line to it, which must be in
@@ -125,7 +127,7 @@ first2=$(first_count "$scratch/copy2.out")
 if ((ok)) && [[ $first1 == "$first2" ]] && ((first1 == saved || first1 == saved + 1)) &&
    ! grep -aq 'berth-guest: userspace ready' "$scratch/copy1.out" "$scratch/copy2.out" &&
    [[ $maps1 -ge 1 && $maps2 == 0 ]]; then
-    tap_ok "two restores of one snapshot (lazy, eager) run side by side, both counting on from $first1 (saved at $saved), no boot"
+    tap_ok "two restores of one snapshot (default, eager) run side by side, both counting on from $first1 (saved at $saved), no boot"
 else
     not_ok "two restores count on from the snapshot (saved $saved; first counts $first1 and $first2; memory file mappings $maps1 and $maps2)"
     { head -c 600 "$scratch/copy1.out"; cat "$scratch/copy1.err"; } | tap_diag "copy1: "
