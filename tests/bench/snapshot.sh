@@ -240,7 +240,8 @@ for name, rs in results.items():
     }
 print(f"\nsnapshot restore vs cold boot vs container, {runs} runs each, medians; "
       f"{memory_mib} MiB, 1 vCPU, kernel {kernel_name}, "
-      f"in {'the rig (emulated)' if os.environ.get('BERTH_IN_RIG') else 'this host'}")
+      f"in {'the rig (emulated)' if os.environ.get('BERTH_IN_RIG') else 'this host'}, "
+      f"host kernel {os.uname().release}")
 print(f"{'':8} {'t marker':>10} {'t exit':>10} {'exits@mk':>9} {'exits':>9} {'good':>5}   "
       "at the marker: npf fixed, io, hlt")
 for name, v in s.items():
