@@ -6,6 +6,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -479,7 +480,6 @@ private:
     std::vector<Thread> threads_;
 };
 
-// Waits until the VM stops by itself or a stop signal arrives.
 // A job for the main thread while it waits: `run` once `after` has passed, unless the
 // stop comes first.
 struct WaitJob {
@@ -487,6 +487,7 @@ struct WaitJob {
     std::function<void()> run;
 };
 
+// Waits until the VM stops by itself or a stop signal arrives, doing `job` on the way.
 void wait_for_stop(VmStop& stop, const StopSignals& signals, WaitJob job = {}) {
     const auto due = std::chrono::steady_clock::now() + job.after;
     for (;;) {
