@@ -332,6 +332,8 @@ make_snapshot "$snaps/empty-body" --empty-body
 make_snapshot "$snaps/no-disk" --disk "$in/no-such-disk.img" 8388608
 make_snapshot "$snaps/changed-disk" --disk "$in/disk.img" 4096
 make_snapshot "$snaps/short-memory" --memory-size 4096
+make_snapshot "$snaps/ws-outside" --working-set outside
+make_snapshot "$snaps/ws-truncated" --working-set truncated
 mkdir "$snaps/empty"
 refused "restore: no such directory" 2 "snapshot state file .*nowhere/state: .*No such file" -- vm run --restore "$snaps/nowhere"
 refused "restore: a directory without a state file" 2 "snapshot state file .*empty/state" -- vm run --restore "$snaps/empty"
@@ -344,6 +346,8 @@ refused "restore: fields missing" 2 "empty-body/state: damaged: a field is missi
 refused "restore: the disk is missing" 2 "disk .*no-such-disk.img: No such file.*the disk image it was taken with" -- vm run --restore "$snaps/no-disk"
 refused "restore: the disk changed size" 2 "disk .*disk.img is 8388608 bytes, and the snapshot was taken with 4096" -- vm run --restore "$snaps/changed-disk"
 refused "restore: the memory file is short" 2 "snapshot memory file .*short-memory/memory is not 16777216 bytes" -- vm run --restore "$snaps/short-memory"
+refused "restore: a working set outside guest RAM" 2 "snapshot working-set file .*ws-outside/working-set: damaged: run 1 .* is not a piece of the snapshot's RAM.*delete it" -- vm run --restore "$snaps/ws-outside"
+refused "restore: a truncated working set" 2 "snapshot working-set file .*ws-truncated/working-set: truncated .*delete it" -- vm run --restore "$snaps/ws-truncated"
 refused "restore: --cpus goes with the snapshot" 2 "cpus.*cannot go with --restore" -- vm run --restore "$snaps/flipped" --cpus 2
 refused "restore: --disk goes with the snapshot" 2 "disk.*cannot go with --restore" -- vm run --restore "$snaps/flipped" --disk "$in/disk.img"
 refused "restore: --memory goes with the snapshot" 2 "memory.*cannot go with --restore" -- vm run --restore "$snaps/flipped" --memory 64M

@@ -2,9 +2,12 @@
 # Snapshot/restore against a cold boot and a container (issue 17's benchmark): the same
 # workload (`echo berth-bench-marker` in berth's initramfs, 256 MiB, 1 vCPU) started
 #   cold     berth vm run --kernel K --initrd I (a whole boot to the marker),
-#   restore  berth vm run --restore DIR, of a snapshot this script takes of the same
-#            guest waiting for one console line just before the marker (the line is
-#            given on stdin, so each restore runs straight on to the marker),
+#   restore  berth vm run --restore DIR --restore-memory lazy, of a snapshot this script
+#            takes of the same guest waiting for one console line just before the marker
+#            (the line is given on stdin, so each restore runs straight on to the marker),
+#   prefault the same with the default --restore-memory working-set: the working set the
+#            warm-up restore recorded (DIR/working-set) is mapped into KVM before the
+#            guest runs (Linux 6.10+; on an older kernel this row is lazy again),
 #   eager    the same with --restore-memory eager (RAM copied onto huge pages first),
 #   ct       berth ct run --rootfs (the same initramfs unpacked) -- sh -c 'echo ...',
 # RUNS times each, interleaved, in ONE machine (the rig when this host's KVM cannot boot
@@ -45,13 +48,16 @@ socket = f"{work}/api.sock"
 vm = [berth, "vm", "run", "--kernel", kernel, "--initrd", initrd, "--memory", f"{memory_mib}M"]
 commands = {
     "cold": vm + ["--cmdline", "quiet berth_run=\"echo berth-bench-marker\""],
-    "restore": [berth, "vm", "run", "--restore", snapshot],
+    "restore": [berth, "vm", "run", "--restore", snapshot, "--restore-memory", "lazy"],
+    "prefault": [berth, "vm", "run", "--restore", snapshot],
     "eager": [berth, "vm", "run", "--restore", snapshot, "--restore-memory", "eager"],
     "ct": [berth, "ct", "run", "--rootfs", rootfs, "--memory", "64M", "--pids", "64", "--",
            "/bin/sh", "-c", "echo berth-bench-marker"],
 }
-stdin_text = {"restore": b"\n", "eager": b"\n"}
-restores = ("restore", "eager")
+stdin_text = {"restore": b"\n", "prefault": b"\n", "eager": b"\n"}
+restores = ("restore", "prefault", "eager")
+labels = {"restore": "restore (lazy)", "prefault": "restore, pre-faulted working set",
+          "eager": "restore, eager"}
 debugfs = "/sys/kernel/debug/kvm"
 
 # What the exits are: nested page faults KVM fixed (pf_fixed: one per 4 KiB page, or per
@@ -181,11 +187,27 @@ if not probe["ok"]:
     print("# berth ct run --memory/--pids failed here (no cgroups?): containers run without "
           "limits", flush=True)
 
-results = {name: [] for name in ("cold", "restore", "eager", "ct")}
+results = {name: [] for name in ("cold", "restore", "prefault", "eager", "ct")}
 # Warm-up, not counted: the snapshot's boot already paged berth and the inputs in for a
 # cold boot (in the rig a boot costs a minute or more), the ct probe for the container.
+# The first default restore records the snapshot's working set (where the kernel can
+# pre-fault), which the counted "prefault" runs then map ahead.
 run_once("restore")
+run_once("prefault")
 run_once("eager")
+def working_set_summary():
+    try:
+        with open(f"{snapshot}/working-set", "rb") as f:
+            data = f.read()
+    except OSError:
+        return ("none recorded (a kernel without KVM_PRE_FAULT_MEMORY: the prefault row "
+                "restores lazily)")
+    runs_ = [data[i:i + 16] for i in range(24, len(data), 16)]
+    pages = [int.from_bytes(r[8:12], "little") for r in runs_]
+    written = sum(p for r, p in zip(runs_, pages) if int.from_bytes(r[12:16], "little") == 1)
+    return (f"{len(runs_)} runs, {sum(pages)} pages ({sum(pages) * 4 / 1024:.1f} MiB), "
+            f"{written} of them written; file {len(data)} bytes")
+print(f"# working set: {working_set_summary()}", flush=True)
 for r in range(runs):
     for name in results:
         res = run_once(name)
@@ -218,7 +240,8 @@ for name, rs in results.items():
     }
 print(f"\nsnapshot restore vs cold boot vs container, {runs} runs each, medians; "
       f"{memory_mib} MiB, 1 vCPU, kernel {kernel_name}, "
-      f"in {'the rig (emulated)' if os.environ.get('BERTH_IN_RIG') else 'this host'}")
+      f"in {'the rig (emulated)' if os.environ.get('BERTH_IN_RIG') else 'this host'}, "
+      f"host kernel {os.uname().release}")
 print(f"{'':8} {'t marker':>10} {'t exit':>10} {'exits@mk':>9} {'exits':>9} {'good':>5}   "
       "at the marker: npf fixed, io, hlt")
 for name, v in s.items():
@@ -231,6 +254,7 @@ c, t = s["cold"], s["ct"]
 limit = memory_mib * 1024 // 10
 for name in restores:
     r = s[name]
+    print(f"{name} = {labels[name]}")
     print(f"{name}/cold: wall to marker {r['marker'] / c['marker']:.4f}x, exits to marker "
           f"{r['exits_marker'] / c['exits_marker']:.4f}x (target <= 0.05x each); wall to exit "
           f"{r['exit'] / c['exit']:.4f}x, exits to exit {r['exits'] / c['exits']:.4f}x")

@@ -237,7 +237,7 @@ expect_bad_input "--jail: a file inside the jail directory" "lies inside the jai
 expect_bad_input "--jail with --net bridge" "^berth: --net 'bridge': cannot go with --jail: a tap needs root's network set-up" -- vm run --kernel "$scratch/vmlinuz" --net bridge --jail "$scratch/jail"
 expect_bad_input "--jail with --trace" "--trace: cannot go with --jail" -- vm run --kernel "$scratch/vmlinuz" --trace "$scratch/t.json" --jail "$scratch/jail"
 expect_bad_input "--jail with --restore" "--restore: cannot go with --jail" -- vm run --restore "$scratch/jail" --jail "$scratch/jail"
-expect_bad_input "unknown --restore-memory" "--restore-memory: fast not in \\{lazy,eager\\}" -- vm run --restore "$scratch/jail" --restore-memory fast
+expect_bad_input "unknown --restore-memory" "--restore-memory: fast not in \\{working-set,lazy,eager\\}" -- vm run --restore "$scratch/jail" --restore-memory fast
 expect_bad_input "--restore-memory without --restore" "--restore-memory requires --restore" -- vm run --kernel "$scratch/vmlinuz" --restore-memory eager
 expect_bad_input "--jail with --ephemeral" "--ephemeral: cannot go with --jail" -- vm run --image "$scratch/big.bin" --ephemeral --jail "$scratch/jail"
 if [[ -z $(ls -A "$scratch/jail") && ! -e $scratch/no-such && $(ls "$scratch/jail-inside") == vmlinuz ]]; then

@@ -5,7 +5,9 @@
 # One boot of a 2-vCPU guest with a disk serves every case. It writes random blocks to
 # its disk and prints their checksum, starts a job that waits for a line on its console,
 # and counts. It is snapshotted (after the API's error cases), and the snapshot is
-# restored twice side by side, the second copy with --restore-memory eager (its RAM
+# restored twice side by side, the first with the default --restore-memory working-set
+# (its RAM mapped from the file; on Linux 6.10+ it records the working set that a third
+# restore later pre-faults), the second copy with --restore-memory eager (its RAM
 # copied, not mapped from the file): both copies must go on counting from the count
 # where the original stopped, without booting. One copy is then given a line on its console: it
 # reads its disk back (the same checksum) and writes the line to it, which must be in
@@ -125,7 +127,7 @@ first2=$(first_count "$scratch/copy2.out")
 if ((ok)) && [[ $first1 == "$first2" ]] && ((first1 == saved || first1 == saved + 1)) &&
    ! grep -aq 'berth-guest: userspace ready' "$scratch/copy1.out" "$scratch/copy2.out" &&
    [[ $maps1 -ge 1 && $maps2 == 0 ]]; then
-    tap_ok "two restores of one snapshot (lazy, eager) run side by side, both counting on from $first1 (saved at $saved), no boot"
+    tap_ok "two restores of one snapshot (default, eager) run side by side, both counting on from $first1 (saved at $saved), no boot"
 else
     not_ok "two restores count on from the snapshot (saved $saved; first counts $first1 and $first2; memory file mappings $maps1 and $maps2)"
     { head -c 600 "$scratch/copy1.out"; cat "$scratch/copy1.err"; } | tap_diag "copy1: "
@@ -165,6 +167,75 @@ if [[ $status1 -eq 0 && $status2 -eq 0 ]] &&
 else
     not_ok "after the restores (status $status1 $status2; memory $memory_stamp -> $(stat -c '%s %Y' "$snap_dir/memory"))"
 fi
+
+# The working set (docs/snapshots.md): copy1 (the default --restore-memory working-set)
+# ran for more than a second, so on a kernel with KVM_PRE_FAULT_MEMORY (6.10+) it wrote
+# DIR/working-set; on an older one a restore is lazy as before and writes nothing. A
+# third restore then maps that working set into KVM before its guest runs (berth's
+# phase mark says so) and counts on as the copies did, leaving the file as it was.
+# Either way no temporary file is left behind.
+kernel_version=$(uname -r)
+IFS=. read -r kv_major kv_minor _ <<<"${kernel_version%%-*}"
+if ((kv_major > 6 || (kv_major == 6 && kv_minor >= 10))); then pre_fault_kernel=1; else pre_fault_kernel=0; fi
+ws_file=$snap_dir/working-set
+ws_leftovers=$(find "$snap_dir" -name '.working-set.berth-*' | wc -l)
+ws_magic=$(head -c 8 "$ws_file" 2>/dev/null)
+ws_stamp=$(stat -c '%s %Y' "$ws_file" 2>/dev/null)
+mkfifo "$scratch/copy3.in"
+BERTH_PHASES=$scratch/copy3.phases timeout 300 "$BERTH" vm run --restore "$snap_dir" \
+    <"$scratch/copy3.in" >"$scratch/copy3.out" 2>"$scratch/copy3.err" &
+pid_copy3=$!
+exec 7<>"$scratch/copy3.in"
+copy3_ok=0
+wait_for "$scratch/copy3.out" "^count=$((saved + 3))" 120 "$pid_copy3" && copy3_ok=1
+first3=$(first_count "$scratch/copy3.out")
+kill "$pid_copy3" 2>/dev/null
+wait "$pid_copy3" 2>/dev/null
+exec 7>&-
+counted_on=0
+((copy3_ok)) && ((first3 == saved || first3 == saved + 1)) &&
+    ! grep -aq 'berth-guest: userspace ready' "$scratch/copy3.out" && counted_on=1
+if ((pre_fault_kernel)); then
+    if ((counted_on)) && [[ $ws_magic == BERTHWKS && $ws_leftovers -eq 0 ]] &&
+       grep -q '^working_set_pre_faulted ' "$scratch/copy3.phases" &&
+       [[ $(stat -c '%s %Y' "$ws_file") == "$ws_stamp" ]] && ! grep -q 'working set' "$scratch/copy3.err"; then
+        tap_ok "kernel $kernel_version: the first restore recorded the working set ($(stat -c %s "$ws_file") bytes); the next pre-faults it and counts on from $first3"
+    else
+        not_ok "kernel $kernel_version: working set recorded and pre-faulted (magic '$ws_magic', $ws_leftovers temporary files, first count $first3, marks $(tr '\n' ' ' <"$scratch/copy3.phases" 2>/dev/null))"
+        { tail -c 400 "$scratch/copy3.out"; cat "$scratch/copy3.err"; } | tap_diag "copy3: "
+    fi
+else
+    if ((counted_on)) && [[ ! -e $ws_file && $ws_leftovers -eq 0 ]] &&
+       ! grep -q 'working set' "$scratch/copy1.err" "$scratch/copy3.err" &&
+       ! grep -q '^working_set' "$scratch/copy3.phases"; then
+        tap_ok "kernel $kernel_version (no KVM_PRE_FAULT_MEMORY): restores stay lazy, record no working set, say nothing"
+    else
+        not_ok "kernel $kernel_version: a restore without pre-faulting is lazy as before (working set file: $(ls "$ws_file" 2>&1), $ws_leftovers temporary files, first count $first3)"
+        { tail -c 400 "$scratch/copy3.out"; cat "$scratch/copy3.err"; } | tap_diag "copy3: "
+    fi
+fi
+# A damaged working-set file (on any kernel: it is checked before KVM opens): one line
+# naming it, status 2; --restore-memory lazy does not read it.
+[[ -e $ws_file ]] && cp "$ws_file" "$scratch/working-set.saved"
+{ printf BERTHWKS; head -c 30 /dev/urandom; } >"$ws_file"
+status=0
+timeout 60 "$BERTH" vm run --restore "$snap_dir" >"$scratch/out" 2>"$scratch/err" </dev/null ||
+    status=$?
+lazy_status=0
+timeout 120 "$BERTH" vm run --restore "$snap_dir" --restore-memory lazy --api-socket "$scratch/lazy.sock" \
+    >"$scratch/lazy.out" 2>"$scratch/lazy.err" </dev/null &
+pid_lazy=$!
+wait_for "$scratch/lazy.out" "^count=$((saved + 2))" 90 "$pid_lazy" || lazy_status=1
+snap_ctl "$scratch/lazy.sock" stop
+wait "$pid_lazy" 2>/dev/null
+if [[ $status -eq 2 && $(wc -l <"$scratch/err") -eq 1 && $lazy_status -eq 0 ]] &&
+   grep -q "snapshot working-set file $ws_file: " "$scratch/err"; then
+    tap_ok "a damaged working-set file: one line naming it, status 2; --restore-memory lazy ignores it"
+else
+    not_ok "a damaged working-set file (status $status, lazy restore $lazy_status): $(cat "$scratch/err")"
+fi
+rm -f "$ws_file"
+[[ -e $scratch/working-set.saved ]] && mv "$scratch/working-set.saved" "$ws_file"
 
 # A disk that changed since the snapshot: one line, status 2, before KVM.
 truncate -s 2M "$snap_disk"

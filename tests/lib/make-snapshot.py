@@ -5,6 +5,10 @@ is real: every case must be refused before KVM is opened.
 
   make-snapshot.py DIR [--version N] [--flip-body] [--truncate N] [--garbage]
                        [--empty-body] [--disk PATH SIZE] [--memory-size BYTES]
+                       [--working-set {outside,truncated}]
+
+--working-set adds a DIR/working-set file: one well formed but for its one run, which
+lies past the end of guest RAM (outside), or one cut inside its runs (truncated).
 """
 import argparse
 import os
@@ -43,6 +47,7 @@ def main():
     parser.add_argument("--empty-body", action="store_true")
     parser.add_argument("--disk", nargs=2, metavar=("PATH", "SIZE"))
     parser.add_argument("--memory-size", type=int, default=16 << 20)
+    parser.add_argument("--working-set", choices=("outside", "truncated"))
     args = parser.parse_args()
 
     memory = 16 << 20
@@ -70,6 +75,14 @@ def main():
         f.write(data)
     with open(os.path.join(args.dir, "memory"), "wb") as f:
         f.truncate(args.memory_size)
+    if args.working_set:
+        # Runs: guest address, pages, use (0 read, 1 written); docs/snapshots.md.
+        runs = struct.pack("<QII", 0x1000, 2, 1) + struct.pack("<QII", memory, 1, 0)
+        if args.working_set == "truncated":
+            runs = struct.pack("<QII", 0x1000, 2, 1)
+        ws = b"BERTHWKS" + struct.pack("<IIQ", 1, zlib.crc32(runs), 2) + runs
+        with open(os.path.join(args.dir, "working-set"), "wb") as f:
+            f.write(ws)
 
 
 if __name__ == "__main__":

@@ -140,11 +140,11 @@ void add_vm_command(CLI::App& app, Action& action) {
         std::string reboot = "exit";
         std::string debug_exit;  // empty: berth's port 0x501 only
         std::vector<std::string> fw_cfg;
-        std::vector<std::string> publish;     // --publish, for the first --net user NIC
-        std::string ip;                       // --ip, for the first --net bridge NIC
-        std::string api_socket;               // --api-socket; empty: no control API
-        std::string restore;                  // --restore DIR: a snapshot to resume
-        std::string restore_memory = "lazy";  // --restore-memory lazy|eager
+        std::vector<std::string> publish;            // --publish, for the first --net user NIC
+        std::string ip;                              // --ip, for the first --net bridge NIC
+        std::string api_socket;                      // --api-socket; empty: no control API
+        std::string restore;                         // --restore DIR: a snapshot to resume
+        std::string restore_memory = "working-set";  // --restore-memory working-set|lazy|eager
         std::string seccomp = "on";
         std::string jail;  // --jail DIR: the VMM in a jail (container/jail.hpp)
     };
@@ -283,12 +283,14 @@ void add_vm_command(CLI::App& app, Action& action) {
             ->check(non_empty);
     restore->excludes(firmware)->excludes(kernel)->excludes(image);
     run->add_option("--restore-memory", flags->restore_memory,
-                    "How --restore loads the snapshot's RAM: lazy (default: each page read "
-                    "from the memory file when the guest first touches it; little resident "
-                    "memory, one VM exit per page touched) or eager (all of it copied before "
-                    "the guest runs, onto huge pages: a few exits, all of it resident; "
-                    "docs/snapshots.md)")
-        ->check(CLI::IsMember({"lazy", "eager"}))
+                    "How --restore loads the snapshot's RAM: working-set (default: as lazy, "
+                    "but the pages the snapshot's first restore had in memory are mapped "
+                    "into KVM before the guest runs, on Linux 6.10+: few exits, little "
+                    "resident), lazy (each page read from the memory file when the guest "
+                    "first touches it; little resident memory, one VM exit per page "
+                    "touched) or eager (all of it copied before the guest runs, onto huge "
+                    "pages: a few exits, all of it resident; docs/snapshots.md)")
+        ->check(CLI::IsMember({"working-set", "lazy", "eager"}))
         ->needs(restore);
     run->add_option("--seccomp", flags->seccomp,
                     "Confine each of berth's threads (vCPUs, device workers, console, API, "
@@ -349,6 +351,7 @@ void add_vm_command(CLI::App& app, Action& action) {
                 options.restore = flags->restore;
                 options.restore_memory = flags->restore_memory == "eager" ? memory::FileLoad::eager
                                                                           : memory::FileLoad::lazy;
+                options.restore_working_set = flags->restore_memory == "working-set";
                 options.api_socket = flags->api_socket;
                 options.seccomp =
                     flags->seccomp == "off" ? sandbox::Seccomp::off : sandbox::Seccomp::on;

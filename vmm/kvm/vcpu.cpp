@@ -69,6 +69,26 @@ void Vcpu::set_fpu(const kvm_fpu& fpu) {
     KVM_IOCTL(fd_.get(), KVM_SET_FPU, &fpu);
 }
 
+bool Vcpu::pre_fault_memory(std::uint64_t gpa, std::uint64_t size) {
+    PreFaultMemory range{gpa, size, 0, {}};
+    // KVM may stop early (a signal, a race with a memory slot change, a large range):
+    // it then says where, in `range`, and a call again goes on from there.
+    while (range.size > 0) {
+        if (::ioctl(fd_.get(), ioctl_pre_fault_memory, &range) == 0) {
+            continue;
+        }
+        if (errno == EINTR || errno == EAGAIN) {
+            continue;
+        }
+        if (errno == EOPNOTSUPP) {
+            return false;
+        }
+        throw_errno(fmt::format("KVM_PRE_FAULT_MEMORY at guest address {:#x} failed", range.gpa),
+                    errno);
+    }
+    return true;
+}
+
 void Vcpu::set_cpuid(const std::vector<kvm_cpuid_entry2>& entries) {
     const std::size_t bytes = sizeof(kvm_cpuid2) + entries.size() * sizeof(kvm_cpuid_entry2);
     auto buffer = std::make_unique<std::uint8_t[]>(bytes);

@@ -72,6 +72,14 @@ public:
     kvm_mp_state mp_state() const;
     void set_mp_state(const kvm_mp_state& state);
 
+    // KVM_PRE_FAULT_MEMORY over guest-physical [gpa, +size) (page aligned, inside a
+    // memory slot): KVM maps each page in its nested page tables as a guest read fault
+    // would (writable where the host's page already is), so the guest's first touch
+    // costs no exit. Only when System::check_extension(cap_pre_fault_memory) says the
+    // kernel has it. False when KVM refuses it for this VM (EOPNOTSUPP: no two-dimensional
+    // paging); throws on any other failure.
+    bool pre_fault_memory(std::uint64_t gpa, std::uint64_t size);
+
     int fd() const { return fd_.get(); }
 
 private:

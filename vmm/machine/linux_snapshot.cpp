@@ -54,6 +54,7 @@ LoadedSnapshot load_snapshot(const std::filesystem::path& dir, LinuxVmOptions& o
     snapshot.state = read_snapshot_state(dir);
     const std::string state_name = "snapshot state file " + (dir / snapshot_state_file).string();
     std::uint64_t memory_bytes = 0;
+    std::vector<RamSpan> ram;
     try {
         const auto& machine = snapshot.state.at("machine");
         options.cpus = machine.at("cpus").get<std::uint32_t>();
@@ -95,6 +96,8 @@ LoadedSnapshot load_snapshot(const std::filesystem::path& dir, LinuxVmOptions& o
         for (const auto& region : snapshot.state.at("memory")) {
             memory_bytes = std::max(memory_bytes, region.at("offset").get<std::uint64_t>() +
                                                       region.at("size").get<std::uint64_t>());
+            ram.push_back({region.at("guest_address").get<std::uint64_t>(),
+                           region.at("size").get<std::uint64_t>()});
         }
         if (snapshot.state.at("vcpus").size() != options.cpus || options.cpus == 0) {
             throw bad_input("damaged: the vCPU states do not match the vCPU count");
@@ -124,6 +127,9 @@ LoadedSnapshot load_snapshot(const std::filesystem::path& dir, LinuxVmOptions& o
             "snapshot memory file {} is not {} bytes as the state says (truncated or from "
             "another snapshot); take the snapshot again",
             memory_path.string(), memory_bytes));
+    }
+    if (options.restore_working_set) {
+        snapshot.working_set = read_working_set(dir, ram);
     }
     return snapshot;
 }

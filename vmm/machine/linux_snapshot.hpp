@@ -7,11 +7,14 @@
 // missing or changed size is bad input naming the file and the fix.
 
 #include <filesystem>
+#include <optional>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "vmm/common/unique_fd.hpp"
 #include "vmm/machine/linux_vm.hpp"
+#include "vmm/machine/working_set_file.hpp"
 
 namespace berth::machine {
 
@@ -24,6 +27,9 @@ struct LoadedSnapshot {
     nlohmann::json state;  // the whole state file
     UniqueFd memory;       // dir/memory, opened read-only: a restore never writes it
     bool pm_timer = false;
+    // dir/working-set, read and checked when options.restore_working_set asks for it
+    // and the file is there (working_set.hpp).
+    std::optional<std::vector<WorkingSetRun>> working_set;
 };
 
 // Reads and checks the snapshot in `dir`, and sets `options` (cpus, memory, devices,

@@ -6,10 +6,14 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <functional>
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include <fmt/format.h>
@@ -49,6 +53,7 @@
 #include "vmm/machine/snapshot_file.hpp"
 #include "vmm/machine/vcpu_loop.hpp"
 #include "vmm/machine/vm_stop.hpp"
+#include "vmm/machine/working_set.hpp"
 #include "vmm/memory/guest_memory.hpp"
 #include "vmm/memory/platform_layout.hpp"
 #include "vmm/sandbox/thread_sandbox.hpp"
@@ -475,11 +480,30 @@ private:
     std::vector<Thread> threads_;
 };
 
-// Waits until the VM stops by itself or a stop signal arrives.
-void wait_for_stop(VmStop& stop, const StopSignals& signals) {
+// A job for the main thread while it waits: `run` once `after` has passed, unless the
+// stop comes first.
+struct WaitJob {
+    std::chrono::milliseconds after{0};
+    std::function<void()> run;
+};
+
+// Waits until the VM stops by itself or a stop signal arrives, doing `job` on the way.
+void wait_for_stop(VmStop& stop, const StopSignals& signals, WaitJob job = {}) {
+    const auto due = std::chrono::steady_clock::now() + job.after;
     for (;;) {
         pollfd fds[2] = {{stop.fd(), POLLIN, 0}, {signals.fd(), POLLIN, 0}};
-        if (::poll(fds, 2, -1) < 0) {
+        int timeout = -1;
+        if (job.run) {
+            const auto left = std::chrono::ceil<std::chrono::milliseconds>(
+                due - std::chrono::steady_clock::now());
+            timeout = static_cast<int>(std::max<std::chrono::milliseconds::rep>(left.count(), 0));
+        }
+        const int ready = ::poll(fds, 2, timeout);
+        if (ready == 0 && job.run) {
+            std::exchange(job.run, nullptr)();
+            continue;
+        }
+        if (ready < 0) {
             if (errno == EINTR) {
                 continue;
             }
@@ -718,6 +742,19 @@ int boot_linux_once(const LinuxVmOptions& options, bool& rebooted,
         }
         phase_mark("restored");
     }
+    // The working set: pre-faulted when the snapshot has one, recorded when not, on a
+    // kernel that can pre-fault (else the restore is lazy as it always was).
+    std::unique_ptr<WorkingSetRecorder> working_set_recorder;
+    if (snapshot && options.restore_working_set &&
+        kvm.check_extension(kvm::cap_pre_fault_memory) > 0) {
+        if (snapshot->working_set) {
+            const PreFaultResult done =
+                pre_fault_working_set(vcpus.front(), memory, *snapshot->working_set);
+            phase_mark(done.refused ? "working_set_refused" : "working_set_pre_faulted");
+        } else {
+            working_set_recorder = WorkingSetRecorder::start(snapshot->dir);
+        }
+    }
     VmStop::kick_signal();
     const StopSignals signals;
     const RawTerminal terminal(STDIN_FILENO);
@@ -782,8 +819,17 @@ int boot_linux_once(const LinuxVmOptions& options, bool& rebooted,
         if (options.on_reboot == OnReboot::exit) {
             sandbox.confine_this_thread("main");
         }
-        wait_for_stop(machine.stop, signals);
+        WaitJob record_working_set;
+        if (working_set_recorder) {
+            record_working_set = {working_set_record_after,
+                                  [&] { working_set_recorder->record(memory); }};
+        }
+        wait_for_stop(machine.stop, signals, std::move(record_working_set));
         threads.join_all();
+    }
+    // A guest that stopped within working_set_record_after: what it touched until then.
+    if (working_set_recorder) {
+        working_set_recorder->record(memory);
     }
     if (options.trace_exits == TraceExits::on) {
         ExitStats total;

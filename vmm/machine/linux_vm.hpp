@@ -100,6 +100,10 @@ struct LinuxVmOptions {
     std::filesystem::path restore;
     // --restore-memory: how the snapshot's memory file becomes guest RAM (FileLoad).
     memory::FileLoad restore_memory = memory::FileLoad::lazy;
+    // With FileLoad::lazy: pre-fault the snapshot's recorded working set, or record it
+    // when there is none (vmm/machine/working_set.hpp); only on a kernel that has
+    // KVM_PRE_FAULT_MEMORY. --restore-memory working-set (the default).
+    bool restore_working_set = true;
     // --seccomp: every thread confined by its kind's list (vmm/sandbox/lists/).
     sandbox::Seccomp seccomp = sandbox::Seccomp::on;
 };

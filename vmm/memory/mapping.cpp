@@ -124,6 +124,20 @@ Mapping Mapping::copied_from_file(int fd, std::uint64_t offset, std::size_t size
     return mapping;
 }
 
+void Mapping::populate_for_write(std::size_t offset, std::size_t length) const {
+    if (offset > size_ || length > size_ - offset) {
+        throw Error(fmt::format("cannot populate {:#x} bytes at {:#x} of a mapping of {:#x}",
+                                length, offset, size_));
+    }
+    while (::madvise(data_ + offset, length, MADV_POPULATE_WRITE) != 0) {
+        if (errno != EINTR) {
+            throw_errno(fmt::format("cannot populate {} of guest RAM: madvise(MADV_POPULATE_WRITE)",
+                                    format_size(length)),
+                        errno);
+        }
+    }
+}
+
 Mapping::~Mapping() {
     if (data_ != nullptr) {
         ::munmap(data_, size_);

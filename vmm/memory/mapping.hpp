@@ -38,6 +38,12 @@ public:
     Mapping(const Mapping&) = delete;
     Mapping& operator=(const Mapping&) = delete;
 
+    // Writes [offset, +length) (page aligned) in without changing a byte: each page of a
+    // copy-on-write file mapping gets its private copy now, mapped writable
+    // (MADV_POPULATE_WRITE, Linux 5.14+), so a guest write to it later is not a fault.
+    // Throws when the host cannot (out of memory, or a kernel without it).
+    void populate_for_write(std::size_t offset, std::size_t length) const;
+
     std::uint8_t* data() const { return data_; }
     std::size_t size() const { return size_; }
 
