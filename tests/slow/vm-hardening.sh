@@ -6,7 +6,8 @@
 # suite runs the same files with 20 runs, 3 reboots and 2 kills.
 #   tests/slow/vm-hardening.sh        (re-runs itself in tools/kvm-rig without KVM)
 # BERTH_LEAK_RUNS, BERTH_LEAK_BOOTS, BERTH_KILL_RUNS, BERTH_SANDBOX_BENCH override the
-# counts; BERTH_AREAS picks the files (default "sandbox leak durability"). Issue 14's
+# counts; BERTH_AREAS picks the files (default "sandbox leak durability"); BERTH another
+# berth binary than build/berth. Issue 14's
 # 100 MiB each way through --net user and --net bridge (the kvm suite moves
 # BERTH_BULK_MIB=8, what the emulated rig does in about a minute):
 #   BERTH_AREAS="net bridge" tests/slow/vm-hardening.sh
@@ -22,8 +23,8 @@ export BERTH_LEAK_RUNS=${BERTH_LEAK_RUNS:-100} BERTH_LEAK_BOOTS=${BERTH_LEAK_BOO
 export BERTH_KILL_RUNS=${BERTH_KILL_RUNS:-100} BERTH_SANDBOX_BENCH=${BERTH_SANDBOX_BENCH:-1}
 export BERTH_AREAS=${BERTH_AREAS:-sandbox leak durability} BERTH_BULK_MIB=${BERTH_BULK_MIB:-100}
 if [[ -z ${BERTH_IN_RIG:-} ]] && ! "$BERTH" doctor 2>/dev/null | grep -q '^OK *\/dev\/kvm: usable'; then
-    # The rig hands every BERTH_* variable over.
-    exec "$root/tools/kvm-rig" --timeout 0 --share "$root" -- "$0"
+    # The rig hands every BERTH_* variable over, and BERTH (another binary) through env.
+    exec "$root/tools/kvm-rig" --timeout 0 --share "$root" -- env BERTH="$BERTH" "$0"
 fi
 # shellcheck source=../integration/kvm-prelude.sh
 source "$root/tests/integration/kvm-prelude.sh"
