@@ -53,10 +53,6 @@ public:
     // name), when the device type's default does not fit: a device whose host side runs
     // on the worker (add_host_waits) needs what that side calls. Empty: the default.
     virtual std::string_view worker_kind() const { return {}; }
-    // Whether the worker runs with Scheduling::batch (common/thread.hpp): for a device
-    // whose guest kicks in bursts (a NIC's transmit queue), batching beats answering
-    // each kick at once.
-    virtual bool batch_worker() const { return false; }
     // Which of ring_features the device can serve (a kernel data plane may lack some).
     virtual std::uint64_t supported_ring_features() const { return ring_features; }
 

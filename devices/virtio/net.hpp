@@ -182,9 +182,6 @@ public:
     std::string_view name() const override { return name_; }
     DeviceType type() const override { return DeviceType::net; }
     std::string_view worker_kind() const override { return backend_->worker_kind(); }
-    // A TCP stream's segments come in bursts both ways: the worker takes them a burst at
-    // a time rather than preempting the vCPU at every doorbell and every host frame.
-    bool batch_worker() const override { return true; }
     std::uint32_t pci_class() const override { return 0x020000; }  // network, Ethernet
     std::uint64_t features() const override;
     std::uint16_t queue_count() const override { return 3; }

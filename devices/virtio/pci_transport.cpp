@@ -139,9 +139,7 @@ PciTransport::PciTransport(memory::GuestMemory& memory, std::shared_ptr<Device> 
     });
     device_->set_config_interrupt([this] { interrupt_config(); });
     const std::string_view kind = device_->worker_kind();
-    worker_ = Thread(
-        kind.empty() ? worker_kind(device_->type()) : kind, [this] { worker_loop(); },
-        device_->batch_worker() ? Scheduling::batch : Scheduling::normal);
+    worker_ = Thread(kind.empty() ? worker_kind(device_->type()) : kind, [this] { worker_loop(); });
 }
 
 PciTransport::~PciTransport() {

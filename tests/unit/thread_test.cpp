@@ -1,5 +1,4 @@
 #include <pthread.h>
-#include <sched.h>
 #include <time.h>
 
 #include <atomic>
@@ -69,15 +68,4 @@ TEST_CASE("moving a Thread moves the running thread") {
     a = Thread([&] { runs += 1; });
     a.join();
     CHECK(runs == 3);
-}
-
-TEST_CASE("a Thread asked for batch scheduling runs as SCHED_BATCH, others as before") {
-    int batch_policy = -1;
-    int normal_policy = -1;
-    berth::Thread(
-        "test", [&] { batch_policy = ::sched_getscheduler(0); }, berth::Scheduling::batch)
-        .join();
-    berth::Thread("test", [&] { normal_policy = ::sched_getscheduler(0); }).join();
-    CHECK(batch_policy == SCHED_BATCH);
-    CHECK(normal_policy == ::sched_getscheduler(0));
 }

@@ -1,7 +1,5 @@
 #include "vmm/common/thread.hpp"
 
-#include <sched.h>
-
 #include <atomic>
 #include <exception>
 #include <memory>
@@ -20,17 +18,11 @@ struct ThreadStart {
     std::function<void()> body;
     std::string_view kind;
     std::string_view creator_kind;
-    Scheduling scheduling = Scheduling::normal;
 };
 
 extern "C" void* run_thread_body(void* argument) {
     const std::unique_ptr<ThreadStart> start(static_cast<ThreadStart*>(argument));
     try {
-        if (start->scheduling == Scheduling::batch) {
-            // A hint: a kernel that refuses it leaves the thread as it was.
-            const sched_param parameters{};
-            (void)::sched_setscheduler(0, SCHED_BATCH, &parameters);
-        }
         if (!start->kind.empty()) {
             current_kind = start->kind;
             // Its kind as the thread's name (/proc/PID/task/TID/comm, top -H, gdb): at
@@ -72,13 +64,12 @@ private:
 
 Thread::Thread(std::function<void()> body) : Thread(std::string_view{}, std::move(body)) {}
 
-Thread::Thread(std::string_view kind, std::function<void()> body, Scheduling scheduling) {
+Thread::Thread(std::string_view kind, std::function<void()> body) {
     ThreadAttributes attributes;
     if (const int err = ::pthread_attr_setstacksize(attributes.get(), stack_size); err != 0) {
         throw_errno("cannot start a thread: cannot set its stack size", err);
     }
-    auto owned =
-        std::make_unique<ThreadStart>(ThreadStart{std::move(body), kind, current_kind, scheduling});
+    auto owned = std::make_unique<ThreadStart>(ThreadStart{std::move(body), kind, current_kind});
     if (const int err = ::pthread_create(&handle_, attributes.get(), run_thread_body, owned.get());
         err != 0) {
         throw_errno("cannot start a thread", err);

@@ -20,14 +20,6 @@
 
 namespace berth {
 
-// How the kernel schedules a thread. `batch` (SCHED_BATCH): its wake-ups do not preempt
-// the running thread, so a device worker woken by a guest's doorbell lets the vCPU run
-// on, and finds a batch of work when it gets the CPU, instead of taking it at every
-// kick (which on a busy or single CPU costs a switch and a VM exit each). Set by the
-// new thread itself before its start hook, so a thread that the sandbox confines must be
-// created by one it does not (the VM's devices are made before main is confined).
-enum class Scheduling { normal, batch };
-
 class Thread {
 public:
     // Half a MiB: far more than our threads use (sanitizer builds included), and
@@ -40,8 +32,7 @@ public:
     // The same for a thread of a named kind ("vcpu", "virtio-blk", "api"; a string
     // literal): the thread start hook, if one is set, runs on the new thread before
     // `body` (a VM run's sandbox installs that kind's seccomp filter there).
-    Thread(std::string_view kind, std::function<void()> body,
-           Scheduling scheduling = Scheduling::normal);
+    Thread(std::string_view kind, std::function<void()> body);
     ~Thread();
 
     Thread(Thread&& other) noexcept;
