@@ -121,9 +121,15 @@ def number(pattern, text):
     return float(m.group(1)) if m else None
 
 def run_once(vmm, backend):
-    proc = subprocess.run(command(vmm, backend), stdin=subprocess.DEVNULL,
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=1200)
-    out = proc.stdout.decode(errors="replace")
+    # A boot with its tests takes about a minute in the rig: a VM still running after
+    # four is stuck, and is reported and killed here, where it would otherwise look like
+    # a hung rig to the rig's watchdog (silent console).
+    try:
+        proc = subprocess.run(command(vmm, backend), stdin=subprocess.DEVNULL,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=240)
+        out, status = proc.stdout.decode(errors="replace"), proc.returncode
+    except subprocess.TimeoutExpired as stuck:
+        out, status = (stuck.output or b"").decode(errors="replace"), "killed after 240 s"
     result = {
         "tx": number(r"TX .*?([\d.]+) Mbits/sec", out),
         "rx": number(r"RX .*?([\d.]+) Mbits/sec", out),
@@ -131,7 +137,7 @@ def run_once(vmm, backend):
     }
     if None in result.values():
         sys.stderr.write(f"{vmm} {backend}: a measurement is missing (status "
-                         f"{proc.returncode}); output:\n{out[-3000:]}\n")
+                         f"{status}); output:\n{out[-3000:]}\n")
     return result
 
 results = {(v, b): [] for b in backends for v in ("berth", "qemu")}
