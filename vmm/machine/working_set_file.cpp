@@ -1,7 +1,6 @@
 #include "vmm/machine/working_set_file.hpp"
 
 #include <sys/stat.h>
-#include <zlib.h>
 
 #include <cerrno>
 #include <cstring>
@@ -10,6 +9,7 @@
 
 #include "vmm/common/error.hpp"
 #include "vmm/common/file.hpp"
+#include "vmm/machine/file_fields.hpp"
 
 namespace berth::machine {
 
@@ -22,31 +22,6 @@ constexpr std::size_t run_size = 16;
 // Far beyond any guest berth runs (one run per page of 1 TiB): a larger count is damage.
 constexpr std::uint64_t max_runs = 1ULL << 28;
 constexpr const char* fix = "delete it (the next restore records it again)";
-
-void put_le(std::vector<std::uint8_t>& out, std::uint64_t value, unsigned width) {
-    for (unsigned i = 0; i < width; ++i) {
-        out.push_back(static_cast<std::uint8_t>(value >> (8 * i)));
-    }
-}
-
-std::uint64_t get_le(std::span<const std::uint8_t> bytes, std::size_t offset, unsigned width) {
-    std::uint64_t value = 0;
-    for (unsigned i = 0; i < width; ++i) {
-        value |= static_cast<std::uint64_t>(bytes[offset + i]) << (8 * i);
-    }
-    return value;
-}
-
-std::uint32_t crc32_of(std::span<const std::uint8_t> bytes) {
-    // Bodies are far below zlib's uInt limit (max_runs * run_size is 4 GiB).
-    uLong crc = ::crc32(0L, Z_NULL, 0);
-    constexpr std::size_t piece = 1U << 30;
-    for (std::size_t at = 0; at < bytes.size(); at += piece) {
-        const std::size_t count = std::min(piece, bytes.size() - at);
-        crc = ::crc32(crc, bytes.data() + at, static_cast<uInt>(count));
-    }
-    return static_cast<std::uint32_t>(crc);
-}
 
 bool inside_ram(std::uint64_t address, std::uint64_t length, std::span<const RamSpan> ram) {
     for (const auto& span : ram) {
