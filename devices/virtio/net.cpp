@@ -450,15 +450,16 @@ bool Net::read_frames(SplitQueue& queue) {
 }
 
 void Net::use_held(SplitQueue& queue, std::uint64_t length) {
+    // How many held chains `length` bytes fill, in order (1 without MRG_RXBUF: the field
+    // is still there under VERSION_1 and must say so).
     std::size_t used = 0;
     for (std::uint64_t left = length; left > 0 && used < held_.size(); ++used) {
-        const std::uint64_t count = std::min<std::uint64_t>(left, held_[used].writable_bytes());
-        queue.push_used(held_[used].head, static_cast<std::uint32_t>(count));
-        left -= count;
+        left -= std::min<std::uint64_t>(left, held_[used].writable_bytes());
     }
-    // The backend wrote its header (offloads) and left num_buffers to the NIC. A driver
-    // without GUEST_CSUM must see no flags (virtio 1.2 §5.1.6.4.1); without it the
-    // backend was asked for no offloads, so only a "checksum checked" may be there.
+    // The header is finished before any chain is returned: the driver may read it as
+    // soon as the used index moves. A driver without GUEST_CSUM must see no flags
+    // (virtio 1.2 §5.1.6.4.1); the backend was then asked for no offloads, so only its
+    // "checksum checked" may be there.
     if ((negotiated_ & net_feature_guest_csum) == 0) {
         const std::array<std::uint8_t, 2> none{0, net_hdr_gso_none};
         queue.scatter(held_[0], offsetof(NetHeader, flags), none);
@@ -466,7 +467,11 @@ void Net::use_held(SplitQueue& queue, std::uint64_t length) {
     const std::uint16_t buffers = static_cast<std::uint16_t>(used);
     queue.scatter(held_[0], offsetof(NetHeader, num_buffers),
                   std::span(reinterpret_cast<const std::uint8_t*>(&buffers), sizeof buffers));
+    std::uint64_t left = length;
     for (std::size_t i = 0; i < used; ++i) {
+        const std::uint64_t count = std::min<std::uint64_t>(left, held_[i].writable_bytes());
+        queue.push_used(held_[i].head, static_cast<std::uint32_t>(count));
+        left -= count;
         held_bytes_ -= held_[i].writable_bytes();
     }
     held_.erase(held_.begin(), held_.begin() + static_cast<long>(used));
@@ -490,43 +495,23 @@ bool Net::hold_buffers(SplitQueue& queue, std::uint64_t bytes) {
 }
 
 void Net::deliver(SplitQueue& queue, std::span<const std::uint8_t> packet) {
-    // The header comes with the packet from a backend with offloads; else it is ours.
+    // The header comes with the packet from a backend with offloads; else it is ours
+    // (all zero: no flags, GSO_NONE). use_held() fills in num_buffers and hides flags
+    // from a driver without GUEST_CSUM, as for a frame read straight into the chains.
     NetHeader header{};
-    header.gso_type = net_hdr_gso_none;
     if (offloads_ != 0) {
         std::memcpy(&header, packet.data(), sizeof header);
         packet = packet.subspan(sizeof header);
-        // The host's "checksum already checked" means nothing to a driver without
-        // GUEST_CSUM, which must see 0 (virtio 1.2 §5.1.6.4.1).
-        if ((negotiated_ & net_feature_guest_csum) == 0) {
-            header.flags = 0;
-            header.gso_type = net_hdr_gso_none;
-        }
     }
-    // How many held chains the header and frame take, in order.
-    std::uint64_t left = header_size + packet.size();
-    std::size_t used = 0;
-    while (left > 0 && used < held_.size()) {
-        left -= std::min<std::uint64_t>(left, held_[used].writable_bytes());
-        ++used;
-    }
-    // Without MRG_RXBUF the field is still there (VERSION_1) and must say 1.
-    header.num_buffers = static_cast<std::uint16_t>(used);
     queue.scatter(held_[0], 0, bytes_of(header));
-
     // The frame follows the header in the first chain and runs on through the next.
     std::uint64_t offset = header_size;  // within the current chain
     std::size_t copied = 0;
-    for (std::size_t i = 0; i < used; ++i) {
-        const std::size_t count = queue.scatter(held_[i], offset, packet.subspan(copied));
-        queue.push_used(held_[i].head, static_cast<std::uint32_t>(offset + count));
-        copied += count;
+    for (std::size_t i = 0; i < held_.size() && copied < packet.size(); ++i) {
+        copied += queue.scatter(held_[i], offset, packet.subspan(copied));
         offset = 0;
     }
-    for (std::size_t i = 0; i < used; ++i) {
-        held_bytes_ -= held_[i].writable_bytes();
-    }
-    held_.erase(held_.begin(), held_.begin() + static_cast<long>(used));
+    use_held(queue, header_size + packet.size());
 }
 
 }  // namespace berth::devices::virtio

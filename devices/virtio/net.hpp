@@ -232,8 +232,9 @@ private:
     bool hold_buffers(SplitQueue& queue, std::uint64_t bytes);
     // Writes the header and `frame` into the held chains and returns the ones it used.
     void deliver(SplitQueue& queue, std::span<const std::uint8_t> frame);
-    // Returns the held chains that `length` bytes, written from the first one's start,
-    // filled, with num_buffers set in the header there.
+    // Returns the held chains that `length` bytes, written from the first one's start
+    // (a header, then the frame), filled, after setting num_buffers (and clearing flags
+    // a driver without GUEST_CSUM must not see) in that header.
     void use_held(SplitQueue& queue, std::uint64_t length);
     // The longest frame the backend may hand over now, its header included.
     std::uint64_t longest_received() const;
