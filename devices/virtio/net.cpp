@@ -30,7 +30,12 @@ Net::Net(std::unique_ptr<PacketBackend> backend, MacAddress mac, std::string nam
     : mac_(mac),
       name_(std::move(name)),
       backend_(std::move(backend)),
+      framed_(backend_->framed_with_header()),
       offloads_(backend_->offloads() & net_offload_features) {
+    // Offloads travel in the header, and frames read from frame_fd() come behind one.
+    if ((offloads_ != 0 || backend_->frame_fd() >= 0) && !framed_) {
+        throw Error(fmt::format("{}: the backend's frames need a virtio-net header", name_));
+    }
     // Frames that arrive before the driver is ready wait in `pending_` (bounded);
     // kicks before the transport is attached go nowhere, and its worker serves every
     // queue when it starts.
@@ -97,6 +102,17 @@ void Net::process(std::uint16_t index, SplitQueue& queue) {
     } else if (index == net_control_queue) {
         control(queue);
     }
+}
+
+bool Net::wants_notifications(std::uint16_t index) const {
+    // The receive queue is looked at whenever a frame comes (from the tap's descriptor,
+    // user-mode NAT's loop or the list of waiting ones), so the guest's refills need no
+    // notification, an exit each, unless a frame waits for them. QEMU's NIC does the same.
+    if (index != net_receive_queue) {
+        return true;
+    }
+    const std::lock_guard lock(mutex_);
+    return !receiving_ || out_of_buffers_;
 }
 
 // --- control queue and announcements ---------------------------------------------------
@@ -208,9 +224,9 @@ bool Net::transmit_one(SplitQueue& queue, const DescriptorChain& chain) {
     if (!acceptable_transmit_header(header, total - header_size)) {
         return false;
     }
-    // With offloads the header goes along: the backend (a tap) does what it asks, and
-    // takes the frame as it lies in guest memory.
-    if (offloads_ != 0) {
+    // A backend that frames with a header (a tap) takes the guest's along, does what it
+    // asks, and takes the frame as it lies in guest memory.
+    if (framed_) {
         pieces_.clear();
         queue.readable_iovecs(chain, 0, total, pieces_);
         if (pieces_.size() <= IOV_MAX) {
@@ -218,7 +234,7 @@ bool Net::transmit_one(SplitQueue& queue, const DescriptorChain& chain) {
             return true;
         }
     }
-    const std::uint64_t skip = offloads_ != 0 ? 0 : header_size;
+    const std::uint64_t skip = framed_ ? 0 : header_size;
     transmit_buffer_.resize(total - skip);
     if (queue.gather(chain, skip, transmit_buffer_) != transmit_buffer_.size()) {
         return false;
@@ -295,8 +311,8 @@ FrameBuffer FrameBuffer::copy_of(std::span<const std::uint8_t> frame) {
 
 void Net::receive(std::span<const std::uint8_t> frame) {
     {
-        // With offloads the backend's frames start with their header.
-        const std::uint64_t skip = offloads_ != 0 ? header_size : 0;
+        // A framing backend's frames start with their header.
+        const std::uint64_t skip = framed_ ? header_size : 0;
         const std::size_t longest = offloads_ != 0 ? max_offload_frame : max_frame;
         const std::lock_guard lock(mutex_);
         if (frame.size() < skip + min_frame || frame.size() > skip + longest) {
@@ -353,7 +369,7 @@ void Net::take_restored_chains(SplitQueue& queue) {
 bool Net::deliver_pending(SplitQueue& queue) {
     while (!pending_.empty()) {
         const std::span<const std::uint8_t> frame = pending_.front().view();
-        const std::uint64_t needed = frame.size() + (offloads_ != 0 ? 0 : header_size);
+        const std::uint64_t needed = frame.size() + (framed_ ? 0 : header_size);
         if (!hold_buffers(queue, needed)) {
             if (mergeable_ || held_.empty()) {
                 return false;  // wait for the guest to post more buffers (it notifies us)
@@ -377,7 +393,7 @@ bool Net::deliver_now(std::span<const std::uint8_t> frame) {
         if (held_queue_ != queue.id()) {
             take_restored_chains(queue);
         }
-        if (!hold_buffers(queue, frame.size() + (offloads_ != 0 ? 0 : header_size))) {
+        if (!hold_buffers(queue, frame.size() + (framed_ ? 0 : header_size))) {
             return false;  // waits, as any frame the guest has no room for
         }
         deliver(queue, frame);
@@ -495,11 +511,11 @@ bool Net::hold_buffers(SplitQueue& queue, std::uint64_t bytes) {
 }
 
 void Net::deliver(SplitQueue& queue, std::span<const std::uint8_t> packet) {
-    // The header comes with the packet from a backend with offloads; else it is ours
+    // The header comes with the packet from a framing backend; else it is ours
     // (all zero: no flags, GSO_NONE). use_held() fills in num_buffers and hides flags
     // from a driver without GUEST_CSUM, as for a frame read straight into the chains.
     NetHeader header{};
-    if (offloads_ != 0) {
+    if (framed_) {
         std::memcpy(&header, packet.data(), sizeof header);
         packet = packet.subspan(sizeof header);
     }

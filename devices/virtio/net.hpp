@@ -134,15 +134,19 @@ public:
     // gathers them for send().
     virtual void send_pieces(std::span<const iovec> pieces);
 
-    // The net_offload_features the host side can carry. Not zero: every frame, both
-    // ways, starts with a NetHeader (num_buffers is 0 from the backend and ignored by it).
+    // Whether every frame, both ways, starts with a NetHeader (num_buffers is 0 from the
+    // backend and ignored by it): a tap with a vnet header, whatever offloads it carries.
+    // Said apart from offloads(), because a tap whose kernel takes none still has one.
+    virtual bool framed_with_header() const { return false; }
+    // The net_offload_features the host side can carry; they travel in the header, so
+    // a backend that has any is framed_with_header().
     virtual std::uint64_t offloads() const { return 0; }
     // The offloads the driver accepted (0 on reset): which of them the backend may hand
     // the guest (segments not yet cut, checksums not yet filled in).
     virtual void enable_offloads(std::uint64_t /*features*/) {}
 
-    // Frames that can be read straight into the guest's buffers (a tap; with offloads
-    // only, so they come with their header): frame_fd() is readable when one waits
+    // Frames that can be read straight into the guest's buffers (a tap's, each behind
+    // its header: framed_with_header() only): frame_fd() is readable when one waits
     // (-1: no such frames), and read_frame() reads one into `into`, which holds the
     // longest one, and returns its size; 0 when none waits; -1 when one was lost.
     virtual int frame_fd() const { return -1; }
@@ -189,6 +193,7 @@ public:
     void read_config(std::uint32_t offset, std::span<std::uint8_t> data) const override;
     void negotiated(std::uint64_t features) override;
     void process(std::uint16_t index, SplitQueue& queue) override;
+    bool wants_notifications(std::uint16_t index) const override;
     void reset() override;
     void add_host_waits(std::vector<pollfd>& fds, int& timeout_ms) override;
     std::uint32_t host_ready(std::span<const pollfd> fds, const QueueLookup& queues) override;
@@ -242,7 +247,8 @@ private:
     MacAddress mac_;
     std::string name_;
     std::unique_ptr<PacketBackend> backend_;
-    const std::uint64_t offloads_;  // backend_->offloads(): frames carry their header
+    const bool framed_;             // backend_->framed_with_header()
+    const std::uint64_t offloads_;  // backend_->offloads()
     std::atomic<bool> mergeable_{false};
     std::atomic<std::uint64_t> negotiated_{0};
     std::atomic<bool> announcing_{false};  // STATUS_ANNOUNCE, until the guest's ACK

@@ -44,6 +44,7 @@ struct DiscardingBackend : PacketBackend {
 // (three, as above, behind a header), and the guest's taken as pieces of guest memory.
 struct TapLikeBackend : DiscardingBackend {
     std::vector<std::size_t> frames{60, Net::max_offload_frame, 600};
+    bool framed_with_header() const override { return true; }
     std::uint64_t offloads() const override { return net_offload_features; }
     int frame_fd() const override { return 0; }  // the harness says when it is ready
     long read_frame(std::span<const iovec> into) override {

@@ -19,6 +19,7 @@ class FakeBackend : public devices::virtio::PacketBackend {
 public:
     struct State {
         std::uint64_t offloads = 0;  // what offloads() says (a tap's with a vnet header)
+        bool framed = false;         // frames carry a header without offloads too
         std::vector<std::vector<std::uint8_t>> sent;
         Receive receive;
         std::vector<std::uint64_t> enabled;  // each enable_offloads() call
@@ -40,6 +41,7 @@ public:
         state_.sent_pieces.push_back(pieces.size());
         PacketBackend::send_pieces(pieces);
     }
+    bool framed_with_header() const override { return state_.framed || state_.offloads != 0; }
     std::uint64_t offloads() const override { return state_.offloads; }
     int frame_fd() const override { return state_.frame_fd; }
     void waited(std::span<const pollfd>) override {

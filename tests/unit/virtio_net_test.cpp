@@ -20,16 +20,18 @@ namespace {
 
 // A device with two rings and a fake backend, as the transport would drive it.
 struct NetRig {
-    explicit NetRig(std::uint64_t features = net_feature_mrg_rxbuf, std::uint64_t offloads = 0)
-        : backend(with_offloads(offloads)),
+    explicit NetRig(std::uint64_t features = net_feature_mrg_rxbuf, std::uint64_t offloads = 0,
+                    bool framed = false)
+        : backend(with_offloads(offloads, framed)),
           net(std::make_unique<FakeBackend>(backend), test_mac, "virtio-net (test)") {
         net.set_kick([this](std::uint16_t index) { kicks.push_back(index); });
         net.negotiated(features | feature_version_1);
     }
 
-    static FakeBackend::State with_offloads(std::uint64_t offloads) {
+    static FakeBackend::State with_offloads(std::uint64_t offloads, bool framed) {
         FakeBackend::State state;
         state.offloads = offloads;
+        state.framed = framed;
         return state;
     }
 
@@ -640,6 +642,95 @@ TEST_CASE("virtio-net hands a backend with offloads the guest's frames in pieces
     CHECK(rig.backend.sent_pieces == std::vector<std::size_t>{2});
     REQUIRE(rig.backend.sent.size() == 1);
     CHECK(same_bytes(std::span(rig.backend.sent[0]).subspan(12), frame));
+}
+
+TEST_CASE("virtio-net keeps a tap's header when the tap carries no offload", "[virtio][net]") {
+    // A tap whose kernel took no TUNSETOFFLOAD still frames everything with its vnet
+    // header: nothing is offered, and the header still travels both ways.
+    NetRig rig(net_feature_mrg_rxbuf, 0, true);
+    CHECK((rig.net.features() & net_offload_features) == 0);
+    CHECK(rig.backend.enabled.empty());
+    const auto frame = make_frame(1514, 3);
+    rig.post_transmit(0, data, frame);
+    rig.net.process(net_transmit_queue, rig.transmit_queue);
+    REQUIRE(rig.backend.sent.size() == 1);
+    REQUIRE(rig.backend.sent[0].size() == 12 + frame.size());
+    CHECK(same_bytes(std::span(rig.backend.sent[0]).subspan(12), frame));
+
+    // From the tap: its header becomes the guest's (flags hidden from a driver without
+    // GUEST_CSUM), and the frame follows it whole.
+    rig.backend.frame_fd = 1000;
+    for (std::uint16_t i = 0; i < 10; ++i) {
+        rig.post_receive(i, data + 0x2000ULL * i, 0x2000);
+    }
+    rig.net.process(net_receive_queue, rig.receive_queue);
+    const auto from_tap = tap_frame(600, 4);
+    rig.backend.readable = {from_tap};
+    CHECK(serve_ready_frames(rig));
+    REQUIRE(rig.rx.used_idx() == 1);
+    CHECK(rig.rx.used_element(0).length == from_tap.size());
+    CHECK(rig.header_at(data).num_buffers == 1);
+    CHECK(rig.header_at(data).flags == 0);
+    CHECK(same_bytes(rig.read_rx(data + 12, 600), std::span(from_tap).subspan(12)));
+    // And a frame the backend hands over (a DHCP reply) comes behind its header too.
+    const auto reply = tap_frame(300, 5);
+    rig.receive(reply);
+    rig.net.process(net_receive_queue, rig.receive_queue);
+    REQUIRE(rig.rx.used_idx() == 2);
+    CHECK(rig.rx.used_element(1).length == reply.size());
+    CHECK(same_bytes(rig.read_rx(data + 0x2000 + 12, 300), std::span(reply).subspan(12)));
+}
+
+TEST_CASE("virtio-net wants refill notifications only while a frame waits for buffers",
+          "[virtio][net]") {
+    SECTION("frames handed over") {
+        NetRig rig;
+        CHECK(rig.net.wants_notifications(net_receive_queue));  // before the driver's first use
+        CHECK(rig.net.wants_notifications(net_transmit_queue));
+        rig.net.process(net_receive_queue, rig.receive_queue);
+        CHECK_FALSE(rig.net.wants_notifications(net_receive_queue));
+        // A frame and no buffer: the guest's refill must wake the device.
+        rig.receive(make_frame(100, 1));
+        rig.net.process(net_receive_queue, rig.receive_queue);
+        CHECK(rig.net.wants_notifications(net_receive_queue));
+        rig.post_receive(0, data, 2048);
+        rig.net.process(net_receive_queue, rig.receive_queue);
+        CHECK(rig.rx.used_idx() == 1);
+        CHECK_FALSE(rig.net.wants_notifications(net_receive_queue));
+        CHECK(rig.net.wants_notifications(net_transmit_queue));
+        // A reset starts over.
+        rig.net.reset();
+        CHECK(rig.net.wants_notifications(net_receive_queue));
+    }
+    SECTION("a tap's frames") {
+        NetRig rig(tap_features, net_offload_features);
+        rig.backend.frame_fd = 1000;
+        for (std::uint16_t i = 0; i < 9; ++i) {
+            rig.post_receive(i, data + 0x2000ULL * i, 0x2000);
+        }
+        rig.net.process(net_receive_queue, rig.receive_queue);
+        CHECK_FALSE(rig.net.wants_notifications(net_receive_queue));
+        // After one frame, eight buffers are too few for the longest: it waits for more.
+        rig.backend.readable = {tap_frame(100, 2), tap_frame(100, 3)};
+        serve_ready_frames(rig);
+        CHECK(rig.rx.used_idx() == 1);
+        CHECK(rig.net.wants_notifications(net_receive_queue));
+        rig.post_receive(9, data + 0x2000ULL * 9, 0x2000);
+        rig.post_receive(10, data + 0x2000ULL * 10, 0x2000);
+        rig.net.process(net_receive_queue, rig.receive_queue);
+        CHECK(rig.rx.used_idx() == 2);
+        CHECK_FALSE(rig.net.wants_notifications(net_receive_queue));
+    }
+}
+
+TEST_CASE("virtio-net refuses a backend with offloads but no header", "[virtio][net]") {
+    struct Unframed : FakeBackend {
+        using FakeBackend::FakeBackend;
+        bool framed_with_header() const override { return false; }
+    };
+    FakeBackend::State state;
+    state.offloads = net_feature_csum | net_feature_guest_csum;
+    CHECK_THROWS(Net(std::make_unique<Unframed>(state), test_mac, "virtio-net (test)"));
 }
 
 TEST_CASE("virtio-net puts a backend's frames from its poll loop straight into buffers",

@@ -105,6 +105,9 @@ public:
     long read_frame(std::span<const iovec> into) override { return network_.read_frame(into); }
     const net::TapNetwork& network() const { return network_; }
 
+    // The tap always has a vnet header (tap_device.hpp), even should the kernel take
+    // no offload.
+    bool framed_with_header() const override { return true; }
     std::uint64_t offloads() const override { return tap_offload_features(network_.offloads()); }
     void enable_offloads(std::uint64_t features) override {
         enable_tap_offloads(network_, features);
