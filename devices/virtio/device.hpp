@@ -75,12 +75,6 @@ public:
     // each chain back). Runs on the device's worker thread, never on a vCPU thread.
     // A QueueViolation or GuestMemoryError from the ring puts the device in NEEDS_RESET.
     virtual void process(std::uint16_t index, SplitQueue& queue) = 0;
-    // After process(): whether the driver should notify the device of the next buffer
-    // it adds to queue `index`. False for a queue the device reads by itself when it
-    // needs more (a NIC's receive queue, while it has buffers for what comes): the
-    // transport then asks the driver for no notifications, which spares an exit and a
-    // wake-up per refill. The device must say true as soon as it waits for buffers.
-    virtual bool wants_notifications(std::uint16_t /*index*/) const { return true; }
     // The driver reset the device.
     virtual void reset() {}
 

@@ -104,17 +104,6 @@ void Net::process(std::uint16_t index, SplitQueue& queue) {
     }
 }
 
-bool Net::wants_notifications(std::uint16_t index) const {
-    // The receive queue is looked at whenever a frame comes (from the tap's descriptor,
-    // user-mode NAT's loop or the list of waiting ones), so the guest's refills need no
-    // notification, an exit each, unless a frame waits for them. QEMU's NIC does the same.
-    if (index != net_receive_queue) {
-        return true;
-    }
-    const std::lock_guard lock(mutex_);
-    return !receiving_ || out_of_buffers_;
-}
-
 // --- control queue and announcements ---------------------------------------------------
 
 void Net::announce() {

@@ -193,7 +193,6 @@ public:
     void read_config(std::uint32_t offset, std::span<std::uint8_t> data) const override;
     void negotiated(std::uint64_t features) override;
     void process(std::uint16_t index, SplitQueue& queue) override;
-    bool wants_notifications(std::uint16_t index) const override;
     void reset() override;
     void add_host_waits(std::vector<pollfd>& fds, int& timeout_ms) override;
     std::uint32_t host_ready(std::span<const pollfd> fds, const QueueLookup& queues) override;

@@ -687,10 +687,6 @@ void PciTransport::service(std::uint16_t index) {
             if (ring.should_interrupt()) {
                 interrupt_queue(index);
             }
-            if (!device_->wants_notifications(index)) {
-                ring.disable_notifications();
-                break;
-            }
             // Go round again for buffers that arrived meanwhile, unless the device left
             // them on purpose (a console receive queue with no input to give) or the
             // worker is asked to stop (pop() then finds nothing; the buffers are served

@@ -79,7 +79,6 @@ SplitQueue::SplitQueue(memory::GuestMemory& memory, const QueueLayout& layout, E
     // A freshly enabled queue starts at index 0 on both rings (the spec's rule); we
     // publish that instead of trusting whatever the guest left there.
     store_u16(memory_, layout_.device_area + 2, 0);
-    store_u16(memory_, layout_.device_area, 0);  // flags: notifications wanted
 }
 
 void SplitQueue::set_position(const Position& position) {
@@ -249,26 +248,9 @@ bool SplitQueue::should_interrupt() {
 bool SplitQueue::enable_notifications() {
     if (event_idx_ == EventIdx::on) {
         store_u16(memory_, layout_.device_area + ring_header + 8ULL * layout_.size, next_avail_);
-    } else if (no_notify_) {
-        store_u16(memory_, layout_.device_area, 0);
-        no_notify_ = false;
     }
     std::atomic_thread_fence(std::memory_order_seq_cst);
     return read_avail_idx() != next_avail_;
-}
-
-void SplitQueue::disable_notifications() {
-    if (event_idx_ == EventIdx::on) {
-        // The driver notifies when the entries it added since its last notification
-        // check include index avail_event (virtio 1.2 §2.7.10). Those lie within a
-        // queue's worth of the device's position (the device may already have taken
-        // some of them), so half the index space away is never among them.
-        store_u16(memory_, layout_.device_area + ring_header + 8ULL * layout_.size,
-                  static_cast<std::uint16_t>(next_avail_ + 0x8000));
-    } else if (!no_notify_) {
-        store_u16(memory_, layout_.device_area, used_flag_no_notify);
-        no_notify_ = true;
-    }
 }
 
 std::size_t SplitQueue::gather(const DescriptorChain& chain, std::uint64_t offset,

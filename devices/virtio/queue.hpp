@@ -115,10 +115,6 @@ public:
     // Asks the driver to notify the device for the next available buffer; returns
     // true when buffers arrived meanwhile (call pop() again before sleeping).
     bool enable_notifications();
-    // Asks the driver not to notify the device at all until enable_notifications():
-    // for a device that looks at the ring itself when it needs buffers (a NIC's receive
-    // queue while it has some in hand), so that the driver's refills cost no exit.
-    void disable_notifications();
 
     // Reads/writes a chain's buffers as one stream (checked again on every access).
     // gather copies up to out.size() bytes from the readable buffers starting at
@@ -172,7 +168,6 @@ private:
     std::uint16_t next_avail_ = 0;
     std::uint16_t next_used_ = 0;
     std::uint16_t last_signalled_used_ = 0;  // used idx at the last should_interrupt()
-    bool no_notify_ = false;                 // the used ring's NO_NOTIFY flag (no EVENT_IDX)
     std::uint64_t id_;
     const std::atomic<bool>* stop_ = nullptr;
 };

@@ -681,48 +681,6 @@ TEST_CASE("virtio-net keeps a tap's header when the tap carries no offload", "[v
     CHECK(same_bytes(rig.read_rx(data + 0x2000 + 12, 300), std::span(reply).subspan(12)));
 }
 
-TEST_CASE("virtio-net wants refill notifications only while a frame waits for buffers",
-          "[virtio][net]") {
-    SECTION("frames handed over") {
-        NetRig rig;
-        CHECK(rig.net.wants_notifications(net_receive_queue));  // before the driver's first use
-        CHECK(rig.net.wants_notifications(net_transmit_queue));
-        rig.net.process(net_receive_queue, rig.receive_queue);
-        CHECK_FALSE(rig.net.wants_notifications(net_receive_queue));
-        // A frame and no buffer: the guest's refill must wake the device.
-        rig.receive(make_frame(100, 1));
-        rig.net.process(net_receive_queue, rig.receive_queue);
-        CHECK(rig.net.wants_notifications(net_receive_queue));
-        rig.post_receive(0, data, 2048);
-        rig.net.process(net_receive_queue, rig.receive_queue);
-        CHECK(rig.rx.used_idx() == 1);
-        CHECK_FALSE(rig.net.wants_notifications(net_receive_queue));
-        CHECK(rig.net.wants_notifications(net_transmit_queue));
-        // A reset starts over.
-        rig.net.reset();
-        CHECK(rig.net.wants_notifications(net_receive_queue));
-    }
-    SECTION("a tap's frames") {
-        NetRig rig(tap_features, net_offload_features);
-        rig.backend.frame_fd = 1000;
-        for (std::uint16_t i = 0; i < 9; ++i) {
-            rig.post_receive(i, data + 0x2000ULL * i, 0x2000);
-        }
-        rig.net.process(net_receive_queue, rig.receive_queue);
-        CHECK_FALSE(rig.net.wants_notifications(net_receive_queue));
-        // After one frame, eight buffers are too few for the longest: it waits for more.
-        rig.backend.readable = {tap_frame(100, 2), tap_frame(100, 3)};
-        serve_ready_frames(rig);
-        CHECK(rig.rx.used_idx() == 1);
-        CHECK(rig.net.wants_notifications(net_receive_queue));
-        rig.post_receive(9, data + 0x2000ULL * 9, 0x2000);
-        rig.post_receive(10, data + 0x2000ULL * 10, 0x2000);
-        rig.net.process(net_receive_queue, rig.receive_queue);
-        CHECK(rig.rx.used_idx() == 2);
-        CHECK_FALSE(rig.net.wants_notifications(net_receive_queue));
-    }
-}
-
 TEST_CASE("virtio-net refuses a backend with offloads but no header", "[virtio][net]") {
     struct Unframed : FakeBackend {
         using FakeBackend::FakeBackend;

@@ -268,43 +268,6 @@ TEST_CASE("interrupt suppression: NO_INTERRUPT flag and EVENT_IDX", "[virtio][qu
     }
 }
 
-TEST_CASE("notification suppression: a device that reads the ring by itself", "[virtio][queue]") {
-    SECTION("event idx") {
-        RingBuilder ring;
-        auto queue = make_queue(ring, IndirectDescriptors::off, EventIdx::on);
-        for (std::uint16_t head = 0; head < 3; ++head) {
-            ring.set_desc(head, RingBuilder::data + 0x100ULL * head, 16);
-        }
-        ring.publish(0);
-        ring.publish(1);
-        REQUIRE(queue.pop());
-        CHECK(queue.enable_notifications());  // entry 1 waits
-        CHECK(ring.driver_notifies(1, 2));
-        queue.disable_notifications();
-        // No batch of additions within a queue's worth of the device's position
-        // notifies, whether or not the device has taken some of it already.
-        for (std::uint16_t old_idx = 0; old_idx < 2 + ring.size; ++old_idx) {
-            for (std::uint16_t added = 1; old_idx + added <= 1 + ring.size; ++added) {
-                CHECK_FALSE(ring.driver_notifies(old_idx, old_idx + added));
-            }
-        }
-        REQUIRE(queue.pop());  // the device still finds what was added
-        CHECK_FALSE(queue.enable_notifications());
-        CHECK(ring.driver_notifies(2, 3));
-    }
-    SECTION("flags") {
-        RingBuilder ring;
-        auto queue = make_queue(ring, IndirectDescriptors::off, EventIdx::off);
-        CHECK(ring.used_flags() == 0);
-        queue.disable_notifications();
-        CHECK(ring.used_flags() == used_flag_no_notify);
-        queue.disable_notifications();
-        CHECK(ring.used_flags() == used_flag_no_notify);
-        CHECK_FALSE(queue.enable_notifications());
-        CHECK(ring.used_flags() == 0);
-    }
-}
-
 TEST_CASE("a queue made again at a saved position shows the driver the used index it saw",
           "[virtio][queue][snapshot]") {
     // A restore makes each queue anew (the constructor publishes used idx 0, a fresh

@@ -46,13 +46,6 @@ struct RingBuilder {
     std::uint16_t avail_event() const {
         return memory.read_object<std::uint16_t>(used + 4 + 8ULL * size);
     }
-    std::uint16_t used_flags() const { return memory.read_object<std::uint16_t>(used); }
-    // Whether a driver that added the entries from `old_idx` up to `new_idx` notifies
-    // the device under EVENT_IDX (virtio 1.2 §2.7.10's rule, as a driver applies it).
-    bool driver_notifies(std::uint16_t old_idx, std::uint16_t new_idx) const {
-        return static_cast<std::uint16_t>(new_idx - avail_event() - 1) <
-               static_cast<std::uint16_t>(new_idx - old_idx);
-    }
 
     memory::GuestRam memory;
     std::uint16_t size;
