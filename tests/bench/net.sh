@@ -16,7 +16,10 @@
 # inside tools/kvm-rig, once for all runs; there every figure is 50-100x below hardware's.
 # Usage: tests/bench/net.sh [BUILD_DIR]   env: RUNS (default 5), KERNEL, INITRD,
 #        SECONDS_PER_TEST (iperf3 -t, default 3), BACKENDS (default "user tap vhost"),
-#        BERTH_BENCH_BERTH (another berth binary than BUILD_DIR/berth)
+#        BERTH_BENCH_BERTH (another berth binary than BUILD_DIR/berth),
+#        BERTH_BENCH_BASELINE (a second berth binary, say an earlier commit's, run as a
+#        third VMM "base" in the same rounds: a change measured against itself, on the
+#        same machine state, where single runs scatter more than most changes move)
 set -euo pipefail
 default_runs=5
 export BERTH_BENCH_SECONDS=${SECONDS_PER_TEST:-${BERTH_BENCH_SECONDS:-3}}
@@ -36,6 +39,9 @@ cleanup() {
 }
 trap cleanup EXIT
 cp "${BERTH_BENCH_BERTH:-$build/berth}" "$work/berth"
+if [[ -n ${BERTH_BENCH_BASELINE:-} ]]; then
+    cp "$BERTH_BENCH_BASELINE" "$work/berth-base"
+fi
 cp "$kernel" "$work/"
 k="$work/$(basename "$kernel")"
 
@@ -93,12 +99,15 @@ def guest_script(host, static_ip):
             f"echo RX $(iperf3 -c {host} -t {seconds} -f m -R 2>&1 | grep receiver); "
             f"echo RTT $(ping -c 10 {host} 2>&1 | grep round-trip); exit 0")
 
+vmms = ["berth", "qemu"] + (["base"] if os.path.exists(f"{work}/berth-base") else [])
+
 def command(vmm, backend):
     host = hosts[backend]
-    if vmm == "berth":
+    if vmm in ("berth", "base"):
         net = {"user": "user", "tap": "bridge", "vhost": "bridge,vhost=on"}[backend]
         script = guest_script(host, None)
-        return [f"{work}/berth", "vm", "run", "--kernel", kernel, "--initrd", initrd,
+        binary = f"{work}/berth" if vmm == "berth" else f"{work}/berth-base"
+        return [binary, "vm", "run", "--kernel", kernel, "--initrd", initrd,
                 "--memory", "256M", "--cpus", "1", "--net", net,
                 "--cmdline", f'quiet berth_run="{script}"']
     if backend == "user":
@@ -140,7 +149,7 @@ def run_once(vmm, backend):
                          f"{status}); output:\n{out[-3000:]}\n")
     return result
 
-results = {(v, b): [] for b in backends for v in ("berth", "qemu")}
+results = {(v, b): [] for b in backends for v in vmms}
 for r in range(runs):
     for key in results:
         res = run_once(*key)
@@ -166,4 +175,8 @@ for b in backends:
     print(f"ratio berth/qemu {b}: guest->host {be['tx'] / qe['tx']:.2f}, host->guest "
           f"{be['rx'] / qe['rx']:.2f} (target >= {target}), rtt {be['rtt'] / qe['rtt']:.2f} "
           f"(target <= 0.8)")
+    if "base" in vmms:
+        ba = summary[("base", b)]
+        print(f"ratio berth/base {b}: guest->host {be['tx'] / ba['tx']:.2f}, host->guest "
+              f"{be['rx'] / ba['rx']:.2f}, rtt {be['rtt'] / ba['rtt']:.2f}")
 PY
