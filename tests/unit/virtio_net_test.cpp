@@ -47,6 +47,16 @@ struct NetRig {
         rx.set_desc(index, at, length, desc_flag_write);
         rx.publish(index);
     }
+    // A tap's frame descriptor (any number: serve_ready_frames says when it is ready),
+    // `count` receive buffers of `size` bytes, `stride` apart, and the driver's first use
+    // of the queue, after which the tap's frames are read.
+    void receive_from_tap(std::uint16_t count, std::uint32_t size, std::uint64_t stride) {
+        backend.frame_fd = 1000;
+        for (std::uint16_t i = 0; i < count; ++i) {
+            post_receive(i, RingBuilder::data + stride * i, size);
+        }
+        net.process(net_receive_queue, receive_queue);
+    }
     void receive(std::span<const std::uint8_t> frame) { backend.receive(frame); }
     NetHeader header_at(std::uint64_t at) const { return rx.memory.read_object<NetHeader>(at); }
     std::vector<std::uint8_t> read_rx(std::uint64_t at, std::size_t length) const {
@@ -600,10 +610,7 @@ TEST_CASE("virtio-net reads a tap's frames aside when buffers cannot hold the lo
           "[virtio][net]") {
     SECTION("without MRG_RXBUF each frame needs a buffer of its own") {
         NetRig rig(tap_features & ~net_feature_mrg_rxbuf, net_offload_features);
-        rig.backend.frame_fd = 1000;
-        rig.post_receive(0, data, 0x2000);
-        rig.post_receive(1, data + 0x2000, 0x2000);
-        rig.net.process(net_receive_queue, rig.receive_queue);
+        rig.receive_from_tap(2, 0x2000, 0x2000);
         rig.backend.readable = {tap_frame(3000, 4), tap_frame(9000, 5), tap_frame(200, 6)};
         serve_ready_frames(rig);
         // The first fits; the second is longer than one buffer and lost; the third fits.
@@ -615,11 +622,7 @@ TEST_CASE("virtio-net reads a tap's frames aside when buffers cannot hold the lo
     }
     SECTION("a ring whose every buffer together is shorter than a 64 KiB segment") {
         NetRig rig(tap_features, net_offload_features);
-        rig.backend.frame_fd = 1000;
-        for (std::uint16_t i = 0; i < 16; ++i) {
-            rig.post_receive(i, data + 0x1000ULL * i, 2048);
-        }
-        rig.net.process(net_receive_queue, rig.receive_queue);
+        rig.receive_from_tap(16, 2048, 0x1000);
         const auto frame = tap_frame(5000, 7);
         rig.backend.readable = {frame};
         serve_ready_frames(rig);
@@ -659,11 +662,7 @@ TEST_CASE("virtio-net keeps a tap's header when the tap carries no offload", "[v
 
     // From the tap: its header becomes the guest's (flags hidden from a driver without
     // GUEST_CSUM), and the frame follows it whole.
-    rig.backend.frame_fd = 1000;
-    for (std::uint16_t i = 0; i < 10; ++i) {
-        rig.post_receive(i, data + 0x2000ULL * i, 0x2000);
-    }
-    rig.net.process(net_receive_queue, rig.receive_queue);
+    rig.receive_from_tap(10, 0x2000, 0x2000);
     const auto from_tap = tap_frame(600, 4);
     rig.backend.readable = {from_tap};
     CHECK(serve_ready_frames(rig));
