@@ -204,8 +204,7 @@ bool Net::transmit_one(SplitQueue& queue, const DescriptorChain& chain) {
         return false;  // outside RAM, or the guest wants something written back
     }
     const std::uint64_t total = chain.readable_bytes();
-    const std::size_t longest = offloads_ != 0 ? max_offload_frame : max_frame;
-    if (total < header_size + min_frame || total > header_size + longest) {
+    if (total < header_size + min_frame || total > header_size + longest_frame()) {
         return false;
     }
     NetHeader header{};
@@ -302,9 +301,8 @@ void Net::receive(std::span<const std::uint8_t> frame) {
     {
         // A framing backend's frames start with their header.
         const std::uint64_t skip = framed_ ? header_size : 0;
-        const std::size_t longest = offloads_ != 0 ? max_offload_frame : max_frame;
         const std::lock_guard lock(mutex_);
-        if (frame.size() < skip + min_frame || frame.size() > skip + longest) {
+        if (frame.size() < skip + min_frame || frame.size() > skip + longest_frame()) {
             ++counters_.receive_dropped;
             return;
         }
@@ -358,8 +356,7 @@ void Net::take_restored_chains(SplitQueue& queue) {
 bool Net::deliver_pending(SplitQueue& queue) {
     while (!pending_.empty()) {
         const std::span<const std::uint8_t> frame = pending_.front().view();
-        const std::uint64_t needed = frame.size() + (framed_ ? 0 : header_size);
-        if (!hold_buffers(queue, needed)) {
+        if (!hold_buffers(queue, receive_bytes(frame))) {
             if (mergeable_ || held_.empty()) {
                 return false;  // wait for the guest to post more buffers (it notifies us)
             }
@@ -382,7 +379,7 @@ bool Net::deliver_now(std::span<const std::uint8_t> frame) {
         if (held_queue_ != queue.id()) {
             take_restored_chains(queue);
         }
-        if (!hold_buffers(queue, frame.size() + (framed_ ? 0 : header_size))) {
+        if (!hold_buffers(queue, receive_bytes(frame))) {
             return false;  // waits, as any frame the guest has no room for
         }
         deliver(queue, frame);
@@ -395,6 +392,10 @@ bool Net::deliver_now(std::span<const std::uint8_t> frame) {
     ++counters_.received;
     delivered_now_ = true;
     return true;
+}
+
+std::uint64_t Net::receive_bytes(std::span<const std::uint8_t> frame) const {
+    return frame.size() + (framed_ ? 0 : header_size);
 }
 
 std::uint64_t Net::longest_received() const {

@@ -242,6 +242,11 @@ private:
     void use_held(SplitQueue& queue, std::uint64_t length);
     // The longest frame the backend may hand over now, its header included.
     std::uint64_t longest_received() const;
+    // The longest frame either way that the backend's offloads allow (no header).
+    std::size_t longest_frame() const { return offloads_ != 0 ? max_offload_frame : max_frame; }
+    // The bytes a frame from the backend (with its header when framed_) takes in the
+    // guest's receive buffers, where it always stands behind one.
+    std::uint64_t receive_bytes(std::span<const std::uint8_t> frame) const;
 
     MacAddress mac_;
     std::string name_;
