@@ -49,6 +49,10 @@ public:
     virtual std::uint64_t features() const = 0;
     virtual std::uint16_t queue_count() const = 0;
     virtual std::uint16_t max_queue_size() const { return 256; }
+    // MSI-X vectors offered for the queues (the transport adds one for configuration
+    // changes): one per queue lets the driver give each its own interrupt; fewer makes
+    // it share one among them (Linux then asks every queue on each interrupt).
+    virtual std::uint16_t queue_vectors() const { return queue_count(); }
     // The kind of the worker thread that serves the queues (its seccomp list, its
     // name), when the device type's default does not fit: a device whose host side runs
     // on the worker (add_host_waits) needs what that side calls. Empty: the default.

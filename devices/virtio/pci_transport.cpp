@@ -105,7 +105,7 @@ PciTransport::PciTransport(memory::GuestMemory& memory, std::shared_ptr<Device> 
                                                        static_cast<std::uint16_t>(device_->type())),
                             device_->pci_class(), 1, virtio_vendor,
                             static_cast<std::uint16_t>(device_->type())}),
-      msix_(msix_vectors(device_->queue_count()), msi),
+      msix_(msix_vectors(*device_), msi),
       registrar_(std::move(registrar)),
       offered_(device_->features() | (ring_features & device_->supported_ring_features())) {
     if (device_->config_size() > device_config_limit ||

@@ -87,7 +87,9 @@ public:
     std::uint64_t driver_features() const { return driver_features_; }
     // Why the device went to NEEDS_RESET (empty if it did not).
     std::string needs_reset_reason() const;
-    static constexpr std::uint16_t msix_vectors(std::uint16_t queues) { return queues + 1; }
+    static std::uint16_t msix_vectors(const Device& device) {
+        return static_cast<std::uint16_t>(device.queue_vectors() + 1);
+    }
 
     // For snapshots. pause_worker() stops the worker once the request it is serving is
     // done (so no request is in flight), the vCPUs being parked; resume_worker() starts

@@ -78,6 +78,10 @@ public:
     std::uint64_t features() const override;
     std::uint64_t supported_ring_features() const override;
     std::uint16_t queue_count() const override { return 2; }
+    // Its queues share one MSI-X vector, as the model's do (Net::queue_vectors): the
+    // kernel's worker returns a sent frame and puts its reply in back to back, and
+    // one interrupt serves both.
+    std::uint16_t queue_vectors() const override { return 1; }
     std::uint32_t config_size() const override { return 12; }
     void read_config(std::uint32_t offset, std::span<std::uint8_t> data) const override;
     void negotiated(std::uint64_t features) override;

@@ -58,7 +58,7 @@ void PciDevices::attach_one(const kvm::Vm& vm, memory::GuestMemory& memory,
                             std::shared_ptr<devices::virtio::Device> device) {
     Function function;
     function.msi = std::make_unique<KvmMsiSink>(
-        vm, *routing_, devices::virtio::PciTransport::msix_vectors(device->queue_count()));
+        vm, *routing_, devices::virtio::PciTransport::msix_vectors(*device));
     const std::uint64_t bar = bus_->allocate_bar(devices::virtio::bar_size);
     devices::virtio::IoEventRegistrar registrar = [&vm](std::uint64_t address, std::uint32_t length,
                                                         const EventFd& event) {
