@@ -132,15 +132,9 @@ TEST_CASE("a virtio-net function's queues share one MSI-X vector", "[virtio][net
     auto net = std::make_shared<Net>(std::make_unique<FakeBackend>(backend), test_mac, "net");
     CountingSink sink;
     PciTransport transport(guest.memory, net, bar, sink);
-    // The MSI-X capability's table size (control bits 10:0, size - 1): configuration
-    // changes and the queues, so Linux gives all queues the second.
-    auto& config = transport.config();
-    std::uint8_t at = config.read8(0x34);
-    while (at != 0 && config.read8(at) != 0x11) {
-        at = config.read8(at + 1u);
-    }
-    REQUIRE(as_number(at) != 0);
-    CHECK((config.read16(at + 2u) & 0x7ff) == 1);
+    // Two vectors: configuration changes and the queues, so Linux gives all queues the
+    // second.
+    CHECK(Driver{transport}.msix_table_size() == 2);
 
     guest.bring_up(transport);
     guest.post_receive(0, 2000);

@@ -69,15 +69,23 @@ struct Driver {
         write(0x08, 1, 4);
         write(0x0c, features >> 32, 4);
     }
-    // Enables MSI-X with `vectors` vectors routed and unmasked.
-    void enable_msix(unsigned vectors = 2) {
+    // Where the MSI-X capability lies in configuration space.
+    std::uint8_t msix_capability() {
         auto& config = transport.config();
-        // Find the MSI-X capability.
         std::uint8_t at = config.read8(0x34);
         while (at != 0 && config.read8(at) != 0x11) {
             at = config.read8(at + 1u);
         }
         REQUIRE(as_number(at) != 0);
+        return at;
+    }
+    // The MSI-X table's size (the capability's control, bits 10:0, plus one).
+    unsigned msix_table_size() {
+        return (transport.config().read16(msix_capability() + 2u) & 0x7ffu) + 1;
+    }
+    // Enables MSI-X with `vectors` vectors routed and unmasked.
+    void enable_msix(unsigned vectors = 2) {
+        const std::uint8_t at = msix_capability();
         const std::uint8_t control[2] = {0, 0x80};
         transport.config_write(at + 2u, control);
         for (unsigned v = 0; v < vectors; ++v) {
