@@ -26,104 +26,22 @@ export BERTH_BENCH_SECONDS=${SECONDS_PER_TEST:-${BERTH_BENCH_SECONDS:-3}}
 export BERTH_BENCH_BACKENDS=${BACKENDS:-${BERTH_BENCH_BACKENDS:-user tap vhost}}
 # shellcheck source=vm-bench-setup.sh
 source "$(dirname "$0")/vm-bench-setup.sh" "$@"
+# shellcheck source=net-setup.sh
+source "$(dirname "$0")/net-setup.sh"
 
-command -v iperf3 >/dev/null || { echo "net.sh: needs iperf3 (apt-get install iperf3)" >&2; exit 1; }
-command -v qemu-system-x86_64 >/dev/null || { echo "net.sh: needs qemu-system-x86_64" >&2; exit 1; }
-
-work=$(mktemp -d /tmp/net-bench.XXXXXX)
-qemu_tap=qbench0
-cleanup() {
-    ip link del "$qemu_tap" 2>/dev/null || true
-    [[ -n ${server_pid:-} ]] && kill "$server_pid" 2>/dev/null
-    rm -rf "$work"
-}
-trap cleanup EXIT
-cp "${BERTH_BENCH_BERTH:-$build/berth}" "$work/berth"
-if [[ -n ${BERTH_BENCH_BASELINE:-} ]]; then
-    cp "$BERTH_BENCH_BASELINE" "$work/berth-base"
-fi
-cp "$kernel" "$work/"
-k="$work/$(basename "$kernel")"
-
-# The guest's iperf3: the binary, its libraries and the loader at their own paths, in a
-# second cpio archive appended to berth's initramfs (the kernel unpacks both in turn).
-mkdir -p "$work/extra"
-for file in "$(command -v iperf3)" $(ldd "$(command -v iperf3)" | grep -o '/[^ ]*'); do
-    mkdir -p "$work/extra/$(dirname "$file")"
-    cp -L "$file" "$work/extra/$file"
-done
-(cd "$work/extra" && find . | LC_ALL=C sort | cpio -o -H newc --owner 0:0 --quiet | gzip -1) \
-    >"$work/extra.cpio.gz"
-cat "$initrd" "$work/extra.cpio.gz" >"$work/initramfs-iperf3.cpio.gz"
-i="$work/initramfs-iperf3.cpio.gz"
-
-# The host side: unprivileged ICMP
-# sockets for any group (libslirp pings the host with them, for berth and QEMU alike),
-# the modules a host would load on demand, berth0 (berth makes it on first use; QEMU's
-# tap needs it first) and QEMU's tap in it.
-sysctl -qw net.ipv4.ping_group_range="0 2147483647"
-modprobe -q tun 2>/dev/null || true
-modprobe -q bridge 2>/dev/null || true
-modprobe -q vhost_net 2>/dev/null || true
-if [[ " $BERTH_BENCH_BACKENDS " == *" tap "* || " $BERTH_BENCH_BACKENDS " == *" vhost "* ]]; then
-    ip link show berth0 >/dev/null 2>&1 || {
-        ip link add berth0 type bridge
-        ip addr add 10.88.0.1/16 dev berth0
-    }
-    ip link set berth0 up
-    ip tuntap add dev "$qemu_tap" mode tap vnet_hdr
-    ip link set "$qemu_tap" master berth0 up
-fi
-iperf3 -s -p 5201 >/dev/null 2>&1 &
-server_pid=$!
-
-base=$("$work/berth" vm run --help | tr -s ' \n' ' ' | sed -n 's/.*appended to "\([^"]*\)".*/\1/p')
-[[ -n $base ]] || { echo "net.sh: cannot find berth's base command line in its --help" >&2; exit 1; }
-
-python3 - "$work" "$k" "$i" "$runs" "$base" "$qemu_tap" <<'PY'
+PYTHONPATH="$root/tests/bench" python3 - "$runs" <<'PY'
 import os, re, statistics, subprocess, sys
 
-work, kernel, initrd, runs, base, qemu_tap = sys.argv[1:7]
-runs = int(runs)
+from net_vms import HOSTS, KERNEL, command, vmms
+
+runs = int(sys.argv[1])
 seconds = int(os.environ["BERTH_BENCH_SECONDS"])
 backends = os.environ["BERTH_BENCH_BACKENDS"].split()
-hosts = {"user": "10.0.2.2", "tap": "10.88.0.1", "vhost": "10.88.0.1"}
 
-def guest_script(host, static_ip):
-    # Travels inside double quotes on the kernel command line: none in it.
-    setup = ""
-    if static_ip:  # QEMU's tap has no DHCP server behind it
-        setup = f"ip addr add {static_ip} dev eth0; ip link set eth0 up; sleep 1; "
-    return (setup +
-            f"echo TX $(iperf3 -c {host} -t {seconds} -f m 2>&1 | grep receiver); "
+def guest_script(host):
+    return (f"echo TX $(iperf3 -c {host} -t {seconds} -f m 2>&1 | grep receiver); "
             f"echo RX $(iperf3 -c {host} -t {seconds} -f m -R 2>&1 | grep receiver); "
             f"echo RTT $(ping -c 10 {host} 2>&1 | grep round-trip); exit 0")
-
-vmms = ["berth", "qemu"] + (["base"] if os.path.exists(f"{work}/berth-base") else [])
-
-def command(vmm, backend):
-    host = hosts[backend]
-    if vmm in ("berth", "base"):
-        net = {"user": "user", "tap": "bridge", "vhost": "bridge,vhost=on"}[backend]
-        script = guest_script(host, None)
-        binary = f"{work}/berth" if vmm == "berth" else f"{work}/berth-base"
-        return [binary, "vm", "run", "--kernel", kernel, "--initrd", initrd,
-                "--memory", "256M", "--cpus", "1", "--net", net,
-                "--cmdline", f'quiet berth_run="{script}"']
-    if backend == "user":
-        netdev = "user,id=n0"
-        script = guest_script(host, None)
-    else:
-        netdev = f"tap,id=n0,ifname={qemu_tap},script=no,downscript=no"
-        if backend == "vhost":
-            netdev += ",vhost=on"
-        script = guest_script(host, "10.88.254.2/16")
-    return ["qemu-system-x86_64", "-M", "pc", "-accel", "kvm", "-cpu", "host", "-m", "256",
-            "-smp", "1", "-nographic", "-no-reboot", "-nodefaults", "-serial", "stdio",
-            "-device", "isa-debug-exit,iobase=0x501,iosize=1",
-            "-netdev", netdev, "-device", "virtio-net-pci,netdev=n0,disable-legacy=on",
-            "-kernel", kernel, "-initrd", initrd,
-            "-append", f'{base} quiet berth_run="{script}"']
 
 def number(pattern, text):
     m = re.search(pattern, text)
@@ -134,8 +52,9 @@ def run_once(vmm, backend):
     # four is stuck, and is reported and killed here, where it would otherwise look like
     # a hung rig to the rig's watchdog (silent console).
     try:
-        proc = subprocess.run(command(vmm, backend), stdin=subprocess.DEVNULL,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=240)
+        proc = subprocess.run(command(vmm, backend, guest_script(HOSTS[backend])),
+                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, timeout=240)
         out, status = proc.stdout.decode(errors="replace"), proc.returncode
     except subprocess.TimeoutExpired as stuck:
         out, status = (stuck.output or b"").decode(errors="replace"), "killed after 240 s"
@@ -149,7 +68,7 @@ def run_once(vmm, backend):
                          f"{status}); output:\n{out[-3000:]}\n")
     return result
 
-results = {(v, b): [] for b in backends for v in vmms}
+results = {(v, b): [] for b in backends for v in vmms()}
 for r in range(runs):
     for key in results:
         res = run_once(*key)
@@ -162,7 +81,7 @@ def med(values):
     return statistics.median(values) if values else float("nan")
 
 print(f"\nTCP (iperf3 -t {seconds}) and ping, medians of {runs} runs, 256 MiB, 1 vCPU, "
-      f"kernel {os.path.basename(kernel)}")
+      f"kernel {os.path.basename(KERNEL)}")
 print(f"{'backend':8} {'vmm':6} {'guest->host':>14} {'host->guest':>14} {'rtt':>10}")
 summary = {}
 for key, rs in results.items():
@@ -175,7 +94,7 @@ for b in backends:
     print(f"ratio berth/qemu {b}: guest->host {be['tx'] / qe['tx']:.2f}, host->guest "
           f"{be['rx'] / qe['rx']:.2f} (target >= {target}), rtt {be['rtt'] / qe['rtt']:.2f} "
           f"(target <= 0.8)")
-    if "base" in vmms:
+    if "base" in vmms():
         ba = summary[("base", b)]
         print(f"ratio berth/base {b}: guest->host {be['tx'] / ba['tx']:.2f}, host->guest "
               f"{be['rx'] / ba['rx']:.2f}, rtt {be['rtt'] / ba['rtt']:.2f}")

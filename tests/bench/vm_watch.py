@@ -49,14 +49,16 @@ def median(values):
     return statistics.median(values) if values else float("nan")
 
 
-def watch(command, marker, counters=("exits",), on_marker=None, on_sample=None):
+def watch(command, marker, counters=("exits",), on_marker=None, on_sample=None,
+          on_output=None):
     """Runs command (stdin closed, stderr into stdout) until it exits.
 
     Returns a dict: output (bytes), status, marker and exit (seconds from the spawn to
     the marker's appearance on stdout, None if it never came, and to the exit),
     at_marker and last (the counters then and at the last sample before the VM went
     away). on_marker(pid) runs once when the marker appears and its result is kept as
-    "marker_data"; on_sample(pid, n) runs after the n-th sample that found the VM.
+    "marker_data"; on_sample(pid, n) runs after the n-th sample that found the VM;
+    on_output(pid, output) after each read that brought more output.
     """
     start = time.monotonic()
     proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -73,6 +75,8 @@ def watch(command, marker, counters=("exits",), on_marker=None, on_sample=None):
             chunk = None
         if chunk:
             run["output"] += chunk
+            if on_output:
+                on_output(proc.pid, run["output"])
         sample = kvm_counters(proc.pid, counters)
         if sample:
             run["last"] = sample
